@@ -1,0 +1,49 @@
+"""chainrule: neural networks trained by backpropagation, on NumPy, with a reverse-mode autodiff
+engine small enough to read. The public surface only: everything here is re-exported."""
+
+import numpy as _np
+
+from chainrule import autograd
+from chainrule._backend import get_default_dtype, set_default_dtype
+from chainrule.autograd import enable_grad, no_grad, set_grad_enabled
+from chainrule.creation import (
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from chainrule.ops import *  # noqa: F403  (the op functions are the public API, as torch.*)
+from chainrule.ops import __all__ as _op_names
+from chainrule.random import get_rng_state, manual_seed, set_rng_state
+from chainrule.tensor import Tensor
+
+float16 = _np.dtype(_np.float16)
+float32 = _np.dtype(_np.float32)
+float64 = _np.dtype(_np.float64)
+int32 = _np.dtype(_np.int32)
+int64 = _np.dtype(_np.int64)
+uint8 = _np.dtype(_np.uint8)
+bool = _np.dtype(_np.bool_)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "arange", "autograd", "bool", "empty", "enable_grad", "eye", "float16", "float32",
+    "float64", "from_numpy", "full", "full_like", "get_default_dtype", "get_rng_state", "int32",
+    "int64", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like",
+    "randint", "randn", "randn_like", "set_default_dtype", "set_grad_enabled", "set_rng_state",
+    "tensor", "uint8", "zeros", "zeros_like", *_op_names,
+]  # fmt: skip

@@ -1,0 +1,248 @@
+"""The reverse-mode engine: ops record nodes; backward walks them in reverse topological order,
+applying each node's vector-Jacobian product (the chain rule) and accumulating into leaves."""
+
+import sys
+
+from chainrule._backend import xp
+from chainrule.autograd.mode import state
+
+
+class Node:
+    """One recorded op: its name, its VJP closure and the tensors it was computed from.
+
+    ``vjp(g)`` takes the gradient of the op's output and returns one gradient per parent, in order
+    (None where no gradient flows). ``parents[i]`` is None for inputs that do not require grad.
+    Backward without ``retain_graph`` releases both, freeing every array the closure captured.
+    """
+
+    __slots__ = ("name", "parents", "vjp")
+
+    def __init__(self, name, parents, vjp):
+        self.name = name
+        self.parents = parents
+        self.vjp = vjp
+
+    def __repr__(self):
+        released = " (released)" if self.vjp is None else ""
+        return f"<{self.name}Backward{released}>"
+
+
+def record(name, data, parents, vjp):
+    """Wrap an op's result in a tensor that remembers how to send gradients to its parents.
+
+    Ops call this only when grad mode is on and some parent requires grad.
+    """
+    from chainrule.tensor import Tensor
+
+    return Tensor._make(
+        data,
+        True,
+        Node(name, tuple(p if p.requires_grad else None for p in parents), vjp),
+    )
+
+
+def _refcount(array):
+    return sys.getrefcount(array)
+
+
+def _refcount_in_callee(array):
+    return _refcount(array)
+
+
+def _calibrate_sole_owner():
+    array = xp.empty(1)  # held by this frame alone, as _run holds a gradient it popped
+    return _refcount_in_callee(array)  # seen from one call down, as _accumulate sees it
+
+
+# The count a gradient shows in _accumulate when only _run's local variable holds it: such a
+# gradient may become a leaf's .grad without a copy (PyTorch's AccumulateGrad steals the same way).
+_SOLE_OWNER = _calibrate_sole_owner()
+
+
+def _sum_to(grad, shape, name):
+    """Sum a broadcast gradient back to an input's shape (the rule every broadcasting op shares)."""
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    if extra < 0 or grad.shape != shape:
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1) if extra >= 0 else ()
+        if axes:
+            grad = grad.sum(axis=axes, keepdims=True)
+        if grad.shape != shape:
+            raise RuntimeError(
+                f"backward of {name}: produced a gradient of shape {grad.shape} "
+                f"for an input of shape {shape}"
+            )
+    return grad
+
+
+def _topological_order(roots):
+    """Tensors reachable from roots, each after all of its parents (iterative: no recursion limit)."""
+    order = []
+    seen = set()
+    stack = [(root, False) for root in roots]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor.grad_fn
+        if node is not None:
+            for parent in node.parents:
+                if parent is not None and id(parent) not in seen:
+                    stack.append((parent, False))
+    return order
+
+
+def _check_root(tensor, gradient, where):
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            f"{where}: the tensor does not require grad: none of the tensors it was computed "
+            "from had requires_grad=True, or it was computed under no_grad()"
+        )
+    data = tensor.data
+    if gradient is None:
+        if data.size != 1:
+            raise RuntimeError(
+                f"{where}: a gradient can be created implicitly only for a scalar output; "
+                f"this output has shape {data.shape}: pass gradient= of that shape"
+            )
+        return xp.ones_like(data)
+    gradient = xp.asarray(getattr(gradient, "data", gradient), dtype=data.dtype)
+    if gradient.shape != data.shape:
+        raise ValueError(
+            f"{where}: gradient has shape {gradient.shape}, expected the output's shape {data.shape}"
+        )
+    return gradient
+
+
+def _run(roots, root_grads, retain_graph, capture=None):
+    """Propagate root_grads back through the graph.
+
+    With ``capture`` (a dict keyed by id of the wanted tensors), gradients reaching those tensors
+    are stored there and no ``.grad`` is touched; otherwise leaves accumulate into ``.grad``.
+    """
+    grads = {}
+    for root, g in zip(roots, root_grads):
+        key = id(root)
+        grads[key] = g if key not in grads else grads[key] + g
+    anomaly = state.anomaly
+    ndarray = xp.ndarray
+    for tensor in reversed(_topological_order(roots)):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        if tensor._hooks:
+            for hook in tensor._hooks:
+                replaced = hook(g)
+                if replaced is not None:
+                    g = _check_hook_result(replaced, tensor)
+        node = tensor.grad_fn
+        if capture is not None:
+            if id(tensor) in capture:
+                capture[id(tensor)] = g
+        elif node is None or tensor._retains_grad:
+            _accumulate(tensor, g)
+        if node is None:
+            continue
+        vjp = node.vjp
+        if vjp is None:
+            raise RuntimeError(
+                f"backward through {node.name}: its graph was already released by an earlier "
+                "backward(); pass retain_graph=True to the first backward to run it again"
+            )
+        parent_grads = vjp(g)
+        for parent, pg in zip(node.parents, parent_grads):
+            if parent is None or pg is None:
+                continue
+            data = parent.data
+            if type(pg) is not ndarray:
+                pg = xp.asarray(pg, dtype=data.dtype)
+            if pg.shape != data.shape:
+                pg = _sum_to(pg, data.shape, node.name)
+            if pg.dtype != data.dtype:
+                pg = pg.astype(data.dtype)
+            if anomaly and not xp.isfinite(pg).all():
+                raise FloatingPointError(
+                    f"detect_anomaly: backward of {node.name} produced a non-finite gradient "
+                    f"for its input of shape {data.shape}"
+                )
+            key = id(parent)
+            previous = grads.get(key)
+            grads[key] = pg if previous is None else previous + pg
+        if not retain_graph:
+            node.vjp = None
+            node.parents = ()
+
+
+def _check_hook_result(result, tensor):
+    result = xp.asarray(getattr(result, "data", result))
+    if result.shape != tensor.data.shape:
+        raise ValueError(
+            f"register_hook: a hook returned a gradient of shape {result.shape}, "
+            f"expected the tensor's shape {tensor.data.shape}"
+        )
+    return result.astype(tensor.data.dtype, copy=False)
+
+
+def _accumulate(tensor, g):
+    if tensor.grad is None:
+        # Keep the engine's array when nothing else can see it; otherwise copy, so that in-place
+        # updates of one .grad (clipping, optimizers) never leak into another.
+        if _refcount(g) > _SOLE_OWNER or g.base is not None or not g.flags.writeable:
+            g = g.copy()
+        tensor.grad = g
+    else:
+        tensor.grad += g
+
+
+def backward(tensor, gradient=None, retain_graph=False):
+    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    root_grad = _check_root(tensor, gradient, "backward")
+    _run((tensor,), (root_grad,), retain_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as arrays; ``.grad`` untouched.
+
+    >>> import chainrule
+    >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    >>> (dx,) = chainrule.autograd.grad((x * x).sum(), x)
+    >>> dx
+    array([2., 4.], dtype=float32)
+    >>> x.grad is None
+    True
+    """
+    from chainrule.tensor import Tensor
+
+    single_output = isinstance(outputs, Tensor)
+    outputs = (outputs,) if single_output else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif single_output and not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = (grad_outputs,)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs"
+        )
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError(f"grad: input {i} is not a tensor that requires grad")
+    root_grads = [_check_root(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
+    capture = dict.fromkeys(map(id, inputs))
+    _run(outputs, root_grads, retain_graph, capture)
+    result = []
+    for i, x in enumerate(inputs):
+        g = capture[id(x)]
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {x.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        result.append(g)
+    return tuple(result)

@@ -1,0 +1,75 @@
+"""Switches that change how the engine records and checks: no_grad, enable_grad, detect_anomaly."""
+
+import contextlib
+
+
+class _Mode:
+    __slots__ = ("anomaly", "grad_enabled")
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.anomaly = False
+
+
+# One process-wide switch (not per thread): ops read it on every call, so it must be cheap.
+state = _Mode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph for backward."""
+    return state.grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Turn graph recording on or off inside a ``with`` block or a decorated function."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._previous = []
+
+    def __enter__(self):
+        self._previous.append(state.grad_enabled)
+        state.grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self._previous.pop()
+        return False
+
+
+class no_grad(set_grad_enabled):
+    """Record nothing: results carry no graph and need no memory for backward.
+
+    >>> import chainrule
+    >>> w = chainrule.ones(2, requires_grad=True)
+    >>> with chainrule.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Record again inside a ``no_grad`` region."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Check during backward that every gradient an op produces is finite; name the op if not."""
+
+    def __init__(self):
+        self._previous = []
+
+    def __enter__(self):
+        self._previous.append(state.anomaly)
+        state.anomaly = True
+        return self
+
+    def __exit__(self, *exc):
+        state.anomaly = self._previous.pop()
+        return False

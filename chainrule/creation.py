@@ -1,0 +1,123 @@
+"""Functions that make new tensors: from data, filled with a constant, ranges, and random draws
+from chainrule's seeded generator."""
+
+import numpy as np
+
+from chainrule import _backend, random
+from chainrule._backend import xp
+from chainrule.tensor import Tensor, _as_array, _check_requires_grad
+
+
+def _leaf(array, requires_grad):
+    _check_requires_grad(array, requires_grad)
+    return Tensor._make(array, bool(requires_grad), None)
+
+
+def _size(size, op):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in size):
+        raise ValueError(f"{op}: sizes must be non-negative integers, got {tuple(size)}")
+    return tuple(int(n) for n in size)
+
+
+def _float_dtype(dtype):
+    return _backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A new tensor holding a copy of ``data`` (Python floats become float32 by default).
+
+    >>> tensor([1.0, 2.0], requires_grad=True)
+    tensor([1., 2.], requires_grad=True)
+    """
+    return _leaf(_as_array(data, dtype, copy=True), requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory and dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected an ndarray, got {type(array).__name__}")
+    return _leaf(_as_array(array), False)
+
+
+def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(xp.zeros(_size(size, "zeros"), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(xp.ones(_size(size, "ones"), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uninitialised memory: fill it before reading."""
+    return _leaf(xp.empty(_size(size, "empty"), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value`` (its dtype follows the value, as PyTorch)."""
+    if dtype is None:
+        dtype = _as_array(fill_value).dtype
+    return _leaf(xp.full(_size((size,), "full"), fill_value, dtype=dtype), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Values from start (default 0) up to, not including, end: integers stay int64."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    data = xp.arange(start, end, step, dtype=dtype)
+    if dtype is None and data.dtype == np.float64:
+        data = data.astype(_backend.get_default_dtype())
+    return _leaf(data, requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(xp.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def eye(n: int, m=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(xp.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal draws from the seeded generator (see ``manual_seed``)."""
+    dtype = _float_dtype(dtype)
+    data = random.get_generator().standard_normal(_size(size, "randn"), dtype=dtype)
+    return _leaf(xp.asarray(data), requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uniform draws on [0, 1) from the seeded generator."""
+    dtype = _float_dtype(dtype)
+    data = random.get_generator().random(_size(size, "rand"), dtype=dtype)
+    return _leaf(xp.asarray(data), requires_grad)
+
+
+def randint(low: int, high: int, size, dtype=np.int64) -> Tensor:
+    """Integers uniform on [low, high) from the seeded generator."""
+    data = random.get_generator().integers(low, high, _size((size,), "randint"), dtype=dtype)
+    return _leaf(xp.asarray(data), False)
+
+
+def _like(op, fill):
+    def like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+        data = t.data if isinstance(t, Tensor) else xp.asarray(t)
+        return fill(data.shape, data.dtype if dtype is None else dtype, requires_grad)
+
+    like.__name__ = like.__qualname__ = f"{op}_like"
+    like.__doc__ = f"As ``{op}`` with the shape and dtype of ``t``."
+    return like
+
+
+zeros_like = _like("zeros", lambda shape, dtype, rg: zeros(shape, dtype=dtype, requires_grad=rg))
+ones_like = _like("ones", lambda shape, dtype, rg: ones(shape, dtype=dtype, requires_grad=rg))
+randn_like = _like("randn", lambda shape, dtype, rg: randn(shape, dtype=dtype, requires_grad=rg))
+rand_like = _like("rand", lambda shape, dtype, rg: rand(shape, dtype=dtype, requires_grad=rg))
+
+
+def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    data = t.data if isinstance(t, Tensor) else xp.asarray(t)
+    dtype = data.dtype if dtype is None else dtype
+    return full(data.shape, fill_value, dtype=dtype, requires_grad=requires_grad)

@@ -1,0 +1,167 @@
+"""Elementwise binary ops (+ - * / ** maximum minimum where), each forward above its VJP.
+
+Broadcasting is free here: a VJP returns the gradient at the output's shape and the engine sums
+it back to each input's shape. sub and div have their own one-line rules rather than being
+composed from add/neg/mul/pow because they sit on the hot path (losses, normalisation).
+"""
+
+from chainrule._backend import get_default_dtype, xp
+from chainrule.autograd.engine import record
+from chainrule.autograd.mode import state
+from chainrule.ops.operands import constant, pair, wrap
+from chainrule.tensor import Tensor
+
+
+def _binary_error(op, a, b, err):
+    return ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast ({err})")
+
+
+def add(a, b) -> Tensor:
+    """a + b, broadcasting."""
+    a, b = pair(a, b)
+    try:
+        out = a.data + b.data
+    except ValueError as err:
+        raise _binary_error("add", a, b, err) from None
+    if state.grad_enabled and (a.requires_grad or b.requires_grad):
+        return record("Add", out, (a, b), lambda g: (g, g))
+    return wrap(out)
+
+
+def sub(a, b) -> Tensor:
+    """a - b, broadcasting."""
+    a, b = pair(a, b)
+    try:
+        out = a.data - b.data
+    except ValueError as err:
+        raise _binary_error("sub", a, b, err) from None
+    if state.grad_enabled and (a.requires_grad or b.requires_grad):
+        return record("Sub", out, (a, b), lambda g: (g, -g))
+    return wrap(out)
+
+
+def mul(a, b) -> Tensor:
+    """a * b, broadcasting."""
+    a, b = pair(a, b)
+    ad, bd = a.data, b.data
+    try:
+        out = ad * bd
+    except ValueError as err:
+        raise _binary_error("mul", a, b, err) from None
+    if state.grad_enabled and (a.requires_grad or b.requires_grad):
+        need_a, need_b = a.requires_grad, b.requires_grad
+        return record(
+            "Mul", out, (a, b),
+            lambda g: (g * bd if need_a else None, g * ad if need_b else None),
+        )
+    return wrap(out)
+
+
+def div(a, b) -> Tensor:
+    """a / b, broadcasting (true division; integer tensors give the default floating dtype)."""
+    a, b = pair(a, b)
+    ad, bd = a.data, b.data
+    try:
+        out = ad / bd
+    except ValueError as err:
+        raise _binary_error("div", a, b, err) from None
+    if ad.dtype.kind != "f":
+        out = out.astype(get_default_dtype())
+    if state.grad_enabled and (a.requires_grad or b.requires_grad):
+        need_b = b.requires_grad
+        return record(
+            "Div", out, (a, b),
+            lambda g: (g / bd, -g * out / bd if need_b else None),
+        )
+    return wrap(out)
+
+
+def neg(a) -> Tensor:
+    """-a."""
+    return mul(a, -1)
+
+
+def pow(a, b) -> Tensor:
+    """a ** b for a tensor base or exponent (d/da = b a^(b-1), d/db = a^b log a)."""
+    if not isinstance(a, Tensor):
+        a = constant(a, b)
+    if not isinstance(b, Tensor):
+        exponent = b
+        if isinstance(exponent, (int, float)):
+            ad = a.data
+            out = ad**exponent
+            if state.grad_enabled and a.requires_grad:
+                if exponent == 0:
+                    return record("Pow", out, (a,), lambda g: (xp.zeros_like(g),))
+                if exponent == 2:
+                    return record("Pow", out, (a,), lambda g: (2 * g * ad,))
+                return record("Pow", out, (a,), lambda g: (g * exponent * ad ** (exponent - 1),))
+            return wrap(out)
+        b = constant(b, a)
+    a, b = pair(a, b)
+    ad, bd = a.data, b.data
+    try:
+        out = ad**bd
+    except ValueError as err:
+        raise _binary_error("pow", a, b, err) from None
+    if state.grad_enabled and (a.requires_grad or b.requires_grad):
+        need_a, need_b = a.requires_grad, b.requires_grad
+
+        def pow_vjp(g):
+            ga = g * bd * ad ** (bd - 1) if need_a else None
+            # log a is only real for a > 0; where a == 0 the term a^b log a -> 0 (PyTorch's choice).
+            gb = g * out * xp.log(xp.where(ad > 0, ad, 1)) if need_b else None
+            return ga, gb
+
+        return record("Pow", out, (a, b), pow_vjp)
+    return wrap(out)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise max; on ties the gradient is split evenly, as in PyTorch."""
+    return _select_extreme(a, b, xp.maximum, "Maximum")
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise min; on ties the gradient is split evenly, as in PyTorch."""
+    return _select_extreme(a, b, xp.minimum, "Minimum")
+
+
+def _select_extreme(a, b, pick, name):
+    a, b = pair(a, b)
+    ad, bd = a.data, b.data
+    try:
+        out = pick(ad, bd)
+    except ValueError as err:
+        raise _binary_error(name.lower(), a, b, err) from None
+    if state.grad_enabled and (a.requires_grad or b.requires_grad):
+
+        def extreme_vjp(g):
+            share_a = (ad == out).astype(g.dtype)
+            share_b = (bd == out).astype(g.dtype)
+            total = share_a + share_b
+            return g * share_a / total, g * share_b / total
+
+        return record(name, out, (a, b), extreme_vjp)
+    return wrap(out)
+
+
+def where(condition, a, b) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (broadcasting); no gradient to the condition."""
+    cond = condition.data if isinstance(condition, Tensor) else xp.asarray(condition)
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
+    a, b = pair(a, b)
+    try:
+        out = xp.where(cond, a.data, b.data)
+    except ValueError as err:
+        raise ValueError(
+            f"where: shapes {cond.shape}, {a.shape} and {b.shape} do not broadcast ({err})"
+        ) from None
+    if state.grad_enabled and (a.requires_grad or b.requires_grad):
+        zero = xp.zeros((), dtype=out.dtype)
+        return record(
+            "Where", out, (a, b),
+            lambda g: (xp.where(cond, g, zero), xp.where(cond, zero, g)),
+        )
+    return wrap(out)

@@ -1,0 +1,60 @@
+"""Matrix products: matmul for 1-D, 2-D and batched (broadcast) operands."""
+
+from chainrule._backend import xp
+from chainrule.autograd.engine import record
+from chainrule.autograd.mode import state
+from chainrule.ops.operands import pair, wrap
+from chainrule.tensor import Tensor
+
+
+def _check_inner(a, b):
+    sa, sb = a.shape, b.shape
+    if not sa or not sb:
+        raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {sa} and {sb}")
+    inner_b = sb[0] if len(sb) == 1 else sb[-2]
+    if sa[-1] != inner_b:
+        raise ValueError(f"matmul: shapes {sa} and {sb}: inner dimensions {sa[-1]} and {inner_b} differ")
+
+
+def matmul(a, b) -> Tensor:
+    """a @ b with NumPy's rules: 1-D operands are vectors, leading dims broadcast as batches.
+
+    dL/da = g @ b^T and dL/db = a^T @ g, each computed only when that input needs it.
+    """
+    a, b = pair(a, b)
+    ad, bd = a.data, b.data
+    _check_inner(ad, bd)
+    try:
+        out = ad @ bd
+    except ValueError as err:
+        raise ValueError(
+            f"matmul: batch dims of shapes {ad.shape} and {bd.shape} do not broadcast ({err})"
+        ) from None
+    if not (state.grad_enabled and (a.requires_grad or b.requires_grad)):
+        return wrap(out)
+    need_a, need_b = a.requires_grad, b.requires_grad
+    if ad.ndim == 2 and bd.ndim == 2:
+        return record(
+            "Mm", out, (a, b),
+            lambda g: (g @ bd.T if need_a else None, ad.T @ g if need_b else None),
+        )
+
+    def matmul_vjp(g):
+        # Treat vectors as matrices (a row for a, a column for b) so one batched rule covers all.
+        a2 = ad[None, :] if ad.ndim == 1 else ad
+        b2 = bd[:, None] if bd.ndim == 1 else bd
+        g2 = g[..., None] if bd.ndim == 1 else g
+        if ad.ndim == 1:
+            g2 = g2[..., None, :]
+        ga = gb = None
+        if need_a:
+            ga = g2 @ xp.swapaxes(b2, -1, -2)
+            if ad.ndim == 1:
+                ga = ga.reshape(-1, ad.shape[0]).sum(axis=0) if ga.ndim > 1 else ga
+        if need_b:
+            gb = xp.swapaxes(a2, -1, -2) @ g2
+            if bd.ndim == 1:
+                gb = gb.reshape(-1, bd.shape[0]).sum(axis=0) if gb.ndim > 1 else gb
+        return ga, gb
+
+    return record("Matmul", out, (a, b), matmul_vjp)

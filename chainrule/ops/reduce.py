@@ -1,0 +1,180 @@
+"""Reductions over one axis, several or all (sum mean var std max min logsumexp; argmax argmin).
+
+Every VJP first restores the reduced axes (size 1) so the gradient broadcasts against the input.
+Each takes PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims``.
+"""
+
+import builtins
+from collections import namedtuple
+
+from chainrule._backend import xp
+from chainrule.autograd.engine import record
+from chainrule.autograd.mode import state
+from chainrule.ops.operands import dim_arg, dims, wrap
+from chainrule.tensor import Tensor
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+def _prepare(x, dim, axis, keepdim, keepdims, op):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    axes = dims(dim_arg(dim, axis), x.data.ndim, op)
+    keep = bool(keepdim if keepdims is None else keepdims)
+    return axes, keep
+
+
+def _restore(g, axes, keep):
+    """The output gradient with the reduced axes put back as size 1."""
+    return g if keep or not axes else xp.expand_dims(g, axes)
+
+
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, "sum")
+    d = x.data
+    out = xp.asarray(d.sum(axis=axes, keepdims=keep))
+    if state.grad_enabled and x.requires_grad:
+        shape = d.shape
+        return record("Sum", out, (x,), lambda g: (xp.broadcast_to(_restore(g, axes, keep), shape),))
+    return wrap(out)
+
+
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, "mean")
+    d = x.data
+    if d.dtype.kind != "f":
+        raise TypeError(f"mean: expected a floating tensor, got dtype {d.dtype}")
+    out = xp.asarray(d.mean(axis=axes, keepdims=keep))
+    if state.grad_enabled and x.requires_grad:
+        shape, n = d.shape, _count(d.shape, axes)
+        return record(
+            "Mean", out, (x,), lambda g: (xp.broadcast_to(_restore(g, axes, keep) / n, shape),)
+        )
+    return wrap(out)
+
+
+def _variance_parts(x, dim, axis, keepdim, keepdims, correction, unbiased, op):
+    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, op)
+    d = x.data
+    if d.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got dtype {d.dtype}")
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    centred = d - d.mean(axis=axes, keepdims=True)
+    denominator = _count(d.shape, axes) - correction
+    var = xp.asarray((centred * centred).sum(axis=axes, keepdims=keep) / builtins.max(denominator, 0))
+    return axes, keep, centred, denominator, var
+
+
+def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None) -> Tensor:
+    """Variance, sum((x - mean)^2) / (N - correction); correction=1 (Bessel) as in PyTorch."""
+    axes, keep, centred, denominator, out = _variance_parts(
+        x, dim, axis, keepdim, keepdims, correction, unbiased, "var"
+    )
+    if state.grad_enabled and x.requires_grad:
+        scale = 2 / denominator if denominator > 0 else float("nan")
+        return record("Var", out, (x,), lambda g: (_restore(g, axes, keep) * scale * centred,))
+    return wrap(out)
+
+
+def std(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None) -> Tensor:
+    """Standard deviation, sqrt(var); correction=1 as in PyTorch."""
+    axes, keep, centred, denominator, variance = _variance_parts(
+        x, dim, axis, keepdim, keepdims, correction, unbiased, "std"
+    )
+    out = xp.sqrt(variance)
+    if state.grad_enabled and x.requires_grad:
+        return record(
+            "Std", out, (x,),
+            lambda g: (_restore(g / (out * denominator), axes, keep) * centred,),
+        )
+    return wrap(out)
+
+
+def _extreme(x, dim, axis, keepdim, keepdims, pick, name):
+    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, name.lower())
+    d = x.data
+    if d.size == 0:
+        raise ValueError(f"{name.lower()}: cannot reduce an empty tensor of shape {d.shape}")
+    kept = pick(d, axis=axes, keepdims=True)
+    out = xp.asarray(kept if keep else kept.reshape([n for i, n in enumerate(d.shape) if i not in axes]))
+    if state.grad_enabled and x.requires_grad:
+
+        def extreme_vjp(g):
+            # Ties share the gradient evenly (PyTorch's amax/amin rule).
+            hit = (d == kept).astype(g.dtype)
+            return (_restore(g, axes, keep) * hit / hit.sum(axis=axes, keepdims=True),)
+
+        return record(name, out, (x,), extreme_vjp)
+    return wrap(out)
+
+
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """Largest value over ``dim`` (an int, a tuple or None for all)."""
+    return _extreme(x, dim, axis, keepdim, keepdims, xp.max, "Amax")
+
+
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """Smallest value over ``dim`` (an int, a tuple or None for all)."""
+    return _extreme(x, dim, axis, keepdim, keepdims, xp.min, "Amin")
+
+
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """As ``torch.max``: the largest element; with an int ``dim``, ``(values, indices)``; with a
+    tuple of dims, the values over them (as ``amax``). Ties share the gradient evenly."""
+    dim = dim_arg(dim, axis)
+    values = amax(x, dim, keepdim, keepdims=keepdims)
+    if isinstance(dim, int):
+        return values_indices(values, argmax(x, dim, keepdim if keepdims is None else keepdims))
+    return values
+
+
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """As ``torch.min``: see ``max``."""
+    dim = dim_arg(dim, axis)
+    values = amin(x, dim, keepdim, keepdims=keepdims)
+    if isinstance(dim, int):
+        return values_indices(values, argmin(x, dim, keepdim if keepdims is None else keepdims))
+    return values
+
+
+def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """log(sum(exp(x))) over ``dim``, shifted by the maximum so that it never overflows."""
+    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, "logsumexp")
+    d = x.data
+    if d.dtype.kind != "f":
+        raise TypeError(f"logsumexp: expected a floating tensor, got dtype {d.dtype}")
+    shift = d.max(axis=axes, keepdims=True)
+    shift = xp.where(xp.isfinite(shift), shift, 0)
+    kept = xp.log(xp.exp(d - shift).sum(axis=axes, keepdims=True)) + shift
+    out = xp.asarray(kept if keep else kept.reshape([n for i, n in enumerate(d.shape) if i not in axes]))
+    if state.grad_enabled and x.requires_grad:
+        return record("Logsumexp", out, (x,), lambda g: (_restore(g, axes, keep) * xp.exp(d - kept),))
+    return wrap(out)
+
+
+def _arg(x, dim, keepdim, pick, op):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    d = x.data
+    if dim is None:
+        return wrap(xp.asarray(pick(d)))
+    (a,) = dims(dim, d.ndim, op)
+    return wrap(pick(d, axis=a, keepdims=keepdim))
+
+
+def argmax(x, dim=None, keepdim=False) -> Tensor:
+    """Index of the largest value (over the flattened tensor when dim is None); no gradient."""
+    return _arg(x, dim, keepdim, xp.argmax, "argmax")
+
+
+def argmin(x, dim=None, keepdim=False) -> Tensor:
+    """Index of the smallest value (over the flattened tensor when dim is None); no gradient."""
+    return _arg(x, dim, keepdim, xp.argmin, "argmin")

@@ -1,0 +1,216 @@
+"""Ops that move elements without changing them: reshape, transpose, permute, squeeze, expand,
+flatten, concatenate, stack, split, pad (and clone, cast). Forwards return NumPy views where
+possible; each VJP undoes the move."""
+
+import numpy as np
+
+from chainrule._backend import xp
+from chainrule.autograd.engine import record
+from chainrule.autograd.mode import state
+from chainrule.ops.operands import dims, wrap
+from chainrule.tensor import Tensor
+
+
+def _moved(name, x, out, vjp):
+    if state.grad_enabled and x.requires_grad:
+        return record(name, out, (x,), vjp)
+    return wrap(out)
+
+
+def _shape_arg(shape):
+    """Accept f(x, 2, 3) and f(x, (2, 3)) as PyTorch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+def reshape(x, *shape) -> Tensor:
+    """The same elements in a new shape (one dim may be -1); a view when NumPy allows."""
+    shape = _shape_arg(shape)
+    d = x.data
+    try:
+        out = d.reshape(shape)
+    except ValueError:
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {d.shape} ({d.size} elements) into {shape}"
+        ) from None
+    in_shape = d.shape
+    return _moved("Reshape", x, out, lambda g: (g.reshape(in_shape),))
+
+
+view = reshape
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims start_dim..end_dim into one."""
+    shape = x.data.shape
+    if not shape:
+        return reshape(x, 1)
+    start, end = dims(start_dim, len(shape), "flatten")[0], dims(end_dim, len(shape), "flatten")[0]
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return reshape(x, (*shape[:start], -1, *shape[end + 1:]))
+
+
+def transpose(x, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims (PyTorch's transpose; NumPy calls it swapaxes)."""
+    a, b = dims(dim0, x.data.ndim, "transpose")[0], dims(dim1, x.data.ndim, "transpose")[0]
+    out = x.data.swapaxes(a, b)
+    return _moved("Transpose", x, out, lambda g: (g.swapaxes(a, b),))
+
+
+swapaxes = transpose
+
+
+def permute(x, *order) -> Tensor:
+    """Reorder all dims: ``out.shape[i] == x.shape[order[i]]``."""
+    order = _shape_arg(order)
+    ndim = x.data.ndim
+    if sorted(o % ndim if ndim else o for o in order) != list(range(ndim)):
+        raise ValueError(f"permute: {order} is not a permutation of the {ndim} dims of shape {x.data.shape}")
+    order = tuple(o % ndim for o in order)
+    inverse = tuple(np.argsort(order))
+    out = x.data.transpose(order)
+    return _moved("Permute", x, out, lambda g: (g.transpose(inverse),))
+
+
+def squeeze(x, dim=None) -> Tensor:
+    """Drop size-1 dims (all of them, or those in ``dim`` that have size 1, as in PyTorch)."""
+    d = x.data
+    axes = dims(dim, d.ndim, "squeeze")
+    out = d.squeeze(tuple(a for a in axes if d.shape[a] == 1))
+    in_shape = d.shape
+    return _moved("Squeeze", x, out, lambda g: (g.reshape(in_shape),))
+
+
+def unsqueeze(x, dim: int) -> Tensor:
+    """Insert a size-1 dim at position ``dim`` (negative counts from the end of the result)."""
+    d = x.data
+    (axis,) = dims(dim, d.ndim + 1, "unsqueeze")
+    out = xp.expand_dims(d, axis)
+    in_shape = d.shape
+    return _moved("Unsqueeze", x, out, lambda g: (g.reshape(in_shape),))
+
+
+def broadcast_to(x, *shape) -> Tensor:
+    """A read-only broadcast view of ``shape``; the engine sums the gradient back."""
+    shape = _shape_arg(shape)
+    try:
+        out = xp.broadcast_to(x.data, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.data.shape} to {shape}") from None
+    return _moved("Expand", x, out, lambda g: (g,))
+
+
+def expand(x, *sizes) -> Tensor:
+    """As broadcast_to, where -1 keeps a dim's size (PyTorch's expand)."""
+    sizes = _shape_arg(sizes)
+    shape = x.data.shape
+    offset = len(sizes) - len(shape)
+    if offset < 0:
+        raise ValueError(f"expand: {sizes} has fewer dims than the tensor's shape {shape}")
+    target = tuple(shape[i - offset] if n == -1 and i >= offset else n for i, n in enumerate(sizes))
+    return broadcast_to(x, target)
+
+
+def concatenate(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim."""
+    tensors = _tensor_list(tensors, "concatenate")
+    (axis,) = dims(dim, tensors[0].data.ndim, "concatenate")
+    try:
+        out = xp.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError:
+        shapes = [t.data.shape for t in tensors]
+        raise ValueError(f"concatenate: shapes {shapes} differ outside dim {dim}") from None
+    if state.grad_enabled and any(t.requires_grad for t in tensors):
+        bounds = np.cumsum([t.data.shape[axis] for t in tensors])[:-1]
+        return record("Concatenate", out, tensors, lambda g: tuple(xp.split(g, bounds, axis=axis)))
+    return wrap(out)
+
+
+cat = concatenate
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join equally shaped tensors along a new dim."""
+    tensors = _tensor_list(tensors, "stack")
+    (axis,) = dims(dim, tensors[0].data.ndim + 1, "stack")
+    shapes = {t.data.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors need the same shape, got {[t.data.shape for t in tensors]}")
+    out = xp.stack([t.data for t in tensors], axis=axis)
+    if state.grad_enabled and any(t.requires_grad for t in tensors):
+        n = len(tensors)
+        lead = (slice(None),) * axis
+        return record("Stack", out, tensors, lambda g: tuple(g[(*lead, i)] for i in range(n)))
+    return wrap(out)
+
+
+def _tensor_list(tensors, op):
+    tensors = tuple(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    if not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError(f"{op}: expected a sequence of Tensors, got {[type(t).__name__ for t in tensors]}")
+    return tensors
+
+
+def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+    """Cut into pieces along ``dim``: of ``split_size`` each (the last may be smaller), or of the
+    listed sizes. Each piece is a slice of ``x``, so its gradient comes from indexing."""
+    from chainrule.ops.indexing import getitem
+
+    (axis,) = dims(dim, x.data.ndim, "split")
+    length = x.data.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+        sizes = [split_size_or_sections] * (length // split_size_or_sections)
+        if length % split_size_or_sections:
+            sizes.append(length % split_size_or_sections)
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != length:
+            raise ValueError(
+                f"split: sizes {sizes} add up to {sum(sizes)}, but dim {dim} has length {length}"
+            )
+    lead = (slice(None),) * axis
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(getitem(x, (*lead, slice(start, start + size))))
+        start += size
+    return tuple(pieces)
+
+
+def pad(x, pad, value: float = 0.0) -> Tensor:
+    """Pad with a constant, PyTorch's convention: ``pad = (left, right)`` for the last dim, then
+    ``(top, bottom)`` for the one before, and so on."""
+    d = x.data
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > d.ndim:
+        raise ValueError(f"pad: expected pairs for at most {d.ndim} dims, got {pad}")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {pad} is not supported")
+    widths = [(0, 0)] * d.ndim
+    for i in range(len(pad) // 2):
+        widths[d.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    out = xp.pad(d, widths, constant_values=value)
+    region = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, d.shape))
+    return _moved("Pad", x, out, lambda g: (g[region],))
+
+
+def clone(x) -> Tensor:
+    """A copy that stays in the graph."""
+    return _moved("Clone", x, x.data.copy(), lambda g: (g,))
+
+
+def cast(x, dtype) -> Tensor:
+    """x converted to ``dtype``; gradients flow back (converted) between floating dtypes."""
+    dtype = np.dtype(dtype)
+    d = x.data
+    if d.dtype == dtype:
+        return x
+    out = d.astype(dtype)
+    if dtype.kind != "f":
+        return wrap(out)
+    return _moved("Cast", x, out, lambda g: (g,))

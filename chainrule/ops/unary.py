@@ -1,0 +1,182 @@
+"""Elementwise functions of one tensor (math and activations), each forward above its VJP."""
+
+import math
+
+import numpy as np
+
+from chainrule._backend import xp
+from chainrule.autograd.engine import record
+from chainrule.autograd.mode import state
+from chainrule.ops.operands import wrap
+from chainrule.tensor import Tensor
+
+
+def _unary(name, x, out, vjp):
+    if state.grad_enabled and x.requires_grad:
+        return record(name, out, (x,), vjp)
+    return wrap(out)
+
+
+def _float_input(x, op):
+    if not isinstance(x, Tensor):
+        from chainrule.ops.operands import constant
+
+        x = constant(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got dtype {x.data.dtype}")
+    return x
+
+
+def exp(x) -> Tensor:
+    x = _float_input(x, "exp")
+    out = xp.exp(x.data)
+    return _unary("Exp", x, out, lambda g: (g * out,))
+
+
+def log(x) -> Tensor:
+    x = _float_input(x, "log")
+    d = x.data
+    return _unary("Log", x, xp.log(d), lambda g: (g / d,))
+
+
+def log1p(x) -> Tensor:
+    x = _float_input(x, "log1p")
+    d = x.data
+    return _unary("Log1p", x, xp.log1p(d), lambda g: (g / (1 + d),))
+
+
+def sqrt(x) -> Tensor:
+    x = _float_input(x, "sqrt")
+    out = xp.sqrt(x.data)
+    return _unary("Sqrt", x, out, lambda g: (g / (2 * out),))
+
+
+def abs(x) -> Tensor:
+    """|x|; the gradient at 0 is 0 (sign(0)), as in PyTorch."""
+    x = _float_input(x, "abs")
+    d = x.data
+    return _unary("Abs", x, xp.abs(d), lambda g: (g * xp.sign(d),))
+
+
+def sin(x) -> Tensor:
+    x = _float_input(x, "sin")
+    d = x.data
+    return _unary("Sin", x, xp.sin(d), lambda g: (g * xp.cos(d),))
+
+
+def cos(x) -> Tensor:
+    x = _float_input(x, "cos")
+    d = x.data
+    return _unary("Cos", x, xp.cos(d), lambda g: (-g * xp.sin(d),))
+
+
+def tanh(x) -> Tensor:
+    x = _float_input(x, "tanh")
+    out = xp.tanh(x.data)
+    return _unary("Tanh", x, out, lambda g: (g * (1 - out * out),))
+
+
+def sigmoid(x) -> Tensor:
+    """1 / (1 + e^-x), computed without overflow for large |x|."""
+    x = _float_input(x, "sigmoid")
+    d = x.data
+    e = xp.exp(-xp.abs(d))
+    out = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
+    return _unary("Sigmoid", x, out, lambda g: (g * out * (1 - out),))
+
+
+def relu(x) -> Tensor:
+    """max(x, 0); the gradient at 0 is 0."""
+    x = _float_input(x, "relu")
+    out = xp.maximum(x.data, 0)
+    return _unary("Relu", x, out, lambda g: (g * (out > 0),))
+
+
+def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    x = _float_input(x, "leaky_relu")
+    d = x.data
+    positive = d > 0
+    out = xp.where(positive, d, d * negative_slope)
+    return _unary("LeakyRelu", x, out, lambda g: (xp.where(positive, g, g * negative_slope),))
+
+
+def elu(x, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+    x = _float_input(x, "elu")
+    d = x.data
+    positive = d > 0
+    negative_part = alpha * xp.expm1(xp.minimum(d, 0))
+    out = xp.where(positive, d, negative_part)
+    return _unary("Elu", x, out, lambda g: (xp.where(positive, g, g * (negative_part + alpha)),))
+
+
+def _erf(values):
+    try:
+        from scipy.special import erf  # optional: vectorised and exact
+    except ImportError:
+        erf = np.vectorize(math.erf, otypes=[values.dtype])
+    return erf(values).astype(values.dtype, copy=False)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+
+
+def gelu(x, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (Phi: the standard normal CDF); ``approximate="tanh"`` uses PyTorch's tanh form."""
+    x = _float_input(x, "gelu")
+    d = x.data
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (d + 0.044715 * d**3)
+        t = xp.tanh(inner)
+        out = 0.5 * d * (1 + t)
+
+        def gelu_tanh_vjp(g):
+            d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * d * d)
+            return (g * (0.5 * (1 + t) + 0.5 * d * (1 - t * t) * d_inner),)
+
+        return _unary("Gelu", x, out, gelu_tanh_vjp)
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    cdf = 0.5 * (1 + _erf(d * (1 / math.sqrt(2))))
+    out = d * cdf
+    return _unary("Gelu", x, out, lambda g: (g * (cdf + d * _INV_SQRT_2PI * xp.exp(-0.5 * d * d)),))
+
+
+def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's definition)."""
+    x = _float_input(x, "softplus")
+    d = x.data
+    scaled = d * beta
+    linear = scaled > threshold
+    # logaddexp(0, s) = log(1 + e^s) without overflow.
+    out = xp.where(linear, d, xp.logaddexp(0, scaled) / beta).astype(d.dtype, copy=False)
+
+    def softplus_vjp(g):
+        e = xp.exp(-xp.abs(scaled))
+        slope = xp.where(scaled >= 0, 1 / (1 + e), e / (1 + e))
+        return (xp.where(linear, g, g * slope),)
+
+    return _unary("Softplus", x, out, softplus_vjp)
+
+
+def clip(x, min=None, max=None) -> Tensor:
+    """x limited to [min, max] (either may be None); the gradient passes where min <= x <= max."""
+    x = _float_input(x, "clip")
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    d = x.data
+    lo = None if min is None else xp.asarray(getattr(min, "data", min), dtype=d.dtype)
+    hi = None if max is None else xp.asarray(getattr(max, "data", max), dtype=d.dtype)
+    out = xp.clip(d, lo, hi)
+
+    def clip_vjp(g):
+        inside = xp.ones(d.shape, dtype=bool)
+        if lo is not None:
+            inside &= d >= lo
+        if hi is not None:
+            inside &= d <= hi
+        return (g * inside,)
+
+    return _unary("Clip", x, out, clip_vjp)

@@ -1,0 +1,310 @@
+"""Tensor: an n-dimensional array that remembers how it was computed, so that backward can send
+gradients to everything it came from. Its methods delegate to the functions in chainrule.ops."""
+
+import numpy as np
+
+from chainrule import _backend
+from chainrule._backend import xp
+
+
+class _Size(int):
+    """``tensor.size``: the element count as NumPy's attribute, and ``size()``/``size(dim)`` as
+    PyTorch's method, so that habits from either library work."""
+
+    def __new__(cls, shape):
+        obj = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        obj._shape = shape
+        return obj
+
+    def __call__(self, dim=None):
+        return self._shape if dim is None else self._shape[dim]
+
+
+def _as_array(data, dtype=None, copy=False):
+    """The array behind `data`, with the documented dtype defaults (Python floats -> float32)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+    try:
+        if isinstance(data, (xp.ndarray, np.generic)):
+            array = xp.array(data, dtype=dtype, copy=copy or None)
+        else:
+            array = xp.array(data, dtype=dtype)
+            if dtype is None and array.dtype == np.float64:
+                array = array.astype(_backend.get_default_dtype(), copy=False)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"tensor: cannot make a tensor from {type(data).__name__} ({err}); "
+            "expected a number, a (nested) list of numbers or an array"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"tensor: cannot make a tensor from {type(data).__name__} of dtype {array.dtype}; "
+            "expected bool, integer or floating numbers"
+        )
+    return array
+
+
+def _check_requires_grad(array, requires_grad):
+    if requires_grad and array.dtype.kind != "f":
+        raise TypeError(
+            f"requires_grad=True needs a floating dtype, but this tensor is {array.dtype}: "
+            "only floating tensors have gradients (pass dtype=chainrule.float32)"
+        )
+
+
+class Tensor:
+    """An array with an optional gradient and a link to the op that produced it.
+
+    Attributes: ``data`` (the ndarray), ``grad`` (ndarray or None, filled by backward),
+    ``requires_grad``, ``grad_fn`` (the recorded node, None for leaves).
+
+    >>> import chainrule
+    >>> x = chainrule.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    array([[2., 4.],
+           [6., 8.]], dtype=float32)
+    """
+
+    __slots__ = ("__weakref__", "_hooks", "_retains_grad", "data", "grad", "grad_fn", "requires_grad")
+    # NumPy defers its operators to ours: ndarray + Tensor calls Tensor.__radd__.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        array = _as_array(data, dtype)
+        _check_requires_grad(array, requires_grad)
+        self.data = array
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.grad_fn = None
+        self._retains_grad = False
+        self._hooks = None
+
+    @classmethod
+    def _make(cls, data, requires_grad, grad_fn):
+        """Wrap an array the library computed itself: no checks, no copy (the op hot path)."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t.grad_fn = grad_fn
+        t._retains_grad = False
+        t._hooks = None
+        return t
+
+    # -- array facts ------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> _Size:
+        """Element count (``t.size``); ``t.size()`` gives the shape and ``t.size(d)`` one dim."""
+        return _Size(self.data.shape)
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user created (and results computed without grad)."""
+        return self.grad_fn is None
+
+    # -- conversions ------------------------------------------------------------------------
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert, this one has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype)
+        return np.asarray(self.data, dtype=dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()"
+            )
+        return bool(self.data)
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.data)
+
+    __hash__ = object.__hash__
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this data, cut from the graph (no gradient flows through it)."""
+        return Tensor._make(self.data, False, None)
+
+    def clone(self) -> "Tensor":
+        """A copy of the data that stays in the graph (its gradient flows back to this tensor)."""
+        from chainrule.ops.shape import clone
+
+        return clone(self)
+
+    def to(self, dtype) -> "Tensor":
+        """This tensor cast to ``dtype`` (differentiable between floating dtypes)."""
+        from chainrule.ops.shape import cast
+
+        return cast(self, dtype)
+
+    def float(self) -> "Tensor":
+        return self.to(np.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(np.float64)
+
+    def long(self) -> "Tensor":
+        return self.to(np.int64)
+
+    # -- autograd ---------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set requires_grad on a leaf in place and return it."""
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError(
+                "requires_grad_: a computed (non-leaf) tensor cannot stop requiring grad; use detach()"
+            )
+        _check_requires_grad(self.data, requires_grad)
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Run the chain rule from this tensor back to every leaf, accumulating into ``.grad``.
+
+        gradient: d(loss)/d(self), needed when self is not a scalar. The graph is released
+        afterwards unless ``retain_graph=True``.
+        """
+        from chainrule.autograd.engine import backward
+
+        backward(self, gradient, retain_graph)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this computed tensor too (leaves always keep theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        if self.grad_fn is not None:
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(grad)`` with the gradient flowing into this tensor during backward.
+
+        The hook sees the gradient array (the error signal delta at this point of the network) and
+        may return a replacement array of the same shape, or None to leave it unchanged.
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # -- display ----------------------------------------------------------------------------
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.data.dtype not in (_backend.get_default_dtype(), np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` takes the hook away again."""
+
+    __slots__ = ("_hook", "_hooks")
+
+    def __init__(self, hooks, hook):
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _bind_methods():
+    """Give Tensor its operators and methods, each one the function in chainrule.ops."""
+    from chainrule import ops
+
+    def reflected(op):
+        return lambda self, other: op(other, self)
+
+    T = Tensor
+    T.__add__, T.__radd__ = ops.add, reflected(ops.add)
+    T.__sub__, T.__rsub__ = ops.sub, reflected(ops.sub)
+    T.__mul__, T.__rmul__ = ops.mul, reflected(ops.mul)
+    T.__truediv__, T.__rtruediv__ = ops.div, reflected(ops.div)
+    T.__pow__, T.__rpow__ = ops.pow, reflected(ops.pow)
+    T.__matmul__, T.__rmatmul__ = ops.matmul, reflected(ops.matmul)
+    T.__neg__ = ops.neg
+    T.__pos__ = lambda self: self
+    T.__abs__ = ops.abs
+    T.__getitem__ = ops.getitem
+    T.__eq__, T.__ne__ = ops.eq, ops.ne
+    T.__lt__, T.__le__, T.__gt__, T.__ge__ = ops.lt, ops.le, ops.gt, ops.ge
+    for name in (
+        "add", "sub", "mul", "div", "pow", "matmul", "maximum", "minimum",
+        "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
+        "softplus", "clip", "sum", "mean", "var", "std", "max", "min", "amax", "amin",
+        "logsumexp", "argmax", "argmin", "reshape", "view", "flatten", "transpose", "swapaxes",
+        "permute", "squeeze", "unsqueeze", "expand", "broadcast_to", "split", "softmax",
+        "log_softmax", "eq", "ne", "lt", "le", "gt", "ge",
+    ):  # fmt: skip
+        setattr(T, name, getattr(ops, name))
+    T.clamp = ops.clip
+    T.neg = ops.neg
+    T.T = property(lambda self: ops.permute(self, tuple(reversed(range(self.data.ndim)))))
+    T.any = lambda self, *a, **k: Tensor._make(self.data.any(*a, **k), False, None)
+    T.all = lambda self, *a, **k: Tensor._make(self.data.all(*a, **k), False, None)
+
+
+_bind_methods()

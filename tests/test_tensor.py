@@ -1,0 +1,173 @@
+"""Tensor facts, creation functions, dtypes, seeding and error messages at the public boundary."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+
+def test_python_floats_default_to_float32_and_arrays_keep_their_dtype():
+    assert cr.tensor([1.0, 2.0]).dtype == np.float32
+    assert cr.tensor([1, 2]).dtype == np.int64
+    assert cr.tensor(np.zeros(2)).dtype == np.float64
+    assert cr.zeros(2, 3).dtype == np.float32
+    assert cr.randn(2, dtype=cr.float64).dtype == np.float64
+    assert cr.arange(3).dtype == np.int64
+    assert cr.arange(0, 1, 0.25).dtype == np.float32
+    assert cr.full((2,), 7).dtype == np.int64
+
+
+def test_float64_default_dtype_switch():
+    cr.set_default_dtype(cr.float64)
+    try:
+        assert cr.tensor([1.0]).dtype == np.float64
+        assert cr.randn(2).dtype == np.float64
+    finally:
+        cr.set_default_dtype(cr.float32)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        cr.set_default_dtype(np.int32)
+
+
+def test_attributes():
+    t = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6
+    assert t.size() == (2, 3) and t.size(1) == 3 and t.numel() == 6
+    assert t.T.shape == (3, 2)
+    assert t[1, 2].item() == 6.0
+    assert t.numpy() is t.data
+    assert len(t) == 2
+    assert t.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    assert np.asarray(t).shape == (2, 3)
+
+
+def test_tensor_copies_and_from_numpy_shares():
+    a = np.ones(3, dtype=np.float32)
+    t, s = cr.tensor(a), cr.from_numpy(a)
+    a[0] = 5
+    assert t.data[0] == 1 and s.data[0] == 5
+
+
+def test_detach_cuts_the_graph_and_shares_data():
+    x = cr.tensor([1.0], requires_grad=True)
+    y = (x * 2).detach()
+    assert not y.requires_grad and y.is_leaf
+    z = x * 2
+    assert np.shares_memory(z.detach().data, z.data)
+
+
+def test_repr_is_readable():
+    assert repr(cr.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(cr.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
+    assert repr(cr.tensor([1.0], dtype=cr.float64)) == "tensor([1.], dtype=float64)"
+    x = cr.tensor([1.0], requires_grad=True)
+    assert repr(x * 2) == "tensor([2.], grad_fn=<MulBackward>)"
+
+
+def test_like_constructors():
+    t = cr.randn(2, 3, dtype=cr.float64)
+    for make in (cr.zeros_like, cr.ones_like, cr.randn_like, cr.rand_like):
+        out = make(t)
+        assert out.shape == (2, 3) and out.dtype == np.float64
+    assert (cr.full_like(t, 2.5).data == 2.5).all()
+    assert (cr.zeros_like(t).data == 0).all() and (cr.ones_like(t).data == 1).all()
+
+
+def test_factories_values():
+    np.testing.assert_array_equal(cr.eye(2).data, np.eye(2))
+    np.testing.assert_array_equal(cr.arange(1, 7, 2).data, [1, 3, 5])
+    r = cr.rand(1000)
+    assert 0 <= r.data.min() and r.data.max() < 1
+    n = cr.randn(20000)
+    assert abs(n.data.mean()) < 0.05 and abs(n.data.std() - 1) < 0.05
+    with pytest.raises(ValueError, match="sizes must be non-negative"):
+        cr.zeros(-1)
+
+
+def test_manual_seed_makes_random_ops_repeat():
+    cr.manual_seed(7)
+    a, b = cr.randn(4), cr.rand(3)
+    cr.manual_seed(7)
+    np.testing.assert_array_equal(cr.randn(4).data, a.data)
+    np.testing.assert_array_equal(cr.rand(3).data, b.data)
+    state = cr.get_rng_state()
+    c = cr.randn(2)
+    cr.set_rng_state(state)
+    np.testing.assert_array_equal(cr.randn(2).data, c.data)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        cr.manual_seed(-1)
+
+
+def test_scalar_operands_keep_the_tensor_dtype():
+    x = cr.tensor([1.0, 2.0])
+    assert (x * 2.5).dtype == np.float32
+    assert (2.5 - x).dtype == np.float32
+    assert (x ** 2).dtype == np.float32
+    assert (cr.arange(3) * 1.5).dtype == np.float32
+    assert (cr.arange(3) + cr.tensor([1.0, 1.0, 1.0])).dtype == np.float32
+    assert (cr.arange(3) / 2).dtype == np.float32
+    assert (np.ones(2, dtype=np.float32) + x).dtype == np.float32
+
+
+def test_reflected_operators():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = 1 - x + 2 * x / (3 + x) + 2 ** x
+    expected = 1 - x.data + 2 * x.data / (3 + x.data) + 2**x.data
+    np.testing.assert_allclose(y.data, expected, rtol=1e-6)
+    y.sum().backward()
+    assert x.grad.shape == (2,)
+
+
+def test_comparisons_return_boolean_tensors_without_grad():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    assert (x > 1.5).tolist() == [False, True, True]
+    assert (x == 2).tolist() == [False, True, False]
+    assert (x <= 2).tolist() == [True, True, False]
+    assert not (x > 1).requires_grad
+    assert (x != 2).dtype == np.bool_
+
+
+def test_argmax_argmin():
+    x = cr.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    assert x.argmax().item() == 3
+    assert x.argmax(dim=1).tolist() == [1, 0]
+    assert x.argmin(dim=0, keepdim=True).tolist() == [[0, 1, 0]]
+    values, indices = x.max(dim=1)
+    assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]
+
+
+def test_error_messages_name_the_op_and_shapes():
+    inner = r"matmul: shapes \(32, 784\) and \(100, 10\): inner dimensions 784 and 100 differ"
+    with pytest.raises(ValueError, match=inner):
+        cr.zeros(32, 784) @ cr.zeros(100, 10)
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4,\) do not broadcast"):
+        cr.zeros(2, 3) + cr.zeros(4)
+    reshape = r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into \(4, 2\)"
+    with pytest.raises(ValueError, match=reshape):
+        cr.zeros(2, 3).reshape(4, 2)
+    with pytest.raises(IndexError, match=r"sum: dim 2 is out of range for a tensor with 2 dimensions"):
+        cr.zeros(2, 3).sum(dim=2)
+    with pytest.raises(IndexError, match=r"index: .*out of bounds.*shape \(2, 3\)"):
+        cr.zeros(2, 3)[5]
+    with pytest.raises(TypeError, match="cannot make a tensor from str"):
+        cr.tensor("abc")
+    with pytest.raises(TypeError, match="log: expected a floating tensor"):
+        cr.log(cr.arange(3))
+    with pytest.raises(ValueError, match="item: only one-element tensors"):
+        cr.zeros(2).item()
+
+
+def test_axis_and_keepdims_spellings_are_accepted():
+    x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert x.sum(axis=0, keepdims=True).shape == (1, 2)
+    assert cr.mean(x, dim=-1).tolist() == [1.5, 3.5]
+    with pytest.raises(TypeError, match="dim or axis, not both"):
+        x.sum(dim=0, axis=0)
+
+
+def test_cast_between_float_dtypes_keeps_gradient_flowing():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x.double() * 3
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])

@@ -1,5 +1,6 @@
 """Tensor: an n-dimensional array that remembers how it was computed, so that backward can send
-gradients to everything it came from. Its methods delegate to the functions in chainrule.ops."""
+gradients to everything it came from. Its operators and math methods are the functions of
+chainrule.ops, attached there."""
 
 import numpy as np
 
@@ -270,41 +271,3 @@ class RemovableHandle:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
 
-
-def _bind_methods():
-    """Give Tensor its operators and methods, each one the function in chainrule.ops."""
-    from chainrule import ops
-
-    def reflected(op):
-        return lambda self, other: op(other, self)
-
-    T = Tensor
-    T.__add__, T.__radd__ = ops.add, reflected(ops.add)
-    T.__sub__, T.__rsub__ = ops.sub, reflected(ops.sub)
-    T.__mul__, T.__rmul__ = ops.mul, reflected(ops.mul)
-    T.__truediv__, T.__rtruediv__ = ops.div, reflected(ops.div)
-    T.__pow__, T.__rpow__ = ops.pow, reflected(ops.pow)
-    T.__matmul__, T.__rmatmul__ = ops.matmul, reflected(ops.matmul)
-    T.__neg__ = ops.neg
-    T.__pos__ = lambda self: self
-    T.__abs__ = ops.abs
-    T.__getitem__ = ops.getitem
-    T.__eq__, T.__ne__ = ops.eq, ops.ne
-    T.__lt__, T.__le__, T.__gt__, T.__ge__ = ops.lt, ops.le, ops.gt, ops.ge
-    for name in (
-        "add", "sub", "mul", "div", "pow", "matmul", "maximum", "minimum",
-        "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
-        "softplus", "clip", "sum", "mean", "var", "std", "max", "min", "amax", "amin",
-        "logsumexp", "argmax", "argmin", "reshape", "view", "flatten", "transpose", "swapaxes",
-        "permute", "squeeze", "unsqueeze", "expand", "broadcast_to", "split", "softmax",
-        "log_softmax", "eq", "ne", "lt", "le", "gt", "ge",
-    ):  # fmt: skip
-        setattr(T, name, getattr(ops, name))
-    T.clamp = ops.clip
-    T.neg = ops.neg
-    T.T = property(lambda self: ops.permute(self, tuple(reversed(range(self.data.ndim)))))
-    T.any = lambda self, *a, **k: Tensor._make(self.data.any(*a, **k), False, None)
-    T.all = lambda self, *a, **k: Tensor._make(self.data.all(*a, **k), False, None)
-
-
-_bind_methods()

@@ -1,26 +1,33 @@
 """The reverse-mode engine: ops record nodes; backward walks them in reverse topological order,
 applying each node's vector-Jacobian product (the chain rule) and accumulating into leaves."""
 
+import itertools
 import sys
 
 from chainrule._backend import xp
 from chainrule.autograd.mode import state
+from chainrule.tensor import Tensor
+
+# Ops record nodes in execution order, so a node's parents always carry smaller numbers:
+# sorting by it gives a topological order without a recursive walk.
+_sequence = itertools.count()
 
 
 class Node:
     """One recorded op: its name, its VJP closure and the tensors it was computed from.
 
     ``vjp(g)`` takes the gradient of the op's output and returns one gradient per parent, in order
-    (None where no gradient flows). ``parents[i]`` is None for inputs that do not require grad.
+    (None where no gradient flows); gradients for parents that do not require grad are ignored.
     Backward without ``retain_graph`` releases both, freeing every array the closure captured.
     """
 
-    __slots__ = ("name", "parents", "vjp")
+    __slots__ = ("name", "parents", "seq", "vjp")
 
     def __init__(self, name, parents, vjp):
         self.name = name
         self.parents = parents
         self.vjp = vjp
+        self.seq = next(_sequence)
 
     def __repr__(self):
         released = " (released)" if self.vjp is None else ""
@@ -32,13 +39,7 @@ def record(name, data, parents, vjp):
 
     Ops call this only when grad mode is on and some parent requires grad.
     """
-    from chainrule.tensor import Tensor
-
-    return Tensor._make(
-        data,
-        True,
-        Node(name, tuple(p if p.requires_grad else None for p in parents), vjp),
-    )
+    return Tensor._make(data, True, Node(name, parents, vjp))
 
 
 def _refcount(array):
@@ -76,26 +77,30 @@ def _sum_to(grad, shape, name):
     return grad
 
 
-def _topological_order(roots):
-    """Tensors reachable from roots, each after all of its parents (iterative: no recursion limit)."""
-    order = []
+def _graph(roots):
+    """The computed tensors reachable from roots, children before parents, and the leaves."""
+    computed, leaves = [], []
     seen = set()
-    stack = [(root, False) for root in roots]
+    stack = list(roots)
     while stack:
-        tensor, expanded = stack.pop()
-        if expanded:
-            order.append(tensor)
+        tensor = stack.pop()
+        if tensor in seen:
             continue
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        stack.append((tensor, True))
+        seen.add(tensor)
         node = tensor.grad_fn
-        if node is not None:
-            for parent in node.parents:
-                if parent is not None and id(parent) not in seen:
-                    stack.append((parent, False))
-    return order
+        if node is None:
+            leaves.append(tensor)
+            continue
+        computed.append(tensor)
+        for parent in node.parents:
+            if parent.requires_grad and parent not in seen:
+                stack.append(parent)
+    computed.sort(key=_sequence_number, reverse=True)
+    return computed, leaves
+
+
+def _sequence_number(tensor):
+    return tensor.grad_fn.seq
 
 
 def _check_root(tensor, gradient, where):
@@ -123,45 +128,38 @@ def _check_root(tensor, gradient, where):
 def _run(roots, root_grads, retain_graph, capture=None):
     """Propagate root_grads back through the graph.
 
-    With ``capture`` (a dict keyed by id of the wanted tensors), gradients reaching those tensors
-    are stored there and no ``.grad`` is touched; otherwise leaves accumulate into ``.grad``.
+    With ``capture`` (a dict keyed by the wanted tensors), gradients reaching those tensors are
+    stored there and no ``.grad`` is touched; otherwise leaves accumulate into ``.grad``.
     """
     grads = {}
     for root, g in zip(roots, root_grads):
-        key = id(root)
-        grads[key] = g if key not in grads else grads[key] + g
+        grads[root] = g if root not in grads else grads[root] + g
+    computed, leaves = _graph(roots)
     anomaly = state.anomaly
-    ndarray = xp.ndarray
-    for tensor in reversed(_topological_order(roots)):
-        g = grads.pop(id(tensor), None)
-        if g is None:
-            continue
-        if tensor._hooks:
-            for hook in tensor._hooks:
-                replaced = hook(g)
-                if replaced is not None:
-                    g = _check_hook_result(replaced, tensor)
+    for tensor in computed:
+        g = grads.pop(tensor, None)
         node = tensor.grad_fn
-        if capture is not None:
-            if id(tensor) in capture:
-                capture[id(tensor)] = g
-        elif node is None or tensor._retains_grad:
-            _accumulate(tensor, g)
-        if node is None:
-            continue
         vjp = node.vjp
         if vjp is None:
             raise RuntimeError(
                 f"backward through {node.name}: its graph was already released by an earlier "
                 "backward(); pass retain_graph=True to the first backward to run it again"
             )
-        parent_grads = vjp(g)
-        for parent, pg in zip(node.parents, parent_grads):
-            if parent is None or pg is None:
+        if not retain_graph:
+            node.vjp = None
+        if g is None:
+            continue
+        if tensor._hooks:
+            g = _run_hooks(tensor, g)
+        if capture is not None:
+            if tensor in capture:
+                capture[tensor] = _as_gradient(g, tensor)
+        elif tensor._retains_grad:
+            _accumulate(tensor, g)
+        for parent, pg in zip(node.parents, vjp(g)):
+            if pg is None or not parent.requires_grad:
                 continue
             data = parent.data
-            if type(pg) is not ndarray:
-                pg = xp.asarray(pg, dtype=data.dtype)
             if pg.shape != data.shape:
                 pg = _sum_to(pg, data.shape, node.name)
             if pg.dtype != data.dtype:
@@ -171,12 +169,35 @@ def _run(roots, root_grads, retain_graph, capture=None):
                     f"detect_anomaly: backward of {node.name} produced a non-finite gradient "
                     f"for its input of shape {data.shape}"
                 )
-            key = id(parent)
-            previous = grads.get(key)
-            grads[key] = pg if previous is None else previous + pg
+            previous = grads.get(parent)
+            grads[parent] = pg if previous is None else previous + pg
         if not retain_graph:
-            node.vjp = None
             node.parents = ()
+    for leaf in leaves:
+        g = grads.pop(leaf, None)
+        if g is None:
+            continue
+        if leaf._hooks:
+            g = _run_hooks(leaf, g)
+        if capture is None:
+            _accumulate(leaf, g)
+        elif leaf in capture:
+            capture[leaf] = _as_gradient(g, leaf)
+
+
+def _run_hooks(tensor, g):
+    for hook in tuple(tensor._hooks):
+        replaced = hook(g)
+        if replaced is not None:
+            g = _check_hook_result(replaced, tensor)
+    return g
+
+
+def _as_gradient(g, tensor):
+    """A gradient as an ndarray of the tensor's shape (VJPs on 0-d data may give NumPy scalars)."""
+    if type(g) is not xp.ndarray:
+        g = xp.asarray(g, dtype=tensor.data.dtype)
+    return g
 
 
 def _check_hook_result(result, tensor):
@@ -190,6 +211,8 @@ def _check_hook_result(result, tensor):
 
 
 def _accumulate(tensor, g):
+    if type(g) is not xp.ndarray:
+        g = xp.asarray(g, dtype=tensor.data.dtype)
     if tensor.grad is None:
         # Keep the engine's array when nothing else can see it; otherwise copy, so that in-place
         # updates of one .grad (clipping, optimizers) never leak into another.
@@ -217,8 +240,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
     >>> x.grad is None
     True
     """
-    from chainrule.tensor import Tensor
-
     single_output = isinstance(outputs, Tensor)
     outputs = (outputs,) if single_output else tuple(outputs)
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
@@ -234,11 +255,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         if not isinstance(x, Tensor) or not x.requires_grad:
             raise RuntimeError(f"grad: input {i} is not a tensor that requires grad")
     root_grads = [_check_root(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
-    capture = dict.fromkeys(map(id, inputs))
+    capture = dict.fromkeys(inputs)
     _run(outputs, root_grads, retain_graph, capture)
     result = []
     for i, x in enumerate(inputs):
-        g = capture[id(x)]
+        g = capture[x]
         if g is None and not allow_unused:
             raise RuntimeError(
                 f"grad: input {i} (shape {x.shape}) was not used to compute the outputs; "

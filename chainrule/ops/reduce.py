@@ -17,16 +17,22 @@ values_indices = namedtuple("values_indices", ["values", "indices"])
 
 
 def _prepare(x, dim, axis, keepdim, keepdims, op):
+    """The reduced axes, whether they are kept, and the output shape with them kept as size 1."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    axes = dims(dim_arg(dim, axis), x.data.ndim, op)
+    shape = x.data.shape
+    axes = dims(dim_arg(dim, axis), len(shape), op)
     keep = bool(keepdim if keepdims is None else keepdims)
-    return axes, keep
+    kept_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return axes, keep, kept_shape
 
 
-def _restore(g, axes, keep):
-    """The output gradient with the reduced axes put back as size 1."""
-    return g if keep or not axes else xp.expand_dims(g, axes)
+def _spread(g, kept_shape, shape):
+    """A reduction's output gradient repeated over the reduced axes, as a fresh array
+    (cheaper than np.broadcast_to's Python wrapper for the common small case, and writable)."""
+    out = xp.empty(shape, dtype=g.dtype)
+    out[...] = g.reshape(kept_shape)
+    return out
 
 
 def _count(shape, axes):
@@ -37,31 +43,30 @@ def _count(shape, axes):
 
 
 def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, "sum")
+    axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "sum")
     d = x.data
     out = xp.asarray(d.sum(axis=axes, keepdims=keep))
     if state.grad_enabled and x.requires_grad:
         shape = d.shape
-        return record("Sum", out, (x,), lambda g: (xp.broadcast_to(_restore(g, axes, keep), shape),))
+        return record("Sum", out, (x,), lambda g: (_spread(g, kept_shape, shape),))
     return wrap(out)
 
 
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, "mean")
+    axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "mean")
     d = x.data
     if d.dtype.kind != "f":
         raise TypeError(f"mean: expected a floating tensor, got dtype {d.dtype}")
-    out = xp.asarray(d.mean(axis=axes, keepdims=keep))
+    n = _count(d.shape, axes)
+    out = xp.asarray(d.sum(axis=axes, keepdims=keep) / n)
     if state.grad_enabled and x.requires_grad:
-        shape, n = d.shape, _count(d.shape, axes)
-        return record(
-            "Mean", out, (x,), lambda g: (xp.broadcast_to(_restore(g, axes, keep) / n, shape),)
-        )
+        shape = d.shape
+        return record("Mean", out, (x,), lambda g: (_spread(g / n, kept_shape, shape),))
     return wrap(out)
 
 
 def _variance_parts(x, dim, axis, keepdim, keepdims, correction, unbiased, op):
-    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, op)
+    axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, op)
     d = x.data
     if d.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating tensor, got dtype {d.dtype}")
@@ -70,36 +75,36 @@ def _variance_parts(x, dim, axis, keepdim, keepdims, correction, unbiased, op):
     centred = d - d.mean(axis=axes, keepdims=True)
     denominator = _count(d.shape, axes) - correction
     var = xp.asarray((centred * centred).sum(axis=axes, keepdims=keep) / builtins.max(denominator, 0))
-    return axes, keep, centred, denominator, var
+    return kept_shape, centred, denominator, var
 
 
 def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None) -> Tensor:
     """Variance, sum((x - mean)^2) / (N - correction); correction=1 (Bessel) as in PyTorch."""
-    axes, keep, centred, denominator, out = _variance_parts(
+    kept_shape, centred, denominator, out = _variance_parts(
         x, dim, axis, keepdim, keepdims, correction, unbiased, "var"
     )
     if state.grad_enabled and x.requires_grad:
         scale = 2 / denominator if denominator > 0 else float("nan")
-        return record("Var", out, (x,), lambda g: (_restore(g, axes, keep) * scale * centred,))
+        return record("Var", out, (x,), lambda g: (g.reshape(kept_shape) * scale * centred,))
     return wrap(out)
 
 
 def std(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None) -> Tensor:
     """Standard deviation, sqrt(var); correction=1 as in PyTorch."""
-    axes, keep, centred, denominator, variance = _variance_parts(
+    kept_shape, centred, denominator, variance = _variance_parts(
         x, dim, axis, keepdim, keepdims, correction, unbiased, "std"
     )
     out = xp.sqrt(variance)
     if state.grad_enabled and x.requires_grad:
         return record(
             "Std", out, (x,),
-            lambda g: (_restore(g / (out * denominator), axes, keep) * centred,),
+            lambda g: ((g / (out * denominator)).reshape(kept_shape) * centred,),
         )
     return wrap(out)
 
 
 def _extreme(x, dim, axis, keepdim, keepdims, pick, name):
-    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, name.lower())
+    axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, name.lower())
     d = x.data
     if d.size == 0:
         raise ValueError(f"{name.lower()}: cannot reduce an empty tensor of shape {d.shape}")
@@ -110,7 +115,7 @@ def _extreme(x, dim, axis, keepdim, keepdims, pick, name):
         def extreme_vjp(g):
             # Ties share the gradient evenly (PyTorch's amax/amin rule).
             hit = (d == kept).astype(g.dtype)
-            return (_restore(g, axes, keep) * hit / hit.sum(axis=axes, keepdims=True),)
+            return (g.reshape(kept_shape) * hit / hit.sum(axis=axes, keepdims=True),)
 
         return record(name, out, (x,), extreme_vjp)
     return wrap(out)
@@ -147,7 +152,7 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     """log(sum(exp(x))) over ``dim``, shifted by the maximum so that it never overflows."""
-    axes, keep = _prepare(x, dim, axis, keepdim, keepdims, "logsumexp")
+    axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "logsumexp")
     d = x.data
     if d.dtype.kind != "f":
         raise TypeError(f"logsumexp: expected a floating tensor, got dtype {d.dtype}")
@@ -156,7 +161,7 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor
     kept = xp.log(xp.exp(d - shift).sum(axis=axes, keepdims=True)) + shift
     out = xp.asarray(kept if keep else kept.reshape([n for i, n in enumerate(d.shape) if i not in axes]))
     if state.grad_enabled and x.requires_grad:
-        return record("Logsumexp", out, (x,), lambda g: (_restore(g, axes, keep) * xp.exp(d - kept),))
+        return record("Logsumexp", out, (x,), lambda g: (g.reshape(kept_shape) * xp.exp(d - kept),))
     return wrap(out)
 
 

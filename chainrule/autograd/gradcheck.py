@@ -22,9 +22,12 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
               raise_exception: bool = True, seed: int = 0) -> bool:
     """Check ``fn``'s backward against central differences ``(f(x+eps) - f(x-eps)) / 2eps``.
 
-    Every floating input with ``requires_grad=True`` is checked in float64 (a float32 input is
-    converted first). For outputs with several elements the scalar checked is ``sum(v * fn(x))``
-    for a fixed random ``v``, so every entry of the Jacobian contributes. Passes when
+    Every floating input with ``requires_grad=True`` is checked in float64: float64 inputs are
+    perturbed in place and restored, so a module's parameters can be passed too, as in
+    ``gradcheck(lambda x, *p: net(x), (x, *net.double().parameters()))``; other floating inputs
+    are converted to float64 copies first. For outputs with several elements the scalar
+    checked is ``sum(v * fn(x))`` for a fixed random ``v``, so every entry of the Jacobian
+    contributes. Passes when
     ``|analytic - numerical| <= atol + rtol * |numerical|`` for every element; otherwise raises
     GradcheckError naming the input, the worst element and both values (or returns False when
     ``raise_exception=False``).
@@ -41,9 +44,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     checked = [i for i, x in enumerate(inputs) if x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+    # float64 inputs are perturbed in place (and restored), so a module's own parameters can be
+    # checked; other floating inputs are checked through float64 copies.
     xs = [
         Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad)
-        if x.data.dtype.kind == "f" else x
+        if x.data.dtype.kind == "f" and x.data.dtype != np.float64 else x
         for x in inputs
     ]
     first = _outputs(fn(*xs))

@@ -4,7 +4,7 @@ records one node whose VJP sits directly below the forward."""
 from chainrule.ops.arithmetic import add, div, maximum, minimum, mul, neg, pow, sub, where
 from chainrule.ops.compare import eq, ge, gt, le, lt, ne
 from chainrule.ops.indexing import getitem
-from chainrule.ops.linalg import matmul
+from chainrule.ops.linalg import linear, matmul
 from chainrule.ops.reduce import (
     amax,
     amin,
@@ -64,7 +64,7 @@ DIFFERENTIABLE = (
     "sum", "mean", "var", "std", "amax", "amin", "max", "min", "logsumexp",
     "reshape", "view", "flatten", "transpose", "swapaxes", "permute", "squeeze", "unsqueeze",
     "broadcast_to", "expand", "concatenate", "cat", "stack", "split", "pad", "clone", "cast",
-    "getitem", "matmul", "softmax", "log_softmax",
+    "getitem", "matmul", "linear", "softmax", "log_softmax",
 )  # fmt: skip
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""Matrix products: matmul for 1-D, 2-D and batched (broadcast) operands."""
+"""Matrix products: matmul for 1-D, 2-D and batched (broadcast) operands, and the fused affine
+map of a Linear layer."""
 
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
@@ -58,3 +59,34 @@ def matmul(a, b) -> Tensor:
         return ga, gb
 
     return record("Matmul", out, (a, b), matmul_vjp)
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """x @ weight.T + bias, as one node (PyTorch's F.linear): x (..., in), weight (out, in),
+    bias (out,). VJP: dx = g @ W, dW = g^T x, db = sum of g over the leading dims."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"linear: expected a Tensor input, got {type(x).__name__}")
+    xd, wd = x.data, weight.data
+    if wd.ndim != 2 or not xd.ndim or xd.shape[-1] != wd.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {xd.shape} does not fit weight of shape {wd.shape}: "
+            f"expected (..., {wd.shape[-1] if wd.ndim else '?'}) inputs"
+        )
+    out = xd @ wd.T
+    if bias is not None:
+        out += bias.data
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
+        return wrap(out)
+    need_x, need_w = x.requires_grad, weight.requires_grad
+    need_b = bias is not None and bias.requires_grad
+    in_features = wd.shape[1]
+
+    def linear_vjp(g):
+        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        gx = g @ wd if need_x else None
+        gw = g2.T @ xd.reshape(-1, in_features) if need_w else None
+        gb = g2.sum(axis=0) if need_b else None
+        return gx, gw, gb
+
+    return record("Linear", out, parents, linear_vjp)

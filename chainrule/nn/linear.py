@@ -1,0 +1,81 @@
+"""Fully connected layers: Linear (the weighted sum of a layer of neurons), Identity, Flatten."""
+
+import math
+
+from chainrule import _backend
+from chainrule._backend import xp
+from chainrule.nn import init
+from chainrule.nn.module import Module, Parameter
+from chainrule.ops.linalg import linear
+from chainrule.ops.shape import flatten
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for an optional layer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Linear(Module):
+    """y = x W^T + b: ``in_features`` inputs to ``out_features`` outputs.
+
+    weight: (out_features, in_features); bias: (out_features,). Both start U(-k, k) with
+    k = 1/sqrt(in_features), as in PyTorch. Input (..., in_features), output (..., out_features).
+
+    >>> import chainrule as cr
+    >>> layer = Linear(3, 2)
+    >>> layer(cr.ones(5, 3)).shape
+    (5, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+        super().__init__()
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(f"Linear: feature counts must be positive, got {in_features} -> {out_features}")
+        self.in_features = in_features
+        self.out_features = out_features
+        dtype = dtype or _backend.get_default_dtype()
+        self.weight = Parameter(xp.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(xp.empty(out_features, dtype=dtype)) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) for the weight, so U(+-1/sqrt(fan_in))."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        shape = x.data.shape
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear({self.in_features} -> {self.out_features}): input has "
+                f"{shape[-1] if shape else 0} features (shape {shape}), expected {self.in_features}"
+            )
+        return linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim (default: all but the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x):
+        return flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

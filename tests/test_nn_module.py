@@ -1,0 +1,163 @@
+"""nn.Module: registration, traversal, modes, state_dict round trips and errors, repr, hooks."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+        self.heads = nn.ModuleList([nn.Linear(4, 2), nn.Linear(4, 1)])
+        self.extra = nn.ModuleDict({"scale": nn.Linear(1, 1, bias=False)})
+        self.temperature = nn.Parameter(cr.ones(1))
+        self.register_buffer("steps", cr.zeros(1))
+        self.register_buffer("cache", cr.zeros(2), persistent=False)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.heads[0](h) * self.temperature, self.extra["scale"](self.heads[1](h))
+
+
+def test_parameters_buffers_and_modules_are_registered_in_order():
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == [
+        "temperature", "body.0.weight", "body.0.bias", "heads.0.weight", "heads.0.bias",
+        "heads.1.weight", "heads.1.bias", "extra.scale.weight",
+    ]
+    assert [n for n, _ in net.named_buffers()] == ["steps", "cache"]
+    assert [n for n, _ in net.named_children()] == ["body", "heads", "extra"]
+    assert len(list(net.modules())) == 9
+    assert net.num_parameters() == 1 + 16 + 10 + 5 + 1
+
+
+def test_state_dict_keys_follow_pytorch_and_skip_non_persistent_buffers():
+    keys = list(Net().state_dict())
+    assert "steps" in keys and "cache" not in keys
+    assert "body.0.weight" in keys and "extra.scale.weight" in keys
+
+
+def test_shared_parameter_is_listed_once():
+    layer = nn.Linear(2, 2)
+    model = nn.Sequential(layer, nn.ReLU(), layer)
+    assert len(list(model.parameters())) == 2
+
+
+def test_reassigning_and_deleting_attributes_keeps_registries_in_sync():
+    net = Net()
+    net.temperature = None
+    assert "temperature" not in dict(net.named_parameters())
+    del net.extra
+    assert "extra" not in dict(net.named_children())
+    net.heads = 5  # a plain value replaces the registered module
+    assert "heads" not in dict(net.named_children())
+
+
+def test_assigning_before_init_is_a_clear_error():
+    class Broken(nn.Module):
+        def __init__(self):
+            self.layer = nn.Linear(1, 1)
+
+    with pytest.raises(AttributeError, match=r"super\(\).__init__\(\)"):
+        Broken()
+
+
+def test_train_and_eval_reach_every_submodule():
+    net = Net()
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+
+
+def test_zero_grad():
+    net = Net()
+    out, other = net(cr.randn(5, 3))
+    (out.sum() + other.sum()).backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad(set_to_none=False)
+    assert all((p.grad == 0).all() for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_state_dict_round_trip_reproduces_outputs():
+    cr.manual_seed(0)
+    a, b = Net(), Net()
+    x = cr.randn(4, 3)
+    b.load_state_dict(a.state_dict())
+    for got, expected in zip(b(x), a(x)):
+        np.testing.assert_array_equal(got.data, expected.data)
+    # loaded values are copies, not aliases of the source arrays
+    a.body[0].weight.data[...] = 0
+    assert not (b.body[0].weight.data == 0).all()
+
+
+def test_load_state_dict_errors_name_the_keys_and_shapes():
+    net = Net()
+    state = dict(net.state_dict())
+    state.pop("body.0.bias")
+    state["surprise"] = np.zeros(1)
+    keys = r"missing keys: \['body.0.bias'\].*unexpected keys: \['surprise'\]"
+    with pytest.raises(RuntimeError, match=keys):
+        net.load_state_dict(state)
+    result = net.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["body.0.bias"] and result.unexpected_keys == ["surprise"]
+    bad = dict(net.state_dict())
+    bad["heads.0.weight"] = np.zeros((3, 4))
+    shapes = r"heads.0.weight: shape \(3, 4\) in the state dict, \(2, 4\) in the model"
+    with pytest.raises(RuntimeError, match=shapes):
+        net.load_state_dict(bad)
+
+
+def test_load_state_dict_casts_to_the_parameter_dtype():
+    layer = nn.Linear(2, 1)
+    layer.load_state_dict({"weight": np.array([[1.0, 2.0]]), "bias": cr.tensor([0.5], dtype=cr.float64)})
+    assert layer.weight.dtype == np.float32
+    np.testing.assert_array_equal(layer.weight.data, [[1.0, 2.0]])
+
+
+def test_to_double_keeps_parameter_objects():
+    layer = nn.Linear(2, 2)
+    weight = layer.weight
+    layer.double()
+    assert layer.weight is weight and weight.dtype == np.float64
+    assert layer(cr.ones(1, 2, dtype=cr.float64)).dtype == np.float64
+
+
+def test_nested_repr_shows_structure_and_parameter_counts():
+    text = repr(Net())
+    assert text.startswith("Net(  # 33 parameters")
+    assert "(body): Sequential(  # 16 parameters" in text
+    assert "(0): Linear(in_features=3, out_features=4, bias=True)" in text
+    assert "(scale): Linear(in_features=1, out_features=1, bias=False)" in text
+
+
+def test_forward_hook_sees_and_can_replace_the_output():
+    layer = nn.Linear(2, 2)
+    seen = []
+    handle = layer.register_forward_hook(lambda m, inputs, out: seen.append(out.shape))
+    layer(cr.ones(3, 2))
+    assert seen == [(3, 2)]
+    handle.remove()
+    layer(cr.ones(3, 2))
+    assert seen == [(3, 2)]
+    layer.register_forward_hook(lambda m, inputs, out: out * 0)
+    assert (layer(cr.ones(1, 2)).data == 0).all()
+
+
+def test_sequential_indexing_and_append():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    model.append(nn.Linear(3, 1))
+    assert len(model) == 3 and isinstance(model[-1], nn.Linear)
+    assert isinstance(model[:2], nn.Sequential) and len(model[:2]) == 2
+    assert model(cr.ones(4, 2)).shape == (4, 1)
+
+
+def test_module_without_forward():
+    with pytest.raises(NotImplementedError, match="has no forward"):
+        nn.Module()(1)

@@ -3,7 +3,7 @@ engine small enough to read. The public surface only: everything here is re-expo
 
 import numpy as _np
 
-from chainrule import autograd, nn
+from chainrule import autograd, nn, optim
 from chainrule._backend import get_default_dtype, set_default_dtype
 from chainrule.autograd import enable_grad, no_grad, set_grad_enabled
 from chainrule.creation import (
@@ -41,7 +41,7 @@ bool = _np.dtype(_np.bool_)
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "arange", "autograd", "nn", "bool", "empty", "enable_grad", "eye", "float16", "float32",
+    "Tensor", "arange", "autograd", "nn", "optim", "bool", "empty", "enable_grad", "eye", "float16", "float32",
     "float64", "from_numpy", "full", "full_like", "get_default_dtype", "get_rng_state", "int32",
     "int64", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "set_default_dtype", "set_grad_enabled", "set_rng_state",

@@ -1,0 +1,75 @@
+"""Gradient utilities: clipping (the remedy for exploding gradients) and flattening parameters
+into one vector and back."""
+
+import math
+
+import numpy as np
+
+from chainrule.tensor import Tensor
+
+
+def _params(parameters):
+    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
+
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> float:
+    """Scale all gradients together so that their joint norm is at most ``max_norm``.
+
+    The norm is taken over all gradients as if concatenated into one vector; when it exceeds
+    max_norm every gradient is multiplied by max_norm / (norm + 1e-6), keeping the direction.
+    Returns the norm before clipping (a float).
+    """
+    if not max_norm > 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be positive, got {max_norm}")
+    grads = [p.grad for p in _params(parameters) if p.grad is not None]
+    if not grads:
+        return 0.0
+    norm_type = float(norm_type)
+    if norm_type == math.inf:
+        total = max(float(np.abs(g).max()) for g in grads)
+    else:
+        total = sum(float(np.sum(np.abs(g, dtype=np.float64) ** norm_type)) for g in grads) ** (1 / norm_type)
+    if not math.isfinite(total) and error_if_nonfinite:
+        raise RuntimeError(
+            f"clip_grad_norm_: the total gradient norm is {total}; "
+            "pass error_if_nonfinite=False to clip anyway"
+        )
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for g in grads:
+            g *= coef
+    return total
+
+
+def clip_grad_value_(parameters, clip_value: float) -> None:
+    """Clamp every gradient element to [-clip_value, clip_value] in place."""
+    if not clip_value > 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be positive, got {clip_value}")
+    for p in _params(parameters):
+        if p.grad is not None:
+            np.clip(p.grad, -clip_value, clip_value, out=p.grad)
+
+
+def parameters_to_vector(parameters) -> Tensor:
+    """All parameters flattened and joined into one 1-D tensor (a copy)."""
+    params = _params(parameters)
+    if not params:
+        raise ValueError("parameters_to_vector: no parameters given")
+    return Tensor(np.concatenate([p.data.reshape(-1) for p in params]))
+
+
+def vector_to_parameters(vec, parameters) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` into the parameters (the inverse of above)."""
+    data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    params = _params(parameters)
+    needed = sum(p.data.size for p in params)
+    if data.ndim != 1 or data.size != needed:
+        raise ValueError(
+            f"vector_to_parameters: expected a 1-D vector of {needed} elements, got shape {data.shape}"
+        )
+    offset = 0
+    for p in params:
+        n = p.data.size
+        p.data[...] = data[offset:offset + n].reshape(p.data.shape)
+        offset += n

@@ -1,0 +1,59 @@
+"""Adam: momentum on the gradient and on its square, with bias correction (Kingma & Ba, 2015)."""
+
+import math
+
+import numpy as np
+
+from chainrule.optim.optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """PyTorch's update, at step t:
+
+        g <- g + weight_decay * p                  (L2; see AdamW for the decoupled form)
+        m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2
+        v^ = max(v^, v) with amsgrad, else v
+        p <- p - lr / (1 - b1^t) * m / (sqrt(v^) / sqrt(1 - b2^t) + eps)
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    def _check_hyperparameters(self, group):
+        super()._check_hyperparameters(group)
+        betas = group["betas"]
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {betas}")
+
+    def _decay(self, param, grad, group):
+        """L2 regularisation: the decay enters the gradient (and so the moment estimates)."""
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param
+        return grad
+
+    def _update(self, param, grad, state, group):
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(param)
+            state["exp_avg_sq"] = np.zeros_like(param)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(param)
+        state["step"] += 1
+        step = state["step"]
+        if group["maximize"]:
+            grad = -grad
+        grad = self._decay(param, grad, group)
+        beta1, beta2 = group["betas"]
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg *= beta1
+        exp_avg += (1 - beta1) * grad
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        if group["amsgrad"]:
+            second = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        else:
+            second = exp_avg_sq
+        denom = np.sqrt(second) / math.sqrt(1 - beta2**step) + group["eps"]
+        param -= (group["lr"] / (1 - beta1**step)) * exp_avg / denom

@@ -1,0 +1,61 @@
+"""RMSprop: divide each gradient by a running root-mean-square of its recent magnitudes."""
+
+import numpy as np
+
+from chainrule.optim.optimizer import Optimizer
+
+
+class RMSprop(Optimizer):
+    """PyTorch's update:
+
+        g <- g + weight_decay * p
+        v <- alpha v + (1 - alpha) g^2
+        centered: m <- alpha m + (1 - alpha) g,  v~ = v - m^2, else v~ = v
+        a = sqrt(v~) + eps
+        momentum > 0: b <- momentum b + g / a,  p <- p - lr b;  else p <- p - lr g / a
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 maximize: bool = False):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered, maximize=maximize))
+
+    def _check_hyperparameters(self, group):
+        super()._check_hyperparameters(group)
+        if not 0 <= group["momentum"] < 1:
+            raise ValueError(f"RMSprop: momentum must be in [0, 1), got {group['momentum']}")
+        if not 0 <= group["alpha"] <= 1:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {group['alpha']}")
+
+    def _update(self, param, grad, state, group):
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(param)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = np.zeros_like(param)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(param)
+        state["step"] += 1
+        if group["maximize"]:
+            grad = -grad
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param
+        alpha = group["alpha"]
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            grad_avg *= alpha
+            grad_avg += (1 - alpha) * grad
+            avg = np.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
+        else:
+            avg = np.sqrt(square_avg) + group["eps"]
+        if group["momentum"] > 0:
+            buf = state["momentum_buffer"]
+            buf *= group["momentum"]
+            buf += grad / avg
+            param -= group["lr"] * buf
+        else:
+            param -= group["lr"] * grad / avg

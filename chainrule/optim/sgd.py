@@ -1,0 +1,48 @@
+"""Stochastic gradient descent, with momentum (heavy ball or Nesterov) and L2 weight decay.
+
+Plain, mini-batch or full-batch gradient descent differ only in the batch the caller feeds."""
+
+import numpy as np
+
+from chainrule.optim.optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """PyTorch's update, for gradient g of parameter p:
+
+        g <- g + weight_decay * p
+        b <- g (first step), else momentum * b + (1 - dampening) * g
+        g <- g + momentum * b (nesterov) or b
+        p <- p - lr * g
+    """
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+
+    def _check_hyperparameters(self, group):
+        super()._check_hyperparameters(group)
+        if not 0 <= group["momentum"] < 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {group['momentum']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                f"SGD: nesterov=True needs momentum > 0 and dampening 0, got momentum={group['momentum']}, "
+                f"dampening={group['dampening']}"
+            )
+
+    def _update(self, param, grad, state, group):
+        if group["maximize"]:
+            grad = -grad
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param
+        momentum = group["momentum"]
+        if momentum:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype, copy=True)
+            else:
+                buf *= momentum
+                buf += (1 - group["dampening"]) * grad
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        param -= group["lr"] * grad

@@ -1,0 +1,62 @@
+"""Gradient clipping and parameter vectors."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.nn.utils import clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
+
+
+def _with_grads(*grads):
+    params = []
+    for g in grads:
+        p = cr.zeros(*np.shape(g), requires_grad=True)
+        p.grad = np.array(g, dtype=np.float32)
+        params.append(p)
+    return params
+
+
+def test_clip_grad_norm_scales_all_gradients_together():
+    params = _with_grads([3.0, 0.0], [[4.0]])
+    total = clip_grad_norm_(params, max_norm=1.0)
+    assert total == pytest.approx(5.0)
+    np.testing.assert_allclose(params[0].grad, [0.6, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(params[1].grad, [[0.8]], rtol=1e-5)
+    joint = np.sqrt(sum((p.grad**2).sum() for p in params))
+    assert joint == pytest.approx(1.0, rel=1e-5)
+
+
+def test_clip_grad_norm_leaves_small_gradients_alone_and_supports_other_norms():
+    params = _with_grads([0.3, -0.4])
+    assert clip_grad_norm_(params, 1.0) == pytest.approx(0.5)
+    np.testing.assert_allclose(params[0].grad, [0.3, -0.4])
+    params = _with_grads([3.0, -4.0])
+    assert clip_grad_norm_(params, 2.0, norm_type=float("inf")) == 4.0
+    np.testing.assert_allclose(params[0].grad, [1.5, -2.0], rtol=1e-5)
+    params = _with_grads([3.0, -4.0])
+    assert clip_grad_norm_(params, 100.0, norm_type=1) == pytest.approx(7.0)
+
+
+def test_clip_grad_norm_errors():
+    params = _with_grads([np.inf, 1.0])
+    with pytest.raises(RuntimeError, match="total gradient norm is inf"):
+        clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
+    with pytest.raises(ValueError, match="max_norm must be positive"):
+        clip_grad_norm_(params, 0.0)
+
+
+def test_clip_grad_value():
+    params = _with_grads([3.0, -0.2, -7.0])
+    clip_grad_value_(params, 1.0)
+    np.testing.assert_allclose(params[0].grad, [1.0, -0.2, -1.0], rtol=1e-6)
+
+
+def test_parameters_to_vector_and_back():
+    a, b = cr.randn(2, 3), cr.randn(4)
+    vec = parameters_to_vector([a, b])
+    assert vec.shape == (10,)
+    np.testing.assert_array_equal(vec.data[:6], a.data.ravel())
+    vector_to_parameters(cr.arange(10).to(cr.float32), [a, b])
+    np.testing.assert_array_equal(b.data, [6, 7, 8, 9])
+    with pytest.raises(ValueError, match="expected a 1-D vector of 10 elements"):
+        vector_to_parameters(np.zeros(9), [a, b])

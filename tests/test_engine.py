@@ -255,3 +255,20 @@ def test_leaf_used_without_grad_gets_no_grad():
 def test_node_repr_names_the_op():
     x = cr.tensor([1.0], requires_grad=True)
     assert repr((x * 2).grad_fn) == "<MulBackward>"
+
+
+def test_detect_anomaly_names_the_forward_op_and_the_calling_line():
+    x = cr.tensor([-1.0, 1.0], requires_grad=True)
+    with np.errstate(invalid="ignore"), cr.autograd.detect_anomaly():
+        with pytest.raises(FloatingPointError, match=r"forward of Log \(called at .*test_engine.py:\d+"):
+            cr.log(x)
+        y = cr.exp(x)  # finite: passes
+    assert np.isfinite(y.data).all()
+
+
+def test_detect_anomaly_backward_message_names_where_the_op_was_called():
+    x = cr.tensor([0.0, 1.0], requires_grad=True)
+    with np.errstate(divide="ignore"), cr.autograd.detect_anomaly():
+        y = cr.sqrt(x)
+        with pytest.raises(FloatingPointError, match=r"backward of Sqrt \(called at .*test_engine.py"):
+            y.sum().backward()

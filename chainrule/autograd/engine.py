@@ -2,7 +2,9 @@
 applying each node's vector-Jacobian product (the chain rule) and accumulating into leaves."""
 
 import itertools
+import os
 import sys
+import traceback
 
 from chainrule._backend import xp
 from chainrule.autograd.mode import state
@@ -21,13 +23,14 @@ class Node:
     Backward without ``retain_graph`` releases both, freeing every array the closure captured.
     """
 
-    __slots__ = ("name", "parents", "seq", "vjp")
+    __slots__ = ("name", "origin", "parents", "seq", "vjp")
 
     def __init__(self, name, parents, vjp):
         self.name = name
         self.parents = parents
         self.vjp = vjp
         self.seq = next(_sequence)
+        self.origin = None  # where the op was called, recorded under detect_anomaly()
 
     def __repr__(self):
         released = " (released)" if self.vjp is None else ""
@@ -39,7 +42,29 @@ def record(name, data, parents, vjp):
 
     Ops call this only when grad mode is on and some parent requires grad.
     """
-    return Tensor._make(data, True, Node(name, parents, vjp))
+    node = Node(name, parents, vjp)
+    if state.anomaly:
+        _check_forward(node, data)
+    return Tensor._make(data, True, node)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _caller_outside_chainrule():
+    """'file:line in function' of the innermost frame that is not chainrule's own code."""
+    for frame in reversed(traceback.extract_stack()[:-1]):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return "unknown location"
+
+
+def _check_forward(node, data):
+    node.origin = _caller_outside_chainrule()
+    if data.dtype.kind == "f" and not xp.isfinite(data).all():
+        raise FloatingPointError(
+            f"detect_anomaly: forward of {node.name} (called at {node.origin}) produced a non-finite value"
+        )
 
 
 def _refcount(array):
@@ -165,8 +190,9 @@ def _run(roots, root_grads, retain_graph, capture=None):
             if pg.dtype != data.dtype:
                 pg = pg.astype(data.dtype)
             if anomaly and not xp.isfinite(pg).all():
+                where = f" (called at {node.origin})" if node.origin else ""
                 raise FloatingPointError(
-                    f"detect_anomaly: backward of {node.name} produced a non-finite gradient "
+                    f"detect_anomaly: backward of {node.name}{where} produced a non-finite gradient "
                     f"for its input of shape {data.shape}"
                 )
             previous = grads.get(parent)

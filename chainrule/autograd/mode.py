@@ -60,7 +60,9 @@ class enable_grad(set_grad_enabled):
 
 
 class detect_anomaly(contextlib.ContextDecorator):
-    """Check during backward that every gradient an op produces is finite; name the op if not."""
+    """Debug mode: check every recorded op's forward output and every backward gradient for NaN
+    or infinity, and raise naming the op and the line of user code that called it. Slow: use it
+    to find where a training run first goes non-finite."""
 
     def __init__(self):
         self._previous = []

@@ -28,6 +28,7 @@ from chainrule.creation import (
 from chainrule.ops import *  # noqa: F403  (the op functions are the public API, as torch.*)
 from chainrule.ops import __all__ as _op_names
 from chainrule.random import get_rng_state, manual_seed, set_rng_state
+from chainrule.serialization import load, save
 from chainrule.tensor import Tensor
 
 float16 = _np.dtype(_np.float16)
@@ -43,7 +44,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "arange", "autograd", "nn", "optim", "bool", "empty", "enable_grad", "eye", "float16", "float32",
     "float64", "from_numpy", "full", "full_like", "get_default_dtype", "get_rng_state", "int32",
-    "int64", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like",
-    "randint", "randn", "randn_like", "set_default_dtype", "set_grad_enabled", "set_rng_state",
+    "int64", "linspace", "load", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like",
+    "randint", "randn", "randn_like", "save", "set_default_dtype", "set_grad_enabled", "set_rng_state",
     "tensor", "uint8", "zeros", "zeros_like", *_op_names,
 ]  # fmt: skip

@@ -4,12 +4,20 @@ from chainrule.nn import functional, init, utils
 from chainrule.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.dropout import Dropout
+from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Flatten, Identity, Linear
 from chainrule.nn.module import Module, Parameter
+from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.residual import Residual
 
 __all__ = [
-    "ELU", "GELU", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LogSoftmax", "Module",
-    "ModuleDict", "ModuleList", "Parameter", "ReLU", "Residual", "Sequential", "Sigmoid", "Softmax",
-    "Softplus", "Tanh", "functional", "init", "utils",
+    # containers and base classes
+    "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
+    # layers
+    "Dropout", "Embedding", "Flatten", "Identity", "Linear", "Residual",
+    "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell",
+    # activations
+    "ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Softplus", "Tanh",
+    # namespaces
+    "functional", "init", "utils",
 ]  # fmt: skip

@@ -1,0 +1,466 @@
+"""Recurrent layers: RNN, LSTM and GRU apply one cell at every step of a sequence, carrying a
+hidden state from step to step; the cells (RNNCell, LSTMCell, GRUCell) take a single step.
+
+Everything is composed from ops, so backpropagation through time is the engine's ordinary
+backward through the unrolled loop. Equations, parameter names, shapes and initialisation are
+PyTorch's. The input projection ``x W_ih^T + b_ih`` of a whole sequence is one ``linear`` before
+the loop; each step adds ``linear(h, W_hh, b_hh)`` and applies the gates.
+"""
+
+import math
+import warnings
+
+from chainrule import _backend
+from chainrule._backend import xp
+from chainrule.nn import init
+from chainrule.nn.functional import dropout
+from chainrule.nn.module import Module, Parameter
+from chainrule.ops.arithmetic import add, mul, sub
+from chainrule.ops.indexing import getitem
+from chainrule.ops.linalg import linear
+from chainrule.ops.operands import wrap
+from chainrule.ops.shape import concatenate, squeeze, stack, transpose, unsqueeze
+from chainrule.ops.unary import relu, sigmoid, tanh
+from chainrule.tensor import Tensor
+
+# Each step function maps (input projection at t, state tuple, W_hh, b_hh) to the new state
+# tuple, whose first entry is the output h_t. The state is (h,) for RNN and GRU, (h, c) for LSTM.
+
+
+def _time_steps(x):
+    """x[0], ..., x[L-1] as separate tensors, cut by halving. L direct slices would each send
+    back a gradient the size of all of x, which the engine adds up: quadratic in L. Halving
+    costs log2(L) passes over x instead."""
+    length = x.data.shape[0]
+    if length == 1 or not x.requires_grad:
+        return [getitem(x, t) for t in range(length)]
+    mid = length // 2
+    return _time_steps(getitem(x, slice(0, mid))) + _time_steps(getitem(x, slice(mid, length)))
+
+
+def _columns(x, start, stop):
+    return getitem(x, (Ellipsis, slice(start, stop)))
+
+
+def _rnn_tanh_step(x_proj, state, w_hh, b_hh):
+    """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
+    return (tanh(add(x_proj, linear(state[0], w_hh, b_hh))),)
+
+
+def _rnn_relu_step(x_proj, state, w_hh, b_hh):
+    """h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
+    return (relu(add(x_proj, linear(state[0], w_hh, b_hh))),)
+
+
+def _lstm_step(x_proj, state, w_hh, b_hh):
+    """Gates in PyTorch's order i, f, g, o: c' = f * c + i * g, h' = o * tanh(c'), where
+    i, f, o = sigmoid(...) and g = tanh(...) of the gates' pre-activations."""
+    h, c = state
+    size = h.data.shape[-1]
+    gates = add(x_proj, linear(h, w_hh, b_hh))
+    # One sigmoid over all four blocks (the g block's is unused) costs less than slicing first.
+    sig = sigmoid(gates)
+    i, f, o = _columns(sig, 0, size), _columns(sig, size, 2 * size), _columns(sig, 3 * size, 4 * size)
+    g = tanh(_columns(gates, 2 * size, 3 * size))
+    c = add(mul(f, c), mul(i, g))
+    return mul(o, tanh(c)), c
+
+
+def _gru_step(x_proj, state, w_hh, b_hh):
+    """Gates in PyTorch's order r, z, n: r, z = sigmoid(...),
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h = n + z * (h - n)."""
+    (h,) = state
+    size = h.data.shape[-1]
+    h_proj = linear(h, w_hh, b_hh)
+    rz = sigmoid(_columns(add(x_proj, h_proj), 0, 2 * size))
+    r, z = _columns(rz, 0, size), _columns(rz, size, 2 * size)
+    n = tanh(add(_columns(x_proj, 2 * size, 3 * size), mul(r, _columns(h_proj, 2 * size, 3 * size))))
+    return (add(n, mul(z, sub(h, n))),)
+
+
+# mode -> (number of gate blocks, step function)
+_MODES = {
+    "RNN_TANH": (1, _rnn_tanh_step),
+    "RNN_RELU": (1, _rnn_relu_step),
+    "LSTM": (4, _lstm_step),
+    "GRU": (3, _gru_step),
+}
+
+
+def _rnn_mode(nonlinearity, where):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{where}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+
+
+def _check_sizes(where, input_size, hidden_size):
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+
+
+def _check_dtype(where, tensor, name, dtype):
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{where}: {name} must be a Tensor, got {type(tensor).__name__}")
+    if tensor.data.dtype != dtype:
+        raise TypeError(
+            f"{where}: {name} has dtype {tensor.data.dtype}, but the parameters are {dtype} "
+            "(convert the input, or the module with .double() / .float())"
+        )
+
+
+class _RNNBase(Module):
+    """The layer shared by RNN, LSTM and GRU: ``num_layers`` stacked layers, each run forwards
+    (and backwards too when ``bidirectional``) over the sequence."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        _check_sizes(name, input_size, hidden_size)
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers <= 0:
+            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                f"{name}: dropout={dropout} acts between stacked layers, so with num_layers=1 it "
+                "has no effect", UserWarning, stacklevel=3,
+            )
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        gates, self._step = _MODES[mode]
+        dtype = dtype or _backend.get_default_dtype()
+        directions = 2 if bidirectional else 1
+        # Names per (layer, direction), in PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh.
+        self._all_weight_names = []
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * directions
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                shapes = {
+                    "weight_ih": (gates * hidden_size, layer_input),
+                    "weight_hh": (gates * hidden_size, hidden_size),
+                }
+                if bias:
+                    shapes["bias_ih"] = shapes["bias_hh"] = (gates * hidden_size,)
+                for base, shape in shapes.items():
+                    setattr(self, base + suffix, Parameter(xp.empty(shape, dtype=dtype)))
+                self._all_weight_names.append([base + suffix for base in shapes])
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: every weight and bias U(-k, k) with k = 1/sqrt(hidden_size)."""
+        bound = 1 / math.sqrt(self.hidden_size)
+        for param in self.parameters():
+            init.uniform_(param, -bound, bound)
+
+    @property
+    def all_weights(self) -> list:
+        """The parameters per (layer, direction): [weight_ih, weight_hh, bias_ih, bias_hh]."""
+        return [[getattr(self, name) for name in names] for names in self._all_weight_names]
+
+    def flatten_parameters(self) -> None:
+        """A no-op, kept so that PyTorch code calling it runs (there is no cuDNN buffer here)."""
+
+    def _where(self):
+        return f"{type(self).__name__}({self.input_size} -> {self.hidden_size})"
+
+    def _check_input(self, x):
+        """The input as (L, N, H_in) and whether it came batched."""
+        where = self._where()
+        _check_dtype(where, x, "input", self.weight_ih_l0.data.dtype)
+        shape = x.data.shape
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                f"{where}: input of shape {shape}: expected 3 dims "
+                f"({'(N, L, H_in)' if self.batch_first else '(L, N, H_in)'}) or 2 dims (L, H_in)"
+            )
+        if shape[-1] != self.input_size:
+            raise ValueError(
+                f"{where}: input has {shape[-1]} features (shape {shape}), expected {self.input_size}"
+            )
+        batched = len(shape) == 3
+        if not batched:
+            x = unsqueeze(x, 1)
+        elif self.batch_first:
+            x = transpose(x, 0, 1)
+        if x.data.shape[0] == 0:
+            raise ValueError(f"{where}: input of shape {shape} has an empty sequence")
+        return x, batched
+
+    def _initial_states(self, hx, batch, batched, dtype):
+        """One state tuple per (layer, direction), from hx or zeros."""
+        layers = self.num_layers * (2 if self.bidirectional else 1)
+        names = ("h0", "c0") if self.mode == "LSTM" else ("h0",)
+        if hx is None:
+            zeros = wrap(xp.zeros((batch, self.hidden_size), dtype=dtype))
+            return [(zeros,) * len(names)] * layers
+        if self.mode == "LSTM":
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"{self._where()}: hx must be a tuple (h0, c0), got {type(hx).__name__}")
+            tensors = tuple(hx)
+        else:
+            tensors = (hx,)
+        expected = (layers, batch, self.hidden_size) if batched else (layers, self.hidden_size)
+        for name, t in zip(names, tensors):
+            _check_dtype(self._where(), t, name, dtype)
+            if t.data.shape != expected:
+                raise ValueError(
+                    f"{self._where()}: {name} has shape {t.data.shape}, expected {expected} "
+                    f"(num_layers * num_directions, {'N, ' if batched else ''}hidden_size)"
+                )
+        if not batched:
+            tensors = tuple(unsqueeze(t, 1) for t in tensors)
+        return [tuple(getitem(t, k) for t in tensors) for k in range(layers)]
+
+    def _run(self, x, hx):
+        x, batched = self._check_input(x)
+        length, batch = x.data.shape[:2]
+        states = self._initial_states(hx, batch, batched, x.data.dtype)
+        directions = 2 if self.bidirectional else 1
+        step = self._step
+        finals = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                k = layer * directions + direction
+                w_ih, w_hh, *biases = (getattr(self, name) for name in self._all_weight_names[k])
+                b_ih, b_hh = biases if biases else (None, None)
+                # The input projection of every time step at once: (L, N, gates * H).
+                projected = _time_steps(linear(x, w_ih, b_ih))
+                state = states[k]
+                hs = [None] * length
+                for t in range(length - 1, -1, -1) if direction else range(length):
+                    state = step(projected[t], state, w_hh, b_hh)
+                    hs[t] = state[0]
+                outputs.append(stack(hs, 0))
+                finals.append(state)
+            x = outputs[0] if directions == 1 else concatenate(outputs, 2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = dropout(x, self.dropout, True)
+        final = tuple(stack([s[i] for s in finals], 0) for i in range(len(finals[0])))
+        if not batched:
+            x = squeeze(x, 1)
+            final = tuple(squeeze(f, 1) for f in final)
+        elif self.batch_first:
+            x = transpose(x, 0, 1)
+        return x, final
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(_RNNBase):
+    """Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act = tanh or relu.
+
+    Input (L, N, input_size) (or (N, L, input_size) with ``batch_first``, or unbatched
+    (L, input_size)); optional h0 (num_layers * num_directions, N, hidden_size). Returns
+    ``(output, h_n)``: output (L, N, num_directions * hidden_size) holds the last layer's h_t
+    for every t; h_n holds every layer's final state.
+
+    >>> import chainrule as cr
+    >>> rnn = RNN(3, 5, num_layers=2)
+    >>> output, h_n = rnn(cr.randn(7, 4, 3))
+    >>> output.shape, h_n.shape
+    ((7, 4, 5), (2, 4, 5))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, dtype=None):
+        super().__init__(_rnn_mode(nonlinearity, "RNN"), input_size, hidden_size, num_layers, bias,
+                         batch_first, dropout, bidirectional, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx=None) -> tuple:
+        output, (h_n,) = self._run(input, hx)
+        return output, h_n
+
+
+class LSTM(_RNNBase):
+    """Long short-term memory (Hochreiter & Schmidhuber, 1997): a cell state c carried with
+    additive updates, read and written through sigmoid gates, so gradients survive long spans::
+
+        i, f, o = sigmoid(x W_i* + b_i* + h W_h* + b_h*)   g = tanh(x W_ig + b_ig + h W_hg + b_hg)
+        c' = f * c + i * g                                h' = o * tanh(c')
+
+    Weights stack the gates in PyTorch's order i, f, g, o: weight_ih_l{k} (4 * hidden, in).
+    Optional state ``(h0, c0)``, each (num_layers * num_directions, N, hidden_size). Returns
+    ``(output, (h_n, c_n))``.
+
+    >>> import chainrule as cr
+    >>> lstm = LSTM(3, 5, batch_first=True, bidirectional=True)
+    >>> output, (h_n, c_n) = lstm(cr.randn(4, 7, 3))
+    >>> output.shape, h_n.shape, c_n.shape
+    ((4, 7, 10), (2, 4, 5), (2, 4, 5))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, dtype=None):
+        if proj_size != 0:
+            raise NotImplementedError(f"LSTM: proj_size={proj_size} is not supported (only 0)")
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)
+
+    def forward(self, input: Tensor, hx=None) -> tuple:
+        output, (h_n, c_n) = self._run(input, hx)
+        return output, (h_n, c_n)
+
+
+class GRU(_RNNBase):
+    """Gated recurrent unit (Cho et al., 2014)::
+
+        r, z = sigmoid(x W_i* + b_i* + h W_h* + b_h*)
+        n = tanh(x W_in + b_in + r * (h W_hn + b_hn))     h' = (1 - z) * n + z * h
+
+    Weights stack the gates in PyTorch's order r, z, n: weight_ih_l{k} (3 * hidden, in).
+    Arguments, shapes and return values as RNN's.
+
+    >>> import chainrule as cr
+    >>> output, h_n = GRU(3, 5)(cr.randn(7, 3))
+    >>> output.shape, h_n.shape
+    ((7, 5), (1, 5))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)
+
+    def forward(self, input: Tensor, hx=None) -> tuple:
+        output, (h_n,) = self._run(input, hx)
+        return output, h_n
+
+
+class _CellBase(Module):
+    """One step of a recurrent layer: weight_ih (gates * hidden, in), weight_hh
+    (gates * hidden, hidden), bias_ih and bias_hh (gates * hidden,), all U(+-1/sqrt(hidden))."""
+
+    def __init__(self, mode, input_size, hidden_size, bias, dtype):
+        super().__init__()
+        _check_sizes(type(self).__name__, input_size, hidden_size)
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        gates, self._step = _MODES[mode]
+        dtype = dtype or _backend.get_default_dtype()
+        self.weight_ih = Parameter(xp.empty((gates * hidden_size, input_size), dtype=dtype))
+        self.weight_hh = Parameter(xp.empty((gates * hidden_size, hidden_size), dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(xp.empty(gates * hidden_size, dtype=dtype))
+            self.bias_hh = Parameter(xp.empty(gates * hidden_size, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: every weight and bias U(-k, k) with k = 1/sqrt(hidden_size)."""
+        bound = 1 / math.sqrt(self.hidden_size)
+        for param in self.parameters():
+            init.uniform_(param, -bound, bound)
+
+    def _where(self):
+        return f"{type(self).__name__}({self.input_size} -> {self.hidden_size})"
+
+    def _cell(self, x, hx):
+        """The new state tuple for input (N, in) or (in,) and state tensors, or None for zeros."""
+        where = self._where()
+        dtype = self.weight_ih.data.dtype
+        _check_dtype(where, x, "input", dtype)
+        shape = x.data.shape
+        if len(shape) not in (1, 2) or shape[-1] != self.input_size:
+            raise ValueError(
+                f"{where}: input of shape {shape}, expected (N, {self.input_size}) or ({self.input_size},)"
+            )
+        names = ("h", "c") if self.mode == "LSTM" else ("h",)
+        expected = (*shape[:-1], self.hidden_size)
+        if hx is None:
+            hx = (wrap(xp.zeros(expected, dtype=dtype)),) * len(names)
+        for name, t in zip(names, hx):
+            _check_dtype(where, t, name, dtype)
+            if t.data.shape != expected:
+                raise ValueError(f"{where}: {name} has shape {t.data.shape}, expected {expected}")
+        return self._step(linear(x, self.weight_ih, self.bias_ih), tuple(hx), self.weight_hh, self.bias_hh)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        return s
+
+
+class RNNCell(_CellBase):
+    """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu. Input (N, input_size) or
+    (input_size,); hx of the matching (N, hidden_size) or (hidden_size,), zeros when omitted.
+
+    >>> import chainrule as cr
+    >>> RNNCell(3, 5)(cr.randn(4, 3)).shape
+    (4, 5)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 dtype=None):
+        super().__init__(_rnn_mode(nonlinearity, "RNNCell"), input_size, hidden_size, bias, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx=None) -> Tensor:
+        return self._cell(input, None if hx is None else (hx,))[0]
+
+
+class LSTMCell(_CellBase):
+    """One LSTM step (equations in LSTM); hx is ``(h, c)``. Returns ``(h', c')``.
+
+    >>> import chainrule as cr
+    >>> h, c = LSTMCell(3, 5)(cr.randn(4, 3))
+    >>> h.shape, c.shape
+    ((4, 5), (4, 5))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, bias, dtype)
+
+    def forward(self, input: Tensor, hx=None) -> tuple:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"{self._where()}: hx must be a tuple (h, c), got {type(hx).__name__}")
+        h, c = self._cell(input, hx)
+        return h, c
+
+
+class GRUCell(_CellBase):
+    """One GRU step (equations in GRU). Returns h'.
+
+    >>> import chainrule as cr
+    >>> GRUCell(3, 5)(cr.randn(3)).shape
+    (5,)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, bias, dtype)
+
+    def forward(self, input: Tensor, hx=None) -> Tensor:
+        return self._cell(input, None if hx is None else (hx,))[0]

@@ -156,7 +156,8 @@ class Optimizer:
         for saved, own in zip(groups, self.param_groups):
             for k, v in saved.items():
                 if k != "params":
-                    own[k] = copy.deepcopy(v)
+                    # JSON turns tuples (Adam's betas) into lists: give them their type back.
+                    own[k] = tuple(v) if isinstance(own.get(k), tuple) else copy.deepcopy(v)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

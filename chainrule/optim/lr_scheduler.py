@@ -1,0 +1,706 @@
+"""Learning-rate schedules: objects that rewrite each optimizer parameter group's ``lr`` (and, for
+the cyclical ones, its momentum) once per epoch or per batch, with PyTorch's classes, arguments and
+floating-point arithmetic, so that a schedule gives the same learning rates in both libraries.
+
+Call ``scheduler.step()`` after ``optimizer.step()``; the constructor already performs step 0.
+
+>>> import chainrule as cr
+>>> from chainrule.optim import SGD
+>>> opt = SGD([cr.nn.Parameter(cr.zeros(2))], lr=0.1)
+>>> sched = StepLR(opt, step_size=2, gamma=0.5)
+>>> lrs = []
+>>> for epoch in range(5):
+...     lrs.append(sched.get_last_lr()[0])  # the lr this epoch trains with
+...     opt.step()
+...     sched.step()
+>>> lrs
+[0.1, 0.1, 0.05, 0.05, 0.025]
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import itertools
+import math
+import numbers
+import types
+from collections.abc import Callable, Iterable, Sequence
+
+__all__ = [
+    "CosineAnnealingLR", "CyclicLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
+    "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "StepLR",
+]  # fmt: skip
+
+
+# -- argument checks (once, at construction) ---------------------------------------------------
+def _check_optimizer(where: str, optimizer) -> None:
+    if not isinstance(getattr(optimizer, "param_groups", None), list):
+        raise TypeError(f"{where}: expected an Optimizer (with param_groups), got {type(optimizer).__name__}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_positive_int(where: str, name: str, value) -> None:
+    if not _is_int(value) or value <= 0:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+
+
+def _check_positive(where: str, name: str, value) -> None:
+    if not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{where}: {name} must be > 0, got {value!r}")
+
+
+def _per_group(where: str, name: str, optimizer, value) -> list:
+    """A scalar for every group, or a list/tuple with one value per group (as PyTorch)."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{where}: {name} has {len(value)} values, the optimizer has {n} param_groups")
+        return list(value)
+    return [value] * n
+
+
+def _set_momentum(group: dict, use_beta1: bool, momentum: float) -> None:
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _momentum_key(where: str, optimizer) -> bool:
+    """True when the optimizer's momentum is ``betas[0]`` (Adam family), False for ``momentum``."""
+    defaults = getattr(optimizer, "defaults", optimizer.param_groups[0])
+    if "betas" not in defaults and "momentum" not in defaults:
+        raise ValueError(
+            f"{where}: cycle_momentum=True needs an optimizer with 'momentum' or 'betas' "
+            f"(got {type(optimizer).__name__}); pass cycle_momentum=False"
+        )
+    return "betas" in defaults
+
+
+class LRScheduler:
+    """Base class. A subclass writes ``get_lr()``: the lrs for step ``self.last_epoch``, from the
+    groups' current ``lr`` (chainable, recursive forms) or from ``self.base_lrs``.
+
+    ``base_lrs`` are the groups' ``initial_lr``, set from ``lr`` at construction when
+    ``last_epoch == -1``; a resumed scheduler (``last_epoch >= 0``) needs them already there.
+    """
+
+    # Attributes that are not part of the saved state (the optimizer is saved on its own).
+    _not_state = ("optimizer", "_is_initial")
+    _is_initial = False
+
+    def __init__(self, optimizer, last_epoch: int = -1):
+        where = type(self).__name__
+        _check_optimizer(where, optimizer)
+        if not _is_int(last_epoch) or last_epoch < -1:
+            raise ValueError(f"{where}: last_epoch must be an integer >= -1, got {last_epoch!r}")
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(
+                        f"{where}: resuming with last_epoch={last_epoch} needs 'initial_lr' in "
+                        f"param_groups[{i}]; load the optimizer's state_dict first"
+                    )
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        self._step_count = 0
+        # When resuming, step 0 must not advance the recursive forms a second time.
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
+
+    def get_lr(self) -> list[float]:
+        """The learning rates for step ``last_epoch`` (called by ``step``; read ``get_last_lr``)."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Advance one epoch (or one batch, for the per-batch schedules)."""
+        self._step_count += 1
+        self._update_lr()
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        # epoch given: jump there with the closed form where there is one (SequentialLR does so).
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            values = closed_form() if closed_form is not None else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rate of each parameter group, as set by the latest step."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict:
+        """Every attribute but the optimizer, copied: plain numbers, strings, lists and dicts."""
+        return {k: copy.deepcopy(v) for k, v in vars(self).items() if k not in self._not_state}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a ``state_dict()``; load the optimizer's own state_dict too, since the
+        recursive schedules continue from the groups' current ``lr``."""
+        missing = sorted(set(self.state_dict()) - set(state_dict))
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: missing keys {missing} "
+                "(is this the state of another kind of scheduler?)"
+            )
+        self.__dict__.update(copy.deepcopy(state_dict))
+
+
+class LambdaLR(LRScheduler):
+    """``lr = initial_lr * lr_lambda(epoch)``; ``lr_lambda`` is one function or one per group.
+
+    ``state_dict()`` cannot hold the functions: it stores ``None`` for a plain function or lambda
+    and the ``__dict__`` of a callable object, so build the new scheduler with the same functions
+    before ``load_state_dict``.
+    """
+
+    def __init__(self, optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1):
+        _check_optimizer("LambdaLR", optimizer)
+        self.lr_lambdas = _per_group("LambdaLR", "lr_lambda", optimizer, lr_lambda)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+    def state_dict(self) -> dict:
+        state = {k: copy.deepcopy(v) for k, v in vars(self).items()
+                 if k not in (*self._not_state, "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas")
+        LRScheduler.load_state_dict(self, {**state, "lr_lambdas": self.lr_lambdas})
+        for fn, attrs in zip(self.lr_lambdas, saved):
+            if attrs is not None:
+                fn.__dict__.update(copy.deepcopy(attrs))
+
+
+class StepLR(LRScheduler):
+    """``lr = initial_lr * gamma ** (epoch // step_size)`` (applied recursively, as PyTorch)."""
+
+    def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
+        _check_positive_int("StepLR", "step_size", step_size)
+        _check_positive("StepLR", "gamma", gamma)
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self):
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """``lr = initial_lr * gamma ** (number of milestones <= epoch)``; a milestone given twice
+    counts twice, as in PyTorch."""
+
+    def __init__(self, optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1):
+        milestones = list(milestones)
+        if not all(_is_int(m) and m >= 0 for m in milestones) or milestones != sorted(milestones):
+            raise ValueError(
+                f"MultiStepLR: milestones must be non-negative integers in increasing order, got {milestones}"
+            )
+        _check_positive("MultiStepLR", "gamma", gamma)
+        self.milestones = milestones
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        hits = self.milestones.count(self.last_epoch)
+        if not hits:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma**hits for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self):
+        passed = bisect.bisect_right(self.milestones, self.last_epoch)
+        return [base_lr * self.gamma**passed for base_lr in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """``lr = initial_lr * gamma ** epoch`` (applied recursively: ``lr *= gamma`` each step)."""
+
+    def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
+        _check_positive("ExponentialLR", "gamma", gamma)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self._is_initial:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self):
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """Warm-up: ``lr = initial_lr * (start_factor + (end_factor - start_factor) *
+    min(epoch, total_iters) / total_iters)``, then constant (applied recursively, as PyTorch)."""
+
+    def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1):
+        if not 0 < start_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
+        if not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
+        _check_positive_int("LinearLR", "total_iters", total_iters)
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.start_factor for group in groups]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        delta = self.end_factor - self.start_factor
+        ratio = 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
+        return [group["lr"] * ratio for group in groups]
+
+    def _get_closed_form_lr(self):
+        factor = (self.start_factor + (self.end_factor - self.start_factor)
+                  * min(self.total_iters, self.last_epoch) / self.total_iters)
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """``lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``, computed
+    recursively as PyTorch does; past ``T_max`` it rises again along the same cosine."""
+
+    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
+        _check_positive_int("CosineAnnealingLR", "T_max", T_max)
+        if not isinstance(eta_min, numbers.Real) or eta_min < 0:
+            raise ValueError(f"CosineAnnealingLR: eta_min must be >= 0, got {eta_min!r}")
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        t, T, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return [group["lr"] for group in groups]
+        if (t - 1 - T) % (2 * T) == 0:
+            # Leaving the minimum: the ratio below would divide by 1 + cos(pi) = 0.
+            return [group["lr"] + (base_lr - eta_min) * (1 - math.cos(math.pi / T)) / 2
+                    for base_lr, group in zip(self.base_lrs, groups)]
+        ratio_num = 1 + math.cos(math.pi * t / T)
+        ratio_den = 1 + math.cos(math.pi * (t - 1) / T)
+        return [ratio_num / ratio_den * (group["lr"] - eta_min) + eta_min for group in groups]
+
+    def _get_closed_form_lr(self):
+        cos = math.cos(math.pi * self.last_epoch / self.T_max)
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + cos) / 2 for base_lr in self.base_lrs]
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rate (Smith 2017), stepped once per batch. With ``c`` the cycle
+    (from 1), ``x`` the position in it and ``s`` the scale factor::
+
+        c = floor(1 + t / (step_size_up + step_size_down))
+        x = 1 + t / (step_size_up + step_size_down) - c
+        s = x / r if x <= r else (x - 1) / (r - 1),   r = step_size_up / (up + down)
+        lr = base_lr + (max_lr - base_lr) * s * scale_fn(c or t)
+        momentum = max_momentum - (max_momentum - base_momentum) * s * scale_fn(c or t)
+
+    ``scale_fn`` is 1 ('triangular'), ``1 / 2 ** (c - 1)`` ('triangular2'), ``gamma ** t``
+    ('exp_range') or yours, evaluated on the cycle or on ``t`` per ``scale_mode``. Momentum
+    (``momentum``, or ``betas[0]`` for Adam) is cycled inversely when ``cycle_momentum``.
+    ``state_dict()`` stores a custom ``scale_fn`` only as a callable object's ``__dict__``.
+    """
+
+    def __init__(self, optimizer, base_lr: float | list[float], max_lr: float | list[float],
+                 step_size_up: int = 2000, step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
+                 scale_mode: str = "cycle", cycle_momentum: bool = True,
+                 base_momentum: float | list[float] = 0.8, max_momentum: float | list[float] = 0.9,
+                 last_epoch: int = -1):
+        _check_optimizer("CyclicLR", optimizer)
+        base_lrs = _per_group("CyclicLR", "base_lr", optimizer, base_lr)
+        self.max_lrs = _per_group("CyclicLR", "max_lr", optimizer, max_lr)
+        for i, (lo, hi) in enumerate(zip(base_lrs, self.max_lrs)):
+            if not 0 <= lo <= hi:
+                raise ValueError(f"CyclicLR: need 0 <= base_lr <= max_lr, got base_lr={lo}, max_lr={hi} "
+                                 f"for param_groups[{i}]")
+        _check_positive("CyclicLR", "step_size_up", step_size_up)
+        if step_size_down is not None:
+            _check_positive("CyclicLR", "step_size_down", step_size_down)
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError(
+                f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}"
+            )
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"CyclicLR: scale_fn must be callable, got {type(scale_fn).__name__}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+        _check_positive("CyclicLR", "gamma", gamma)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        # The built-in modes fix the scale mode, as in PyTorch.
+        if scale_fn is None:
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.scale_mode = scale_mode
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _momentum_key("CyclicLR", optimizer)
+            self.base_momentums = _per_group("CyclicLR", "base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("CyclicLR", "max_momentum", optimizer, max_momentum)
+            for lo, hi in zip(self.base_momentums, self.max_momentums):
+                if not 0 <= lo <= hi:
+                    raise ValueError(f"CyclicLR: need 0 <= base_momentum <= max_momentum, got "
+                                     f"base_momentum={lo}, max_momentum={hi}")
+            if last_epoch == -1:
+                for hi, lo, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups):
+                    _set_momentum(group, self.use_beta1, hi)
+                    group["max_momentum"] = hi
+                    group["base_momentum"] = lo
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude multiplier at cycle (or iteration) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x
+
+    def get_lr(self):
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * scale
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for lo, hi, group in zip(self.base_momentums, self.max_momentums, self.optimizer.param_groups):
+                _set_momentum(group, self.use_beta1, hi - (hi - lo) * scale_factor * scale)
+        return lrs
+
+    def state_dict(self) -> dict:
+        state = {k: copy.deepcopy(v) for k, v in vars(self).items()
+                 if k not in (*self._not_state, "_scale_fn_custom")}
+        fn = self._scale_fn_custom
+        keep = fn is not None and not isinstance(fn, types.FunctionType)
+        state["_scale_fn_custom"] = copy.deepcopy(fn.__dict__) if keep else None
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        attrs = state.pop("_scale_fn_custom")
+        LRScheduler.load_state_dict(self, {**state, "_scale_fn_custom": self._scale_fn_custom})
+        if attrs is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(copy.deepcopy(attrs))
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin 2018), stepped once per batch for ``total_steps`` (or
+    ``epochs * steps_per_epoch``) steps. The lr anneals (cosine or linear) from
+    ``max_lr / div_factor`` up to ``max_lr`` over the first ``pct_start`` of the steps, then down
+    to ``max_lr / div_factor / final_div_factor`` (with ``three_phase``: back to the initial lr by
+    ``2 * pct_start``, then down to the minimum). Momentum moves inversely between
+    ``max_momentum`` and ``base_momentum``. Writes ``initial_lr``, ``max_lr``, ``min_lr`` (and the
+    momentum bounds) into each parameter group, as PyTorch does.
+
+    cos anneal: ``end + (start - end) / 2 * (1 + cos(pi * pct))``; linear: ``start + (end - start) * pct``.
+    """
+
+    def __init__(self, optimizer, max_lr: float | list[float], total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | list[float] = 0.85, max_momentum: float | list[float] = 0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1):
+        _check_optimizer("OneCycleLR", optimizer)
+        if total_steps is not None:
+            _check_positive_int("OneCycleLR", "total_steps", total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            _check_positive_int("OneCycleLR", "epochs", epochs)
+            _check_positive_int("OneCycleLR", "steps_per_epoch", steps_per_epoch)
+            total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
+        if not isinstance(pct_start, numbers.Real) or not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: pct_start must be in [0, 1], got {pct_start!r}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(
+                f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
+            )
+        _check_positive("OneCycleLR", "div_factor", div_factor)
+        _check_positive("OneCycleLR", "final_div_factor", final_div_factor)
+        max_lrs = _per_group("OneCycleLR", "max_lr", optimizer, max_lr)
+        for value in max_lrs:
+            _check_positive("OneCycleLR", "max_lr", value)
+        self.total_steps = int(total_steps)
+        up_end = float(pct_start * self.total_steps) - 1
+        if three_phase:
+            self._schedule_phases = [
+                dict(end_step=up_end, start_lr="initial_lr", end_lr="max_lr",
+                     start_momentum="max_momentum", end_momentum="base_momentum"),
+                dict(end_step=float(2 * pct_start * self.total_steps) - 2, start_lr="max_lr",
+                     end_lr="initial_lr", start_momentum="base_momentum", end_momentum="max_momentum"),
+                dict(end_step=self.total_steps - 1, start_lr="initial_lr", end_lr="min_lr",
+                     start_momentum="max_momentum", end_momentum="max_momentum"),
+            ]
+        else:
+            self._schedule_phases = [
+                dict(end_step=up_end, start_lr="initial_lr", end_lr="max_lr",
+                     start_momentum="max_momentum", end_momentum="base_momentum"),
+                dict(end_step=self.total_steps - 1, start_lr="max_lr", end_lr="min_lr",
+                     start_momentum="base_momentum", end_momentum="max_momentum"),
+            ]
+        self._anneal_func_type = anneal_strategy
+        if last_epoch == -1:
+            for top, group in zip(max_lrs, optimizer.param_groups):
+                group["initial_lr"] = top / div_factor
+                group["max_lr"] = top
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _momentum_key("OneCycleLR", optimizer)
+            max_momentums = _per_group("OneCycleLR", "max_momentum", optimizer, max_momentum)
+            base_momentums = _per_group("OneCycleLR", "base_momentum", optimizer, base_momentum)
+            for lo, hi in zip(base_momentums, max_momentums):
+                if not 0 <= lo <= hi:
+                    raise ValueError(f"OneCycleLR: need 0 <= base_momentum <= max_momentum, got "
+                                     f"base_momentum={lo}, max_momentum={hi}")
+            if last_epoch == -1:
+                for hi, lo, group in zip(max_momentums, base_momentums, optimizer.param_groups):
+                    _set_momentum(group, self.use_beta1, hi)
+                    group["max_momentum"] = hi
+                    group["base_momentum"] = lo
+        super().__init__(optimizer, last_epoch)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self):
+        step_num = self.last_epoch
+        if step_num > self.total_steps:
+            raise ValueError(
+                f"OneCycleLR: stepped {step_num} times, but total_steps is {self.total_steps}"
+            )
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end_step = phase["end_step"]
+                if step_num <= end_step or i == len(self._schedule_phases) - 1:
+                    pct = (step_num - start_step) / (end_step - start_step)
+                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+                    if self.cycle_momentum:
+                        start, end = group[phase["start_momentum"]], group[phase["end_momentum"]]
+                        _set_momentum(group, self.use_beta1, self._anneal(start, end, pct))
+                    break
+                start_step = phase["end_step"]
+        return lrs
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the lr by ``factor`` (not below ``min_lr``) once the metric given to
+    ``step(metric)`` has not improved for more than ``patience`` steps; then wait ``cooldown``
+    steps before counting again. Improvement in 'min' mode: ``metric < best * (1 - threshold)``
+    ('rel') or ``metric < best - threshold`` ('abs'); 'max' mode mirrors it. A reduction smaller
+    than ``eps`` is skipped.
+    """
+
+    def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float | list[float] = 0, eps: float = 1e-8):
+        where = "ReduceLROnPlateau"
+        _check_optimizer(where, optimizer)
+        if mode not in ("min", "max"):
+            raise ValueError(f"{where}: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{where}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        if not isinstance(factor, numbers.Real) or not 0 <= factor < 1:
+            raise ValueError(f"{where}: factor must be in [0, 1), got {factor!r}")
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if not _is_int(value) or value < 0:
+                raise ValueError(f"{where}: {name} must be an integer >= 0, got {value!r}")
+        for name, value in (("threshold", threshold), ("eps", eps)):
+            if not isinstance(value, numbers.Real) or not value >= 0:
+                raise ValueError(f"{where}: {name} must be >= 0, got {value!r}")
+        self.optimizer = optimizer
+        self.min_lrs = _per_group(where, "min_lr", optimizer, min_lr)
+        if any(not v >= 0 for v in self.min_lrs):
+            raise ValueError(f"{where}: min_lr must be >= 0, got {min_lr!r}")
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
+        self.factor = factor
+        self.patience = patience
+        self.cooldown = cooldown
+        self.eps = eps
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def _is_better(self, a: float, best: float) -> bool:
+        rel = self.threshold_mode == "rel"
+        if self.mode == "min":
+            return a < (best * (1.0 - self.threshold) if rel else best - self.threshold)
+        return a > (best * (self.threshold + 1.0) if rel else best + self.threshold)
+
+    def step(self, metrics) -> None:
+        """Record this epoch's metric (a number or a one-element tensor) and reduce if needed."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self._is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs during the cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _reduce_lr(self) -> None:
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):
+            if self.default_min_lr is None:
+                raise RuntimeError(
+                    f"ReduceLROnPlateau: the optimizer now has {len(groups)} param_groups, min_lr was "
+                    f"given for {len(self.min_lrs)}; set min_lrs to one value per group"
+                )
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for group, min_lr in zip(groups, self.min_lrs):
+            old_lr = float(group["lr"])
+            new_lr = max(old_lr * self.factor, min_lr)
+            if old_lr - new_lr > self.eps:
+                group["lr"] = new_lr
+
+
+class SequentialLR(LRScheduler):
+    """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` from its own step 0,
+    and so on: e.g. ``SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5),
+    CosineAnnealingLR(opt, T_max=95)], milestones=[5])`` warms up for 5 epochs, then anneals."""
+
+    def __init__(self, optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
+                 last_epoch: int = -1):
+        where = "SequentialLR"
+        _check_optimizer(where, optimizer)
+        schedulers, milestones = list(schedulers), list(milestones)
+        if not schedulers:
+            raise ValueError(f"{where}: expected at least one scheduler, got none")
+        for i, sched in enumerate(schedulers):
+            if not isinstance(sched, LRScheduler):
+                raise TypeError(f"{where}: schedulers[{i}] is a {type(sched).__name__}, not an LRScheduler")
+            if isinstance(sched, (ReduceLROnPlateau, SequentialLR)):
+                # PyTorch fails on a nested SequentialLR once its milestone comes; flatten instead.
+                plateau = isinstance(sched, ReduceLROnPlateau)
+                why = "whose step needs a metric" if plateau else "list its parts instead"
+                raise ValueError(f"{where}: schedulers[{i}] is a {type(sched).__name__}, {why}")
+            if sched.optimizer is not optimizer:
+                raise ValueError(
+                    f"{where}: schedulers[{i}] ({type(sched).__name__}) is attached to another optimizer "
+                    "than the one given to SequentialLR"
+                )
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(
+                f"{where}: expected {len(schedulers) - 1} milestones for {len(schedulers)} schedulers, "
+                f"got {len(milestones)}"
+            )
+        increasing = all(a < b for a, b in itertools.pairwise(milestones))
+        if not increasing or not all(_is_int(m) and m > 0 for m in milestones):
+            raise ValueError(
+                f"{where}: milestones must be positive integers in increasing order, got {milestones}"
+            )
+        self._schedulers = schedulers
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        # Undo the initial steps the schedulers took when built, then start the first one afresh.
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        for sched in schedulers:
+            sched.last_epoch -= 1
+        first = schedulers[bisect.bisect_right(milestones, 0)]
+        first._initial_step()
+        self._last_lr = first.get_last_lr()
+
+    def step(self) -> None:
+        self.last_epoch += 1
+        idx = bisect.bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            sched._update_lr(0)  # the next schedule starts at its own step 0
+        else:
+            sched.step()
+        self._last_lr = sched.get_last_lr()
+
+    def state_dict(self) -> dict:
+        state = {k: copy.deepcopy(v) for k, v in vars(self).items()
+                 if k not in (*self._not_state, "_schedulers")}
+        state["_schedulers"] = [sched.state_dict() for sched in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        saved = state.pop("_schedulers")
+        if len(saved) != len(self._schedulers):
+            raise ValueError(
+                f"SequentialLR.load_state_dict: {len(saved)} schedulers saved, {len(self._schedulers)} here"
+            )
+        LRScheduler.load_state_dict(self, {**state, "_schedulers": self._schedulers})
+        for sched, sched_state in zip(self._schedulers, saved):
+            sched.load_state_dict(sched_state)

@@ -42,9 +42,16 @@ bool = _np.dtype(_np.bool_)
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "arange", "autograd", "nn", "optim", "bool", "empty", "enable_grad", "eye", "float16", "float32",
-    "float64", "from_numpy", "full", "full_like", "get_default_dtype", "get_rng_state", "int32",
-    "int64", "linspace", "load", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like",
-    "randint", "randn", "randn_like", "save", "set_default_dtype", "set_grad_enabled", "set_rng_state",
-    "tensor", "uint8", "zeros", "zeros_like", *_op_names,
+    # namespaces
+    "autograd", "nn", "optim",
+    # the tensor, its creation and dtypes
+    "Tensor", "arange", "empty", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
+    "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros", "zeros_like",
+    "bool", "float16", "float32", "float64", "int32", "int64", "uint8",
+    "get_default_dtype", "set_default_dtype",
+    # modes, randomness, files
+    "enable_grad", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
+    "load", "save",
+    # the ops (chainrule.ops)
+    *_op_names,
 ]  # fmt: skip

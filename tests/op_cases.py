@@ -3,6 +3,7 @@ size-1 axes, 0-d tensors, negative axes) and giving the op and its NumPy referen
 
 import numpy as np
 import scipy.special
+from cases_loss import CASES as LOSS_CASES
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from op_table import Case, Drawn, dim_choice, shapes, values
@@ -370,4 +371,4 @@ OTHERS = [
     _softmax_case("log_softmax", cr.log_softmax, scipy.special.log_softmax),
 ]
 
-CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS
+CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES

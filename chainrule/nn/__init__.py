@@ -6,7 +6,18 @@ from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Flatten, Identity, Linear
+from chainrule.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from chainrule.nn.module import Module, Parameter
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
 from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.residual import Residual
 
@@ -16,6 +27,10 @@ __all__ = [
     # layers
     "Dropout", "Embedding", "Flatten", "Identity", "Linear", "Residual",
     "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm",
+    # losses
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss", "NLLLoss",
+    "SmoothL1Loss",
     # activations
     "ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Softplus", "Tanh",
     # namespaces

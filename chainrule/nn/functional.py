@@ -3,6 +3,7 @@ their own backward rule live in chainrule.ops and are re-exported here; the rest
 from ops and need no rule."""
 
 from chainrule import random
+from chainrule._backend import xp
 from chainrule.ops import (
     elu,
     gelu,
@@ -15,8 +16,17 @@ from chainrule.ops import (
     softplus,
     tanh,
 )
-from chainrule.ops.arithmetic import mul
+from chainrule.ops.arithmetic import mul, sub, where
+from chainrule.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    check_reduction,
+    cross_entropy,
+    nll_loss,
+)
+from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.operands import wrap
+from chainrule.ops.shape import cast
 from chainrule.tensor import Tensor
 
 
@@ -32,7 +42,79 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return mul(x, wrap((keep * scale).astype(d.dtype, copy=False)))
 
 
+# ---------------------------------------------------------------------------- regression losses
+
+
+def _difference(input, target, reduction, op):
+    """input - target, after checking that both have one shape (PyTorch only warns and broadcasts,
+    which silently turns an (N, 1) vs (N,) mix-up into an (N, N) loss)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    check_reduction(reduction, op)
+    if isinstance(target, Tensor):
+        target = cast(target, input.dtype)
+    else:
+        target = wrap(xp.asarray(target, dtype=input.dtype))
+    if target.shape != input.shape:
+        raise ValueError(
+            f"{op}: target has shape {target.shape}, expected the input's shape {input.shape} "
+            "(losses do not broadcast)"
+        )
+    return sub(input, target)
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return loss
+    return loss.mean() if reduction == "mean" else loss.sum()
+
+
+def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
+    """Squared error ``(input - target)^2``, averaged ("mean"), summed ("sum") or kept ("none").
+
+    input and target must have the same shape: a mismatch raises ValueError instead of
+    broadcasting.
+
+    >>> import chainrule as cr
+    >>> mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([0.0, 0.0])).item()
+    2.5
+    """
+    diff = _difference(input, target, reduction, "mse_loss")
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
+    """Absolute error ``|input - target|`` (shapes must match), reduced as ``mse_loss``."""
+    return _reduce(_difference(input, target, reduction, "l1_loss").abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target, *, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (d = input - target; shapes
+    must match); beta = 0 is the L1 loss."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    diff = _difference(input, target, reduction, "smooth_l1_loss")
+    size = diff.abs()
+    if beta == 0:
+        return _reduce(size, reduction)
+    return _reduce(where(size.data < beta, diff * diff * (0.5 / beta), size - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)`` (d = input - target; shapes
+    must match): smooth_l1_loss with beta = delta, times delta."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    diff = _difference(input, target, reduction, "huber_loss")
+    size = diff.abs()
+    return _reduce(where(size.data < delta, diff * diff * 0.5, (size - 0.5 * delta) * delta), reduction)
+
+
+from chainrule.nn.embedding import embedding  # noqa: E402  (defined with its layer)
+
 __all__ = [
-    "dropout", "elu", "gelu", "leaky_relu", "linear", "log_softmax", "relu", "sigmoid",
-    "softmax", "softplus", "tanh",
+    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+    "dropout", "elu", "embedding", "gelu", "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear",
+    "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax",
+    "softplus", "tanh",
 ]  # fmt: skip

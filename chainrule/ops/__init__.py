@@ -5,6 +5,8 @@ from chainrule.ops.arithmetic import add, div, maximum, minimum, mul, neg, pow, 
 from chainrule.ops.compare import eq, ge, gt, le, lt, ne
 from chainrule.ops.indexing import getitem
 from chainrule.ops.linalg import linear, matmul
+from chainrule.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss
+from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.reduce import (
     amax,
     amin,
@@ -65,6 +67,8 @@ DIFFERENTIABLE = (
     "reshape", "view", "flatten", "transpose", "swapaxes", "permute", "squeeze", "unsqueeze",
     "broadcast_to", "expand", "concatenate", "cat", "stack", "split", "pad", "clone", "cast",
     "getitem", "matmul", "linear", "softmax", "log_softmax",
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "batch_norm", "layer_norm",
 )  # fmt: skip
 
 __all__ = [

@@ -1,0 +1,346 @@
+"""Losses fused into one node each, so that their gradients stay exact and stable: cross-entropy on
+logits (backward: softmax minus the target distribution), negative log-likelihood, and binary
+cross-entropy on probabilities or on logits.
+
+Class weights and ``pos_weight`` are constants (no gradient), as in PyTorch; floating targets
+(probabilities) do receive a gradient when they require one.
+"""
+
+from chainrule._backend import xp
+from chainrule.autograd.engine import record
+from chainrule.autograd.mode import state
+from chainrule.ops.operands import wrap
+from chainrule.tensor import Tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction, op: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _float_input(x, op):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating input, got dtype {x.data.dtype}")
+    return x
+
+
+def _constant(value, dtype, op, what):
+    """A weight as an array of the input's dtype; asking for its gradient is an error, not a no-op."""
+    if isinstance(value, Tensor):
+        if value.requires_grad and state.grad_enabled:
+            raise ValueError(f"{op}: {what} gets no gradient; pass {what}.detach()")
+        value = value.data
+    return xp.asarray(value, dtype=dtype)
+
+
+def _float_target(target, x, op):
+    """The target as a tensor (a parent when it requires grad) and its data in the input's dtype."""
+    if not isinstance(target, Tensor):
+        target = wrap(xp.asarray(target))
+    t = target.data
+    if t.shape != x.data.shape:
+        raise ValueError(f"{op}: target has shape {t.shape}, expected the input's shape {x.data.shape}")
+    return target, t.astype(x.data.dtype, copy=False)
+
+
+def _broadcast_weight(value, x, op, what):
+    if value is None:
+        return None
+    w = _constant(value, x.data.dtype, op, what)
+    try:
+        fits = xp.broadcast_shapes(w.shape, x.data.shape) == x.data.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{op}: {what} of shape {w.shape} does not broadcast to the input's shape {x.data.shape}"
+        )
+    return w
+
+
+def _reduce(loss, reduction, divisor):
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "mean":
+        with xp.errstate(invalid="ignore", divide="ignore"):  # nothing counted: nan, as PyTorch
+            total = total / divisor
+    return xp.asarray(total, dtype=loss.dtype)
+
+
+def _scale(g, reduction, shape, divisor):
+    """d(output)/d(each element's loss) times the output gradient, at the elementwise shape."""
+    if reduction == "none":
+        return g
+    if reduction == "mean":
+        with xp.errstate(invalid="ignore", divide="ignore"):
+            g = g / divisor
+    return xp.broadcast_to(g, shape)
+
+
+def _needs_grad(parents):
+    return state.grad_enabled and any(p.requires_grad for p in parents)
+
+
+# ---------------------------------------------------------------------------- class losses
+
+
+def _class_axis(x, op):
+    if x.data.ndim == 0:
+        raise ValueError(
+            f"{op}: input must have a class dim, (C,), (N, C) or (N, C, d1, ...); got a 0-d tensor"
+        )
+    return 0 if x.data.ndim == 1 else 1
+
+
+def _class_weight(weight, classes, dtype, op):
+    if weight is None:
+        return None
+    w = _constant(weight, dtype, op, "weight")
+    if w.shape != (classes,):
+        raise ValueError(f"{op}: weight has shape {w.shape}, expected one weight per class: ({classes},)")
+    return w
+
+
+def _class_targets(target, shape, axis, w, ignore_index, dtype, op, hint=""):
+    """Validated class indices: the index array with the class axis kept (ignored entries
+    pointing at class 0), the valid mask, and each target's weight (0 where ignored)."""
+    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    expected = shape[:axis] + shape[axis + 1:]
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: class-index targets must be integers, got dtype {t.dtype}{hint}")
+    if t.shape != expected:
+        raise ValueError(
+            f"{op}: target has shape {t.shape}, expected {expected} (class indices) "
+            f"for input of shape {shape}{hint}"
+        )
+    classes = shape[axis]
+    valid = t != ignore_index
+    bad = valid & ((t < 0) | (t >= classes))
+    if bad.any():
+        raise ValueError(
+            f"{op}: target holds class {t[bad].flat[0]}, expected class indices in [0, {classes}) "
+            f"or ignore_index={ignore_index}"
+        )
+    safe = xp.where(valid, t, 0)
+    weight_of_target = valid.astype(dtype) if w is None else w[safe] * valid
+    return xp.expand_dims(safe, axis), valid, weight_of_target
+
+
+def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits ``input`` against class indices or class probabilities.
+
+    input: (C,), (N, C) or (N, C, d1, ...), classes along dim 1 (dim 0 for (C,)). target: integer
+    class indices of the input's shape without the class dim, or probabilities of the input's
+    shape. With indices and ``label_smoothing`` e, each loss is
+    ``(1 - e) w[y] (-log p_y) + e/C sum_c w[c] (-log p_c)``; "mean" divides by the summed weights
+    of the targets not equal to ``ignore_index`` (by the number of positions for probabilities).
+    One node: its backward is ``softmax * sum(q) - q`` for the target distribution ``q``.
+
+    >>> import chainrule as cr
+    >>> round(cross_entropy(cr.tensor([[0.0, 0.0]]), cr.tensor([1])).item(), 4)  # log 2
+    0.6931
+    """
+    op = "cross_entropy"
+    x = _float_input(input, op)
+    check_reduction(reduction, op)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    axis = _class_axis(x, op)
+    d = x.data
+    dtype, classes = d.dtype, d.shape[axis]
+    w = _class_weight(weight, classes, dtype, op)
+    w_kept = None if w is None else w.reshape([classes if i == axis else 1 for i in range(d.ndim)])
+    shifted = d - d.max(axis=axis, keepdims=True)
+    logp = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    smooth = label_smoothing
+    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    if t.shape == d.shape:
+        return _cross_entropy_probabilities(x, target, logp, w_kept, axis, reduction, smooth)
+
+    hint = f" (or probabilities of shape {d.shape})"
+    index, valid, wy = _class_targets(target, d.shape, axis, w, ignore_index, dtype, op, hint)
+    loss = -wy * xp.take_along_axis(logp, index, axis).squeeze(axis)
+    if smooth:
+        spread = -(logp if w_kept is None else logp * w_kept).sum(axis=axis)
+        loss = (1 - smooth) * loss + (smooth / classes) * spread * valid
+    divisor = wy.sum()
+    out = _reduce(loss, reduction, divisor)
+    if not _needs_grad((x,)):
+        return wrap(out)
+    w_total = classes if w is None else w.sum()
+
+    def cross_entropy_vjp(g):
+        s = _scale(g, reduction, loss.shape, divisor)
+        # q = (1 - e) w[y] onehot(y) + e/C w * valid; gradient s * (softmax * sum(q) - q).
+        q_total = (1 - smooth) * wy + (smooth / classes) * w_total * valid
+        gx = xp.exp(logp) * xp.expand_dims(s * q_total, axis)
+        if smooth:
+            spread = xp.expand_dims(s * valid, axis) * (smooth / classes)
+            gx -= spread if w_kept is None else spread * w_kept
+        at_target = xp.take_along_axis(gx, index, axis)
+        xp.put_along_axis(gx, index, at_target - (1 - smooth) * xp.expand_dims(s * wy, axis), axis)
+        return (gx,)
+
+    return record("CrossEntropy", out, (x,), cross_entropy_vjp)
+
+
+def _cross_entropy_probabilities(x, target, logp, w_kept, axis, reduction, smooth):
+    target, q = _float_target(target, x, "cross_entropy")
+    classes = logp.shape[axis]
+    if smooth:
+        q = q * (1 - smooth) + smooth / classes
+    if w_kept is not None:
+        q = q * w_kept
+    loss = -(logp * q).sum(axis=axis)
+    divisor = loss.size  # PyTorch's numel / C: the number of positions
+    out = _reduce(loss, reduction, divisor)
+    parents = (x, target)
+    if not _needs_grad(parents):
+        return wrap(out)
+    need_x, need_t = x.requires_grad, target.requires_grad
+
+    def cross_entropy_vjp(g):
+        s = xp.expand_dims(_scale(g, reduction, loss.shape, divisor), axis)
+        gx = s * (xp.exp(logp) * q.sum(axis=axis, keepdims=True) - q) if need_x else None
+        gt = None
+        if need_t:
+            gt = s * logp * -(1 - smooth)
+            if w_kept is not None:
+                gt = gt * w_kept
+        return gx, gt
+
+    return record("CrossEntropy", out, parents, cross_entropy_vjp)
+
+
+def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood ``-w[y] input[y]`` of log-probabilities ``input`` at class indices.
+
+    Shapes as ``cross_entropy`` with index targets; "mean" divides by the summed weights of the
+    targets not equal to ``ignore_index``.
+
+    >>> import chainrule as cr
+    >>> nll_loss(cr.tensor([[-1.0, -2.0], [-3.0, -4.0]]), cr.tensor([1, 0])).item()
+    2.5
+    """
+    op = "nll_loss"
+    x = _float_input(input, op)
+    check_reduction(reduction, op)
+    axis = _class_axis(x, op)
+    d = x.data
+    w = _class_weight(weight, d.shape[axis], d.dtype, op)
+    index, _, wy = _class_targets(target, d.shape, axis, w, ignore_index, d.dtype, op)
+    loss = -wy * xp.take_along_axis(d, index, axis).squeeze(axis)
+    divisor = wy.sum()
+    out = _reduce(loss, reduction, divisor)
+    if not _needs_grad((x,)):
+        return wrap(out)
+
+    def nll_loss_vjp(g):
+        s = _scale(g, reduction, loss.shape, divisor)
+        gx = xp.zeros_like(d)
+        xp.put_along_axis(gx, index, xp.expand_dims(-s * wy, axis), axis)
+        return (gx,)
+
+    return record("NllLoss", out, (x,), nll_loss_vjp)
+
+
+# ---------------------------------------------------------------------------- binary losses
+
+
+def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean") -> Tensor:
+    """``-w (y log x + (1 - y) log(1 - x))`` for probabilities ``input`` and ``target`` of one shape.
+
+    Both logs are clamped at -100, as in PyTorch, so that x = 0 or 1 gives a finite loss;
+    ``weight`` broadcasts to the input's shape.
+
+    >>> import chainrule as cr
+    >>> round(binary_cross_entropy(cr.tensor([0.5]), cr.tensor([1.0])).item(), 4)  # log 2
+    0.6931
+    """
+    op = "binary_cross_entropy"
+    x = _float_input(input, op)
+    check_reduction(reduction, op)
+    target, y = _float_target(target, x, op)
+    w = _broadcast_weight(weight, x, op, "weight")
+    d = x.data
+    for name, values in (("input", d), ("target", y)):
+        if values.size and ((values < 0) | (values > 1)).any():
+            raise ValueError(
+                f"{op}: {name} must hold probabilities in [0, 1], got values from "
+                f"{values.min()} to {values.max()}"
+            )
+    with xp.errstate(divide="ignore"):
+        log_x = xp.maximum(xp.log(d), -100)
+        log_rest = xp.maximum(xp.log1p(-d), -100)
+    loss = -(y * log_x + (1 - y) * log_rest)
+    if w is not None:
+        loss = loss * w
+    out = _reduce(loss, reduction, loss.size)
+    parents = (x, target)
+    if not _needs_grad(parents):
+        return wrap(out)
+    need_x, need_t = x.requires_grad, target.requires_grad
+
+    def binary_cross_entropy_vjp(g):
+        s = _scale(g, reduction, loss.shape, loss.size)
+        if w is not None:
+            s = s * w
+        # PyTorch's guard: the derivative's denominator never falls below 1e-12.
+        gx = s * (d - y) / xp.maximum(d * (1 - d), 1e-12) if need_x else None
+        gt = s * (log_rest - log_x) if need_t else None
+        return gx, gt
+
+    return record("BinaryCrossEntropy", out, parents, binary_cross_entropy_vjp)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(input)``, computed from the logits without overflow:
+    ``w ((1 - y) x + (1 + (pos_weight - 1) y) softplus(-x))``.
+
+    ``weight`` broadcasts to the input's shape; ``pos_weight`` (e.g. one per class, along the
+    last dim) scales the positive term. One node: without pos_weight its backward is
+    ``w (sigmoid(x) - y)``.
+
+    >>> import chainrule as cr
+    >>> round(binary_cross_entropy_with_logits(cr.tensor([0.0]), cr.tensor([1.0])).item(), 4)
+    0.6931
+    """
+    op = "binary_cross_entropy_with_logits"
+    x = _float_input(input, op)
+    check_reduction(reduction, op)
+    target, y = _float_target(target, x, op)
+    w = _broadcast_weight(weight, x, op, "weight")
+    pw = _broadcast_weight(pos_weight, x, op, "pos_weight")
+    d = x.data
+    e = xp.exp(-xp.abs(d))
+    softplus_neg = xp.log1p(e) + xp.maximum(-d, 0)  # log(1 + exp(-x)), stable for both signs
+    positive = 1 if pw is None else 1 + (pw - 1) * y
+    loss = (1 - y) * d + positive * softplus_neg
+    if w is not None:
+        loss = loss * w
+    out = _reduce(loss, reduction, loss.size)
+    parents = (x, target)
+    if not _needs_grad(parents):
+        return wrap(out)
+    need_x, need_t = x.requires_grad, target.requires_grad
+
+    def binary_cross_entropy_with_logits_vjp(g):
+        s = _scale(g, reduction, loss.shape, loss.size)
+        if w is not None:
+            s = s * w
+        gx = gt = None
+        if need_x:
+            sigmoid = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
+            gx = s * (sigmoid - y) if pw is None else s * ((1 - y) + positive * (sigmoid - 1))
+        if need_t:
+            gt = -s * d if pw is None else s * ((pw - 1) * softplus_neg - d)
+        return gx, gt
+
+    return record("BinaryCrossEntropyWithLogits", out, parents, binary_cross_entropy_with_logits_vjp)

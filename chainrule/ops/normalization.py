@@ -1,0 +1,153 @@
+"""Normalisation: batch norm (each channel over the batch and positions) and layer norm (each
+sample over its trailing dims), each one node whose backward is the closed-form derivative of
+``(x - mean) / sqrt(var + eps)``, not a chain of small ops."""
+
+from chainrule._backend import xp
+from chainrule.autograd.engine import record
+from chainrule.autograd.mode import state
+from chainrule.ops.operands import wrap
+from chainrule.tensor import Tensor
+
+
+def _float_input(x, op):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating input, got dtype {x.data.dtype}")
+    return x
+
+
+def _check_shape(tensor, shape, op, what):
+    if tensor is not None and tensor.data.shape != shape:
+        raise ValueError(f"{op}: {what} has shape {tensor.data.shape}, expected {shape}")
+
+
+def _affine(xhat, weight, bias, shape):
+    out = xhat if weight is None else xhat * weight.data.reshape(shape)
+    return out if bias is None else out + bias.data.reshape(shape)
+
+
+def _parents(x, weight, bias):
+    return tuple(p for p in (x, weight, bias) if p is not None)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` per channel (dim 1) of ``input`` (N, C, ...).
+
+    In training the statistics are the batch's (biased variance), and ``running_mean`` and
+    ``running_var`` (when given) are updated in place: ``r = (1 - momentum) r + momentum s``,
+    with the unbiased batch variance. Otherwise the running statistics are used.
+
+    >>> import chainrule as cr
+    >>> y = batch_norm(cr.tensor([[1.0], [3.0]]), None, None, training=True)
+    >>> [round(v, 3) for v in y.data.ravel().tolist()]
+    [-1.0, 1.0]
+    """
+    op = "batch_norm"
+    x = _float_input(input, op)
+    d = x.data
+    if d.ndim < 2:
+        raise ValueError(f"{op}: expected an input (N, C, ...) of at least 2 dims, got shape {d.shape}")
+    channels = d.shape[1]
+    for tensor, what in ((running_mean, "running_mean"), (running_var, "running_var"),
+                         (weight, "weight"), (bias, "bias")):
+        _check_shape(tensor, (channels,), op, what)
+    axes = (0, *range(2, d.ndim))
+    kept = (1, channels) + (1,) * (d.ndim - 2)
+    count = d.size // channels if channels else 0
+    if training:
+        if momentum is None:
+            raise ValueError(f"{op}: momentum must be a number (the BatchNorm layers handle momentum=None)")
+        if count <= 1:
+            raise ValueError(
+                f"{op}: expected more than 1 value per channel when training, got input of shape {d.shape}"
+            )
+        mean = d.mean(axis=axes, keepdims=True)
+        centred = d - mean
+        var = (centred * centred).mean(axis=axes, keepdims=True)
+        if running_mean is not None:
+            running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean.reshape(channels)
+        if running_var is not None:
+            unbiased = var.reshape(channels) * (count / (count - 1))
+            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{op}: running_mean and running_var are needed when training=False")
+        centred = d - running_mean.data.astype(d.dtype, copy=False).reshape(kept)
+        var = running_var.data.astype(d.dtype, copy=False).reshape(kept)
+    invstd = 1 / xp.sqrt(var + eps)
+    xhat = centred * invstd
+    out = _affine(xhat, weight, bias, kept)
+    parents = _parents(x, weight, bias)
+    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
+        return wrap(out)
+    need_x = x.requires_grad
+    need_w = weight is not None and weight.requires_grad
+    w = None if weight is None else weight.data.reshape(kept)
+
+    def batch_norm_vjp(g):
+        g_sum = g.sum(axis=axes, keepdims=True)
+        g_xhat = (g * xhat).sum(axis=axes, keepdims=True) if need_w or (need_x and training) else None
+        gx = None
+        if need_x:
+            scale = invstd if w is None else invstd * w
+            # The classic formula: the batch statistics also depend on x.
+            gx = scale * (g - g_sum / count - xhat * (g_xhat / count)) if training else scale * g
+        grads = [gx]
+        if weight is not None:
+            grads.append(g_xhat.reshape(channels) if need_w else None)
+        if bias is not None:
+            grads.append(g_sum.reshape(channels))
+        return tuple(grads)
+
+    return record("BatchNorm", out, parents, batch_norm_vjp)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing ``normalized_shape`` dims.
+
+    weight and bias have shape ``normalized_shape``; the variance is biased, as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> y = layer_norm(cr.tensor([[1.0, 3.0]]), 2)
+    >>> [round(v, 3) for v in y.data.ravel().tolist()]
+    [-1.0, 1.0]
+    """
+    op = "layer_norm"
+    x = _float_input(input, op)
+    d = x.data
+    normalized = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(normalized)
+    if not k or d.ndim < k or d.shape[d.ndim - k:] != normalized:
+        raise ValueError(f"{op}: input of shape {d.shape} does not end in normalized_shape {normalized}")
+    _check_shape(weight, normalized, op, "weight")
+    _check_shape(bias, normalized, op, "bias")
+    axes = tuple(range(d.ndim - k, d.ndim))
+    lead = tuple(range(d.ndim - k))
+    centred = d - d.mean(axis=axes, keepdims=True)
+    invstd = 1 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
+    xhat = centred * invstd
+    out = _affine(xhat, weight, bias, normalized)
+    parents = _parents(x, weight, bias)
+    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
+        return wrap(out)
+    need_x = x.requires_grad
+    need_w = weight is not None and weight.requires_grad
+    w = None if weight is None else weight.data
+
+    def layer_norm_vjp(g):
+        gx = None
+        if need_x:
+            gh = g if w is None else g * w
+            gx = invstd * (
+                gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True)
+            )
+        grads = [gx]
+        if weight is not None:
+            grads.append((g * xhat).sum(axis=lead) if need_w else None)
+        if bias is not None:
+            grads.append(g.sum(axis=lead))
+        return tuple(grads)
+
+    return record("LayerNorm", out, parents, layer_norm_vjp)

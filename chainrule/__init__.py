@@ -3,7 +3,7 @@ engine small enough to read. The public surface only: everything here is re-expo
 
 import numpy as _np
 
-from chainrule import autograd, nn, optim
+from chainrule import autograd, diagnostics, explain, nn, optim, train
 from chainrule._backend import get_default_dtype, set_default_dtype
 from chainrule.autograd import enable_grad, no_grad, set_grad_enabled
 from chainrule.creation import (
@@ -43,7 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     # namespaces
-    "autograd", "nn", "optim",
+    "autograd", "diagnostics", "explain", "nn", "optim", "train",
     # the tensor, its creation and dtypes
     "Tensor", "arange", "empty", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
     "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros", "zeros_like",

@@ -3,6 +3,7 @@ size-1 axes, 0-d tensors, negative axes) and giving the op and its NumPy referen
 
 import numpy as np
 import scipy.special
+from cases_conv import CASES as CONV_CASES
 from cases_loss import CASES as LOSS_CASES
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -371,4 +372,4 @@ OTHERS = [
     _softmax_case("log_softmax", cr.log_softmax, scipy.special.log_softmax),
 ]
 
-CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES
+CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES

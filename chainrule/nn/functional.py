@@ -5,16 +5,27 @@ from ops and need no rule."""
 from chainrule import random
 from chainrule._backend import xp
 from chainrule.ops import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose2d,
     elu,
     gelu,
+    interpolate,
     leaky_relu,
     linear,
     log_softmax,
+    max_pool1d,
+    max_pool2d,
     relu,
     sigmoid,
     softmax,
     softplus,
     tanh,
+    upsample,
 )
 from chainrule.ops.arithmetic import mul, sub, where
 from chainrule.ops.loss import (
@@ -113,6 +124,8 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
 from chainrule.nn.embedding import embedding  # noqa: E402  (defined with its layer)
 
 __all__ = [
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",
+    "conv_transpose2d", "interpolate", "max_pool1d", "max_pool2d", "upsample",
     "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
     "dropout", "elu", "embedding", "gelu", "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear",
     "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax",

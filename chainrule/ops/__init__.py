@@ -3,10 +3,19 @@ records one node whose VJP sits directly below the forward."""
 
 from chainrule.ops.arithmetic import add, div, maximum, minimum, mul, neg, pow, sub, where
 from chainrule.ops.compare import eq, ge, gt, le, lt, ne
+from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
 from chainrule.ops.indexing import getitem
 from chainrule.ops.linalg import linear, matmul
 from chainrule.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss
 from chainrule.ops.normalization import batch_norm, layer_norm
+from chainrule.ops.pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from chainrule.ops.reduce import (
     amax,
     amin,
@@ -69,6 +78,8 @@ DIFFERENTIABLE = (
     "getitem", "matmul", "linear", "softmax", "log_softmax",
     "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "batch_norm", "layer_norm",
+    "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
 )  # fmt: skip
 
 __all__ = [

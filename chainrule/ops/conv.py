@@ -1,0 +1,368 @@
+"""Convolution: one N-d cross-correlation (PyTorch's conv), computed as a single matrix product
+over a strided view of the sliding windows; its transpose (conv_transpose2d), which is also the
+input gradient of a convolution; and nearest-neighbour upsampling. The 1-d and 2-d functions are
+thin faces over the N-d code; pooling shares the argument and padding helpers."""
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from chainrule._backend import xp
+from chainrule.autograd.engine import record
+from chainrule.autograd.mode import state
+from chainrule.ops.operands import wrap
+from chainrule.tensor import Tensor
+
+# ---------------------------------------------------------------------------- window helpers
+
+
+def _tuple(value, n: int, what: str, op: str, minimum: int) -> tuple:
+    """An int or a sequence of n ints as a tuple of n ints, each at least ``minimum``."""
+    items = (value,) * n if isinstance(value, (int, np.integer)) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = None
+    if (
+        items is None or len(items) != n
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items)
+    ):
+        raise TypeError(f"{op}: {what} must be an int or a tuple of {n} ints, got {value!r}")
+    if any(v < minimum for v in items):
+        raise ValueError(f"{op}: {what} must be at least {minimum}, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def _windows(a, kernel, stride, dilation):
+    """A read-only view (..., *out, *kernel) of the windows over the last len(kernel) axes of
+    ``a`` (no copy): ``view[..., o, k] == a[..., o * stride + k * dilation]``."""
+    nd = len(kernel)
+    lead, sizes, steps = a.shape[:-nd], a.shape[-nd:], a.strides[-nd:]
+    out = tuple((n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(sizes, kernel, stride, dilation))
+    moves = (*(t * s for t, s in zip(steps, stride)), *(t * d for t, d in zip(steps, dilation)))
+    strides = (*a.strides[:-nd], *moves)
+    return as_strided(a, (*lead, *out, *kernel), strides, writeable=False)
+
+
+def _pad_axes(a, lows, highs, value=0.0):
+    """``a`` padded with ``value`` on its last len(lows) axes; negative widths crop instead."""
+    if not any(lows) and not any(highs):
+        return a
+    nd = len(lows)
+    crop = (..., *(slice(max(-lo, 0), n - max(-hi, 0)) for lo, hi, n in zip(lows, highs, a.shape[-nd:])))
+    a = a[crop]
+    if any(lo > 0 for lo in lows) or any(hi > 0 for hi in highs):
+        widths = [(0, 0)] * (a.ndim - nd) + [(max(lo, 0), max(hi, 0)) for lo, hi in zip(lows, highs)]
+        a = xp.pad(a, widths, constant_values=value)
+    return a
+
+
+def _dilate(g, stride, halo):
+    """g with stride - 1 zeros between neighbours and ``halo`` zeros around each of its last axes:
+    the form in which a strided window op's adjoint becomes a plain stride-1 window op."""
+    nd = len(stride)
+    if all(s == 1 for s in stride) and not any(halo):
+        return g
+    sizes = g.shape[-nd:]
+    shape = (*g.shape[:-nd], *((n - 1) * s + 1 + 2 * h for n, s, h in zip(sizes, stride, halo)))
+    z = xp.zeros(shape, g.dtype)
+    z[(..., *(slice(h, h + (n - 1) * s + 1, s) for n, s, h in zip(sizes, stride, halo)))] = g
+    return z
+
+
+# ---------------------------------------------------------------------------- the N-d core
+
+
+def _im2col(x, kernel, stride, dilation, groups):
+    """The windows of (already padded) x (N, C, *S) as the matrix (N, groups, C/groups * prod(kernel),
+    prod(out)) (the one copy of the forward) and the output's spatial shape."""
+    n, c = x.shape[:2]
+    nd = len(kernel)
+    win = _windows(x, kernel, stride, dilation)  # (N, C, *out, *kernel)
+    out = win.shape[2:2 + nd]
+    order = (0, 1, *range(2 + nd, 2 + 2 * nd), *range(2, 2 + nd))
+    cols = win.transpose(order).reshape(n, groups, c // groups * math.prod(kernel), math.prod(out))
+    return cols, out
+
+
+def _correlate(x, w, stride, dilation, groups):
+    """Cross-correlation of padded x (N, C, *S) with w (F, C/groups, *K) -> (N, F, *out), and
+    the window matrix. Sample-major products write the output in NCHW order with no transpose."""
+    f = w.shape[0]
+    cols, out = _im2col(x, w.shape[2:], stride, dilation, groups)
+    y = w.reshape(groups, f // groups, -1) @ cols  # (N, groups, F/groups, P)
+    return y.reshape(x.shape[0], f, *out), cols
+
+
+def _weight_grad(g, cols, w_shape, groups):
+    """d(conv)/d(weight) for output gradient g (N, F, *out) and the forward's window matrix: one
+    batched product per sample, (F/G, P) @ (P, C/G * prod K), summed over samples (measured
+    faster than transposing both operands into one large product)."""
+    n, f = g.shape[:2]
+    per_sample = g.reshape(n, groups, f // groups, -1) @ cols.swapaxes(-1, -2)
+    return per_sample.sum(axis=0).reshape(w_shape)
+
+
+def _transposed(x, w, stride, dilation, groups):
+    """The adjoint of ``_correlate(., w, stride, dilation, groups)`` applied to x (N, F, *out),
+    over the whole padded input frame (length (out - 1) * stride + dilation * (K - 1) + 1):
+    a stride-1 correlation of the stride-dilated, haloed x with the flipped, channel-swapped kernel.
+    Conv's input gradient and conv_transpose are this, cropped."""
+    f, cg, *kernel = w.shape
+    nd = len(kernel)
+    halo = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    swapped = w.reshape(groups, f // groups, cg, *kernel).swapaxes(1, 2)
+    flipped = swapped.reshape(groups * cg, f // groups, *kernel)[(..., *(slice(None, None, -1),) * nd)]
+    full, _ = _correlate(_dilate(x, stride, halo), flipped, (1,) * nd, dilation, groups)
+    return full
+
+
+def _frame(x, weight, bias, nd, op, out_channels):
+    """Check the operands at the boundary; returns (input data with a batch axis, whether the
+    input was unbatched). ``out_channels(weight_shape)`` gives the bias length expected."""
+    for name, t in (("input", x), ("weight", weight), ("bias", bias)):
+        if not isinstance(t, Tensor) and (t is not None or name != "bias"):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    xd, wd = x.data, weight.data
+    if xd.dtype.kind != "f" or wd.dtype.kind != "f":
+        raise TypeError(f"{op}: expected floating input and weight, got {xd.dtype} and {wd.dtype}")
+    if wd.ndim != nd + 2:
+        raise ValueError(f"{op}: weight must have {nd + 2} dims, got shape {wd.shape}")
+    if xd.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape {xd.shape}"
+        )
+    unbatched = xd.ndim == nd + 1
+    if unbatched:
+        xd = xd[None]
+    if bias is not None and bias.data.shape != (out_channels(wd.shape),):
+        raise ValueError(f"{op}: bias must have shape ({out_channels(wd.shape)},), got {bias.data.shape}")
+    return xd, unbatched
+
+
+def _groups(value, op):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _conv_padding(padding, kernel, stride, dilation, op):
+    """Per-axis (low, high) zero padding from an int, a tuple or "valid"/"same" (PyTorch's rule:
+    "same" puts the odd element of the total d * (k - 1) at the end; it needs stride 1)."""
+    nd = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [(0, 0)] * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return [(t // 2, t - t // 2) for t in totals]
+        raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+    return [(p, p) for p in _tuple(padding, nd, "padding", op, 0)]
+
+
+def _conv(x, weight, bias, stride, padding, dilation, groups, nd, op):
+    xd, unbatched = _frame(x, weight, bias, nd, op, lambda shape: shape[0])
+    wd = weight.data
+    stride = _tuple(stride, nd, "stride", op, 1)
+    dilation = _tuple(dilation, nd, "dilation", op, 1)
+    groups = _groups(groups, op)
+    kernel = wd.shape[2:]
+    pads = _conv_padding(padding, kernel, stride, dilation, op)
+    c, *sizes = xd.shape[1:]
+    f = wd.shape[0]
+    if c % groups or f % groups or wd.shape[1] * groups != c:
+        raise ValueError(
+            f"{op}: input has {c} channels (shape {x.data.shape}) but weight of shape {wd.shape} "
+            f"with groups={groups} expects {wd.shape[1] * groups}"
+            + ("" if f % groups == 0 else f"; out channels {f} are not divisible by groups")
+        )
+    padded = [s + lo + hi for s, (lo, hi) in zip(sizes, pads)]
+    if any(p < d * (k - 1) + 1 for p, k, d in zip(padded, kernel, dilation)):
+        raise ValueError(
+            f"{op}: input of spatial size {tuple(sizes)} (padded {tuple(padded)}) is smaller than the "
+            f"kernel's extent {tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))}"
+        )
+    lows = [lo for lo, _ in pads]
+    out, cols = _correlate(_pad_axes(xd, lows, [hi for _, hi in pads]), wd, stride, dilation, groups)
+    if bias is not None:
+        out += bias.data.reshape(-1, *(1,) * nd)
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
+        return wrap(out[0] if unbatched else out)
+    need_x, need_w = x.requires_grad, weight.requires_grad
+    need_b = bias is not None and bias.requires_grad
+    if not need_w:
+        cols = None  # the window matrix is only needed for the weight gradient
+
+    def conv_vjp(g):
+        if unbatched:
+            g = g[None]
+        gx = gw = gb = None
+        if need_x:
+            full = _transposed(g, wd, stride, dilation, groups)
+            highs = [lo + s - t for lo, s, t in zip(lows, sizes, full.shape[2:])]
+            gx = _pad_axes(full, [-lo for lo in lows], highs)
+            gx = gx[0] if unbatched else gx
+        if need_w:
+            gw = _weight_grad(g, cols, wd.shape, groups)
+        if need_b:
+            gb = g.sum(axis=(0, *range(2, 2 + nd)))
+        return gx, gw, gb
+
+    return record(f"Conv{nd}d", out[0] if unbatched else out, parents, conv_vjp)
+
+
+def _conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, groups, nd, op):
+    groups = _groups(groups, op)
+    xd, unbatched = _frame(x, weight, bias, nd, op, lambda shape: shape[1] * groups)
+    wd = weight.data
+    stride = _tuple(stride, nd, "stride", op, 1)
+    dilation = _tuple(dilation, nd, "dilation", op, 1)
+    padding = _tuple(padding, nd, "padding", op, 0)
+    output_padding = _tuple(output_padding, nd, "output_padding", op, 0)
+    c = xd.shape[1]
+    if c != wd.shape[0] or c % groups:
+        raise ValueError(
+            f"{op}: input has {c} channels (shape {x.data.shape}), but weight of shape {wd.shape} "
+            f"expects {wd.shape[0]}" + ("" if c % groups == 0 else f", divisible by groups={groups}")
+        )
+    if any(op_ >= max(s, d) for op_, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(
+            f"{op}: output_padding {output_padding} must be smaller than stride {stride} "
+            f"or dilation {dilation}"
+        )
+    # As a convolution, weight (C_in, C_out/groups, *K) maps C_out channels to C_in: this op is
+    # that convolution's adjoint, so its forward is _transposed and its input gradient a conv.
+    full = _transposed(xd, wd, stride, dilation, groups)
+    if any(t - 2 * p + o <= 0 for t, p, o in zip(full.shape[2:], padding, output_padding)):
+        raise ValueError(f"{op}: padding {padding} leaves no output for input of shape {x.data.shape}")
+    out = _pad_axes(full, [-p for p in padding], [o - p for p, o in zip(padding, output_padding)])
+    out = xp.ascontiguousarray(out)
+    if bias is not None:
+        out += bias.data.reshape(-1, *(1,) * nd)
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
+        return wrap(out[0] if unbatched else out)
+    need_x, need_w = x.requires_grad, weight.requires_grad
+    need_b = bias is not None and bias.requires_grad
+
+    def conv_transpose_vjp(g):
+        if unbatched:
+            g = g[None]
+        gx = gw = gb = None
+        if need_x or need_w:
+            # Undo the crop, then g is the input of the convolution whose adjoint this op is.
+            framed = _pad_axes(g, list(padding), [p - o for p, o in zip(padding, output_padding)])
+            cols, _ = _im2col(framed, wd.shape[2:], stride, dilation, groups)
+            if need_x:
+                gx = (wd.reshape(groups, c // groups, -1) @ cols).reshape(xd.shape)
+                gx = gx[0] if unbatched else gx
+            if need_w:
+                gw = _weight_grad(xd, cols, wd.shape, groups)
+        if need_b:
+            gb = g.sum(axis=(0, *range(2, 2 + nd)))
+        return gx, gw, gb
+
+    return record(f"ConvTranspose{nd}d", out[0] if unbatched else out, parents, conv_transpose_vjp)
+
+
+# ---------------------------------------------------------------------------- public faces
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-d cross-correlation (PyTorch's F.conv1d): input (N, C_in, L) or (C_in, L), weight
+    (C_out, C_in/groups, k), bias (C_out,); output length floor((L + 2p - d(k-1) - 1)/s) + 1.
+    ``padding`` may also be "valid" or "same".
+
+    >>> import chainrule as cr
+    >>> conv1d(cr.ones(1, 1, 5), cr.ones(1, 1, 3), padding=1).data.tolist()
+    [[[2.0, 3.0, 3.0, 3.0, 2.0]]]
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-d cross-correlation (PyTorch's F.conv2d): input (N, C_in, H, W) or (C_in, H, W), weight
+    (C_out, C_in/groups, kh, kw), bias (C_out,); stride, padding and dilation are ints or pairs
+    (padding also "valid"/"same"). With padding applied to x:
+    out[n, f, y, x] = bias[f] + sum_{c,i,j} w[f, c, i, j] x[n, c, s*y + d*i, s*x + d*j]
+    (c running over the channels of f's group).
+
+    >>> import chainrule as cr
+    >>> conv2d(cr.ones(2, 3, 8, 8), cr.ones(4, 3, 3, 3), stride=2).shape
+    (2, 4, 3, 3)
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """2-d transposed convolution (PyTorch's F.conv_transpose2d), the adjoint of conv2d: input
+    (N, C_in, H, W), weight (C_in, C_out/groups, kh, kw), bias (C_out,); output height
+    (H - 1) * s - 2p + d(kh - 1) + output_padding + 1, likewise for the width.
+
+    >>> import chainrule as cr
+    >>> conv_transpose2d(cr.ones(1, 2, 4, 4), cr.ones(2, 3, 2, 2), stride=2).shape
+    (1, 3, 8, 8)
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, dilation, groups, 2,
+                           "conv_transpose2d")
+
+
+# ---------------------------------------------------------------------------- upsampling
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest") -> Tensor:
+    """Nearest-neighbour upsampling of the last 1 or 2 dims of (N, C, L) or (N, C, H, W) input by
+    an integer ``scale_factor`` (or to a ``size`` that is an integer multiple of the input's):
+    each element is repeated. The gradient sums each block back.
+
+    >>> import chainrule as cr
+    >>> interpolate(cr.tensor([[[1.0, 2.0]]]), scale_factor=2).data.tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    """
+    op = "interpolate"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    if mode != "nearest":
+        raise ValueError(f"{op}: only mode='nearest' is supported, got {mode!r}")
+    d = input.data
+    if d.ndim not in (3, 4):
+        raise ValueError(f"{op}: expected a 3-d (N, C, L) or 4-d (N, C, H, W) input, got shape {d.shape}")
+    nd = d.ndim - 2
+    sizes = d.shape[2:]
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: pass exactly one of size and scale_factor")
+    if size is not None:
+        size = _tuple(size, nd, "size", op, 1)
+        if any(t % n for t, n in zip(size, sizes)):
+            raise ValueError(
+                f"{op}: size {size} is not an integer multiple of the input's spatial size {sizes}; "
+                "only integer scale factors are supported"
+            )
+        scale = tuple(t // n for t, n in zip(size, sizes))
+    else:
+        factors = (scale_factor,) * nd if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        if len(factors) != nd or any(float(s) != int(s) or s < 1 for s in factors):
+            raise ValueError(
+                f"{op}: scale_factor must be positive integers for {nd} dims, got {scale_factor!r}"
+            )
+        scale = tuple(int(s) for s in factors)
+    # (N, C, H, 1, W, 1) broadcast to (N, C, H, s, W, s): the blocks, then merged.
+    blocks = [n for pair in zip(sizes, scale) for n in pair]
+    expanded = d.reshape(*d.shape[:2], *(n for size_ in sizes for n in (size_, 1)))
+    out_shape = (*d.shape[:2], *(n * s for n, s in zip(sizes, scale)))
+    out = xp.broadcast_to(expanded, (*d.shape[:2], *blocks)).reshape(out_shape)
+    if not (state.grad_enabled and input.requires_grad):
+        return wrap(out)
+    block_axes = tuple(3 + 2 * i for i in range(nd))
+    return record("UpsampleNearest", out, (input,),
+                  lambda g: (g.reshape(*g.shape[:2], *blocks).sum(axis=block_axes),))
+
+
+upsample = interpolate

@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-## demo: the main job (a backprop demo until the training loop lands)
+## demo: the main job: train an MLP on the bundled digits with fit, report test metrics, write plots
 demo: $(STAMP)
-	$(PY) examples/xor_tensors.py
+	$(VENV)/bin/chainrule train --run-dir runs/demo
 
 ## test: ruff, then the whole test suite
 test: $(STAMP)

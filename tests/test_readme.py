@@ -36,3 +36,11 @@ def test_readme_doctests():
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
     assert test.examples and runner.failures == 0
+
+
+def test_every_python_block_in_the_readme_runs(capsys):
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README, re.S) if not b.startswith(">>>")]
+    assert len(blocks) >= 2  # (the >>> blocks run as doctests above)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    assert "predictions:" in capsys.readouterr().out

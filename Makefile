@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-test
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,mpi]'
 	touch $@
 
 ## demo: the main job: train an MLP on the bundled digits with fit, report test metrics, write plots

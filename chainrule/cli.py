@@ -125,6 +125,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
+    from chainrule import distributed
     from chainrule.runs import RunConfig, read_config, summary, train
 
     if args.resume:
@@ -136,8 +137,9 @@ def _train(args) -> int:
         fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__ and v is not None}
         config, resume = RunConfig(**fields), False
     results = train(config, verbose=0 if args.quiet else 1, resume=resume)
-    print(summary(results))
-    print(f"run folder: {config.run_dir}")
+    if distributed.is_main():
+        print(summary(results))
+        print(f"run folder: {config.run_dir}")
     return 0
 
 

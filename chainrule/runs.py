@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule import nn, optim, random
+from chainrule import distributed, nn, optim, random
 from chainrule.data import StandardScaler, load_dataset, split
 from chainrule.models import SequenceClassifier, autoencoder, cnn, mlp
 from chainrule.optim import lr_scheduler
@@ -221,6 +221,7 @@ def _plots(run_dir: Path, history) -> list:
 def train(config: RunConfig, *, verbose: int = 1, resume: bool = False) -> dict:
     """Train as ``config`` says, write the run folder, and return the test results."""
     config.check()
+    distributed.init_if_launched()
     run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
     config.run_dir = str(run_dir)
     random.manual_seed(config.seed)
@@ -247,6 +248,8 @@ def train(config: RunConfig, *, verbose: int = 1, resume: bool = False) -> dict:
     test = trainer.evaluate(data.test, prefix="test_")
     results = {"test": test, "epochs_run": len(history), "train_seconds": seconds, "stopped": history.stopped,
                "parameters": model.num_parameters()}
+    if not distributed.is_main():  # under mpiexec, rank 0 writes the run folder
+        return results
     save(model.state_dict(), run_dir / "model.safetensors")
     save({"mean": data.scaler.mean_, "scale": data.scaler.scale_}, run_dir / "preprocessing.safetensors")
     _write_json(run_dir / "config.json", {**dataclasses.asdict(config), "input_shape": list(data.input_shape),

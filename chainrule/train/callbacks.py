@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule import distributed
+
 
 class Callback:
     """Base class: override any of the hooks below."""
@@ -237,6 +239,8 @@ class CSVLogger(Callback):
         self.path = Path(path)
 
     def on_epoch_end(self, trainer, epoch, logs):
+        if not distributed.is_main():  # one file, written by rank 0 under MPI
+            return
         row = {k: v for k, v in logs.items() if isinstance(v, (int, float, str))}
         new = not self.path.exists() or self.path.stat().st_size == 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -254,6 +258,8 @@ class JSONLogger(Callback):
         self.path = Path(path)
 
     def on_epoch_end(self, trainer, epoch, logs):
+        if not distributed.is_main():  # one file, written by rank 0 under MPI
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as f:
             f.write(json.dumps(logs) + "\n")

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from chainrule import random
+from chainrule import distributed, random
 from chainrule.autograd.mode import no_grad
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.tensor import Tensor
@@ -57,7 +57,7 @@ class Trainer:
         self.scheduler_interval = scheduler_interval
         self.grad_clip = grad_clip
         self.callbacks = list(callbacks)
-        if verbose and not any(isinstance(c, ProgressBar) for c in self.callbacks):
+        if verbose and distributed.is_main() and not any(isinstance(c, ProgressBar) for c in self.callbacks):
             self.callbacks.append(ProgressBar(verbose))
         self.monitor_gradients = monitor_gradients
         self.history = History()
@@ -96,18 +96,21 @@ class Trainer:
     def _train_epoch(self, x, y, monitor):
         n = len(x)
         order = random.get_generator().permutation(n) if self.shuffle else np.arange(n)
+        order = distributed.shard(order)  # this rank's share of the epoch (all of it in one process)
         self.model.train()
         total, seen = 0.0, 0
         outputs, targets = [], []
-        for batch, start in enumerate(range(0, n, self.batch_size)):
+        for batch, start in enumerate(range(0, len(order), self.batch_size)):
             index = order[start:start + self.batch_size]
             xb, yb = self._as_input(x[index]), self._as_target(y[index])
             out = self.model(xb)
             loss = self.loss_fn(out, yb)
             self.optimizer.zero_grad()
             loss.backward()
+            # the mean gradient and loss over all ranks' batches (one Allreduce; nothing in one process)
+            batch_loss = distributed.average_gradients(self.model.parameters(), float(loss.data))
             self.step += 1
-            logs = {"loss": float(loss.data)}
+            logs = {"loss": batch_loss}
             self._emit("on_after_backward", logs)
             if self.stop_training:
                 return None
@@ -131,7 +134,7 @@ class Trainer:
         record = {"loss": total / max(seen, 1)}
         if self.metrics and outputs:
             record.update(self._metric_values(np.concatenate(targets), np.concatenate(outputs), ""))
-        return record
+        return distributed.reduce_metrics(record, seen)  # every rank sees (and decides on) the same record
 
     def _metric_values(self, targets, outputs, prefix):
         return {f"{prefix}{name}": fn(targets, outputs) for name, fn in self.metrics}
@@ -175,6 +178,8 @@ class Trainer:
         from chainrule.diagnostics import GradientMonitor
 
         monitor = GradientMonitor(self.model) if self.monitor_gradients else None
+        distributed.broadcast_parameters(self.model)  # every rank starts from rank 0's weights
+        distributed.broadcast_rng_state()  # ... and draws rank 0's shuffles
         self._emit("on_train_begin")
         try:
             for epoch in range(first_epoch, self.epochs + 1):
@@ -185,6 +190,7 @@ class Trainer:
                 record = self._train_epoch(x, y, monitor)
                 if record is None:  # stopped before the update: nothing of this epoch is kept
                     break
+                distributed.broadcast_buffers(self.model)  # rank 0's batch norm statistics everywhere
                 if val is not None:
                     record.update(self.evaluate(val, prefix="val_"))
                 record = {"epoch": epoch, **record, "lr": lr, "time": time.perf_counter() - started}
@@ -209,6 +215,7 @@ class Trainer:
     def fit(self, train_data, *, epochs: int, val_data=None, restarts: int = 1, seed=None,
             resume_from=None, checkpoint=None) -> History:
         """Train for ``epochs`` epochs (see ``chainrule.train.fit``) and return the History."""
+        distributed.init_if_launched()
         x, y = _arrays(train_data, "fit")
         val = _arrays(val_data, "fit(val_data)") if val_data is not None else None
         if epochs < 1:
@@ -220,7 +227,7 @@ class Trainer:
                 "fit: resume_from continues a single run; it cannot be combined with restarts > 1"
             )
         self.epochs = epochs
-        self.batches_per_epoch = -(-len(x) // self.batch_size)
+        self.batches_per_epoch = -(-len(distributed.shard(np.arange(len(x)))) // self.batch_size)
         self.checkpoint_path = checkpoint
         if seed is not None:
             random.manual_seed(seed)
@@ -275,7 +282,10 @@ class Trainer:
 
     # -- checkpoints ------------------------------------------------------------------------
     def save_checkpoint(self, path) -> None:
-        """Write a checkpoint from which ``fit(resume_from=path)`` continues exactly."""
+        """Write a checkpoint from which ``fit(resume_from=path)`` continues exactly (under MPI,
+        rank 0 writes it; the ranks hold the same state)."""
+        if not distributed.is_main():
+            return
         save_checkpoint(path, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
                         epoch=self.epoch, step=self.step, history=self.history, callbacks=self.callbacks,
                         extra={"stop_training": self.stop_training})

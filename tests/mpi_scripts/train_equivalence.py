@@ -1,0 +1,109 @@
+"""Data-parallel training under mpiexec, and the one-process run it must equal.
+
+    mpiexec -n N python tests/mpi_scripts/train_equivalence.py OUT.npz
+
+Rank 0 writes OUT.npz: the final parameters and epoch records of a run with per-rank batch
+GLOBAL_BATCH / N for float64 and float32, how far the ranks' parameters (and batch norm running
+statistics) lie apart, and the results of reduce_metrics, average_gradients with a gradient
+missing on one rank, and DistributedSampler. tests/test_distributed.py imports ``train`` from
+this file for the one-process reference (no MPI there).
+
+The plain Trainer runs here: its calls into chainrule.distributed make it data-parallel.
+"""
+
+import sys
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import distributed, nn, optim, random
+from chainrule.train.loop import Trainer
+
+N_SAMPLES, GLOBAL_BATCH, EPOCHS = 48, 8, 3
+
+
+class Net(nn.Module):
+    """A small MLP plus a layer it never uses (its gradient stays None on every rank)."""
+
+    def __init__(self, batch_norm=False):
+        super().__init__()
+        self.hidden = nn.Linear(6, 16)
+        self.norm = nn.BatchNorm1d(16) if batch_norm else nn.Identity()
+        self.out = nn.Linear(16, 3)
+        self.unused = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.out(self.norm(self.hidden(x)).tanh())
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N_SAMPLES, 6))
+    return x, (x[:, 0] + x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1)
+
+
+def train(dtype, trainer_class, batch_size, init_seed=100, batch_norm=False):
+    """Build the model from ``init_seed``, fit it, return (model, history). The shuffles come
+    from the generator as init left it (no seed to fit)."""
+    random.manual_seed(init_seed)
+    model = Net(batch_norm).to(dtype)
+    x, y = data()
+    trainer = trainer_class(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02),
+                            batch_size=batch_size, grad_clip=5.0, verbose=0)
+    history = trainer.fit((x.astype(dtype), y), epochs=EPOCHS, val_data=(x[:20].astype(dtype), y[:20]))
+    return model, history
+
+
+def _spread(comm, arrays):
+    """max |rank r's array - rank 0's| over ranks and arrays (on rank 0)."""
+    gathered = comm.gather(arrays, root=0)
+    if comm.Get_rank() != 0:
+        return None
+    return max(float(np.max(np.abs(a - b))) for other in gathered for a, b in zip(gathered[0], other))
+
+
+def main(out):
+    from mpi4py import MPI
+
+    distributed.init()
+    comm, me, world = MPI.COMM_WORLD, distributed.rank(), distributed.world_size()
+    results = {"world": np.array(world)}
+    for dtype in ("float64", "float32"):
+        # Each rank initialises differently: broadcast_parameters and broadcast_rng_state must
+        # make every rank continue from rank 0's weights and generator.
+        model, history = train(dtype, Trainer, GLOBAL_BATCH // world, init_seed=100 + me)
+        state = {k: v.copy() for k, v in model.state_dict().items()}
+        results[f"{dtype}_spread"] = np.array(_spread(comm, list(state.values())))
+        results.update({f"{dtype}/{k}": v for k, v in state.items()})
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            results[f"{dtype}_history/{key}"] = np.array(history[key])
+    model, _ = train("float64", Trainer, GLOBAL_BATCH // world, 100 + me, batch_norm=True)
+    results["batch_norm_buffer_spread"] = np.array(_spread(comm, [b.data for b in model.buffers()]))
+
+    # reduce_metrics: rank r reports accuracy r over r + 1 samples; ints pass through.
+    reduced = distributed.reduce_metrics({"accuracy": float(me), "epoch": 3, "name": "x"}, count=me + 1)
+    results["reduced_accuracy"] = np.array(reduced["accuracy"])
+    results["reduced_epoch_is_int"] = np.array(reduced["epoch"] == 3 and type(reduced["epoch"]) is int)
+
+    # average_gradients: rank 0 alone has a gradient for `a`, every rank has one for `b`.
+    a, b, c = (cr.tensor(np.zeros(3), requires_grad=True) for _ in range(3))
+    a.grad = np.full(3, 6.0) if me == 0 else None
+    b.grad = np.arange(3.0) + me
+    mean_loss = distributed.average_gradients([a, b, c], loss=float(me))
+    results["grad_a"] = a.grad
+    results["grad_b"] = b.grad
+    results["grad_c_is_none"] = np.array(c.grad is None)
+    results["mean_loss"] = np.array(mean_loss)
+
+    # DistributedSampler: every rank draws the same permutation and keeps its own shard.
+    random.manual_seed(5)
+    sampler = distributed.DistributedSampler(range(11))
+    shards = comm.gather(list(sampler), root=0)
+    if me == 0:
+        results["sampler_shards"] = np.array(shards)
+        np.savez(out, **results)
+    distributed.barrier()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

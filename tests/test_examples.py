@@ -1,0 +1,92 @@
+"""Every example in examples/ runs in quick mode (a subprocess, as a user runs it) and prints
+what it claims; the pictures it promises are written as PNG files."""
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run_example(name, out):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(EXAMPLES / name), "--quick", "--out", str(out)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def number_after(label, text):
+    match = re.search(re.escape(label) + r"\s*([-+0-9.e]+)", text)
+    assert match, f"no {label!r} in the output:\n{text}"
+    return float(match.group(1))
+
+
+def assert_png(path):
+    assert path.is_file(), f"{path.name} was not written"
+    assert path.read_bytes()[:8] == PNG_SIGNATURE, f"{path.name} is not a PNG"
+
+
+def test_xor_tensors(tmp_path):
+    out = run_example("xor_tensors.py", tmp_path)  # it takes no flags and ignores them
+    predictions = re.search(r"predictions: \[(.*)\]", out).group(1).split()
+    assert [round(float(p)) for p in predictions] == [0, 1, 1, 0]
+
+
+def test_xor_restarts_rescue_a_stuck_run(tmp_path):
+    out = run_example("xor.py", tmp_path)
+    assert "stuck in a local minimum" in out and "solved" in out
+    run_losses = [float(v) for v in re.findall(r"run \d: final loss (\d+\.\d+)", out)]
+    assert len(run_losses) == 4 and run_losses[0] > 0.1  # the seed that gets stuck is run 0
+    assert min(run_losses) < 0.01
+    assert number_after("final loss", out.split("chosen run:")[1]) == pytest.approx(min(run_losses), abs=1e-4)
+    assert_png(tmp_path / "xor_restarts.png")
+
+
+def test_digits_mlp(tmp_path):
+    out = run_example("digits_mlp.py", tmp_path)
+    assert number_after("test accuracy:", out) > 0.85  # 5 epochs already do this; the full run ~0.98
+    assert_png(tmp_path / "digits_mlp_history.png")
+
+
+@pytest.mark.parametrize("name", ["mnist1d_cnn", "mnist1d_gru"])
+def test_mnist1d_examples(tmp_path, name):
+    out = run_example(f"{name}.py", tmp_path)
+    assert "MNIST-1D: " in out
+    assert 0.15 < number_after("test accuracy:", out) <= 1  # 10 classes: chance is 0.1
+    assert_png(tmp_path / f"{name}_history.png")
+
+
+def test_autoencoder(tmp_path):
+    out = run_example("autoencoder.py", tmp_path)
+    error = number_after("test reconstruction error (MSE):", out)
+    baseline = number_after("the mean image scores", out)
+    assert 0 < error < baseline
+    assert_png(tmp_path / "autoencoder.png")
+
+
+def test_vanishing_gradients(tmp_path):
+    out = run_example("vanishing_gradients.py", tmp_path)
+    ratios = {name.strip(): float(ratio) for name, ratio in
+              re.findall(r"^\s+(.+?)\s+gradient norm first/last layer (\S+)", out, re.M)}
+    assert set(ratios) == {"sigmoid", "ReLU + He init", "sigmoid + residual", "sigmoid + batch norm"}
+    assert ratios.pop("sigmoid") < 1e-6
+    assert all(r > 1e-3 for r in ratios.values()), ratios
+    assert out.count("VANISHING") == 1
+    assert_png(tmp_path / "vanishing_gradients.png")
+
+
+def test_architecture_search(tmp_path):
+    out = run_example("architecture_search.py", tmp_path)
+    assert number_after("test accuracy", out) > 0.8
+    with open(tmp_path / "architecture_search.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    accuracies = [float(r["val_accuracy"]) for r in rows]
+    assert len(rows) == 2 and accuracies == sorted(accuracies, reverse=True)

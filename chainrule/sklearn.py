@@ -1,0 +1,629 @@
+"""scikit-learn estimators around chainrule networks, so that a backprop-trained network drops into
+Pipeline, GridSearchCV and cross_val_score: MLPClassifier and MLPRegressor (scikit-learn's
+parameters), NeuralNetClassifier and NeuralNetRegressor (any chainrule.nn.Module), and ``search``,
+a cross-validated architecture search that returns a ranked table. Needs scikit-learn 1.6 or later.
+
+>>> import numpy as np
+>>> from chainrule.data import xor
+>>> X, y = xor()
+>>> net = MLPClassifier((8,), activation="tanh", learning_rate_init=0.05, max_iter=300,
+...                     batch_size=4, random_state=0).fit(X, y)
+>>> net.predict(X).tolist(), net.n_features_in_, net.classes_.tolist()
+([0, 1, 1, 0], 2, [0, 1])
+"""
+
+import contextlib
+import numbers
+import warnings
+
+import numpy as np
+
+try:
+    from scipy.special import expit, softmax
+    from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+except ImportError:  # pragma: no cover - the message is the point
+    raise ImportError(
+        "chainrule.sklearn needs scikit-learn 1.6 or later: pip install 'chainrule[sklearn]'"
+    ) from None
+
+from chainrule import models, nn, optim, random
+from chainrule.autograd.mode import no_grad
+from chainrule.optim import lr_scheduler
+from chainrule.tensor import Tensor
+from chainrule.train import EarlyStopping, Trainer
+
+__all__ = [
+    "MLPClassifier", "MLPRegressor", "NeuralNetClassifier", "NeuralNetRegressor", "format_results", "search",
+]  # fmt: skip
+
+SOLVERS = {"sgd": optim.SGD, "adam": optim.Adam, "adagrad": optim.Adagrad, "rmsprop": optim.RMSprop}
+# scikit-learn's four names, then the other units chainrule.models knows.
+ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "softplus")
+LR_SCHEDULES = ("constant", "cosine", "step", "plateau")
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_PREDICT_BATCH = 4096  # rows per forward pass at prediction: bounds memory, not results
+
+
+# -- parameters, checked at fit ------------------------------------------------------------------
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_name(value, names) -> bool:
+    return isinstance(value, str) and value in names
+
+
+def _seed(random_state) -> int:
+    """An integer for chainrule.manual_seed: the int itself, one drawn from a RandomState, or with
+    None one drawn from chainrule's generator (so ``chainrule.manual_seed`` repeats the fit)."""
+    if random_state is None:
+        return int(random.get_generator().integers(2**32))
+    if _is_int(random_state) and random_state >= 0:
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _scheduler(spec, optimizer, max_iter: int, where: str):
+    """The learning-rate schedule ``lr_schedule`` names, stepped once per epoch."""
+    if spec is None or spec == "constant":
+        return None
+    if callable(spec):
+        scheduler = spec(optimizer)
+        if not hasattr(scheduler, "step"):
+            raise TypeError(f"{where}: lr_schedule(optimizer) must return a scheduler, got "
+                            f"{type(scheduler).__name__}")
+        return scheduler
+    if spec == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_iter)
+    if spec == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=max(1, max_iter // 3), gamma=0.1)
+    if spec == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.2, patience=3)
+    raise ValueError(f"{where}: lr_schedule must be None, one of {LR_SCHEDULES} or a callable "
+                     f"optimizer -> scheduler, got {spec!r}")
+
+
+# -- the shared estimator ------------------------------------------------------------------------
+class _Network(BaseEstimator):
+    """Training and prediction shared by the four estimators. A subclass says what network to
+    build (``_network``) and how targets become network outputs (``_targets``, ``_loss``)."""
+
+    _allow_nd = False
+
+    # -- hooks ------------------------------------------------------------------------------
+    def _network(self, n_features: int, n_outputs: int) -> nn.Module:
+        raise NotImplementedError
+
+    # -- checks -----------------------------------------------------------------------------
+    def _param_checks(self) -> list:
+        """(parameter, is it valid, what is expected) for every parameter with a constraint."""
+        return [
+            ("solver", _is_name(self.solver, SOLVERS), f"one of {sorted(SOLVERS)} (chainrule trains by "
+             "stochastic gradient methods, so scikit-learn's 'lbfgs' is not offered)"),
+            ("alpha", _is_real(self.alpha) and self.alpha >= 0, "a number >= 0"),
+            ("batch_size", _is_name(self.batch_size, ("auto",))
+             or (_is_int(self.batch_size) and self.batch_size >= 1), "'auto' or an integer >= 1"),
+            ("learning_rate_init", _is_real(self.learning_rate_init) and self.learning_rate_init > 0,
+             "a number > 0"),
+            ("max_iter", _is_int(self.max_iter) and self.max_iter >= 1, "an integer >= 1"),
+            ("tol", _is_real(self.tol) and self.tol >= 0, "a number >= 0"),
+            ("n_iter_no_change", _is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1,
+             "an integer >= 1"),
+            ("validation_fraction", _is_real(self.validation_fraction) and 0 < self.validation_fraction < 1,
+             "a number in (0, 1)"),
+            ("momentum", _is_real(self.momentum) and 0 <= self.momentum < 1, "a number in [0, 1)"),
+            ("restarts", _is_int(self.restarts) and self.restarts >= 1, "an integer >= 1"),
+            ("lr_schedule", self.lr_schedule is None or callable(self.lr_schedule)
+             or _is_name(self.lr_schedule, LR_SCHEDULES),
+             f"None, one of {LR_SCHEDULES} or a callable optimizer -> scheduler"),
+            ("random_state", self.random_state is None or not _is_int(self.random_state)
+             or self.random_state >= 0, "None, an integer >= 0 or a numpy RandomState"),
+        ]  # fmt: skip
+
+    def _check_params(self) -> None:
+        for name, ok, expected in self._param_checks():
+            if not ok:
+                value = getattr(self, name)
+                raise ValueError(f"{type(self).__name__}: {name} must be {expected}, got {value!r}")
+
+    def _validate(self, X, y="no_validation", *, reset: bool):
+        """scikit-learn's own validation: array conversion, finiteness, n_features_in_ and
+        feature names; floating X keeps its dtype (float32 or float64), anything else becomes
+        float64, and the network computes in that dtype."""
+        kwargs = dict(dtype=(np.float64, np.float32), allow_nd=self._allow_nd, reset=reset)
+        if isinstance(y, str) and y == "no_validation":  # scikit-learn's marker: X alone
+            return validate_data(self, X, **kwargs)
+        return validate_data(self, X, y, multi_output=True, **kwargs)
+
+    # -- the random stream ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _own_generator(self, fresh: bool):
+        """Train with chainrule's generator on this estimator's own stream: seeded from
+        random_state on a fresh fit, continued by warm_start and partial_fit; the caller's
+        stream is put back afterwards, so one fit does not shift another's randomness."""
+        seed = _seed(self.random_state) if fresh else None  # before saving: None advances the caller
+        caller = random.get_rng_state()
+        if fresh:
+            random.manual_seed(seed)
+        else:
+            random.set_rng_state(self._rng_state)
+        try:
+            yield
+        finally:
+            self._rng_state = random.get_rng_state()
+            random.set_rng_state(caller)
+
+    # -- training ---------------------------------------------------------------------------
+    def _batch_size(self, n_samples: int) -> int:
+        where = type(self).__name__
+        if self.batch_size == "auto":
+            size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(f"{where}: batch_size={self.batch_size} is larger than the {n_samples} "
+                              f"training samples; using {n_samples}", UserWarning, stacklevel=4)
+            size = min(self.batch_size, n_samples)
+        if any(isinstance(m, _BATCH_NORMS) for m in self.module_.modules()):
+            if n_samples < 2:
+                raise ValueError(f"{where}: batch normalisation needs batches of 2 or more samples, got "
+                                 f"n_samples={n_samples}")
+            while n_samples % size == 1:  # a last batch of one sample would have no batch statistics
+                size += 1
+        return size
+
+    def _new_optimizer(self):
+        """The solver over the network's parameters; weight matrices (2 or more dims) in a group
+        of their own, which carries the L2 penalty ``alpha``."""
+        params = list(self.module_.parameters())
+        weights = [p for p in params if p.ndim > 1]
+        others = [p for p in params if p.ndim <= 1]
+        groups = [g for g in ({"params": weights}, {"params": others}) if g["params"]]
+        kwargs = {"lr": self.learning_rate_init}
+        if self.solver == "sgd":
+            nesterov = bool(self.nesterovs_momentum and self.momentum > 0)  # SGD refuses it without momentum
+            kwargs.update(momentum=self.momentum, nesterov=nesterov)
+        return SOLVERS[self.solver](groups, **kwargs)
+
+    def _set_penalty(self, batch_size: int) -> None:
+        # scikit-learn's loss adds alpha/2 * sum(W^2) / batch_size, whose gradient is this decay.
+        for group in self._optimizer.param_groups:
+            group["weight_decay"] = self.alpha / batch_size if group["params"][0].ndim > 1 else 0.0
+
+    def _train(self, X, y, *, incremental: bool, classes=None):
+        """Fit (``incremental=False``) or one more epoch (partial_fit); X and y already validated."""
+        where = type(self).__name__
+        if incremental and self.early_stopping:
+            raise ValueError(f"{where}.partial_fit: early_stopping=True needs whole fits; use fit")
+        fresh = not hasattr(self, "module_") or (not incremental and not self.warm_start)
+        targets, n_outputs = self._targets(y, fresh=fresh, classes=classes)
+        with self._own_generator(fresh):
+            if fresh:
+                self.module_ = self._network(self.n_features_in_, n_outputs).to(X.dtype)
+                self.loss_curve_ = []
+            if fresh or not incremental:  # partial_fit continues the optimizer; fit starts a new one
+                self._optimizer = self._new_optimizer()
+                self._scheduler = _scheduler(self.lr_schedule, self._optimizer, self.max_iter, where)
+            val = None
+            if self.early_stopping:
+                X, X_val, targets, y_val = self._split(X, targets)
+                val = (X_val, y_val)
+            batch_size = self._batch_size(len(X))
+            self._set_penalty(batch_size)
+            callbacks = [] if incremental else [EarlyStopping(
+                "val_loss" if self.early_stopping else "loss", mode="min", patience=self.n_iter_no_change,
+                min_delta=self.tol, restore_best_weights=self.early_stopping)]
+            trainer = Trainer(self.module_, self._loss(), self._optimizer, batch_size=batch_size,
+                              shuffle=self.shuffle, metrics=(), scheduler=self._scheduler,
+                              callbacks=callbacks, verbose=int(self.verbose), monitor_gradients=False)
+            history = trainer.fit((X, targets), epochs=1 if incremental else self.max_iter, val_data=val,
+                                  restarts=self.restarts if fresh and not incremental else 1)
+        self.module_.zero_grad()  # the last batch's gradients would only weigh down pickles
+        if not all(np.isfinite(p.data).all() for p in self.module_.parameters()):
+            raise ValueError(f"{where}: training produced non-finite weights; scale the inputs (e.g. "
+                             "StandardScaler) or lower learning_rate_init")
+        self.history_ = history
+        self.loss_curve_ = [*self.loss_curve_, *history["loss"]]
+        self.n_iter_ = len(history)
+        if not incremental and history.stopped is None and len(history) == self.max_iter:
+            warnings.warn(f"{where}: max_iter={self.max_iter} epochs reached before the loss converged "
+                          f"(tol={self.tol}, n_iter_no_change={self.n_iter_no_change})", ConvergenceWarning,
+                          stacklevel=3)
+        return self
+
+    def _split(self, X, targets):
+        """The early-stopping hold-out, drawn from the estimator's stream (stratified by class
+        for single-output classifiers, as scikit-learn does)."""
+        stratify = targets if targets.ndim == 1 and targets.dtype.kind == "i" else None
+        seed = int(random.get_generator().integers(np.iinfo(np.int32).max))
+        X, X_val, targets, y_val = train_test_split(X, targets, test_size=self.validation_fraction,
+                                                    random_state=seed, stratify=stratify)
+        if len(X_val) < 2:
+            raise ValueError(f"{type(self).__name__}: the validation set holds {len(X_val)} sample(s); "
+                             "increase validation_fraction or the data set for early_stopping")
+        return X, X_val, targets, y_val
+
+    def fit(self, X, y):
+        """Train the network on X (n_samples, n_features) and targets y; returns self.
+
+        A fresh fit seeds chainrule's generator from ``random_state``; with ``warm_start`` a
+        later fit continues from the current weights (with a fresh optimizer, as scikit-learn).
+        """
+        self._check_params()
+        first = not hasattr(self, "module_") or not self.warm_start
+        X, y = self._validate(X, y, reset=first)
+        return self._train(X, y, incremental=False)
+
+    # -- prediction -------------------------------------------------------------------------
+    def _outputs(self, X) -> np.ndarray:
+        """The network's raw outputs for validated X, in eval mode and without a graph."""
+        check_is_fitted(self, "module_")
+        X = self._validate(X, reset=False)
+        params = list(self.module_.parameters())
+        X = X.astype(params[0].dtype if params else X.dtype, copy=False)
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        try:
+            with no_grad():
+                return np.concatenate([module(Tensor(X[i:i + _PREDICT_BATCH])).data
+                                       for i in range(0, len(X), _PREDICT_BATCH)])
+        finally:
+            module.train(was_training)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class _Classifier(ClassifierMixin, _Network):
+    """Class labels in, class probabilities out: softmax cross-entropy over ``classes_`` (binary
+    and multi-class, any label type), or a sigmoid per label with BCE-with-logits for multi-label
+    indicator targets."""
+
+    def _targets(self, y, *, fresh: bool, classes=None):
+        where = type(self).__name__
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        kind = type_of_target(y)
+        if kind == "multiclass-multioutput":
+            raise ValueError(f"{where}: multi-output targets must be a 0/1 label indicator matrix "
+                             f"(multi-label); got several columns of multi-class labels, shape {y.shape}")
+        multilabel = kind == "multilabel-indicator"
+        if fresh:
+            if multilabel:
+                self.classes_ = np.arange(y.shape[1])
+            else:
+                self.classes_ = unique_labels(y if classes is None else classes)
+            self.out_activation_ = "logistic" if multilabel else "softmax"
+        if multilabel != (self.out_activation_ == "logistic"):
+            raise ValueError(f"{where}: fitted on {'multi-label' if not multilabel else 'class'} targets, "
+                             f"now given {'multi-label' if multilabel else 'class'} targets")
+        if multilabel:
+            if y.shape[1] != len(self.classes_):
+                raise ValueError(f"{where}: y has {y.shape[1]} labels, the network was fitted with "
+                                 f"{len(self.classes_)}")
+            return y.astype(np.float64), len(self.classes_)
+        index = np.searchsorted(self.classes_, y).clip(0, len(self.classes_) - 1)
+        unknown = self.classes_[index] != y
+        if unknown.any():
+            raise ValueError(f"{where}: y holds labels {sorted(set(y[unknown].tolist()))[:5]} that are not "
+                             f"among classes_ {self.classes_.tolist()}; pass every class to the first "
+                             "partial_fit (classes=...) or refit without warm_start")
+        return index.astype(np.int64), len(self.classes_)
+
+    def _loss(self) -> nn.Module:
+        return nn.BCEWithLogitsLoss() if self.out_activation_ == "logistic" else nn.CrossEntropyLoss()
+
+    def partial_fit(self, X, y, classes=None):
+        """One more epoch over (X, y), continuing the optimizer. The first call needs
+        ``classes`` (every label that will ever occur), unless y is a multi-label indicator."""
+        self._check_params()
+        first = not hasattr(self, "module_")
+        if first and classes is None and type_of_target(y) != "multilabel-indicator":
+            raise ValueError(f"{type(self).__name__}.partial_fit: the first call needs classes=, every "
+                             "class label that will occur (as in scikit-learn)")
+        if not first and classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
+            raise ValueError(f"{type(self).__name__}.partial_fit: classes={list(classes)} differs from "
+                             f"classes_ {self.classes_.tolist()} of the first call")
+        X, y = self._validate(X, y, reset=first)
+        return self._train(X, y, incremental=True, classes=classes)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes); for multi-label targets the probability of
+        each label (n_samples, n_labels)."""
+        out = self._outputs(X)
+        return expit(out) if self.out_activation_ == "logistic" else softmax(out, axis=1)
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """The logarithm of ``predict_proba``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each sample, in the labels' own type; for multi-label
+        targets a 0/1 matrix (probability above 0.5)."""
+        proba = self.predict_proba(X)
+        if self.out_activation_ == "logistic":
+            return (proba > 0.5).astype(int)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class _Regressor(MultiOutputMixin, RegressorMixin, _Network):
+    """Real-valued targets, one output per target column, mean squared error."""
+
+    def _targets(self, y, *, fresh: bool, classes=None):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        targets = y.reshape(len(y), -1).astype(np.float64)
+        if not fresh and targets.shape[1] != self.n_outputs_:
+            raise ValueError(f"{type(self).__name__}: y has {targets.shape[1]} target columns, the "
+                             f"network was fitted with {self.n_outputs_}")
+        self.n_outputs_ = targets.shape[1]
+        return targets, self.n_outputs_
+
+    def _loss(self) -> nn.Module:
+        return nn.MSELoss()
+
+    def partial_fit(self, X, y):
+        """One more epoch over (X, y), continuing the optimizer."""
+        self._check_params()
+        first = not hasattr(self, "module_")
+        X, y = self._validate(X, y, reset=first)
+        return self._train(X, y, incremental=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions (n_samples,) for one target, else (n_samples, n_targets)."""
+        out = self._outputs(X)
+        return out.ravel() if out.shape[1] == 1 else out
+
+
+# -- multilayer perceptrons ----------------------------------------------------------------------
+class _MLP(_Network):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, dropout=0.0,
+                 batch_norm=False, restarts=1, lr_schedule=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.restarts = restarts
+        self.lr_schedule = lr_schedule
+
+    def _hidden(self) -> list:
+        sizes = self.hidden_layer_sizes
+        return [sizes] if _is_int(sizes) else list(sizes)
+
+    def _param_checks(self):
+        sizes = self.hidden_layer_sizes
+        listed = _is_int(sizes) or (hasattr(sizes, "__iter__") and not isinstance(sizes, str))
+        return [
+            *super()._param_checks(),
+            ("hidden_layer_sizes", listed and all(_is_int(h) and h > 0 for h in self._hidden()),
+             "positive integers, one per hidden layer"),
+            ("activation", _is_name(self.activation, ACTIVATIONS), f"one of {ACTIVATIONS}"),
+            ("dropout", _is_real(self.dropout) and 0 <= self.dropout < 1, "a number in [0, 1)"),
+        ]
+
+    def _network(self, n_features, n_outputs):
+        name = {"logistic": "sigmoid", "identity": "relu"}.get(self.activation, self.activation)
+        net = models.mlp(n_features, self._hidden(), n_outputs, activation_name=name,
+                         dropout=float(self.dropout), batch_norm=bool(self.batch_norm))
+        if self.activation == "identity":  # models.mlp builds nonlinear units only: take them out
+            net = nn.Sequential(*(nn.Identity() if isinstance(m, nn.ReLU) else m for m in net))
+        return net
+
+
+_MLP_DOC = """
+
+    Parameters (scikit-learn's names and defaults, then chainrule's own)
+    ----------
+    hidden_layer_sizes : widths of the hidden layers, e.g. (128, 64); () is a linear model.
+    activation : {activations}; 'logistic' is the sigmoid.
+    solver : 'adam', 'sgd', 'adagrad' or 'rmsprop' (chainrule.optim; scikit-learn's 'lbfgs' is
+        not offered).
+    alpha : L2 penalty on the weight matrices (not the biases): the optimizer's weight_decay is
+        alpha / batch_size, the gradient of scikit-learn's penalty.
+    batch_size : 'auto' is min(200, n_samples).
+    learning_rate_init, max_iter (epochs), shuffle, momentum and nesterovs_momentum (sgd only).
+    tol, n_iter_no_change : stop when the training loss (the validation loss with
+        early_stopping) has not improved by tol for n_iter_no_change epochs.
+    early_stopping, validation_fraction : hold out that fraction (stratified for classifiers),
+        stop on its loss and keep the best epoch's weights.
+    random_state : None, an int or a RandomState; an int k trains exactly as
+        ``chainrule.manual_seed(k)`` would (initialisation, shuffling, dropout); None draws the
+        seed from chainrule's generator. The caller's generator state is left as it was.
+    warm_start : a later fit continues from the current weights.
+    verbose : print one line per epoch.
+    dropout : dropout probability after each hidden activation.
+    batch_norm : BatchNorm1d before each hidden activation.
+    restarts : train this many times from fresh initialisations and keep the best run.
+    lr_schedule : None/'constant', 'cosine' (to zero over max_iter epochs), 'step' (x0.1 every
+        max_iter // 3 epochs), 'plateau' (x0.2 after 3 epochs without improvement), or a callable
+        ``optimizer -> chainrule.optim.lr_scheduler`` object, stepped once per epoch.
+
+    Fitted attributes: ``module_`` (the trained chainrule network), ``classes_`` (classifiers),
+    ``n_features_in_``, ``n_outputs_`` (regressors), ``out_activation_`` (classifiers),
+    ``loss_curve_`` (the mean training loss of every epoch, over warm starts and partial fits;
+    the data loss, without the penalty), ``n_iter_`` (epochs of the latest fit), ``history_``
+    (its chainrule History, with validation loss and learning rates).
+    """.format(activations=", ".join(ACTIVATIONS))
+
+
+class MLPClassifier(_Classifier, _MLP):
+    __doc__ = """A multilayer perceptron classifier trained by backpropagation: scikit-learn's
+    MLPClassifier, built from chainrule layers (softmax cross-entropy; a sigmoid per label for
+    multi-label targets).""" + _MLP_DOC
+
+
+class MLPRegressor(_Regressor, _MLP):
+    __doc__ = """A multilayer perceptron regressor trained by backpropagation on the mean squared
+    error: scikit-learn's MLPRegressor, built from chainrule layers; one output per target.""" + _MLP_DOC
+
+
+# -- any chainrule module ------------------------------------------------------------------------
+class _NeuralNet(_Network):
+    _allow_nd = True  # images (N, C, H, W) and sequences (N, L, F) go to the module as they are
+
+    def __init__(self, module, *, solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, restarts=1, lr_schedule=None):
+        self.module = module
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.restarts = restarts
+        self.lr_schedule = lr_schedule
+
+    def _param_checks(self):
+        return [*super()._param_checks(), ("module", callable(self.module),
+                "a callable (n_features_in, n_outputs) -> chainrule.nn.Module, such as a Module class")]
+
+    def _network(self, n_features, n_outputs):
+        net = self.module(n_features, n_outputs)
+        if not isinstance(net, nn.Module):
+            raise TypeError(f"{type(self).__name__}: module({n_features}, {n_outputs}) returned "
+                            f"{type(net).__name__}, expected a chainrule.nn.Module")
+        return net
+
+
+_NET_DOC = """
+
+    ``module`` is called as ``module(n_features_in, n_outputs)`` at the first fit and must return
+    a chainrule.nn.Module mapping a batch of X (n_samples, n_features_in, ...) to raw outputs
+    (n_samples, n_outputs): logits for classifiers (n_outputs = number of classes, or of labels
+    for multi-label targets), predictions for regressors. A Module class with that constructor
+    works as it is; settings of your own go in with ``functools.partial(MyNet, width=64)``, and a
+    search tries several by listing partials under ``"module"``. n_features_in is X.shape[1] (the
+    channels of images (N, C, H, W)). The module is cast to X's dtype and its randomness is
+    seeded from ``random_state``. Every other parameter and fitted attribute is MLPClassifier's;
+    ``alpha`` decays every parameter of 2 or more dimensions.
+    """
+
+
+class NeuralNetClassifier(_Classifier, _NeuralNet):
+    __doc__ = """Any chainrule network as a scikit-learn classifier (fit, predict,
+    predict_proba, partial_fit, pipelines and searches).""" + _NET_DOC
+
+
+class NeuralNetRegressor(_Regressor, _NeuralNet):
+    __doc__ = """Any chainrule network as a scikit-learn regressor (fit, predict, partial_fit,
+    pipelines and searches).""" + _NET_DOC
+
+
+# -- architecture search -------------------------------------------------------------------------
+def search(X, y, param_grid, cv=3, *, estimator=None, scale: bool = True, n_iter: int | None = None,
+           scoring=None, n_jobs=None, random_state: int = 0, verbose: int = 0) -> list:
+    """Cross-validate every setting in ``param_grid`` and return the rows, best first.
+
+    ``param_grid`` maps the estimator's parameter names to the values to try (or is a list of
+    such dicts), e.g. ``{"hidden_layer_sizes": [(64,), (128, 64)], "activation": ["relu",
+    "tanh"]}``. ``estimator`` defaults to MLPClassifier (MLPRegressor for real-valued y) with
+    ``random_state``; with ``scale`` a StandardScaler fitted on each training fold comes first.
+    ``n_iter`` samples that many settings (RandomizedSearchCV; values may be distributions)
+    instead of trying all (GridSearchCV). Each row: ``rank``, ``mean_score``, ``std_score``,
+    ``fit_time`` (mean seconds per fit) and ``params``.
+
+    >>> from chainrule.data import moons
+    >>> X, y = moons(120, seed=0)
+    >>> rows = search(X, y, {"hidden_layer_sizes": [(4,), (16,)]}, cv=2,
+    ...               estimator=MLPClassifier(max_iter=20, learning_rate_init=0.05, random_state=0))
+    >>> [sorted(row) for row in rows][0], len(rows)
+    (['fit_time', 'mean_score', 'params', 'rank', 'std_score'], 2)
+    """
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if estimator is None:
+        regression = type_of_target(y) in ("continuous", "continuous-multioutput")
+        estimator = (MLPRegressor if regression else MLPClassifier)(random_state=random_state)
+    model = Pipeline([("scale", StandardScaler()), ("net", estimator)] if scale else [("net", estimator)])
+    grids = param_grid if isinstance(param_grid, list) else [param_grid]
+    grids = [{f"net__{name}": values for name, values in grid.items()} for grid in grids]
+    common = dict(cv=cv, scoring=scoring, n_jobs=n_jobs, verbose=verbose, refit=False, error_score="raise")
+    if n_iter is None:
+        searcher = GridSearchCV(model, grids, **common)
+    else:
+        searcher = RandomizedSearchCV(model, grids, n_iter=n_iter, random_state=random_state, **common)
+    searcher.fit(X, y)
+    results = searcher.cv_results_
+    rows = [
+        {"rank": int(results["rank_test_score"][i]), "mean_score": float(results["mean_test_score"][i]),
+         "std_score": float(results["std_test_score"][i]), "fit_time": float(results["mean_fit_time"][i]),
+         "params": {name.removeprefix("net__"): value for name, value in results["params"][i].items()}}
+        for i in range(len(results["params"]))
+    ]
+    return sorted(rows, key=lambda row: (row["rank"], -row["mean_score"]))
+
+
+def _shown(value) -> str:
+    """A parameter value as a table cell: callables by name, partials as Name(arg=value)."""
+    func = getattr(value, "func", None)
+    if func is not None and hasattr(value, "keywords"):
+        args = [*map(repr, value.args), *(f"{k}={v!r}" for k, v in value.keywords.items())]
+        return f"{getattr(func, '__name__', repr(func))}({', '.join(args)})"
+    return value.__name__ if callable(value) and hasattr(value, "__name__") else repr(value)
+
+
+def format_results(rows, top: int | None = None) -> str:
+    """``search``'s rows as a text table: rank, mean score +- std, seconds per fit, settings.
+
+    >>> print(format_results([{"rank": 1, "mean_score": 0.97, "std_score": 0.01, "fit_time": 1.5,
+    ...                        "params": {"hidden_layer_sizes": (64,)}}]))
+    rank  score            fit s  params
+       1  0.9700 +- 0.0100   1.5  hidden_layer_sizes=(64,)
+    """
+    lines = ["rank  score            fit s  params"]
+    for row in rows[:top]:
+        params = "  ".join(f"{name}={_shown(value)}" for name, value in row["params"].items())
+        lines.append(f"{row['rank']:4d}  {row['mean_score']:.4f} +- {row['std_score']:.4f}  "
+                     f"{row['fit_time']:4.1f}  {params}")
+    return "\n".join(lines)

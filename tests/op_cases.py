@@ -5,6 +5,7 @@ import numpy as np
 import scipy.special
 from cases_conv import CASES as CONV_CASES
 from cases_loss import CASES as LOSS_CASES
+from cases_recurrent import CASES as RECURRENT_CASES
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from op_table import Case, Drawn, dim_choice, shapes, values
@@ -372,4 +373,4 @@ OTHERS = [
     _softmax_case("log_softmax", cr.log_softmax, scipy.special.log_softmax),
 ]
 
-CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES
+CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES

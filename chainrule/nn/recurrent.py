@@ -1,10 +1,9 @@
 """Recurrent layers: RNN, LSTM and GRU apply one cell at every step of a sequence, carrying a
 hidden state from step to step; the cells (RNNCell, LSTMCell, GRUCell) take a single step.
 
-Everything is composed from ops, so backpropagation through time is the engine's ordinary
-backward through the unrolled loop. Equations, parameter names, shapes and initialisation are
-PyTorch's. The input projection ``x W_ih^T + b_ih`` of a whole sequence is one ``linear`` before
-the loop; each step adds ``linear(h, W_hh, b_hh)`` and applies the gates.
+The layers run each (layer, direction) as one op, ``ops.recurrent.rnn_sequence``, whose VJP is
+backpropagation through time; the cells are composed from ops (the engine unrolls them).
+Equations, parameter names, shapes and initialisation are PyTorch's.
 """
 
 import math
@@ -19,23 +18,13 @@ from chainrule.ops.arithmetic import add, mul, sub
 from chainrule.ops.indexing import getitem
 from chainrule.ops.linalg import linear
 from chainrule.ops.operands import wrap
+from chainrule.ops.recurrent import rnn_sequence
 from chainrule.ops.shape import concatenate, squeeze, stack, transpose, unsqueeze
 from chainrule.ops.unary import relu, sigmoid, tanh
 from chainrule.tensor import Tensor
 
 # Each step function maps (input projection at t, state tuple, W_hh, b_hh) to the new state
 # tuple, whose first entry is the output h_t. The state is (h,) for RNN and GRU, (h, c) for LSTM.
-
-
-def _time_steps(x):
-    """x[0], ..., x[L-1] as separate tensors, cut by halving. L direct slices would each send
-    back a gradient the size of all of x, which the engine adds up: quadratic in L. Halving
-    costs log2(L) passes over x instead."""
-    length = x.data.shape[0]
-    if length == 1 or not x.requires_grad:
-        return [getitem(x, t) for t in range(length)]
-    mid = length // 2
-    return _time_steps(getitem(x, slice(0, mid))) + _time_steps(getitem(x, slice(mid, length)))
 
 
 def _columns(x, start, stop):
@@ -225,7 +214,6 @@ class _RNNBase(Module):
         length, batch = x.data.shape[:2]
         states = self._initial_states(hx, batch, batched, x.data.dtype)
         directions = 2 if self.bidirectional else 1
-        step = self._step
         finals = []
         for layer in range(self.num_layers):
             outputs = []
@@ -233,15 +221,19 @@ class _RNNBase(Module):
                 k = layer * directions + direction
                 w_ih, w_hh, *biases = (getattr(self, name) for name in self._all_weight_names[k])
                 b_ih, b_hh = biases if biases else (None, None)
-                # The input projection of every time step at once: (L, N, gates * H).
-                projected = _time_steps(linear(x, w_ih, b_ih))
+                # One op runs the layer over the whole sequence (backprop through time in its VJP).
                 state = states[k]
-                hs = [None] * length
-                for t in range(length - 1, -1, -1) if direction else range(length):
-                    state = step(projected[t], state, w_hh, b_hh)
-                    hs[t] = state[0]
-                outputs.append(stack(hs, 0))
-                finals.append(state)
+                c0 = state[1] if self.mode == "LSTM" else None
+                sequence = rnn_sequence(self.mode, x, state[0], c0, w_ih, w_hh, b_ih, b_hh, reverse=bool(direction))
+                last = 0 if direction else length - 1  # the step processed last
+                if self.mode == "LSTM":
+                    size = self.hidden_size
+                    hs = getitem(sequence, (Ellipsis, slice(0, size)))
+                    finals.append((getitem(hs, last), getitem(sequence, (last, slice(None), slice(size, None)))))
+                else:
+                    hs = sequence
+                    finals.append((getitem(hs, last),))
+                outputs.append(hs)
             x = outputs[0] if directions == 1 else concatenate(outputs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = dropout(x, self.dropout, True)

@@ -16,6 +16,7 @@ from chainrule.ops.pool import (
     max_pool1d,
     max_pool2d,
 )
+from chainrule.ops.recurrent import rnn_sequence
 from chainrule.ops.reduce import (
     amax,
     amin,
@@ -80,6 +81,7 @@ DIFFERENTIABLE = (
     "batch_norm", "layer_norm",
     "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "rnn_sequence",
 )  # fmt: skip
 
 __all__ = [

@@ -7,6 +7,7 @@
     chainrule explain              one backprop step on XOR, with every number
     chainrule gradcheck [flags]    check an architecture's gradients on random data
     chainrule compare [--data D]   the network against decision tree, SVM, k-NN, logistic regression
+    chainrule search [--data D]    cross-validated search over hidden sizes, depth, activation, lr
 """
 
 import argparse
@@ -121,6 +122,19 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--epochs", type=int, default=defaults.epochs, help="network epochs (default: 30)")
     compare.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="test share (0.2)")
     compare.add_argument("--plot", help="also write a bar chart of test accuracy to this PNG")
+
+    search = commands.add_parser("search", help="cross-validated search over architectures and learning rates",
+                                 description="Grid search with scikit-learn's GridSearchCV over MLPClassifier "
+                                             "settings (standardised features, stratified shuffled folds); "
+                                             "prints the settings ranked by mean validation accuracy.")
+    _add_data(search, defaults)
+    search.add_argument("--hidden", type=_widths, nargs="+", default=[(32,), (128,), (64, 64)], metavar="W1,W2",
+                        help="hidden layer sizes to try, each a comma list (default: 32 128 64,64)")
+    search.add_argument("--activation", nargs="+", default=["relu", "tanh"], help="activations to try")
+    search.add_argument("--lr", type=float, nargs="+", default=[1e-3, 1e-2], help="learning rates to try")
+    search.add_argument("--epochs", type=int, default=20, help="epochs per fit (default: 20)")
+    search.add_argument("--cv", type=int, default=3, help="cross-validation folds (default: 3)")
+    search.add_argument("--top", type=int, help="show only the best TOP rows")
     return parser
 
 
@@ -228,8 +242,30 @@ def _compare(args) -> int:
     return 0
 
 
+def _search(args) -> int:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import StratifiedKFold
+
+    from chainrule.runs import RunConfig, load_data
+    from chainrule.sklearn import MLPClassifier, format_results, search
+
+    config = RunConfig(data=args.data, data_path=args.data_path, label_column=args.label_column, seed=args.seed)
+    X, y = load_data(config)
+    grid = {"hidden_layer_sizes": [tuple(h) for h in args.hidden], "activation": args.activation,
+            "learning_rate_init": args.lr}
+    folds = StratifiedKFold(args.cv, shuffle=True, random_state=args.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short fits are the point of a search
+        rows = search(X.reshape(len(X), -1), y, grid, cv=folds,
+                      estimator=MLPClassifier(max_iter=args.epochs, random_state=args.seed))
+    print(format_results(rows, top=args.top))
+    return 0
+
+
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "explain": _explain,
-            "gradcheck": _gradcheck, "compare": _compare}
+            "gradcheck": _gradcheck, "compare": _compare, "search": _search}
 
 
 def main(argv=None) -> int:

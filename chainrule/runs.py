@@ -93,7 +93,8 @@ class PreparedData:
     scaler: StandardScaler
 
 
-def _load(config: RunConfig):
+def load_data(config: RunConfig):
+    """The data set a configuration names, as (X, y) (with .classes where known)."""
     kwargs = {}
     if config.data in ("mnist", "fashion_mnist"):
         if not config.data_path:
@@ -122,7 +123,7 @@ def sample_shape(config: RunConfig, n_features: int) -> tuple:
 def prepare_data(config: RunConfig) -> PreparedData:
     """Load, split (test, then validation from the rest, stratified, seeded), standardise with
     statistics of the training part only, and shape the samples for the model."""
-    data = _load(config)
+    data = load_data(config)
     X, y = np.asarray(data[0], dtype=np.float32).reshape(len(data[0]), -1), np.asarray(data[1])
     if config.data == "mnist1d":  # the reference's own split: first 4000 train, last 1000 test
         cut = int(0.8 * len(X))

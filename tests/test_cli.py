@@ -121,6 +121,16 @@ def test_errors_are_messages_not_tracebacks(args, message):
 
 
 def test_every_command_has_complete_help():
-    for command in ("train", "evaluate", "predict", "explain", "gradcheck", "compare"):
+    for command in ("train", "evaluate", "predict", "explain", "gradcheck", "compare", "search"):
         result = chainrule(command, "--help")
         assert result.returncode == 0 and "usage: chainrule " + command in result.stdout
+
+
+def test_search_prints_a_ranked_table():
+    result = chainrule("search", "--hidden", "16", "32,16", "--activation", "relu", "--lr", "0.01", "--epochs", "3",
+                       "--cv", "2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("rank") and len(lines) == 3
+    scores = [float(line.split()[1]) for line in lines[1:]]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0.5

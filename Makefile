@@ -21,6 +21,11 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
+## bench: chainrule against PyTorch (CPU) on the same workloads; writes benchmarks/RESULTS.md
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) benchmarks/bench.py
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 

@@ -58,8 +58,20 @@ def _add_data(parser, defaults):
     group.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
 
 
+def _add_optimization(group, defaults):
+    from chainrule.runs import OPTIMIZERS
+
+    group.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer,
+                       help="optimizer (default: %(default)s)")
+    group.add_argument("--lr", type=float, help="learning rate (default: 0.05 for sgd, 0.01 adagrad, 0.001 others)")
+    group.add_argument("--momentum", type=float, default=defaults.momentum, help="sgd/rmsprop momentum (default: 0.9)")
+    group.add_argument("--batch-size", type=int, default=defaults.batch_size, help="mini-batch size (default: 64)")
+    group.add_argument("--epochs", type=int, help=f"epochs (default: {defaults.epochs})")
+    group.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="L2 weight decay")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    from chainrule.runs import LOSSES, OPTIMIZERS, SCHEDULES, RunConfig
+    from chainrule.runs import LOSSES, SCHEDULES, RunConfig
 
     defaults = RunConfig()
     parser = argparse.ArgumentParser(
@@ -76,14 +88,8 @@ def _build_parser() -> argparse.ArgumentParser:
     fit = train.add_argument_group("training")
     fit.add_argument("--loss", choices=LOSSES, default=defaults.loss,
                      help="loss (default: cross-entropy for classifiers, MSE for autoencoders)")
-    fit.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer,
-                     help="optimizer (default: %(default)s)")
-    fit.add_argument("--lr", type=float, help="learning rate (default: 0.05 for sgd, 0.01 adagrad, 0.001 others)")
-    fit.add_argument("--momentum", type=float, default=defaults.momentum, help="sgd/rmsprop momentum (default: 0.9)")
+    _add_optimization(fit, defaults)
     fit.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule, help="learning-rate schedule")
-    fit.add_argument("--batch-size", type=int, default=defaults.batch_size, help="mini-batch size (default: 64)")
-    fit.add_argument("--epochs", type=int, help=f"epochs (default: {defaults.epochs})")
-    fit.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="L2 weight decay")
     fit.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
     fit.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                      help="stop when the validation loss has not improved for PATIENCE epochs")
@@ -119,7 +125,7 @@ def _build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="the network against classic learners on one split")
     _add_data(compare, defaults)
     _add_architecture(compare, defaults)
-    compare.add_argument("--epochs", type=int, default=defaults.epochs, help="network epochs (default: 30)")
+    _add_optimization(compare.add_argument_group("training"), defaults)
     compare.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="test share (0.2)")
     compare.add_argument("--plot", help="also write a bar chart of test accuracy to this PNG")
 
@@ -234,7 +240,7 @@ def _compare(args) -> int:
     from chainrule.compare import compare, format_table
     from chainrule.runs import RunConfig
 
-    fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__}
+    fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__ and v is not None}
     rows = compare(RunConfig(**fields), plot=args.plot)
     print(format_table(rows))
     if args.plot:

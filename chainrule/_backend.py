@@ -1,6 +1,9 @@
 """The array module every op computes with (NumPy now; a NumPy-compatible one such as CuPy later)
 and the default floating dtype."""
 
+import os
+import sys
+
 import numpy
 
 # Ops reach arrays only through `xp`, so swapping the array library is a change to this file alone.
@@ -26,3 +29,27 @@ def set_default_dtype(dtype) -> None:
     if dtype not in (numpy.float32, numpy.float64):
         raise TypeError(f"set_default_dtype: expected float32 or float64, got {dtype}")
     _default_dtype = dtype
+
+
+def _keep_freed_memory() -> bool:
+    """Ask glibc to keep large freed blocks in the heap instead of unmapping them.
+
+    A training step allocates and frees the same large arrays every time; by default glibc
+    serves each with a fresh mmap whose pages the kernel must fault in and zero again, which cost
+    a convolutional step about 40% of its time here (benchmarks/NOTES.md). Keeping freed memory,
+    as PyTorch's caching allocator does, removes that. Set CHAINRULE_KEEP_FREED_MEMORY=0 to leave
+    the allocator alone. Returns whether the settings were applied.
+    """
+    if os.environ.get("CHAINRULE_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 * 2**20)) and bool(mallopt(m_trim_threshold, 2**30))
+
+
+allocator_tuned = _keep_freed_memory()

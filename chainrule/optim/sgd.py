@@ -43,6 +43,6 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype, copy=True)
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * grad
+                buf += grad if group["dampening"] == 0 else (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
         param -= group["lr"] * grad

@@ -3,7 +3,7 @@ engine small enough to read. The public surface only: everything here is re-expo
 
 import numpy as _np
 
-from chainrule import autograd, diagnostics, explain, nn, optim, train
+from chainrule import autograd, nn, optim
 from chainrule._backend import get_default_dtype, set_default_dtype
 from chainrule.autograd import enable_grad, no_grad, set_grad_enabled
 from chainrule.creation import (
@@ -41,9 +41,23 @@ bool = _np.dtype(_np.bool_)
 
 __version__ = "0.1.0"
 
+# Loaded on first use (``chainrule.train.fit`` works as usual): they are not needed to build and
+# differentiate models, and importing them all would slow ``import chainrule`` down.
+_LAZY_SUBMODULES = ("compare", "data", "diagnostics", "distributed", "explain", "models", "runs", "train")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f"chainrule.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
 __all__ = [
     # namespaces
-    "autograd", "diagnostics", "explain", "nn", "optim", "train",
+    "autograd", "diagnostics", "explain", "nn", "optim", "train",  # noqa: F405  (the last three load lazily)
     # the tensor, its creation and dtypes
     "Tensor", "arange", "empty", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
     "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros", "zeros_like",

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-_generator = np.random.default_rng()
+_generator = None  # created on first use: importing numpy.random costs ~10 ms at start-up
 
 
-def manual_seed(seed: int) -> np.random.Generator:
+def manual_seed(seed: int) -> "np.random.Generator":
     """Seed chainrule's generator so that every random op repeats exactly.
 
     >>> import chainrule
@@ -20,16 +20,19 @@ def manual_seed(seed: int) -> np.random.Generator:
     return _generator
 
 
-def get_generator() -> np.random.Generator:
+def get_generator() -> "np.random.Generator":
     """The generator random ops draw from (replaced by each `manual_seed`)."""
+    global _generator
+    if _generator is None:
+        _generator = np.random.default_rng()
     return _generator
 
 
 def get_rng_state() -> dict:
     """The generator's state, a JSON-serialisable dict (for checkpoints)."""
-    return _generator.bit_generator.state
+    return get_generator().bit_generator.state
 
 
 def set_rng_state(state: dict) -> None:
     """Restore a state returned by `get_rng_state`."""
-    _generator.bit_generator.state = state
+    get_generator().bit_generator.state = state

@@ -171,3 +171,14 @@ def test_cast_between_float_dtypes_keeps_gradient_flowing():
     y.sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_heavy_submodules_load_on_first_use():
+    import subprocess
+    import sys
+
+    code = ("import sys, chainrule as cr; loaded = [m for m in ('chainrule.train', 'chainrule.optim.lr_scheduler', "
+            "'numpy.random') if m in sys.modules]; print(loaded); cr.train.fit; cr.optim.lr_scheduler.StepLR; "
+            "print('chainrule.train' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "True"

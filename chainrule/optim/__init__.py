@@ -1,6 +1,5 @@
 """chainrule.optim: gradient descent and its descendants, and learning-rate schedules."""
 
-from chainrule.optim import lr_scheduler
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam
 from chainrule.optim.adamw import AdamW
@@ -9,3 +8,12 @@ from chainrule.optim.rmsprop import RMSprop
 from chainrule.optim.sgd import SGD
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
+
+
+def __getattr__(name):
+    # lr_scheduler is imported on first use: its classes are many and start-up time counts.
+    if name == "lr_scheduler":
+        import importlib
+
+        return importlib.import_module("chainrule.optim.lr_scheduler")
+    raise AttributeError(f"module 'chainrule.optim' has no attribute {name!r}")

@@ -9,7 +9,7 @@ Class weights and ``pos_weight`` are constants (no gradient), as in PyTorch; flo
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import wrap
+from chainrule.ops.operands import floating, wrap
 from chainrule.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -18,14 +18,6 @@ REDUCTIONS = ("mean", "sum", "none")
 def check_reduction(reduction, op: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def _float_input(x, op):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating input, got dtype {x.data.dtype}")
-    return x
 
 
 def _constant(value, dtype, op, what):
@@ -147,7 +139,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     0.6931
     """
     op = "cross_entropy"
-    x = _float_input(input, op)
+    x = floating(input, op)
     check_reduction(reduction, op)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -250,7 +242,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction:
     2.5
     """
     op = "nll_loss"
-    x = _float_input(input, op)
+    x = floating(input, op)
     check_reduction(reduction, op)
     axis = _class_axis(x, op)
     d = x.data
@@ -285,7 +277,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     0.6931
     """
     op = "binary_cross_entropy"
-    x = _float_input(input, op)
+    x = floating(input, op)
     check_reduction(reduction, op)
     target, y = _float_target(target, x, op)
     w = _broadcast_weight(weight, x, op, "weight")
@@ -334,7 +326,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
     0.6931
     """
     op = "binary_cross_entropy_with_logits"
-    x = _float_input(input, op)
+    x = floating(input, op)
     check_reduction(reduction, op)
     target, y = _float_target(target, x, op)
     w = _broadcast_weight(weight, x, op, "weight")

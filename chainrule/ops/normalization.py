@@ -5,16 +5,8 @@ sample over its trailing dims), each one node whose backward is the closed-form 
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import wrap
+from chainrule.ops.operands import floating, wrap
 from chainrule.tensor import Tensor
-
-
-def _float_input(x, op):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating input, got dtype {x.data.dtype}")
-    return x
 
 
 def _check_shape(tensor, shape, op, what):
@@ -45,7 +37,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     [-1.0, 1.0]
     """
     op = "batch_norm"
-    x = _float_input(input, op)
+    x = floating(input, op)
     d = x.data
     if d.ndim < 2:
         raise ValueError(f"{op}: expected an input (N, C, ...) of at least 2 dims, got shape {d.shape}")
@@ -115,7 +107,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     [-1.0, 1.0]
     """
     op = "layer_norm"
-    x = _float_input(input, op)
+    x = floating(input, op)
     d = x.data
     normalized = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(normalized)

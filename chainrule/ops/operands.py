@@ -48,6 +48,15 @@ def _as_array_operand(value):
     return array
 
 
+def floating(x, op: str) -> Tensor:
+    """``x`` itself if it is a floating tensor; otherwise a TypeError naming the op."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got dtype {x.data.dtype}")
+    return x
+
+
 def pair(a, b) -> tuple:
     """Two operands as tensors of a common kind: an integer tensor meeting a floating one is cast
     to that floating dtype (NumPy would widen int64 with float32 to float64)."""

@@ -7,7 +7,7 @@ import numpy as np
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import wrap
+from chainrule.ops.operands import constant, floating, wrap
 from chainrule.tensor import Tensor
 
 
@@ -18,13 +18,8 @@ def _unary(name, x, out, vjp):
 
 
 def _float_input(x, op):
-    if not isinstance(x, Tensor):
-        from chainrule.ops.operands import constant
-
-        x = constant(x)
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating tensor, got dtype {x.data.dtype}")
-    return x
+    """A floating tensor; a Python number or array is lifted to one first (``cr.exp(1.0)``)."""
+    return floating(x if isinstance(x, Tensor) else constant(x), op)
 
 
 def exp(x) -> Tensor:

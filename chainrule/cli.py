@@ -156,7 +156,9 @@ def _train(args) -> int:
     else:
         fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__ and v is not None}
         config, resume = RunConfig(**fields), False
-    results = train(config, verbose=0 if args.quiet else 1, resume=resume)
+    # A bar on a terminal; one line per epoch where the output is a log (CI, a pipe).
+    verbose = 0 if args.quiet else (1 if sys.stderr.isatty() else 2)
+    results = train(config, verbose=verbose, resume=resume)
     if distributed.is_main():
         print(summary(results))
         print(f"run folder: {config.run_dir}")

@@ -204,9 +204,11 @@ def test_model_checkpoint_every_epoch_and_best_only(tmp_path):
 def test_progress_output_and_silence(capsys):
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
-    fit(model, nll, optim.SGD(model.parameters(), lr=0.1), (XOR_X, XOR_Y), epochs=2, verbose=1)
+    fit(model, nll, optim.SGD(model.parameters(), lr=0.1), (XOR_X, XOR_Y), epochs=2, verbose=2)
     err = capsys.readouterr().err
     assert "epoch 1/2  loss" in err and "epoch 2/2" in err and "accuracy" in err
+    fit(model, nll, optim.SGD(model.parameters(), lr=0.1), (XOR_X, XOR_Y), epochs=2, verbose=1)
+    assert capsys.readouterr().err == ""  # the bar is for terminals; captured output is not one
     fit(model, nll, optim.SGD(model.parameters(), lr=0.1), (XOR_X, XOR_Y), epochs=2, verbose=0)
     assert capsys.readouterr().err == ""
     assert ProgressBar().verbose == 1

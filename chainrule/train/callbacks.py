@@ -187,8 +187,9 @@ class ModelCheckpoint(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar per epoch with the running loss, then the epoch's metrics; on a non-terminal
-    output one summary line per epoch instead, and nothing at all with ``verbose=0``."""
+    """Progress of training, by ``verbose``: 0 nothing; 1 a tqdm bar per epoch with the running
+    loss, then the epoch's metrics, on a terminal only (silent when the output is not one);
+    2 one summary line per epoch, on any output (logs, CI)."""
 
     def __init__(self, verbose: int = 1, stream=None):
         self.verbose = verbose
@@ -199,7 +200,7 @@ class ProgressBar(Callback):
         return self.stream if self.stream is not None else sys.stderr
 
     def on_epoch_begin(self, trainer, epoch):
-        if self.verbose and self._out().isatty():
+        if self.verbose == 1 and self._out().isatty():
             try:
                 from tqdm.auto import tqdm
             except ImportError:
@@ -218,7 +219,7 @@ class ProgressBar(Callback):
             self._bar.set_postfix_str(summary)
             self._bar.close()
             self._bar = None
-        elif self.verbose:
+        elif self.verbose >= 2:
             print(f"epoch {epoch}/{trainer.epochs}  {summary}", file=self._out(), flush=True)
 
 

@@ -318,7 +318,8 @@ def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, ba
     mini-batch. For every batch: forward, ``loss_fn(output, target)``, backward, optional
     gradient clipping to norm ``grad_clip``, ``optimizer.step()``. ``scheduler`` steps each epoch
     (each batch for CyclicLR and OneCycleLR; ReduceLROnPlateau gets the validation loss).
-    ``restarts=K`` trains K times from fresh initialisations and keeps the best run.
+    ``restarts=K`` trains K times from fresh initialisations and keeps the best run. ``verbose``:
+    0 silent, 1 a progress bar on a terminal, 2 one line per epoch on any output.
     ``checkpoint=path`` writes a resumable checkpoint after every epoch; ``resume_from=path``
     continues such a run exactly (same final weights as an uninterrupted run).
 

@@ -84,7 +84,8 @@ class GradientMonitor:
 
     Call ``after_backward()`` after ``loss.backward()`` and before ``optimizer.step()``,
     ``after_step()`` after it, and ``epoch_summary()`` at the end of each epoch. Statistics are
-    taken on every ``every``-th batch (weights are copied only on those batches):
+    taken on every ``every``-th batch of an epoch, its first included (weights are copied only on
+    those batches):
 
     - ``grad_norm``: the L2 norm of all of the layer's parameter gradients together;
     - ``mean_abs_grad``: the mean absolute gradient entry;
@@ -214,6 +215,7 @@ class GradientMonitor:
                     key: (sums[key][0] / sums[key][1] if key in sums else None) for key in keys[name]
                 }
         self._reset()
+        self._batches = 0  # every epoch samples its first batch, then every ``every``-th
         return summary
 
     def close(self) -> None:

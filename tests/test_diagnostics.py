@@ -316,3 +316,20 @@ def test_plots_without_matplotlib_say_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
     with pytest.raises(ImportError, match=r"pip install chainrule\[viz\]"):
         plot_history(history(), tmp_path / "h.png")
+
+
+def test_every_epoch_samples_its_first_batch_however_sparse_the_sampling():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    monitor = GradientMonitor(model, every=5)
+    x = cr.randn(8, 3)
+    for _epoch in range(3):
+        for _batch in range(2):  # fewer batches than `every`
+            opt.zero_grad()
+            (model(x) ** 2).mean().backward()
+            monitor.after_backward()
+            opt.step()
+            monitor.after_step()
+        summary = monitor.epoch_summary()
+        assert summary["0"]["grad_norm"] is not None and summary["2"]["update_ratio"] is not None
+    monitor.close()

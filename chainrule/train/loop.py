@@ -177,7 +177,10 @@ class Trainer:
     def _run(self, x, y, val, first_epoch):
         from chainrule.diagnostics import GradientMonitor
 
-        monitor = GradientMonitor(self.model) if self.monitor_gradients else None
+        # About 8 sampled batches per epoch: the statistics cost a few passes over the weights
+        # (a copy for the update ratio), as much as the step itself for small networks.
+        every = max(1, self.batches_per_epoch // 8)
+        monitor = GradientMonitor(self.model, every=every) if self.monitor_gradients else None
         distributed.broadcast_parameters(self.model)  # every rank starts from rank 0's weights
         distributed.broadcast_rng_state()  # ... and draws rank 0's shuffles
         self._emit("on_train_begin")

@@ -379,3 +379,28 @@ def optim_with_zero_effect(opt):
     """The optimizer, made to leave the weights alone (so the loss plateaus)."""
     opt.step = lambda closure=None: None
     return opt
+
+
+def test_fit_takes_a_dataloader_or_a_tensordataset_and_trains_identically():
+    from chainrule.data import DataLoader, TensorDataset
+
+    x, y = blobs(40)
+
+    def run(train_data, **kwargs):
+        cr.manual_seed(4)
+        model = small_net()
+        history = fit(model, nll, optim.SGD(model.parameters(), lr=0.1, momentum=0.9), train_data, epochs=3,
+                      verbose=0, val_data=(x, y), **kwargs)
+        return model, history
+
+    reference, ref_history = run((x, y), batch_size=8)
+    for data in (DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True), TensorDataset(x, y)):
+        model, history = run(data, batch_size=8)
+        for a, b in zip(model.parameters(), reference.parameters()):
+            np.testing.assert_allclose(a.data, b.data, rtol=1e-6)
+        assert history["val_loss"] == pytest.approx(ref_history["val_loss"], rel=1e-6)
+    trainer = Trainer(small_net(), nll, optim.SGD(small_net().parameters(), lr=0.1), verbose=0)
+    assert set(trainer.evaluate(DataLoader(TensorDataset(x, y), batch_size=7))) == {"loss", "accuracy"}
+    with pytest.raises(TypeError, match="must yield"):
+        fit(small_net(), nll, optim.SGD(small_net().parameters(), lr=0.1),
+            DataLoader(TensorDataset(x), batch_size=8), epochs=1, verbose=0)

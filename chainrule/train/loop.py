@@ -21,9 +21,12 @@ _PER_BATCH_SCHEDULERS = ("CyclicLR", "OneCycleLR")
 
 
 def _arrays(data, what):
+    if hasattr(data, "tensors") and len(data.tensors) == 2:  # a TensorDataset (inputs, targets)
+        data = data.tensors
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(
-            f"{what}: expected a pair (inputs, targets) of arrays or tensors, got {type(data).__name__}"
+            f"{what}: expected a pair (inputs, targets) of arrays or tensors, a TensorDataset of two or a "
+            f"DataLoader, got {type(data).__name__}"
         )
     x, y = (d.data if isinstance(d, Tensor) else np.asarray(d) for d in data)
     if len(x) != len(y):
@@ -31,6 +34,64 @@ def _arrays(data, what):
     if len(x) == 0:
         raise ValueError(f"{what}: the data set is empty")
     return x, y
+
+
+class _Arrays:
+    """Training data held as two arrays: the loop draws each epoch's order itself (seeded, and
+    sharded across MPI ranks)."""
+
+    def __init__(self, data, what):
+        self.x, self.y = _arrays(data, what)
+
+    def __len__(self):
+        return len(self.x)
+
+    def batches_per_epoch(self, batch_size):
+        return -(-len(distributed.shard(np.arange(len(self.x)))) // batch_size)
+
+    def epoch(self, batch_size, shuffle):
+        n = len(self.x)
+        order = random.get_generator().permutation(n) if shuffle else np.arange(n)
+        order = distributed.shard(order)  # this rank's share of the epoch (all of it in one process)
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            yield self.x[index], self.y[index]
+
+    def in_order(self, batch_size):
+        for start in range(0, len(self.x), batch_size):
+            yield self.x[start:start + batch_size], self.y[start:start + batch_size]
+
+
+class _Loader:
+    """Training data given as a DataLoader of (inputs, targets) batches: its own batch size,
+    shuffling (from chainrule's generator, so runs still repeat and resume) and collation."""
+
+    def __init__(self, loader, what):
+        if distributed.is_distributed():
+            raise ValueError(f"{what}: a DataLoader is not sharded across MPI ranks; pass (inputs, targets) arrays")
+        if len(loader) == 0:
+            raise ValueError(f"{what}: the DataLoader yields no batch")
+        self.loader, self.what = loader, what
+
+    def __len__(self):
+        return len(self.loader.dataset)
+
+    def batches_per_epoch(self, batch_size):
+        return len(self.loader)
+
+    def epoch(self, batch_size, shuffle):
+        for batch in self.loader:
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                raise TypeError(f"{self.what}: the DataLoader must yield (inputs, targets) pairs")
+            yield tuple(b.data if isinstance(b, Tensor) else np.asarray(b) for b in batch)
+
+    def in_order(self, batch_size):
+        return self.epoch(batch_size, False)
+
+
+def _source(data, what):
+    is_loader = hasattr(data, "dataset") and hasattr(data, "batch_size") and hasattr(data, "__iter__")
+    return _Loader(data, what) if is_loader else _Arrays(data, what)
 
 
 class Trainer:
@@ -93,16 +154,12 @@ class Trainer:
         return self._as_input(array) if array.dtype.kind == "f" else Tensor._make(array, False, None)
 
     # -- one epoch --------------------------------------------------------------------------
-    def _train_epoch(self, x, y, monitor):
-        n = len(x)
-        order = random.get_generator().permutation(n) if self.shuffle else np.arange(n)
-        order = distributed.shard(order)  # this rank's share of the epoch (all of it in one process)
+    def _train_epoch(self, data, monitor):
         self.model.train()
         total, seen = 0.0, 0
         outputs, targets = [], []
-        for batch, start in enumerate(range(0, len(order), self.batch_size)):
-            index = order[start:start + self.batch_size]
-            xb, yb = self._as_input(x[index]), self._as_target(y[index])
+        for batch, (x, y) in enumerate(data.epoch(self.batch_size, self.shuffle)):
+            xb, yb = self._as_input(x), self._as_target(y)
             out = self.model(xb)
             loss = self.loss_fn(out, yb)
             self.optimizer.zero_grad()
@@ -123,8 +180,8 @@ class Trainer:
                 monitor.after_step()
             if self.scheduler is not None and self.scheduler_interval == "batch":
                 self.scheduler.step()
-            total += logs["loss"] * len(index)
-            seen += len(index)
+            total += logs["loss"] * len(x)
+            seen += len(x)
             if self.metrics:
                 outputs.append(out.data)
                 targets.append(yb.data)
@@ -140,23 +197,24 @@ class Trainer:
         return {f"{prefix}{name}": fn(targets, outputs) for name, fn in self.metrics}
 
     def evaluate(self, data, prefix: str = "") -> dict:
-        """Loss and metrics on ``data`` (inputs, targets) in eval mode, without recording a graph."""
-        x, y = _arrays(data, "evaluate")
+        """Loss and metrics on ``data`` (inputs and targets, as ``fit`` takes them) in eval mode,
+        without recording a graph."""
+        source = data if isinstance(data, (_Arrays, _Loader)) else _source(data, "evaluate")
         was_training = self.model.training
         self.model.eval()
-        total, outputs = 0.0, []
+        total, seen, outputs, targets = 0.0, 0, [], []
         try:
             with no_grad():
-                for start in range(0, len(x), self.batch_size):
-                    xb = self._as_input(x[start:start + self.batch_size])
-                    yb = self._as_target(y[start:start + self.batch_size])
-                    out = self.model(xb)
-                    total += float(self.loss_fn(out, yb).data) * len(xb.data)
+                for x, y in source.in_order(self.batch_size):
+                    out = self.model(self._as_input(x))
+                    total += float(self.loss_fn(out, self._as_target(y)).data) * len(x)
+                    seen += len(x)
                     outputs.append(out.data)
+                    targets.append(y)
         finally:
             self.model.train(was_training)
-        record = {f"{prefix}loss": total / len(x)}
-        record.update(self._metric_values(y, np.concatenate(outputs), prefix))
+        record = {f"{prefix}loss": total / seen}
+        record.update(self._metric_values(np.concatenate(targets), np.concatenate(outputs), prefix))
         return record
 
     def predict(self, inputs) -> np.ndarray:
@@ -174,7 +232,7 @@ class Trainer:
             self.model.train(was_training)
 
     # -- a run ------------------------------------------------------------------------------
-    def _run(self, x, y, val, first_epoch):
+    def _run(self, data, val, first_epoch):
         from chainrule.diagnostics import GradientMonitor
 
         # About 8 sampled batches per epoch: the statistics cost a few passes over the weights
@@ -190,7 +248,7 @@ class Trainer:
                 self._emit("on_epoch_begin", epoch)
                 started = time.perf_counter()
                 lr = self.optimizer.param_groups[0]["lr"]
-                record = self._train_epoch(x, y, monitor)
+                record = self._train_epoch(data, monitor)
                 if record is None:  # stopped before the update: nothing of this epoch is kept
                     break
                 distributed.broadcast_buffers(self.model)  # rank 0's batch norm statistics everywhere
@@ -219,8 +277,8 @@ class Trainer:
             resume_from=None, checkpoint=None) -> History:
         """Train for ``epochs`` epochs (see ``chainrule.train.fit``) and return the History."""
         distributed.init_if_launched()
-        x, y = _arrays(train_data, "fit")
-        val = _arrays(val_data, "fit(val_data)") if val_data is not None else None
+        data = _source(train_data, "fit")
+        val = _source(val_data, "fit(val_data)") if val_data is not None else None
         if epochs < 1:
             raise ValueError(f"fit: epochs must be >= 1, got {epochs}")
         if restarts < 1:
@@ -230,21 +288,21 @@ class Trainer:
                 "fit: resume_from continues a single run; it cannot be combined with restarts > 1"
             )
         self.epochs = epochs
-        self.batches_per_epoch = -(-len(distributed.shard(np.arange(len(x)))) // self.batch_size)
+        self.batches_per_epoch = data.batches_per_epoch(self.batch_size)
         self.checkpoint_path = checkpoint
         if seed is not None:
             random.manual_seed(seed)
         if resume_from is not None:
             self.load_checkpoint(resume_from)
             if not self.stop_training:
-                self._run(x, y, val, self.epoch + 1)
+                self._run(data, val, self.epoch + 1)
             return self.history
         if restarts == 1:
-            self._run(x, y, val, 1)
+            self._run(data, val, 1)
             return self.history
-        return self._fit_with_restarts(x, y, val, restarts)
+        return self._fit_with_restarts(data, val, restarts)
 
-    def _fit_with_restarts(self, x, y, val, restarts):
+    def _fit_with_restarts(self, data, val, restarts):
         """K runs from fresh random initialisations; keep the one with the lowest final validation
         loss (training loss without validation data): the classic escape from local minima."""
         layers_without_reset = [
@@ -269,7 +327,7 @@ class Trainer:
                 if self.scheduler is not None:
                     self.scheduler.load_state_dict(fresh_scheduler)
             self.history, self.stop_training, self.step = History(), False, 0
-            self._run(x, y, val, 1)
+            self._run(data, val, 1)
             final = self.history.last
             score = final.get("val_loss", final.get("loss", float("inf")))
             score = score if np.isfinite(score) else float("inf")
@@ -315,8 +373,9 @@ def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, ba
         restarts: int = 1, seed=None, verbose: int = 1, resume_from=None, checkpoint=None) -> History:
     """Train ``model`` by backpropagation and return its History.
 
-    train_data / val_data: pairs (inputs, targets) of arrays or tensors. Each epoch shuffles
-    (with chainrule's seeded generator) and walks the data in batches of ``batch_size``: 1 is
+    train_data / val_data: pairs (inputs, targets) of arrays or tensors, a TensorDataset of the
+    two, or a DataLoader yielding such pairs (which then sets the batches itself). Each epoch
+    shuffles (with chainrule's seeded generator) and walks the data in batches of ``batch_size``: 1 is
     stochastic gradient descent, ``len(data)`` full-batch gradient descent, anything between
     mini-batch. For every batch: forward, ``loss_fn(output, target)``, backward, optional
     gradient clipping to norm ``grad_clip``, ``optimizer.step()``. ``scheduler`` steps each epoch

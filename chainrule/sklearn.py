@@ -223,7 +223,7 @@ class _Network(BaseEstimator):
                 min_delta=self.tol, restore_best_weights=self.early_stopping)]
             trainer = Trainer(self.module_, self._loss(), self._optimizer, batch_size=batch_size,
                               shuffle=self.shuffle, metrics=(), scheduler=self._scheduler,
-                              callbacks=callbacks, verbose=int(self.verbose), monitor_gradients=False)
+                              callbacks=callbacks, verbose=2 if self.verbose else 0, monitor_gradients=False)
             history = trainer.fit((X, targets), epochs=1 if incremental else self.max_iter, val_data=val,
                                   restarts=self.restarts if fresh and not incremental else 1)
         self.module_.zero_grad()  # the last batch's gradients would only weigh down pickles

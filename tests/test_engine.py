@@ -272,3 +272,16 @@ def test_detect_anomaly_backward_message_names_where_the_op_was_called():
         y = cr.sqrt(x)
         with pytest.raises(FloatingPointError, match=r"backward of Sqrt \(called at .*test_engine.py"):
             y.sum().backward()
+
+
+def test_a_gradient_nothing_else_holds_becomes_the_leaf_grad_without_a_copy():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    made = []
+
+    def vjp(g):
+        grad = g * 2
+        made.append(weakref.ref(grad))  # a weak reference: the engine alone holds the array
+        return (grad,)
+
+    record("Double", w.data * 2, (w,), vjp).sum().backward()
+    assert w.grad is made[0]()

@@ -199,6 +199,8 @@ def _run(roots, root_grads, retain_graph, capture=None):
             grads[parent] = pg if previous is None else previous + pg
         if not retain_graph:
             node.parents = ()
+    # The loop's last gradient must not stay referenced here, or _accumulate would copy it.
+    g = pg = previous = None
     for leaf in leaves:
         g = grads.pop(leaf, None)
         if g is None:
@@ -237,8 +239,7 @@ def _check_hook_result(result, tensor):
 
 
 def _accumulate(tensor, g):
-    if type(g) is not xp.ndarray:
-        g = xp.asarray(g, dtype=tensor.data.dtype)
+    g = _as_gradient(g, tensor)
     if tensor.grad is None:
         # Keep the engine's array when nothing else can see it; otherwise copy, so that in-place
         # updates of one .grad (clipping, optimizers) never leak into another.

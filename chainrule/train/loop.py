@@ -144,22 +144,22 @@ class Trainer:
             return p.data.dtype
         return None
 
-    def _as_input(self, array):
-        dtype = self._param_dtype()
+    @staticmethod
+    def _as_tensor(array, dtype):
+        """A batch as a tensor; floating data in the model's dtype ``dtype`` (integer class labels
+        and token indices stay as they are)."""
         if array.dtype.kind == "f" and dtype is not None and array.dtype != dtype:
             array = array.astype(dtype)
         return Tensor._make(array, False, None)
-
-    def _as_target(self, array):
-        return self._as_input(array) if array.dtype.kind == "f" else Tensor._make(array, False, None)
 
     # -- one epoch --------------------------------------------------------------------------
     def _train_epoch(self, data, monitor):
         self.model.train()
         total, seen = 0.0, 0
         outputs, targets = [], []
+        dtype = self._param_dtype()
         for batch, (x, y) in enumerate(data.epoch(self.batch_size, self.shuffle)):
-            xb, yb = self._as_input(x), self._as_target(y)
+            xb, yb = self._as_tensor(x, dtype), self._as_tensor(y, dtype)
             out = self.model(xb)
             loss = self.loss_fn(out, yb)
             self.optimizer.zero_grad()
@@ -205,9 +205,10 @@ class Trainer:
         total, seen, outputs, targets = 0.0, 0, [], []
         try:
             with no_grad():
+                dtype = self._param_dtype()
                 for x, y in source.in_order(self.batch_size):
-                    out = self.model(self._as_input(x))
-                    total += float(self.loss_fn(out, self._as_target(y)).data) * len(x)
+                    out = self.model(self._as_tensor(x, dtype))
+                    total += float(self.loss_fn(out, self._as_tensor(y, dtype)).data) * len(x)
                     seen += len(x)
                     outputs.append(out.data)
                     targets.append(y)
@@ -220,12 +221,13 @@ class Trainer:
     def predict(self, inputs) -> np.ndarray:
         """The model's outputs for ``inputs`` in eval mode, batch by batch."""
         x = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
+        dtype = self._param_dtype()
         was_training = self.model.training
         self.model.eval()
         try:
             with no_grad():
                 return np.concatenate([
-                    self.model(self._as_input(x[s:s + self.batch_size])).data
+                    self.model(self._as_tensor(x[s:s + self.batch_size], dtype)).data
                     for s in range(0, len(x), self.batch_size)
                 ])
         finally:

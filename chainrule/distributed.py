@@ -134,13 +134,19 @@ def _groups(arrays):
     return groups
 
 
+def _order(array):
+    """"F" for an array laid out column-major only (as wide Linear weights are), else "C"."""
+    return "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
+
+
 def _broadcast(arrays, what):
     """Overwrite ``arrays`` in place with rank 0's, with one Bcast per dtype."""
-    layout = [(a.shape, a.dtype.str) for a in arrays]
+    # The memory order too: gradients are averaged in each parameter's own order (_FlatGradients)
+    layout = [(a.shape, a.dtype.str, _order(a)) for a in arrays]
     expected = _comm.bcast(layout, root=0)
     if layout != expected:
         raise RuntimeError(
-            f"{what}: rank {rank()} holds {len(layout)} arrays (shape, dtype) {layout}, "
+            f"{what}: rank {rank()} holds {len(layout)} arrays (shape, dtype, memory order) {layout}, "
             f"rank 0 holds {len(expected)}: {expected}; every rank must build the same model"
         )
     main = is_main()
@@ -195,7 +201,8 @@ class _FlatGradients:
             buffer = np.zeros(total + len(members) + (not self.buffers), dtype)
             views, start = [], 0
             for i, size in zip(members, sizes):
-                views.append(buffer[start:start + size].reshape(params[i].data.shape))
+                # in the parameter's own memory order, so the optimizer's passes stay contiguous
+                views.append(buffer[start:start + size].reshape(params[i].data.shape, order=_order(params[i].data)))
                 start += size
             self.buffers.append((buffer, members, views, total))
         if not self.buffers:  # no parameters: the loss still needs its slot

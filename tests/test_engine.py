@@ -285,3 +285,25 @@ def test_a_gradient_nothing_else_holds_becomes_the_leaf_grad_without_a_copy():
 
     record("Double", w.data * 2, (w,), vjp).sum().backward()
     assert w.grad is made[0]()
+
+
+def test_a_transposed_product_becomes_the_leaf_grad_without_a_copy_in_its_own_order():
+    w = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    made = []
+
+    def vjp(g):
+        grad = (np.ones((3, 2)) @ np.eye(2)).T  # a whole-array view of a fresh product
+        made.append(weakref.ref(grad.base))
+        return (grad,)
+
+    record("Transposed", w.data * 1, (w,), vjp).sum().backward()
+    assert w.grad.base is made[0]() and w.grad.flags.f_contiguous
+
+
+def test_a_view_of_an_array_held_elsewhere_is_copied_into_the_leaf_grad():
+    w = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    kept = np.ones((3, 2))
+    record("Transposed", w.data * 1, (w,), lambda g: (kept.T,)).sum().backward()
+    assert not np.shares_memory(w.grad, kept)
+    w.grad += 1
+    assert (kept == 1).all()

@@ -59,3 +59,9 @@ def test_checks_only_inputs_that_require_grad_and_converts_float32():
 def test_refuses_inputs_without_requires_grad():
     with pytest.raises(ValueError, match="no input has requires_grad=True"):
         gradcheck(lambda a: a * 2, (cr.randn(2),))
+
+
+def test_gradcheck_perturbs_column_major_inputs_in_place():
+    """A reshape of an F-ordered array is a copy: perturbing it would leave the input unchanged."""
+    x = cr.tensor(np.asfortranarray(np.random.default_rng(0).standard_normal((3, 4))), requires_grad=True)
+    assert gradcheck(lambda t: (t * t).sum(), (x,))

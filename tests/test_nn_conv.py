@@ -317,3 +317,47 @@ def test_a_tiny_cnn_learns():
     assert losses[-1] < 0.25 * losses[0]
     accuracy = (net(x).data.argmax(axis=1) == labels).mean()
     assert accuracy >= 0.9
+
+
+# ---------------------------------------------------------------------------- fast paths
+
+
+def _strided_input_grad(g, w, dilation, groups):
+    """The general col2im (one strided add per kernel offset), written out for stride 1."""
+    n, f, *out = g.shape
+    cg, kernel = w.shape[1], w.shape[2:]
+    frame = [o + d * (k - 1) for o, d, k in zip(out, dilation, kernel)]
+    cols = w.reshape(groups, f // groups, -1).swapaxes(1, 2) @ g.swapaxes(0, 1).reshape(groups, f // groups, -1)
+    cols = cols.reshape(groups * cg, *kernel, n, *out)
+    gx = np.zeros((groups * cg, n, *frame))
+    for offsets in np.ndindex(*kernel):
+        region = tuple(slice(k * d, k * d + o) for k, d, o in zip(offsets, dilation, out))
+        gx[(slice(None), slice(None), *region)] += cols[(slice(None), *offsets)]
+    return gx.swapaxes(0, 1)
+
+
+@pytest.mark.parametrize("out, kernel, dilation, groups", [
+    ((5,), (3,), (1,), 1),
+    ((4, 6), (3, 2), (1, 2), 2),
+    ((3, 3, 2), (2, 2, 3), (2, 1, 1), 1),
+    ((1, 1), (1, 1), (1, 1), 3),
+])
+def test_unit_stride_input_gradient_matches_the_strided_col2im(out, kernel, dilation, groups):
+    from chainrule.ops.conv import _input_grad
+
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((2, 2 * groups, *out))
+    w = rng.standard_normal((2 * groups, 3, *kernel))
+    fast = _input_grad(g, w, (1,) * len(out), dilation, groups)
+    np.testing.assert_allclose(fast, _strided_input_grad(g, w, dilation, groups), rtol=1e-12, atol=1e-12)
+
+
+def test_weight_gradient_is_the_same_in_either_product_orientation():
+    from chainrule.ops.conv import _weight_grad
+
+    rng = np.random.default_rng(1)
+    g = rng.standard_normal((3, 4, 7))  # (N, F, P)
+    for ck in (2, 9):  # fewer and more window rows than filters: both orientations run
+        cols = rng.standard_normal((3, 1, ck, 7))
+        expected = np.einsum("nfp,nkp->fk", g, cols[:, 0]).reshape(4, ck, 1)
+        np.testing.assert_allclose(_weight_grad(g, cols, (4, ck, 1), 1), expected, rtol=1e-12)

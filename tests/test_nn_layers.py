@@ -34,6 +34,39 @@ def test_linear_gradients_for_input_and_parameters():
     assert gradcheck(lambda x, *p: layer(x), (x, *layer.parameters()))
 
 
+@pytest.mark.parametrize("features", [(6, 2), (2, 6), (4, 4)])
+@pytest.mark.parametrize("lead", [(1,), (5,), (40,), (3, 5)])
+def test_linear_gradients_in_either_weight_order_and_product_orientation(features, lead):
+    """Weights are stored in the memory order whose products run fastest (wide ones column-major),
+    products are oriented per shape: values must not depend on either, and the weight gradient
+    comes in the weight's own order (so the optimizer's passes stay contiguous)."""
+    n_in, n_out = features
+    rng = np.random.default_rng(0)
+    for order in ("C", "F"):
+        layer = nn.Linear(n_in, n_out).double()
+        layer.weight.data = np.asarray(layer.weight.data, order=order)
+        x = cr.tensor(rng.standard_normal((*lead, n_in)), requires_grad=True)
+        g = rng.standard_normal((*lead, n_out))
+        out = layer(x)
+        w, b = layer.weight.data, layer.bias.data
+        np.testing.assert_allclose(out.data, x.data @ w.T + b, rtol=1e-12)
+        out.backward(g)
+        x2, g2 = x.data.reshape(-1, n_in), g.reshape(-1, n_out)
+        np.testing.assert_allclose(layer.weight.grad, g2.T @ x2, rtol=1e-12)
+        np.testing.assert_allclose(layer.bias.grad, g2.sum(0), rtol=1e-12)
+        np.testing.assert_allclose(x.grad, g @ w, rtol=1e-12)
+        assert layer.weight.grad.flags.f_contiguous == w.flags.f_contiguous
+
+
+def test_wide_linear_weights_are_column_major_and_keep_it_through_loading():
+    layer = nn.Linear(784, 256)
+    assert layer.weight.data.flags.f_contiguous and not nn.Linear(10, 256).weight.data.flags.f_contiguous
+    state = {k: np.ascontiguousarray(v) for k, v in nn.Linear(784, 256).state_dict().items()}
+    layer.load_state_dict(state)
+    np.testing.assert_array_equal(layer.weight.data, state["weight"])
+    assert layer.weight.data.flags.f_contiguous
+
+
 def test_linear_wrong_input_size_names_the_layer_and_both_sizes():
     with pytest.raises(ValueError, match=r"Linear\(784 -> 10\): input has 100 features .*expected 784"):
         nn.Linear(784, 10)(cr.zeros(32, 100))

@@ -80,9 +80,26 @@ def _calibrate_sole_owner():
     return _refcount_in_callee(array)  # seen from one call down, as _accumulate sees it
 
 
+def _base_refcount(view):
+    base = view.base
+    return _refcount(base)
+
+
 # The count a gradient shows in _accumulate when only _run's local variable holds it: such a
 # gradient may become a leaf's .grad without a copy (PyTorch's AccumulateGrad steals the same way).
 _SOLE_OWNER = _calibrate_sole_owner()
+# The count the base of a view shows when nothing but the view holds it: a gradient that is a
+# whole-array view of a fresh product (as ``(a @ b).T`` is) may then be kept uncopied too.
+_SOLE_BASE = _base_refcount(xp.empty((1, 2)).T)
+
+
+def _view_of_own_base(g):
+    """Whether g views the whole of an array that only g holds (a transposed product)."""
+    base = g.base
+    if type(base) is not xp.ndarray or base.base is not None or base.size != g.size:
+        return False
+    del base  # a reference of our own would hide whether anything else holds it
+    return _base_refcount(g) <= _SOLE_BASE
 
 
 def _sum_to(grad, shape, name):
@@ -243,8 +260,9 @@ def _accumulate(tensor, g):
     if tensor.grad is None:
         # Keep the engine's array when nothing else can see it; otherwise copy, so that in-place
         # updates of one .grad (clipping, optimizers) never leak into another.
-        if _refcount(g) > _SOLE_OWNER or g.base is not None or not g.flags.writeable:
-            g = g.copy()
+        if (_refcount(g) > _SOLE_OWNER or not g.flags.writeable
+                or (g.base is not None and not _view_of_own_base(g))):
+            g = xp.array(g, copy=True)  # in g's own memory order (order="K")
         tensor.grad = g
     else:
         tensor.grad += g

@@ -70,15 +70,14 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         data = xs[i].data
         g = np.zeros_like(data) if g is None else g
         numerical = np.empty_like(data)
-        flat, nflat = data.reshape(-1), numerical.reshape(-1)
-        for j in range(flat.size):
-            original = flat[j]
-            flat[j] = original + eps
+        for j in np.ndindex(data.shape):  # in place whatever the memory order (a reshape may copy)
+            original = data[j]
+            data[j] = original + eps
             plus = objective()
-            flat[j] = original - eps
+            data[j] = original - eps
             minus = objective()
-            flat[j] = original
-            nflat[j] = (plus - minus) / (2 * eps)
+            data[j] = original
+            numerical[j] = (plus - minus) / (2 * eps)
         error = np.abs(g - numerical) - (atol + rtol * np.abs(numerical))
         if error.size and (error.max() > 0 or not np.isfinite(g).all()):
             worst = np.unravel_index(np.argmax(np.where(np.isfinite(error), error, np.inf)), data.shape)

@@ -6,7 +6,7 @@ from chainrule import _backend
 from chainrule._backend import xp
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
-from chainrule.ops.linalg import linear
+from chainrule.ops.linalg import fast_layout, linear
 from chainrule.ops.shape import flatten
 
 
@@ -39,7 +39,9 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         dtype = dtype or _backend.get_default_dtype()
-        self.weight = Parameter(xp.empty((out_features, in_features), dtype=dtype))
+        # PyTorch's shape (out, in); the memory order is the one whose gradient products run fastest
+        shape = (out_features, in_features)
+        self.weight = Parameter(xp.empty(shape, dtype=dtype, order=fast_layout(shape)))
         self.bias = Parameter(xp.empty(out_features, dtype=dtype)) if bias else None
         if not bias:
             self.register_parameter("bias", None)

@@ -17,6 +17,22 @@ def _check_inner(a, b):
         raise ValueError(f"matmul: shapes {sa} and {sb}: inner dimensions {sa[-1]} and {inner_b} differ")
 
 
+def _product(a, b):
+    """a @ b for 2-D arrays, computed as (b^T a^T)^T when that puts more rows than columns in the
+    product: OpenBLAS runs the same product up to 3x faster in that orientation (784x256 layer at
+    batch 32 and 128, benchmarks/NOTES.md). The result is then a transposed (F-ordered) view."""
+    if a.shape[0] >= b.shape[1]:
+        return a @ b
+    return (b.T @ a.T).T
+
+
+def fast_layout(shape):
+    """The memory order ("C" or "F") in which a Linear weight of ``shape`` (out, in) gets its
+    gradient fastest: the weight gradient is computed in the weight's own layout (so optimizer
+    passes stay contiguous), and with more rows than columns (see ``_product``)."""
+    return "F" if shape[1] > shape[0] else "C"
+
+
 def matmul(a, b) -> Tensor:
     """a @ b with NumPy's rules: 1-D operands are vectors, leading dims broadcast as batches.
 
@@ -72,7 +88,8 @@ def linear(x, weight, bias=None) -> Tensor:
             f"linear: input of shape {xd.shape} does not fit weight of shape {wd.shape}: "
             f"expected (..., {wd.shape[-1] if wd.ndim else '?'}) inputs"
         )
-    out = xd @ wd.T
+    plain = xd.ndim == 2
+    out = _product(xd, wd.T) if plain else xd @ wd.T
     if bias is not None:
         out += bias.data
     parents = (x, weight) if bias is None else (x, weight, bias)
@@ -82,11 +99,19 @@ def linear(x, weight, bias=None) -> Tensor:
     need_b = bias is not None and bias.requires_grad
     in_features = wd.shape[1]
 
+    # The weight gradient in the weight's memory order, so the optimizer's passes over both stay
+    # contiguous (a C-ordered gradient for an F-ordered weight would make every pass a transpose).
+    weight_f_ordered = wd.flags.f_contiguous and not wd.flags.c_contiguous
+
     def linear_vjp(g):
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        gx = g @ wd if need_x else None
-        gw = g2.T @ xd.reshape(-1, in_features) if need_w else None
-        gb = g2.sum(axis=0) if need_b else None
+        gx = (_product(g, wd) if plain else g @ wd) if need_x else None
+        gw = gb = None
+        if need_w:
+            x2 = xd if plain else xd.reshape(-1, in_features)
+            gw = (x2.T @ g2).T if weight_f_ordered else g2.T @ x2
+        if need_b:
+            gb = g2.sum(axis=0)
         return gx, gw, gb
 
     return record("Linear", out, parents, linear_vjp)

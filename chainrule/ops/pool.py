@@ -88,9 +88,15 @@ def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indic
     outs, highs = _geometry(sizes, kernel, stride, padding, dilation, ceil_mode, op)
     padded = _pad_axes(d, padding, highs, value=-xp.inf)
     slices = _offsets(kernel, stride, dilation, outs)
-    out = padded[slices[0]].copy()
-    for index in slices[1:]:
-        xp.maximum(out, padded[index], out=out)
+    # Windows that tile the input (stride == kernel, no padding, nothing past the end): each
+    # input element is in one window at most.
+    tiled = stride == kernel and not any(padding) and all(v == 1 for v in dilation) and all(h <= 0 for h in highs)
+    if tiled:
+        out, parts = _tiled_max(padded, slices)
+    else:
+        out = padded[slices[0]].copy()
+        for index in slices[1:]:
+            xp.maximum(out, padded[index], out=out)
     indices = None
     if return_indices:
         # Each maximum's position in the flattened (unpadded) input plane, as PyTorch returns it.
@@ -101,21 +107,51 @@ def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indic
         indices = wrap(xp.ravel_multi_index(coords, sizes, mode="clip"))
     if not (state.grad_enabled and x.requires_grad):
         return (wrap(out), indices) if return_indices else wrap(out)
-    # Windows that tile the input (stride == kernel, no padding): each input element is in one
-    # window at most, so the gradient is written, not accumulated, and needs no zero fill.
-    tiled = stride == kernel and not any(padding) and all(v == 1 for v in dilation)
 
-    def max_pool_vjp(g):
-        spread = (xp.empty if tiled else xp.zeros)(padded.shape, dtype=g.dtype)
-        for index, hit in _first_hits(padded, out, slices):
-            if tiled:
-                xp.multiply(g, hit, out=spread[index])
-            else:
+    if tiled:
+        def max_pool_vjp(g):
+            return (_tiled_max_vjp(g, out, parts, slices, d.shape, padded.shape),)
+    else:
+        def max_pool_vjp(g):
+            spread = xp.zeros(padded.shape, dtype=g.dtype)
+            for index, hit in _first_hits(padded, out, slices):
                 spread[index] += g * hit
-        return (_pad_axes(spread, [-p for p in padding], [-h for h in highs]),)
+            return (_pad_axes(spread, [-p for p in padding], [-h for h in highs]),)
 
     result = record(f"MaxPool{nd}d", out, (x,), max_pool_vjp)
     return (result, indices) if return_indices else result
+
+
+def _tiled_max(a, slices):
+    """Max over disjoint windows: each kernel offset's elements first copied into a contiguous
+    part (a strided copy is ~3x cheaper than a strided comparison), then every comparison,
+    here and in the backward, runs on contiguous memory: 2.2 -> 0.9 ms for the pooling of the
+    benchmark CNN (benchmarks/NOTES.md)."""
+    parts = xp.empty((len(slices), *a[slices[0]].shape), dtype=a.dtype)
+    for part, index in zip(parts, slices):
+        xp.copyto(part, a[index])
+    out = parts[0].copy()
+    for part in parts[1:]:
+        xp.maximum(out, part, out=out)
+    return out, parts
+
+
+def _tiled_max_vjp(g, out, parts, slices, shape, covered):
+    """Each window's gradient to its first maximum (PyTorch's rule for ties), written once into
+    the input's place; elements cropped off the end (in no window) get zeros."""
+    grad = xp.empty(shape, dtype=g.dtype)
+    lead = grad.ndim - len(covered)
+    region = grad[(..., *(slice(0, n) for n in covered[lead:]))]
+    if region.shape != grad.shape:
+        grad[...] = 0
+    unclaimed = xp.ones(out.shape, dtype=bool)
+    hit = xp.empty(out.shape, dtype=bool)
+    for part, index in zip(parts, slices):
+        xp.equal(part, out, out=hit)
+        hit &= unclaimed
+        unclaimed ^= hit
+        xp.multiply(g, hit, out=region[index])
+    return grad
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,

@@ -58,3 +58,22 @@ def test_float32_stays_float32(case, data):
     out.backward(np.ones(out.shape, dtype=np.float32))
     for t in tensors:
         assert t.grad is not None and t.grad.dtype == np.float32 and t.grad.shape == t.shape
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_relu_in_every_memory_order_and_at_the_extremes(layout):
+    """ReLU compares against shared read-only zeros in the input's memory order (a speed path):
+    values, gradients and the shared zeros must not depend on it or be changed by it."""
+    from chainrule._backend import shared_zeros_like
+
+    base = np.array([[-np.inf, -1.0, 0.0, 0.5], [np.inf, np.nan, -0.0, 2.0], [3.0, -3.0, 1e-30, -1e-30]],
+                    dtype=np.float32)
+    data = {"C": base, "F": np.asfortranarray(base), "strided": np.repeat(base, 2, axis=1)[:, ::2]}[layout]
+    x = cr.tensor(data, requires_grad=True)
+    out = cr.relu(x)
+    np.testing.assert_array_equal(out.data, np.where(np.isnan(base), np.nan, np.maximum(base, 0)))
+    zeros = shared_zeros_like(data)
+    assert out.data.flags.writeable and not np.shares_memory(out.data, zeros)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, (base > 0).astype(np.float32))
+    assert not np.asarray(zeros).any() and not shared_zeros_like(np.empty((5, 4), np.float32)).flags.writeable

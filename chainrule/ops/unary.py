@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from chainrule._backend import xp
+from chainrule._backend import shared_zeros_like, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import constant, floating, wrap
@@ -83,7 +83,7 @@ def sigmoid(x) -> Tensor:
 def relu(x) -> Tensor:
     """max(x, 0); the gradient at 0 is 0."""
     x = _float_input(x, "relu")
-    out = xp.maximum(x.data, 0)
+    out = xp.maximum(x.data, shared_zeros_like(x.data))
     return _unary("Relu", x, out, lambda g: (g * (out > 0),))
 
 

@@ -43,12 +43,19 @@ def _library(lib):
     return cr.nn, cr.optim, cr.from_numpy, cr.no_grad
 
 
-def _training_step(lib, build, x, y):
+def _training_step(lib, build, x, y, captured=False):
+    """One SGD-with-momentum step; ``captured``: chainrule's captured step (compile_step) against
+    PyTorch's eager step."""
     nn, optim, to_tensor, _ = _library(lib)
     model = build(nn)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.MSELoss() if y.dtype.kind == "f" else nn.CrossEntropyLoss()
     xt, yt = to_tensor(x), to_tensor(y)
+    if captured and lib == "chainrule":
+        import chainrule
+
+        captured_step = chainrule.compile_step(model, loss_fn, opt)
+        return lambda: captured_step(xt, yt)
 
     def step():
         opt.zero_grad()
@@ -67,28 +74,28 @@ def _data(shape, classes=10, seed=0):
     return rng.standard_normal(shape).astype(np.float32), rng.integers(0, classes, shape[0])
 
 
-def mlp(lib, batch):
+def mlp(lib, batch, captured=False):
     # forward, then the weight gradients and the input gradients of every layer but the first
     flops = (3 * MLP_FLOPS - 2 * 784 * 256) * batch
-    return _training_step(lib, _mlp, *_data((batch, 784))), batch, flops
+    return _training_step(lib, _mlp, *_data((batch, 784)), captured), batch, flops
 
 
-def xor(lib):
+def xor(lib, captured=False):
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([[0], [1], [1], [0]], dtype=np.float32)
 
     def build(nn):
         return nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Sigmoid())
 
-    return _training_step(lib, build, x, y), 4, None
+    return _training_step(lib, build, x, y, captured), 4, None
 
 
-def cnn(lib):
+def cnn(lib, captured=False):
     def build(nn):
         return nn.Sequential(nn.Conv2d(1, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3), nn.ReLU(),
                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(800, 10))
 
-    return _training_step(lib, build, *_data((64, 1, 28, 28))), 64, None
+    return _training_step(lib, build, *_data((64, 1, 28, 28)), captured), 64, None
 
 
 def gru(lib):
@@ -103,6 +110,50 @@ def gru(lib):
             return self.head(self.rnn(x)[0][:, -1])
 
     return _training_step(lib, lambda _: Classifier(), *_data((100, 40, 1))), 100, None
+
+
+def mlp_numpy_floor(lib, batch=32):
+    """The MLP step written out in NumPy by hand (no framework: the same products, oriented as
+    chainrule orients them, ReLU, softmax cross-entropy and SGD with momentum): what any NumPy
+    framework can at best reach. The "chainrule" worker runs it; the PyTorch worker runs its eager step."""
+    if lib == "torch":
+        return mlp(lib, batch)
+    rng = np.random.default_rng(0)
+    x, y = _data((batch, 784))
+    shapes = [(256, 784), (256, 256), (10, 256)]
+    weights = [np.asarray(rng.uniform(-0.05, 0.05, s), np.float32, order="F" if s[1] > s[0] else "C") for s in shapes]
+    params = [a for w in weights for a in (w, np.zeros(w.shape[0], np.float32))]
+    buffers = [None] * len(params)
+
+    def product(a, b):
+        return a @ b if a.shape[0] >= b.shape[1] else (b.T @ a.T).T
+
+    def step():
+        (w1, b1, w2, b2, w3, b3) = params
+        a1 = product(x, w1.T)
+        a1 += b1
+        a1 = np.maximum(a1, 0)
+        a2 = product(a1, w2.T)
+        a2 += b2
+        a2 = np.maximum(a2, 0)
+        z = product(a2, w3.T)
+        z += b3
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(batch), y] -= 1
+        p /= batch
+        g2 = product(p, w3) * (a2 > 0)
+        g1 = product(g2, w2) * (a1 > 0)
+        grads = [(x.T @ g1).T, g1.sum(0), g2.T @ a1, g2.sum(0), p.T @ a2, p.sum(0)]
+        for i, (param, grad) in enumerate(zip(params, grads)):
+            if buffers[i] is None:
+                buffers[i] = grad.copy(order="K")
+            else:
+                buffers[i] *= 0.9
+                buffers[i] += grad
+            param -= 0.01 * buffers[i]
+
+    return step, batch, (3 * MLP_FLOPS - 2 * 784 * 256) * batch
 
 
 def mlp_inference(lib, batch=1024):
@@ -125,6 +176,11 @@ WORKLOADS = {
     "cnn": ("CNN conv16-pool-conv32-pool-linear, batch 64 of 1x28x28, training", cnn),
     "gru": ("GRU hidden 128, 100 sequences of length 40, training", gru),
     "mlp_inference": ("MLP 784-256-256-10, batch 1024, inference (forward only)", mlp_inference),
+    # chainrule's captured step (compile_step) against PyTorch's eager step
+    "mlp32_captured": ("MLP batch 32, captured step (chainrule.compile_step)", lambda lib: mlp(lib, 32, True)),
+    "xor_captured": ("XOR 2-8-1, captured step", lambda lib: xor(lib, True)),
+    "cnn_captured": ("CNN batch 64, captured step", lambda lib: cnn(lib, True)),
+    "mlp32_numpy": ("MLP batch 32 written out in plain NumPy (the floor, not chainrule)", mlp_numpy_floor),
 }
 
 
@@ -232,7 +288,10 @@ def markdown(result):
         f"{m['threads']} threads per library, Python {m['python']}, NumPy {m['numpy']}, PyTorch {m['torch']} (CPU). "
         "Each number is the best of 5 alternating runs in separate worker processes (each run the median of 7 "
         "timed blocks after a warm-up). Reproduce with `make bench`. "
-        "Ratio = chainrule samples/s divided by PyTorch samples/s (above 1: chainrule is faster).",
+        "Ratio = chainrule samples/s divided by PyTorch samples/s (above 1: chainrule is faster). "
+        "Rows marked captured run chainrule's captured step (`chainrule.compile_step`) against PyTorch's eager "
+        "step; the plain-NumPy row is the same MLP step written out by hand in NumPy, the floor for any "
+        "NumPy framework, against PyTorch's eager step.",
         "",
         "| workload | chainrule samples/s | PyTorch samples/s | ratio | share of matmul peak "
         "| peak RSS MB (chainrule / PyTorch) |",

@@ -6,6 +6,7 @@ import numpy as _np
 from chainrule import autograd, nn, optim
 from chainrule._backend import get_default_dtype, set_default_dtype
 from chainrule.autograd import enable_grad, no_grad, set_grad_enabled
+from chainrule.capture import compile_step
 from chainrule.creation import (
     arange,
     empty,
@@ -66,6 +67,8 @@ __all__ = [
     # modes, randomness, files
     "enable_grad", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
     "load", "save",
+    # a captured training step
+    "compile_step",
     # the ops (chainrule.ops)
     *_op_names,
 ]  # fmt: skip

@@ -198,20 +198,30 @@ def _conv_padding(padding, kernel, stride, dilation, op):
     return [(p, p) for p in _tuple(padding, nd, "padding", op, 0)]
 
 
-def _conv(x, weight, bias, stride, padding, dilation, groups, nd, op):
-    xd, unbatched = _frame(x, weight, bias, nd, op, lambda shape: shape[0])
-    wd = weight.data
+class ConvGeometry:
+    """A convolution's settings, checked against one input and weight shape (``conv_geometry``)."""
+
+    __slots__ = ("dilation", "groups", "highs", "lows", "sizes", "stride")
+
+    def __init__(self, stride, dilation, groups, lows, highs, sizes):
+        self.stride, self.dilation, self.groups = stride, dilation, groups
+        self.lows, self.highs, self.sizes = lows, highs, sizes
+
+
+def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, nd, op) -> ConvGeometry:
+    """Check a convolution of a batched input of ``x_shape`` by a weight of ``w_shape``; raise
+    naming ``op`` and the shapes when they do not fit."""
     stride = _tuple(stride, nd, "stride", op, 1)
     dilation = _tuple(dilation, nd, "dilation", op, 1)
     groups = _groups(groups, op)
-    kernel = wd.shape[2:]
+    kernel = w_shape[2:]
     pads = _conv_padding(padding, kernel, stride, dilation, op)
-    c, *sizes = xd.shape[1:]
-    f = wd.shape[0]
-    if c % groups or f % groups or wd.shape[1] * groups != c:
+    c, *sizes = x_shape[1:]
+    f = w_shape[0]
+    if c % groups or f % groups or w_shape[1] * groups != c:
         raise ValueError(
-            f"{op}: input has {c} channels (shape {x.data.shape}) but weight of shape {wd.shape} "
-            f"with groups={groups} expects {wd.shape[1] * groups}"
+            f"{op}: input has {c} channels (shape {x_shape}) but weight of shape {w_shape} "
+            f"with groups={groups} expects {w_shape[1] * groups}"
             + ("" if f % groups == 0 else f"; out channels {f} are not divisible by groups")
         )
     padded = [s + lo + hi for s, (lo, hi) in zip(sizes, pads)]
@@ -220,10 +230,39 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, nd, op):
             f"{op}: input of spatial size {tuple(sizes)} (padded {tuple(padded)}) is smaller than the "
             f"kernel's extent {tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))}"
         )
-    lows = [lo for lo, _ in pads]
-    out, cols = _correlate(_pad_axes(xd, lows, [hi for _, hi in pads]), wd, stride, dilation, groups)
-    if bias is not None:
-        out += bias.data.reshape(-1, *(1,) * nd)
+    return ConvGeometry(stride, dilation, groups, [lo for lo, _ in pads], [hi for _, hi in pads], sizes)
+
+
+def conv_forward(xd, wd, bd, geo):
+    """The convolution of batched input data xd (bias bd or None) and the window matrix its
+    weight gradient needs."""
+    out, cols = _correlate(_pad_axes(xd, geo.lows, geo.highs), wd, geo.stride, geo.dilation, geo.groups)
+    if bd is not None:
+        out += bd.reshape(-1, *(1,) * len(geo.sizes))
+    return out, cols
+
+
+def conv_backward(g, wd, cols, geo, need_x, need_w, need_b):
+    """(input, weight, bias) gradients of ``conv_forward`` for output gradient g (None where not needed)."""
+    gx = gw = gb = None
+    if need_x:
+        full = _input_grad(g, wd, geo.stride, geo.dilation, geo.groups)
+        highs = [lo + s - t for lo, s, t in zip(geo.lows, geo.sizes, full.shape[2:])]
+        # sample-major, as the input: the layer below reads it contiguously (the max-pooling
+        # backward took 40% longer on the channel-major array col2im produces)
+        gx = xp.ascontiguousarray(_pad_axes(full, [-lo for lo in geo.lows], highs))
+    if need_w:
+        gw = _weight_grad(g, cols, wd.shape, geo.groups)
+    if need_b:
+        gb = _channel_sums(g)
+    return gx, gw, gb
+
+
+def _conv(x, weight, bias, stride, padding, dilation, groups, nd, op):
+    xd, unbatched = _frame(x, weight, bias, nd, op, lambda shape: shape[0])
+    wd = weight.data
+    geo = conv_geometry(xd.shape, wd.shape, stride, padding, dilation, groups, nd, op)
+    out, cols = conv_forward(xd, wd, None if bias is None else bias.data, geo)
     parents = (x, weight) if bias is None else (x, weight, bias)
     if not (state.grad_enabled and any(p.requires_grad for p in parents)):
         return wrap(out[0] if unbatched else out)
@@ -233,21 +272,8 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, nd, op):
         cols = None  # the window matrix is only needed for the weight gradient
 
     def conv_vjp(g):
-        if unbatched:
-            g = g[None]
-        gx = gw = gb = None
-        if need_x:
-            full = _input_grad(g, wd, stride, dilation, groups)
-            highs = [lo + s - t for lo, s, t in zip(lows, sizes, full.shape[2:])]
-            # sample-major, as the input: the layer below reads it contiguously (the max-pooling
-            # backward took 40% longer on the channel-major array col2im produces)
-            gx = xp.ascontiguousarray(_pad_axes(full, [-lo for lo in lows], highs))
-            gx = gx[0] if unbatched else gx
-        if need_w:
-            gw = _weight_grad(g, cols, wd.shape, groups)
-        if need_b:
-            gb = _channel_sums(g)
-        return gx, gw, gb
+        gx, gw, gb = conv_backward(g[None] if unbatched else g, wd, cols, geo, need_x, need_w, need_b)
+        return (gx[0] if unbatched and gx is not None else gx), gw, gb
 
     return record(f"Conv{nd}d", out[0] if unbatched else out, parents, conv_vjp)
 

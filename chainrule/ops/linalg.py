@@ -77,6 +77,31 @@ def matmul(a, b) -> Tensor:
     return record("Matmul", out, (a, b), matmul_vjp)
 
 
+def linear_forward(xd, wd, bd):
+    """x @ W^T + b on arrays (bd may be None), the product oriented as ``_product`` explains."""
+    out = _product(xd, wd.T) if xd.ndim == 2 else xd @ wd.T
+    if bd is not None:
+        out += bd
+    return out
+
+
+def linear_backward(g, xd, wd, need_x, need_w, need_b):
+    """(input, weight, bias) gradients of ``linear_forward`` for output gradient g (None where not
+    needed). The weight gradient comes in the weight's memory order, so the optimizer's passes
+    over both stay contiguous (a C-ordered gradient for an F-ordered weight would make every
+    pass a transpose)."""
+    g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+    plain = xd.ndim == 2
+    gx = (_product(g, wd) if plain else g @ wd) if need_x else None
+    gw = gb = None
+    if need_w:
+        x2 = xd if plain else xd.reshape(-1, wd.shape[1])
+        gw = (x2.T @ g2).T if wd.flags.f_contiguous and not wd.flags.c_contiguous else g2.T @ x2
+    if need_b:
+        gb = g2.sum(axis=0)
+    return gx, gw, gb
+
+
 def linear(x, weight, bias=None) -> Tensor:
     """x @ weight.T + bias, as one node (PyTorch's F.linear): x (..., in), weight (out, in),
     bias (out,). VJP: dx = g @ W, dW = g^T x, db = sum of g over the leading dims."""
@@ -88,30 +113,14 @@ def linear(x, weight, bias=None) -> Tensor:
             f"linear: input of shape {xd.shape} does not fit weight of shape {wd.shape}: "
             f"expected (..., {wd.shape[-1] if wd.ndim else '?'}) inputs"
         )
-    plain = xd.ndim == 2
-    out = _product(xd, wd.T) if plain else xd @ wd.T
-    if bias is not None:
-        out += bias.data
+    out = linear_forward(xd, wd, None if bias is None else bias.data)
     parents = (x, weight) if bias is None else (x, weight, bias)
     if not (state.grad_enabled and any(p.requires_grad for p in parents)):
         return wrap(out)
     need_x, need_w = x.requires_grad, weight.requires_grad
     need_b = bias is not None and bias.requires_grad
-    in_features = wd.shape[1]
-
-    # The weight gradient in the weight's memory order, so the optimizer's passes over both stay
-    # contiguous (a C-ordered gradient for an F-ordered weight would make every pass a transpose).
-    weight_f_ordered = wd.flags.f_contiguous and not wd.flags.c_contiguous
 
     def linear_vjp(g):
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        gx = (_product(g, wd) if plain else g @ wd) if need_x else None
-        gw = gb = None
-        if need_w:
-            x2 = xd if plain else xd.reshape(-1, in_features)
-            gw = (x2.T @ g2).T if weight_f_ordered else g2.T @ x2
-        if need_b:
-            gb = g2.sum(axis=0)
-        return gx, gw, gb
+        return linear_backward(g, xd, wd, need_x, need_w, need_b)
 
     return record("Linear", out, parents, linear_vjp)

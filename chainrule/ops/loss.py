@@ -148,15 +148,13 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     dtype, classes = d.dtype, d.shape[axis]
     w = _class_weight(weight, classes, dtype, op)
     w_kept = None if w is None else w.reshape([classes if i == axis else 1 for i in range(d.ndim)])
-    shifted = d - d.max(axis=axis, keepdims=True)
-    logp = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    logp = log_softmax_values(d, axis)
     smooth = label_smoothing
     t = target.data if isinstance(target, Tensor) else xp.asarray(target)
     if t.shape == d.shape:
         return _cross_entropy_probabilities(x, target, logp, w_kept, axis, reduction, smooth)
 
-    if (d.ndim == 2 and w is None and not smooth and reduction == "mean" and t.ndim == 1
-            and t.dtype.kind in "iu" and len(t) == len(d) and len(t) and t.min() >= 0 and t.max() < classes):
+    if w is None and not smooth and reduction == "mean" and plain_class_targets(d, t):
         return _cross_entropy_plain(x, t, logp)
     hint = f" (or probabilities of shape {d.shape})"
     index, valid, wy = _class_targets(target, d.shape, axis, w, ignore_index, dtype, op, hint)
@@ -185,22 +183,37 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     return record("CrossEntropy", out, (x,), cross_entropy_vjp)
 
 
+def log_softmax_values(d, axis):
+    shifted = d - d.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def plain_class_targets(d, t) -> bool:
+    """Whether t holds one valid class index per row of the (N, C) logits d (the plain case)."""
+    return (d.ndim == 2 and t.ndim == 1 and t.dtype.kind in "iu" and len(t) == len(d) and len(t) > 0
+            and t.min() >= 0 and t.max() < d.shape[1])
+
+
+def cross_entropy_plain_values(logp, t):
+    """The mean cross-entropy of the plain case from the log-probabilities."""
+    return xp.asarray(-logp[xp.arange(len(t)), t].sum() / len(t))
+
+
+def cross_entropy_plain_grad(g, logp, t):
+    """Its gradient for upstream gradient g: (softmax - onehot(t)) * g / N."""
+    scale = g / len(t)
+    gx = xp.exp(logp) * scale
+    gx[xp.arange(len(t)), t] -= scale
+    return gx
+
+
 def _cross_entropy_plain(x, t, logp):
     """The common case, (N, C) logits and valid class indices, mean over the batch: the general
     path's result by plain indexing, with less overhead per call (the small-network hot path)."""
-    rows = xp.arange(len(t))
-    n = len(t)
-    out = xp.asarray(-logp[rows, t].sum() / n)
+    out = cross_entropy_plain_values(logp, t)
     if not _needs_grad((x,)):
         return wrap(out)
-
-    def cross_entropy_vjp(g):
-        scale = g / n
-        gx = xp.exp(logp) * scale
-        gx[rows, t] -= scale
-        return (gx,)
-
-    return record("CrossEntropy", out, (x,), cross_entropy_vjp)
+    return record("CrossEntropy", out, (x,), lambda g: (cross_entropy_plain_grad(g, logp, t),))
 
 
 def _cross_entropy_probabilities(x, target, logp, w_kept, axis, reduction, smooth):

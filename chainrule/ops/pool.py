@@ -81,42 +81,68 @@ def _first_hits(padded, out, slices):
 # ---------------------------------------------------------------------------- max pooling
 
 
+class PoolGeometry:
+    """A max-pooling's settings, checked against one input's spatial sizes (``max_pool_geometry``)."""
+
+    __slots__ = ("dilation", "highs", "kernel", "outs", "padding", "sizes", "slices", "stride", "tiled")
+
+    def __init__(self, kernel, stride, padding, dilation, sizes, outs, highs):
+        self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        self.sizes, self.outs, self.highs = sizes, outs, highs
+        self.slices = _offsets(kernel, stride, dilation, outs)
+        # Windows that tile the input (stride == kernel, no padding, nothing past the end): each
+        # input element is in one window at most.
+        self.tiled = (stride == kernel and not any(padding) and all(v == 1 for v in dilation)
+                      and all(h <= 0 for h in highs))
+
+
+def max_pool_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode, nd, op) -> PoolGeometry:
+    kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation, nd, op)
+    outs, highs = _geometry(sizes, kernel, stride, padding, dilation, ceil_mode, op)
+    return PoolGeometry(kernel, stride, padding, dilation, sizes, outs, highs)
+
+
+def max_pool_forward(d, geo):
+    """The pooled maxima of data d and what ``max_pool_backward`` needs."""
+    padded = _pad_axes(d, geo.padding, geo.highs, value=-xp.inf)
+    if geo.tiled:
+        out, parts = _tiled_max(padded, geo.slices)
+        return out, (padded, parts)
+    out = padded[geo.slices[0]].copy()
+    for index in geo.slices[1:]:
+        xp.maximum(out, padded[index], out=out)
+    return out, (padded, None)
+
+
+def max_pool_backward(g, out, saved, geo, shape):
+    """The input gradient (input of ``shape``): each window's gradient to its first maximum."""
+    padded, parts = saved
+    if geo.tiled:
+        return _tiled_max_vjp(g, out, parts, geo.slices, shape, padded.shape)
+    spread = xp.zeros(padded.shape, dtype=g.dtype)
+    for index, hit in _first_hits(padded, out, geo.slices):
+        spread[index] += g * hit
+    return _pad_axes(spread, [-p for p in geo.padding], [-h for h in geo.highs])
+
+
 def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, op):
     d = _spatial_input(x, nd, op)
-    kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation, nd, op)
-    sizes = d.shape[-nd:]
-    outs, highs = _geometry(sizes, kernel, stride, padding, dilation, ceil_mode, op)
-    padded = _pad_axes(d, padding, highs, value=-xp.inf)
-    slices = _offsets(kernel, stride, dilation, outs)
-    # Windows that tile the input (stride == kernel, no padding, nothing past the end): each
-    # input element is in one window at most.
-    tiled = stride == kernel and not any(padding) and all(v == 1 for v in dilation) and all(h <= 0 for h in highs)
-    if tiled:
-        out, parts = _tiled_max(padded, slices)
-    else:
-        out = padded[slices[0]].copy()
-        for index in slices[1:]:
-            xp.maximum(out, padded[index], out=out)
+    geo = max_pool_geometry(d.shape[-nd:], kernel_size, stride, padding, dilation, ceil_mode, nd, op)
+    out, saved = max_pool_forward(d, geo)
     indices = None
     if return_indices:
         # Each maximum's position in the flattened (unpadded) input plane, as PyTorch returns it.
-        arg = sum(j * hit for j, (_, hit) in enumerate(_first_hits(padded, out, slices)))
-        offset = xp.unravel_index(arg, kernel)
-        position = xp.indices(outs)
-        coords = [position[i] * stride[i] + offset[i] * dilation[i] - padding[i] for i in range(nd)]
-        indices = wrap(xp.ravel_multi_index(coords, sizes, mode="clip"))
+        arg = sum(j * hit for j, (_, hit) in enumerate(_first_hits(saved[0], out, geo.slices)))
+        offset = xp.unravel_index(arg, geo.kernel)
+        position = xp.indices(geo.outs)
+        coords = [position[i] * geo.stride[i] + offset[i] * geo.dilation[i] - geo.padding[i] for i in range(nd)]
+        indices = wrap(xp.ravel_multi_index(coords, geo.sizes, mode="clip"))
     if not (state.grad_enabled and x.requires_grad):
         return (wrap(out), indices) if return_indices else wrap(out)
+    shape = d.shape
 
-    if tiled:
-        def max_pool_vjp(g):
-            return (_tiled_max_vjp(g, out, parts, slices, d.shape, padded.shape),)
-    else:
-        def max_pool_vjp(g):
-            spread = xp.zeros(padded.shape, dtype=g.dtype)
-            for index, hit in _first_hits(padded, out, slices):
-                spread[index] += g * hit
-            return (_pad_axes(spread, [-p for p in padding], [-h for h in highs]),)
+    def max_pool_vjp(g):
+        return (max_pool_backward(g, out, saved, geo, shape),)
 
     result = record(f"MaxPool{nd}d", out, (x,), max_pool_vjp)
     return (result, indices) if return_indices else result

@@ -68,23 +68,42 @@ def cos(x) -> Tensor:
 def tanh(x) -> Tensor:
     x = _float_input(x, "tanh")
     out = xp.tanh(x.data)
-    return _unary("Tanh", x, out, lambda g: (g * (1 - out * out),))
+    return _unary("Tanh", x, out, lambda g: (tanh_grad(g, out),))
+
+
+def tanh_grad(g, out):
+    return g * (1 - out * out)
 
 
 def sigmoid(x) -> Tensor:
     """1 / (1 + e^-x), computed without overflow for large |x|."""
     x = _float_input(x, "sigmoid")
-    d = x.data
+    out = sigmoid_values(x.data)
+    return _unary("Sigmoid", x, out, lambda g: (sigmoid_grad(g, out),))
+
+
+def sigmoid_values(d):
     e = xp.exp(-xp.abs(d))
-    out = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
-    return _unary("Sigmoid", x, out, lambda g: (g * out * (1 - out),))
+    return xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_grad(g, out):
+    return g * out * (1 - out)
 
 
 def relu(x) -> Tensor:
     """max(x, 0); the gradient at 0 is 0."""
     x = _float_input(x, "relu")
-    out = xp.maximum(x.data, shared_zeros_like(x.data))
-    return _unary("Relu", x, out, lambda g: (g * (out > 0),))
+    out = relu_values(x.data)
+    return _unary("Relu", x, out, lambda g: (relu_grad(g, out),))
+
+
+def relu_values(d):
+    return xp.maximum(d, shared_zeros_like(d))
+
+
+def relu_grad(g, out):
+    return g * (out > 0)
 
 
 def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:

@@ -5,6 +5,7 @@ import itertools
 import os
 import sys
 import traceback
+from heapq import heappop, heappush
 
 from chainrule._backend import xp
 from chainrule.autograd.mode import state
@@ -119,32 +120,6 @@ def _sum_to(grad, shape, name):
     return grad
 
 
-def _graph(roots):
-    """The computed tensors reachable from roots, children before parents, and the leaves."""
-    computed, leaves = [], []
-    seen = set()
-    stack = list(roots)
-    while stack:
-        tensor = stack.pop()
-        if tensor in seen:
-            continue
-        seen.add(tensor)
-        node = tensor.grad_fn
-        if node is None:
-            leaves.append(tensor)
-            continue
-        computed.append(tensor)
-        for parent in node.parents:
-            if parent.requires_grad and parent not in seen:
-                stack.append(parent)
-    computed.sort(key=_sequence_number, reverse=True)
-    return computed, leaves
-
-
-def _sequence_number(tensor):
-    return tensor.grad_fn.seq
-
-
 def _check_root(tensor, gradient, where):
     if not tensor.requires_grad:
         raise RuntimeError(
@@ -172,14 +147,28 @@ def _run(roots, root_grads, retain_graph, capture=None):
 
     With ``capture`` (a dict keyed by the wanted tensors), gradients reaching those tensors are
     stored there and no ``.grad`` is touched; otherwise leaves accumulate into ``.grad``.
+
+    One pass: a max-heap on the nodes' sequence numbers hands out the computed tensor recorded
+    last among those holding a gradient, so every tensor has all its gradient contributions when
+    its turn comes, and only the part of the graph that gradients reach is visited.
     """
     grads = {}
+    ready = []  # (-sequence number, tensor): computed tensors holding a gradient
+    leaves = []
     for root, g in zip(roots, root_grads):
-        grads[root] = g if root not in grads else grads[root] + g
-    computed, leaves = _graph(roots)
+        if root in grads:
+            grads[root] = grads[root] + g
+            continue
+        grads[root] = g
+        node = root.grad_fn
+        if node is None:
+            leaves.append(root)
+        else:
+            heappush(ready, (-node.seq, root))
     anomaly = state.anomaly
-    for tensor in computed:
-        g = grads.pop(tensor, None)
+    while ready:
+        tensor = heappop(ready)[1]
+        g = grads.pop(tensor)
         node = tensor.grad_fn
         vjp = node.vjp
         if vjp is None:
@@ -187,10 +176,6 @@ def _run(roots, root_grads, retain_graph, capture=None):
                 f"backward through {node.name}: its graph was already released by an earlier "
                 "backward(); pass retain_graph=True to the first backward to run it again"
             )
-        if not retain_graph:
-            node.vjp = None
-        if g is None:
-            continue
         if tensor._hooks:
             g = _run_hooks(tensor, g)
         if capture is not None:
@@ -198,7 +183,11 @@ def _run(roots, root_grads, retain_graph, capture=None):
                 capture[tensor] = _as_gradient(g, tensor)
         elif tensor._retains_grad:
             _accumulate(tensor, g)
-        for parent, pg in zip(node.parents, vjp(g)):
+        parents = node.parents
+        if not retain_graph:
+            node.vjp = None
+            node.parents = ()
+        for parent, pg in zip(parents, vjp(g)):
             if pg is None or not parent.requires_grad:
                 continue
             data = parent.data
@@ -213,15 +202,19 @@ def _run(roots, root_grads, retain_graph, capture=None):
                     f"for its input of shape {data.shape}"
                 )
             previous = grads.get(parent)
-            grads[parent] = pg if previous is None else previous + pg
-        if not retain_graph:
-            node.parents = ()
-    # The loop's last gradient must not stay referenced here, or _accumulate would copy it.
-    g = pg = previous = None
+            if previous is not None:
+                grads[parent] = previous + pg
+                continue
+            grads[parent] = pg
+            parent_node = parent.grad_fn
+            if parent_node is None:
+                leaves.append(parent)
+            else:
+                heappush(ready, (-parent_node.seq, parent))
+    # The loop's last gradients must not stay referenced here, or _accumulate would copy them.
+    g = pg = previous = parents = None
     for leaf in leaves:
-        g = grads.pop(leaf, None)
-        if g is None:
-            continue
+        g = grads.pop(leaf)
         if leaf._hooks:
             g = _run_hooks(leaf, g)
         if capture is None:

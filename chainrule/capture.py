@@ -65,6 +65,15 @@ class CapturedStep:
         self.eager_calls = 0
 
     def __call__(self, inputs, targets) -> float:
+        value, _ = self.forward_backward(inputs, targets)
+        self.optimizer.step()
+        return value
+
+    def forward_backward(self, inputs, targets):
+        """Everything but the optimizer's step: ``optimizer.zero_grad()``, forward, loss and
+        backward, leaving this batch's gradients in the parameters' ``.grad``. Returns the loss (a
+        float) and the model's output (an array), for a loop that does more between backward and
+        step (``fit`` averages gradients across ranks, clips them, runs callbacks)."""
         x = inputs.data if isinstance(inputs, Tensor) else xp.asarray(inputs)
         y = targets.data if isinstance(targets, Tensor) else xp.asarray(targets)
         if self._needs_eager(inputs, x):
@@ -80,8 +89,7 @@ class CapturedStep:
         for i in range(len(self.layers) - 1, -1, -1):
             g = self.layers[i].backward(g, saved[i], i > 0)
             saved[i] = None  # free what this layer kept as soon as its backward is done
-        self.optimizer.step()
-        return float(value)
+        return float(value), x
 
     def _needs_eager(self, inputs, x):
         if isinstance(inputs, Tensor) and inputs.requires_grad:
@@ -92,12 +100,12 @@ class CapturedStep:
 
     def _eager(self, inputs, targets):
         self.eager_calls += 1
-        self.optimizer.zero_grad()
         inputs = inputs if isinstance(inputs, Tensor) else wrap(xp.asarray(inputs))
-        value = self.loss_fn(self.model(inputs), targets)
+        output = self.model(inputs)
+        value = self.loss_fn(output, targets)
+        self.optimizer.zero_grad()
         value.backward()
-        self.optimizer.step()
-        return value.item()
+        return value.item(), output.data
 
 
 # ---------------------------------------------------------------------------- the layers

@@ -53,6 +53,7 @@ class RunConfig:
     grad_clip: float | None = None
     early_stopping: int | None = None
     restarts: int = 1
+    compile_step: bool = False
     seed: int = 0
     val_fraction: float = 0.1
     test_fraction: float = 0.2
@@ -237,7 +238,7 @@ def train(config: RunConfig, *, verbose: int = 1, resume: bool = False) -> dict:
                                        restore_best_weights=True))
     trainer = Trainer(model, build_loss(config, data.task), optimizer, batch_size=config.batch_size,
                       metrics=metrics_for(data.task), scheduler=scheduler, grad_clip=config.grad_clip,
-                      callbacks=callbacks, verbose=verbose)
+                      callbacks=callbacks, verbose=verbose, compile_step=config.compile_step)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "checkpoint.safetensors"
     if resume and not checkpoint.exists():

@@ -126,3 +126,36 @@ def test_mse_targets_of_another_shape_are_refused_as_in_eager():
     step = cr.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
     with pytest.raises(ValueError, match=r"target has shape \(4,\), expected the input's shape \(4, 1\)"):
         step(np.ones((4, 3), np.float32), np.ones(4, np.float32))
+
+
+def test_fit_with_compile_step_trains_exactly_as_eager_fit():
+    from chainrule.train import Trainer
+
+    X = rng.standard_normal((40, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 40)
+    build = lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    runs = []
+    for compile_step in (False, True):
+        (model, opt), _ = _pair(build, lambda p: optim.SGD(p, lr=0.1, momentum=0.9))
+        cr.manual_seed(1)  # the same shuffles
+        trainer = Trainer(model, nn.CrossEntropyLoss(), opt, batch_size=8, grad_clip=0.5, verbose=0,
+                          compile_step=compile_step)
+        history = trainer.fit((X, y), val_data=(X[:10], y[:10]), epochs=3)
+        assert (trainer.captured is None) != compile_step
+        runs.append((model, history))
+    assert trainer.captured.eager_calls == 0
+    (eager, eager_history), (captured, captured_history) = runs
+    for key in ("loss", "accuracy", "val_loss"):
+        assert captured_history[key] == eager_history[key], key
+    assert captured_history.last["grad_norms"]["0"] == eager_history.last["grad_norms"]["0"]
+    for p, q in zip(eager.parameters(), captured.parameters()):
+        np.testing.assert_array_equal(q.data, p.data)
+
+
+def test_fit_refuses_compile_step_for_a_model_it_cannot_capture():
+    from chainrule.train import fit
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.2), nn.Linear(4, 2))
+    with pytest.raises(NotImplementedError, match="compile_step: Dropout is not captured"):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+            (np.ones((4, 3), np.float32), np.zeros(4, int)), epochs=1, verbose=0, compile_step=True)

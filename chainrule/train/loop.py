@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from chainrule import distributed, random
+from chainrule import capture, distributed, random
 from chainrule.autograd.mode import no_grad
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.tensor import Tensor
@@ -100,7 +100,8 @@ class Trainer:
 
     def __init__(self, model, loss_fn, optimizer, *, batch_size: int = 32, shuffle: bool = True,
                  metrics=("accuracy",), scheduler=None, scheduler_interval: str = "auto",
-                 grad_clip=None, callbacks=(), verbose: int = 1, monitor_gradients: bool = True):
+                 grad_clip=None, callbacks=(), verbose: int = 1, monitor_gradients: bool = True,
+                 compile_step: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if grad_clip is not None and not grad_clip > 0:
@@ -110,6 +111,9 @@ class Trainer:
                 f"scheduler_interval must be 'auto', 'epoch' or 'batch', got {scheduler_interval!r}"
             )
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        # forward, loss and backward of each batch as a captured step (refused here, by layer name,
+        # for a model it cannot capture)
+        self.captured = capture.compile_step(model, loss_fn, optimizer) if compile_step else None
         self.batch_size, self.shuffle = batch_size, shuffle
         self.metrics = [get_metric(m) for m in metrics]
         self.scheduler = scheduler
@@ -160,12 +164,16 @@ class Trainer:
         dtype = self._param_dtype()
         for batch, (x, y) in enumerate(data.epoch(self.batch_size, self.shuffle)):
             xb, yb = self._as_tensor(x, dtype), self._as_tensor(y, dtype)
-            out = self.model(xb)
-            loss = self.loss_fn(out, yb)
-            self.optimizer.zero_grad()
-            loss.backward()
+            if self.captured is None:
+                out = self.model(xb)
+                loss = self.loss_fn(out, yb)
+                self.optimizer.zero_grad()
+                loss.backward()
+                loss, out = float(loss.data), out.data
+            else:
+                loss, out = self.captured.forward_backward(xb, yb)
             # the mean gradient and loss over all ranks' batches (one Allreduce; nothing in one process)
-            batch_loss = distributed.average_gradients(self.model.parameters(), float(loss.data))
+            batch_loss = distributed.average_gradients(self.model.parameters(), loss)
             self.step += 1
             logs = {"loss": batch_loss}
             self._emit("on_after_backward", logs)
@@ -183,7 +191,7 @@ class Trainer:
             total += logs["loss"] * len(x)
             seen += len(x)
             if self.metrics:
-                outputs.append(out.data)
+                outputs.append(out)
                 targets.append(yb.data)
             self._emit("on_batch_end", batch, logs)
             if self.stop_training:
@@ -240,7 +248,10 @@ class Trainer:
         # About 8 sampled batches per epoch: the statistics cost a few passes over the weights
         # (a copy for the update ratio), as much as the step itself for small networks.
         every = max(1, self.batches_per_epoch // 8)
-        monitor = GradientMonitor(self.model, every=every) if self.monitor_gradients else None
+        # A captured step runs no forward hooks, so it is not asked for dead-ReLU counts (which
+        # would need them on every sampled batch, each then run eagerly).
+        monitor = (GradientMonitor(self.model, every=every, track_dead_relu=self.captured is None)
+                   if self.monitor_gradients else None)
         distributed.broadcast_parameters(self.model)  # every rank starts from rank 0's weights
         distributed.broadcast_rng_state()  # ... and draws rank 0's shuffles
         self._emit("on_train_begin")
@@ -372,7 +383,8 @@ class Trainer:
 
 def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, batch_size: int = 32,
         shuffle: bool = True, metrics=("accuracy",), scheduler=None, grad_clip=None, callbacks=(),
-        restarts: int = 1, seed=None, verbose: int = 1, resume_from=None, checkpoint=None) -> History:
+        restarts: int = 1, seed=None, verbose: int = 1, resume_from=None, checkpoint=None,
+        compile_step: bool = False) -> History:
     """Train ``model`` by backpropagation and return its History.
 
     train_data / val_data: pairs (inputs, targets) of arrays or tensors, a TensorDataset of the
@@ -386,6 +398,10 @@ def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, ba
     0 silent, 1 a progress bar on a terminal, 2 one line per epoch on any output.
     ``checkpoint=path`` writes a resumable checkpoint after every epoch; ``resume_from=path``
     continues such a run exactly (same final weights as an uninterrupted run).
+    ``compile_step=True`` runs each batch's forward, loss and backward as a captured step
+    (``chainrule.compile_step``: the same numbers, less time per batch for small networks; an
+    ``nn.Sequential`` of the layers it lists, else a NotImplementedError naming the layer); the
+    gradient statistics then leave out the dead-ReLU fractions.
 
     >>> import numpy as np, chainrule as cr
     >>> from chainrule import nn, optim
@@ -400,6 +416,7 @@ def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, ba
     1.0
     """
     trainer = Trainer(model, loss_fn, optimizer, batch_size=batch_size, shuffle=shuffle, metrics=metrics,
-                      scheduler=scheduler, grad_clip=grad_clip, callbacks=callbacks, verbose=verbose)
+                      scheduler=scheduler, grad_clip=grad_clip, callbacks=callbacks, verbose=verbose,
+                      compile_step=compile_step)
     return trainer.fit(train_data, epochs=epochs, val_data=val_data, restarts=restarts, seed=seed,
                        resume_from=resume_from, checkpoint=checkpoint)

@@ -2,18 +2,18 @@
 
     python benchmarks/bench.py [--quick] [--only=mlp32,xor,...]     (or: make bench)
 
-Each measurement runs in a fresh worker process that imports one library only (so neither
-library's thread pool disturbs the other), with 2 threads, float32, SGD with momentum and
-identical shapes; after a warm-up, the median of several timed blocks gives seconds per step.
-Workers for the two libraries alternate, several rounds each, and each library's best round is
-reported (the machine's speed drifts), with each worker's peak RSS. Writes benchmarks/results.json
-and benchmarks/RESULTS.md. Never collected by pytest.
+Each workload runs in two warm worker processes, one per library and importing that library only
+(so neither library's thread pool disturbs the other), with 2 threads, float32, SGD with momentum
+and identical shapes. Timed blocks of steps alternate between the two workers and are compared in
+pairs (see ``measure``), with each worker's peak RSS. Writes benchmarks/results.json and
+benchmarks/RESULTS.md. Never collected by pytest.
 """
 
 import json
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -156,6 +156,49 @@ def mlp_numpy_floor(lib, batch=32):
     return step, batch, (3 * MLP_FLOPS - 2 * 784 * 256) * batch
 
 
+def mlp_products(lib, batch):
+    """The matrix products of the MLP training step alone (forward, the weight gradients and the
+    input gradients of the second and third layers), on plain arrays: chainrule's through the
+    array kernels its Linear layers run (NumPy's BLAS), PyTorch's as its autograd computes them.
+    Their ratio is what the BLAS libraries alone give; the training rows cannot beat it by much."""
+    x, _ = _data((batch, 784))
+    rng = np.random.default_rng(1)
+    shapes = [(256, 784), (256, 256), (10, 256)]
+    weights = [rng.uniform(-0.05, 0.05, s).astype(np.float32) for s in shapes]
+    grads = [rng.standard_normal((batch, s[0])).astype(np.float32) for s in shapes]
+    if lib == "torch":
+        import torch
+
+        torch.set_num_threads(int(THREADS))
+        x = torch.from_numpy(x)
+        weights, grads = [torch.from_numpy(w) for w in weights], [torch.from_numpy(g) for g in grads]
+
+        def step():
+            inputs = [x]
+            for w in weights:
+                inputs.append(inputs[-1] @ w.T)
+            for i, (w, g) in enumerate(zip(weights, grads)):
+                g.T @ inputs[i]
+                if i:
+                    g @ w
+
+        return step, batch, (3 * MLP_FLOPS - 2 * 784 * 256) * batch
+    from chainrule import nn
+    from chainrule.ops.linalg import linear_backward, linear_forward
+
+    # the weights in the layout chainrule's Linear gives them
+    weights = [nn.Linear(s[1], s[0]).weight.data for s in shapes]
+
+    def step():
+        inputs = [x]
+        for w in weights:
+            inputs.append(linear_forward(inputs[-1], w, None))
+        for i, (w, g) in enumerate(zip(weights, grads)):
+            linear_backward(g, inputs[i], w, i > 0, True, False)
+
+    return step, batch, (3 * MLP_FLOPS - 2 * 784 * 256) * batch
+
+
 def mlp_inference(lib, batch=1024):
     nn, _, to_tensor, no_grad = _library(lib)
     model = _mlp(nn)
@@ -181,6 +224,10 @@ WORKLOADS = {
     "xor_captured": ("XOR 2-8-1, captured step", lambda lib: xor(lib, True)),
     "cnn_captured": ("CNN batch 64, captured step", lambda lib: cnn(lib, True)),
     "mlp32_numpy": ("MLP batch 32 written out in plain NumPy (the floor, not chainrule)", mlp_numpy_floor),
+    # the BLAS libraries alone: the MLP step's matrix products, no framework around them
+    "mlp32_products": ("MLP batch 32, its matrix products alone (NumPy's BLAS vs PyTorch's)",
+                       lambda lib: mlp_products(lib, 32)),
+    "mlp1024_products": ("MLP batch 1024, its matrix products alone", lambda lib: mlp_products(lib, 1024)),
 }
 
 
@@ -192,20 +239,71 @@ def _block(step, n):
     return (time.perf_counter() - started) / n
 
 
-def worker(lib, workload, seconds):
+def worker(lib, workload):
+    """Serve timed blocks of one workload's step over stdin/stdout: "N" runs N steps and answers
+    the seconds per step; an empty line answers the peak RSS (MB) and ends the worker."""
     step, batch, flops = WORKLOADS[workload][1](lib)
     probe = _block(step, 2)
-    per_block = max(2, int(seconds / 8 / max(probe, 1e-7)))
-    _block(step, per_block)  # warm-up
-    times = [_block(step, per_block) for _ in range(7)]
-    return {"seconds_per_step": statistics.median(times), "batch": batch, "flops": flops,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    print(json.dumps({"probe": probe, "batch": batch, "flops": flops}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        print(_block(step, int(line)), flush=True)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
 
 
-def _run_worker(lib, workload, seconds):
-    out = subprocess.run([sys.executable, __file__, "--worker", lib, workload, str(seconds)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+class _Worker:
+    def __init__(self, lib, workload):
+        self.process = subprocess.Popen([sys.executable, __file__, "--worker", lib, workload], text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.facts = json.loads(self._answer())
+        self.process.send_signal(signal.SIGSTOP)
+
+    def _answer(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark worker {self.process.args[3:]} died (exit {self.process.wait()})")
+        return line
+
+    def block(self, steps):
+        """Seconds per step over ``steps`` steps. Between blocks the worker is stopped (SIGSTOP):
+        idle BLAS and OpenMP threads spin for a while after their last task, and spinning
+        threads of one library slowed the other's blocks up to 20x on 2 cores."""
+        self.process.send_signal(signal.SIGCONT)
+        self.process.stdin.write(f"{steps}\n")
+        self.process.stdin.flush()
+        seconds = float(self._answer())
+        self.process.send_signal(signal.SIGSTOP)
+        return seconds
+
+    def close(self):
+        self.process.send_signal(signal.SIGCONT)
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        rss = float(self._answer())
+        self.process.wait()
+        return rss
+
+
+def measure(workload, seconds, pairs):
+    """Seconds per step of both libraries, from timed blocks that alternate between two warm
+    workers: each chainrule block is paired with the PyTorch block right after it, so both see
+    the machine at the same speed (this shared machine drifts by up to 2x within minutes). The
+    ratio is the median of the pairs' ratios."""
+    workers = {lib: _Worker(lib, workload) for lib in ("chainrule", "torch")}
+    steps = {lib: max(2, int(seconds / max(w.facts["probe"], 1e-7))) for lib, w in workers.items()}
+    for lib, w in workers.items():
+        w.block(steps[lib])  # warm-up
+    times = {lib: [] for lib in workers}
+    for _ in range(pairs):
+        for lib, w in workers.items():
+            times[lib].append(w.block(steps[lib]))
+    ratios = [t / c for c, t in zip(times["chainrule"], times["torch"])]
+    facts = workers["chainrule"].facts
+    return {"seconds_per_step": {lib: statistics.median(t) for lib, t in times.items()},
+            "ratio": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)],
+            "peak_rss_mb": {lib: w.close() for lib, w in workers.items()},
+            "batch": facts["batch"], "flops": facts["flops"]}
 
 
 # ---------------------------------------------------------------------------- machine facts
@@ -217,9 +315,18 @@ def matmul_peak_gflops():
 
 
 def import_seconds(module):
+    """Median seconds of ``import module`` in a fresh interpreter, with its bytecode cached as an
+    installed package has it (the first, untimed import writes the cache, even where
+    PYTHONDONTWRITEBYTECODE is set: compiling chainrule's sources takes ~80 ms more)."""
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    return statistics.median(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                                  check=True).stdout) for _ in range(5))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    def run():
+        return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                    env=env).stdout)
+
+    run()
+    return statistics.median(run() for _ in range(5))
 
 
 def machine():
@@ -240,37 +347,30 @@ def machine():
 def main():
     quick = "--quick" in sys.argv
     only = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--only=")), None)
-    seconds, rounds = (0.5, 1) if quick else (1.5, 5)
+    seconds, pairs = (0.15, 3) if quick else (0.3, 15)
     peak = matmul_peak_gflops()  # measured again at the end: the best of the two counts
     rows = []
     for key, (title, _) in WORKLOADS.items():
         if only and key not in only:
             continue
-        runs = {"chainrule": [], "torch": []}
-        for _ in range(rounds):
-            for lib in ("chainrule", "torch"):
-                runs[lib].append(_run_worker(lib, key, seconds))
-        # This shared 2-core machine's speed drifts between runs: each library's best round (each
-        # round itself a median of blocks) is the least disturbed estimate of what it can do.
-        med = {lib: min(r, key=lambda w: w["seconds_per_step"]) for lib, r in runs.items()}
-        cr_s, torch_s = med["chainrule"]["seconds_per_step"], med["torch"]["seconds_per_step"]
-        batch, flops = med["chainrule"]["batch"], med["chainrule"]["flops"]
-        row = {"workload": key, "title": title, "chainrule_samples_per_s": batch / cr_s,
-               "torch_samples_per_s": batch / torch_s, "ratio": torch_s / cr_s,
-               "chainrule_peak_rss_mb": med["chainrule"]["peak_rss_mb"],
-               "torch_peak_rss_mb": med["torch"]["peak_rss_mb"]}
-        if flops:
-            row["share_of_matmul_peak"] = flops / cr_s / 1e9 / peak
+        m = measure(key, seconds, pairs)
+        cr_s, torch_s = m["seconds_per_step"]["chainrule"], m["seconds_per_step"]["torch"]
+        row = {"workload": key, "title": title, "chainrule_samples_per_s": m["batch"] / cr_s,
+               "torch_samples_per_s": m["batch"] / torch_s, "ratio": m["ratio"], "ratio_range": m["ratio_range"],
+               "chainrule_peak_rss_mb": m["peak_rss_mb"]["chainrule"], "torch_peak_rss_mb": m["peak_rss_mb"]["torch"]}
+        if m["flops"]:
+            row["share_of_matmul_peak"] = m["flops"] / cr_s / 1e9 / peak
         rows.append(row)
-        print(f"{key:14s} chainrule {row['chainrule_samples_per_s']:11.0f}/s  "
-              f"torch {row['torch_samples_per_s']:11.0f}/s  ratio {row['ratio']:5.2f}x  "
+        low, high = row["ratio_range"]
+        print(f"{key:16s} chainrule {row['chainrule_samples_per_s']:11.0f}/s  "
+              f"torch {row['torch_samples_per_s']:11.0f}/s  ratio {row['ratio']:5.2f}x ({low:.2f}-{high:.2f})  "
               f"RSS {row['chainrule_peak_rss_mb']:.0f} vs {row['torch_peak_rss_mb']:.0f} MB", flush=True)
     final_peak = max(peak, matmul_peak_gflops())
     for row in rows:
         if "share_of_matmul_peak" in row:
             row["share_of_matmul_peak"] *= peak / final_peak
     peak = final_peak
-    result = {"machine": machine(), "quick": quick, "matmul_peak_gflops": peak, "rows": rows,
+    result = {"machine": machine(), "quick": quick, "pairs": pairs, "matmul_peak_gflops": peak, "rows": rows,
               "import_seconds": {lib: import_seconds(lib) for lib in ("chainrule", "torch")}}
     imports = result["import_seconds"]
     print(f"import: chainrule {imports['chainrule']:.3f} s, torch {imports['torch']:.3f} s")
@@ -286,14 +386,16 @@ def markdown(result):
         "",
         f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, load average {m['load_average']:.1f} at the end), "
         f"{m['threads']} threads per library, Python {m['python']}, NumPy {m['numpy']}, PyTorch {m['torch']} (CPU). "
-        "Each number is the best of 5 alternating runs in separate worker processes (each run the median of 7 "
-        "timed blocks after a warm-up). Reproduce with `make bench`. "
-        "Ratio = chainrule samples/s divided by PyTorch samples/s (above 1: chainrule is faster). "
+        "Each library runs in a warm worker process of its own; after a warm-up, timed blocks of steps "
+        f"alternate between the two, {result['pairs']} blocks each, and each chainrule block is paired with the "
+        "PyTorch block right after it. Samples/s come from each library's median block; the ratio (PyTorch's "
+        "time over chainrule's: above 1, chainrule is faster) is the median of the pairs' ratios, with the "
+        "lowest and highest pair beside it. Reproduce with `make bench`. "
         "Rows marked captured run chainrule's captured step (`chainrule.compile_step`) against PyTorch's eager "
         "step; the plain-NumPy row is the same MLP step written out by hand in NumPy, the floor for any "
         "NumPy framework, against PyTorch's eager step.",
         "",
-        "| workload | chainrule samples/s | PyTorch samples/s | ratio | share of matmul peak "
+        "| workload | chainrule samples/s | PyTorch samples/s | ratio (pair range) | share of matmul peak "
         "| peak RSS MB (chainrule / PyTorch) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -301,7 +403,8 @@ def markdown(result):
         share = row.get("share_of_matmul_peak")
         lines.append(
             f"| {row['title']} | {row['chainrule_samples_per_s']:,.0f} | {row['torch_samples_per_s']:,.0f} | "
-            f"{row['ratio']:.2f}x | {'' if share is None else f'{share:.0%}'} | "
+            f"{row['ratio']:.2f}x ({row['ratio_range'][0]:.2f}-{row['ratio_range'][1]:.2f}) | "
+            f"{'' if share is None else f'{share:.0%}'} | "
             f"{row['chainrule_peak_rss_mb']:.0f} / {row['torch_peak_rss_mb']:.0f} |"
         )
     imp = result["import_seconds"]
@@ -317,6 +420,6 @@ def markdown(result):
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        print(json.dumps(worker(sys.argv[2], sys.argv[3], float(sys.argv[4]))))
+        worker(sys.argv[2], sys.argv[3])
     else:
         main()

@@ -26,7 +26,6 @@ from chainrule.nn.loss import CrossEntropyLoss, MSELoss
 from chainrule.nn.pooling import MaxPool1d, MaxPool2d
 from chainrule.ops import conv, linalg, loss, pool, unary
 from chainrule.ops.operands import wrap
-from chainrule.ops.reduce import _spread
 from chainrule.tensor import Tensor
 
 __all__ = ["CapturedStep", "compile_step"]
@@ -284,13 +283,6 @@ def _cross_entropy(logits, targets):
 
 
 def _mse(output, targets):
-    targets = xp.asarray(targets, dtype=output.dtype)
-    if targets.shape != output.shape:
-        raise ValueError(
-            f"mse_loss: target has shape {targets.shape}, expected the input's shape {output.shape} "
-            "(losses do not broadcast)"
-        )
-    diff = output - targets
-    value = xp.asarray((diff * diff).sum() / diff.size)
-    spread = _spread(xp.ones_like(value) / diff.size, (), diff.shape)
-    return value, spread * diff + spread * diff
+    diff = output - loss.float_target_values(xp.asarray(targets), output, "mse_loss")
+    value = loss.reduce_loss(diff * diff, "mean", diff.size)
+    return value, loss.mse_grad(xp.ones_like(value), diff, "mean")

@@ -7,7 +7,13 @@ import scipy.special
 from hypothesis import strategies as st
 from op_table import Case, Drawn, values
 
-from chainrule.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss
+from chainrule.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+    nll_loss,
+)
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.tensor import Tensor
 
@@ -157,6 +163,20 @@ def _binary_case(name, logits):
     return Case(name, draw)
 
 
+def _mse_case():
+    def draw(d):
+        shape = d(st.lists(st.integers(1, 3), max_size=3).map(tuple))  # 0-d included
+        reduction = d(st.sampled_from(REDUCTIONS))
+
+        def reference(a, t):
+            return _reduce((a - t) ** 2, reduction, np.size(a))
+
+        return Drawn([values(d, shape), values(d, shape)], lambda a, t: mse_loss(a, t, reduction=reduction),
+                     reference)
+
+    return Case("mse_loss", draw)
+
+
 def _spread(d, shape, axis_shape, where):
     """Values kept apart along the normalised axes (offsets 1.5 apart), so that no variance is
     near 0, where finite differences of 1/sqrt(var + eps) are unreliable."""
@@ -223,6 +243,7 @@ CASES = [
     _nll_loss_case(),
     _binary_case("binary_cross_entropy", logits=False),
     _binary_case("binary_cross_entropy_with_logits", logits=True),
+    _mse_case(),
     _batch_norm_case(training=True),
     _batch_norm_case(training=False),
     _layer_norm_case(),

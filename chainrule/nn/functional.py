@@ -33,6 +33,7 @@ from chainrule.ops.loss import (
     binary_cross_entropy_with_logits,
     check_reduction,
     cross_entropy,
+    mse_loss,
     nll_loss,
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
@@ -78,20 +79,6 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
         return loss
     return loss.mean() if reduction == "mean" else loss.sum()
-
-
-def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
-    """Squared error ``(input - target)^2``, averaged ("mean"), summed ("sum") or kept ("none").
-
-    input and target must have the same shape: a mismatch raises ValueError instead of
-    broadcasting.
-
-    >>> import chainrule as cr
-    >>> mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([0.0, 0.0])).item()
-    2.5
-    """
-    diff = _difference(input, target, reduction, "mse_loss")
-    return _reduce(diff * diff, reduction)
 
 
 def l1_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:

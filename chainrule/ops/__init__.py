@@ -6,7 +6,13 @@ from chainrule.ops.compare import eq, ge, gt, le, lt, ne
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
 from chainrule.ops.indexing import getitem
 from chainrule.ops.linalg import linear, matmul
-from chainrule.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss
+from chainrule.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+    nll_loss,
+)
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
@@ -77,7 +83,7 @@ DIFFERENTIABLE = (
     "reshape", "view", "flatten", "transpose", "swapaxes", "permute", "squeeze", "unsqueeze",
     "broadcast_to", "expand", "concatenate", "cat", "stack", "split", "pad", "clone", "cast",
     "getitem", "matmul", "linear", "softmax", "log_softmax",
-    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
     "batch_norm", "layer_norm",
     "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",

@@ -1,6 +1,7 @@
 """Losses fused into one node each, so that their gradients stay exact and stable: cross-entropy on
-logits (backward: softmax minus the target distribution), negative log-likelihood, and binary
-cross-entropy on probabilities or on logits.
+logits (backward: softmax minus the target distribution), negative log-likelihood, binary
+cross-entropy on probabilities or on logits, and the squared error (one node instead of three:
+the common regression loss is on the small-network hot path).
 
 Class weights and ``pos_weight`` are constants (no gradient), as in PyTorch; floating targets
 (probabilities) do receive a gradient when they require one.
@@ -33,10 +34,17 @@ def _float_target(target, x, op):
     """The target as a tensor (a parent when it requires grad) and its data in the input's dtype."""
     if not isinstance(target, Tensor):
         target = wrap(xp.asarray(target))
-    t = target.data
-    if t.shape != x.data.shape:
-        raise ValueError(f"{op}: target has shape {t.shape}, expected the input's shape {x.data.shape}")
-    return target, t.astype(x.data.dtype, copy=False)
+    return target, float_target_values(target.data, x.data, op)
+
+
+def float_target_values(t, d, op):
+    """Target array t in input d's dtype, refused unless it has d's shape: PyTorch only warns and
+    broadcasts, which silently turns an (N, 1) vs (N,) mix-up into an (N, N) loss."""
+    if t.shape != d.shape:
+        raise ValueError(
+            f"{op}: target has shape {t.shape}, expected the input's shape {d.shape} (losses do not broadcast)"
+        )
+    return t.astype(d.dtype, copy=False)
 
 
 def _broadcast_weight(value, x, op, what):
@@ -54,7 +62,8 @@ def _broadcast_weight(value, x, op, what):
     return w
 
 
-def _reduce(loss, reduction, divisor):
+def reduce_loss(loss, reduction, divisor):
+    """The per-element losses reduced as ``reduction`` says ("mean" divides by ``divisor``)."""
     if reduction == "none":
         return loss
     total = loss.sum()
@@ -76,6 +85,43 @@ def _scale(g, reduction, shape, divisor):
 
 def _needs_grad(parents):
     return state.grad_enabled and any(p.requires_grad for p in parents)
+
+
+# ---------------------------------------------------------------------------- regression
+
+
+def mse_loss(input, target, *, reduction: str = "mean") -> Tensor:
+    """Squared error ``(input - target)^2``, averaged ("mean"), summed ("sum") or kept ("none").
+
+    input and target must have the same shape: a mismatch raises ValueError instead of
+    broadcasting. One node: d/d(input) = 2 (input - target) times the output gradient (divided by
+    the element count for "mean"), d/d(target) its negative.
+
+    >>> import chainrule as cr
+    >>> mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([0.0, 0.0])).item()
+    2.5
+    """
+    op = "mse_loss"
+    x = floating(input, op)
+    check_reduction(reduction, op)
+    target, t = _float_target(target, x, op)
+    diff = x.data - t
+    out = reduce_loss(diff * diff, reduction, diff.size)
+    parents = (x, target)
+    if not _needs_grad(parents):
+        return wrap(out)
+    need_t = target.requires_grad
+
+    def mse_vjp(g):
+        gx = mse_grad(g, diff, reduction)
+        return gx, (-gx if need_t else None)
+
+    return record("MseLoss", out, parents, mse_vjp)
+
+
+def mse_grad(g, diff, reduction):
+    """The squared error's input gradient for output gradient g and diff = input - target."""
+    return _scale(g, reduction, diff.shape, diff.size) * (2 * diff)
 
 
 # ---------------------------------------------------------------------------- class losses
@@ -163,7 +209,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
         spread = -(logp if w_kept is None else logp * w_kept).sum(axis=axis)
         loss = (1 - smooth) * loss + (smooth / classes) * spread * valid
     divisor = wy.sum()
-    out = _reduce(loss, reduction, divisor)
+    out = reduce_loss(loss, reduction, divisor)
     if not _needs_grad((x,)):
         return wrap(out)
     w_total = classes if w is None else w.sum()
@@ -225,7 +271,7 @@ def _cross_entropy_probabilities(x, target, logp, w_kept, axis, reduction, smoot
         q = q * w_kept
     loss = -(logp * q).sum(axis=axis)
     divisor = loss.size  # PyTorch's numel / C: the number of positions
-    out = _reduce(loss, reduction, divisor)
+    out = reduce_loss(loss, reduction, divisor)
     parents = (x, target)
     if not _needs_grad(parents):
         return wrap(out)
@@ -263,7 +309,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction:
     index, _, wy = _class_targets(target, d.shape, axis, w, ignore_index, d.dtype, op)
     loss = -wy * xp.take_along_axis(d, index, axis).squeeze(axis)
     divisor = wy.sum()
-    out = _reduce(loss, reduction, divisor)
+    out = reduce_loss(loss, reduction, divisor)
     if not _needs_grad((x,)):
         return wrap(out)
 
@@ -307,7 +353,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     loss = -(y * log_x + (1 - y) * log_rest)
     if w is not None:
         loss = loss * w
-    out = _reduce(loss, reduction, loss.size)
+    out = reduce_loss(loss, reduction, loss.size)
     parents = (x, target)
     if not _needs_grad(parents):
         return wrap(out)
@@ -351,7 +397,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
     loss = (1 - y) * d + positive * softplus_neg
     if w is not None:
         loss = loss * w
-    out = _reduce(loss, reduction, loss.size)
+    out = reduce_loss(loss, reduction, loss.size)
     parents = (x, target)
     if not _needs_grad(parents):
         return wrap(out)

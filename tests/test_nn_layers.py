@@ -58,6 +58,22 @@ def test_linear_gradients_in_either_weight_order_and_product_orientation(feature
         assert layer.weight.grad.flags.f_contiguous == w.flags.f_contiguous
 
 
+def test_outer_products_of_one_input_or_one_output_layers_are_exact():
+    # An inner dimension of 1 goes through a padded BLAS product (linalg.product), not NumPy's loop.
+    from chainrule.ops.linalg import product
+
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((300, 1)).astype(np.float32), rng.standard_normal((50, 1)).astype(np.float32)
+    np.testing.assert_array_equal(product(x, w.T), x @ w.T)
+    x3 = rng.standard_normal((3, 100, 1))  # N-d and float64 against a float32 weight
+    assert product(x3, w.T).dtype == np.float64
+    np.testing.assert_array_equal(product(x3, w.T), x3 @ w.T)
+    # Linear(1, 50)'s forward and Linear(50, 1)'s input gradient are such products at batch 100
+    net = nn.Sequential(nn.Linear(1, 50), nn.Tanh(), nn.Linear(50, 1)).double()
+    inputs = cr.tensor(rng.standard_normal((100, 1)), dtype=cr.float64, requires_grad=True)
+    assert gradcheck(net, (inputs,))
+
+
 def test_wide_linear_weights_are_column_major_and_keep_it_through_loading():
     layer = nn.Linear(784, 256)
     assert layer.weight.data.flags.f_contiguous and not nn.Linear(10, 256).weight.data.flags.f_contiguous

@@ -86,7 +86,7 @@ def _correlate(x, w, stride, dilation, groups):
 def _weight_grad(g, cols, w_shape, groups):
     """d(conv)/d(weight) for output gradient g (N, F, *out) and the forward's window matrix: one
     batched product per sample, summed over samples (measured faster than transposing both
-    operands into one large product), each oriented as ``linalg._product`` explains:
+    operands into one large product), each oriented as ``linalg.product`` explains:
     (C/G * prod K, P) @ (P, F/G) when that has more rows (955 -> 603 us for a 16->32 3x3 layer)."""
     n, f = g.shape[:2]
     g = g.reshape(n, groups, f // groups, -1)

@@ -6,6 +6,7 @@ the backward the input and weight gradients, are each one matrix product over th
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
+from chainrule.ops.linalg import product
 from chainrule.ops.operands import wrap
 from chainrule.tensor import Tensor
 
@@ -13,47 +14,68 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _sigmoid(a):
-    # For gate pre-activations: exp(-a) overflowing to inf still gives the right limit 0.
-    with xp.errstate(over="ignore"):
-        return 1 / (1 + xp.exp(-a))
+    # For gate pre-activations: exp(-a) overflowing to inf still gives the right limit 0
+    # (the loops below run under errstate(over="ignore")).
+    return 1 / (1 + xp.exp(-a))
+
+
+def _sigmoid_in_place(a):
+    xp.negative(a, out=a)
+    xp.exp(a, out=a)
+    a += 1
+    xp.reciprocal(a, out=a)
 
 
 def _forward(mode, xp_seq, h, c, w_hh, b_hh):
     """Run the recurrence over the projected inputs; returns the outputs and what the backward
-    needs (per-step activations), all as stacked arrays of shape (L, N, ...)."""
+    needs (per-step activations), all as stacked arrays of shape (L, N, ...). The GRU writes
+    each step's gates straight into those arrays (out=): a step is ~13 small array operations,
+    which at these sizes cost more than the recurrent product."""
     length, batch = xp_seq.shape[:2]
     size = w_hh.shape[1]
     hs = xp.empty((length, batch, size), dtype=xp_seq.dtype)
     saved = {}
     if mode == "GRU":
-        saved = {k: xp.empty((length, batch, size), dtype=xp_seq.dtype) for k in ("r", "z", "n", "hn")}
+        saved = {k: xp.empty((length, batch, n * size), dtype=xp_seq.dtype) for k, n in (("rz", 2), ("n", 1),
+                                                                                         ("hn", 1))}
     elif mode == "LSTM":
         saved = {k: xp.empty((length, batch, size), dtype=xp_seq.dtype) for k in ("i", "f", "g", "o", "c")}
-    for t in range(length):
-        gh = h @ w_hh.T
-        if b_hh is not None:
-            gh += b_hh
-        gx = xp_seq[t]
-        if mode == "GRU":
-            rz = _sigmoid(gx[:, :2 * size] + gh[:, :2 * size])
-            r, z = rz[:, :size], rz[:, size:]
-            hn = gh[:, 2 * size:]
-            n = xp.tanh(gx[:, 2 * size:] + r * hn)
-            h = n + z * (h - n)
-            saved["r"][t], saved["z"][t], saved["n"][t], saved["hn"][t] = r, z, n, hn
-        elif mode == "LSTM":
-            gates = gx + gh
-            ifo = _sigmoid(gates[:, [*range(size), *range(size, 2 * size), *range(3 * size, 4 * size)]])
-            i, f, o = ifo[:, :size], ifo[:, size:2 * size], ifo[:, 2 * size:]
-            g = xp.tanh(gates[:, 2 * size:3 * size])
-            c = f * c + i * g
-            h = o * xp.tanh(c)
-            saved["i"][t], saved["f"][t], saved["g"][t], saved["o"][t], saved["c"][t] = i, f, g, o, c
-        elif mode == "RNN_TANH":
-            h = xp.tanh(gx + gh)
-        else:
-            h = xp.maximum(gx + gh, 0)
-        hs[t] = h
+    w_hh_t = w_hh.T
+    with xp.errstate(over="ignore"):
+        for t in range(length):
+            gh = product(h, w_hh_t)
+            if b_hh is not None:
+                gh += b_hh
+            gx = xp_seq[t]
+            if mode == "GRU":
+                rz, n, h_next = saved["rz"][t], saved["n"][t], hs[t]
+                xp.add(gx[:, :2 * size], gh[:, :2 * size], out=rz)
+                _sigmoid_in_place(rz)
+                r, z = rz[:, :size], rz[:, size:]
+                hn = saved["hn"][t]
+                hn[...] = gh[:, 2 * size:]
+                xp.multiply(r, hn, out=n)
+                n += gx[:, 2 * size:]
+                xp.tanh(n, out=n)
+                # h = n + z (h - n)
+                xp.subtract(h, n, out=h_next)
+                h_next *= z
+                h_next += n
+                h = h_next
+                continue
+            if mode == "LSTM":
+                gates = gx + gh
+                ifo = _sigmoid(gates[:, [*range(size), *range(size, 2 * size), *range(3 * size, 4 * size)]])
+                i, f, o = ifo[:, :size], ifo[:, size:2 * size], ifo[:, 2 * size:]
+                g = xp.tanh(gates[:, 2 * size:3 * size])
+                c = f * c + i * g
+                h = o * xp.tanh(c)
+                saved["i"][t], saved["f"][t], saved["g"][t], saved["o"][t], saved["c"][t] = i, f, g, o, c
+            elif mode == "RNN_TANH":
+                h = xp.tanh(gx + gh)
+            else:
+                h = xp.maximum(gx + gh, 0)
+            hs[t] = h
     return hs, saved
 
 
@@ -71,14 +93,29 @@ def _backward(mode, grad_h, grad_c, hs, h0, c0, saved, w_hh):
         dh = grad_h[t] + dh_next
         h_prev = hs[t - 1] if t else h0
         if mode == "GRU":
-            r, z, n, hn = saved["r"][t], saved["z"][t], saved["n"][t], saved["hn"][t]
-            dn = dh * (1 - z) * (1 - n * n)
-            dz = dh * (h_prev - n) * z * (1 - z)
-            dr = dn * hn * r * (1 - r)
-            d_pre[t, :, :size], d_pre[t, :, size:2 * size], d_pre[t, :, 2 * size:] = dr, dz, dn
-            d_gh[t, :, :2 * size] = d_pre[t, :, :2 * size]
-            d_gh[t, :, 2 * size:] = dn * r
-            dh_next = dh * z + d_gh[t] @ w_hh
+            rz, n, hn = saved["rz"][t], saved["n"][t], saved["hn"][t]
+            r, z = rz[:, :size], rz[:, size:]
+            # Each gate's gradient in an array of its own, updated in place: out= into the
+            # interleaved column blocks of one row of d_pre makes NumPy copy for overlap checks.
+            one_minus_z = 1 - z
+            dn = n * n  # dn = dh (1 - z) (1 - n^2)
+            xp.subtract(1, dn, out=dn)
+            dn *= one_minus_z
+            dn *= dh
+            dz = h_prev - n  # dz = dh (h_prev - n) z (1 - z)
+            dz *= dh
+            dz *= z
+            dz *= one_minus_z
+            dr = 1 - r  # dr = dn hn r (1 - r)
+            dr *= r
+            dr *= hn
+            dr *= dn
+            d_step, gh_step = d_pre[t], d_gh[t]
+            d_step[:, :size], d_step[:, size:2 * size], d_step[:, 2 * size:] = dr, dz, dn
+            gh_step[:, :2 * size] = d_step[:, :2 * size]
+            xp.multiply(dn, r, out=gh_step[:, 2 * size:])
+            dh_next = dh * z
+            dh_next += gh_step @ w_hh
         elif mode == "LSTM":
             i, f, g, o, c = saved["i"][t], saved["f"][t], saved["g"][t], saved["o"][t], saved["c"][t]
             c_prev = saved["c"][t - 1] if t else c0
@@ -116,7 +153,7 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
     lstm = mode == "LSTM"
     if reverse:
         x = x[::-1]
-    projected = x @ w_ih.T
+    projected = product(x, w_ih.T)
     if b_ih is not None:
         projected += b_ih
     hs, saved = _forward(mode, projected, h0.data, c0.data if lstm else None, w_hh, b_hh)

@@ -43,7 +43,7 @@ class CapturedStep:
 
     def __init__(self, model, loss_fn, optimizer):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.layers = [_kernel(module) for module in _sequence(model)]
+        self.layers = [_kernel(module) for module in _pool_before_relu(list(_sequence(model)))]
         if isinstance(loss_fn, CrossEntropyLoss):
             if loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.reduction != "mean":
                 raise NotImplementedError(
@@ -120,6 +120,17 @@ def _sequence(model):
             yield from _sequence(module)
         else:
             yield module
+
+
+def _pool_before_relu(modules):
+    """The layers with each ReLU that a MaxPool follows moved after it. max commutes with the
+    monotone ReLU, so values and gradients stay exactly the same (the first maximum of a window
+    is the first maximum of its ReLU whenever that maximum is positive, and the gradient is 0
+    otherwise either way), while the ReLU and its gradient run on the pooled, 4x smaller array."""
+    for i in range(len(modules) - 1):
+        if type(modules[i]) is ReLU and type(modules[i + 1]) in (MaxPool1d, MaxPool2d):
+            modules[i], modules[i + 1] = modules[i + 1], modules[i]
+    return modules
 
 
 def _kernel(module):

@@ -54,6 +54,10 @@ CLASSES = rng.integers(0, 3, 6)
                            nn.Flatten(), nn.Linear(8, 3)), rng.standard_normal((6, 2, 8, 7))),
     (lambda: nn.Sequential(nn.Conv1d(2, 4, 3, dilation=2, groups=2), nn.MaxPool1d(3, stride=1, padding=1),
                            nn.Tanh(), nn.Flatten(), nn.Linear(4 * 6, 3)), rng.standard_normal((6, 2, 10))),
+    # ReLU then MaxPool, which the captured step runs as MaxPool then ReLU: windows that are all
+    # negative (shifted inputs), padding, ceil_mode
+    (lambda: nn.Sequential(nn.Conv1d(2, 4, 3), nn.ReLU(), nn.MaxPool1d(3, stride=2, padding=1, ceil_mode=True),
+                           nn.Flatten(), nn.Linear(4 * 5, 3)), rng.standard_normal((6, 2, 10)) - 1.0),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_captured_step_equals_the_eager_step_bit_for_bit(build, x, dtype):
@@ -62,6 +66,13 @@ def test_captured_step_equals_the_eager_step_bit_for_bit(build, x, dtype):
         return model.double() if dtype == np.float64 else model
 
     _assert_same_training(typed, nn.CrossEntropyLoss(), x.astype(dtype), CLASSES)
+
+
+def test_a_relu_before_a_max_pool_runs_after_it_in_the_captured_step():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten())
+    step = cr.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    assert [type(layer.m).__name__ if hasattr(layer, "m") else type(layer).__name__ for layer in step.layers] == [
+        "Conv2d", "MaxPool2d", "_Elementwise", "_Elementwise", "_Flatten"]
 
 
 def test_captured_step_with_mse_adam_and_a_frozen_layer():

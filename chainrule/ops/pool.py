@@ -122,7 +122,9 @@ def max_pool_backward(g, out, saved, geo, shape):
     spread = xp.zeros(padded.shape, dtype=g.dtype)
     for index, hit in _first_hits(padded, out, geo.slices):
         spread[index] += g * hit
-    return _pad_axes(spread, [-p for p in geo.padding], [-h for h in geo.highs])
+    # contiguous, as the input was: the layer below then computes the same numbers whatever
+    # came between (a conv's bias gradient takes a BLAS path on contiguous gradients only)
+    return xp.ascontiguousarray(_pad_axes(spread, [-p for p in geo.padding], [-h for h in geo.highs]))
 
 
 def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, op):

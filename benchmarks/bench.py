@@ -227,6 +227,7 @@ WORKLOADS = {
     # the BLAS libraries alone: the MLP step's matrix products, no framework around them
     "mlp32_products": ("MLP batch 32, its matrix products alone (NumPy's BLAS vs PyTorch's)",
                        lambda lib: mlp_products(lib, 32)),
+    "mlp128_products": ("MLP batch 128, its matrix products alone", lambda lib: mlp_products(lib, 128)),
     "mlp1024_products": ("MLP batch 1024, its matrix products alone", lambda lib: mlp_products(lib, 1024)),
 }
 
@@ -347,7 +348,7 @@ def machine():
 def main():
     quick = "--quick" in sys.argv
     only = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--only=")), None)
-    seconds, pairs = (0.15, 3) if quick else (0.3, 15)
+    seconds, pairs = (0.15, 3) if quick else (0.3, 21)
     peak = matmul_peak_gflops()  # measured again at the end: the best of the two counts
     rows = []
     for key, (title, _) in WORKLOADS.items():

@@ -3,7 +3,7 @@ loss, backward and the optimizer's step for an ``nn.Sequential`` as a fixed list
 with no tensors, graph or engine in between. The kernels are the eager ops' own array functions,
 so a captured step computes exactly what the eager step computes (the tests compare them bit for
 bit); it only skips the per-op bookkeeping, which is what small networks spend their time on
-(benchmarks/NOTES.md).
+(benchmarks/NOTES.md). ``fit(..., compile_step=True)`` trains with one.
 
     step = cr.compile_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
     for x, y in batches:
@@ -14,7 +14,8 @@ nested Sequentials of them; losses: MSELoss and CrossEntropyLoss with mean reduc
 targets, no class weights or label smoothing). Anything else is refused when the step is built.
 A call falls back to the eager step (same result, eager speed) when something only eager
 supports is in play: hooks on a layer or parameter, inputs that require grad, or targets outside
-the plain cross-entropy case (whose errors eager reports).
+the plain cross-entropy case (whose errors eager reports). One rewrite, exact: a ReLU that a
+max-pool follows runs after the pool (see ``_pool_before_relu``).
 """
 
 from chainrule._backend import xp

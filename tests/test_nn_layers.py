@@ -72,6 +72,11 @@ def test_outer_products_of_one_input_or_one_output_layers_are_exact():
     net = nn.Sequential(nn.Linear(1, 50), nn.Tanh(), nn.Linear(50, 1)).double()
     inputs = cr.tensor(rng.standard_normal((100, 1)), dtype=cr.float64, requires_grad=True)
     assert gradcheck(net, (inputs,))
+    # and the matmul op, whose forward here is an outer product, and its backward for q.T too
+    a = cr.tensor(rng.standard_normal((100, 1)), dtype=cr.float64, requires_grad=True)
+    b = cr.tensor(rng.standard_normal((1, 50)), dtype=cr.float64, requires_grad=True)
+    np.testing.assert_array_equal((a @ b).data, a.data @ b.data)
+    assert gradcheck(lambda p, q: (p @ q).tanh() @ q.T, (a, b))
 
 
 def test_wide_linear_weights_are_column_major_and_keep_it_through_loading():

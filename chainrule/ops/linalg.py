@@ -26,13 +26,21 @@ def product(a, b):
     Products with an inner dimension of 1 (outer products: a Linear layer with one input, or the
     input gradient of one with one output) go through ``_outer_product``.
     """
-    if a.shape[-1] == 1 and a.size * b.shape[1] >= 4096:
-        return _outer_product(a.reshape(-1, 1), b).reshape(*a.shape[:-1], b.shape[1])
     if a.ndim != 2:
+        if a.shape[-1] == 1:
+            return _matmul_2d(a.reshape(-1, 1), b).reshape(*a.shape[:-1], b.shape[1])
         return a @ b
-    if a.shape[0] >= b.shape[1]:
-        return a @ b
+    if a.shape[0] >= b.shape[1] or a.shape[1] == 1:
+        return _matmul_2d(a, b)
     return (b.T @ a.T).T
+
+
+def _matmul_2d(a, b):
+    """a @ b for 2-D arrays; large outer products through ``_outer_product`` (small ones cost
+    less as they are than the padding does)."""
+    if a.shape[1] == 1 and a.shape[0] * b.shape[1] >= 4096:
+        return _outer_product(a, b)
+    return a @ b
 
 
 def _outer_product(a, b):
@@ -62,7 +70,7 @@ def matmul(a, b) -> Tensor:
     ad, bd = a.data, b.data
     _check_inner(ad, bd)
     try:
-        out = ad @ bd
+        out = _matmul_2d(ad, bd) if ad.ndim == 2 and bd.ndim == 2 else ad @ bd
     except ValueError as err:
         raise ValueError(
             f"matmul: batch dims of shapes {ad.shape} and {bd.shape} do not broadcast ({err})"
@@ -73,7 +81,7 @@ def matmul(a, b) -> Tensor:
     if ad.ndim == 2 and bd.ndim == 2:
         return record(
             "Mm", out, (a, b),
-            lambda g: (g @ bd.T if need_a else None, ad.T @ g if need_b else None),
+            lambda g: (_matmul_2d(g, bd.T) if need_a else None, _matmul_2d(ad.T, g) if need_b else None),
         )
 
     def matmul_vjp(g):

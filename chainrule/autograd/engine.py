@@ -156,15 +156,7 @@ def _run(roots, root_grads, retain_graph, capture=None):
     ready = []  # (-sequence number, tensor): computed tensors holding a gradient
     leaves = []
     for root, g in zip(roots, root_grads):
-        if root in grads:
-            grads[root] = grads[root] + g
-            continue
-        grads[root] = g
-        node = root.grad_fn
-        if node is None:
-            leaves.append(root)
-        else:
-            heappush(ready, (-node.seq, root))
+        _receive(grads, ready, leaves, root, g)
     anomaly = state.anomaly
     while ready:
         tensor = heappop(ready)[1]
@@ -201,18 +193,9 @@ def _run(roots, root_grads, retain_graph, capture=None):
                     f"detect_anomaly: backward of {node.name}{where} produced a non-finite gradient "
                     f"for its input of shape {data.shape}"
                 )
-            previous = grads.get(parent)
-            if previous is not None:
-                grads[parent] = previous + pg
-                continue
-            grads[parent] = pg
-            parent_node = parent.grad_fn
-            if parent_node is None:
-                leaves.append(parent)
-            else:
-                heappush(ready, (-parent_node.seq, parent))
+            _receive(grads, ready, leaves, parent, pg)
     # The loop's last gradients must not stay referenced here, or _accumulate would copy them.
-    g = pg = previous = parents = None
+    g = pg = parents = None
     for leaf in leaves:
         g = grads.pop(leaf)
         if leaf._hooks:
@@ -221,6 +204,21 @@ def _run(roots, root_grads, retain_graph, capture=None):
             _accumulate(leaf, g)
         elif leaf in capture:
             capture[leaf] = _as_gradient(g, leaf)
+
+
+def _receive(grads, ready, leaves, tensor, g):
+    """Add gradient g to what tensor has received; a tensor's first gradient puts it in line:
+    on the heap if it was computed, among the leaves otherwise."""
+    previous = grads.get(tensor)
+    if previous is not None:
+        grads[tensor] = previous + g
+        return
+    grads[tensor] = g
+    node = tensor.grad_fn
+    if node is None:
+        leaves.append(tensor)
+    else:
+        heappush(ready, (-node.seq, tensor))
 
 
 def _run_hooks(tensor, g):

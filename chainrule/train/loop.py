@@ -169,11 +169,11 @@ class Trainer:
                 loss = self.loss_fn(out, yb)
                 self.optimizer.zero_grad()
                 loss.backward()
-                loss, out = float(loss.data), out.data
+                loss_value, output = float(loss.data), out.data
             else:
-                loss, out = self.captured.forward_backward(xb, yb)
+                loss_value, output = self.captured.forward_backward(xb, yb)
             # the mean gradient and loss over all ranks' batches (one Allreduce; nothing in one process)
-            batch_loss = distributed.average_gradients(self.model.parameters(), loss)
+            batch_loss = distributed.average_gradients(self.model.parameters(), loss_value)
             self.step += 1
             logs = {"loss": batch_loss}
             self._emit("on_after_backward", logs)
@@ -191,7 +191,7 @@ class Trainer:
             total += logs["loss"] * len(x)
             seen += len(x)
             if self.metrics:
-                outputs.append(out)
+                outputs.append(output)
                 targets.append(yb.data)
             self._emit("on_batch_end", batch, logs)
             if self.stop_training:

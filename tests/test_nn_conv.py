@@ -161,6 +161,9 @@ def _reference_of(layer, x):
         (lambda: Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2),
          (2, 4, 7, 6)),
         (lambda: Conv2d(2, 3, 3, padding="same", dilation=2, bias=False), (1, 2, 5, 6)),
+        # more filters than window values: sample-major window matrices (ops.conv._channel_major)
+        (lambda: Conv2d(1, 6, 2), (2, 1, 5, 4)),
+        (lambda: Conv1d(2, 8, 1, groups=2), (3, 2, 5)),
         (lambda: ConvTranspose2d(3, 4, 3), (2, 3, 4, 3)),
         (lambda: ConvTranspose2d(4, 6, (3, 2), stride=(2, 3), padding=(1, 0), output_padding=(1, 2),
                                  groups=2), (2, 4, 3, 4)),
@@ -185,6 +188,8 @@ def test_layers_match_nested_loops(make, shape):
         (lambda: Conv1d(2, 3, 3, stride=2, padding=1), (2, 2, 7)),
         (lambda: Conv2d(2, 4, (2, 3), padding=1, dilation=(2, 1), groups=2), (1, 2, 5, 4)),
         (lambda: Conv2d(1, 2, 3, stride=2, padding="valid"), (2, 1, 5, 5)),
+        (lambda: Conv2d(1, 5, 2, padding=1), (2, 1, 3, 4)),
+        (lambda: Conv1d(4, 6, 2, groups=2), (2, 4, 5)),
         (lambda: ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1), (1, 2, 3, 3)),
         (lambda: ConvTranspose2d(4, 2, 2, groups=2, dilation=2, bias=False), (1, 4, 2, 3)),
     ],
@@ -361,3 +366,9 @@ def test_weight_gradient_is_the_same_in_either_product_orientation():
         cols = rng.standard_normal((3, 1, ck, 7))
         expected = np.einsum("nfp,nkp->fk", g, cols[:, 0]).reshape(4, ck, 1)
         np.testing.assert_allclose(_weight_grad(g, cols, (4, ck, 1), 1), expected, rtol=1e-12)
+        # the same windows laid out channel-major: (groups, rows, N * P)
+        channel_major = np.ascontiguousarray(cols[:, 0].transpose(1, 0, 2)).reshape(1, ck, 3 * 7)
+        np.testing.assert_allclose(_weight_grad(g, channel_major, (4, ck, 1), 1), expected, rtol=1e-12)
+    cols = rng.standard_normal((2, 5, 3 * 7))  # two groups of two filters each
+    expected = np.einsum("ngfp,gknp->gfk", g.reshape(3, 2, 2, 7), cols.reshape(2, 5, 3, 7)).reshape(4, 5, 1)
+    np.testing.assert_allclose(_weight_grad(g, cols, (4, 5, 1), 2), expected, rtol=1e-12)

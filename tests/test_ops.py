@@ -77,3 +77,21 @@ def test_relu_in_every_memory_order_and_at_the_extremes(layout):
     out.sum().backward()
     np.testing.assert_array_equal(x.grad, (base > 0).astype(np.float32))
     assert not np.asarray(zeros).any() and not shared_zeros_like(np.empty((5, 4), np.float32)).flags.writeable
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_at_the_extremes_is_accurate_and_warns_of_nothing(dtype):
+    import warnings
+
+    import scipy.special
+
+    x = np.array([-1e4, -700.0, -100.0, -88.0, -20.0, -1.0, 0.0, 1e-8, 1.0, 20.0, 100.0, 1e4], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value warnings
+        out = cr.sigmoid(cr.tensor(x)).data
+        edges = cr.sigmoid(cr.tensor(np.array([np.inf, -np.inf, np.nan], dtype=dtype))).data
+    assert out.dtype == dtype
+    # within a few units in the last place of the exact value, down to the subnormal range
+    np.testing.assert_allclose(out, scipy.special.expit(x.astype(np.float64)), rtol=4 * np.finfo(dtype).eps,
+                               atol=np.finfo(dtype).smallest_subnormal * 4)
+    assert edges[0] == 1 and edges[1] == 0 and np.isnan(edges[2])

@@ -83,8 +83,10 @@ def sigmoid(x) -> Tensor:
 
 
 def sigmoid_values(d):
-    e = xp.exp(-xp.abs(d))
-    return xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
+    # e^min(x, 0) / (1 + e^-|x|): only exponents <= 0, so nothing overflows; as accurate as the
+    # two-branch form (3 ulp in float32) and without its where(), which made the XOR
+    # network's sigmoid cost 53k instructions instead of 23k.
+    return xp.exp(xp.minimum(d, 0)) / (1 + xp.exp(-xp.abs(d)))
 
 
 def sigmoid_grad(g, out):

@@ -32,6 +32,7 @@ from chainrule.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     check_reduction,
+    check_target_shape,
     cross_entropy,
     mse_loss,
     nll_loss,
@@ -58,8 +59,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 def _difference(input, target, reduction, op):
-    """input - target, after checking that both have one shape (PyTorch only warns and broadcasts,
-    which silently turns an (N, 1) vs (N,) mix-up into an (N, N) loss)."""
+    """input - target, after checking that both have one shape."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
     check_reduction(reduction, op)
@@ -67,11 +67,7 @@ def _difference(input, target, reduction, op):
         target = cast(target, input.dtype)
     else:
         target = wrap(xp.asarray(target, dtype=input.dtype))
-    if target.shape != input.shape:
-        raise ValueError(
-            f"{op}: target has shape {target.shape}, expected the input's shape {input.shape} "
-            "(losses do not broadcast)"
-        )
+    check_target_shape(target.shape, input.shape, op)
     return sub(input, target)
 
 

@@ -38,13 +38,19 @@ def _float_target(target, x, op):
 
 
 def float_target_values(t, d, op):
-    """Target array t in input d's dtype, refused unless it has d's shape: PyTorch only warns and
-    broadcasts, which silently turns an (N, 1) vs (N,) mix-up into an (N, N) loss."""
-    if t.shape != d.shape:
-        raise ValueError(
-            f"{op}: target has shape {t.shape}, expected the input's shape {d.shape} (losses do not broadcast)"
-        )
+    """Target array t in input d's dtype, refused unless it has d's shape."""
+    check_target_shape(t.shape, d.shape, op)
     return t.astype(d.dtype, copy=False)
+
+
+def check_target_shape(target_shape, input_shape, op) -> None:
+    """Refuse a target whose shape is not the input's: PyTorch only warns and broadcasts, which
+    silently turns an (N, 1) vs (N,) mix-up into an (N, N) loss."""
+    if target_shape != input_shape:
+        raise ValueError(
+            f"{op}: target has shape {target_shape}, expected the input's shape {input_shape} "
+            "(losses do not broadcast)"
+        )
 
 
 def _broadcast_weight(value, x, op, what):

@@ -8,18 +8,15 @@ from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.linalg import product
 from chainrule.ops.operands import wrap
+from chainrule.ops.unary import sigmoid_values
 from chainrule.tensor import Tensor
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def _sigmoid(a):
-    # For gate pre-activations: exp(-a) overflowing to inf still gives the right limit 0
-    # (the loops below run under errstate(over="ignore")).
-    return 1 / (1 + xp.exp(-a))
-
-
 def _sigmoid_in_place(a):
+    # exp(-a) overflowing to inf still gives the right limit 0 (the loop runs under
+    # errstate(over="ignore")); in place, the GRU's gates need no array of their own.
     xp.negative(a, out=a)
     xp.exp(a, out=a)
     a += 1
@@ -65,7 +62,7 @@ def _forward(mode, xp_seq, h, c, w_hh, b_hh):
                 continue
             if mode == "LSTM":
                 gates = gx + gh
-                ifo = _sigmoid(gates[:, [*range(size), *range(size, 2 * size), *range(3 * size, 4 * size)]])
+                ifo = sigmoid_values(gates[:, [*range(size), *range(size, 2 * size), *range(3 * size, 4 * size)]])
                 i, f, o = ifo[:, :size], ifo[:, size:2 * size], ifo[:, 2 * size:]
                 g = xp.tanh(gates[:, 2 * size:3 * size])
                 c = f * c + i * g

@@ -372,9 +372,10 @@ def main():
             row["share_of_matmul_peak"] *= peak / final_peak
     peak = final_peak
     result = {"machine": machine(), "quick": quick, "pairs": pairs, "matmul_peak_gflops": peak, "rows": rows,
-              "import_seconds": {lib: import_seconds(lib) for lib in ("chainrule", "torch")}}
+              "import_seconds": {lib: import_seconds(lib) for lib in ("chainrule", "numpy", "torch")}}
     imports = result["import_seconds"]
-    print(f"import: chainrule {imports['chainrule']:.3f} s, torch {imports['torch']:.3f} s")
+    print(f"import: chainrule {imports['chainrule']:.3f} s (numpy alone {imports['numpy']:.3f} s), "
+          f"torch {imports['torch']:.3f} s")
     if not only:
         (HERE / "results.json").write_text(json.dumps(result, indent=1) + "\n")
         (HERE / "RESULTS.md").write_text(markdown(result))
@@ -414,7 +415,8 @@ def markdown(result):
         f"NumPy float32 matrix-product peak on this machine (2 threads): {result['matmul_peak_gflops']:.0f} GFLOP/s; "
         "'share of matmul peak' is the training step's useful floating-point rate against it.",
         "",
-        f"Import time: `import chainrule` {imp['chainrule']:.3f} s, `import torch` {imp['torch']:.3f} s.",
+        f"Import time: `import chainrule` {imp['chainrule']:.3f} s, of which `import numpy` alone takes "
+        f"{imp['numpy']:.3f} s; `import torch` {imp['torch']:.3f} s.",
     ]
     return "\n".join(lines) + "\n"
 

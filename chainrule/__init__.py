@@ -29,7 +29,6 @@ from chainrule.creation import (
 from chainrule.ops import *  # noqa: F403  (the op functions are the public API, as torch.*)
 from chainrule.ops import __all__ as _op_names
 from chainrule.random import get_rng_state, manual_seed, set_rng_state
-from chainrule.serialization import load, save
 from chainrule.tensor import Tensor
 
 float16 = _np.dtype(_np.float16)
@@ -44,16 +43,20 @@ __version__ = "0.1.0"
 
 # Loaded on first use (``chainrule.train.fit`` works as usual): they are not needed to build and
 # differentiate models, and importing them all would slow ``import chainrule`` down.
+# ``load`` and ``save`` come from chainrule.serialization the same way (its hashlib and json cost
+# ~7 ms of the import).
 _LAZY_SUBMODULES = ("compare", "data", "diagnostics", "distributed", "explain", "models", "runs", "train")
+_LAZY_FUNCTIONS = {"load": "serialization", "save": "serialization"}
 
 
 def __getattr__(name):
-    if name in _LAZY_SUBMODULES:
+    if name in _LAZY_SUBMODULES or name in _LAZY_FUNCTIONS:
         import importlib
 
-        module = importlib.import_module(f"chainrule.{name}")
-        globals()[name] = module
-        return module
+        module = importlib.import_module(f"chainrule.{_LAZY_FUNCTIONS.get(name, name)}")
+        value = getattr(module, name) if name in _LAZY_FUNCTIONS else module
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 __all__ = [
@@ -66,7 +69,7 @@ __all__ = [
     "get_default_dtype", "set_default_dtype",
     # modes, randomness, files
     "enable_grad", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
-    "load", "save",
+    "load", "save",  # noqa: F405  (loaded lazily)
     # a captured training step
     "compile_step",
     # the ops (chainrule.ops)

@@ -178,7 +178,8 @@ def test_heavy_submodules_load_on_first_use():
     import sys
 
     code = ("import sys, chainrule as cr; loaded = [m for m in ('chainrule.train', 'chainrule.optim.lr_scheduler', "
-            "'numpy.random') if m in sys.modules]; print(loaded); cr.train.fit; cr.optim.lr_scheduler.StepLR; "
-            "print('chainrule.train' in sys.modules)")
+            "'chainrule.serialization', 'hashlib', 'json', 'numpy.random') if m in sys.modules]; print(loaded); "
+            "cr.train.fit; cr.optim.lr_scheduler.StepLR; "
+            "print('chainrule.train' in sys.modules and cr.save is sys.modules['chainrule.serialization'].save)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]" and out[1] == "True"

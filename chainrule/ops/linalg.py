@@ -126,7 +126,7 @@ def linear_backward(g, xd, wd, need_x, need_w, need_b):
         x2 = xd if plain else xd.reshape(-1, wd.shape[1])
         gw = (x2.T @ g2).T if wd.flags.f_contiguous and not wd.flags.c_contiguous else g2.T @ x2
     if need_b:
-        gb = g2.sum(axis=0)
+        gb = xp.add.reduce(g2, axis=0)  # what .sum(axis=0) runs, without its Python wrapper
     return gx, gw, gb
 
 
@@ -143,10 +143,10 @@ def linear(x, weight, bias=None) -> Tensor:
         )
     out = linear_forward(xd, wd, None if bias is None else bias.data)
     parents = (x, weight) if bias is None else (x, weight, bias)
-    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
-        return wrap(out)
     need_x, need_w = x.requires_grad, weight.requires_grad
     need_b = bias is not None and bias.requires_grad
+    if not (state.grad_enabled and (need_x or need_w or need_b)):
+        return wrap(out)
 
     def linear_vjp(g):
         return linear_backward(g, xd, wd, need_x, need_w, need_b)

@@ -7,7 +7,7 @@ Class weights and ``pos_weight`` are constants (no gradient), as in PyTorch; flo
 (probabilities) do receive a gradient when they require one.
 """
 
-from chainrule._backend import xp
+from chainrule._backend import scalar_like, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import floating, wrap
@@ -72,11 +72,19 @@ def reduce_loss(loss, reduction, divisor):
     """The per-element losses reduced as ``reduction`` says ("mean" divides by ``divisor``)."""
     if reduction == "none":
         return loss
-    total = loss.sum()
+    total = xp.add.reduce(loss, axis=None)  # what .sum() runs, without its Python wrapper
     if reduction == "mean":
-        with xp.errstate(invalid="ignore", divide="ignore"):  # nothing counted: nan, as PyTorch
-            total = total / divisor
+        total = _divide(total, divisor)
     return xp.asarray(total, dtype=loss.dtype)
+
+
+def _divide(value, divisor):
+    """value / divisor for a mean: nan without a warning when nothing was counted, as PyTorch
+    gives (the errstate costs more than the division, so only that case pays for it)."""
+    if divisor:
+        return value / (scalar_like(divisor, value) if type(divisor) is int else divisor)
+    with xp.errstate(invalid="ignore", divide="ignore"):
+        return value / divisor
 
 
 def _scale(g, reduction, shape, divisor):
@@ -84,13 +92,16 @@ def _scale(g, reduction, shape, divisor):
     if reduction == "none":
         return g
     if reduction == "mean":
-        with xp.errstate(invalid="ignore", divide="ignore"):
-            g = g / divisor
+        g = _divide(g, divisor)
     return xp.broadcast_to(g, shape)
 
 
 def _needs_grad(parents):
-    return state.grad_enabled and any(p.requires_grad for p in parents)
+    if state.grad_enabled:
+        for p in parents:  # a loop, not any(): no generator on the per-step path
+            if p.requires_grad:
+                return True
+    return False
 
 
 # ---------------------------------------------------------------------------- regression
@@ -127,7 +138,9 @@ def mse_loss(input, target, *, reduction: str = "mean") -> Tensor:
 
 def mse_grad(g, diff, reduction):
     """The squared error's input gradient for output gradient g and diff = input - target."""
-    return _scale(g, reduction, diff.shape, diff.size) * (2 * diff)
+    if reduction == "mean":
+        g = _divide(g, diff.size)
+    return g * (scalar_like(2, diff) * diff)  # a 0-d g ("mean", "sum") broadcasts here: no broadcast_to view needed
 
 
 # ---------------------------------------------------------------------------- class losses

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from chainrule._backend import shared_zeros_like, xp
+from chainrule._backend import scalar_like, shared_zeros_like, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import constant, floating, wrap
@@ -72,7 +72,7 @@ def tanh(x) -> Tensor:
 
 
 def tanh_grad(g, out):
-    return g * (1 - out * out)
+    return g * (scalar_like(1, out) - out * out)
 
 
 def sigmoid(x) -> Tensor:
@@ -86,11 +86,12 @@ def sigmoid_values(d):
     # e^min(x, 0) / (1 + e^-|x|): only exponents <= 0, so nothing overflows; as accurate as the
     # two-branch form (3 ulp in float32) and without its where(), which made the XOR
     # network's sigmoid cost 53k instructions instead of 23k.
-    return xp.exp(xp.minimum(d, 0)) / (1 + xp.exp(-xp.abs(d)))
+    # (0-d constants: see scalar_like)
+    return xp.exp(xp.minimum(d, scalar_like(0, d))) / (scalar_like(1, d) + xp.exp(-xp.abs(d)))
 
 
 def sigmoid_grad(g, out):
-    return g * out * (1 - out)
+    return g * out * (scalar_like(1, out) - out)
 
 
 def relu(x) -> Tensor:

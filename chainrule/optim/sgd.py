@@ -4,6 +4,7 @@ Plain, mini-batch or full-batch gradient descent differ only in the batch the ca
 
 import numpy as np
 
+from chainrule._backend import scalar_like
 from chainrule.optim.optimizer import Optimizer
 
 
@@ -42,7 +43,7 @@ class SGD(Optimizer):
             if buf is None:
                 buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype, copy=True)
             else:
-                buf *= momentum
+                buf *= scalar_like(momentum, buf)  # 0-d constants: see scalar_like
                 buf += grad if group["dampening"] == 0 else (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        param -= group["lr"] * grad
+        param -= scalar_like(group["lr"], param) * grad

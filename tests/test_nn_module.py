@@ -158,6 +158,24 @@ def test_sequential_indexing_and_append():
     assert model(cr.ones(4, 2)).shape == (4, 1)
 
 
+def test_sequential_runs_the_hooks_and_the_own_call_of_its_layers():
+    # Sequential calls a plain layer's forward directly; a hook or an own __call__ must still run.
+    class Doubling(nn.Module):
+        def forward(self, x):
+            return x
+
+        def __call__(self, x):
+            return super().__call__(x) * 2
+
+    first = nn.Linear(2, 2)
+    model = nn.Sequential(first, Doubling())
+    seen = []
+    first.register_forward_hook(lambda m, inputs, out: seen.append(out.shape))
+    x = cr.ones(3, 2)
+    np.testing.assert_array_equal(model(x).data, first(x).data * 2)
+    assert seen == [(3, 2), (3, 2)]
+
+
 def test_module_without_forward():
     with pytest.raises(NotImplementedError, match="has no forward"):
         nn.Module()(1)

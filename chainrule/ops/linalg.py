@@ -30,8 +30,8 @@ def product(a, b):
         if a.shape[-1] == 1:
             return _matmul_2d(a.reshape(-1, 1), b).reshape(*a.shape[:-1], b.shape[1])
         return a @ b
-    if a.shape[0] >= b.shape[1] or a.shape[1] == 1:
-        return _matmul_2d(a, b)
+    if a.shape[0] >= b.shape[1] or a.shape[1] == 1 or a.shape[0] * b.shape[1] < 4096:
+        return _matmul_2d(a, b)  # (small products: the orientation gains nothing, the views cost)
     return (b.T @ a.T).T
 
 

@@ -80,6 +80,18 @@ def test_relu_in_every_memory_order_and_at_the_extremes(layout):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scalar_like_gives_the_python_scalars_results_from_a_shared_read_only_constant(dtype):
+    from chainrule._backend import scalar_like
+
+    a = np.random.default_rng(0).standard_normal(7).astype(dtype)
+    c = scalar_like(0.1, a)
+    assert c.shape == () and c.dtype == dtype and not c.flags.writeable and scalar_like(0.1, a) is c
+    for result, expected in [(c * a, 0.1 * a), (a - scalar_like(1, a), a - 1), (a / scalar_like(3, a), a / 3)]:
+        assert result.dtype == dtype
+        np.testing.assert_array_equal(result, expected)  # bit for bit: NEP 50 casts 0.1 to dtype first
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_at_the_extremes_is_accurate_and_warns_of_nothing(dtype):
     import warnings
 

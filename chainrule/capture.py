@@ -82,7 +82,7 @@ class CapturedStep:
         for layer in self.layers:
             x, keep = layer.forward(x)
             saved.append(keep)
-        if self._loss is _cross_entropy and not loss.plain_class_targets(x, y):
+        if self._loss is _cross_entropy and not loss.plain_class_targets(x, y, self.loss_fn.ignore_index):
             return self._eager(inputs, targets)  # the general case, or eager's error for bad targets
         value, g = self._loss(x, y)
         self.optimizer.zero_grad()

@@ -96,6 +96,16 @@ def _scale(g, reduction, shape, divisor):
     return xp.broadcast_to(g, shape)
 
 
+def _counted_scale(g, reduction, shape, divisor, valid):
+    """``_scale`` for class-index losses: an ignored target's gradient is exactly 0, even when no
+    target counts and the mean divides by 0 (PyTorch skips ignored targets; a counted target of
+    weight 0 then gets nan, as there)."""
+    s = _scale(g, reduction, shape, divisor)
+    if reduction == "mean" and not divisor:
+        s = xp.where(valid, s, 0)
+    return s
+
+
 def _needs_grad(parents):
     if state.grad_enabled:
         for p in parents:  # a loop, not any(): no generator on the per-step path
@@ -219,7 +229,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     if t.shape == d.shape:
         return _cross_entropy_probabilities(x, target, logp, w_kept, axis, reduction, smooth)
 
-    if w is None and not smooth and reduction == "mean" and plain_class_targets(d, t):
+    if w is None and not smooth and reduction == "mean" and plain_class_targets(d, t, ignore_index):
         return _cross_entropy_plain(x, t, logp)
     hint = f" (or probabilities of shape {d.shape})"
     index, valid, wy = _class_targets(target, d.shape, axis, w, ignore_index, dtype, op, hint)
@@ -234,7 +244,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     w_total = classes if w is None else w.sum()
 
     def cross_entropy_vjp(g):
-        s = _scale(g, reduction, loss.shape, divisor)
+        s = _counted_scale(g, reduction, loss.shape, divisor, valid)
         # q = (1 - e) w[y] onehot(y) + e/C w * valid; gradient s * (softmax * sum(q) - q).
         q_total = (1 - smooth) * wy + (smooth / classes) * w_total * valid
         gx = xp.exp(logp) * xp.expand_dims(s * q_total, axis)
@@ -253,10 +263,14 @@ def log_softmax_values(d, axis):
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def plain_class_targets(d, t) -> bool:
-    """Whether t holds one valid class index per row of the (N, C) logits d (the plain case)."""
-    return (d.ndim == 2 and t.ndim == 1 and t.dtype.kind in "iu" and len(t) == len(d) and len(t) > 0
-            and t.min() >= 0 and t.max() < d.shape[1])
+def plain_class_targets(d, t, ignore_index: int) -> bool:
+    """Whether t holds one valid class index per row of the (N, C) logits d and none of them is
+    ``ignore_index`` (the plain case: every row counts, with weight 1)."""
+    if not (d.ndim == 2 and t.ndim == 1 and t.dtype.kind in "iu" and len(t) == len(d) and len(t) > 0
+            and t.min() >= 0 and t.max() < d.shape[1]):
+        return False
+    # an ignore_index outside [0, C) cannot match a valid index: only one inside costs a scan
+    return not 0 <= ignore_index < d.shape[1] or not (t == ignore_index).any()
 
 
 def cross_entropy_plain_values(logp, t):
@@ -325,7 +339,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction:
     axis = _class_axis(x, op)
     d = x.data
     w = _class_weight(weight, d.shape[axis], d.dtype, op)
-    index, _, wy = _class_targets(target, d.shape, axis, w, ignore_index, d.dtype, op)
+    index, valid, wy = _class_targets(target, d.shape, axis, w, ignore_index, d.dtype, op)
     loss = -wy * xp.take_along_axis(d, index, axis).squeeze(axis)
     divisor = wy.sum()
     out = reduce_loss(loss, reduction, divisor)
@@ -333,7 +347,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction:
         return wrap(out)
 
     def nll_loss_vjp(g):
-        s = _scale(g, reduction, loss.shape, divisor)
+        s = _counted_scale(g, reduction, loss.shape, divisor, valid)
         gx = xp.zeros_like(d)
         xp.put_along_axis(gx, index, xp.expand_dims(-s * wy, axis), axis)
         return (gx,)

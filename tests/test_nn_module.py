@@ -102,16 +102,53 @@ def test_load_state_dict_errors_name_the_keys_and_shapes():
     state = dict(net.state_dict())
     state.pop("body.0.bias")
     state["surprise"] = np.zeros(1)
-    keys = r"missing keys: \['body.0.bias'\].*unexpected keys: \['surprise'\]"
+    keys = (r"Error\(s\) in loading state_dict for Net:\n\tMissing key\(s\) in state_dict: \"body.0.bias\". \n\t"
+            r"Unexpected key\(s\) in state_dict: \"surprise\". ")
     with pytest.raises(RuntimeError, match=keys):
         net.load_state_dict(state)
     result = net.load_state_dict(state, strict=False)
     assert result.missing_keys == ["body.0.bias"] and result.unexpected_keys == ["surprise"]
     bad = dict(net.state_dict())
     bad["heads.0.weight"] = np.zeros((3, 4))
-    shapes = r"heads.0.weight: shape \(3, 4\) in the state dict, \(2, 4\) in the model"
+    shapes = (r"size mismatch for heads.0.weight: copying a param with shape \(3, 4\) from checkpoint, "
+              r"the shape in current model is \(2, 4\)\.")
     with pytest.raises(RuntimeError, match=shapes):
         net.load_state_dict(bad)
+
+
+def test_a_failed_load_state_dict_changes_nothing():
+    net = Net()
+    before = {k: v.copy() for k, v in net.state_dict().items()}
+    good = {k: np.full(v.shape, 7.0) for k, v in net.state_dict().items()}
+    last = list(good)[-1]
+    for bad_value, error in [(np.zeros((9, 9)), RuntimeError), (np.full(good[last].shape, "x"), TypeError),
+                             ([[1.0, 2.0], [3.0]], TypeError), (np.zeros(good[last].shape, complex), TypeError)]:
+        with pytest.raises(error, match=last.replace(".", r"\.")):
+            net.load_state_dict({**good, last: bad_value})
+        for key, value in net.state_dict().items():  # not even the keys before the bad one changed
+            np.testing.assert_array_equal(value, before[key])
+    with pytest.raises(RuntimeError, match="size mismatch"):  # shapes are checked even when not strict
+        net.load_state_dict({**good, last: np.zeros((9, 9))}, strict=False)
+    first = next(iter(good))
+    np.testing.assert_array_equal(net.state_dict()[first], before[first])
+
+
+def test_load_state_dict_refuses_text_naming_the_key_and_non_dicts():
+    layer = nn.Linear(2, 1)
+    with pytest.raises(TypeError, match=r"'weight' holds <U3 values; expected a tensor or array of numbers"):
+        layer.load_state_dict({"weight": np.array([["1.0", "2.0"]]), "bias": np.zeros(1)})
+    with pytest.raises(TypeError, match=r"'bias' holds object values"):
+        layer.load_state_dict({"weight": np.zeros((1, 2)), "bias": np.array([None])})
+    with pytest.raises(TypeError, match=r"Expected state_dict to be dict-like, got list"):
+        layer.load_state_dict([np.zeros((1, 2)), np.zeros(1)])
+
+
+def test_load_state_dict_into_a_read_only_parameter_replaces_its_array():
+    layer = nn.Linear(2, 1)
+    layer.weight.data.setflags(write=False)
+    layer.load_state_dict({"weight": np.ones((1, 2)), "bias": np.zeros(1)})
+    np.testing.assert_array_equal(layer.weight.data, [[1.0, 1.0]])
+    assert layer.weight.dtype == np.float32
 
 
 def test_load_state_dict_casts_to_the_parameter_dtype():

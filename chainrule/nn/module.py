@@ -235,32 +235,39 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays (or tensors, PyTorch's included) into this module's parameters and buffers.
 
-        Shapes must match; values are cast to each parameter's dtype. With ``strict`` (default)
-        missing and unexpected keys are errors; otherwise they are returned.
+        All or nothing: every key, shape and dtype is checked before anything is copied, so a
+        failed load leaves the module as it was. Values are cast to each parameter's dtype; shapes
+        must match. With ``strict`` (default) missing and unexpected keys are errors; either way
+        they are returned as ``(missing_keys, unexpected_keys)``. Errors read as PyTorch's.
         """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
         own = self._state_tensors()
         missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
+        unexpected = [k for k in state_dict.keys() if k not in own]
         problems = []
         if strict and missing:
-            problems.append(f"missing keys: {missing}")
+            problems.append("Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
         if strict and unexpected:
-            problems.append(f"unexpected keys: {unexpected}")
+            problems.append("Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
         arrays = {}
         for key, tensor in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            value = value.data if isinstance(value, Tensor) else np.asarray(value)
-            if value.shape != tensor.data.shape:
-                problems.append(
-                    f"{key}: shape {tuple(value.shape)} in the state dict, {tensor.data.shape} in the model"
-                )
-            arrays[key] = value
+            if key in state_dict:
+                value = _loadable_array(state_dict[key], key, type(self).__name__)
+                if value.shape != tensor.data.shape:
+                    problems.append(
+                        f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} from checkpoint, "
+                        f"the shape in current model is {tensor.data.shape}."
+                    )
+                arrays[key] = value
         if problems:
-            raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
-        for key, value in arrays.items():
-            np.copyto(own[key].data, value, casting="unsafe")
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
+        for key, value in arrays.items():  # nothing below can fail: every check is done
+            target = own[key]
+            if target.data.flags.writeable:
+                np.copyto(target.data, value, casting="unsafe")
+            else:
+                target.data = value.astype(target.data.dtype)
         return IncompatibleKeys(missing, unexpected)
 
     def _state_tensors(self):
@@ -298,6 +305,22 @@ class Module:
             lines.append(f"  ({name}): {body}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _loadable_array(value, key: str, owner: str) -> np.ndarray:
+    """A state dict entry as a numeric array, or TypeError naming its key."""
+    try:
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    except Exception as err:  # a ragged list, a tensor of another library that refuses to convert
+        raise TypeError(
+            f"load_state_dict for {owner}: {key!r} cannot be read as an array ({type(value).__name__}: {err})"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"load_state_dict for {owner}: {key!r} holds {array.dtype} values; expected a tensor or array "
+            "of numbers (bool, integer or floating)"
+        )
+    return array
 
 
 class _HookHandle:

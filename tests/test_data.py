@@ -304,6 +304,41 @@ def test_mnist_missing_and_mismatched_files(tmp_path):
         mnist(tmp_path, train=False)
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_refuses_dims_that_overflow_before_allocating(tmp_path, gz):
+    # 65536**4 = 2**64: an int64 product wraps to 0, which matched an empty data part.
+    raw = bytes([0, 0, 0x08, 4]) + struct.pack(">4I", 65536, 65536, 65536, 65536)
+    path = tmp_path / "huge"
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    with pytest.raises(ValueError, match=r"truncated: .*\(65536, 65536, 65536, 65536\).*18446744073709551616 bytes"):
+        read_idx(path)
+    huge = bytes([0, 0, 0x0E, 3]) + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1) + b"\0" * 64
+    path.write_bytes(gzip.compress(huge) if gz else huge)
+    with pytest.raises(ValueError, match=r"truncated.*only 64 bytes follow"):
+        read_idx(path)
+
+
+def _idx_bytes(code, array_bytes, shape):
+    return bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape) + array_bytes
+
+
+def test_mnist_refuses_labels_outside_0_to_9_and_bad_pixels(tmp_path):
+    _fake_mnist(tmp_path, gz=False)
+    labels = tmp_path / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(_idx_bytes(0x09, np.array([1, -1, 2], np.int8).tobytes(), (3,)))  # int8 -1
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.9, .*t10k-labels-idx1-ubyte holds -1 \(label 1"):
+        mnist(tmp_path, train=False)
+    labels.write_bytes(_idx_bytes(0x0D, np.array([1, 2.5, 2], ">f4").tobytes(), (3,)))
+    with pytest.raises(ValueError, match=r"labels must be integers 0\.\.9, .*t10k-labels-idx1-ubyte holds float32"):
+        mnist(tmp_path, train=False)
+    labels.write_bytes(_idx_bytes(0x08, bytes([1, 2, 3]), (3,)))
+    images = np.zeros((3, 28, 28), ">f4")
+    images[2, 5, 5] = np.nan
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(_idx_bytes(0x0D, images.tobytes(), images.shape))
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte holds NaN or infinite pixels \(image 2\)"):
+        mnist(tmp_path, train=False)
+
+
 # -- CSV files ---------------------------------------------------------------------------------
 
 
@@ -357,6 +392,45 @@ def test_csv_bad_data_messages(tmp_path, text, kwargs, error, message):
     path = write(tmp_path, text)
     with pytest.raises(error, match=message):
         csv(path, **kwargs)
+
+
+def test_csv_names_the_line_of_a_byte_its_encoding_cannot_read(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("a,y\n1,yes\n2,no\n3,caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin\.csv, line 4: byte 0xe9 .*not utf-8-sig text.*encoding="):
+        csv(path, "y")
+    data = csv(path, "y", encoding="latin-1")
+    assert data.classes == ("café", "no", "yes")
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffa,y\n1,0\n".encode())  # the default still reads a byte-order mark
+    assert csv(bom, "y").feature_names == ("a",)
+    with pytest.raises(ValueError, match=r"unknown encoding 'klingon'"):
+        csv(path, "y", encoding="klingon")
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "error", "message"),
+    [
+        ('a,y\n1,0\n2,"x"z\n', {}, ValueError, r"line 3: ',' expected after '\"'"),
+        ("a,y\n1e300,0\n", {}, ValueError, r"column 'a', row 1 \(line 2\).*1e300 is beyond float32's range"),
+        ("a,y\n1,1e300\n", {"task": "regression"}, ValueError, r"column 'y', row 1.*beyond float32's range"),
+        ("a,y\n1,0\n2,nan\n", {}, ValueError, r"label column 'y', row 2 \(line 3\).*'nan' is not a class label"),
+        ("a,a,y\n1,2,0\n", {"feature_columns": ["a"]}, ValueError, r"2 columns named 'a'.*by position"),
+        ("ab,y\n1,0\n", {"feature_columns": "ab"}, TypeError, r"feature_columns must be a list"),
+        ("a,b,y\n1,2,0\n", {"feature_columns": ["a", 0]}, ValueError, r"name a column twice"),
+        ("a,y\n1,0\n", {"delimiter": ";;"}, ValueError, r"delimiter must be one character"),
+    ],
+)
+def test_csv_refuses_what_it_would_read_wrongly(tmp_path, text, kwargs, error, message):
+    path = write(tmp_path, text)
+    with pytest.raises(error, match=message):
+        csv(path, "y", **kwargs)
+
+
+def test_csv_integer_labels_beyond_int64_stay_distinct(tmp_path):
+    path = write(tmp_path, "a,y\n1,99999999999999999999\n2,99999999999999999998\n3,99999999999999999999\n")
+    data = csv(path, "y")
+    assert data.classes == ("99999999999999999998", "99999999999999999999") and data.y.tolist() == [1, 0, 1]
 
 
 def test_csv_missing_file(tmp_path):

@@ -144,6 +144,14 @@ def _check_root(tensor, gradient, where):
 
 
 def _run(roots, root_grads, retain_graph, capture=None):
+    """Propagate root_grads back through the graph (see ``_propagate``), with NumPy's floating-point
+    warnings off: a backward rule meets 0 * inf or 1 / 0 exactly where PyTorch's gives nan or inf
+    silently (sqrt or log at 0, 0 ** 0, a division by zero), and those values are the answer."""
+    with xp.errstate(all="ignore"):
+        _propagate(roots, root_grads, retain_graph, capture)
+
+
+def _propagate(roots, root_grads, retain_graph, capture):
     """Propagate root_grads back through the graph.
 
     With ``capture`` (a dict keyed by the wanted tensors), gradients reaching those tensors are

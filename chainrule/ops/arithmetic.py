@@ -82,7 +82,11 @@ def neg(a) -> Tensor:
 
 
 def pow(a, b) -> Tensor:
-    """a ** b for a tensor base or exponent (d/da = b a^(b-1), d/db = a^b log a)."""
+    """a ** b for a tensor base or exponent (d/da = b a^(b-1), d/db = a^b log a).
+
+    At the edges the gradients are PyTorch's: d/da = 0 where b == 0, -inf at 0 ** (b < 0), nan
+    for a negative base and a non-integer exponent; d/db = 0 where a == 0 and b >= 0.
+    """
     if not isinstance(a, Tensor):
         a = constant(a, b)
     if not isinstance(b, Tensor):
@@ -108,9 +112,10 @@ def pow(a, b) -> Tensor:
         need_a, need_b = a.requires_grad, b.requires_grad
 
         def pow_vjp(g):
-            ga = g * bd * ad ** (bd - 1) if need_a else None
-            # log a is only real for a > 0; where a == 0 the term a^b log a -> 0 (PyTorch's choice).
-            gb = g * out * xp.log(xp.where(ad > 0, ad, 1)) if need_b else None
+            # PyTorch's rules at the edges: d/da is 0 where b == 0 (also at 0 ** 0), and
+            # d/db = a^b log a is 0 where a == 0 and b >= 0 (-inf for b < 0, nan for a < 0).
+            ga = g * xp.where(bd == 0, 0, bd * ad ** (bd - 1)) if need_a else None
+            gb = g * xp.where((ad == 0) & (bd >= 0), 0, out * xp.log(ad)) if need_b else None
             return ga, gb
 
         return record("Pow", out, (a, b), pow_vjp)

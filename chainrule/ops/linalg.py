@@ -94,12 +94,12 @@ def matmul(a, b) -> Tensor:
         ga = gb = None
         if need_a:
             ga = g2 @ xp.swapaxes(b2, -1, -2)
-            if ad.ndim == 1:
-                ga = ga.reshape(-1, ad.shape[0]).sum(axis=0) if ga.ndim > 1 else ga
+            if ad.ndim == 1:  # (..., 1, k): sum the batch dims (reshape(-1, k) fails for k = 0)
+                ga = ga[..., 0, :].sum(axis=tuple(range(ga.ndim - 2)))
         if need_b:
             gb = xp.swapaxes(a2, -1, -2) @ g2
-            if bd.ndim == 1:
-                gb = gb.reshape(-1, bd.shape[0]).sum(axis=0) if gb.ndim > 1 else gb
+            if bd.ndim == 1:  # (..., k, 1)
+                gb = gb[..., 0].sum(axis=tuple(range(gb.ndim - 2)))
         return ga, gb
 
     return record("Matmul", out, (a, b), matmul_vjp)

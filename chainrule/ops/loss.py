@@ -398,7 +398,8 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
             s = s * w
         # PyTorch's guard: the derivative's denominator never falls below 1e-12.
         gx = s * (d - y) / xp.maximum(d * (1 - d), 1e-12) if need_x else None
-        gt = s * (log_rest - log_x) if need_t else None
+        # unclamped, as PyTorch's: +-inf at input 0 or 1
+        gt = s * (xp.log1p(-d) - xp.log(d)) if need_t else None
         return gx, gt
 
     return record("BinaryCrossEntropy", out, parents, binary_cross_entropy_vjp)

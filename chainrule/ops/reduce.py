@@ -58,11 +58,19 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     if d.dtype.kind != "f":
         raise TypeError(f"mean: expected a floating tensor, got dtype {d.dtype}")
     n = _count(d.shape, axes)
-    out = xp.asarray(d.sum(axis=axes, keepdims=keep) / n)
+    out = xp.asarray(_quotient(d.sum(axis=axes, keepdims=keep), n))
     if state.grad_enabled and x.requires_grad:
         shape = d.shape
         return record("Mean", out, (x,), lambda g: (_spread(g / n, kept_shape, shape),))
     return wrap(out)
+
+
+def _quotient(total, n):
+    """total / n; over no elements (n <= 0) nan without NumPy's warning, as PyTorch gives."""
+    if n > 0:
+        return total / n
+    with xp.errstate(invalid="ignore", divide="ignore"):
+        return total / builtins.max(n, 0)
 
 
 def _variance_parts(x, dim, axis, keepdim, keepdims, correction, unbiased, op):
@@ -72,9 +80,9 @@ def _variance_parts(x, dim, axis, keepdim, keepdims, correction, unbiased, op):
         raise TypeError(f"{op}: expected a floating tensor, got dtype {d.dtype}")
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    centred = d - d.mean(axis=axes, keepdims=True)
+    centred = d - _quotient(d.sum(axis=axes, keepdims=True), _count(d.shape, axes))
     denominator = _count(d.shape, axes) - correction
-    var = xp.asarray((centred * centred).sum(axis=axes, keepdims=keep) / builtins.max(denominator, 0))
+    var = xp.asarray(_quotient((centred * centred).sum(axis=axes, keepdims=keep), denominator))
     return kept_shape, centred, denominator, var
 
 
@@ -90,16 +98,19 @@ def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, k
 
 
 def std(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None) -> Tensor:
-    """Standard deviation, sqrt(var); correction=1 as in PyTorch."""
+    """Standard deviation, sqrt(var); correction=1 as in PyTorch. Where the spread is 0 (a
+    constant slice, one element with correction=0) the gradient is 0, as PyTorch's, not 0 / 0."""
     kept_shape, centred, denominator, variance = _variance_parts(
         x, dim, axis, keepdim, keepdims, correction, unbiased, "std"
     )
     out = xp.sqrt(variance)
     if state.grad_enabled and x.requires_grad:
-        return record(
-            "Std", out, (x,),
-            lambda g: ((g / (out * denominator)).reshape(kept_shape) * centred,),
-        )
+
+        def std_vjp(g):
+            scale = xp.where(out == 0, 0, g / (out * denominator))
+            return (scale.reshape(kept_shape) * centred,)
+
+        return record("Std", out, (x,), std_vjp)
     return wrap(out)
 
 
@@ -113,8 +124,12 @@ def _extreme(x, dim, axis, keepdim, keepdims, pick, name):
     if state.grad_enabled and x.requires_grad:
 
         def extreme_vjp(g):
-            # Ties share the gradient evenly (PyTorch's amax/amin rule).
-            hit = (d == kept).astype(g.dtype)
+            # Ties share the gradient evenly (PyTorch's amax/amin rule); a nan result is
+            # where the input's nans are.
+            hit = d == kept
+            if xp.isnan(kept).any():
+                hit |= xp.isnan(d) & xp.isnan(kept)
+            hit = hit.astype(g.dtype)
             return (g.reshape(kept_shape) * hit / hit.sum(axis=axes, keepdims=True),)
 
         return record(name, out, (x,), extreme_vjp)
@@ -132,22 +147,52 @@ def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
 
 
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """As ``torch.max``: the largest element; with an int ``dim``, ``(values, indices)``; with a
-    tuple of dims, the values over them (as ``amax``). Ties share the gradient evenly."""
+    """As ``torch.max``: the largest element, whose gradient ties share evenly; with an int
+    ``dim``, ``(values, indices)``, the gradient going to the indexed element alone (the first
+    maximum), as PyTorch's; with a tuple of dims, the values over them (as ``amax``)."""
     dim = dim_arg(dim, axis)
-    values = amax(x, dim, keepdim, keepdims=keepdims)
     if isinstance(dim, int):
-        return values_indices(values, argmax(x, dim, keepdim if keepdims is None else keepdims))
-    return values
+        return _indexed_extreme(x, dim, keepdim if keepdims is None else keepdims, xp.argmax, "max")
+    return amax(x, dim, keepdim, keepdims=keepdims)
 
 
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """As ``torch.min``: see ``max``."""
     dim = dim_arg(dim, axis)
-    values = amin(x, dim, keepdim, keepdims=keepdims)
     if isinstance(dim, int):
-        return values_indices(values, argmin(x, dim, keepdim if keepdims is None else keepdims))
-    return values
+        return _indexed_extreme(x, dim, keepdim if keepdims is None else keepdims, xp.argmin, "min")
+    return amin(x, dim, keepdim, keepdims=keepdims)
+
+
+def _indexed_extreme(x, dim, keepdim, pick, op):
+    """(values, indices) along one dim; the gradient flows to the indexed elements only."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    d = x.data
+    if d.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {d.shape}")
+    axis = dims(dim, d.ndim, op)[0] if d.ndim else None
+    if axis is None:  # a 0-d tensor is its own extreme, at index 0
+        values, indices = d.copy(), xp.zeros((), dtype=xp.int64)
+    else:
+        indices = pick(d, axis=axis, keepdims=True)
+        values = xp.take_along_axis(d, indices, axis)
+        if not keepdim:
+            values, indices = values.squeeze(axis), indices.squeeze(axis)
+    if state.grad_enabled and x.requires_grad:
+        kept_indices = indices if keepdim or axis is None else xp.expand_dims(indices, axis)
+
+        def indexed_extreme_vjp(g):
+            if axis is None:
+                return (g,)
+            gx = xp.zeros(d.shape, dtype=g.dtype)
+            xp.put_along_axis(gx, kept_indices, g if keepdim else xp.expand_dims(g, axis), axis)
+            return (gx,)
+
+        values = record(op.capitalize(), values, (x,), indexed_extreme_vjp)
+    else:
+        values = wrap(values)
+    return values_indices(values, wrap(indices))
 
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
@@ -156,9 +201,11 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor
     d = x.data
     if d.dtype.kind != "f":
         raise TypeError(f"logsumexp: expected a floating tensor, got dtype {d.dtype}")
-    shift = d.max(axis=axes, keepdims=True)
+    shift = d.max(axis=axes, keepdims=True, initial=-xp.inf)  # -inf over no elements
     shift = xp.where(xp.isfinite(shift), shift, 0)
-    kept = xp.log(xp.exp(d - shift).sum(axis=axes, keepdims=True)) + shift
+    total = xp.exp(d - shift).sum(axis=axes, keepdims=True)
+    with xp.errstate(divide="ignore"):  # log 0 = -inf: all -inf, or no elements (PyTorch's value)
+        kept = xp.log(total) + shift
     out = xp.asarray(kept if keep else kept.reshape([n for i, n in enumerate(d.shape) if i not in axes]))
     if state.grad_enabled and x.requires_grad:
         return record("Logsumexp", out, (x,), lambda g: (g.reshape(kept_shape) * xp.exp(d - kept),))

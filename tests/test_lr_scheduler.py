@@ -299,22 +299,28 @@ def trajectory(opt, sched, steps, start=0):
     return rows
 
 
+@pytest.mark.parametrize("split", [1, 12, 33, 79])
 @pytest.mark.parametrize("name", sorted(BUILDERS))
-def test_state_dict_resumes_exactly(name):
+def test_state_dict_resumes_exactly(name, split):
+    # split points: just after the start, inside ReduceLROnPlateau's cooldown and the warm-ups, at
+    # SequentialLR's and the cycles' middles, one step before the end
     make_opt, make_sched = BUILDERS[name]
     opt = make_opt()
     reference = trajectory(opt, make_sched(opt), 80)
 
     opt = make_opt()
     sched = make_sched(opt)
-    first = trajectory(opt, sched, 33)
-    saved_opt, saved = opt.state_dict(), json.loads(json.dumps(sched.state_dict()))  # JSON-friendly
+    first = trajectory(opt, sched, split)
+    saved_opt = opt.state_dict()
+    saved_opt["param_groups"] = json.loads(json.dumps(saved_opt["param_groups"]))  # as a checkpoint keeps them
+    saved = json.loads(json.dumps(sched.state_dict()))
 
     fresh_opt = make_opt()
     fresh = make_sched(fresh_opt)  # PyTorch's order: scheduler, then the optimizer's state, then its own
     fresh_opt.load_state_dict(saved_opt)
     fresh.load_state_dict(saved)
-    assert first + trajectory(fresh_opt, fresh, 47, start=33) == reference
+    assert fresh.state_dict() == sched.state_dict()
+    assert first + trajectory(fresh_opt, fresh, 80 - split, start=split) == reference
 
 
 def test_lambda_lr_state_dict_keeps_callable_objects_not_functions():
@@ -336,7 +342,7 @@ def test_state_dict_is_a_copy_without_the_optimizer():
 
 
 def test_load_state_dict_of_another_scheduler_kind_is_refused():
-    with pytest.raises(ValueError, match=r"missing keys \['T_max', 'eta_min'\]"):
+    with pytest.raises(ValueError, match=r"is the state of 'StepLR', not of CosineAnnealingLR"):
         CosineAnnealingLR(sgd(), 10).load_state_dict(StepLR(sgd(), 3).state_dict())
 
 
@@ -367,18 +373,23 @@ def test_base_class_sets_initial_lr_and_performs_step_zero():
 
 # -- errors -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("build, error, message", [
-    (lambda o: StepLR(o, 0), ValueError, r"StepLR: step_size must be a positive integer, got 0"),
-    (lambda o: StepLR(o, 2.5), ValueError, r"StepLR: step_size must be a positive integer, got 2.5"),
-    (lambda o: StepLR(o, 3, gamma=-0.1), ValueError, r"StepLR: gamma must be > 0, got -0.1"),
+    (lambda o: StepLR(o, 0), ValueError, r"StepLR: step_size must be an integer >= 1, got 0"),
+    (lambda o: StepLR(o, 2.5), TypeError, r"StepLR: step_size must be an integer >= 1, got float 2.5"),
+    (lambda o: StepLR(o, 3, gamma=-0.1), ValueError,
+     r"StepLR: Invalid gamma: -0.1 \(gamma must be a finite number > 0"),
     (lambda o: MultiStepLR(o, [30, 10]), ValueError, r"MultiStepLR: milestones must be .* increasing"),
-    (lambda o: ExponentialLR(o, -1.0), ValueError, r"ExponentialLR: gamma must be > 0, got -1.0"),
-    (lambda o: CosineAnnealingLR(o, 0), ValueError, r"CosineAnnealingLR: T_max must be a positive integer"),
-    (lambda o: CosineAnnealingLR(o, 5, eta_min=-1), ValueError, r"eta_min must be >= 0, got -1"),
-    (lambda o: LinearLR(o, start_factor=0), ValueError, r"LinearLR: start_factor must be in \(0, 1\]"),
-    (lambda o: LinearLR(o, end_factor=1.5), ValueError, r"LinearLR: end_factor must be in \[0, 1\]"),
-    (lambda o: LinearLR(o, total_iters=0), ValueError, r"LinearLR: total_iters must be a positive integer"),
+    (lambda o: ExponentialLR(o, -1.0), ValueError, r"ExponentialLR: Invalid gamma: -1.0 \(gamma must be"),
+    (lambda o: CosineAnnealingLR(o, 0), ValueError, r"CosineAnnealingLR: T_max must be an integer >= 1, got 0"),
+    (lambda o: CosineAnnealingLR(o, 5, eta_min=-1), ValueError,
+     r"Invalid eta_min: -1.0 \(eta_min must be a finite number >= 0\)"),
+    (lambda o: LinearLR(o, start_factor=0), ValueError,
+     r"LinearLR: Invalid start_factor: 0.0 \(start_factor must be in \(0, 1\]"),
+    (lambda o: LinearLR(o, end_factor=1.5), ValueError,
+     r"LinearLR: Invalid end_factor: 1.5 \(end_factor must be in \[0, 1\]"),
+    (lambda o: LinearLR(o, total_iters=0), ValueError, r"LinearLR: total_iters must be an integer >= 1"),
     (lambda o: CyclicLR(o, 0.1, 0.01), ValueError, r"CyclicLR: need 0 <= base_lr <= max_lr, got base_lr=0.1"),
-    (lambda o: CyclicLR(o, 0.01, 0.1, step_size_up=0), ValueError, r"CyclicLR: step_size_up must be > 0"),
+    (lambda o: CyclicLR(o, 0.01, 0.1, step_size_up=0), ValueError,
+     r"CyclicLR: Invalid step_size_up: 0.0 \(step_size_up must be a finite number > 0"),
     (lambda o: CyclicLR(o, 0.01, 0.1, mode="sine"), ValueError, r"CyclicLR: mode must be .*got 'sine'"),
     (lambda o: CyclicLR(o, 0.01, [0.1, 0.2, 0.3]), ValueError,
      r"CyclicLR: max_lr has 3 values, .* 2 param_groups"),
@@ -386,13 +397,13 @@ def test_base_class_sets_initial_lr_and_performs_step_zero():
      r"CyclicLR: need 0 <= base_momentum <= max_momentum, got base_momentum=0.95"),
     (lambda o: OneCycleLR(o, 0.1), ValueError,
      r"OneCycleLR: give total_steps, or both epochs and steps_per_epoch"),
-    (lambda o: OneCycleLR(o, 0.1, total_steps=-5), ValueError, r"OneCycleLR: total_steps must be a positive"),
+    (lambda o: OneCycleLR(o, 0.1, total_steps=-5), ValueError, r"OneCycleLR: total_steps must be an integer >= 1"),
     (lambda o: OneCycleLR(o, 0.1, 10, pct_start=1.5), ValueError,
-     r"OneCycleLR: pct_start must be in \[0, 1\]"),
+     r"OneCycleLR: Invalid pct_start: 1.5 \(pct_start must be in \[0, 1\]"),
     (lambda o: OneCycleLR(o, 0.1, 10, anneal_strategy="exp"), ValueError,
      r"anneal_strategy must be 'cos' or"),
     (lambda o: ReduceLROnPlateau(o, factor=1.0), ValueError,
-     r"ReduceLROnPlateau: factor must be in \[0, 1\)"),
+     r"ReduceLROnPlateau: Invalid factor: 1.0 \(factor must be in \[0, 1\)"),
     (lambda o: ReduceLROnPlateau(o, mode="up"), ValueError,
      r"ReduceLROnPlateau: mode must be 'min' or 'max'"),
     (lambda o: ReduceLROnPlateau(o, patience=-1), ValueError, r"patience must be an integer >= 0, got -1"),

@@ -1,8 +1,10 @@
 """Adagrad: per-weight learning rates that shrink with the sum of that weight's squared gradients."""
 
+from typing import ClassVar
+
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.optimizer import FLAG, Optimizer, Range
 
 
 class Adagrad(Optimizer):
@@ -14,17 +16,21 @@ class Adagrad(Optimizer):
         p <- p - clr * g / (sqrt(s) + eps)
     """
 
+    hyperparameters: ClassVar[dict] = {
+        "lr": Range("learning rate"),
+        "lr_decay": Range("lr_decay value"),
+        "weight_decay": Range("weight_decay value"),
+        "initial_accumulator_value": Range("initial_accumulator_value value"),
+        "eps": Range("epsilon value"),
+        "maximize": FLAG,
+    }
+    state_keys = required_state = frozenset({"step", "sum"})
+
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps,
                                       maximize=maximize))
-
-    def _check_hyperparameters(self, group):
-        super()._check_hyperparameters(group)
-        for key in ("lr_decay", "initial_accumulator_value"):
-            if not group[key] >= 0:
-                raise ValueError(f"Adagrad: {key} must be >= 0, got {group[key]}")
 
     def _update(self, param, grad, state, group):
         if not state:

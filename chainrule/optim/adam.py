@@ -1,10 +1,11 @@
 """Adam: momentum on the gradient and on its square, with bias correction (Kingma & Ba, 2015)."""
 
 import math
+from typing import ClassVar
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.optimizer import FLAG, Optimizer, Pair, Range
 
 
 class Adam(Optimizer):
@@ -16,16 +17,21 @@ class Adam(Optimizer):
         p <- p - lr / (1 - b1^t) * m / (sqrt(v^) / sqrt(1 - b2^t) + eps)
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+    hyperparameters: ClassVar[dict] = {
+        "lr": Range("learning rate"),
+        "betas": Pair(Range("beta parameter", 0.0, 1.0)),
+        "eps": Range("epsilon value"),
+        "weight_decay": Range("weight_decay value"),
+        "amsgrad": FLAG,
+        "maximize": FLAG,
+    }
+    state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
+    required_state = frozenset({"step", "exp_avg", "exp_avg_sq"})
 
-    def _check_hyperparameters(self, group):
-        super()._check_hyperparameters(group)
-        betas = group["betas"]
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {betas}")
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
 
     def _decay(self, param, grad, group):
         """L2 regularisation: the decay enters the gradient (and so the moment estimates)."""
@@ -38,8 +44,6 @@ class Adam(Optimizer):
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(param)
             state["exp_avg_sq"] = np.zeros_like(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(param)
         state["step"] += 1
         step = state["step"]
         if group["maximize"]:
@@ -52,7 +56,11 @@ class Adam(Optimizer):
         exp_avg_sq *= beta2
         exp_avg_sq += (1 - beta2) * grad * grad
         if group["amsgrad"]:
-            second = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+            # created on first use, so that amsgrad switched on mid-run (or a resumed state) works
+            top = state.get("max_exp_avg_sq")
+            if top is None:
+                top = state["max_exp_avg_sq"] = np.zeros_like(param)
+            second = np.maximum(top, exp_avg_sq, out=top)
         else:
             second = exp_avg_sq
         denom = np.sqrt(second) / math.sqrt(1 - beta2**step) + group["eps"]

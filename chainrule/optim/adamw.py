@@ -8,7 +8,7 @@ class AdamW(Adam):
     """As Adam, but first ``p <- p * (1 - lr * weight_decay)`` and no decay in the gradient.
     Default weight_decay 1e-2, as PyTorch."""
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad, maximize=maximize)

@@ -27,6 +27,8 @@ import numbers
 import types
 from collections.abc import Callable, Iterable, Sequence
 
+from chainrule.optim.optimizer import FLAG, Range, check_hyperparameter
+
 __all__ = [
     "CosineAnnealingLR", "CyclicLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
     "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "StepLR",
@@ -43,24 +45,83 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _check_positive_int(where: str, name: str, value) -> None:
-    if not _is_int(value) or value <= 0:
-        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+def _check_int(where: str, name: str, value, low: int = 1) -> int:
+    if not _is_int(value):
+        raise TypeError(f"{where}: {name} must be an integer >= {low}, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{where}: {name} must be an integer >= {low}, got {value!r}")
+    return int(value)
 
 
-def _check_positive(where: str, name: str, value) -> None:
-    if not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{where}: {name} must be > 0, got {value!r}")
+def _number(where: str, name: str, value, low: float = 0.0, high: float = math.inf, *, low_open: bool = False,
+            closed: bool = False) -> float:
+    """A finite real argument in range, as a float: chainrule.optim's one hyperparameter check."""
+    return check_hyperparameter(where, name, value, Range(name, low, high, closed, low_open))
 
 
-def _per_group(where: str, name: str, optimizer, value) -> list:
-    """A scalar for every group, or a list/tuple with one value per group (as PyTorch)."""
+def _flag(where: str, name: str, value) -> bool:
+    return check_hyperparameter(where, name, value, FLAG)
+
+
+def _positive(where: str, name: str, value) -> float:
+    return _number(where, name, value, low_open=True)
+
+
+def _momentum(where: str, name: str, value) -> float:
+    return _number(where, name, value, 0.0, 1.0)
+
+
+def _per_group(where: str, name: str, optimizer, value, check=None) -> list:
+    """A scalar for every group, or a list/tuple with one value per group (as PyTorch); each value
+    passed through ``check(where, name, value)`` when given."""
     n = len(optimizer.param_groups)
-    if isinstance(value, (list, tuple)):
-        if len(value) != n:
-            raise ValueError(f"{where}: {name} has {len(value)} values, the optimizer has {n} param_groups")
-        return list(value)
-    return [value] * n
+    if not isinstance(value, (list, tuple)):
+        return [value if check is None else check(where, name, value)] * n
+    if len(value) != n:
+        raise ValueError(f"{where}: {name} has {len(value)} values, the optimizer has {n} param_groups")
+    return [v if check is None else check(where, f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+# State entries that count steps: integers (-1 is the "not started" epoch).
+_COUNTERS = frozenset({"last_epoch", "_step_count", "num_bad_epochs", "cooldown_counter"})
+
+
+def _check_like(where: str, path: str, own, saved, key: str = "") -> None:
+    """Refuse a saved scheduler state that is not shaped like this scheduler's own ``own``: the
+    same class name, the same keys, lists of the same lengths, numbers for numbers (integers for
+    counters, never NaN), strings for strings. ``None`` in ``own`` (a function, an unset option)
+    accepts anything."""
+    def refuse(what):
+        raise ValueError(f"{where}: {path} {what}; is this the state of another scheduler, or damaged?")
+
+    if own is None:
+        return
+    if isinstance(own, dict):
+        if not isinstance(saved, dict):
+            refuse(f"must be a dict, got {type(saved).__name__}")
+        if "scheduler" in own and saved.get("scheduler") != own["scheduler"]:
+            raise ValueError(f"{where}: {path} is the state of {saved.get('scheduler')!r}, not of "
+                             f"{own['scheduler']}; a scheduler loads only its own kind of state")
+        missing, unknown = sorted(set(own) - set(saved)), sorted(set(saved) - set(own))
+        if missing or unknown:
+            refuse(f"lacks keys {missing} and has unknown keys {unknown}")
+        for name, value in own.items():
+            _check_like(where, f"{path}[{name!r}]", value, saved[name], name)
+    elif isinstance(own, (list, tuple)):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(own):
+            refuse(f"must be a list of {len(own)} values, got {saved!r}"[:300])
+        for i, (a, b) in enumerate(zip(own, saved)):
+            _check_like(where, f"{path}[{i}]", a, b)
+    elif isinstance(own, bool):
+        if not isinstance(saved, bool):
+            refuse(f"must be True or False, got {saved!r}")
+    elif isinstance(own, numbers.Real):
+        if not isinstance(saved, numbers.Real) or isinstance(saved, bool) or math.isnan(saved):
+            refuse(f"must be a number, got {saved!r}")
+        if key in _COUNTERS and (not _is_int(saved) or saved < -1):
+            refuse(f"must be an integer >= -1, got {saved!r}")
+    elif isinstance(own, str) and not isinstance(saved, str):
+        refuse(f"must be a string, got {saved!r}")
 
 
 def _set_momentum(group: dict, use_beta1: bool, momentum: float) -> None:
@@ -149,19 +210,27 @@ class LRScheduler:
         return list(self._last_lr)
 
     def state_dict(self) -> dict:
-        """Every attribute but the optimizer, copied: plain numbers, strings, lists and dicts."""
-        return {k: copy.deepcopy(v) for k, v in vars(self).items() if k not in self._not_state}
+        """Every attribute but the optimizer, copied: plain numbers, strings, lists and dicts,
+        and under ``"scheduler"`` the class name (so that another scheduler's state is refused)."""
+        state = {k: copy.deepcopy(v) for k, v in vars(self).items() if k not in self._not_state}
+        return {**state, "scheduler": type(self).__name__}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore a ``state_dict()``; load the optimizer's own state_dict too, since the
-        recursive schedules continue from the groups' current ``lr``."""
-        missing = sorted(set(self.state_dict()) - set(state_dict))
-        if missing:
-            raise ValueError(
-                f"{type(self).__name__}.load_state_dict: missing keys {missing} "
-                "(is this the state of another kind of scheduler?)"
-            )
-        self.__dict__.update(copy.deepcopy(state_dict))
+        recursive schedules continue from the groups' current ``lr``. All or nothing: the whole
+        state is checked against this scheduler's own (same class, same keys, same kinds of
+        values, counters integers, no NaN) before any of it is applied."""
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{where}: expected a dict, got {type(state_dict).__name__}")
+        _check_like(where, "state_dict", self.state_dict(), state_dict)
+        state = copy.deepcopy(state_dict)
+        del state["scheduler"]
+        self._restore(state)
+
+    def _restore(self, state: dict) -> None:
+        """Apply a checked state (subclasses holding functions or schedulers override)."""
+        self.__dict__.update(state)
 
 
 class LambdaLR(LRScheduler):
@@ -182,32 +251,36 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+        lrs = []
+        for fn, base_lr in zip(self.lr_lambdas, self.base_lrs):
+            factor = fn(self.last_epoch)
+            if not (isinstance(factor, numbers.Real) and math.isfinite(factor)):
+                raise ValueError(f"LambdaLR: lr_lambda({self.last_epoch}) returned {factor!r}; expected a "
+                                 "finite number (the factor of the initial lr)")
+            lrs.append(base_lr * factor)
+        return lrs
 
     def state_dict(self) -> dict:
         state = {k: copy.deepcopy(v) for k, v in vars(self).items()
                  if k not in (*self._not_state, "lr_lambdas")}
         state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
                                for fn in self.lr_lambdas]
-        return state
+        return {**state, "scheduler": type(self).__name__}
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
+    def _restore(self, state: dict) -> None:
         saved = state.pop("lr_lambdas")
-        LRScheduler.load_state_dict(self, {**state, "lr_lambdas": self.lr_lambdas})
+        self.__dict__.update(state)
         for fn, attrs in zip(self.lr_lambdas, saved):
             if attrs is not None:
-                fn.__dict__.update(copy.deepcopy(attrs))
+                fn.__dict__.update(attrs)
 
 
 class StepLR(LRScheduler):
     """``lr = initial_lr * gamma ** (epoch // step_size)`` (applied recursively, as PyTorch)."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        _check_positive_int("StepLR", "step_size", step_size)
-        _check_positive("StepLR", "gamma", gamma)
-        self.step_size = step_size
-        self.gamma = gamma
+        self.step_size = _check_int("StepLR", "step_size", step_size)
+        self.gamma = _number("StepLR", "gamma", gamma, low_open=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -229,9 +302,8 @@ class MultiStepLR(LRScheduler):
             raise ValueError(
                 f"MultiStepLR: milestones must be non-negative integers in increasing order, got {milestones}"
             )
-        _check_positive("MultiStepLR", "gamma", gamma)
-        self.milestones = milestones
-        self.gamma = gamma
+        self.milestones = [int(m) for m in milestones]
+        self.gamma = _number("MultiStepLR", "gamma", gamma, low_open=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -249,8 +321,7 @@ class ExponentialLR(LRScheduler):
     """``lr = initial_lr * gamma ** epoch`` (applied recursively: ``lr *= gamma`` each step)."""
 
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
-        _check_positive("ExponentialLR", "gamma", gamma)
-        self.gamma = gamma
+        self.gamma = _number("ExponentialLR", "gamma", gamma, low_open=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -268,14 +339,9 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1):
-        if not 0 < start_factor <= 1:
-            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
-        if not 0 <= end_factor <= 1:
-            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
-        _check_positive_int("LinearLR", "total_iters", total_iters)
-        self.start_factor = start_factor
-        self.end_factor = end_factor
-        self.total_iters = total_iters
+        self.start_factor = _number("LinearLR", "start_factor", start_factor, 0.0, 1.0, low_open=True, closed=True)
+        self.end_factor = _number("LinearLR", "end_factor", end_factor, 0.0, 1.0, closed=True)
+        self.total_iters = _check_int("LinearLR", "total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -299,11 +365,8 @@ class CosineAnnealingLR(LRScheduler):
     recursively as PyTorch does; past ``T_max`` it rises again along the same cosine."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        _check_positive_int("CosineAnnealingLR", "T_max", T_max)
-        if not isinstance(eta_min, numbers.Real) or eta_min < 0:
-            raise ValueError(f"CosineAnnealingLR: eta_min must be >= 0, got {eta_min!r}")
-        self.T_max = T_max
-        self.eta_min = eta_min
+        self.T_max = _check_int("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = _number("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -347,15 +410,15 @@ class CyclicLR(LRScheduler):
                  base_momentum: float | list[float] = 0.8, max_momentum: float | list[float] = 0.9,
                  last_epoch: int = -1):
         _check_optimizer("CyclicLR", optimizer)
-        base_lrs = _per_group("CyclicLR", "base_lr", optimizer, base_lr)
-        self.max_lrs = _per_group("CyclicLR", "max_lr", optimizer, max_lr)
+        base_lrs = _per_group("CyclicLR", "base_lr", optimizer, base_lr, _number)
+        self.max_lrs = _per_group("CyclicLR", "max_lr", optimizer, max_lr, _number)
         for i, (lo, hi) in enumerate(zip(base_lrs, self.max_lrs)):
             if not 0 <= lo <= hi:
                 raise ValueError(f"CyclicLR: need 0 <= base_lr <= max_lr, got base_lr={lo}, max_lr={hi} "
                                  f"for param_groups[{i}]")
-        _check_positive("CyclicLR", "step_size_up", step_size_up)
+        step_size_up = _number("CyclicLR", "step_size_up", step_size_up, low_open=True)
         if step_size_down is not None:
-            _check_positive("CyclicLR", "step_size_down", step_size_down)
+            step_size_down = _number("CyclicLR", "step_size_down", step_size_down, low_open=True)
         if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
             raise ValueError(
                 f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}"
@@ -364,12 +427,12 @@ class CyclicLR(LRScheduler):
             raise TypeError(f"CyclicLR: scale_fn must be callable, got {type(scale_fn).__name__}")
         if scale_mode not in ("cycle", "iterations"):
             raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
-        _check_positive("CyclicLR", "gamma", gamma)
+        gamma = _number("CyclicLR", "gamma", gamma, low_open=True)
+        cycle_momentum = _flag("CyclicLR", "cycle_momentum", cycle_momentum)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups):
                 group["lr"] = lr
-        step_size_up = float(step_size_up)
-        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        step_size_down = step_size_down if step_size_down is not None else step_size_up
         self.total_size = step_size_up + step_size_down
         self.step_ratio = step_size_up / self.total_size
         self.mode = mode
@@ -382,8 +445,8 @@ class CyclicLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             self.use_beta1 = _momentum_key("CyclicLR", optimizer)
-            self.base_momentums = _per_group("CyclicLR", "base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group("CyclicLR", "max_momentum", optimizer, max_momentum)
+            self.base_momentums = _per_group("CyclicLR", "base_momentum", optimizer, base_momentum, _momentum)
+            self.max_momentums = _per_group("CyclicLR", "max_momentum", optimizer, max_momentum, _momentum)
             for lo, hi in zip(self.base_momentums, self.max_momentums):
                 if not 0 <= lo <= hi:
                     raise ValueError(f"CyclicLR: need 0 <= base_momentum <= max_momentum, got "
@@ -427,14 +490,13 @@ class CyclicLR(LRScheduler):
         fn = self._scale_fn_custom
         keep = fn is not None and not isinstance(fn, types.FunctionType)
         state["_scale_fn_custom"] = copy.deepcopy(fn.__dict__) if keep else None
-        return state
+        return {**state, "scheduler": type(self).__name__}
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
+    def _restore(self, state: dict) -> None:
         attrs = state.pop("_scale_fn_custom")
-        LRScheduler.load_state_dict(self, {**state, "_scale_fn_custom": self._scale_fn_custom})
+        self.__dict__.update(state)
         if attrs is not None and self._scale_fn_custom is not None:
-            self._scale_fn_custom.__dict__.update(copy.deepcopy(attrs))
+            self._scale_fn_custom.__dict__.update(attrs)
 
 
 class OneCycleLR(LRScheduler):
@@ -457,24 +519,22 @@ class OneCycleLR(LRScheduler):
                  last_epoch: int = -1):
         _check_optimizer("OneCycleLR", optimizer)
         if total_steps is not None:
-            _check_positive_int("OneCycleLR", "total_steps", total_steps)
+            total_steps = _check_int("OneCycleLR", "total_steps", total_steps)
         elif epochs is not None and steps_per_epoch is not None:
-            _check_positive_int("OneCycleLR", "epochs", epochs)
-            _check_positive_int("OneCycleLR", "steps_per_epoch", steps_per_epoch)
-            total_steps = epochs * steps_per_epoch
+            total_steps = (_check_int("OneCycleLR", "epochs", epochs)
+                           * _check_int("OneCycleLR", "steps_per_epoch", steps_per_epoch))
         else:
             raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
-        if not isinstance(pct_start, numbers.Real) or not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: pct_start must be in [0, 1], got {pct_start!r}")
+        pct_start = _number("OneCycleLR", "pct_start", pct_start, 0.0, 1.0, closed=True)
+        three_phase = _flag("OneCycleLR", "three_phase", three_phase)
+        cycle_momentum = _flag("OneCycleLR", "cycle_momentum", cycle_momentum)
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(
                 f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
             )
-        _check_positive("OneCycleLR", "div_factor", div_factor)
-        _check_positive("OneCycleLR", "final_div_factor", final_div_factor)
-        max_lrs = _per_group("OneCycleLR", "max_lr", optimizer, max_lr)
-        for value in max_lrs:
-            _check_positive("OneCycleLR", "max_lr", value)
+        div_factor = _number("OneCycleLR", "div_factor", div_factor, low_open=True)
+        final_div_factor = _number("OneCycleLR", "final_div_factor", final_div_factor, low_open=True)
+        max_lrs = _per_group("OneCycleLR", "max_lr", optimizer, max_lr, _positive)
         self.total_steps = int(total_steps)
         up_end = float(pct_start * self.total_steps) - 1
         if three_phase:
@@ -502,8 +562,8 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             self.use_beta1 = _momentum_key("OneCycleLR", optimizer)
-            max_momentums = _per_group("OneCycleLR", "max_momentum", optimizer, max_momentum)
-            base_momentums = _per_group("OneCycleLR", "base_momentum", optimizer, base_momentum)
+            max_momentums = _per_group("OneCycleLR", "max_momentum", optimizer, max_momentum, _momentum)
+            base_momentums = _per_group("OneCycleLR", "base_momentum", optimizer, base_momentum, _momentum)
             for lo, hi in zip(base_momentums, max_momentums):
                 if not 0 <= lo <= hi:
                     raise ValueError(f"OneCycleLR: need 0 <= base_momentum <= max_momentum, got "
@@ -559,23 +619,14 @@ class ReduceLROnPlateau(LRScheduler):
             raise ValueError(f"{where}: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{where}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        if not isinstance(factor, numbers.Real) or not 0 <= factor < 1:
-            raise ValueError(f"{where}: factor must be in [0, 1), got {factor!r}")
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if not _is_int(value) or value < 0:
-                raise ValueError(f"{where}: {name} must be an integer >= 0, got {value!r}")
-        for name, value in (("threshold", threshold), ("eps", eps)):
-            if not isinstance(value, numbers.Real) or not value >= 0:
-                raise ValueError(f"{where}: {name} must be >= 0, got {value!r}")
+        self.factor = _number(where, "factor", factor, 0.0, 1.0)
+        self.patience = _check_int(where, "patience", patience, 0)
+        self.cooldown = _check_int(where, "cooldown", cooldown, 0)
+        threshold = _number(where, "threshold", threshold)
+        self.eps = _number(where, "eps", eps)
         self.optimizer = optimizer
-        self.min_lrs = _per_group(where, "min_lr", optimizer, min_lr)
-        if any(not v >= 0 for v in self.min_lrs):
-            raise ValueError(f"{where}: min_lr must be >= 0, got {min_lr!r}")
-        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
-        self.factor = factor
-        self.patience = patience
-        self.cooldown = cooldown
-        self.eps = eps
+        self.min_lrs = _per_group(where, "min_lr", optimizer, min_lr, _number)
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else self.min_lrs[0]
         self.mode = mode
         self.threshold = threshold
         self.threshold_mode = threshold_mode
@@ -597,7 +648,11 @@ class ReduceLROnPlateau(LRScheduler):
         return a > (best * (self.threshold + 1.0) if rel else best + self.threshold)
 
     def step(self, metrics) -> None:
-        """Record this epoch's metric (a number or a one-element tensor) and reduce if needed."""
+        """Record this epoch's metric (a number or a one-element tensor) and reduce if needed; a
+        NaN metric never counts as an improvement (as in PyTorch)."""
+        if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__float__"):
+            raise TypeError(f"ReduceLROnPlateau.step: metrics must be a number or a one-element tensor, "
+                            f"got {type(metrics).__name__}")
         current = float(metrics)
         self.last_epoch += 1
         if self._is_better(current, self.best):
@@ -692,15 +747,10 @@ class SequentialLR(LRScheduler):
         state = {k: copy.deepcopy(v) for k, v in vars(self).items()
                  if k not in (*self._not_state, "_schedulers")}
         state["_schedulers"] = [sched.state_dict() for sched in self._schedulers]
-        return state
+        return {**state, "scheduler": type(self).__name__}
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        saved = state.pop("_schedulers")
-        if len(saved) != len(self._schedulers):
-            raise ValueError(
-                f"SequentialLR.load_state_dict: {len(saved)} schedulers saved, {len(self._schedulers)} here"
-            )
-        LRScheduler.load_state_dict(self, {**state, "_schedulers": self._schedulers})
+    def _restore(self, state: dict) -> None:
+        saved = state.pop("_schedulers")  # checked with the rest: each part's load cannot fail now
+        self.__dict__.update(state)
         for sched, sched_state in zip(self._schedulers, saved):
             sched.load_state_dict(sched_state)

@@ -1,21 +1,108 @@
 """Optimizer: the bookkeeping every weight-update rule shares (parameter groups with their own
 hyperparameters, per-parameter state, zero_grad, state_dict for exact resumption). A subclass
-only writes ``_update``: how one parameter moves given its gradient."""
+declares its hyperparameters and state, and writes ``_update``: how one parameter moves given its
+gradient."""
 
 import copy
+import math
+import numbers
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
 from chainrule.tensor import Tensor
 
 
+class Range(NamedTuple):
+    """A hyperparameter that is a finite real number in [low, high) (``closed``: high allowed too;
+    ``low_open``: low not allowed); ``noun`` is what PyTorch's messages call it ("learning rate" in
+    "Invalid learning rate: -1")."""
+
+    noun: str
+    low: float = 0.0
+    high: float = math.inf
+    closed: bool = False
+    low_open: bool = False
+
+
+class Pair(NamedTuple):
+    """Two numbers, each in ``each`` (Adam's betas)."""
+
+    each: Range
+
+
+FLAG = "flag"  # a hyperparameter that is True or False
+
+# Keys the learning-rate schedulers keep in a parameter group next to the hyperparameters.
+SCHEDULE_KEYS = {"initial_lr": Range("initial_lr"), "max_lr": Range("max_lr"), "min_lr": Range("min_lr"),
+                 "max_momentum": Range("max_momentum"), "base_momentum": Range("base_momentum")}
+
+
+def _as_float(value):
+    """``value`` as a Python float when it is a real number (not a bool) or a one-element tensor
+    or array of numbers (PyTorch accepts a tensor lr: it is read here, once), else None."""
+    if isinstance(value, (Tensor, np.ndarray, np.generic)):
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        return float(array.reshape(())) if array.size == 1 and array.dtype.kind in "fiu" else None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _shown(value) -> str:
+    if isinstance(value, (Tensor, np.ndarray)):
+        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def check_hyperparameter(where: str, key: str, value, spec):
+    """``value`` checked against ``spec`` (a Range, a Pair or FLAG) and returned in plain Python
+    form (a float, a tuple of two floats, a bool); TypeError or ValueError naming ``key`` if not."""
+    if spec == FLAG:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{where}: {key} must be True or False, got {_shown(value)}")
+        return bool(value)
+    if isinstance(spec, Pair):
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) != 2:
+            raise TypeError(f"{where}: {key} must be a pair of numbers, got {_shown(value)}")
+        return tuple(check_hyperparameter(where, f"{key}[{i}]", v, spec.each._replace(noun=f"{spec.each.noun} at "
+                                                                                          f"index {i}"))
+                     for i, v in enumerate(value))
+    number = _as_float(value)
+    if number is None:
+        if isinstance(value, (Tensor, np.ndarray)) and np.size(value.data if isinstance(value, Tensor) else value) != 1:
+            raise ValueError(f"{where}: Tensor {key} must be 1-element, got {_shown(value)}")
+        raise TypeError(f"{where}: {key} must be a real number, got {_shown(value)}")
+    above = number > spec.low if spec.low_open else number >= spec.low
+    inside = above and (number <= spec.high if spec.closed else number < spec.high)
+    if not (math.isfinite(number) and inside):
+        if spec.high == math.inf:
+            expected = f"a finite number {'>' if spec.low_open else '>='} {spec.low:g}"
+        else:
+            expected = (f"in {'(' if spec.low_open else '['}{spec.low:g}, "
+                        f"{spec.high:g}{']' if spec.closed else ')'}")
+        raise ValueError(f"{where}: Invalid {spec.noun}: {number} ({key} must be {expected})")
+    return number
+
+
 class Optimizer:
     """Base class: ``params`` is an iterable of tensors or of dicts (parameter groups) whose
-    entries override ``defaults`` for that group, e.g. a smaller lr for a pretrained body."""
+    entries override ``defaults`` for that group, e.g. a smaller lr for a pretrained body.
+
+    Every hyperparameter a subclass lists in ``hyperparameters`` is checked wherever a value
+    comes in: the constructor, ``add_param_group`` and ``load_state_dict``. Values written
+    straight into ``param_groups`` are not (as in PyTorch); the schedulers write only checked ones.
+    """
+
+    # name -> Range, Pair or FLAG; a user's subclass may pass defaults of its own that are not here.
+    hyperparameters: ClassVar[dict] = {"lr": Range("learning rate"), "weight_decay": Range("weight_decay value"),
+                             "eps": Range("epsilon value"), "maximize": FLAG}
+    # per-parameter state: every key the update may keep, and those it always keeps (None: unchecked)
+    state_keys: frozenset | None = None
+    required_state: frozenset = frozenset()
 
     def __init__(self, params, defaults: dict):
-        self.defaults = dict(defaults)
-        self._check_hyperparameters(self.defaults)
+        self.defaults = self._checked(dict(defaults))
         self.state = {}
         self.param_groups = []
         if isinstance(params, Tensor):
@@ -29,6 +116,20 @@ class Optimizer:
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         for group in groups:
             self.add_param_group(group)
+
+    def _checked(self, group: dict, where: str | None = None) -> dict:
+        """``group``'s hyperparameters checked and in plain Python form; other keys as they are."""
+        where = where or type(self).__name__
+        checked = dict(group)
+        for key, value in group.items():
+            spec = self.hyperparameters.get(key) or SCHEDULE_KEYS.get(key)
+            if spec is not None:
+                checked[key] = check_hyperparameter(where, key, value, spec)
+        self._check_combination(checked, where)
+        return checked
+
+    def _check_combination(self, group: dict, where: str) -> None:
+        """Rules that tie hyperparameters together (subclasses override)."""
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters, with hyperparameters defaulting to the optimizer's."""
@@ -52,22 +153,11 @@ class Optimizer:
                     f"{name}: a parameter of shape {p.shape} is given twice (in one group or in two groups)"
                 )
             seen.add(id(p))
-        unknown = set(param_group) - set(self.defaults) - {"params", "initial_lr"}
+        unknown = set(param_group) - set(self.defaults) - {"params", *SCHEDULE_KEYS}
         if unknown:
             raise TypeError(f"{name}: unknown hyperparameters {sorted(unknown)} in a parameter group")
-        group = {**self.defaults, **param_group, "params": params}
-        self._check_hyperparameters(group)
+        group = self._checked({**self.defaults, **param_group, "params": params})
         self.param_groups.append(group)
-
-    def _check_hyperparameters(self, group: dict) -> None:
-        """Refuse impossible settings at construction, naming the argument (subclasses extend)."""
-        name = type(self).__name__
-        lr = group.get("lr")
-        if lr is not None and not lr >= 0:
-            raise ValueError(f"{name}: lr must be >= 0, got {lr}")
-        for key in ("eps", "weight_decay"):
-            if key in group and not group[key] >= 0:
-                raise ValueError(f"{name}: {key} must be >= 0, got {group[key]}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients (set them to None, or to zeros with ``set_to_none=False``)."""
@@ -106,7 +196,9 @@ class Optimizer:
     # -- saving and resuming ----------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`` as in
-        PyTorch: parameters are numbered in group order; state arrays are copies."""
+        PyTorch: parameters are numbered in group order; state arrays are copies. The key
+        ``"optimizer"`` (the class name, which PyTorch's loader ignores) lets ``load_state_dict``
+        refuse another optimizer's state."""
         index = {}
         groups = []
         for group in self.param_groups:
@@ -120,44 +212,96 @@ class Optimizer:
             for p, s in self.state.items()
             if id(p) in index
         }
-        return {"state": state, "param_groups": groups}
+        return {"state": state, "param_groups": groups, "optimizer": type(self).__name__}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore a ``state_dict()`` so that training continues on exactly the same trajectory."""
+        """Restore a ``state_dict()`` so that training continues on exactly the same trajectory.
+
+        All or nothing: every group and state entry is checked (same optimizer, same group sizes,
+        hyperparameters in range, state arrays of the parameters' shapes and finite) before any
+        is applied."""
         name = type(self).__name__
+        where = f"{name}.load_state_dict"
+        if not isinstance(state_dict, dict) or not isinstance(state_dict.get("param_groups"), list) \
+                or not isinstance(state_dict.get("state"), dict):
+            raise TypeError(f"{where}: expected a dict with 'state' (a dict) and 'param_groups' (a list), "
+                            f"got {_shown(state_dict)}")
+        saved_type = state_dict.get("optimizer", name)
+        if saved_type != name:
+            raise ValueError(f"{where}: the state dict is one of {saved_type!r}, not of {name}; an optimizer "
+                             "loads only its own kind of state")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(
-                f"{name}.load_state_dict: {len(groups)} parameter groups saved, {len(self.param_groups)} here"
+                f"{where}: loaded state dict has a different number of parameter groups "
+                f"({len(groups)} saved, {len(self.param_groups)} here)"
             )
-        params = {}
-        for saved, own in zip(groups, self.param_groups):
+        params, new_groups = {}, []
+        for i, (saved, own) in enumerate(zip(groups, self.param_groups)):
+            if not isinstance(saved, dict) or not isinstance(saved.get("params"), list):
+                raise TypeError(f"{where}: param_groups[{i}] must be a dict with a 'params' list")
             if len(saved["params"]) != len(own["params"]):
                 raise ValueError(
-                    f"{name}.load_state_dict: a group saved with {len(saved['params'])} parameters "
-                    f"is loaded into one with {len(own['params'])}"
+                    f"{where}: loaded state dict contains a parameter group that doesn't match the size of "
+                    f"optimizer's group (param_groups[{i}]: {len(saved['params'])} parameters saved, "
+                    f"{len(own['params'])} here)"
                 )
-            params.update(zip(saved["params"], own["params"]))
-        self.state = {}
+            keys = set(saved) - {"params"}
+            missing, unknown = set(self.defaults) - keys, keys - set(self.defaults) - set(SCHEDULE_KEYS)
+            if missing or unknown:
+                raise ValueError(f"{where}: param_groups[{i}] lacks {sorted(missing)} and has unknown "
+                                 f"{sorted(unknown)}: the state of another optimizer than {name}?")
+            for index, p in zip(saved["params"], own["params"]):
+                if not isinstance(index, numbers.Integral) or isinstance(index, bool) or index in params:
+                    raise ValueError(f"{where}: param_groups[{i}]['params'] must be distinct integers, "
+                                     f"got {saved['params']!r}")
+                params[int(index)] = p
+            hyper = self._checked({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}, where)
+            new_groups.append(hyper)
+        new_state = {}
         for key, saved_state in state_dict["state"].items():
-            p = params[int(key)]
-            restored = {}
-            for k, v in saved_state.items():
-                if not isinstance(v, (bool, int, float)):  # an array (or a 0-d one holding a count)
-                    v = np.asarray(v)
-                    if v.ndim and v.shape != p.data.shape:
-                        raise ValueError(
-                            f"{name}.load_state_dict: state {k!r} has shape {v.shape}, "
-                            f"its parameter {p.data.shape}"
-                        )
-                    v = v.astype(p.data.dtype) if v.ndim else v.item()
-                restored[k] = v
-            self.state[p] = restored
-        for saved, own in zip(groups, self.param_groups):
-            for k, v in saved.items():
-                if k != "params":
-                    # JSON turns tuples (Adam's betas) into lists: give them their type back.
-                    own[k] = tuple(v) if isinstance(own.get(k), tuple) else copy.deepcopy(v)
+            index = int(key) if isinstance(key, (numbers.Integral, str)) and str(key).isdigit() else None
+            if index not in params:
+                raise ValueError(f"{where}: state for parameter {key!r}, which no parameter group holds")
+            new_state[params[index]] = self._checked_state(where, index, params[index], saved_state)
+        for own, hyper in zip(self.param_groups, new_groups):
+            own.update(hyper)
+        self.state = new_state
+
+    def _checked_state(self, where: str, index, p: Tensor, saved) -> dict:
+        """One parameter's saved state: this optimizer's keys, finite numbers, arrays of p's shape."""
+        if not isinstance(saved, dict):
+            raise TypeError(f"{where}: the state of parameter {index} must be a dict, got {_shown(saved)}")
+        if self.state_keys is not None:
+            unknown = set(saved) - self.state_keys
+            missing = set(self.required_state) - set(saved) if saved else set()
+            if unknown or missing:
+                raise ValueError(f"{where}: the state of parameter {index} has {sorted(unknown)} and lacks "
+                                 f"{sorted(missing)}: the state of another optimizer than {type(self).__name__}?")
+        restored = {}
+        for k, v in saved.items():
+            if isinstance(v, (bool, np.bool_)):
+                restored[k] = bool(v)
+                continue
+            if self.state_keys is None and not isinstance(v, (numbers.Number, np.ndarray, np.generic, Tensor)):
+                restored[k] = copy.deepcopy(v)  # a user's optimizer keeps state of its own kinds
+                continue
+            array = np.asarray(v.data if isinstance(v, Tensor) else v)
+            if array.dtype.kind not in "fiu":
+                raise TypeError(f"{where}: state {k!r} of parameter {index} must be numbers, got {_shown(v)}")
+            if not np.isfinite(array).all():
+                raise ValueError(f"{where}: state {k!r} of parameter {index} holds NaN or infinity")
+            if array.ndim == 0:  # a count such as Adam's step, or a scalar
+                value = array.item()
+                if k == "step" and (value < 0 or value != int(value)):
+                    raise ValueError(f"{where}: state 'step' of parameter {index} must be an integer >= 0, "
+                                     f"got {value!r}")
+                restored[k] = int(value) if k == "step" else value
+            elif array.shape != p.data.shape:
+                raise ValueError(f"{where}: state {k!r} has shape {array.shape}, its parameter {p.data.shape}")
+            else:
+                restored[k] = array.astype(p.data.dtype)  # a copy: the caller's dict stays theirs
+        return restored
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -1,8 +1,10 @@
 """RMSprop: divide each gradient by a running root-mean-square of its recent magnitudes."""
 
+from typing import ClassVar
+
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.optimizer import FLAG, Optimizer, Range
 
 
 class RMSprop(Optimizer):
@@ -15,27 +17,28 @@ class RMSprop(Optimizer):
         momentum > 0: b <- momentum b + g / a,  p <- p - lr b;  else p <- p - lr g / a
     """
 
+    hyperparameters: ClassVar[dict] = {
+        "lr": Range("learning rate"),
+        "alpha": Range("alpha value", 0.0, 1.0, closed=True),
+        "eps": Range("epsilon value"),
+        "weight_decay": Range("weight_decay value"),
+        "momentum": Range("momentum value", 0.0, 1.0),
+        "centered": FLAG,
+        "maximize": FLAG,
+    }
+    state_keys = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
+    required_state = frozenset({"step", "square_avg"})
+
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
                  maximize: bool = False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 
-    def _check_hyperparameters(self, group):
-        super()._check_hyperparameters(group)
-        if not 0 <= group["momentum"] < 1:
-            raise ValueError(f"RMSprop: momentum must be in [0, 1), got {group['momentum']}")
-        if not 0 <= group["alpha"] <= 1:
-            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {group['alpha']}")
-
     def _update(self, param, grad, state, group):
         if not state:
             state["step"] = 0
             state["square_avg"] = np.zeros_like(param)
-            if group["momentum"] > 0:
-                state["momentum_buffer"] = np.zeros_like(param)
-            if group["centered"]:
-                state["grad_avg"] = np.zeros_like(param)
         state["step"] += 1
         if group["maximize"]:
             grad = -grad
@@ -46,14 +49,19 @@ class RMSprop(Optimizer):
         square_avg *= alpha
         square_avg += (1 - alpha) * grad * grad
         if group["centered"]:
-            grad_avg = state["grad_avg"]
+            # buffers are created on first use: a scheduler may switch momentum on mid-run
+            grad_avg = state.get("grad_avg")
+            if grad_avg is None:
+                grad_avg = state["grad_avg"] = np.zeros_like(param)
             grad_avg *= alpha
             grad_avg += (1 - alpha) * grad
             avg = np.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
         else:
             avg = np.sqrt(square_avg) + group["eps"]
         if group["momentum"] > 0:
-            buf = state["momentum_buffer"]
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.zeros_like(param)
             buf *= group["momentum"]
             buf += grad / avg
             param -= group["lr"] * buf

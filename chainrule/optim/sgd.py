@@ -2,10 +2,12 @@
 
 Plain, mini-batch or full-batch gradient descent differ only in the batch the caller feeds."""
 
+from typing import ClassVar
+
 import numpy as np
 
 from chainrule._backend import scalar_like
-from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.optimizer import FLAG, Optimizer, Range
 
 
 class SGD(Optimizer):
@@ -17,19 +19,26 @@ class SGD(Optimizer):
         p <- p - lr * g
     """
 
+    hyperparameters: ClassVar[dict] = {
+        "lr": Range("learning rate"),
+        "momentum": Range("momentum value", 0.0, 1.0),
+        "dampening": Range("dampening value", 0.0, 1.0, closed=True),
+        "weight_decay": Range("weight_decay value"),
+        "nesterov": FLAG,
+        "maximize": FLAG,
+    }
+    state_keys = frozenset({"momentum_buffer"})
+
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
-    def _check_hyperparameters(self, group):
-        super()._check_hyperparameters(group)
-        if not 0 <= group["momentum"] < 1:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {group['momentum']}")
+    def _check_combination(self, group, where):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
-                f"SGD: nesterov=True needs momentum > 0 and dampening 0, got momentum={group['momentum']}, "
-                f"dampening={group['dampening']}"
+                f"{where}: Nesterov momentum requires a momentum and zero dampening (nesterov=True needs "
+                f"momentum > 0 and dampening 0, got momentum={group['momentum']}, dampening={group['dampening']})"
             )
 
     def _update(self, param, grad, state, group):

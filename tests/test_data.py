@@ -659,3 +659,26 @@ def test_split_stratified_shares_stay_close():
     assert (np.abs(np.bincount(y_test, minlength=7) - counts * 151 / 503) < 1).all()
     np.testing.assert_array_equal(np.bincount(y_test, minlength=7) + np.bincount(y_train, minlength=7),
                                   counts)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: moons(10, noise=float("nan")), ValueError, r"moons: noise must be a finite number >= 0, got nan"),
+        (lambda: moons(10, noise="0.1"), TypeError, r"moons: noise must be a real number, got str"),
+        (lambda: spirals(30, turns=float("inf")), ValueError, r"spirals: turns must be a finite number"),
+        (lambda: circles(10, factor="a"), TypeError, r"circles: factor .* must be a real number"),
+        (lambda: circles(10, factor=1.0), ValueError, r"circles: factor .* in \[0, 1\), got 1.0"),
+        (lambda: moons(10, seed=1.5), TypeError, r"moons: seed must be None or a non-negative integer, got 1.5"),
+        (lambda: mnist1d(100, seed=None), TypeError, r"mnist1d: seed must be a non-negative integer"),
+        (lambda: mnist1d(100, train_split="0.5"), TypeError, r"mnist1d: train_split must be a real number"),
+        (lambda: split(np.zeros((10, 2)), np.arange(10) % 2, test_fraction="0.2"), TypeError,
+         r"split: test_fraction must be a real number"),
+        (lambda: split(np.zeros((10, 2)), np.arange(10) % 2, seed=-1), ValueError, r"split: seed must be"),
+        (lambda: Subset(range(5), [0.5, 1.7]), TypeError, r"Subset: indices must be a 1-d sequence of integers"),
+        (lambda: random_split(range(4), [0.5, "a"]), TypeError, r"random_split: lengths must be integers or fractions"),
+    ],
+)
+def test_data_arguments_name_themselves(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from chainrule import random
+from chainrule.data._checks import check_real, check_seed
 from chainrule.data.dataset import LabeledData
 from chainrule.data.files import csv, fashion_mnist, mnist
 from chainrule.data.mnist1d import mnist1d
 
 
-def _rng(seed) -> np.random.Generator:
+def _rng(seed, where: str) -> np.random.Generator:
+    check_seed(where, seed)
     return random.get_generator() if seed is None else np.random.default_rng(seed)
 
 
@@ -29,8 +31,6 @@ def _check_count(n, least: int, where: str) -> int:
 def _finish(points: np.ndarray, labels: np.ndarray, noise: float, rng: np.random.Generator,
             n_classes: int) -> LabeledData:
     """Add Gaussian noise, shuffle so that no slice holds one class only, cast."""
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
     points = points + noise * rng.standard_normal(points.shape)
     order = rng.permutation(len(labels))
     return LabeledData(points[order].astype(np.float32), labels[order].astype(np.int64),
@@ -57,6 +57,7 @@ def moons(n_samples: int = 200, noise: float = 0.1, seed: int | None = None) -> 
     ((100, 2), [50, 50])
     """
     n = _check_count(n_samples, 2, "moons")
+    noise, rng = check_real("moons", "noise", noise, low=0), _rng(seed, "moons")
     n_out, n_in = n // 2, n - n // 2
     outer, inner = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
     points = np.concatenate([
@@ -64,7 +65,7 @@ def moons(n_samples: int = 200, noise: float = 0.1, seed: int | None = None) -> 
         np.stack([1 - np.cos(inner), 0.5 - np.sin(inner)], axis=1),
     ])
     labels = np.repeat([0, 1], [n_out, n_in])
-    return _finish(points, labels, noise, _rng(seed), 2)
+    return _finish(points, labels, noise, rng, 2)
 
 
 def circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
@@ -77,8 +78,8 @@ def circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
     [1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5]
     """
     n = _check_count(n_samples, 2, "circles")
-    if not 0 <= factor < 1:
-        raise ValueError(f"circles: factor (inner radius / outer radius) must lie in [0, 1), got {factor}")
+    factor = check_real("circles", "factor (inner radius / outer radius)", factor, low=0, high=1, high_open=True)
+    noise, rng = check_real("circles", "noise", noise, low=0), _rng(seed, "circles")
     n_out, n_in = n // 2, n - n // 2
     outer = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
     inner = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
@@ -87,7 +88,7 @@ def circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
         factor * np.stack([np.cos(inner), np.sin(inner)], axis=1),
     ])
     labels = np.repeat([0, 1], [n_out, n_in])
-    return _finish(points, labels, noise, _rng(seed), 2)
+    return _finish(points, labels, noise, rng, 2)
 
 
 def spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.05, turns: float = 1.0,
@@ -105,12 +106,14 @@ def spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.05, turns
     n = _check_count(n_samples, n_classes, "spirals")
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise ValueError(f"spirals: n_classes must be an integer >= 2, got {n_classes!r}")
+    turns = check_real("spirals", "turns", turns)
+    noise, rng = check_real("spirals", "noise", noise, low=0), _rng(seed, "spirals")
     counts = [n // n_classes + (k < n % n_classes) for k in range(n_classes)]
     labels = np.repeat(np.arange(n_classes), counts)
     r = np.concatenate([np.linspace(0, 1, m) for m in counts])
     angle = 2 * np.pi * (labels / n_classes + turns * r)
     points = r[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
-    return _finish(points, labels, noise, _rng(seed), n_classes)
+    return _finish(points, labels, noise, rng, n_classes)
 
 
 _DIGITS_FILE = Path(__file__).with_name("digits.npz")

@@ -55,8 +55,12 @@ class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order."""
 
     def __init__(self, dataset, indices: Sequence[int]):
+        index_array = np.asarray(indices)
+        if index_array.ndim != 1 or (index_array.dtype.kind not in "iu" and index_array.size):
+            raise TypeError(f"Subset: indices must be a 1-d sequence of integers, got {index_array.dtype} values of "
+                            f"shape {index_array.shape}")
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64)
+        self.indices = index_array.astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -69,6 +73,8 @@ def _split_lengths(n: int, lengths) -> list:
     lengths = list(lengths)
     if not lengths:
         raise ValueError("random_split: lengths is empty")
+    if not all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in lengths):
+        raise TypeError(f"random_split: lengths must be integers or fractions, got {lengths!r}"[:300])
     if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in lengths):
         if any(x < 0 for x in lengths) or sum(lengths) != n:
             raise ValueError(

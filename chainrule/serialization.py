@@ -65,14 +65,14 @@ _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, obje
 
 def _depth(value) -> int:
     """Nesting depth of decoded JSON, found without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest, stack = 1, [(value, 1)]
+    while stack and deepest <= MAX_JSON_DEPTH:
         item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if depth > MAX_JSON_DEPTH:
-                break
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return deepest
 
 
@@ -292,17 +292,20 @@ def _foreign_format(raw: bytes) -> str | None:
 
 
 def _read_header(raw: bytes, path) -> dict:
-    foreign = _foreign_format(raw)
-    if foreign is not None:
-        raise ValueError(f"load: {path} is not a safetensors file: it is {foreign.replace('PATH', repr(str(path)))}")
-    if len(raw) < 8:
-        raise ValueError(f"load: {path} is not a safetensors file: only {len(raw)} bytes")
-    (size,) = struct.unpack("<Q", raw[:8])
+    # Byte 8 opens the JSON header; no format told apart below has "{" there, while a header
+    # length such as 640 (bytes 80 02 ...) reads like a pickle's first bytes.
     if raw[8:9] != b"{":
+        foreign = _foreign_format(raw)
+        if foreign is not None:
+            foreign = foreign.replace("PATH", repr(str(path)))
+            raise ValueError(f"load: {path} is not a safetensors file: it is {foreign}")
+        if len(raw) < 8:
+            raise ValueError(f"load: {path} is not a safetensors file: only {len(raw)} bytes")
         raise ValueError(
             f"load: {path} is not a safetensors file: a safetensors file starts with the header's length "
             f"(8 bytes) and a JSON header ({{...}}), this one starts with {raw[:12]!r}"
         )
+    (size,) = struct.unpack("<Q", raw[:8])
     if size > MAX_HEADER_BYTES:
         raise ValueError(
             f"load: {path} is damaged: its header claims {size} bytes, more than the {MAX_HEADER_BYTES} allowed"

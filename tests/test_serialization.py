@@ -229,6 +229,15 @@ def test_huge_or_non_object_headers_are_refused(tmp_path):
         load(path)
 
 
+def test_a_header_length_that_looks_like_a_pickle_is_still_safetensors(tmp_path):
+    # A 640-byte header starts the file with 80 02, a protocol-2 pickle's first bytes.
+    text = b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    path = tmp_path / "640.safetensors"
+    _write_header(path, text + b" " * (640 - len(text)), np.float32(3).tobytes())
+    assert path.read_bytes()[:2] == b"\x80\x02"
+    assert load(path)["w"].tolist() == [3.0]
+
+
 def test_decode_json_and_read_json_refuse_what_would_crash_json_loads(tmp_path):
     from chainrule.serialization import decode_json, read_json
 

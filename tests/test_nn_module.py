@@ -216,3 +216,19 @@ def test_sequential_runs_the_hooks_and_the_own_call_of_its_layers():
 def test_module_without_forward():
     with pytest.raises(NotImplementedError, match="has no forward"):
         nn.Module()(1)
+
+
+def test_registration_names_and_modes_are_checked_as_pytorch_does():
+    net = nn.Module()
+    with pytest.raises(KeyError, match=r'parameter name can.+t contain "\."'):
+        net.register_parameter("a.b", nn.Parameter(np.ones(1)))  # "a.b" would be ambiguous in state_dict
+    with pytest.raises(KeyError, match=r"buffer name can.+t be empty string"):
+        net.register_buffer("", cr.ones(1))
+    with pytest.raises(TypeError, match=r"module name should be a string. Got int"):
+        net.add_module(3, nn.Linear(1, 1))
+    with pytest.raises(ValueError, match=r"training mode is expected to be boolean"):
+        net.train("no")  # a non-empty string is truthy: it would switch training on
+    layer = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"only accepts floating point dtypes, but got desired dtype=int64"):
+        layer.to(np.int64)  # would truncate every weight
+    assert layer.weight.dtype == np.float32

@@ -103,6 +103,7 @@ class Module:
 
     def register_parameter(self, name: str, param) -> None:
         """Add a Parameter (or None, for an absent optional one such as a missing bias)."""
+        _check_name("parameter", name)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
                 f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}"
@@ -112,6 +113,7 @@ class Module:
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """Add state that is saved in state_dict but not trained (e.g. batch norm's running mean)."""
+        _check_name("buffer", name)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
                 f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}"
@@ -122,6 +124,7 @@ class Module:
         object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module) -> None:
+        _check_name("module", name)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
         self._modules[name] = module
@@ -189,6 +192,8 @@ class Module:
     # -- modes and gradients ----------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout active, batch norm uses batch statistics); returns self."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise ValueError(f"training mode is expected to be boolean, got {type(mode).__name__} {mode!r}"[:200])
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
         return self
@@ -213,6 +218,8 @@ class Module:
         """Cast every floating parameter and buffer to ``dtype`` in place (the objects stay the
         same, so optimizers already holding them keep working)."""
         dtype = np.dtype(dtype)
+        if dtype.kind != "f":  # an integer cast would silently truncate every weight
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for tensor in (*self.parameters(), *self.buffers()):
             if tensor.data.dtype.kind == "f":
                 tensor.data = tensor.data.astype(dtype)
@@ -305,6 +312,16 @@ class Module:
             lines.append(f"  ({name}): {body}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _check_name(kind: str, name) -> None:
+    """Names become state_dict keys joined by dots: a dot or an empty name would make them ambiguous."""
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+    if "." in name:
+        raise KeyError(f"{kind} name can't contain \".\", got: {name}")
+    if not name:
+        raise KeyError(f"{kind} name can't be empty string \"\"")
 
 
 def _loadable_array(value, key: str, owner: str) -> np.ndarray:

@@ -10,7 +10,6 @@ import os
 import re
 import struct
 import time
-import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -250,6 +249,8 @@ def save(tensors, path, metadata=None) -> None:
 
 
 def _zip_kind(raw: bytes) -> str:
+    import zipfile  # only for files that are not safetensors
+
     try:
         names = zipfile.ZipFile(io.BytesIO(raw)).namelist()  # lists entries; reads none of them
     except (zipfile.BadZipFile, OSError, ValueError):

@@ -677,6 +677,10 @@ def test_split_stratified_shares_stay_close():
         (lambda: split(np.zeros((10, 2)), np.arange(10) % 2, seed=-1), ValueError, r"split: seed must be"),
         (lambda: Subset(range(5), [0.5, 1.7]), TypeError, r"Subset: indices must be a 1-d sequence of integers"),
         (lambda: random_split(range(4), [0.5, "a"]), TypeError, r"random_split: lengths must be integers or fractions"),
+        (lambda: random_split(range(4), [2, 2], generator=0), TypeError, r"random_split: generator must be a numpy"),
+        (lambda: DataLoader(range(4), collate_fn=3), TypeError, r"DataLoader: collate_fn must be callable"),
+        (lambda: DataLoader(range(4), generator=0), TypeError, r"DataLoader: generator must be a numpy"),
+        (lambda: DataLoader(iter(range(4))), TypeError, r"DataLoader: dataset must support len\(\) and \[i\]"),
     ],
 )
 def test_data_arguments_name_themselves(call, error, message):

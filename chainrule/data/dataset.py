@@ -104,6 +104,9 @@ def random_split(dataset, lengths, generator: np.random.Generator | None = None)
     >>> len(train), len(val), sorted(set(train.indices) | set(val.indices)) == list(range(10))
     (8, 2, True)
     """
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(f"random_split: generator must be a numpy.random.Generator or None, got "
+                        f"{type(generator).__name__}")
     n = len(dataset)
     sizes = _split_lengths(n, lengths)
     order = (random.get_generator() if generator is None else generator).permutation(n)

@@ -90,6 +90,14 @@ class DataLoader:
                  collate_fn: Callable | None = None, generator: np.random.Generator | None = None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise TypeError(f"DataLoader: dataset must support len() and [i] (a Dataset), got {type(dataset).__name__}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable or None, got {type(collate_fn).__name__}")
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            raise TypeError(
+                f"DataLoader: generator must be a numpy.random.Generator or None, got {type(generator).__name__}"
+            )
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)

@@ -31,6 +31,10 @@ MAX_NUMBER_CHARS = 400  # no number chainrule writes comes near; Python refuses 
 
 
 # -- JSON that cannot crash the reader -------------------------------------------------------------
+class _JSONLimit(ValueError):
+    """Raised inside the decoder's hooks; decode_json adds where it happened."""
+
+
 def _parse_int(text: str) -> int:
     if len(text) > MAX_NUMBER_CHARS:
         raise _JSONLimit(f"an integer of {len(text)} digits (at most {MAX_NUMBER_CHARS} are accepted)")
@@ -53,10 +57,6 @@ def _unique_keys(pairs: list) -> dict:
         duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
         raise _JSONLimit(f"the key {duplicate[:60]!r} twice in one object")
     return obj
-
-
-class _JSONLimit(ValueError):
-    """Raised inside the decoder's hooks; decode_json adds where it happened."""
 
 
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, object_pairs_hook=_unique_keys)
@@ -242,7 +242,7 @@ def save(tensors, path, metadata=None) -> None:
     if metadata is not None:
         try:
             file_metadata[_META_KEY] = json.dumps(metadata)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, RecursionError) as err:
             raise TypeError(f"save: metadata must be JSON-serialisable ({err})") from None
     file_metadata[_DIGEST_KEY] = _digest(arrays, file_metadata)
     write_atomic(path, _safetensors().save(dict(arrays), metadata=file_metadata))

@@ -22,7 +22,7 @@ _DIGEST_KEY = "chainrule.sha256"
 _ORDER_KEY = "chainrule.order"  # safetensors stores tensors sorted; state dicts have an order
 _FORMAT_KEY = "chainrule.format"
 # Format 1 (no format key) digested the tensors only; format 2 digests the metadata too.
-FORMAT = "2"
+FILE_FORMAT = "2"
 
 MAX_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
 MAX_JSON_BYTES = 100_000_000
@@ -238,7 +238,7 @@ def save(tensors, path, metadata=None) -> None:
     The header carries a SHA-256 digest over all metadata and every tensor (see ``_digest``).
     """
     arrays = _as_arrays(tensors)
-    file_metadata = {_FORMAT_KEY: FORMAT, _ORDER_KEY: json.dumps(list(arrays))}
+    file_metadata = {_FORMAT_KEY: FILE_FORMAT, _ORDER_KEY: json.dumps(list(arrays))}
     if metadata is not None:
         try:
             file_metadata[_META_KEY] = json.dumps(metadata)
@@ -337,12 +337,12 @@ def _check_chainrule_file(file_metadata: dict, arrays, path) -> None:
     if version is None:
         raise ValueError(
             f"load: {path} was written by an older chainrule (file format 1, whose digest covers the tensors "
-            f"but not the metadata), so its metadata cannot be verified; this version reads format {FORMAT}. "
+            f"but not the metadata), so its metadata cannot be verified; this version reads format {FILE_FORMAT}. "
             "safetensors.numpy.load_file reads its tensors without checking them"
         )
-    if version != FORMAT:
+    if version != FILE_FORMAT:
         raise ValueError(
-            f"load: {path} has chainrule file format {version[:20]!r}; this version reads format {FORMAT} "
+            f"load: {path} has chainrule file format {version[:20]!r}; this version reads format {FILE_FORMAT} "
             "(a newer chainrule wrote it, or it was edited)"
         )
     if file_metadata[_DIGEST_KEY] != _digest(arrays, file_metadata):

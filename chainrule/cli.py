@@ -8,11 +8,17 @@
     chainrule gradcheck [flags]    check an architecture's gradients on random data
     chainrule compare [--data D]   the network against decision tree, SVM, k-NN, logistic regression
     chainrule search [--data D]    cross-validated search over hidden sizes, depth, activation, lr
+
+Exit status: 0 done; 1 the work failed while running (disk full, permission denied, training
+diverged); 2 a usage error (a bad flag, a missing or malformed input file or run folder).
+Every error is one line: "chainrule COMMAND: error: ...".
 """
 
 import argparse
 import csv
+import io
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -20,16 +26,39 @@ import numpy as np
 
 
 def _widths(text: str) -> tuple:
+    from chainrule.runs import MAX_LAYERS, WIDTH
+
     try:
         widths = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 128,64, got {text!r}") from None
-    if not widths or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive widths such as 128,64, got {text!r}")
+    if not 1 <= len(widths) <= MAX_LAYERS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_LAYERS} widths such as 128,64, got {text!r}")
+    problem = next((WIDTH.problem(w) for w in widths if WIDTH.problem(w)), None)
+    if problem:
+        raise argparse.ArgumentTypeError(f"expected positive widths such as 128,64: {problem}")
     return widths
 
 
+def _number(name: str, bound=None):
+    """An argparse type for the setting ``name``: a number within its bound (chainrule.runs.BOUNDS),
+    finite, refused at parse time with the range it must lie in."""
+    from chainrule.runs import BOUNDS
+
+    bound = bound or BOUNDS[name]
+
+    def parse(text: str):
+        try:
+            return bound.parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
 def _add_architecture(parser, defaults):
+    from chainrule.models import ACTIVATIONS, INITS
     from chainrule.runs import MODELS
 
     group = parser.add_argument_group("architecture")
@@ -37,13 +66,13 @@ def _add_architecture(parser, defaults):
     group.add_argument("--hidden", type=_widths, default=defaults.hidden, metavar="W1,W2,...",
                        help="hidden layer widths; channels for cnn; the state size (and layer count) for "
                             "rnn/gru/lstm (default: 128,64)")
-    group.add_argument("--activation", default=defaults.activation,
-                       choices=("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus"),
+    group.add_argument("--activation", default=defaults.activation, choices=ACTIVATIONS,
                        help="hidden activation (default: %(default)s)")
-    group.add_argument("--dropout", type=float, default=defaults.dropout, help="dropout probability (default: 0)")
+    group.add_argument("--dropout", type=_number("dropout"), default=defaults.dropout,
+                       help="dropout probability, in [0, 1) (default: 0)")
     group.add_argument("--batch-norm", action="store_true", help="batch normalisation before each activation")
     group.add_argument("--residual", action="store_true", help="residual connections around equal-width layers")
-    group.add_argument("--init", choices=("default", "xavier", "he"), default=defaults.init,
+    group.add_argument("--init", choices=INITS, default=defaults.init,
                        help="weight initialisation (default: PyTorch's)")
 
 
@@ -55,7 +84,7 @@ def _add_data(parser, defaults):
                        help="data set (default: %(default)s, bundled)")
     group.add_argument("--data-path", help="folder of IDX files (mnist, fashion_mnist) or a CSV file (csv)")
     group.add_argument("--label-column", help="the label column of a CSV file")
-    group.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
+    group.add_argument("--seed", type=_number("seed"), default=defaults.seed, help="random seed (default: %(default)s)")
 
 
 def _add_optimization(group, defaults):
@@ -63,15 +92,19 @@ def _add_optimization(group, defaults):
 
     group.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer,
                        help="optimizer (default: %(default)s)")
-    group.add_argument("--lr", type=float, help="learning rate (default: 0.05 for sgd, 0.01 adagrad, 0.001 others)")
-    group.add_argument("--momentum", type=float, default=defaults.momentum, help="sgd/rmsprop momentum (default: 0.9)")
-    group.add_argument("--batch-size", type=int, default=defaults.batch_size, help="mini-batch size (default: 64)")
-    group.add_argument("--epochs", type=int, help=f"epochs (default: {defaults.epochs})")
-    group.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="L2 weight decay")
+    group.add_argument("--lr", type=_number("lr"),
+                       help="learning rate, > 0 (default: 0.05 for sgd, 0.01 adagrad, 0.001 others)")
+    group.add_argument("--momentum", type=_number("momentum"), default=defaults.momentum,
+                       help="sgd/rmsprop momentum, in [0, 1) (default: 0.9)")
+    group.add_argument("--batch-size", type=_number("batch_size"), default=defaults.batch_size,
+                       help="mini-batch size (default: 64)")
+    group.add_argument("--epochs", type=_number("epochs"), help=f"epochs (default: {defaults.epochs})")
+    group.add_argument("--weight-decay", type=_number("weight_decay"), default=defaults.weight_decay,
+                       help="L2 weight decay, >= 0 (default: 0)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from chainrule.runs import LOSSES, SCHEDULES, RunConfig
+    from chainrule.runs import LOSSES, SCHEDULES, Bound, RunConfig
 
     defaults = RunConfig()
     parser = argparse.ArgumentParser(
@@ -90,18 +123,23 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="loss (default: cross-entropy for classifiers, MSE for autoencoders)")
     _add_optimization(fit, defaults)
     fit.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule, help="learning-rate schedule")
-    fit.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
-    fit.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+    fit.add_argument("--grad-clip", type=_number("grad_clip"), help="clip the gradient norm to this value (> 0)")
+    fit.add_argument("--early-stopping", type=_number("early_stopping"), metavar="PATIENCE",
                      help="stop when the validation loss has not improved for PATIENCE epochs")
-    fit.add_argument("--restarts", type=int, default=1, help="train K times from fresh initialisations, keep the best")
+    fit.add_argument("--restarts", type=_number("restarts"), default=defaults.restarts,
+                     help="train K times from fresh initialisations, keep the best")
     fit.add_argument("--compile-step", action="store_true",
                      help="run each batch as a captured step (chainrule.compile_step): same numbers, faster for "
                           "small networks; MLPs and CNNs without dropout or batch norm")
-    fit.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="validation share (0.1)")
-    fit.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="test share (0.2)")
-    fit.add_argument("--run-dir", help="where to write the run folder (default: runs/DATA-MODEL-TIME)")
-    fit.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its checkpoint "
-                                                    "(its config is reused; --epochs may extend it)")
+    fit.add_argument("--val-fraction", type=_number("val_fraction"), default=defaults.val_fraction,
+                     help="validation share, in [0, 1); 0: none (default: 0.1)")
+    fit.add_argument("--test-fraction", type=_number("test_fraction"), default=defaults.test_fraction,
+                     help="test share, in [0, 1); 0: no test set (default: 0.2)")
+    fit.add_argument("--run-dir", help="where to write the run folder (default: runs/DATA-MODEL-TIME); a run "
+                                       "already there is replaced (continue one with --resume instead)")
+    fit.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from wherever it stopped, "
+                                                    "even if it was killed (its config is reused; only --epochs "
+                                                    "may change, to extend it)")
     fit.add_argument("--quiet", action="store_true", help="no progress output")
 
     evaluate = commands.add_parser("evaluate", help="test metrics of a finished run")
@@ -110,26 +148,30 @@ def _build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="predictions of a finished run for a CSV of features")
     predict.add_argument("run", metavar="RUN", help="a run folder written by 'chainrule train'")
     predict.add_argument("--input", required=True, help="CSV file of feature rows (a header row is skipped)")
-    predict.add_argument("--output", required=True, help="CSV file to write")
+    predict.add_argument("--output", required=True, help="CSV file to write (replaced atomically)")
+    predict.add_argument("--encoding", default="utf-8-sig", help="text encoding of --input (default: UTF-8)")
 
     explain = commands.add_parser("explain", help="one training step of a small network, every number shown")
-    explain.add_argument("--hidden", type=int, default=2, help="hidden units of the 2-H-1 network (default: 2)")
+    explain.add_argument("--hidden", type=_number("hidden", Bound(int, 1, 16)), default=2,
+                         help="hidden units of the 2-H-1 network, 1 to 16 (default: 2)")
     explain.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid")
-    explain.add_argument("--lr", type=float, default=0.5, help="learning rate (default: 0.5)")
-    explain.add_argument("--seed", type=int, default=0, help="seed for the initial weights")
+    explain.add_argument("--lr", type=_number("lr"), default=0.5, help="learning rate (default: 0.5)")
+    explain.add_argument("--seed", type=_number("seed"), default=0, help="seed for the initial weights")
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     gradcheck = commands.add_parser("gradcheck", help="check an architecture's gradients on random data")
     _add_data(gradcheck, defaults)
     _add_architecture(gradcheck, defaults)
     gradcheck.set_defaults(hidden=(6, 5))
-    gradcheck.add_argument("--batch", type=int, default=3, help="random samples (default: 3)")
+    gradcheck.add_argument("--batch", type=_number("batch", Bound(int, 1, 1000)), default=3,
+                           help="random samples, 1 to 1000 (default: 3)")
 
     compare = commands.add_parser("compare", help="the network against classic learners on one split")
     _add_data(compare, defaults)
     _add_architecture(compare, defaults)
     _add_optimization(compare.add_argument_group("training"), defaults)
-    compare.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="test share (0.2)")
+    compare.add_argument("--test-fraction", type=_number("test_fraction", Bound(float, 0, 1, "both")),
+                         default=defaults.test_fraction, help="test share, in (0, 1) (default: 0.2)")
     compare.add_argument("--plot", help="also write a bar chart of test accuracy to this PNG")
 
     search = commands.add_parser("search", help="cross-validated search over architectures and learning rates",
@@ -140,18 +182,28 @@ def _build_parser() -> argparse.ArgumentParser:
     search.add_argument("--hidden", type=_widths, nargs="+", default=[(32,), (128,), (64, 64)], metavar="W1,W2",
                         help="hidden layer sizes to try, each a comma list (default: 32 128 64,64)")
     search.add_argument("--activation", nargs="+", default=["relu", "tanh"], help="activations to try")
-    search.add_argument("--lr", type=float, nargs="+", default=[1e-3, 1e-2], help="learning rates to try")
-    search.add_argument("--epochs", type=int, default=20, help="epochs per fit (default: 20)")
-    search.add_argument("--cv", type=int, default=3, help="cross-validation folds (default: 3)")
-    search.add_argument("--top", type=int, help="show only the best TOP rows")
+    search.add_argument("--lr", type=_number("lr"), nargs="+", default=[1e-3, 1e-2], help="learning rates to try")
+    search.add_argument("--epochs", type=_number("epochs"), default=20, help="epochs per fit (default: 20)")
+    search.add_argument("--cv", type=_number("cv", Bound(int, 2, 100)), default=3,
+                        help="cross-validation folds, 2 to 100 (default: 3)")
+    search.add_argument("--top", type=_number("top", Bound(int, 1, 10**6)), help="show only the best TOP rows")
     return parser
 
 
-def _train(args) -> int:
+# Flags that --resume takes; every other training flag would be silently ignored, so it is refused.
+_RESUME_FLAGS = {"resume", "epochs", "quiet", "command"}
+
+
+def _train(args, parser) -> int:
     from chainrule import distributed
     from chainrule.runs import RunConfig, read_config, summary, train
 
     if args.resume:
+        defaults = vars(parser.parse_args(["train"]))
+        changed = sorted(k for k, v in vars(args).items() if k not in _RESUME_FLAGS and v != defaults[k])
+        if changed:
+            raise ValueError(f"--resume reuses the run's config.json; it takes only --epochs and --quiet, "
+                             f"got --{changed[0].replace('_', '-')}")
         config, _ = read_config(args.resume)
         config.epochs = args.epochs or config.epochs
         config.run_dir = args.resume
@@ -162,13 +214,17 @@ def _train(args) -> int:
     # A bar on a terminal; one line per epoch where the output is a log (CI, a pipe).
     verbose = 0 if args.quiet else (1 if sys.stderr.isatty() else 2)
     results = train(config, verbose=verbose, resume=resume)
-    if distributed.is_main():
-        print(summary(results))
-        print(f"run folder: {config.run_dir}")
+    if not distributed.is_main():
+        return 0
+    print(summary(results))
+    print(f"run folder: {config.run_dir}")
+    if results["diverged"]:
+        raise RuntimeError(f"training diverged: the loss became non-finite (see {config.run_dir}/history.json); "
+                           "lower --lr, or try --grad-clip")
     return 0
 
 
-def _evaluate(args) -> int:
+def _evaluate(args, parser) -> int:
     from chainrule.runs import evaluate_run
     from chainrule.train.callbacks import format_record
 
@@ -176,43 +232,71 @@ def _evaluate(args) -> int:
     return 0
 
 
-def _read_features(path) -> np.ndarray:
+def _read_features(path, encoding: str) -> np.ndarray:
+    """The feature rows of a CSV file (a first row that is not all numbers is a header), every
+    value a finite number: ValueError naming the file, line and column otherwise."""
+    import codecs
+
     path = Path(path)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"--encoding: unknown text encoding {encoding!r}") from None
+    if path.is_dir():
+        raise ValueError(f"--input {path}: is a folder; expected a CSV file")
     if not path.is_file():
         raise FileNotFoundError(f"--input: no such file: {path}")
-    with open(path, newline="") as f:
-        rows = [row for row in csv.reader(f) if row]
-    if rows and not _numeric(rows[0]):
-        rows = rows[1:]
-    for i, row in enumerate(rows):
-        if not _numeric(row):
-            raise ValueError(f"--input: row {i + 1} of {path} is not all numbers: {row[:5]}")
-    if not rows:
-        raise ValueError(f"--input: {path} has no rows")
-    return np.array(rows, dtype=np.float32)
-
-
-def _numeric(row) -> bool:
+    raw = path.read_bytes()
     try:
-        [float(v) for v in row]
-    except ValueError:
-        return False
-    return True
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise ValueError(f"--input {path}: line {line}: byte {raw[err.start]:#04x} is not {encoding} text "
+                         "(name the file's encoding with --encoding, e.g. latin-1)") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows, lines = [], []
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            rows.append(row)
+            lines.append(reader.line_num)
+    if rows and _first_bad(rows[0]) is not None:
+        rows, lines = rows[1:], lines[1:]  # a header
+    if not rows:
+        raise ValueError(f"--input {path}: no rows of numbers")
+    for row, line in zip(rows, lines):
+        bad = _first_bad(row)
+        if bad is not None:
+            value = row[bad].strip()
+            what = "an empty cell" if not value else f"{value[:40]!r}, not a finite number"
+            raise ValueError(f"--input {path}: line {line}, column {bad + 1}: {what}")
+        if len(row) != len(rows[0]):
+            raise ValueError(f"--input {path}: line {line} has {len(row)} values, the first row {len(rows[0])}")
+    return np.array(rows, dtype=np.float64).astype(np.float32)
 
 
-def _predict(args) -> int:
-    from chainrule.runs import predict_run
+def _first_bad(row) -> int | None:
+    """The index of the first cell of ``row`` that is not a finite number, or None."""
+    for i, value in enumerate(row):
+        try:
+            if math.isfinite(float(value)):
+                continue
+        except ValueError:
+            pass
+        return i
+    return None
 
-    header, rows = predict_run(args.run, _read_features(args.input))
-    with open(args.output, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows.tolist())
-    print(f"wrote {len(rows)} predictions to {args.output}")
+
+def _predict(args, parser) -> int:
+    from chainrule.runs import check_output_path, predict_run, write_csv
+
+    output = check_output_path(args.output, "--output")
+    header, rows = predict_run(args.run, _read_features(args.input, args.encoding))
+    write_csv(output, header, rows.tolist())
+    print(f"wrote {len(rows)} predictions to {output}")
     return 0
 
 
-def _explain(args) -> int:
+def _explain(args, parser) -> int:
     import chainrule as cr
     from chainrule import nn
     from chainrule.data import xor
@@ -229,22 +313,26 @@ def _explain(args) -> int:
     return 0
 
 
-def _gradcheck(args) -> int:
+def _gradcheck(args, parser) -> int:
     from chainrule.runs import RunConfig, gradcheck_architecture
 
     fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__}
     report = gradcheck_architecture(RunConfig(**fields), batch=args.batch)
     for name, shape, ok, detail in report:
         print(f"{'ok  ' if ok else 'FAIL'}  {name:<28} {shape!s:<16} {detail}")
+    if not report:
+        raise RuntimeError("the architecture has no parameters: nothing was checked")
     failed = sum(not ok for *_, ok, _ in report)
     print(f"{len(report) - failed} of {len(report)} gradients agree with finite differences")
     return 1 if failed else 0
 
 
-def _compare(args) -> int:
+def _compare(args, parser) -> int:
     from chainrule.compare import compare, format_table
-    from chainrule.runs import RunConfig
+    from chainrule.runs import RunConfig, check_output_path
 
+    if args.plot:
+        check_output_path(args.plot, "--plot")
     fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__ and v is not None}
     rows = compare(RunConfig(**fields), plot=args.plot)
     print(format_table(rows))
@@ -253,7 +341,7 @@ def _compare(args) -> int:
     return 0
 
 
-def _search(args) -> int:
+def _search(args, parser) -> int:
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -278,16 +366,45 @@ def _search(args) -> int:
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "explain": _explain,
             "gradcheck": _gradcheck, "compare": _compare, "search": _search}
 
+# Exit status 2: the request cannot be done as asked (a bad flag, a missing or malformed input file
+# or run folder, a missing optional package), as argparse's usage errors; 1: the work failed while
+# running (a full or read-only disk, permission denied, training that diverged).
+USAGE_ERRORS = (ValueError, TypeError, ImportError, NotImplementedError, FileNotFoundError, FileExistsError,
+                NotADirectoryError, IsADirectoryError)
+RUNTIME_ERRORS = (OSError, RuntimeError, MemoryError)
+
+
+def _message(err: BaseException) -> str:
+    """One line for an error: an OSError says its file and reason, without "[Errno 28]"."""
+    if isinstance(err, OSError) and err.strerror:
+        names = [str(n) for n in (err.filename, err.filename2) if n is not None]
+        return f"{' -> '.join(names)}: {err.strerror}" if names else err.strerror
+    if isinstance(err, MemoryError):
+        return f"out of memory{': ' + str(err) if str(err) else ''}"
+    return " ".join(str(err).split()) or type(err).__name__  # one line, whatever the library wrote
+
 
 def main(argv=None) -> int:
-    """Entry point of the ``chainrule`` console script."""
+    """Entry point of the ``chainrule`` console script. Exit status: 0 done, 1 the work failed
+    while running (disk full, permission denied, training diverged), 2 a usage error."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["train", *argv]
     args = parser.parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError, TypeError, ImportError, NotImplementedError) as err:
-        print(f"chainrule {args.command}: error: {err}", file=sys.stderr)
+    if args.command is None:
+        parser.print_help()
         return 2
+    try:
+        return COMMANDS[args.command](args, parser)
+    except USAGE_ERRORS as err:
+        print(f"chainrule {args.command}: error: {_message(err)}", file=sys.stderr)
+        return 2
+    except RUNTIME_ERRORS as err:
+        print(f"chainrule {args.command}: error: {_message(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        hint = f"; continue with 'chainrule train --resume {args.resume or args.run_dir}'" \
+            if args.command == "train" and (args.resume or args.run_dir) else ""
+        print(f"chainrule {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130

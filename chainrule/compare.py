@@ -3,12 +3,14 @@ SVM, k-nearest neighbours, logistic regression): the same split, the same standa
 one table of test accuracy, training time and prediction time. Needs scikit-learn."""
 
 import dataclasses
+import io
 import time
+from pathlib import Path
 
 import numpy as np
 
 from chainrule import random
-from chainrule.runs import RunConfig, build_loss, build_model, build_optimizer, prepare_data
+from chainrule.runs import RunConfig, build_loss, build_model, build_optimizer, prepare_data, write_atomically
 from chainrule.train import Trainer
 from chainrule.train.metrics import accuracy
 
@@ -42,6 +44,8 @@ def compare(config: RunConfig, plot=None, verbose: int = 0) -> list:
     standardisation; the classic learners see the features flattened.
     """
     config = dataclasses.replace(config, val_fraction=0.0).check()
+    if config.test_fraction == 0:
+        raise ValueError("compare: --test-fraction must be > 0: the learners are compared on the test set")
     if config.model == "autoencoder":
         raise ValueError("compare: an autoencoder does not classify; choose mlp, cnn, rnn, gru or lstm")
     learners = _classic_learners(config.seed)
@@ -94,4 +98,6 @@ def _bar_chart(rows, path, data_name):
     axes.set_xlabel("test accuracy")
     axes.set_title(f"{data_name}: the same split for every learner")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    picture = io.BytesIO()  # rendered in memory, then written atomically: never a cut-off file
+    figure.savefig(picture, dpi=100, format=Path(path).suffix.lstrip(".").lower() or "png")
+    write_atomically(path, picture.getvalue())

@@ -3,6 +3,8 @@ network (forward pass, loss, error signals flowing backward, gradient-descent up
 the way a textbook walks through it."""
 
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -207,8 +209,13 @@ def _check_model(model):
     return steps
 
 
-def _as_tensor(value, dtype, keep_integers=False):
+def _as_tensor(value, dtype, name, keep_integers=False):
     array = np.asarray(getattr(value, "data", value))
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"explain_step: {name} must hold numbers, got an array of {array.dtype}")
+    if not np.isfinite(array).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(f"explain_step: {name} must be finite, got {array[where]} at index {list(where)}")
     return Tensor(array, dtype=None if keep_integers and array.dtype.kind in "biu" else dtype)
 
 
@@ -227,10 +234,13 @@ def explain_step(model: Module, loss_fn, x, y, lr: float) -> Explanation:
     (True, (1, 2))
     """
     steps = _check_model(model)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr >= 0:
-        raise ValueError(f"explain_step: lr must be a number >= 0, got {lr!r}")
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+        raise TypeError(f"explain_step: lr must be a finite number >= 0, got {lr!r}")
+    if not (math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"explain_step: lr must be a finite number >= 0, got {lr!r}")
     dtype = next(layer for _, layer in steps if isinstance(layer, Linear)).weight.dtype
-    inputs, target = _as_tensor(x, dtype), _as_tensor(y, dtype, keep_integers=True)  # class labels stay
+    inputs = _as_tensor(x, dtype, "x")
+    target = _as_tensor(y, dtype, "y", keep_integers=True)  # class labels stay
     inputs.requires_grad_(True)  # so that an activation placed first still joins the graph
     outputs = []
     a = inputs

@@ -11,6 +11,8 @@ _ACTIVATIONS = {
     "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
     "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "softplus": nn.Softplus,
 }  # fmt: skip
+ACTIVATIONS = tuple(_ACTIVATIONS)
+INITS = ("default", "xavier", "he")
 
 
 def activation(name: str) -> nn.Module:
@@ -24,7 +26,7 @@ def initialise(model: nn.Module, scheme: str = "default", nonlinearity: str = "r
     (Kaiming, for ReLU-like units); biases become zero for "xavier" and "he"."""
     if scheme == "default":
         return model
-    if scheme not in ("xavier", "he"):
+    if scheme not in INITS:
         raise ValueError(f"unknown init {scheme!r}; expected 'default', 'xavier' or 'he'")
     gain_name = nonlinearity if nonlinearity in ("relu", "leaky_relu", "tanh", "sigmoid") else "relu"
     for module in model.modules():

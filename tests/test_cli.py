@@ -106,7 +106,7 @@ def test_no_arguments_trains_the_default(tmp_path):
     [
         (["train", "--model", "transformer"], "invalid choice: 'transformer'"),
         (["train", "--hidden", "8,x"], "expected comma-separated integers"),
-        (["train", "--epochs", "0"], "--epochs: must be >= 1"),
+        (["train", "--epochs", "0"], "argument --epochs: expected an integer in [1, 1000000], got 0"),
         (["train", "--data", "mnist"], "--data mnist needs --data-path"),
         (["train", "--data", "csv", "--data-path", "missing.csv", "--label-column", "y"], "missing.csv"),
         (["evaluate", "nowhere"], "nowhere is not a run folder"),

@@ -227,8 +227,19 @@ def test_refuses_what_it_cannot_explain():
         explain_step(nn.Sequential(nn.Sigmoid()), loss, [1.0, 2.0], [0.0, 1.0], 0.1)
     with pytest.raises(TypeError, match=r"loss_fn must return a scalar Tensor, got shape \(2,\)"):
         explain_step(mazur_net(), lambda p, t: (p - t) ** 2, [1.0, 2.0], [0.0, 1.0], 0.1)
-    with pytest.raises(ValueError, match=r"lr must be a number >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number >= 0, got -1"):
         explain_step(mazur_net(), loss, [1.0, 2.0], [0.0, 1.0], -1)
+    for lr in (float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=rf"lr must be a finite number >= 0, got {lr}"):
+            explain_step(mazur_net(), loss, [1.0, 2.0], [0.0, 1.0], lr)
+    with pytest.raises(TypeError, match=r"lr must be a finite number >= 0, got '0.1'"):
+        explain_step(mazur_net(), loss, [1.0, 2.0], [0.0, 1.0], "0.1")
+    with pytest.raises(ValueError, match=r"x must be finite, got nan at index \[1\]"):
+        explain_step(mazur_net(), loss, [1.0, float("nan")], [0.0, 1.0], 0.1)
+    with pytest.raises(ValueError, match=r"y must be finite, got inf at index \[0\]"):
+        explain_step(mazur_net(), loss, [1.0, 2.0], [float("inf"), 1.0], 0.1)
+    with pytest.raises(TypeError, match=r"x must hold numbers, got an array of <U1"):
+        explain_step(mazur_net(), loss, ["a", "b"], [0.0, 1.0], 0.1)
     frozen = mazur_net()
     frozen[2].bias.requires_grad_(False)
     with pytest.raises(ValueError, match=r"parameter 2.bias has requires_grad=False"):

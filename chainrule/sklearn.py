@@ -13,6 +13,8 @@ a cross-validated architecture search that returns a ranked table. Needs scikit-
 """
 
 import contextlib
+import copy
+import math
 import numbers
 import warnings
 
@@ -22,8 +24,10 @@ try:
     from scipy.special import expit, softmax
     from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
+    from sklearn.utils._param_validation import InvalidParameterError
     from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError:  # pragma: no cover - the message is the point
@@ -35,7 +39,8 @@ from chainrule import models, nn, optim, random
 from chainrule.autograd.mode import no_grad
 from chainrule.optim import lr_scheduler
 from chainrule.tensor import Tensor
-from chainrule.train import EarlyStopping, Trainer
+from chainrule.train import Trainer
+from chainrule.train.callbacks import Callback
 
 __all__ = [
     "MLPClassifier", "MLPRegressor", "NeuralNetClassifier", "NeuralNetRegressor", "format_results", "search",
@@ -58,8 +63,23 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _in(value, low: float, high: float = math.inf, *, low_closed: bool = True, high_closed: bool = False) -> bool:
+    """A finite real number (not a bool) in the interval: NaN and infinities are refused."""
+    if not _is_real(value) or not math.isfinite(value):
+        return False
+    above = value >= low if low_closed else value > low
+    return above and (value <= high if high_closed else value < high)
+
+
 def _is_name(value, names) -> bool:
     return isinstance(value, str) and value in names
+
+
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+_BOOL = "an instance of 'bool' or an instance of 'numpy.bool'"
 
 
 def _seed(random_state) -> int:
@@ -92,6 +112,83 @@ def _scheduler(spec, optimizer, max_iter: int, where: str):
                      f"optimizer -> scheduler, got {spec!r}")
 
 
+class _Loss:
+    """scikit-learn's MLP loss on a batch of n samples: ``scale`` times the data loss (mean
+    cross-entropy, the log loss summed over labels, half the mean squared error) plus the L2
+    penalty ``alpha / 2 * sum(W ** 2) / n`` over the weight matrices; its gradient is the one
+    scikit-learn's backpropagation computes, and its value is what ``tol`` is compared with."""
+
+    def __init__(self, data_loss: nn.Module, scale: float, weights: list, alpha: float):
+        self.data_loss, self.scale, self.weights, self.alpha = data_loss, scale, weights, alpha
+
+    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
+        loss = self.data_loss(output, target)
+        if self.scale != 1.0:
+            loss = loss * self.scale
+        if self.alpha and self.weights:
+            squares = sum((w * w).sum() for w in self.weights)
+            loss = loss + squares * (0.5 * self.alpha / output.shape[0])
+        return loss
+
+
+class _StoppingRule(Callback):
+    """scikit-learn's per-epoch bookkeeping (``_fit_stochastic``) inside chainrule's loop: n_iter_,
+    t_, loss_curve_, the no-improvement count and the stop once it exceeds n_iter_no_change; with
+    early stopping the validation score and the best epoch's weights, put back at the end. Each
+    random restart starts from the state the fit started with; ``keep`` adopts the kept run's."""
+
+    _ATTRIBUTES = ("n_iter_", "t_", "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
+                   "_no_improvement_count", "_best_state")
+
+    def __init__(self, estimator, val, n_samples: int):
+        self.estimator, self.val, self.n_samples = estimator, val, n_samples
+        estimator.n_iter_ = 0  # n_iter_ counts this call's epochs, t_ and the rest carry on
+        self.start = self._attributes()
+        self.runs = []
+        self.stopped = False
+
+    def _attributes(self) -> dict:
+        return {name: copy.deepcopy(getattr(self.estimator, name)) for name in self._ATTRIBUTES}
+
+    def _weights(self) -> dict:
+        return {k: np.array(v, copy=True) for k, v in self.estimator.module_.state_dict().items()}
+
+    def on_train_begin(self, trainer):
+        est = self.estimator
+        for name, value in copy.deepcopy(self.start).items():
+            setattr(est, name, value)
+        self.stopped = False
+        if est.early_stopping and est._best_state is None:  # scikit-learn's best start as the initial weights
+            est._best_state = self._weights()
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        est = self.estimator
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        est.loss_curve_.append(logs["loss"])
+        score = est._validation_score(*self.val) if self.val is not None else None
+        if est._update_no_improvement_count(logs["loss"], score):
+            est._best_state = self._weights()
+        if est._no_improvement_count > est.n_iter_no_change:
+            self.stopped = True
+            what = "Validation score" if est.early_stopping else "Training loss"
+            trainer.stop(f"{what} did not improve more than tol={est.tol} for {est.n_iter_no_change} "
+                         "consecutive epochs")
+
+    def on_train_end(self, trainer):
+        est = self.estimator
+        if est.early_stopping:
+            est.module_.load_state_dict(est._best_state)
+        self.runs.append((self._attributes(), self.stopped))
+
+    def keep(self, run: int) -> bool:
+        """Adopt run ``run``'s bookkeeping; returns whether that run stopped by the rule."""
+        attributes, stopped = self.runs[run]
+        for name, value in attributes.items():
+            setattr(self.estimator, name, value)
+        return stopped
+
+
 # -- the shared estimator ------------------------------------------------------------------------
 class _Network(BaseEstimator):
     """Training and prediction shared by the four estimators. A subclass says what network to
@@ -105,35 +202,49 @@ class _Network(BaseEstimator):
 
     # -- checks -----------------------------------------------------------------------------
     def _param_checks(self) -> list:
-        """(parameter, is it valid, what is expected) for every parameter with a constraint."""
+        """(parameter, is it valid, what is expected) for every parameter, in scikit-learn's words;
+        numbers must also be finite (scikit-learn lets inf through where chainrule would train on it)."""
+        solvers = "{" + ", ".join(map(repr, sorted(SOLVERS))) + "}"
         return [
-            ("solver", _is_name(self.solver, SOLVERS), f"one of {sorted(SOLVERS)} (chainrule trains by "
-             "stochastic gradient methods, so scikit-learn's 'lbfgs' is not offered)"),
-            ("alpha", _is_real(self.alpha) and self.alpha >= 0, "a number >= 0"),
-            ("batch_size", _is_name(self.batch_size, ("auto",))
-             or (_is_int(self.batch_size) and self.batch_size >= 1), "'auto' or an integer >= 1"),
-            ("learning_rate_init", _is_real(self.learning_rate_init) and self.learning_rate_init > 0,
-             "a number > 0"),
-            ("max_iter", _is_int(self.max_iter) and self.max_iter >= 1, "an integer >= 1"),
-            ("tol", _is_real(self.tol) and self.tol >= 0, "a number >= 0"),
-            ("n_iter_no_change", _is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1,
-             "an integer >= 1"),
-            ("validation_fraction", _is_real(self.validation_fraction) and 0 < self.validation_fraction < 1,
-             "a number in (0, 1)"),
-            ("momentum", _is_real(self.momentum) and 0 <= self.momentum < 1, "a number in [0, 1)"),
-            ("restarts", _is_int(self.restarts) and self.restarts >= 1, "an integer >= 1"),
+            ("solver", _is_name(self.solver, SOLVERS), f"a str among {solvers} (chainrule trains by stochastic "
+             "gradient methods, so scikit-learn's 'lbfgs' is not offered)"),
+            ("alpha", _in(self.alpha, 0), "a finite float in the range [0.0, inf)"),
+            ("batch_size", _is_name(self.batch_size, ("auto",)) or (_is_int(self.batch_size) and self.batch_size >= 1),
+             "a str among {'auto'} or an int in the range [1, inf)"),
+            ("learning_rate_init", _in(self.learning_rate_init, 0, low_closed=False),
+             "a finite float in the range (0.0, inf)"),
+            ("max_iter", _is_int(self.max_iter) and self.max_iter >= 1, "an int in the range [1, inf)"),
+            ("shuffle", _is_bool(self.shuffle), _BOOL),
+            ("tol", _in(self.tol, 0), "a finite float in the range [0.0, inf)"),
+            ("verbose", _is_bool(self.verbose) or (_is_int(self.verbose) and self.verbose >= 0),
+             "an int in the range [0, inf) or an instance of 'bool'"),
+            ("warm_start", _is_bool(self.warm_start), _BOOL),
+            ("momentum", _in(self.momentum, 0, 1), "a float in the range [0.0, 1.0)"),
+            ("nesterovs_momentum", _is_bool(self.nesterovs_momentum), _BOOL),
+            ("early_stopping", _is_bool(self.early_stopping), _BOOL),
+            ("validation_fraction", _in(self.validation_fraction, 0, 1, low_closed=False),
+             "a float in the range (0.0, 1.0)"),
+            ("beta_1", _in(self.beta_1, 0, 1), "a float in the range [0.0, 1.0)"),
+            ("beta_2", _in(self.beta_2, 0, 1), "a float in the range [0.0, 1.0)"),
+            ("epsilon", _in(self.epsilon, 0, low_closed=False), "a finite float in the range (0.0, inf)"),
+            ("n_iter_no_change", (_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1)
+             or (_is_real(self.n_iter_no_change) and self.n_iter_no_change == math.inf),
+             "an int in the range [1, inf) or a float among {inf}"),
+            ("restarts", _is_int(self.restarts) and self.restarts >= 1, "an int in the range [1, inf)"),
             ("lr_schedule", self.lr_schedule is None or callable(self.lr_schedule)
              or _is_name(self.lr_schedule, LR_SCHEDULES),
-             f"None, one of {LR_SCHEDULES} or a callable optimizer -> scheduler"),
-            ("random_state", self.random_state is None or not _is_int(self.random_state)
-             or self.random_state >= 0, "None, an integer >= 0 or a numpy RandomState"),
+             f"None, a str among {{{', '.join(map(repr, LR_SCHEDULES))}}} or a callable optimizer -> scheduler"),
+            ("random_state", self.random_state is None or isinstance(self.random_state, np.random.RandomState)
+             or (_is_int(self.random_state) and 0 <= self.random_state < 2**32),
+             "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ]  # fmt: skip
 
     def _check_params(self) -> None:
         for name, ok, expected in self._param_checks():
             if not ok:
                 value = getattr(self, name)
-                raise ValueError(f"{type(self).__name__}: {name} must be {expected}, got {value!r}")
+                raise InvalidParameterError(f"The {name!r} parameter of {type(self).__name__} must be {expected}. "
+                                            f"Got {value!r} instead.")
 
     def _validate(self, X, y="no_validation", *, reset: bool):
         """scikit-learn's own validation: array conversion, finiteness, n_features_in_ and
@@ -181,22 +292,75 @@ class _Network(BaseEstimator):
         return size
 
     def _new_optimizer(self):
-        """The solver over the network's parameters; weight matrices (2 or more dims) in a group
-        of their own, which carries the L2 penalty ``alpha``."""
-        params = list(self.module_.parameters())
-        weights = [p for p in params if p.ndim > 1]
-        others = [p for p in params if p.ndim <= 1]
-        groups = [g for g in ({"params": weights}, {"params": others}) if g["params"]]
+        """The solver over the network's parameters (beta_1, beta_2 and epsilon for 'adam',
+        momentum and nesterovs_momentum for 'sgd', as scikit-learn)."""
         kwargs = {"lr": self.learning_rate_init}
         if self.solver == "sgd":
             nesterov = bool(self.nesterovs_momentum and self.momentum > 0)  # SGD refuses it without momentum
             kwargs.update(momentum=self.momentum, nesterov=nesterov)
-        return SOLVERS[self.solver](groups, **kwargs)
+        elif self.solver == "adam":
+            kwargs.update(betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+        return SOLVERS[self.solver](self.module_.parameters(), **kwargs)
 
-    def _set_penalty(self, batch_size: int) -> None:
-        # scikit-learn's loss adds alpha/2 * sum(W^2) / batch_size, whose gradient is this decay.
-        for group in self._optimizer.param_groups:
-            group["weight_decay"] = self.alpha / batch_size if group["params"][0].ndim > 1 else 0.0
+    def _training_loss(self) -> "_Loss":
+        """scikit-learn's loss for this network: the data loss plus the L2 penalty on every
+        parameter of 2 or more dimensions (the weight matrices, not the biases)."""
+        data_loss, scale = self._data_loss()
+        weights = [p for p in self.module_.parameters() if p.ndim > 1]
+        return _Loss(data_loss, scale, weights, float(self.alpha))
+
+    def _reset_stopping(self) -> None:
+        """A fresh fit's bookkeeping, as scikit-learn's ``_initialize``."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        self.best_loss_ = None if self.early_stopping else math.inf
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = -math.inf if self.early_stopping else None
+        self._best_state = None
+
+    def _update_no_improvement_count(self, loss: float, score: float | None = None) -> bool:
+        """scikit-learn's stopping rule after an epoch (BaseMultilayerPerceptron.
+        _update_no_improvement_count): count the epochs that fail to beat the best by tol, and
+        record a new best whenever the value improves at all. Without early stopping the value is
+        the training loss (lower is better); with it, the validation score (accuracy, R^2: higher
+        is better). Returns whether ``score`` is a new best, whose weights early stopping keeps."""
+        if self.early_stopping:
+            if self.validation_scores_ is None:  # warm start after a fit without early stopping
+                self.validation_scores_, self.best_validation_score_ = [], -math.inf
+            self.validation_scores_.append(score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                return True
+            return False
+        if self.best_loss_ is None:  # warm start after a fit with early stopping
+            self.best_loss_ = math.inf
+        if loss > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if loss < self.best_loss_:
+            self.best_loss_ = loss
+        return False
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        """The network's raw outputs for the array X, in eval mode and without a graph."""
+        params = list(self.module_.parameters())
+        X = X.astype(params[0].dtype if params else X.dtype, copy=False)
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        try:
+            with no_grad():
+                return np.concatenate([module(Tensor(X[i:i + _PREDICT_BATCH])).data
+                                       for i in range(0, len(X), _PREDICT_BATCH)])
+        finally:
+            module.train(was_training)
 
     def _train(self, X, y, *, incremental: bool, classes=None):
         """Fit (``incremental=False``) or one more epoch (partial_fit); X and y already validated."""
@@ -208,7 +372,7 @@ class _Network(BaseEstimator):
         with self._own_generator(fresh):
             if fresh:
                 self.module_ = self._network(self.n_features_in_, n_outputs).to(X.dtype)
-                self.loss_curve_ = []
+                self._reset_stopping()
             if fresh or not incremental:  # partial_fit continues the optimizer; fit starts a new one
                 self._optimizer = self._new_optimizer()
                 self._scheduler = _scheduler(self.lr_schedule, self._optimizer, self.max_iter, where)
@@ -217,32 +381,28 @@ class _Network(BaseEstimator):
                 X, X_val, targets, y_val = self._split(X, targets)
                 val = (X_val, y_val)
             batch_size = self._batch_size(len(X))
-            self._set_penalty(batch_size)
-            callbacks = [] if incremental else [EarlyStopping(
-                "val_loss" if self.early_stopping else "loss", mode="min", patience=self.n_iter_no_change,
-                min_delta=self.tol, restore_best_weights=self.early_stopping)]
-            trainer = Trainer(self.module_, self._loss(), self._optimizer, batch_size=batch_size,
-                              shuffle=self.shuffle, metrics=(), scheduler=self._scheduler,
-                              callbacks=callbacks, verbose=2 if self.verbose else 0, monitor_gradients=False)
+            rule = _StoppingRule(self, val, len(X))
+            trainer = Trainer(self.module_, self._training_loss(), self._optimizer, batch_size=batch_size,
+                              shuffle=bool(self.shuffle), metrics=(), scheduler=self._scheduler, callbacks=[rule],
+                              verbose=2 if self.verbose else 0, monitor_gradients=False)
             history = trainer.fit((X, targets), epochs=1 if incremental else self.max_iter, val_data=val,
                                   restarts=self.restarts if fresh and not incremental else 1)
+        stopped = rule.keep(history.best_run or 0)
         self.module_.zero_grad()  # the last batch's gradients would only weigh down pickles
         if not all(np.isfinite(p.data).all() for p in self.module_.parameters()):
             raise ValueError(f"{where}: training produced non-finite weights; scale the inputs (e.g. "
                              "StandardScaler) or lower learning_rate_init")
         self.history_ = history
-        self.loss_curve_ = [*self.loss_curve_, *history["loss"]]
-        self.n_iter_ = len(history)
-        if not incremental and history.stopped is None and len(history) == self.max_iter:
-            warnings.warn(f"{where}: max_iter={self.max_iter} epochs reached before the loss converged "
-                          f"(tol={self.tol}, n_iter_no_change={self.n_iter_no_change})", ConvergenceWarning,
-                          stacklevel=3)
+        if not incremental and not stopped and self.n_iter_ == self.max_iter:
+            warnings.warn(f"{where}: Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                          f"optimization hasn't converged yet (max_iter={self.max_iter}, tol={self.tol}, "
+                          f"n_iter_no_change={self.n_iter_no_change})", ConvergenceWarning, stacklevel=3)
         return self
 
     def _split(self, X, targets):
-        """The early-stopping hold-out, drawn from the estimator's stream (stratified by class
-        for single-output classifiers, as scikit-learn does)."""
-        stratify = targets if targets.ndim == 1 and targets.dtype.kind == "i" else None
+        """The early-stopping hold-out, drawn from the estimator's stream; stratified where
+        scikit-learn stratifies (single-output classifiers: binary targets)."""
+        stratify = targets if self._stratify_split() else None
         seed = int(random.get_generator().integers(np.iinfo(np.int32).max))
         X, X_val, targets, y_val = train_test_split(X, targets, test_size=self.validation_fraction,
                                                     random_state=seed, stratify=stratify)
@@ -250,6 +410,9 @@ class _Network(BaseEstimator):
             raise ValueError(f"{type(self).__name__}: the validation set holds {len(X_val)} sample(s); "
                              "increase validation_fraction or the data set for early_stopping")
         return X, X_val, targets, y_val
+
+    def _stratify_split(self) -> bool:
+        return False
 
     def fit(self, X, y):
         """Train the network on X (n_samples, n_features) and targets y; returns self.
@@ -264,20 +427,9 @@ class _Network(BaseEstimator):
 
     # -- prediction -------------------------------------------------------------------------
     def _outputs(self, X) -> np.ndarray:
-        """The network's raw outputs for validated X, in eval mode and without a graph."""
+        """The network's raw outputs for X, validated as at fit."""
         check_is_fitted(self, "module_")
-        X = self._validate(X, reset=False)
-        params = list(self.module_.parameters())
-        X = X.astype(params[0].dtype if params else X.dtype, copy=False)
-        module = self.module_
-        was_training = module.training
-        module.eval()
-        try:
-            with no_grad():
-                return np.concatenate([module(Tensor(X[i:i + _PREDICT_BATCH])).data
-                                       for i in range(0, len(X), _PREDICT_BATCH)])
-        finally:
-            module.train(was_training)
+        return self._forward(self._validate(X, reset=False))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -323,8 +475,22 @@ class _Classifier(ClassifierMixin, _Network):
                              "partial_fit (classes=...) or refit without warm_start")
         return index.astype(np.int64), len(self.classes_)
 
-    def _loss(self) -> nn.Module:
-        return nn.BCEWithLogitsLoss() if self.out_activation_ == "logistic" else nn.CrossEntropyLoss()
+    def _data_loss(self):
+        # scikit-learn's log loss: mean cross-entropy; for labels, summed over labels, mean over samples
+        if self.out_activation_ == "logistic":
+            return nn.BCEWithLogitsLoss(), float(len(self.classes_))
+        return nn.CrossEntropyLoss(), 1.0
+
+    def _validation_score(self, X_val, y_val) -> float:
+        """scikit-learn's early-stopping score: the accuracy (of whole label rows for multi-label)."""
+        out = self._forward(X_val)
+        if self.out_activation_ == "logistic":
+            return float(accuracy_score(y_val.astype(int), (out > 0).astype(int)))
+        return float(accuracy_score(y_val, out.argmax(axis=1)))
+
+    def _stratify_split(self) -> bool:
+        # scikit-learn stratifies when its network has one output: binary class targets
+        return self.out_activation_ == "softmax" and len(self.classes_) <= 2
 
     def partial_fit(self, X, y, classes=None):
         """One more epoch over (X, y), continuing the optimizer. The first call needs
@@ -379,8 +545,15 @@ class _Regressor(MultiOutputMixin, RegressorMixin, _Network):
         self.n_outputs_ = targets.shape[1]
         return targets, self.n_outputs_
 
-    def _loss(self) -> nn.Module:
-        return nn.MSELoss()
+    def _data_loss(self):
+        return nn.MSELoss(), 0.5  # scikit-learn's squared loss is half the mean squared error
+
+    def _validation_score(self, X_val, y_val) -> float:
+        """scikit-learn's early-stopping score: R^2 (NaN when the predictions are not finite)."""
+        out = self._forward(X_val)
+        if not np.isfinite(out).all():
+            return math.nan
+        return float(r2_score(y_val, out))
 
     def partial_fit(self, X, y):
         """One more epoch over (X, y), continuing the optimizer."""
@@ -400,8 +573,8 @@ class _MLP(_Network):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, dropout=0.0,
-                 batch_norm=False, restarts=1, lr_schedule=None):
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, dropout=0.0, batch_norm=False, restarts=1, lr_schedule=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -418,6 +591,9 @@ class _MLP(_Network):
         self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.dropout = dropout
         self.batch_norm = batch_norm
@@ -434,9 +610,11 @@ class _MLP(_Network):
         return [
             *super()._param_checks(),
             ("hidden_layer_sizes", listed and all(_is_int(h) and h > 0 for h in self._hidden()),
-             "positive integers, one per hidden layer"),
-            ("activation", _is_name(self.activation, ACTIVATIONS), f"one of {ACTIVATIONS}"),
-            ("dropout", _is_real(self.dropout) and 0 <= self.dropout < 1, "a number in [0, 1)"),
+             "an int in the range [1, inf) or an array-like of them, one per hidden layer"),
+            ("activation", _is_name(self.activation, ACTIVATIONS),
+             f"a str among {{{', '.join(map(repr, ACTIVATIONS))}}}"),
+            ("dropout", _in(self.dropout, 0, 1), "a float in the range [0.0, 1.0)"),
+            ("batch_norm", _is_bool(self.batch_norm), _BOOL),
         ]
 
     def _network(self, n_features, n_outputs):
@@ -456,14 +634,17 @@ _MLP_DOC = """
     activation : {activations}; 'logistic' is the sigmoid.
     solver : 'adam', 'sgd', 'adagrad' or 'rmsprop' (chainrule.optim; scikit-learn's 'lbfgs' is
         not offered).
-    alpha : L2 penalty on the weight matrices (not the biases): the optimizer's weight_decay is
-        alpha / batch_size, the gradient of scikit-learn's penalty.
+    alpha : L2 penalty on the weight matrices (not the biases): scikit-learn's
+        ``alpha / 2 * sum(W ** 2) / batch size``, part of the loss.
     batch_size : 'auto' is min(200, n_samples).
-    learning_rate_init, max_iter (epochs), shuffle, momentum and nesterovs_momentum (sgd only).
-    tol, n_iter_no_change : stop when the training loss (the validation loss with
-        early_stopping) has not improved by tol for n_iter_no_change epochs.
-    early_stopping, validation_fraction : hold out that fraction (stratified for classifiers),
-        stop on its loss and keep the best epoch's weights.
+    learning_rate_init, max_iter (epochs), shuffle, momentum and nesterovs_momentum (sgd only),
+        beta_1, beta_2 and epsilon (adam only).
+    tol, n_iter_no_change : scikit-learn's rule: after each epoch, the count of epochs grows when
+        the training loss is above the best so far minus tol and is reset otherwise; the best is
+        recorded whenever the loss falls; training stops once the count exceeds n_iter_no_change.
+        With early_stopping the same rule runs on the validation score (accuracy, R^2).
+    early_stopping, validation_fraction : hold out that fraction (stratified for binary
+        classifiers, as scikit-learn), stop on its score and keep the best-scoring epoch's weights.
     random_state : None, an int or a RandomState; an int k trains exactly as
         ``chainrule.manual_seed(k)`` would (initialisation, shuffling, dropout); None draws the
         seed from chainrule's generator. The caller's generator state is left as it was.
@@ -478,9 +659,11 @@ _MLP_DOC = """
 
     Fitted attributes: ``module_`` (the trained chainrule network), ``classes_`` (classifiers),
     ``n_features_in_``, ``n_outputs_`` (regressors), ``out_activation_`` (classifiers),
-    ``loss_curve_`` (the mean training loss of every epoch, over warm starts and partial fits;
-    the data loss, without the penalty), ``n_iter_`` (epochs of the latest fit), ``history_``
-    (its chainrule History, with validation loss and learning rates).
+    ``loss_curve_`` (scikit-learn's loss, penalty included, of every epoch, over warm starts and
+    partial fits), ``n_iter_`` (epochs of the latest fit or partial_fit), ``t_`` (training samples
+    seen), ``best_loss_`` (None with early_stopping), ``validation_scores_`` and
+    ``best_validation_score_`` (with early_stopping, else None), ``history_`` (the latest fit's
+    chainrule History, with validation loss and learning rates).
     """.format(activations=", ".join(ACTIVATIONS))
 
 
@@ -502,7 +685,7 @@ class _NeuralNet(_Network):
     def __init__(self, module, *, solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, restarts=1, lr_schedule=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, restarts=1, lr_schedule=None):
         self.module = module
         self.solver = solver
         self.alpha = alpha
@@ -518,6 +701,9 @@ class _NeuralNet(_Network):
         self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.restarts = restarts
         self.lr_schedule = lr_schedule

@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import chainrule as cr
@@ -139,10 +140,14 @@ def test_random_state_makes_fits_identical_and_leaves_the_callers_generator_alon
     # random_state=k trains exactly as a plain chainrule fit after chainrule.manual_seed(k).
     cr.manual_seed(7)
     model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3)).double()
-    weights, biases = list(model.parameters())[::2], list(model.parameters())[1::2]
-    groups = [{"params": weights, "weight_decay": 1e-4 / 16}, {"params": biases, "weight_decay": 0.0}]
-    opt = optim.Adam(groups, lr=1e-3)
-    history = fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=15, batch_size=16, verbose=0)
+    weights = list(model.parameters())[::2]
+    cross_entropy = nn.CrossEntropyLoss()
+
+    def loss_fn(out, target):  # scikit-learn's loss: alpha / 2 * sum(W ** 2) / batch size on the weights
+        return cross_entropy(out, target) + sum((w * w).sum() for w in weights) * (0.5 * 1e-4 / out.shape[0])
+
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    history = fit(model, loss_fn, opt, (X, y), epochs=15, batch_size=16, verbose=0)
     assert history["loss"] == a.loss_curve_
 
     # None draws the seed from chainrule's generator, so manual_seed repeats it, and fits differ.
@@ -250,7 +255,7 @@ def test_multilabel_targets_train_one_sigmoid_per_label():
     X = StandardScaler().fit_transform(X)
     net = MLPClassifier((32,), learning_rate_init=0.01, max_iter=150, random_state=0).fit(X, Y)
     assert net.out_activation_ == "logistic" and net.classes_.tolist() == [0, 1, 2, 3]
-    assert isinstance(net._loss(), nn.BCEWithLogitsLoss)
+    assert isinstance(net._data_loss()[0], nn.BCEWithLogitsLoss)
     proba, predicted = net.predict_proba(X), net.predict(X)
     assert proba.shape == predicted.shape == Y.shape and predicted.dtype.kind == "i"
     assert ((proba > 0) & (proba < 1)).all() and not np.allclose(proba.sum(axis=1), 1.0)
@@ -267,8 +272,8 @@ def test_multioutput_regression_and_losses():
     net = MLPRegressor((32,), learning_rate_init=0.01, max_iter=200, random_state=0).fit(X, Y / Y.std())
     assert net.predict(X).shape == (80, 3) and net.n_outputs_ == 3
     assert net.score(X, Y / Y.std()) > 0.9
-    assert isinstance(net._loss(), nn.MSELoss)
-    assert isinstance(MLPClassifier().fit(X[:6], [0, 1, 2, 0, 1, 2])._loss(), nn.CrossEntropyLoss)
+    assert isinstance(net._data_loss()[0], nn.MSELoss)
+    assert isinstance(MLPClassifier().fit(X[:6], [0, 1, 2, 0, 1, 2])._data_loss()[0], nn.CrossEntropyLoss)
 
 
 def test_a_single_sample():
@@ -286,10 +291,11 @@ def test_early_stopping_holds_out_data_and_keeps_the_best_epoch():
     X, y = make_blobs(200, centers=3, cluster_std=4.0, random_state=0)
     net = MLPClassifier((64,), learning_rate_init=0.05, max_iter=300, early_stopping=True, n_iter_no_change=5,
                         random_state=0).fit(X, y)
-    val = net.history_["val_loss"]
-    best = int(np.argmin(val))
-    assert net.n_iter_ < 300 and "early stopping" in net.history_.stopped and len(val) == net.n_iter_
-    assert len(val) - 1 - best > 5  # stopped more than patience epochs after the best
+    scores = net.validation_scores_
+    best = int(np.argmax(scores))  # the first epoch with the highest validation accuracy
+    assert net.n_iter_ < 300 and "Validation score did not improve" in net.history_.stopped
+    assert len(scores) == net.n_iter_ == len(net.history_) and len(net.history_["val_loss"]) == net.n_iter_
+    assert net.best_validation_score_ == scores[best] and net.best_loss_ is None
     # the weights are the best epoch's: those of the same run stopped there
     short = clone(net).set_params(max_iter=best + 1).fit(X, y)
     np.testing.assert_allclose(short.predict_proba(X), net.predict_proba(X), rtol=1e-12)
@@ -319,14 +325,17 @@ def test_lr_schedules():
         MLPClassifier(lr_schedule="warp").fit(X, y)
 
 
-def test_alpha_decays_weights_but_not_biases():
+def test_alpha_is_scikit_learns_penalty_on_the_weights_not_the_biases():
     X, y = make_blobs(40, centers=2, random_state=0)
     make = functools.partial(MLPClassifier, (8,), max_iter=50, batch_size=10, learning_rate_init=0.01,
                              random_state=0)
     plain, decayed = make(alpha=0.0).fit(X, y), make(alpha=5.0).fit(X, y)
-    groups = decayed._optimizer.param_groups
-    assert [g["weight_decay"] for g in groups] == [5.0 / 10, 0.0]
-    assert all(p.ndim == 2 for p in groups[0]["params"]) and all(p.ndim == 1 for p in groups[1]["params"])
+    loss = decayed._training_loss()
+    assert [p.ndim for p in loss.weights] == [2, 2] and loss.alpha == 5.0
+    out, target = decayed.module_(cr.tensor(X)), cr.tensor(y)
+    squares = sum(float((p.data**2).sum()) for p in loss.weights)
+    expected = float(nn.CrossEntropyLoss()(out, target).data) + 0.5 * 5.0 * squares / len(X)
+    assert float(loss(out, target).data) == pytest.approx(expected, rel=1e-12)
     norm = lambda net: sum(float((p.data**2).sum()) for p in net.module_.parameters() if p.ndim == 2)
     assert norm(decayed) < 0.8 * norm(plain)
 
@@ -359,20 +368,29 @@ def test_the_network_computes_in_the_dtype_of_X():
 
 def test_parameters_are_checked_at_fit_not_at_construction():
     X, y = make_blobs(20, centers=2, random_state=0)
-    bad = {"solver": "lbfgs", "hidden_layer_sizes": (4, 0), "activation": "swish", "alpha": -1.0,
-           "batch_size": 0, "max_iter": 0, "dropout": 1.0, "momentum": 1.0, "validation_fraction": 1.0,
-           "restarts": 0, "learning_rate_init": 0.0, "random_state": -1, "tol": -1.0, "n_iter_no_change": 0}
-    for name, value in bad.items():
+    bad = [("solver", "lbfgs"), ("hidden_layer_sizes", (4, 0)), ("activation", "swish"), ("alpha", -1.0),
+           ("batch_size", 0), ("max_iter", 0), ("dropout", 1.0), ("momentum", 1.0), ("validation_fraction", 1.0),
+           ("restarts", 0), ("learning_rate_init", 0.0), ("random_state", -1), ("tol", -1.0),
+           ("n_iter_no_change", 0),
+           # not finite, or of the wrong type
+           ("alpha", np.nan), ("learning_rate_init", np.inf), ("tol", np.nan), ("epsilon", np.inf), ("beta_1", 1.0),
+           ("beta_2", np.nan), ("momentum", "0.9"), ("batch_size", 2.5), ("max_iter", 1.5),
+           ("n_iter_no_change", 2.5), ("hidden_layer_sizes", "64"), ("shuffle", "no"), ("early_stopping", 1),
+           ("validation_fraction", np.nan), ("batch_norm", None), ("warm_start", "yes"), ("verbose", -1)]
+    for name, value in bad:
         net = MLPClassifier(**{name: value})  # no error yet: __init__ only stores
-        message = f"MLPClassifier: {name} must be .*, got {re.escape(repr(value))}"
-        with pytest.raises(ValueError, match=message):
+        message = f"The '{name}' parameter of MLPClassifier must be .*\\. Got {re.escape(repr(value))} instead\\."
+        with pytest.raises(InvalidParameterError, match=message):
             net.fit(X, y)
-    with pytest.raises(ValueError, match="module must be a callable"):
+    with pytest.raises(ValueError, match="The 'module' parameter of NeuralNetRegressor must be a callable"):
         NeuralNetRegressor("not a module").fit(X, y.astype(float))
     with pytest.raises(TypeError, match=r"expected a chainrule\.nn\.Module"):
         NeuralNetRegressor(lambda n_in, n_out: "nope").fit(X, y.astype(float))
     with pytest.warns(UserWarning, match="batch_size=50 is larger"):
         MLPClassifier(batch_size=50, max_iter=1).fit(X, y)
+    # scikit-learn's own settings that mean "never stop early" and adam's
+    net = MLPClassifier((4,), max_iter=3, n_iter_no_change=np.inf, tol=0.0, beta_1=0.0, epsilon=1e-3).fit(X, y)
+    assert net.n_iter_ == 3 and net._optimizer.param_groups[0]["betas"] == (0.0, 0.999)
 
 
 def test_convergence_warning_when_max_iter_runs_out():

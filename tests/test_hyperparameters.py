@@ -231,6 +231,9 @@ def step_twice(sched):
     (lambda o: ReduceLROnPlateau(o).step("0.5"), TypeError, r"ReduceLROnPlateau.step: metrics must be a number"),
     (lambda o: step_twice(LambdaLR(o, lambda e: math.nan if e == 2 else 1.0)), ValueError,
      r"LambdaLR: lr_lambda\(2\) returned nan; expected a finite number"),
+    (lambda o: step_twice(CyclicLR(o, 0.01, 0.1, scale_fn=lambda x: math.inf if x > 1 else 1.0,
+                                   scale_mode="iterations")), ValueError,
+     r"CyclicLR: scale_fn\(2\) returned inf; expected a finite number"),
 ])  # fmt: skip
 def test_every_scheduler_argument_is_a_finite_number_or_a_clear_error(build, error, message):
     with pytest.raises(error, match=message):

@@ -476,7 +476,10 @@ class CyclicLR(LRScheduler):
             scale_factor = x / self.step_ratio
         else:
             scale_factor = (x - 1) / (self.step_ratio - 1)
-        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        at = cycle if self.scale_mode == "cycle" else self.last_epoch
+        scale = self.scale_fn(at)
+        if self._scale_fn_custom is not None and not (isinstance(scale, numbers.Real) and math.isfinite(scale)):
+            raise ValueError(f"CyclicLR: scale_fn({at}) returned {scale!r}; expected a finite number")
         lrs = [base_lr + (max_lr - base_lr) * scale_factor * scale
                for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
         if self.cycle_momentum:

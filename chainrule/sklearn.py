@@ -302,7 +302,7 @@ class _Network(BaseEstimator):
             kwargs.update(betas=(self.beta_1, self.beta_2), eps=self.epsilon)
         return SOLVERS[self.solver](self.module_.parameters(), **kwargs)
 
-    def _training_loss(self) -> "_Loss":
+    def _training_loss(self) -> _Loss:
         """scikit-learn's loss for this network: the data loss plus the L2 penalty on every
         parameter of 2 or more dimensions (the weight matrices, not the biases)."""
         data_loss, scale = self._data_loss()

@@ -285,6 +285,13 @@ BUILDERS = {
     "CyclicLR": (adam, lambda o: CyclicLR(o, 0.01, 0.1, step_size_up=9, mode="triangular2")),
     "OneCycleLR": (sgd, lambda o: OneCycleLR(o, 0.5, total_steps=80, three_phase=True)),
     "ReduceLROnPlateau": (sgd, lambda o: ReduceLROnPlateau(o, factor=0.5, patience=3, cooldown=2)),
+    "ReduceLROnPlateau-max-abs": (sgd, lambda o: ReduceLROnPlateau(o, "max", factor=0.7, patience=2, cooldown=3,
+                                                                    threshold=1e-3, threshold_mode="abs",
+                                                                    min_lr=[1e-3, 0.0])),
+    "OneCycleLR-adam-linear": (adam, lambda o: OneCycleLR(o, [0.5, 0.2], epochs=8, steps_per_epoch=10,
+                                                           anneal_strategy="linear")),
+    "CyclicLR-exp_range": (sgd, lambda o: CyclicLR(o, [0.01, 0.02], 0.1, step_size_up=5, step_size_down=11,
+                                                   mode="exp_range", gamma=0.99)),
     "SequentialLR": (sgd, lambda o: SequentialLR(o, [LinearLR(o, 0.1, total_iters=10),
                                                      CosineAnnealingLR(o, 60)], [10])),
 }

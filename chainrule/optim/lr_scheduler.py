@@ -157,8 +157,7 @@ class LRScheduler:
     def __init__(self, optimizer, last_epoch: int = -1):
         where = type(self).__name__
         _check_optimizer(where, optimizer)
-        if not _is_int(last_epoch) or last_epoch < -1:
-            raise ValueError(f"{where}: last_epoch must be an integer >= -1, got {last_epoch!r}")
+        last_epoch = _check_int(where, "last_epoch", last_epoch, -1)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -725,7 +724,7 @@ class SequentialLR(LRScheduler):
             )
         self._schedulers = schedulers
         self._milestones = milestones
-        self.last_epoch = last_epoch + 1
+        self.last_epoch = _check_int(where, "last_epoch", last_epoch, -1) + 1
         self.optimizer = optimizer
         # Undo the initial steps the schedulers took when built, then start the first one afresh.
         for group in optimizer.param_groups:

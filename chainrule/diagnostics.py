@@ -31,13 +31,20 @@ def layer_parameters(model: Module) -> list:
     ]
 
 
-def check_gradient_flow(grad_norms: dict, low: float = 1e-3, high: float = 1e3):
+def check_gradient_flow(grad_norms: dict, low: float = 1e-3, high: float = 1e3, loss: float | None = None,
+                        weights_finite: bool = True):
     """None when gradients flow, else a message naming the problem.
 
     ``grad_norms`` maps layer names, first layer first, to gradient norms (floats, or dicts with a
     ``"grad_norm"`` entry as in ``GradientMonitor.epoch_summary()``; entries without one are
     skipped). The ratio first / last below ``low`` means vanishing gradients, above ``high``
-    exploding ones; a non-finite norm is reported as overflow.
+    exploding ones. A non-finite norm is blamed on its cause: a non-finite ``loss`` (the batch's,
+    when given) with finite weights points at the data or the loss function, weights that are
+    already non-finite (``weights_finite=False``) at an earlier diverging update, and a finite loss
+    with a non-finite gradient at overflow in the backward pass (exploding gradients).
+
+    >>> print(check_gradient_flow({"0": float("nan"), "1": 1.0}, loss=float("nan")))  # doctest: +ELLIPSIS
+    non-finite loss (nan) while every weight is finite: ...
 
     >>> check_gradient_flow({"0": 0.5, "1": 1.0}) is None
     True
@@ -52,10 +59,7 @@ def check_gradient_flow(grad_norms: dict, low: float = 1e-3, high: float = 1e3):
             norms.append((name, float(value)))
     for name, value in norms:
         if not math.isfinite(value):
-            return (
-                f"exploding gradients: layer {name!r} has a non-finite gradient norm ({value}); "
-                "lower the learning rate, clip gradients (nn.utils.clip_grad_norm_) or normalise"
-            )
+            return _non_finite_cause(name, value, loss, weights_finite)
     if len(norms) < 2:
         return None
     (first, g_first), (last, g_last) = norms[0], norms[-1]
@@ -77,6 +81,27 @@ def check_gradient_flow(grad_norms: dict, low: float = 1e-3, high: float = 1e3):
             "gradient clipping (nn.utils.clip_grad_norm_), a smaller init scale or normalisation"
         )
     return None
+
+
+def _non_finite_cause(layer, norm, loss, weights_finite):
+    """The verdict for a non-finite gradient norm: what made it, not only where it shows."""
+    if not weights_finite:
+        return (
+            f"non-finite weights: an earlier update made them NaN or infinite, so layer {layer!r} gets a "
+            f"gradient norm of {norm}; lower the learning rate, clip gradients (nn.utils.clip_grad_norm_) "
+            "or stop on the first bad step (train.TerminateOnNaN)"
+        )
+    if loss is not None and not math.isfinite(loss):
+        return (
+            f"non-finite loss ({loss}) while every weight is finite: the batch's inputs or targets hold NaN "
+            "or infinity, or the loss is undefined on them (log of 0, a probability outside [0, 1], 0/0); "
+            "the learning rate is not the cause. Check the data (fit refuses non-finite arrays) and the "
+            "loss's inputs"
+        )
+    return (
+        f"exploding gradients: layer {layer!r} has a non-finite gradient norm ({norm}) although the loss is "
+        "finite; lower the learning rate, clip gradients (nn.utils.clip_grad_norm_) or normalise"
+    )
 
 
 class GradientMonitor:
@@ -163,8 +188,9 @@ class GradientMonitor:
 
         return hook
 
-    def after_backward(self) -> None:
-        """Read each layer's gradients (call before the optimizer step)."""
+    def after_backward(self, loss: float | None = None) -> None:
+        """Read each layer's gradients (call before the optimizer step); ``loss``, the batch's loss,
+        lets a warning about non-finite gradients name their cause."""
         sampled = self._sampling()
         self._batches += 1
         self._before = None
@@ -184,7 +210,10 @@ class GradientMonitor:
             [p.data.copy() for p in module.parameters(recurse=False)] for _, module in self._layers
         ]
         if self.warn and not self._warned:
-            message = check_gradient_flow(norms, self.low, self.high)
+            finite = all(math.isfinite(v) for v in norms.values())
+            weights_finite = finite or all(  # only looked at when a gradient is not finite
+                np.isfinite(p.data).all() for _, module in self._layers for p in module.parameters(recurse=False))
+            message = check_gradient_flow(norms, self.low, self.high, loss=loss, weights_finite=weights_finite)
             if message is not None:
                 self._warned = True
                 warnings.warn(message, GradientFlowWarning, stacklevel=2)

@@ -125,8 +125,10 @@ def test_early_stopping_patience_min_delta_and_restore_best_weights():
         if epoch == 2:
             best = model.weight.data.copy()
         early.on_epoch_end(stub, epoch, {"val_loss": value})
-        assert stub.stop_training == (epoch == 5)
-    assert "did not improve on 0.5 (epoch 2)" in stub.reason
+        assert stub.stop_training == (epoch == 4)  # two epochs (3, 4) without improvement: patience=2
+        if stub.stop_training:
+            break
+    assert "did not improve on 0.5 (epoch 2) for 2 epochs" in stub.reason
     early.on_train_end(stub)
     np.testing.assert_array_equal(model.weight.data, best)
     assert EarlyStopping(monitor="val_accuracy").mode == "max"
@@ -140,7 +142,7 @@ def test_early_stopping_ends_fit_and_says_why():
     model = small_net()
     history = fit(model, nll, optim.SGD(model.parameters(), lr=0.0), (x, y), val_data=(x, y), epochs=50,
                   callbacks=[EarlyStopping(patience=2)], verbose=0)
-    assert len(history) == 4 and history.stopped.startswith("early stopping at epoch 4")
+    assert len(history) == 3 and history.stopped.startswith("early stopping at epoch 3")
 
 
 def test_convergence_stop():
@@ -345,14 +347,75 @@ def test_bad_arguments_are_refused():
     x, y = blobs(10)
     with pytest.raises(ValueError, match="10 inputs but 9 targets"):
         fit(model, nll, opt, (x, y[:9]), epochs=1, verbose=0)
-    with pytest.raises(ValueError, match="epochs must be >= 1"):
+    with pytest.raises(ValueError, match="fit: epochs must be an integer >= 1, got 0"):
         fit(model, nll, opt, (x, y), epochs=0, verbose=0)
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+    with pytest.raises(ValueError, match="fit: batch_size must be an integer >= 1, got 0"):
         fit(model, nll, opt, (x, y), epochs=1, batch_size=0, verbose=0)
     with pytest.raises(TypeError, match=r"expected a pair \(inputs, targets\)"):
         fit(model, nll, opt, x, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="cannot be combined with restarts"):
         fit(model, nll, opt, (x, y), epochs=1, restarts=2, resume_from="x", verbose=0)
+
+
+def fit_args_case(**kwargs):
+    model = small_net()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x, y = blobs(10)
+    settings = {"epochs": 1, "verbose": 0, **kwargs}
+    return lambda: fit(model, nll, opt, settings.pop("data", (x, y)), **settings)
+
+
+class Ticks(Callback):
+    """Counts the batches a fit runs (so a refusal is shown to come before any)."""
+
+    batches = 0
+
+    def on_batch_end(self, trainer, batch, logs):
+        Ticks.batches += 1
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"batch_size": 2.5}, TypeError, r"fit: batch_size must be an integer >= 1, got 2.5 \(float\)"),
+    ({"batch_size": None}, TypeError, r"fit: batch_size must be an integer >= 1, got None"),
+    ({"batch_size": True}, TypeError, r"fit: batch_size must be an integer >= 1, got True \(bool\)"),
+    ({"batch_size": 0}, ValueError, r"fit: batch_size must be an integer >= 1, got 0"),
+    ({"epochs": 1.5}, TypeError, r"fit: epochs must be an integer >= 1, got 1.5"),
+    ({"epochs": "3"}, TypeError, r"fit: epochs must be an integer >= 1, got '3' \(str\)"),
+    ({"epochs": 0}, ValueError, r"fit: epochs must be an integer >= 1, got 0"),
+    ({"restarts": 0}, ValueError, r"fit: restarts must be an integer >= 1, got 0"),
+    ({"seed": 1.0}, TypeError, r"fit: seed must be an integer >= 0, got 1.0"),
+    ({"seed": "0"}, TypeError, r"fit: seed must be an integer >= 0"),
+    ({"scheduler": 3}, TypeError, r"fit: scheduler must be an lr_scheduler .* with a step\(\) method, got 3"),
+    ({"callbacks": [Ticks(), "EarlyStopping"]}, TypeError, r"fit: callbacks must be Callback objects"),
+    ({"callbacks": EarlyStopping()}, TypeError, r"fit: callbacks must be a list of Callback objects"),
+    ({"metrics": "accuracy"}, TypeError, r"fit: metrics must be a list of metric names or callables"),
+    ({"metrics": ["accuracy", "auc"]}, ValueError, r"unknown metric 'auc'"),
+    ({"metrics": [3]}, TypeError, r"fit: a metric must be a name .* or a callable\(y_true, output\), got 3"),
+    ({"grad_clip": float("nan")}, ValueError, r"fit: grad_clip must be a finite number > 0, got nan"),
+    ({"grad_clip": float("inf")}, ValueError, r"fit: grad_clip must be a finite number > 0, got inf"),
+    ({"grad_clip": -1.0}, ValueError, r"fit: grad_clip must be a finite number > 0"),
+    ({"grad_clip": "1"}, TypeError, r"fit: grad_clip must be a finite number > 0, got '1'"),
+    ({"verbose": 3}, ValueError, r"fit: verbose must be 0, 1 or 2, got 3"),
+    ({"shuffle": "no"}, TypeError, r"fit: shuffle must be True or False"),
+    ({"checkpoint": 3}, TypeError, r"fit: checkpoint must be a file path"),
+    ({"data": (np.ones((10, 4), np.float32), None)}, TypeError, r"fit: the targets are None"),
+])
+def test_fit_arguments_are_checked_before_any_epoch(kwargs, error, message):
+    Ticks.batches = 0
+    call = fit_args_case(callbacks=[Ticks()], **kwargs) if "callbacks" not in kwargs else fit_args_case(**kwargs)
+    with pytest.raises(error, match=message):
+        call()
+    assert Ticks.batches == 0
+
+
+def test_a_scheduler_of_another_optimizer_is_refused():
+    from chainrule.optim import lr_scheduler
+
+    model = small_net()
+    other = optim.SGD(small_net().parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="fit: the scheduler was built on another optimizer"):
+        fit(model, nll, optim.SGD(model.parameters(), lr=0.1), blobs(10), epochs=1, verbose=0,
+            scheduler=lr_scheduler.StepLR(other, 1))
 
 
 def test_schedulers_step_per_epoch_per_batch_and_on_plateau():

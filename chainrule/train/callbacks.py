@@ -5,19 +5,25 @@ convergence and NaN guards, the progress bar, loggers). Each method receives the
 import csv
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from chainrule import distributed
+from chainrule.train.validation import check_bool, check_int, check_number
 
 
 class Callback:
-    """Base class: override any of the hooks below."""
+    """Base class: override any of the hooks below. A callback that keeps state across epochs
+    (counters, best values) gives it ``state_dict()`` and ``load_state_dict(state)``: checkpoints
+    then carry it, and a resumed run continues it exactly."""
 
     def on_train_begin(self, trainer) -> None:
-        """Before the first epoch of each run (each random restart starts a run)."""
+        """Before the first epoch of each run (each random restart starts a run). On a run resumed
+        from a checkpoint (``trainer.resumed`` is True) the state saved by ``state_dict()`` is
+        loaded right after this hook, so a reset here does not undo it."""
 
     def on_epoch_begin(self, trainer, epoch: int) -> None:
         """Before an epoch's first batch."""
@@ -29,17 +35,24 @@ class Callback:
         """After a batch's optimizer step; ``logs`` holds its loss."""
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
-        """After an epoch; ``logs`` is its History record."""
+        """After an epoch; ``logs`` is its History record. The epoch's checkpoint is written after
+        every callback has seen it, so it holds their decisions (a stop included)."""
 
     def on_train_end(self, trainer) -> None:
         """After the last epoch of a run."""
 
 
-def _resolve_mode(monitor, mode):
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_after_backward", "on_batch_end", "on_epoch_end",
+         "on_train_end")
+
+
+def _resolve_mode(monitor, mode, who):
+    if not isinstance(monitor, str):
+        raise TypeError(f"{who}: monitor must be the name of a record entry (a str), got {monitor!r}")
     if mode == "auto":
         return "max" if any(word in monitor for word in ("acc", "f1", "precision", "recall", "r2")) else "min"
     if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+        raise ValueError(f"{who}: mode must be 'min', 'max' or 'auto', got {mode!r}")
     return mode
 
 
@@ -50,61 +63,95 @@ def _monitored(logs, monitor, who):
     return logs[monitor]
 
 
+def _better(value, best, mode, min_delta=0.0):
+    """Whether ``value`` improves on ``best`` (None: nothing yet) by more than ``min_delta``; NaN
+    never improves."""
+    if value != value:
+        return False
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def _field(who, state, key, valid, expected):
+    """``state[key]`` when ``valid`` says it is sane, else ValueError naming the field."""
+    if not isinstance(state, dict):
+        raise ValueError(f"{who}.load_state_dict: expected a dict, got {type(state).__name__}")
+    if key not in state:
+        raise ValueError(f"{who}.load_state_dict: the state lacks {key!r}")
+    value = state[key]
+    if not valid(value):
+        raise ValueError(f"{who}.load_state_dict: {key!r} must be {expected}, got {value!r}")
+    return value
+
+
+def _is_count(value, minimum=0):
+    return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= 2**53
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs
-    (the remedy for overfitting); optionally put back the best epoch's weights at the end."""
+    """Stop once ``monitor`` has gone ``patience`` epochs without improving by more than
+    ``min_delta`` (the remedy for overfitting), as Keras does: with ``patience=5`` and the best
+    value at epoch 3, training stops at the end of epoch 8. With ``restore_best_weights`` (the
+    default) the model gets the best epoch's weights back when training ends, whether it stopped
+    early or ran all its epochs; ``restore_best_weights=False`` keeps the last epoch's."""
 
     def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 5,
-                 min_delta: float = 0.0, restore_best_weights: bool = False):
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
-        if min_delta < 0:
-            raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta}")
+                 min_delta: float = 0.0, restore_best_weights: bool = True):
         self.monitor = monitor
-        self.mode = _resolve_mode(monitor, mode)
-        self.patience = patience
-        self.min_delta = min_delta
-        self.restore_best_weights = restore_best_weights
+        self.mode = _resolve_mode(monitor, mode, "EarlyStopping")
+        self.patience = check_int("EarlyStopping", "patience", patience, minimum=0)
+        self.min_delta = check_number("EarlyStopping", "min_delta", min_delta, minimum=0)
+        self.restore_best_weights = check_bool("EarlyStopping", "restore_best_weights", restore_best_weights)
         self.on_train_begin(None)
 
     def on_train_begin(self, trainer):
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = None
         self.best_epoch = None
         self.wait = 0
         self.best_weights = None
         self.stopped_epoch = None
 
-    def _improved(self, value):
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def on_epoch_end(self, trainer, epoch, logs):
         value = _monitored(logs, self.monitor, "EarlyStopping")
-        if self._improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+        if _better(value, self.best, self.mode, self.min_delta):
+            self.best, self.best_epoch, self.wait = float(value), epoch, 0
             if self.restore_best_weights:
                 self.best_weights = {k: v.copy() for k, v in trainer.model.state_dict().items()}
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
+            best = "nothing" if self.best is None else f"{self.best:.6g} (epoch {self.best_epoch})"
             trainer.stop(
                 f"early stopping at epoch {epoch}: {self.monitor} did not improve on "
-                f"{self.best:.6g} (epoch {self.best_epoch}) for {self.wait} epochs"
+                f"{best} for {self.wait} epochs"
             )
 
     def on_train_end(self, trainer):
         if self.restore_best_weights and self.best_weights is not None:
             trainer.model.load_state_dict(self.best_weights)
 
-    def state_dict(self):
+    def state_dict(self) -> dict:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "best_weights": self.best_weights}
+                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
 
-    def load_state_dict(self, state):
-        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
-        self.best_weights = state["best_weights"]
+    def load_state_dict(self, state: dict) -> None:
+        who = "EarlyStopping"
+        best = _field(who, state, "best", lambda v: v is None or (_is_number(v) and v == v), "a number or None")
+        best_epoch = _field(who, state, "best_epoch", lambda v: v is None or _is_count(v, 1),
+                            "an epoch number or None")
+        wait = _field(who, state, "wait", _is_count, "a count of epochs")
+        stopped = _field(who, state, "stopped_epoch", lambda v: v is None or _is_count(v, 1),
+                         "an epoch number or None")
+        weights = _field(who, state, "best_weights", lambda v: v is None or (
+            isinstance(v, dict) and all(isinstance(a, np.ndarray) for a in v.values())), "a dict of arrays or None")
+        self.best, self.best_epoch, self.wait, self.stopped_epoch = best, best_epoch, wait, stopped
+        self.best_weights = weights
 
 
 class ConvergenceStop(Callback):
@@ -112,9 +159,11 @@ class ConvergenceStop(Callback):
     row: training has converged, more epochs will not change the answer."""
 
     def __init__(self, monitor: str = "loss", tol: float = 1e-4, patience: int = 3):
-        if tol < 0 or patience < 1:
-            raise ValueError(f"ConvergenceStop: need tol >= 0 and patience >= 1, got {tol}, {patience}")
-        self.monitor, self.tol, self.patience = monitor, tol, patience
+        if not isinstance(monitor, str):
+            raise TypeError(f"ConvergenceStop: monitor must be the name of a record entry (a str), got {monitor!r}")
+        self.monitor = monitor
+        self.tol = check_number("ConvergenceStop", "tol", tol, minimum=0)
+        self.patience = check_int("ConvergenceStop", "patience", patience, minimum=1)
         self.on_train_begin(None)
 
     def on_train_begin(self, trainer):
@@ -127,18 +176,21 @@ class ConvergenceStop(Callback):
             self.calm += 1
         else:
             self.calm = 0
-        self.previous = value
+        self.previous = float(value)
         if self.calm >= self.patience:
             trainer.stop(
                 f"converged at epoch {epoch}: {self.monitor} changed by less than {self.tol} "
                 f"for {self.patience} epochs"
             )
 
-    def state_dict(self):
+    def state_dict(self) -> dict:
         return {"previous": self.previous, "calm": self.calm}
 
-    def load_state_dict(self, state):
-        self.previous, self.calm = state["previous"], state["calm"]
+    def load_state_dict(self, state: dict) -> None:
+        previous = _field("ConvergenceStop", state, "previous", lambda v: v is None or _is_number(v),
+                          "a number or None")
+        self.calm = _field("ConvergenceStop", state, "calm", _is_count, "a count of epochs")
+        self.previous = previous
 
 
 class TerminateOnNaN(Callback):
@@ -164,13 +216,16 @@ class TerminateOnNaN(Callback):
 
 class ModelCheckpoint(Callback):
     """Write a resumable checkpoint (see ``fit(resume_from=...)``) after each epoch, or only when
-    ``monitor`` improves with ``save_best_only``. ``path`` may contain ``{epoch}``."""
+    ``monitor`` improves with ``save_best_only``. ``path`` may contain ``{epoch}``. The file is
+    written once every callback has seen the epoch, so it holds their state and decisions."""
 
     def __init__(self, path, monitor: str = "val_loss", mode: str = "auto", save_best_only: bool = False):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"ModelCheckpoint: path must be a str or a path, got {path!r}")
         self.path = str(path)
         self.monitor = monitor
-        self.mode = _resolve_mode(monitor, mode)
-        self.save_best_only = save_best_only
+        self.mode = _resolve_mode(monitor, mode, "ModelCheckpoint")
+        self.save_best_only = check_bool("ModelCheckpoint", "save_best_only", save_best_only)
         self.best = None
 
     def on_train_begin(self, trainer):
@@ -179,11 +234,17 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         if self.save_best_only:
             value = _monitored(logs, self.monitor, "ModelCheckpoint")
-            better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
-            if not better:
+            if not _better(value, self.best, self.mode):
                 return
-            self.best = value
-        trainer.save_checkpoint(self.path.format(epoch=epoch))
+            self.best = float(value)
+        trainer.request_checkpoint(self.path.format(epoch=epoch))
+
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = _field("ModelCheckpoint", state, "best", lambda v: v is None or (_is_number(v) and v == v),
+                           "a number or None")
 
 
 class ProgressBar(Callback):
@@ -233,11 +294,40 @@ def format_record(record: dict) -> str:
     return "  ".join(parts)
 
 
+def _drop_rows_after(path: Path, epoch: int, epoch_of) -> None:
+    """On a resumed run: remove the rows at the end of a log that record epochs after ``epoch``
+    (written after the checkpoint the run resumed from, so about to be run again) and a row cut
+    off by a kill; the rest of the file is kept as it is."""
+    if not distributed.is_main() or not path.is_file():
+        return
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    keep = len(lines)
+    while keep and (not lines[keep - 1].endswith("\n") or _epoch_or_none(epoch_of, lines[keep - 1]) > epoch):
+        keep -= 1
+    if keep < len(lines):
+        from chainrule.serialization import write_atomic
+
+        write_atomic(path, "".join(lines[:keep]).encode())
+
+
+def _epoch_or_none(epoch_of, line):
+    try:
+        return int(epoch_of(line))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return -1  # a header or a row without an epoch: not one of this run's later epochs
+
+
 class CSVLogger(Callback):
-    """Append one row per epoch (scalar entries of the record) to a CSV file."""
+    """Append one row per epoch (scalar entries of the record) to a CSV file. A resumed run first
+    removes the rows of epochs after its checkpoint, so no epoch is logged twice."""
 
     def __init__(self, path):
         self.path = Path(path)
+
+    def on_train_begin(self, trainer):
+        if getattr(trainer, "resumed", False):
+            _drop_rows_after(self.path, trainer.epoch, lambda line: line.split(",", 1)[0])
 
     def on_epoch_end(self, trainer, epoch, logs):
         if not distributed.is_main():  # one file, written by rank 0 under MPI
@@ -253,10 +343,15 @@ class CSVLogger(Callback):
 
 
 class JSONLogger(Callback):
-    """Append one JSON object per epoch (JSON Lines) to a file."""
+    """Append one JSON object per epoch (JSON Lines) to a file. A resumed run first removes the
+    lines of epochs after its checkpoint, so no epoch is logged twice."""
 
     def __init__(self, path):
         self.path = Path(path)
+
+    def on_train_begin(self, trainer):
+        if getattr(trainer, "resumed", False):
+            _drop_rows_after(self.path, trainer.epoch, lambda line: json.loads(line)["epoch"])
 
     def on_epoch_end(self, trainer, epoch, logs):
         if not distributed.is_main():  # one file, written by rank 0 under MPI

@@ -6,9 +6,10 @@ import numpy as np
 
 from chainrule import random
 from chainrule.serialization import load, save
+from chainrule.train.history import History
 
 FORMAT = "chainrule.checkpoint"
-VERSION = 1
+VERSION = 2  # 2: callback states tagged with their class; scheduler arrays split out
 
 
 def split_arrays(obj, prefix: str, arrays: dict):
@@ -31,7 +32,7 @@ def join_arrays(obj, arrays: dict):
     if isinstance(obj, dict):
         if set(obj) == {"__array__"}:
             key = obj["__array__"]
-            if key not in arrays:
+            if not isinstance(key, str) or key not in arrays:
                 raise ValueError(f"checkpoint: the array {key!r} named in the metadata is missing")
             return arrays[key]
         return {k: join_arrays(v, arrays) for k, v in obj.items()}
@@ -40,9 +41,11 @@ def join_arrays(obj, arrays: dict):
     return obj
 
 
-def save_checkpoint(path, *, model, optimizer=None, scheduler=None, epoch=0, step=0,
+def save_checkpoint(path, *, model, optimizer=None, scheduler=None, epoch: int = 0, step: int = 0,
                     history=None, callbacks=(), extra=None) -> None:
-    """Write everything needed to continue training exactly where it stands."""
+    """Write everything needed to continue training exactly where it stands. Each callback with a
+    ``state_dict()`` contributes its state, tagged with its class name; ``extra`` is any
+    JSON-serialisable dict (the Trainer keeps its stop flag and epoch target there)."""
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
     meta = {
         "format": FORMAT,
@@ -51,11 +54,12 @@ def save_checkpoint(path, *, model, optimizer=None, scheduler=None, epoch=0, ste
         "step": step,
         "model_keys": list(model.state_dict()),
         "optimizer": split_arrays(optimizer.state_dict(), "optimizer", arrays) if optimizer else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scheduler": split_arrays(scheduler.state_dict(), "scheduler", arrays) if scheduler is not None else None,
         "rng": random.get_rng_state(),
         "history": history.to_dict() if history is not None else None,
         "callbacks": [
-            split_arrays(cb.state_dict(), f"callbacks/{i}", arrays) if hasattr(cb, "state_dict") else None
+            {"type": type(cb).__name__, "state": split_arrays(cb.state_dict(), f"callbacks/{i}", arrays)}
+            if hasattr(cb, "state_dict") else None
             for i, cb in enumerate(callbacks)
         ],
         "extra": extra,
@@ -63,29 +67,90 @@ def save_checkpoint(path, *, model, optimizer=None, scheduler=None, epoch=0, ste
     save(arrays, path, metadata=meta)
 
 
+MAX_EPOCH = 10**9  # far beyond any real run; a larger number is damage
+MAX_STEP = 2**53  # exact in a float: larger step counts are damage
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def field(where: str, meta: dict, key: str, valid, expected: str):
+    """``meta[key]`` when ``valid(value)`` holds, else ValueError "where: field 'key' ..."."""
+    if key not in meta:
+        raise ValueError(f"{where}: the field {key!r} is missing")
+    value = meta[key]
+    if not valid(value):
+        shown = repr(value) if len(repr(value)) <= 80 else f"a {type(value).__name__}"
+        raise ValueError(f"{where}: the field {key!r} must be {expected}, got {shown}")
+    return value
+
+
+def _check_rng(where: str, state) -> dict:
+    """The generator state when a fresh bit generator of chainrule's kind accepts it."""
+    field(where, {"rng": state}, "rng", lambda v: isinstance(v, dict) and isinstance(v.get("bit_generator"), str),
+          "a random generator state (a dict naming its bit_generator)")
+    kind = type(random.get_generator().bit_generator)
+    if state["bit_generator"] != kind.__name__:
+        raise ValueError(f"{where}: the field 'rng' holds a {state['bit_generator'][:40]!r} generator state, "
+                         f"expected {kind.__name__!r}")
+    try:
+        kind().state = state
+    except (ValueError, TypeError, KeyError, OverflowError) as err:
+        raise ValueError(f"{where}: the field 'rng' is not a valid {kind.__name__} state ({err})") from None
+    return state
+
+
 def load_checkpoint(path) -> dict:
     """Read a checkpoint: a dict with "model" (a state dict), "optimizer", "scheduler", "epoch",
-    "step", "rng", "history", "callbacks" and "extra". A damaged or foreign file raises ValueError."""
+    "step", "rng", "history" (a History), "callbacks" (per callback None or {"type", "state"})
+    and "extra". A damaged, foreign or inconsistent file raises ValueError naming the file and the
+    field; every field is checked for type and range before anything is returned."""
     arrays, meta = load(path, with_metadata=True)
+    where = f"load_checkpoint: {path}"
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"load_checkpoint: {path} is not a chainrule checkpoint (no checkpoint metadata)")
+        raise ValueError(f"{where} is not a chainrule checkpoint (no checkpoint metadata)")
     if meta.get("version") != VERSION:
         raise ValueError(
-            f"load_checkpoint: {path} has checkpoint version {meta.get('version')}, expected {VERSION}"
+            f"{where} has checkpoint version {meta.get('version')!r}, expected {VERSION} "
+            "(a checkpoint from another chainrule version cannot be resumed)"
         )
+    epoch = field(where, meta, "epoch", lambda v: _is_int(v) and 0 <= v <= MAX_EPOCH,
+                  f"an epoch count between 0 and {MAX_EPOCH}")
+    step = field(where, meta, "step", lambda v: _is_int(v) and 0 <= v <= MAX_STEP,
+                 f"a step count between 0 and {MAX_STEP}")
+    keys = field(where, meta, "model_keys", lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v)
+                 and len(set(v)) == len(v), "a list of distinct parameter names")
     model_state = {}
-    for key in meta["model_keys"]:
+    for key in keys:
         if f"model/{key}" not in arrays:
-            raise ValueError(f"load_checkpoint: {path} lacks the model tensor {key!r}")
+            raise ValueError(f"{where} lacks the model tensor {key!r}")
         model_state[key] = arrays[f"model/{key}"]
-    return {
-        "model": model_state,
-        "optimizer": join_arrays(meta["optimizer"], arrays) if meta["optimizer"] else None,
-        "scheduler": meta["scheduler"],
-        "epoch": meta["epoch"],
-        "step": meta["step"],
-        "rng": meta["rng"],
-        "history": meta["history"],
-        "callbacks": [join_arrays(c, arrays) if c is not None else None for c in meta["callbacks"]],
-        "extra": meta["extra"],
-    }
+    optimizer = field(where, meta, "optimizer", lambda v: v is None or isinstance(v, dict),
+                      "an optimizer state dict or null")
+    scheduler = field(where, meta, "scheduler", lambda v: v is None or isinstance(v, dict),
+                      "a scheduler state dict or null")
+    rng = _check_rng(where, field(where, meta, "rng", lambda v: True, ""))
+    history = field(where, meta, "history", lambda v: v is None or isinstance(v, dict), "a History dict or null")
+    callbacks = field(where, meta, "callbacks", lambda v: isinstance(v, list) and all(
+        c is None or (isinstance(c, dict) and set(c) == {"type", "state"} and isinstance(c["type"], str)
+                      and isinstance(c["state"], dict)) for c in v),
+        'a list with, per callback, null or {"type": name, "state": {...}}')
+    extra = field(where, meta, "extra", lambda v: v is None or isinstance(v, dict), "a dict or null")
+    try:
+        return {
+            "model": model_state,
+            "optimizer": join_arrays(optimizer, arrays) if optimizer is not None else None,
+            "scheduler": join_arrays(scheduler, arrays) if scheduler is not None else None,
+            "epoch": epoch,
+            "step": step,
+            "rng": rng,
+            "history": History.from_dict(history, where=f"{where}: the field 'history'") if history else None,
+            "callbacks": [None if c is None else {"type": c["type"], "state": join_arrays(c["state"], arrays)}
+                          for c in callbacks],
+            "extra": extra,
+        }
+    except ValueError as err:
+        if str(err).startswith(where):
+            raise
+        raise ValueError(f"{where}: {err}") from None

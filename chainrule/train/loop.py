@@ -3,6 +3,7 @@ and epochs, with validation, metrics, schedules, clipping, callbacks, random res
 checkpoints that resume exactly."""
 
 import copy
+import os
 import time
 
 import numpy as np
@@ -10,14 +11,34 @@ import numpy as np
 from chainrule import capture, distributed, random
 from chainrule.autograd.mode import no_grad
 from chainrule.nn.utils import clip_grad_norm_
+from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from chainrule.tensor import Tensor
-from chainrule.train.callbacks import ProgressBar
-from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
+from chainrule.train.callbacks import HOOKS, ProgressBar
+from chainrule.train.checkpoint import field, load_checkpoint, save_checkpoint
 from chainrule.train.history import History
 from chainrule.train.metrics import get_metric
+from chainrule.train.validation import check_bool, check_data, check_int, check_number
 
 # Schedulers that move the learning rate every batch, not every epoch.
-_PER_BATCH_SCHEDULERS = ("CyclicLR", "OneCycleLR")
+_PER_BATCH_SCHEDULERS = (CyclicLR, OneCycleLR)
+
+
+def _as_array(value, what, name):
+    """One side of a data pair as a checked array: numbers, every one finite."""
+    if value is None:
+        raise TypeError(f"{what}: the {name} are None; expected an array or tensor with one entry per sample")
+    try:
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{what}: the {name} cannot be made into one array ({err})") from None
+    return check_data(what, name, array)
+
+
+def _check_batch(x, y, what, batch):
+    """A DataLoader batch, checked as it comes (arrays given whole are checked once, up front)."""
+    where = f"{what}: DataLoader batch {batch}"
+    check_data(where, "inputs", x)
+    check_data(where, "targets", y)
 
 
 def _arrays(data, what):
@@ -28,7 +49,7 @@ def _arrays(data, what):
             f"{what}: expected a pair (inputs, targets) of arrays or tensors, a TensorDataset of two or a "
             f"DataLoader, got {type(data).__name__}"
         )
-    x, y = (d.data if isinstance(d, Tensor) else np.asarray(d) for d in data)
+    x, y = _as_array(data[0], what, "inputs"), _as_array(data[1], what, "targets")
     if len(x) != len(y):
         raise ValueError(f"{what}: {len(x)} inputs but {len(y)} targets")
     if len(x) == 0:
@@ -102,23 +123,53 @@ class Trainer:
                  metrics=("accuracy",), scheduler=None, scheduler_interval: str = "auto",
                  grad_clip=None, callbacks=(), verbose: int = 1, monitor_gradients: bool = True,
                  compile_step: bool = False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if grad_clip is not None and not grad_clip > 0:
-            raise ValueError(f"grad_clip must be a positive max norm, got {grad_clip}")
+        where = "fit"  # the arguments are fit's; Trainer is its engine
+        if not callable(loss_fn):
+            raise TypeError(f"{where}: loss_fn must be callable as loss_fn(output, target), got {loss_fn!r}")
+        if not all(callable(getattr(optimizer, m, None)) for m in ("step", "zero_grad")) \
+                or not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"{where}: optimizer must be a chainrule.optim optimizer, got {type(optimizer).__name__}")
+        batch_size = check_int(where, "batch_size", batch_size, minimum=1)
+        shuffle = check_bool(where, "shuffle", shuffle)
+        if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"{where}: metrics must be a list of metric names or callables, got {metrics!r}")
+        if scheduler is not None:
+            if not callable(getattr(scheduler, "step", None)):
+                raise TypeError(f"{where}: scheduler must be an lr_scheduler (LRScheduler or ReduceLROnPlateau) "
+                                f"with a step() method, got {scheduler!r}")
+            if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+                raise ValueError(f"{where}: the scheduler was built on another optimizer than the one given to fit; "
+                                 "its learning rates would never reach the training")
         if scheduler_interval not in ("auto", "epoch", "batch"):
             raise ValueError(
-                f"scheduler_interval must be 'auto', 'epoch' or 'batch', got {scheduler_interval!r}"
+                f"{where}: scheduler_interval must be 'auto', 'epoch' or 'batch', got {scheduler_interval!r}"
             )
+        if grad_clip is not None:
+            grad_clip = check_number(where, "grad_clip", grad_clip, positive=True)
+        if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"{where}: callbacks must be a list of Callback objects, got {callbacks!r}")
+        for cb in callbacks:
+            missing = [hook for hook in HOOKS if not callable(getattr(cb, hook, None))]
+            if missing:
+                raise TypeError(f"{where}: callbacks must be Callback objects (subclass chainrule.train.Callback), "
+                                f"got {cb!r}, which lacks {missing}")
+        verbose = check_int(where, "verbose", verbose, minimum=0)
+        if verbose > 2:
+            raise ValueError(f"{where}: verbose must be 0, 1 or 2, got {verbose}")
+        monitor_gradients = check_bool(where, "monitor_gradients", monitor_gradients)
+        compile_step = check_bool(where, "compile_step", compile_step)
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         # forward, loss and backward of each batch as a captured step (refused here, by layer name,
         # for a model it cannot capture)
         self.captured = capture.compile_step(model, loss_fn, optimizer) if compile_step else None
         self.batch_size, self.shuffle = batch_size, shuffle
-        self.metrics = [get_metric(m) for m in metrics]
+        try:
+            self.metrics = [get_metric(m) for m in metrics]
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{where}: {err}") from None
         self.scheduler = scheduler
         if scheduler_interval == "auto":
-            scheduler_interval = "batch" if type(scheduler).__name__ in _PER_BATCH_SCHEDULERS else "epoch"
+            scheduler_interval = "batch" if isinstance(scheduler, _PER_BATCH_SCHEDULERS) else "epoch"
         self.scheduler_interval = scheduler_interval
         self.grad_clip = grad_clip
         self.callbacks = list(callbacks)
@@ -131,13 +182,27 @@ class Trainer:
         self.epochs = 0
         self.batches_per_epoch = 0
         self.stop_training = False
+        self.resumed = False  # True on a run continued from a checkpoint (callbacks may ask)
         self.checkpoint_path = None
+        self._requested = []  # checkpoints that callbacks asked for this epoch
+        self._callback_states = None  # a checkpoint's callback states, loaded after on_train_begin
 
     # -- control ----------------------------------------------------------------------------
     def stop(self, reason: str) -> None:
         """Ask the loop to stop after the current step; the reason goes into the History."""
         self.stop_training = True
         self.history.stopped = reason
+
+    def request_checkpoint(self, path) -> None:
+        """Write a checkpoint to ``path`` at the end of this epoch, once every callback has seen it
+        (``ModelCheckpoint`` asks this way, so its file holds every callback's decision)."""
+        self._requested.append(path)
+
+    def _write_checkpoints(self):
+        paths = [*self._requested, *([self.checkpoint_path] if self.checkpoint_path is not None else [])]
+        self._requested = []
+        for path in paths:
+            self.save_checkpoint(path)
 
     def _emit(self, hook, *args):
         for callback in self.callbacks:
@@ -162,7 +227,10 @@ class Trainer:
         total, seen = 0.0, 0
         outputs, targets = [], []
         dtype = self._param_dtype()
+        whole = isinstance(data, _Arrays)  # checked once in fit; a DataLoader's batches as they come
         for batch, (x, y) in enumerate(data.epoch(self.batch_size, self.shuffle)):
+            if not whole:
+                _check_batch(x, y, "fit", batch)
             xb, yb = self._as_tensor(x, dtype), self._as_tensor(y, dtype)
             if self.captured is None:
                 out = self.model(xb)
@@ -182,7 +250,7 @@ class Trainer:
             if self.grad_clip is not None:
                 clip_grad_norm_(self.model.parameters(), self.grad_clip)
             if monitor is not None:
-                monitor.after_backward()
+                monitor.after_backward(loss=batch_loss)
             self.optimizer.step()
             if monitor is not None:
                 monitor.after_step()
@@ -214,7 +282,9 @@ class Trainer:
         try:
             with no_grad():
                 dtype = self._param_dtype()
-                for x, y in source.in_order(self.batch_size):
+                for batch, (x, y) in enumerate(source.in_order(self.batch_size)):
+                    if not isinstance(source, _Arrays):
+                        _check_batch(x, y, "evaluate", batch)
                     out = self.model(self._as_tensor(x, dtype))
                     total += float(self.loss_fn(out, self._as_tensor(y, dtype)).data) * len(x)
                     seen += len(x)
@@ -227,8 +297,9 @@ class Trainer:
         return record
 
     def predict(self, inputs) -> np.ndarray:
-        """The model's outputs for ``inputs`` in eval mode, batch by batch."""
-        x = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
+        """The model's outputs for ``inputs`` in eval mode, batch by batch; inputs holding text,
+        NaN or infinity are refused."""
+        x = _as_array(inputs, "predict", "inputs")
         dtype = self._param_dtype()
         was_training = self.model.training
         self.model.eval()
@@ -255,8 +326,12 @@ class Trainer:
         distributed.broadcast_parameters(self.model)  # every rank starts from rank 0's weights
         distributed.broadcast_rng_state()  # ... and draws rank 0's shuffles
         self._emit("on_train_begin")
+        if self._callback_states is not None:  # a resumed run: the checkpoint's state wins over the resets
+            self._load_callback_states(self._callback_states)
         try:
             for epoch in range(first_epoch, self.epochs + 1):
+                if self.stop_training:  # resumed from a run that a callback had stopped: it stays stopped
+                    break
                 self.epoch = epoch
                 self._emit("on_epoch_begin", epoch)
                 started = time.perf_counter()
@@ -271,14 +346,14 @@ class Trainer:
                 if monitor is not None:
                     record["grad_norms"] = monitor.epoch_summary()
                 if self.scheduler is not None and self.scheduler_interval == "epoch":
-                    if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+                    if isinstance(self.scheduler, ReduceLROnPlateau):
                         self.scheduler.step(record.get("val_loss", record["loss"]))
                     else:
                         self.scheduler.step()
                 self.history.append(record)
-                if self.checkpoint_path is not None:
-                    self.save_checkpoint(self.checkpoint_path)
                 self._emit("on_epoch_end", epoch, record)
+                # after the callbacks: the checkpoint holds their state and this epoch's stop decision
+                self._write_checkpoints()
                 if self.stop_training:
                     break
         finally:
@@ -288,14 +363,18 @@ class Trainer:
 
     def fit(self, train_data, *, epochs: int, val_data=None, restarts: int = 1, seed=None,
             resume_from=None, checkpoint=None) -> History:
-        """Train for ``epochs`` epochs (see ``chainrule.train.fit``) and return the History."""
+        """Train for ``epochs`` epochs (see ``chainrule.train.fit``) and return the History. Each
+        call is a new run (fresh History and counters) unless ``resume_from`` continues one."""
+        epochs = check_int("fit", "epochs", epochs, minimum=1)
+        restarts = check_int("fit", "restarts", restarts, minimum=1)
+        if seed is not None:
+            seed = check_int("fit", "seed", seed, minimum=0)
+        for name, path in (("resume_from", resume_from), ("checkpoint", checkpoint)):
+            if path is not None and not isinstance(path, (str, os.PathLike)):
+                raise TypeError(f"fit: {name} must be a file path (str or os.PathLike), got {path!r}")
         distributed.init_if_launched()
         data = _source(train_data, "fit")
         val = _source(val_data, "fit(val_data)") if val_data is not None else None
-        if epochs < 1:
-            raise ValueError(f"fit: epochs must be >= 1, got {epochs}")
-        if restarts < 1:
-            raise ValueError(f"fit: restarts must be >= 1, got {restarts}")
         if resume_from is not None and restarts != 1:
             raise ValueError(
                 "fit: resume_from continues a single run; it cannot be combined with restarts > 1"
@@ -303,12 +382,16 @@ class Trainer:
         self.epochs = epochs
         self.batches_per_epoch = data.batches_per_epoch(self.batch_size)
         self.checkpoint_path = checkpoint
+        self.history, self.epoch, self.step, self.stop_training = History(), 0, 0, False
+        self.resumed, self._callback_states, self._requested = False, None, []
         if seed is not None:
             random.manual_seed(seed)
         if resume_from is not None:
-            self.load_checkpoint(resume_from)
-            if not self.stop_training:
-                self._run(data, val, self.epoch + 1)
+            target = self.load_checkpoint(resume_from)
+            if self.stop_training and target is not None and epochs > target:
+                # more epochs than the stopped run was given: the user asks it to go on
+                self.stop_training, self.history.stopped = False, None
+            self._run(data, val, self.epoch + 1)
             return self.history
         if restarts == 1:
             self._run(data, val, 1)
@@ -362,23 +445,62 @@ class Trainer:
             return
         save_checkpoint(path, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
                         epoch=self.epoch, step=self.step, history=self.history, callbacks=self.callbacks,
-                        extra={"stop_training": self.stop_training})
+                        extra={"stop_training": self.stop_training, "epochs": self.epochs})
 
-    def load_checkpoint(self, path) -> None:
-        """Restore model, optimizer, scheduler, callbacks, RNG, counters and History."""
+    def load_checkpoint(self, path):
+        """Restore model, optimizer, scheduler, callbacks, RNG, counters and History from a
+        checkpoint of a run with the same model, optimizer, scheduler and stateful callbacks (in
+        the same order); return the ``epochs`` that run was given (None if not recorded).
+
+        Everything is checked before anything changes; a mismatch raises ValueError naming the
+        file. The callbacks' state is loaded again after ``on_train_begin`` when the run resumes.
+        """
         state = load_checkpoint(path)
-        self.model.load_state_dict(state["model"])
-        if state["optimizer"] is not None:
+        where = f"load_checkpoint: {path}"
+        extra = state["extra"] or {}
+        stopped = field(where, {"stop_training": False, **extra}, "stop_training",
+                        lambda v: isinstance(v, bool), "true or false")
+        target = field(where, {"epochs": None, **extra}, "epochs", lambda v: v is None or (
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 10**9), "an epoch count")
+        saved = [c for c in state["callbacks"] if c is not None]
+        stateful = [cb for cb in self.callbacks if hasattr(cb, "state_dict")]
+        if [c["type"] for c in saved] != [type(cb).__name__ for cb in stateful]:
+            raise ValueError(
+                f"{where} holds the state of the callbacks {[c['type'] for c in saved]}, but this run has "
+                f"{[type(cb).__name__ for cb in stateful]}; resume with the same callbacks, in the same order"
+            )
+        for name, ours, theirs in (("optimizer", self.optimizer, state["optimizer"]),
+                                   ("scheduler", self.scheduler, state["scheduler"])):
+            if (ours is None) != (theirs is None):
+                raise ValueError(f"{where} holds {'no' if theirs is None else 'a'} {name} state, but this run has "
+                                 f"{'no' if ours is None else 'a'} {name}; resume with the same settings")
+        states = [c["state"] for c in saved]
+        self._load_callback_states(states, where)  # checks them before anything else changes
+        model_before = {k: v.copy() for k, v in self.model.state_dict().items()}
+        optimizer_before = copy.deepcopy(self.optimizer.state_dict())
+        try:  # each load is all or nothing; together, too
+            self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        for callback, saved in zip(self.callbacks, state["callbacks"]):
-            if saved is not None and hasattr(callback, "load_state_dict"):
-                callback.load_state_dict(saved)
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (ValueError, TypeError, KeyError, RuntimeError) as err:
+            self.model.load_state_dict(model_before)
+            self.optimizer.load_state_dict(optimizer_before)
+            raise ValueError(f"{where}: {err}") from None
         random.set_rng_state(state["rng"])
         self.epoch, self.step = state["epoch"], state["step"]
-        self.history = History.from_dict(state["history"]) if state["history"] else History()
-        self.stop_training = bool((state["extra"] or {}).get("stop_training"))
+        self.history = state["history"] or History()
+        self.stop_training = stopped
+        self.resumed, self._callback_states = True, states
+        return target
+
+    def _load_callback_states(self, states, where="resume"):
+        stateful = [cb for cb in self.callbacks if hasattr(cb, "state_dict")]
+        for callback, saved in zip(stateful, states):
+            try:
+                callback.load_state_dict(saved)
+            except (ValueError, TypeError, KeyError) as err:
+                raise ValueError(f"{where}: the state of callback {type(callback).__name__}: {err}") from None
 
 
 def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, batch_size: int = 32,

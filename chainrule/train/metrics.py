@@ -107,6 +107,8 @@ def get_metric(spec):
     """``(name, function)`` for a metric name ("accuracy", "top3_accuracy", "f1", ...) or a callable."""
     if callable(spec):
         return getattr(spec, "__name__", "metric"), spec
+    if not isinstance(spec, str):
+        raise TypeError(f"a metric must be a name such as 'accuracy' or a callable(y_true, output), got {spec!r}")
     top_k = re.fullmatch(r"top_?(\d+)_accuracy", spec)
     if top_k:
         k = int(top_k.group(1))

@@ -1,0 +1,68 @@
+"""Checks of what the training loop is given, made once at its public entry points: integer,
+number and flag settings, and data that must be numbers and finite."""
+
+import math
+import numbers
+
+import numpy as np
+
+
+def _kind(value) -> str:
+    return type(value).__name__
+
+
+def check_int(where: str, name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int when it is an integer (not a bool) >= ``minimum``, else TypeError or
+    ValueError naming ``where`` and ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an integer >= {minimum}, got {value!r} ({_kind(value)})")
+    if value < minimum:
+        raise ValueError(f"{where}: {name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_number(where: str, name: str, value, minimum: float = -math.inf, positive: bool = False) -> float:
+    """``value`` as a float when it is a finite real number (not a bool) >= ``minimum`` (> 0 with
+    ``positive``), else TypeError or ValueError naming ``where`` and ``name``."""
+    bound = "> 0" if positive else f">= {minimum:g}" if minimum > -math.inf else ""
+    expected = f"a finite number {bound}".strip()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be {expected}, got {value!r} ({_kind(value)})")
+    value = float(value)
+    if not math.isfinite(value) or value < minimum or (positive and value <= 0):
+        raise ValueError(f"{where}: {name} must be {expected}, got {value!r}")
+    return value
+
+
+def check_bool(where: str, name: str, value) -> bool:
+    """``value`` when it is a bool (NumPy's included), else TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r} ({_kind(value)})")
+    return bool(value)
+
+
+def _where_not_finite(array: np.ndarray) -> str:
+    """'NaN at row 17, column 3' for the first non-finite entry (row-major order)."""
+    index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+    value = array[index]
+    what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    if len(index) == 1:
+        return f"{what} at row {index[0]}"
+    if len(index) == 2:
+        return f"{what} at row {index[0]}, column {index[1]}"
+    return f"{what} at row {index[0]}, position {index[1:]}"
+
+
+def check_data(where: str, what: str, array: np.ndarray) -> np.ndarray:
+    """``array`` when it holds numbers and every one is finite, else TypeError (text, objects) or
+    ValueError (NaN or infinity, with its row and column). One pass of ``np.isfinite``."""
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: the {what} have dtype {array.dtype}; expected numbers (bool, integer or float)")
+    if array.ndim == 0:
+        raise ValueError(f"{where}: the {what} are a single value; expected an array with one entry per sample")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(
+            f"{where}: the {what} hold {_where_not_finite(array)}; non-finite data cannot be trained on or "
+            "evaluated: drop or impute those entries first"
+        )
+    return array

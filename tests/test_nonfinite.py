@@ -70,6 +70,8 @@ def test_evaluate_and_predict_refuse_non_finite_inputs():
     with pytest.raises(ValueError, match="predict: the inputs hold NaN at row 3, column 1"):
         trainer.predict(x)
     assert trainer.predict(np.nan_to_num(x)).shape == (24, 3)
+    with pytest.raises(ValueError, match="predict: the inputs hold no sample"):
+        trainer.predict(np.zeros((0, 4), np.float32))
 
 
 def test_dataloader_batches_are_checked_as_they_come():

@@ -149,6 +149,19 @@ def test_a_stopped_run_stays_stopped_on_resume(name, tmp_path):
     assert counter.batches > 0 and len(longer) > len(straight_history)
 
 
+def test_a_run_killed_after_its_last_checkpoint_resumes_to_the_same_end(tmp_path):
+    # all epochs ran (no stop); killed before on_train_end put EarlyStopping's best weights back
+    straight, straight_history, _ = run("all_together", tmp_path)
+    assert straight_history.stopped is None and len(straight_history) == EPOCHS
+    ckpt = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        run("all_together", tmp_path, extra=[CrashAtTheEnd()], checkpoint=ckpt)
+    counter = CountBatches()
+    resumed, history, _ = run("all_together", tmp_path, extra=[counter], checkpoint=ckpt, resume_from=ckpt)
+    assert counter.batches == 0
+    same_run(resumed, history, straight, straight_history)
+
+
 def test_a_finished_run_is_extended_by_more_epochs(tmp_path):
     straight, straight_history, _ = run("step_lr", tmp_path, epochs=EPOCHS)
     ckpt = tmp_path / "run.safetensors"

@@ -117,7 +117,7 @@ def _source(data, what):
 
 class Trainer:
     """Everything a training run needs, and the state callbacks see (``epoch``, ``step``,
-    ``history``, ``stop_training``). ``fit`` is the one-call front end."""
+    ``history``, ``stop_training``, ``resumed``). ``fit`` is the one-call front end."""
 
     def __init__(self, model, loss_fn, optimizer, *, batch_size: int = 32, shuffle: bool = True,
                  metrics=("accuracy",), scheduler=None, scheduler_interval: str = "auto",
@@ -300,6 +300,8 @@ class Trainer:
         """The model's outputs for ``inputs`` in eval mode, batch by batch; inputs holding text,
         NaN or infinity are refused."""
         x = _as_array(inputs, "predict", "inputs")
+        if len(x) == 0:
+            raise ValueError("predict: the inputs hold no sample; expected at least one row")
         dtype = self._param_dtype()
         was_training = self.model.training
         self.model.eval()
@@ -518,8 +520,16 @@ def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, ba
     (each batch for CyclicLR and OneCycleLR; ReduceLROnPlateau gets the validation loss).
     ``restarts=K`` trains K times from fresh initialisations and keeps the best run. ``verbose``:
     0 silent, 1 a progress bar on a terminal, 2 one line per epoch on any output.
-    ``checkpoint=path`` writes a resumable checkpoint after every epoch; ``resume_from=path``
-    continues such a run exactly (same final weights as an uninterrupted run).
+    ``checkpoint=path`` writes a resumable checkpoint after every epoch, once the callbacks have
+    seen it; ``resume_from=path`` continues such a run exactly (the same weights and History as an
+    uninterrupted run), with the same model, optimizer, scheduler and stateful callbacks (whose
+    patience counters, best values and best weights the checkpoint holds). Resuming runs up to
+    ``epochs``: a run that finished its epochs is extended by a larger ``epochs``; a run that a
+    callback stopped (``history.stopped`` says why) stays stopped and trains nothing, unless
+    ``epochs`` is larger than the run was first given: that asks it to go on, with the callbacks'
+    state as saved (give EarlyStopping a larger ``patience`` to let it run longer).
+    Arguments are checked before the first epoch; inputs or targets holding text, NaN or
+    infinity are refused (TypeError / ValueError naming the row and column).
     ``compile_step=True`` runs each batch's forward, loss and backward as a captured step
     (``chainrule.compile_step``: the same numbers, less time per batch for small networks; an
     ``nn.Sequential`` of the layers it lists, else a NotImplementedError naming the layer); the

@@ -1,8 +1,15 @@
 """The one seeded random generator behind every random op (randn, rand, dropout, init, shuffling)."""
 
+from numbers import Integral
+
 import numpy as np
 
 _generator = None  # created on first use: importing numpy.random costs ~10 ms at start-up
+
+# While the training loop runs this process's share of a global batch (data-parallel training over
+# MPI): (its rows of the batch as a slice rank::world, the global batch size, how many rows that
+# is). None otherwise, and that is also a share of all rows.
+_share = None
 
 
 def manual_seed(seed: int) -> "np.random.Generator":
@@ -33,6 +40,83 @@ def get_rng_state() -> dict:
     return get_generator().bit_generator.state
 
 
+# The fields of a PCG64 state (NumPy's default bit generator), each with its bound
+_PCG64_FIELDS = {"state": 2**128, "inc": 2**128}
+_STATE_FIELDS = {"has_uint32": 2, "uinteger": 2**32}
+
+
+def _check_fields(where, value, fields):
+    if not isinstance(value, dict):
+        raise ValueError(f"set_rng_state: {where} must be a dict, got {type(value).__name__}")
+    missing = [k for k in fields if k not in value]
+    if missing:
+        raise ValueError(f"set_rng_state: {where} lacks {missing} (it holds {sorted(map(str, value))})")
+    for key, bound in fields.items():
+        number = value[key]
+        if isinstance(number, bool) or not isinstance(number, Integral) or not 0 <= number < bound:
+            shown = repr(number) if len(repr(number)) < 60 else f"{type(number).__name__} {repr(number)[:40]}..."
+            raise ValueError(f"set_rng_state: {where}[{key!r}] must be an integer in [0, {bound}), got {shown}")
+
+
 def set_rng_state(state: dict) -> None:
-    """Restore a state returned by `get_rng_state`."""
-    get_generator().bit_generator.state = state
+    """Restore a state returned by `get_rng_state`; anything else is a ValueError naming the field.
+
+    >>> set_rng_state({"bit_generator": "PCG64", "state": {"state": 1}})
+    Traceback (most recent call last):
+    ...
+    ValueError: set_rng_state: state['state'] lacks ['inc'] (it holds ['state'])
+    """
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"set_rng_state: expected the dict get_rng_state() returns "
+            f"({{'bit_generator': 'PCG64', 'state': {{...}}, ...}}), got {type(state).__name__}"
+        )
+    name = get_generator().bit_generator.state["bit_generator"]
+    if state.get("bit_generator") != name:
+        raise ValueError(
+            f"set_rng_state: state['bit_generator'] must be {name!r}, got {str(state.get('bit_generator'))[:40]!r}"
+        )
+    _check_fields("state['state']", state.get("state"), _PCG64_FIELDS)
+    _check_fields("state", state, _STATE_FIELDS)
+    unknown = sorted(map(str, set(state) - {"bit_generator", "state", *_STATE_FIELDS}))
+    if unknown:
+        raise ValueError(f"set_rng_state: unknown fields {unknown}")
+    get_generator().bit_generator.state = {
+        "bit_generator": name, "state": {k: int(state["state"][k]) for k in _PCG64_FIELDS},
+        **{k: int(state[k]) for k in _STATE_FIELDS},
+    }
+
+
+# -- random ops in the forward pass under data parallelism ---------------------------------------
+def set_batch_share(rows: slice | None, size: int = 0) -> None:
+    """Tell the random ops of the forward pass that this process holds ``rows`` (a slice
+    ``rank::world``) of a global batch of ``size`` samples; None when it holds the whole batch
+    (one process, and outside training). The training loop sets it around every batch."""
+    global _share
+    _share = None if rows is None else (rows, size, len(range(size)[rows]))
+
+
+def batch_random(shape: tuple, dtype=np.float64) -> np.ndarray:
+    """Uniform numbers in [0, 1) of ``shape`` for a random op of the forward pass whose first axis
+    is the batch (dropout's mask). Drawn for the whole global batch and cut to this process's rows
+    (``set_batch_share``), so that a sample gets the numbers it gets in one process whatever the
+    number of ranks, and every rank's generator moves on alike. Outside a share (one process):
+    ``get_generator().random(shape)``, the same numbers.
+
+    When the first axis is not this rank's rows (a sequence-first input), each rank draws its
+    own numbers: then N ranks match one process in distribution only.
+
+    >>> _ = manual_seed(0); whole = batch_random((5, 2))
+    >>> _ = manual_seed(0); set_batch_share(slice(1, None, 2), 5); mine = batch_random((2, 2))
+    >>> set_batch_share(None); bool((mine == whole[1::2]).all())
+    True
+    """
+    generator = get_generator()
+    share = _share
+    if share is None or not shape:
+        return generator.random(shape, dtype=dtype)
+    rows, size, count = share
+    if shape[0] == count:
+        return generator.random((size, *shape[1:]), dtype=dtype)[rows]
+    # Not the batch axis: numbers of this rank's own (drawn for every rank, rank's part kept).
+    return generator.random((rows.step, *shape), dtype=dtype)[rows.start]

@@ -58,8 +58,8 @@ def _arrays(data, what):
 
 
 class _Arrays:
-    """Training data held as two arrays: the loop draws each epoch's order itself (seeded, and
-    sharded across MPI ranks)."""
+    """Training data held as two arrays: the loop draws each epoch's order itself (seeded), and
+    under MPI each rank takes its rows of every global batch (chainrule.distributed)."""
 
     def __init__(self, data, what):
         self.x, self.y = _arrays(data, what)
@@ -68,15 +68,25 @@ class _Arrays:
         return len(self.x)
 
     def batches_per_epoch(self, batch_size):
-        return -(-len(distributed.shard(np.arange(len(self.x)))) // batch_size)
+        return -(-len(self.x) // (batch_size * distributed.world_size()))
 
     def epoch(self, batch_size, shuffle):
-        n = len(self.x)
+        """This rank's rows r, r + N, ... of each global batch of ``batch_size`` x N samples (N ranks),
+        cut from the epoch's order as one process with that batch cuts it: nothing padded, and a
+        rank's rows of the last, short batch may be none. The random ops of the forward pass learn
+        which rows these are (random.set_batch_share); in one process they are all of them."""
+        distributed.broadcast_rng_state()  # equal generators, whatever the last epoch's forward passes drew
+        n, world, me = len(self.x), distributed.world_size(), distributed.rank()
         order = random.get_generator().permutation(n) if shuffle else np.arange(n)
-        order = distributed.shard(order)  # this rank's share of the epoch (all of it in one process)
-        for start in range(0, len(order), batch_size):
-            index = order[start:start + batch_size]
-            yield self.x[index], self.y[index]
+        size = batch_size * world
+        try:
+            for start in range(0, n, size):
+                batch = order[start:start + size]
+                random.set_batch_share(slice(me, None, world), len(batch))
+                index = batch[me::world]
+                yield self.x[index], self.y[index]
+        finally:
+            random.set_batch_share(None)
 
     def in_order(self, batch_size):
         for start in range(0, len(self.x), batch_size):
@@ -241,7 +251,7 @@ class Trainer:
             else:
                 loss_value, output = self.captured.forward_backward(xb, yb)
             # the mean gradient and loss over all ranks' batches (one Allreduce; nothing in one process)
-            batch_loss = distributed.average_gradients(self.model.parameters(), loss_value)
+            batch_loss = distributed.average_gradients(self.model.parameters(), loss_value, count=len(x))
             self.step += 1
             logs = {"loss": batch_loss}
             self._emit("on_after_backward", logs)
@@ -377,6 +387,8 @@ class Trainer:
         distributed.init_if_launched()
         data = _source(train_data, "fit")
         val = _source(val_data, "fit(val_data)") if val_data is not None else None
+        if distributed.is_distributed():  # before the first collective: every rank holds the same data
+            distributed.check_same_data((data.x, data.y), None if val is None else (val.x, val.y))
         if resume_from is not None and restarts != 1:
             raise ValueError(
                 "fit: resume_from continues a single run; it cannot be combined with restarts > 1"

@@ -3,9 +3,11 @@
     mpiexec -n N python tests/mpi_scripts/train_equivalence.py OUT.npz
 
 Rank 0 writes OUT.npz: the final parameters and epoch records of a run with per-rank batch
-GLOBAL_BATCH / N for float64 and float32, how far the ranks' parameters (and batch norm running
+GLOBAL_BATCH[dtype] / N for float64 and float32 (the data do not fill the last batch: with 2 or 3
+ranks, float64's last batch leaves some ranks without a row, float32's gives them unequal
+shares; the model has dropout), how far the ranks' parameters (and batch norm running
 statistics) lie apart, and the results of reduce_metrics, average_gradients with a gradient
-missing on one rank, and DistributedSampler. tests/test_distributed.py imports ``train`` from
+missing on one rank and weighted by rows, and DistributedSampler. tests/test_distributed.py imports ``train`` from
 this file for the one-process reference (no MPI there).
 
 The plain Trainer runs here: its calls into chainrule.distributed make it data-parallel.
@@ -19,21 +21,23 @@ import chainrule as cr
 from chainrule import distributed, nn, optim, random
 from chainrule.train.loop import Trainer
 
-N_SAMPLES, GLOBAL_BATCH, EPOCHS = 48, 8, 3
+N_SAMPLES, EPOCHS = 43, 3
+GLOBAL_BATCH = {"float64": 6, "float32": 12}  # 43 = 7 * 6 + 1 = 3 * 12 + 7
 
 
 class Net(nn.Module):
-    """A small MLP plus a layer it never uses (its gradient stays None on every rank)."""
+    """A small MLP with dropout, plus a layer it never uses (its gradient stays None on every rank)."""
 
     def __init__(self, batch_norm=False):
         super().__init__()
         self.hidden = nn.Linear(6, 16)
         self.norm = nn.BatchNorm1d(16) if batch_norm else nn.Identity()
+        self.drop = nn.Dropout(0.3)
         self.out = nn.Linear(16, 3)
         self.unused = nn.Linear(2, 2)
 
     def forward(self, x):
-        return self.out(self.norm(self.hidden(x)).tanh())
+        return self.out(self.drop(self.norm(self.hidden(x)).tanh()))
 
 
 def data():
@@ -71,13 +75,13 @@ def main(out):
     for dtype in ("float64", "float32"):
         # Each rank initialises differently: broadcast_parameters and broadcast_rng_state must
         # make every rank continue from rank 0's weights and generator.
-        model, history = train(dtype, Trainer, GLOBAL_BATCH // world, init_seed=100 + me)
+        model, history = train(dtype, Trainer, GLOBAL_BATCH[dtype] // world, init_seed=100 + me)
         state = {k: v.copy() for k, v in model.state_dict().items()}
         results[f"{dtype}_spread"] = np.array(_spread(comm, list(state.values())))
         results.update({f"{dtype}/{k}": v for k, v in state.items()})
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             results[f"{dtype}_history/{key}"] = np.array(history[key])
-    model, _ = train("float64", Trainer, GLOBAL_BATCH // world, 100 + me, batch_norm=True)
+    model, _ = train("float64", Trainer, GLOBAL_BATCH["float32"] // world, 100 + me, batch_norm=True)
     results["batch_norm_buffer_spread"] = np.array(_spread(comm, [b.data for b in model.buffers()]))
 
     # reduce_metrics: rank r reports accuracy r over r + 1 samples; ints pass through.
@@ -94,6 +98,11 @@ def main(out):
     results["grad_b"] = b.grad
     results["grad_c_is_none"] = np.array(c.grad is None)
     results["mean_loss"] = np.array(mean_loss)
+    # weighted by rows: rank 0 holds 3 rows (gradient 1, loss 2), rank 1 one row (gradient 5, loss 6)
+    w = cr.tensor(np.zeros(2), requires_grad=True)
+    w.grad = np.full(2, 1.0 + 4 * me)
+    results["weighted_loss"] = np.array(distributed.average_gradients([w], loss=2.0 + 4 * me, count=3 - 2 * me))
+    results["weighted_grad"] = w.grad
 
     # DistributedSampler: every rank draws the same permutation and keeps its own shard.
     random.manual_seed(5)

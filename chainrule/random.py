@@ -40,9 +40,16 @@ def get_rng_state() -> dict:
     return get_generator().bit_generator.state
 
 
-# The fields of a PCG64 state (NumPy's default bit generator), each with its bound
-_PCG64_FIELDS = {"state": 2**128, "inc": 2**128}
-_STATE_FIELDS = {"has_uint32": 2, "uinteger": 2**32}
+# The fields of a PCG64 state (NumPy's default bit generator) and of the state around it, with bounds
+_PCG64_FIELDS = {"state": (2**128, "2**128"), "inc": (2**128, "2**128")}
+_STATE_FIELDS = {"has_uint32": (2, "2"), "uinteger": (2**32, "2**32")}
+
+
+def _shown(value) -> str:
+    if isinstance(value, Integral) and not isinstance(value, bool) and abs(value) > 10**40:
+        return f"an int of {int(abs(value).bit_length() * 0.30103) + 1} digits"  # repr fails past 4300
+    text = repr(value)
+    return text if len(text) <= 60 else f"{type(value).__name__} {text[:40]}..."
 
 
 def _check_fields(where, value, fields):
@@ -51,11 +58,12 @@ def _check_fields(where, value, fields):
     missing = [k for k in fields if k not in value]
     if missing:
         raise ValueError(f"set_rng_state: {where} lacks {missing} (it holds {sorted(map(str, value))})")
-    for key, bound in fields.items():
+    for key, (bound, label) in fields.items():
         number = value[key]
         if isinstance(number, bool) or not isinstance(number, Integral) or not 0 <= number < bound:
-            shown = repr(number) if len(repr(number)) < 60 else f"{type(number).__name__} {repr(number)[:40]}..."
-            raise ValueError(f"set_rng_state: {where}[{key!r}] must be an integer in [0, {bound}), got {shown}")
+            raise ValueError(
+                f"set_rng_state: {where}[{key!r}] must be an integer in [0, {label}), got {_shown(number)}"
+            )
 
 
 def set_rng_state(state: dict) -> None:
@@ -74,7 +82,7 @@ def set_rng_state(state: dict) -> None:
     name = get_generator().bit_generator.state["bit_generator"]
     if state.get("bit_generator") != name:
         raise ValueError(
-            f"set_rng_state: state['bit_generator'] must be {name!r}, got {str(state.get('bit_generator'))[:40]!r}"
+            f"set_rng_state: state['bit_generator'] must be {name!r}, got {_shown(state.get('bit_generator'))}"
         )
     _check_fields("state['state']", state.get("state"), _PCG64_FIELDS)
     _check_fields("state", state, _STATE_FIELDS)

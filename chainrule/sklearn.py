@@ -65,7 +65,10 @@ def _is_real(value) -> bool:
 
 def _in(value, low: float, high: float = math.inf, *, low_closed: bool = True, high_closed: bool = False) -> bool:
     """A finite real number (not a bool) in the interval: NaN and infinities are refused."""
-    if not _is_real(value) or not math.isfinite(value):
+    try:
+        if not _is_real(value) or not math.isfinite(value):
+            return False
+    except OverflowError:  # an int beyond the float range
         return False
     above = value >= low if low_closed else value > low
     return above and (value <= high if high_closed else value < high)

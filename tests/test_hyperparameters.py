@@ -48,6 +48,7 @@ def trained(opt, steps=2):
     ([0.1], TypeError, r"lr must be a real number, got list"),
     (math.inf, ValueError, r"Invalid learning rate: inf \(lr must be a finite number >= 0\)"),
     (math.nan, ValueError, r"Invalid learning rate: nan"),
+    (10**400, ValueError, r"Invalid learning rate: inf"),
     (-0.1, ValueError, r"Invalid learning rate: -0.1"),
 ])  # fmt: skip
 def test_every_optimizer_refuses_a_bad_learning_rate_naming_it(make, lr, error, message):
@@ -253,8 +254,10 @@ def test_another_schedulers_state_is_refused_and_nothing_changes():
     with pytest.raises(ValueError, match=r"is the state of 'StepLR', not of ExponentialLR"):
         sched.load_state_dict(StepLR(sgd(), 3).state_dict())
     for key, value, error in [("last_epoch", "5", r"\['last_epoch'\] must be a number, got '5'"),
-                              ("last_epoch", 2.5, r"\['last_epoch'\] must be an integer >= -1, got 2.5"),
-                              ("gamma", math.nan, r"\['gamma'\] must be a number, got nan"),
+                              ("last_epoch", 2.5, r"\['last_epoch'\] must be an integer in \[-1, 2\*\*53\], got 2.5"),
+                              ("last_epoch", 10**5000, r"\['last_epoch'\] must be an integer .*, got 'a huge number'"),
+                              ("gamma", math.nan, r"\['gamma'\] must be a number, not NaN .*, got nan"),
+                              ("gamma", -10**400, r"\['gamma'\] must be a number, not NaN nor an integer beyond"),
                               ("base_lrs", [0.1], r"\['base_lrs'\] must be a list of 2 values")]:
         with pytest.raises(ValueError, match=error):
             sched.load_state_dict({**before, key: value})

@@ -376,7 +376,8 @@ def test_parameters_are_checked_at_fit_not_at_construction():
            ("alpha", np.nan), ("learning_rate_init", np.inf), ("tol", np.nan), ("epsilon", np.inf), ("beta_1", 1.0),
            ("beta_2", np.nan), ("momentum", "0.9"), ("batch_size", 2.5), ("max_iter", 1.5),
            ("n_iter_no_change", 2.5), ("hidden_layer_sizes", "64"), ("shuffle", "no"), ("early_stopping", 1),
-           ("validation_fraction", np.nan), ("batch_norm", None), ("warm_start", "yes"), ("verbose", -1)]
+           ("validation_fraction", np.nan), ("batch_norm", None), ("warm_start", "yes"), ("verbose", -1),
+           ("alpha", 10**400)]
     for name, value in bad:
         net = MLPClassifier(**{name: value})  # no error yet: __init__ only stores
         message = f"The '{name}' parameter of MLPClassifier must be .*\\. Got {re.escape(repr(value))} instead\\."

@@ -116,10 +116,14 @@ def _check_like(where: str, path: str, own, saved, key: str = "") -> None:
         if not isinstance(saved, bool):
             refuse(f"must be True or False, got {saved!r}")
     elif isinstance(own, numbers.Real):
-        if not isinstance(saved, numbers.Real) or isinstance(saved, bool) or math.isnan(saved):
+        if not isinstance(saved, numbers.Real) or isinstance(saved, bool):
             refuse(f"must be a number, got {saved!r}")
-        if key in _COUNTERS and (not _is_int(saved) or saved < -1):
-            refuse(f"must be an integer >= -1, got {saved!r}")
+        shown = "a huge number" if abs(saved) >= 10**20 else saved
+        if key in _COUNTERS:
+            if not _is_int(saved) or not -1 <= saved <= 2**53:  # the schedules' float arithmetic ends there
+                refuse(f"must be an integer in [-1, 2**53], got {shown!r}")
+        elif (_is_int(saved) and abs(saved) > 2**53) or math.isnan(saved):
+            refuse(f"must be a number, not NaN nor an integer beyond 2**53, got {shown!r}")
     elif isinstance(own, str) and not isinstance(saved, str):
         refuse(f"must be a string, got {saved!r}")
 

@@ -45,7 +45,10 @@ def _as_float(value):
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
         return float(array.reshape(())) if array.size == 1 and array.dtype.kind in "fiu" else None
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range: as infinite, and refused as such
+            return math.inf
     return None
 
 

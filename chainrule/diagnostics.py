@@ -2,6 +2,7 @@
 a vanishing/exploding-gradient detector, and plots of training history and gradient flow."""
 
 import math
+import numbers
 import warnings
 from pathlib import Path
 
@@ -137,8 +138,11 @@ class GradientMonitor:
                  low: float = 1e-3, high: float = 1e3):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"GradientMonitor: every must be a positive integer, got {every!r}")
-        if not 0 < low < high:
-            raise ValueError(f"GradientMonitor: expected 0 < low < high, got low={low}, high={high}")
+        for name, value in (("low", low), ("high", high)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"GradientMonitor: {name} must be a number, got {value!r}")
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+            raise ValueError(f"GradientMonitor: expected finite 0 < low < high, got low={low}, high={high}")
         self.model = model
         self.every = every
         self.warn = warn

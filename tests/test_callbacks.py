@@ -7,7 +7,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.train import ConvergenceStop, EarlyStopping, ModelCheckpoint, fit
+from chainrule.train import ConvergenceStop, CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint, ProgressBar, fit
 
 
 class Stub:
@@ -108,6 +108,9 @@ def test_convergence_stop_counts_calm_epochs():
     (lambda: ConvergenceStop(tol=-1), ValueError, "ConvergenceStop: tol must be a finite number >= 0"),
     (lambda: ConvergenceStop(patience=0), ValueError, "ConvergenceStop: patience must be an integer >= 1"),
     (lambda: ModelCheckpoint(3), TypeError, "ModelCheckpoint: path must be a str or a path"),
+    (lambda: CSVLogger(None), TypeError, "CSVLogger: path must be a str or a path, got None"),
+    (lambda: JSONLogger(1), TypeError, "JSONLogger: path must be a str or a path"),
+    (lambda: ProgressBar(verbose="2"), TypeError, "ProgressBar: verbose must be an integer >= 0"),
 ])
 def test_callback_settings_are_checked(make, error, message):
     with pytest.raises(error, match=message):

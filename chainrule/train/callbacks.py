@@ -253,7 +253,7 @@ class ProgressBar(Callback):
     2 one summary line per epoch, on any output (logs, CI)."""
 
     def __init__(self, verbose: int = 1, stream=None):
-        self.verbose = verbose
+        self.verbose = check_int("ProgressBar", "verbose", verbose, minimum=0)
         self.stream = stream
         self._bar = None
 
@@ -294,6 +294,12 @@ def format_record(record: dict) -> str:
     return "  ".join(parts)
 
 
+def _log_path(who, path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{who}: path must be a str or a path, got {path!r}")
+    return Path(path)
+
+
 def _drop_rows_after(path: Path, epoch: int, epoch_of) -> None:
     """On a resumed run: remove the rows at the end of a log that record epochs after ``epoch``
     (written after the checkpoint the run resumed from, so about to be run again) and a row cut
@@ -323,7 +329,7 @@ class CSVLogger(Callback):
     removes the rows of epochs after its checkpoint, so no epoch is logged twice."""
 
     def __init__(self, path):
-        self.path = Path(path)
+        self.path = _log_path(type(self).__name__, path)
 
     def on_train_begin(self, trainer):
         if getattr(trainer, "resumed", False):
@@ -347,7 +353,7 @@ class JSONLogger(Callback):
     lines of epochs after its checkpoint, so no epoch is logged twice."""
 
     def __init__(self, path):
-        self.path = Path(path)
+        self.path = _log_path(type(self).__name__, path)
 
     def on_train_begin(self, trainer):
         if getattr(trainer, "resumed", False):

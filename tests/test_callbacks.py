@@ -124,9 +124,9 @@ def test_callback_state_round_trips_and_bad_state_is_refused():
     again.load_state_dict(early.state_dict())
     assert (again.best, again.best_epoch, again.wait) == (0.5, 2, 1)
     np.testing.assert_array_equal(again.best_weights["weight"], [[2.0]])
-    with pytest.raises(ValueError, match=r"EarlyStopping\.load_state_dict: 'wait' must be a count of epochs"):
+    with pytest.raises(ValueError, match=r"EarlyStopping\.load_state_dict: the field 'wait' must be a count of epochs"):
         again.load_state_dict({**early.state_dict(), "wait": "1"})
-    with pytest.raises(ValueError, match="'best_weights' must be a dict of arrays"):
+    with pytest.raises(ValueError, match="the field 'best_weights' must be a dict of arrays"):
         again.load_state_dict({**early.state_dict(), "best_weights": {"weight": [1]}})
     with pytest.raises(ValueError, match="expected a dict, got list"):
         ConvergenceStop().load_state_dict([])

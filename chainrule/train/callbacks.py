@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule import distributed
-from chainrule.train.validation import check_bool, check_int, check_number
+from chainrule.train.validation import check_bool, check_int, check_number, field
 
 
 class Callback:
@@ -73,24 +73,16 @@ def _better(value, best, mode, min_delta=0.0):
     return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
-def _field(who, state, key, valid, expected):
-    """``state[key]`` when ``valid`` says it is sane, else ValueError naming the field."""
-    if not isinstance(state, dict):
-        raise ValueError(f"{who}.load_state_dict: expected a dict, got {type(state).__name__}")
-    if key not in state:
-        raise ValueError(f"{who}.load_state_dict: the state lacks {key!r}")
-    value = state[key]
-    if not valid(value):
-        raise ValueError(f"{who}.load_state_dict: {key!r} must be {expected}, got {value!r}")
-    return value
-
-
 def _is_count(value, minimum=0):
     return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= 2**53
 
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_best(value):
+    return value is None or (_is_number(value) and value == value)  # a best value is never NaN
 
 
 class EarlyStopping(Callback):
@@ -141,14 +133,14 @@ class EarlyStopping(Callback):
                 "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
 
     def load_state_dict(self, state: dict) -> None:
-        who = "EarlyStopping"
-        best = _field(who, state, "best", lambda v: v is None or (_is_number(v) and v == v), "a number or None")
-        best_epoch = _field(who, state, "best_epoch", lambda v: v is None or _is_count(v, 1),
+        where = "EarlyStopping.load_state_dict"
+        best = field(where, state, "best", _is_best, "a number or None")
+        best_epoch = field(where, state, "best_epoch", lambda v: v is None or _is_count(v, 1),
                             "an epoch number or None")
-        wait = _field(who, state, "wait", _is_count, "a count of epochs")
-        stopped = _field(who, state, "stopped_epoch", lambda v: v is None or _is_count(v, 1),
+        wait = field(where, state, "wait", _is_count, "a count of epochs")
+        stopped = field(where, state, "stopped_epoch", lambda v: v is None or _is_count(v, 1),
                          "an epoch number or None")
-        weights = _field(who, state, "best_weights", lambda v: v is None or (
+        weights = field(where, state, "best_weights", lambda v: v is None or (
             isinstance(v, dict) and all(isinstance(a, np.ndarray) for a in v.values())), "a dict of arrays or None")
         self.best, self.best_epoch, self.wait, self.stopped_epoch = best, best_epoch, wait, stopped
         self.best_weights = weights
@@ -187,9 +179,9 @@ class ConvergenceStop(Callback):
         return {"previous": self.previous, "calm": self.calm}
 
     def load_state_dict(self, state: dict) -> None:
-        previous = _field("ConvergenceStop", state, "previous", lambda v: v is None or _is_number(v),
+        previous = field("ConvergenceStop.load_state_dict", state, "previous", lambda v: v is None or _is_number(v),
                           "a number or None")
-        self.calm = _field("ConvergenceStop", state, "calm", _is_count, "a count of epochs")
+        self.calm = field("ConvergenceStop.load_state_dict", state, "calm", _is_count, "a count of epochs")
         self.previous = previous
 
 
@@ -243,8 +235,7 @@ class ModelCheckpoint(Callback):
         return {"best": self.best}
 
     def load_state_dict(self, state: dict) -> None:
-        self.best = _field("ModelCheckpoint", state, "best", lambda v: v is None or (_is_number(v) and v == v),
-                           "a number or None")
+        self.best = field("ModelCheckpoint.load_state_dict", state, "best", _is_best, "a number or None")
 
 
 class ProgressBar(Callback):

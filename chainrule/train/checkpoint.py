@@ -7,6 +7,7 @@ import numpy as np
 from chainrule import random
 from chainrule.serialization import load, save
 from chainrule.train.history import History
+from chainrule.train.validation import field
 
 FORMAT = "chainrule.checkpoint"
 VERSION = 2  # 2: callback states tagged with their class; scheduler arrays split out
@@ -73,17 +74,6 @@ MAX_STEP = 2**53  # exact in a float: larger step counts are damage
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def field(where: str, meta: dict, key: str, valid, expected: str):
-    """``meta[key]`` when ``valid(value)`` holds, else ValueError "where: field 'key' ..."."""
-    if key not in meta:
-        raise ValueError(f"{where}: the field {key!r} is missing")
-    value = meta[key]
-    if not valid(value):
-        shown = repr(value) if len(repr(value)) <= 80 else f"a {type(value).__name__}"
-        raise ValueError(f"{where}: the field {key!r} must be {expected}, got {shown}")
-    return value
 
 
 def _check_rng(where: str, state) -> dict:

@@ -14,10 +14,10 @@ from chainrule.nn.utils import clip_grad_norm_
 from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from chainrule.tensor import Tensor
 from chainrule.train.callbacks import HOOKS, ProgressBar
-from chainrule.train.checkpoint import field, load_checkpoint, save_checkpoint
+from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
 from chainrule.train.history import History
 from chainrule.train.metrics import get_metric
-from chainrule.train.validation import check_bool, check_data, check_int, check_number
+from chainrule.train.validation import check_bool, check_data, check_int, check_number, field
 
 # Schedulers that move the learning rate every batch, not every epoch.
 _PER_BATCH_SCHEDULERS = (CyclicLR, OneCycleLR)

@@ -1,5 +1,5 @@
 """Checks of what the training loop is given, made once at its public entry points: integer,
-number and flag settings, and data that must be numbers and finite."""
+number and flag settings, data that must be numbers and finite, and fields read from files."""
 
 import math
 import numbers
@@ -66,3 +66,17 @@ def check_data(where: str, what: str, array: np.ndarray) -> np.ndarray:
             "evaluated: drop or impute those entries first"
         )
     return array
+
+
+def field(where: str, record, key: str, valid, expected: str):
+    """``record[key]`` when ``record`` is a dict holding ``key`` and ``valid(value)`` holds, else
+    ValueError "where: the field 'key' must be expected, got ..." (for state read from a file)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: expected a dict, got {type(record).__name__}")
+    if key not in record:
+        raise ValueError(f"{where}: the field {key!r} is missing")
+    value = record[key]
+    if not valid(value):
+        shown = repr(value) if len(repr(value)) <= 80 else f"a {type(value).__name__}"
+        raise ValueError(f"{where}: the field {key!r} must be {expected}, got {shown}")
+    return value

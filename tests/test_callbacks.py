@@ -108,6 +108,7 @@ def test_convergence_stop_counts_calm_epochs():
     (lambda: ConvergenceStop(tol=-1), ValueError, "ConvergenceStop: tol must be a finite number >= 0"),
     (lambda: ConvergenceStop(patience=0), ValueError, "ConvergenceStop: patience must be an integer >= 1"),
     (lambda: ModelCheckpoint(3), TypeError, "ModelCheckpoint: path must be a str or a path"),
+    (lambda: ModelCheckpoint("run-{step}.safetensors"), ValueError, "path may hold {epoch} and no other field"),
     (lambda: CSVLogger(None), TypeError, "CSVLogger: path must be a str or a path, got None"),
     (lambda: JSONLogger(1), TypeError, "JSONLogger: path must be a str or a path"),
     (lambda: ProgressBar(verbose="2"), TypeError, "ProgressBar: verbose must be an integer >= 0"),

@@ -399,6 +399,7 @@ class Ticks(Callback):
     ({"shuffle": "no"}, TypeError, r"fit: shuffle must be True or False"),
     ({"checkpoint": 3}, TypeError, r"fit: checkpoint must be a file path"),
     ({"data": (np.ones((10, 4), np.float32), None)}, TypeError, r"fit: the targets are None"),
+    ({"callbacks": [EarlyStopping()]}, ValueError, r"fit: EarlyStopping monitors 'val_loss', which needs val_data"),
 ])
 def test_fit_arguments_are_checked_before_any_epoch(kwargs, error, message):
     Ticks.batches = 0

@@ -215,6 +215,11 @@ class ModelCheckpoint(Callback):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"ModelCheckpoint: path must be a str or a path, got {path!r}")
         self.path = str(path)
+        try:
+            self.path.format(epoch=1)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(f"ModelCheckpoint: path may hold {{epoch}} and no other field, got {self.path!r} "
+                             f"({type(err).__name__}: {err})") from None
         self.monitor = monitor
         self.mode = _resolve_mode(monitor, mode, "ModelCheckpoint")
         self.save_best_only = check_bool("ModelCheckpoint", "save_best_only", save_best_only)

@@ -389,6 +389,12 @@ class Trainer:
         val = _source(val_data, "fit(val_data)") if val_data is not None else None
         if distributed.is_distributed():  # before the first collective: every rank holds the same data
             distributed.check_same_data((data.x, data.y), None if val is None else (val.x, val.y))
+        if val is None:  # found now, not after the first epoch
+            for cb in self.callbacks:
+                monitor = getattr(cb, "monitor", None)
+                if isinstance(monitor, str) and monitor.startswith("val_"):
+                    raise ValueError(f"fit: {type(cb).__name__} monitors {monitor!r}, which needs val_data; "
+                                     "pass val_data or monitor a training quantity such as 'loss'")
         if resume_from is not None and restarts != 1:
             raise ValueError(
                 "fit: resume_from continues a single run; it cannot be combined with restarts > 1"

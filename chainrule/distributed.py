@@ -137,6 +137,7 @@ def _stop_every_rank(message: str | None, code: int) -> None:
     if message:
         sys.stderr.write(f"chainrule.distributed: {message}\n")
     sys.stderr.flush()
+    time.sleep(0.2)  # the launcher forwards our output as it reads it: give it time before the kill
     _comm.Abort(code)
     _hard_exit(code)  # MPICH's MPI_Abort can return before the launcher ends this process
 

@@ -74,16 +74,18 @@ class _Arrays:
         """This rank's rows r, r + N, ... of each global batch of ``batch_size`` x N samples (N ranks),
         cut from the epoch's order as one process with that batch cuts it: nothing padded, and a
         rank's rows of the last, short batch may be none. The random ops of the forward pass learn
-        which rows these are (random.set_batch_share); in one process they are all of them."""
-        distributed.broadcast_rng_state()  # equal generators, whatever the last epoch's forward passes drew
+        which rows these are (random.set_batch_share); in one process they are all of them (None)."""
         n, world, me = len(self.x), distributed.world_size(), distributed.rank()
+        if world > 1:
+            distributed.broadcast_rng_state()  # equal generators, whatever the last epoch's forward passes drew
         order = random.get_generator().permutation(n) if shuffle else np.arange(n)
         size = batch_size * world
         try:
             for start in range(0, n, size):
-                batch = order[start:start + size]
-                random.set_batch_share(slice(me, None, world), len(batch))
-                index = batch[me::world]
+                index = order[start:start + size]
+                if world > 1:
+                    random.set_batch_share(slice(me, None, world), len(index))
+                    index = index[me::world]
                 yield self.x[index], self.y[index]
         finally:
             random.set_batch_share(None)

@@ -405,7 +405,7 @@ class _Network(BaseEstimator):
     def _split(self, X, targets):
         """The early-stopping hold-out, drawn from the estimator's stream; stratified where
         scikit-learn stratifies (single-output classifiers: binary targets)."""
-        stratify = targets if self._stratify_split() else None
+        stratify = targets.reshape(len(targets), -1)[:, 0] if self._stratify_split() else None
         seed = int(random.get_generator().integers(np.iinfo(np.int32).max))
         X, X_val, targets, y_val = train_test_split(X, targets, test_size=self.validation_fraction,
                                                     random_state=seed, stratify=stratify)
@@ -441,9 +441,11 @@ class _Network(BaseEstimator):
 
 
 class _Classifier(ClassifierMixin, _Network):
-    """Class labels in, class probabilities out: softmax cross-entropy over ``classes_`` (binary
-    and multi-class, any label type), or a sigmoid per label with BCE-with-logits for multi-label
-    indicator targets."""
+    """Class labels in, class probabilities out: softmax cross-entropy over ``classes_`` (any
+    label type), or a sigmoid per label with BCE-with-logits for multi-label indicator targets,
+    and with ``_binary_logistic`` for two classes (one sigmoid output, as scikit-learn's MLP)."""
+
+    _binary_logistic = False
 
     def _targets(self, y, *, fresh: bool, classes=None):
         where = type(self).__name__
@@ -461,8 +463,10 @@ class _Classifier(ClassifierMixin, _Network):
                 self.classes_ = np.arange(y.shape[1])
             else:
                 self.classes_ = unique_labels(y if classes is None else classes)
-            self.out_activation_ = "logistic" if multilabel else "softmax"
-        if multilabel != (self.out_activation_ == "logistic"):
+            self._multilabel = multilabel
+            binary = self._binary_logistic and len(self.classes_) == 2
+            self.out_activation_ = "logistic" if multilabel or binary else "softmax"
+        if multilabel != self._multilabel:
             raise ValueError(f"{where}: fitted on {'multi-label' if not multilabel else 'class'} targets, "
                              f"now given {'multi-label' if multilabel else 'class'} targets")
         if multilabel:
@@ -476,24 +480,26 @@ class _Classifier(ClassifierMixin, _Network):
             raise ValueError(f"{where}: y holds labels {sorted(set(y[unknown].tolist()))[:5]} that are not "
                              f"among classes_ {self.classes_.tolist()}; pass every class to the first "
                              "partial_fit (classes=...) or refit without warm_start")
+        if self.out_activation_ == "logistic":  # two classes, one output: the probability of classes_[1]
+            return index.astype(np.float64).reshape(-1, 1), 1
         return index.astype(np.int64), len(self.classes_)
 
     def _data_loss(self):
         # scikit-learn's log loss: mean cross-entropy; for labels, summed over labels, mean over samples
         if self.out_activation_ == "logistic":
-            return nn.BCEWithLogitsLoss(), float(len(self.classes_))
+            return nn.BCEWithLogitsLoss(), float(len(self.classes_)) if self._multilabel else 1.0
         return nn.CrossEntropyLoss(), 1.0
 
     def _validation_score(self, X_val, y_val) -> float:
         """scikit-learn's early-stopping score: the accuracy (of whole label rows for multi-label)."""
         out = self._forward(X_val)
-        if self.out_activation_ == "logistic":
+        if self.out_activation_ == "logistic":  # labels, or the second of two classes
             return float(accuracy_score(y_val.astype(int), (out > 0).astype(int)))
         return float(accuracy_score(y_val, out.argmax(axis=1)))
 
     def _stratify_split(self) -> bool:
         # scikit-learn stratifies when its network has one output: binary class targets
-        return self.out_activation_ == "softmax" and len(self.classes_) <= 2
+        return not self._multilabel and len(self.classes_) <= 2
 
     def partial_fit(self, X, y, classes=None):
         """One more epoch over (X, y), continuing the optimizer. The first call needs
@@ -513,7 +519,10 @@ class _Classifier(ClassifierMixin, _Network):
         """Class probabilities (n_samples, n_classes); for multi-label targets the probability of
         each label (n_samples, n_labels)."""
         out = self._outputs(X)
-        return expit(out) if self.out_activation_ == "logistic" else softmax(out, axis=1)
+        if self.out_activation_ == "softmax":
+            return softmax(out, axis=1)
+        proba = expit(out)
+        return proba if self._multilabel else np.hstack([1 - proba, proba])
 
     def predict_log_proba(self, X) -> np.ndarray:
         """The logarithm of ``predict_proba``."""
@@ -524,7 +533,7 @@ class _Classifier(ClassifierMixin, _Network):
         """The most probable class of each sample, in the labels' own type; for multi-label
         targets a 0/1 matrix (probability above 0.5)."""
         proba = self.predict_proba(X)
-        if self.out_activation_ == "logistic":
+        if self._multilabel:
             return (proba > 0.5).astype(int)
         return self.classes_[proba.argmax(axis=1)]
 
@@ -672,8 +681,10 @@ _MLP_DOC = """
 
 class MLPClassifier(_Classifier, _MLP):
     __doc__ = """A multilayer perceptron classifier trained by backpropagation: scikit-learn's
-    MLPClassifier, built from chainrule layers (softmax cross-entropy; a sigmoid per label for
-    multi-label targets).""" + _MLP_DOC
+    MLPClassifier, built from chainrule layers (softmax cross-entropy; one sigmoid output for two
+    classes and one per label for multi-label targets, as scikit-learn).""" + _MLP_DOC
+
+    _binary_logistic = True
 
 
 class MLPRegressor(_Regressor, _MLP):

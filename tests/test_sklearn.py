@@ -244,6 +244,11 @@ def test_binary_targets():
     net = MLPClassifier((8,), learning_rate_init=0.02, max_iter=100, random_state=0).fit(X, labels)
     proba = net.predict_proba(X)
     assert net.classes_.tolist() == [-1, 1] and proba.shape == (60, 2)
+    # one sigmoid output, the probability of the second class, as scikit-learn's MLPClassifier
+    assert net.out_activation_ == "logistic" and net.module_[-1].out_features == 1
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-net.module_(cr.tensor(X)).data[:, 0])), rtol=1e-12)
+    # a user's module keeps one output per class
+    assert NeuralNetClassifier(TwoLayer, max_iter=2).fit(X, labels).out_activation_ == "softmax"
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(net.predict(X), net.classes_[proba.argmax(axis=1)])
     np.testing.assert_allclose(net.predict_log_proba(X), np.log(proba))
@@ -326,7 +331,7 @@ def test_lr_schedules():
 
 
 def test_alpha_is_scikit_learns_penalty_on_the_weights_not_the_biases():
-    X, y = make_blobs(40, centers=2, random_state=0)
+    X, y = make_blobs(40, centers=3, random_state=0)
     make = functools.partial(MLPClassifier, (8,), max_iter=50, batch_size=10, learning_rate_init=0.01,
                              random_state=0)
     plain, decayed = make(alpha=0.0).fit(X, y), make(alpha=5.0).fit(X, y)

@@ -152,23 +152,35 @@ def network_from(weights):
 
 REGRESSION = make_regression(60, 4, noise=5.0, random_state=0)
 BLOBS = make_blobs(90, centers=3, cluster_std=2.5, random_state=0)
+BINARY = make_blobs(80, centers=2, cluster_std=4.0, random_state=3)
+
+
+class BinaryMLP(MLPClassifier):
+    """MLPClassifier (one sigmoid output for two classes) on a network given by ``module``."""
+
+    def __init__(self, module=None, **kwargs):
+        super().__init__((6,), "tanh", **kwargs)
+        self.module = module
+
+    def _network(self, n_features, n_outputs):
+        return self.module(n_features, n_outputs)
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
-@pytest.mark.parametrize("task", ["classifier", "regressor"])
+@pytest.mark.parametrize("task", ["classifier", "binary", "regressor"])
 def test_same_n_iter_as_scikit_learn_from_the_same_weights(task, solver):
-    X, y = BLOBS if task == "classifier" else REGRESSION
+    X, y = BLOBS if task == "classifier" else BINARY if task == "binary" else REGRESSION
     X = StandardScaler().fit_transform(X)
-    y = y if task == "classifier" else y / y.std()
+    y = y / y.std() if task == "regressor" else y
     n_outputs = 3 if task == "classifier" else 1
     settings = dict(solver=solver, learning_rate_init=0.02, batch_size=len(X), shuffle=False, alpha=1e-3,
                     tol=1e-3, n_iter_no_change=4, max_iter=400)
-    theirs_class = neural_network.MLPClassifier if task == "classifier" else neural_network.MLPRegressor
+    theirs_class = neural_network.MLPRegressor if task == "regressor" else neural_network.MLPClassifier
     theirs = theirs_class(hidden_layer_sizes=(6,), activation="tanh", random_state=0, **settings)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # both must stop by the rule
         theirs.fit(X, y)
-        ours_class = NeuralNetClassifier if task == "classifier" else NeuralNetRegressor
+        ours_class = {"classifier": NeuralNetClassifier, "binary": BinaryMLP, "regressor": NeuralNetRegressor}[task]
         weights = sklearn_initial_weights([X.shape[1], 6, n_outputs], 0)
         ours = ours_class(network_from(weights), random_state=0, **settings).fit(X, y)
     assert 10 < theirs.n_iter_ < 400
@@ -182,7 +194,8 @@ def test_same_n_iter_as_scikit_learn_from_the_same_weights(task, solver):
     # A warm start continues the count and the best loss, as scikit-learn's does: one more epoch
     # each, since neither improves by tol any more.
     theirs.set_params(warm_start=True).fit(X, y)
-    ours.set_params(warm_start=True).fit(X, y)
+    ours.warm_start = True  # (BinaryMLP's own signature hides the parameters from set_params)
+    ours.fit(X, y)
     assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
     assert ours._no_improvement_count == theirs._no_improvement_count
 

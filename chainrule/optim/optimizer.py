@@ -68,12 +68,12 @@ def check_hyperparameter(where: str, key: str, value, spec):
     if isinstance(spec, Pair):
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) != 2:
             raise TypeError(f"{where}: {key} must be a pair of numbers, got {_shown(value)}")
-        return tuple(check_hyperparameter(where, f"{key}[{i}]", v, spec.each._replace(noun=f"{spec.each.noun} at "
-                                                                                          f"index {i}"))
-                     for i, v in enumerate(value))
+        each = [spec.each._replace(noun=f"{spec.each.noun} at index {i}") for i in range(2)]
+        return tuple(check_hyperparameter(where, f"{key}[{i}]", v, each[i]) for i, v in enumerate(value))
     number = _as_float(value)
     if number is None:
-        if isinstance(value, (Tensor, np.ndarray)) and np.size(value.data if isinstance(value, Tensor) else value) != 1:
+        array = value.data if isinstance(value, Tensor) else value
+        if isinstance(array, np.ndarray) and array.size != 1:
             raise ValueError(f"{where}: Tensor {key} must be 1-element, got {_shown(value)}")
         raise TypeError(f"{where}: {key} must be a real number, got {_shown(value)}")
     above = number > spec.low if spec.low_open else number >= spec.low

@@ -17,7 +17,9 @@ Semantics, chosen once for all callers (``fit`` and ``chainrule train`` keep eve
   the same epoch permutation from chainrule's generator (equal on every rank: see
   ``broadcast_rng_state``) and cuts it into global batches exactly as one process with the global
   batch does; rank r takes rows r, r + N, ... of each. Nothing is padded or dropped: the last
-  batch may be short, and a rank's rows of it may be none (that rank runs its model on zero rows).
+  batch may be short, and a rank's rows of it may be none: that rank then runs its model on zero
+  rows (which ``nn.Flatten`` does not accept yet: for a model with it, choose a batch size that
+  leaves the last batch at least one row per rank).
 - Gradients: ``average_gradients(parameters, loss, count)`` weights each rank's mean gradient by
   its row count ``count``: the result is the global batch's mean gradient, whatever the batch
   sizes. One in-place Allreduce per step on a flat buffer (one per dtype); a gradient that is None
@@ -28,28 +30,31 @@ Semantics, chosen once for all callers (``fit`` and ``chainrule train`` keep eve
   on every rank and keep the rows of this rank (``chainrule.random.batch_random``), so a sample
   gets the mask it gets in one process. Dropout on an input whose first axis is not the batch
   (sequence-first) draws numbers of this rank's own instead: equal to one process in distribution
-  only. The generators are made equal again at the start of every epoch.
+  only. ``nn.functional.dropout`` (and so the recurrent layers' dropout between layers) does not
+  go through ``batch_random`` yet: under MPI its ranks repeat one another's masks. The generators
+  are made equal again at the start of every epoch.
 - Batch norm (the exception): batch statistics and running statistics are local to each rank
-  (no SyncBatchNorm), so a model with batch norm does not reproduce one process;
+  (no SyncBatchNorm), so a model with batch norm does not reproduce one process, and a rank whose
+  share of a batch is one row or none fails as one process fails on a batch of one;
   ``broadcast_buffers`` after each epoch makes every rank use rank 0's running statistics.
 - Metrics are averaged over ranks with ``reduce_metrics`` (weighted by samples) before anyone
   looks at them, so that every rank takes the same decisions (early stopping, schedules).
   Validation data is evaluated whole on every rank. Only rank 0 writes checkpoints, logs, plots
   and the progress bar (``is_main``).
-- Faults: after ``init()`` with more than one rank, a rank that leaves stops every rank within
-  seconds, with a non-zero exit and a line on stderr naming the rank and how it left, instead of
-  leaving the others waiting forever. An uncaught exception prints the rank and its traceback,
-  then aborts every rank (``MPI_Abort``). ``os._exit`` with a non-zero code aborts every rank with
-  that code. A rank that ends otherwise (``sys.exit`` with any code, as every handled error of the
-  command line does; ``raise SystemExit``; the end of its script; ``os._exit(0)``) tells the other
-  ranks which of this module's collectives it joined and waits until each has left too: a rank
-  that waits in a collective the leaver never joined then aborts every rank, naming the leaver
-  and the collective (the leaver's own stderr says why it left), while ranks that finish as well
-  end normally (Python does not tell an exit handler the code of ``sys.exit``, so a rank's
-  non-zero code cannot stop ranks that never reach a collective). A rank killed by a signal
-  (SIGKILL, SIGTERM) is MPICH's ``mpiexec``'s to handle: it kills the other ranks at once and
-  exits with the signal's number, naming the process id and host. Not covered: collectives a
-  script makes with mpi4py directly do not notice a rank that left through a clean exit.
+- Faults: after ``init()`` with more than one rank, no rank is left waiting forever for a rank
+  that left: the job ends with a non-zero exit and a line on stderr naming the rank and how it
+  left. An uncaught exception prints the rank and its traceback, then aborts every rank at once
+  (``MPI_Abort``, exit code 1); so does ``os._exit`` with a non-zero code (with that code). A rank
+  that ends any other way (``sys.exit`` with any code, as every handled error of the command line
+  does; ``raise SystemExit``; the end of its script; ``os._exit(0)``) tells the other ranks how
+  many of this module's collectives it joined and waits for them to end too (Python does not tell
+  exit handlers the exit code). A rank that waits in one of this module's collectives that the
+  leaver never joined, or arrives in one later, then aborts every rank with exit code 1, naming
+  the leaver and the collective (the leaver's own stderr says why it left); ranks that finish as
+  well end normally. A rank killed by a signal (SIGKILL, SIGTERM) is left to MPICH's ``mpiexec``,
+  which kills the other ranks at once and exits with the signal's number, naming the process id
+  and host (not the rank). Not covered: a collective the script makes with mpi4py directly keeps
+  waiting for a rank that left through a clean exit.
 """
 
 import atexit

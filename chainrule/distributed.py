@@ -472,6 +472,8 @@ def average_gradients(parameters, loss: float | None = None, count: int | None =
     """
     if not is_distributed():
         return None if loss is None else float(loss)
+    if count is not None and (isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0):
+        raise ValueError(f"average_gradients: count must be this rank's number of samples (>= 0), got {count!r}")
     params, seen = [], set()
     for p in parameters:
         if p.requires_grad and id(p) not in seen:

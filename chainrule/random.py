@@ -101,6 +101,9 @@ def set_batch_share(rows: slice | None, size: int = 0) -> None:
     ``rank::world``) of a global batch of ``size`` samples; None when it holds the whole batch
     (one process, and outside training). The training loop sets it around every batch."""
     global _share
+    if rows is not None and (not isinstance(rows, slice) or isinstance(size, bool) or not isinstance(size, int)
+                             or size < 0):
+        raise ValueError(f"set_batch_share: expected a slice of rows and a size >= 0, got {rows!r} and {size!r}")
     _share = None if rows is None else (rows, size, len(range(size)[rows]))
 
 

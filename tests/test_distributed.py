@@ -114,6 +114,13 @@ def test_ranks_train_like_one_process_with_dropout_and_a_short_last_batch(mpi_ru
                                    err_msg=key)
 
 
+def test_gradients_weighted_by_rows(mpi_run):
+    _, saved = mpi_run
+    # 3 rows on rank 0, 1 on rank 1, none on a third rank (whose gradient must not count)
+    np.testing.assert_array_equal(saved["weighted_grad"], [(3 * 1.0 + 1 * 5.0) / 4] * 2)
+    assert float(saved["weighted_loss"]) == (3 * 2.0 + 1 * 6.0) / 4
+
+
 def test_two_ranks_pieces(mpi_run):
     world, saved = mpi_run
     if world != 2:
@@ -128,9 +135,6 @@ def test_two_ranks_pieces(mpi_run):
     np.testing.assert_array_equal(saved["grad_b"], [0.5, 1.5, 2.5])
     assert bool(saved["grad_c_is_none"])
     assert float(saved["mean_loss"]) == 0.5
-    # weighted by the ranks' rows: 3 rows on rank 0, 1 on rank 1
-    np.testing.assert_array_equal(saved["weighted_grad"], [(3 * 1.0 + 1 * 5.0) / 4] * 2)
-    assert float(saved["weighted_loss"]) == (3 * 2.0 + 1 * 6.0) / 4
     shards = saved["sampler_shards"]
     assert shards.shape == (2, 6)
     cr.manual_seed(5)
@@ -503,6 +507,13 @@ def test_average_gradients_weighted_by_rows_is_the_global_batch_mean(world):
     w.grad = np.full(2, 6.0)
     assert distributed.average_gradients([w], loss=1.5, count=1) == (3 * 0.5 + 1.5) / 4
     np.testing.assert_array_equal(w.grad, [3.0, 3.0])
+
+
+@pytest.mark.parametrize("count", [-1, 2.5, True, "3"])
+def test_average_gradients_refuses_a_count_that_is_not_a_number_of_samples(world, count):
+    world(FakeComm(0))
+    with pytest.raises(ValueError, match=r"average_gradients: count must be this rank's number of samples"):
+        distributed.average_gradients([cr.tensor(np.zeros(2), requires_grad=True)], count=count)
 
 
 def test_a_rank_without_rows_adds_nothing_not_even_nan(world):

@@ -122,3 +122,9 @@ def test_outside_a_share_batch_random_is_the_generator_s_own_draw():
     expected = random.get_generator().random((3, 4))
     cr.manual_seed(2)
     np.testing.assert_array_equal(random.batch_random((3, 4)), expected)
+
+
+@pytest.mark.parametrize("rows, size", [((0, 2), 4), (slice(0, None, 2), -1), (slice(0, None, 2), 2.0)])
+def test_set_batch_share_refuses_what_is_not_a_slice_and_a_size(rows, size):
+    with pytest.raises(ValueError, match=r"set_batch_share: expected a slice of rows and a size >= 0"):
+        random.set_batch_share(rows, size)

@@ -98,10 +98,11 @@ def main(out):
     results["grad_b"] = b.grad
     results["grad_c_is_none"] = np.array(c.grad is None)
     results["mean_loss"] = np.array(mean_loss)
-    # weighted by rows: rank 0 holds 3 rows (gradient 1, loss 2), rank 1 one row (gradient 5, loss 6)
+    # weighted by rows: rank 0 holds 3 rows (gradient 1, loss 2), rank 1 one row (gradient 5, loss 6),
+    # a third rank none
     w = cr.tensor(np.zeros(2), requires_grad=True)
     w.grad = np.full(2, 1.0 + 4 * me)
-    results["weighted_loss"] = np.array(distributed.average_gradients([w], loss=2.0 + 4 * me, count=3 - 2 * me))
+    results["weighted_loss"] = np.array(distributed.average_gradients([w], loss=2.0 + 4 * me, count=(3, 1, 0)[me]))
     results["weighted_grad"] = w.grad
 
     # DistributedSampler: every rank draws the same permutation and keeps its own shard.

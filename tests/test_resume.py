@@ -211,8 +211,8 @@ def test_resuming_with_other_callbacks_or_scheduler_is_refused(tmp_path):
         cr.manual_seed(2)
         model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
         opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        fit(model, nll, opt, data(), epochs=3, verbose=0, callbacks=[EarlyStopping(patience=2)],
-            scheduler=lr_scheduler.StepLR(opt, 1), resume_from=ckpt)
+        fit(model, nll, opt, data(), val_data=data(24, seed=1), epochs=3, verbose=0,
+            callbacks=[EarlyStopping(patience=2)], scheduler=lr_scheduler.StepLR(opt, 1), resume_from=ckpt)
 
 
 # -- damaged checkpoints: every field is checked ----------------------------------------------------

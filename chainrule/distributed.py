@@ -165,7 +165,7 @@ def _abort_on_error(previous):
 
 def _leave_before(os_exit):
     def leave_then_exit(status, /):
-        if os.getpid() == _pid and isinstance(status, int):  # not in a forked child
+        if isinstance(status, int):
             _leave(_exit_status(status))
         os_exit(status)
 
@@ -196,7 +196,7 @@ def _leave(code: int | None) -> None:
     code stops every rank now. Otherwise tell every other rank how many collectives this one completed, then wait
     until each has left too; one waiting in a collective this rank never joins stops the job."""
     global _leaving
-    if _comm is None or _leaving:
+    if _comm is None or _leaving or os.getpid() != _pid or _mpi.Is_finalized():  # a forked child; MPI ended
         return
     _leaving = True
     if code:

@@ -341,6 +341,10 @@ class FakeMPI:
     Status = FakeStatus
     Request = FakeRequest
 
+    @staticmethod
+    def Is_finalized():
+        return False
+
 
 class FakeComm:
     """One rank of a pretend world. Each collective records what this rank sent (``sent``) and
@@ -416,7 +420,8 @@ class Stopped(Exception):
 def world(monkeypatch):
     """world(comm) makes ``comm`` this process's world until the test ends."""
     monkeypatch.setattr(distributed, "_layouts", {})
-    for name, value in (("_control", FakeControl()), ("_left", {}), ("_completed", 0), ("_leaving", False)):
+    for name, value in (("_control", FakeControl()), ("_left", {}), ("_completed", 0), ("_leaving", False),
+                        ("_pid", os.getpid())):
         monkeypatch.setattr(distributed, name, value)
 
     def hard_exit(code):
@@ -677,6 +682,10 @@ def test_leaving_tells_every_rank_and_waits_for_them(world, monkeypatch, capsys)
     distributed._leave(None)  # once only
     assert len(control.sent) == 2
     monkeypatch.setattr(distributed, "_leaving", False)
+    monkeypatch.setattr(distributed, "_pid", -1)
+    distributed._leave(3)  # in a forked child: not this rank's exit
+    assert comm.aborted is None and len(control.sent) == 2
+    monkeypatch.setattr(distributed, "_pid", os.getpid())
     with pytest.raises(Stopped, match="3"):
         distributed._leave(3)  # os._exit(3): stop everyone now, with that code
     assert comm.aborted == 3
@@ -687,6 +696,7 @@ def test_init_installs_the_exit_guards_and_aborts_on_an_uncaught_error(world, mo
     comm = FakeComm(1, size=2)
     fake = types.ModuleType("mpi4py.MPI")
     fake.COMM_WORLD, fake.IN_PLACE, fake.SUM = comm, FakeMPI.IN_PLACE, FakeMPI.SUM
+    fake.Is_finalized = FakeMPI.Is_finalized
     package = types.ModuleType("mpi4py")
     package.MPI = fake
     monkeypatch.setitem(sys.modules, "mpi4py", package)

@@ -272,6 +272,7 @@ def test_damaged_checkpoint_fields_are_refused_by_name(tmp_path, change, message
         trainer.load_checkpoint(ckpt)
     assert str(ckpt) in str(info.value)  # the file is named
     assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before))  # nothing changed
+    assert callbacks[0].wait == 0 and callbacks[0].best is None and callbacks[2].best is None
 
 
 def test_a_checkpoint_for_another_model_changes_nothing(tmp_path):
@@ -284,6 +285,7 @@ def test_a_checkpoint_for_another_model_changes_nothing(tmp_path):
     with pytest.raises(ValueError, match="size mismatch"):
         trainer.load_checkpoint(ckpt)
     assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before))
+    assert callbacks[0].best is None and callbacks[1].previous is None  # the callbacks' state too
 
 
 def test_history_from_dict_and_load_check_their_input(tmp_path):

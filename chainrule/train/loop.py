@@ -497,18 +497,20 @@ class Trainer:
                 raise ValueError(f"{where} holds {'no' if theirs is None else 'a'} {name} state, but this run has "
                                  f"{'no' if ours is None else 'a'} {name}; resume with the same settings")
         states = [c["state"] for c in saved]
-        self._load_callback_states(states, where)  # checks them before anything else changes
+        callbacks_before = [copy.deepcopy(cb.state_dict()) for cb in stateful]
         model_before = {k: v.copy() for k, v in self.model.state_dict().items()}
         optimizer_before = copy.deepcopy(self.optimizer.state_dict())
         try:  # each load is all or nothing; together, too
+            self._load_callback_states(states, where)
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             if self.scheduler is not None:
                 self.scheduler.load_state_dict(state["scheduler"])
         except (ValueError, TypeError, KeyError, RuntimeError) as err:
+            self._load_callback_states(callbacks_before)
             self.model.load_state_dict(model_before)
             self.optimizer.load_state_dict(optimizer_before)
-            raise ValueError(f"{where}: {err}") from None
+            raise ValueError(err if str(err).startswith(where) else f"{where}: {err}") from None
         random.set_rng_state(state["rng"])
         self.epoch, self.step = state["epoch"], state["step"]
         self.history = state["history"] or History()

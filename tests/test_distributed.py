@@ -1,6 +1,8 @@
-"""Data-parallel training over MPI: mpiexec -n 2 ends with the parameters of one process trained on
-the same global batches; a failing rank stops the whole job; and, in this process, the pieces
-(shards, flat-buffer averaging, broadcasts, metrics) against a stand-in communicator."""
+"""Data-parallel training over MPI: mpiexec -n 2 and -n 3 end with the parameters of one process
+trained on the same global batches, with dropout and a short last batch; every way a rank leaves
+stops the whole job; ranks holding different data are told before any collective; and, in this
+process, the pieces (shards, weighted flat-buffer averaging, broadcasts, metrics, the data check,
+the leaving protocol) against a stand-in communicator."""
 
 import atexit
 import importlib.util

@@ -7,8 +7,8 @@ GLOBAL_BATCH[dtype] / N for float64 and float32 (the data do not fill the last b
 ranks, float64's last batch leaves some ranks without a row, float32's gives them unequal
 shares; the model has dropout), how far the ranks' parameters (and batch norm running
 statistics) lie apart, and the results of reduce_metrics, average_gradients with a gradient
-missing on one rank and weighted by rows, and DistributedSampler. tests/test_distributed.py imports ``train`` from
-this file for the one-process reference (no MPI there).
+missing on one rank and weighted by rows, and DistributedSampler. tests/test_distributed.py
+imports ``train`` from this file for the one-process reference (no MPI there).
 
 The plain Trainer runs here: its calls into chainrule.distributed make it data-parallel.
 """

@@ -86,9 +86,10 @@ class CapturedStep:
             return self._eager(inputs, targets)  # the general case, or eager's error for bad targets
         value, g = self._loss(x, y)
         self.optimizer.zero_grad()
-        for i in range(len(self.layers) - 1, -1, -1):
-            g = self.layers[i].backward(g, saved[i], i > 0)
-            saved[i] = None  # free what this layer kept as soon as its backward is done
+        with xp.errstate(all="ignore"):  # as the engine's backward: PyTorch's inf and nan, silently
+            for i in range(len(self.layers) - 1, -1, -1):
+                g = self.layers[i].backward(g, saved[i], i > 0)
+                saved[i] = None  # free what this layer kept as soon as its backward is done
         return float(value), x
 
     def _needs_eager(self, inputs, x):

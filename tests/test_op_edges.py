@@ -118,6 +118,18 @@ CASES = [
     ("binary_cross_entropy_with_logits at +-inf", lambda x, y: F.binary_cross_entropy_with_logits(x, y),
      [[inf, -inf], [1.0, 0.0]], nan, [[0.0, 0.0], [-inf, inf]]),
     ("mse_loss of nothing", lambda x, y: F.mse_loss(x, y), [E, E], nan, [E, E]),
+    # empty batches, nan windows, empty index lists
+    ("conv1d of an empty batch", lambda x, w: F.conv1d(x, w), [np.zeros((0, 1, 4)), np.ones((2, 1, 2))],
+     np.zeros((0, 2, 3)), [np.zeros((0, 1, 4)), np.zeros((2, 1, 2))]),
+    ("conv2d of an empty batch", lambda x, w: F.conv2d(x, w), [np.zeros((0, 1, 3, 3)), np.ones((2, 1, 2, 2))],
+     np.zeros((0, 2, 2, 2)), [np.zeros((0, 1, 3, 3)), np.zeros((2, 1, 2, 2))]),
+    ("max_pool1d, a window holding nan", lambda x: F.max_pool1d(x, 2), [[[[1.0, nan, 1.0, 3.0]]]], [[[nan, 3.0]]],
+     [[[[0.0, 1.0, 0.0, 1.0]]]]),
+    ("max_pool1d, overlapping windows with nan", lambda x: F.max_pool1d(x, 2, 1), [[[[nan, 1.0, 3.0]]]],
+     [[[nan, 3.0]]], [[[[1.0, 0.0, 1.0]]]]),
+    ("max_pool1d, ties and -inf", lambda x: F.max_pool1d(x, 2), [[[[-inf, -inf, 2.0, 2.0]]]], [[[-inf, 2.0]]],
+     [[[[1.0, 0.0, 1.0, 0.0]]]]),
+    ("index by an empty list", lambda x: x[[]], [[1.0, 2.0]], E, [[0.0, 0.0]]),
     ("layer_norm of a constant row", lambda x: F.layer_norm(x, (3,)), [[[1.0, 1.0, 1.0]]], [[0.0, 0.0, 0.0]],
      [[[0.0, 0.0, 0.0]]]),
 ]

@@ -8,7 +8,7 @@ composed from add/neg/mul/pow because they sit on the hot path (losses, normalis
 from chainrule._backend import get_default_dtype, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import constant, pair, wrap
+from chainrule.ops.operands import pair, wrap
 from chainrule.tensor import Tensor
 
 
@@ -61,12 +61,12 @@ def div(a, b) -> Tensor:
     """a / b, broadcasting (true division; integer tensors give the default floating dtype)."""
     a, b = pair(a, b)
     ad, bd = a.data, b.data
+    if ad.dtype.kind != "f":  # integers and bools divide in the default floating dtype, as PyTorch's
+        ad, bd = ad.astype(get_default_dtype()), bd.astype(get_default_dtype())
     try:
         out = ad / bd
     except ValueError as err:
         raise _binary_error("div", a, b, err) from None
-    if ad.dtype.kind != "f":
-        out = out.astype(get_default_dtype())
     if state.grad_enabled and (a.requires_grad or b.requires_grad):
         need_b = b.requires_grad
         return record(
@@ -87,21 +87,19 @@ def pow(a, b) -> Tensor:
     At the edges the gradients are PyTorch's: d/da = 0 where b == 0, -inf at 0 ** (b < 0), nan
     for a negative base and a non-integer exponent; d/db = 0 where a == 0 and b >= 0.
     """
-    if not isinstance(a, Tensor):
-        a = constant(a, b)
-    if not isinstance(b, Tensor):
+    if isinstance(a, Tensor) and (type(b) is int or type(b) is float):  # a Python number (not bool or NumPy)
         exponent = b
-        if isinstance(exponent, (int, float)):
-            ad = a.data
-            out = ad**exponent
-            if state.grad_enabled and a.requires_grad:
-                if exponent == 0:
-                    return record("Pow", out, (a,), lambda g: (xp.zeros_like(g),))
-                if exponent == 2:
-                    return record("Pow", out, (a,), lambda g: (2 * g * ad,))
-                return record("Pow", out, (a,), lambda g: (g * exponent * ad ** (exponent - 1),))
-            return wrap(out)
-        b = constant(b, a)
+        ad = a.data
+        if ad.dtype.kind != "f" and type(b) is float:
+            ad = ad.astype(get_default_dtype())  # int ** float: the default floating dtype
+        out = ad**exponent
+        if state.grad_enabled and a.requires_grad:
+            if exponent == 0:
+                return record("Pow", out, (a,), lambda g: (xp.zeros_like(g),))
+            if exponent == 2:
+                return record("Pow", out, (a,), lambda g: (2 * g * ad,))
+            return record("Pow", out, (a,), lambda g: (g * exponent * ad ** (exponent - 1),))
+        return wrap(out)
     a, b = pair(a, b)
     ad, bd = a.data, b.data
     try:

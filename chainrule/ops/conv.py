@@ -13,7 +13,7 @@ from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.linalg import product
-from chainrule.ops.operands import wrap
+from chainrule.ops.operands import same_dtype, wrap
 from chainrule.tensor import Tensor
 
 # ---------------------------------------------------------------------------- window helpers
@@ -109,12 +109,14 @@ def _weight_grad(g, cols, w_shape, groups):
     explains: (C/G * prod K, P) @ (P, F/G) when that has more rows (955 -> 603 us for a 16->32 3x3
     layer)."""
     n, f = g.shape[:2]
+    positions = math.prod(g.shape[2:])  # not -1 in the reshapes: an empty batch (n = 0) has no size to infer
     if cols.ndim == 3:
-        per_group = xp.ascontiguousarray(g.reshape(n, f, -1).swapaxes(0, 1)).reshape(groups, f // groups, -1)
+        per_group = xp.ascontiguousarray(g.reshape(n, f, positions).swapaxes(0, 1)).reshape(
+            groups, f // groups, n * positions)
         if groups == 1:
             return product(per_group[0], cols[0].T).reshape(w_shape)
         return (per_group @ cols.swapaxes(1, 2)).reshape(w_shape)
-    g = g.reshape(n, groups, f // groups, -1)
+    g = g.reshape(n, groups, f // groups, positions)
     if cols.shape[-2] > g.shape[-2]:
         per_sample = (cols @ g.swapaxes(-1, -2)).sum(axis=0).swapaxes(-1, -2)
     else:
@@ -187,6 +189,8 @@ def _frame(x, weight, bias, nd, op, out_channels):
     xd, wd = x.data, weight.data
     if xd.dtype.kind != "f" or wd.dtype.kind != "f":
         raise TypeError(f"{op}: expected floating input and weight, got {xd.dtype} and {wd.dtype}")
+    if xd.dtype != wd.dtype or (bias is not None and bias.data.dtype != wd.dtype):
+        same_dtype(op, x, weight, bias)
     if wd.ndim != nd + 2:
         raise ValueError(f"{op}: weight must have {nd + 2} dims, got shape {wd.shape}")
     if xd.ndim not in (nd + 1, nd + 2):

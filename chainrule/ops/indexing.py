@@ -18,6 +18,8 @@ def _index_part(part):
         part = part.data
     elif isinstance(part, list):
         part = xp.asarray(part)
+        if part.size == 0:  # [] reads as float64; as an index it selects nothing
+            part = part.astype(xp.intp)
     if isinstance(part, xp.ndarray) and part.dtype.kind not in "biu":
         raise IndexError(f"index: arrays used as indices must be integer or boolean, got dtype {part.dtype}")
     return part

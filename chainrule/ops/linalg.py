@@ -4,7 +4,7 @@ map of a Linear layer."""
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import pair, wrap
+from chainrule.ops.operands import constant, same_dtype, wrap
 from chainrule.tensor import Tensor
 
 
@@ -64,9 +64,15 @@ def fast_layout(shape):
 def matmul(a, b) -> Tensor:
     """a @ b with NumPy's rules: 1-D operands are vectors, leading dims broadcast as batches.
 
-    dL/da = g @ b^T and dL/db = a^T @ g, each computed only when that input needs it.
+    Both operands must have one dtype, as in PyTorch (RuntimeError otherwise); an array or list
+    operand takes the tensor's dtype. dL/da = g @ b^T and dL/db = a^T @ g, each computed only when
+    that input needs it.
     """
-    a, b = pair(a, b)
+    if not isinstance(a, Tensor):
+        a = constant(a) if not isinstance(b, Tensor) else wrap(constant(a).data.astype(b.data.dtype, copy=False))
+    if not isinstance(b, Tensor):
+        b = wrap(constant(b).data.astype(a.data.dtype, copy=False))
+    same_dtype("matmul", a, b)
     ad, bd = a.data, b.data
     _check_inner(ad, bd)
     try:
@@ -136,6 +142,8 @@ def linear(x, weight, bias=None) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"linear: expected a Tensor input, got {type(x).__name__}")
     xd, wd = x.data, weight.data
+    if xd.dtype != wd.dtype or (bias is not None and bias.data.dtype != wd.dtype):
+        same_dtype("linear", x, weight, bias)  # PyTorch: "mat1 and mat2 must have the same dtype"
     if wd.ndim != 2 or not xd.ndim or xd.shape[-1] != wd.shape[1]:
         raise ValueError(
             f"linear: input of shape {xd.shape} does not fit weight of shape {wd.shape}: "

@@ -1,39 +1,87 @@
-"""How op arguments become tensors and axes: scalar and array operands, dtype promotion, dims."""
+"""How op and layer arguments are checked and become tensors and axes: scalar and array operands,
+dtype promotion, dims, and the integer, number and tensor arguments of layers and functions."""
+
+import math
 
 import numpy as np
 
 from chainrule import _backend
-from chainrule._backend import xp
+from chainrule._backend import scalar_like, xp
 from chainrule.tensor import Tensor
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's promote_types: within a category the wider dtype, across categories the higher
+    category's dtype (int64 with float32 is float32, where NumPy widens it to float64)."""
+    if a == b:
+        return a
+    ka, kb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ka != kb:
+        return a if ka > kb else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher, lower):
+    """PyTorch's rule between operand groups: a lower-priority group (0-d tensors below tensors
+    with dims, Python numbers below both) only counts when its category is higher."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return promote_types(higher, lower)
+    return higher
+
+
+def _scalar_dtype(value) -> np.dtype:
+    """A number's dtype as an operand: bool, int64, or the default floating dtype (NumPy scalars
+    count as numbers, as in PyTorch: float32_tensor * np.float64(2) stays float32)."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(bool)
+    if isinstance(value, (int, np.integer)):
+        return np.dtype(np.int64)
+    if isinstance(value, (float, np.floating)):
+        return _backend.get_default_dtype()
+    raise TypeError(f"unsupported number of type {type(value).__name__}")
+
+
+def result_type(*operands) -> np.dtype:
+    """The dtype PyTorch gives an elementwise op of these operands (tensors, arrays, numbers):
+    tensors with dims decide, unless a 0-d tensor or a number belongs to a higher category
+    (bool < integer < floating): float32 * 2.5 and float32 * float64_0d stay float32, int64 * 2.5
+    and int64 / 2 give the default floating dtype, int32 * int64_0d stays int32."""
+    dim = zero = number = None
+    for x in operands:
+        if isinstance(x, _SCALARS):
+            number = _combine_same(number, _scalar_dtype(x))
+            continue
+        array = x.data if isinstance(x, Tensor) else _as_array_operand(x)
+        if array.ndim:
+            dim = _combine_same(dim, array.dtype)
+        else:
+            zero = _combine_same(zero, array.dtype)
+    return _combine(dim, _combine(zero, number))
+
+
+def _combine_same(a, b):
+    return b if a is None else promote_types(a, b)
 
 
 def constant(value, like=None) -> Tensor:
-    """A non-differentiable operand: a Python scalar or array beside the tensor `like`.
-
-    Python scalars take `like`'s dtype (PyTorch's rule: ``float32_tensor * 2.0`` stays float32);
-    a float scalar next to an integer tensor takes the default floating dtype.
-    """
+    """A non-differentiable operand: a number or array beside the tensor ``like``, in the dtype
+    ``result_type`` gives the pair (``float32_tensor * 2.0`` stays float32); without ``like``, a
+    Python float becomes the default floating dtype."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, _SCALARS) and not isinstance(value, np.generic):
-        if like is None:
-            array = xp.asarray(value)
-            if array.dtype == np.float64:
-                array = array.astype(_backend.get_default_dtype())
-            return Tensor._make(array, False, None)
-        kind = like.data.dtype.kind
-        if kind == "f" or (isinstance(value, int) and kind in "iu") or (
-            isinstance(value, bool) and kind == "b"
-        ):
-            dtype = like.data.dtype
-        elif isinstance(value, float):
-            dtype = _backend.get_default_dtype()
-        else:
-            dtype = np.int64
-        return Tensor._make(xp.asarray(value, dtype=dtype), False, None)
-    return Tensor._make(_as_array_operand(value), False, None)
+    if like is None:
+        array = _as_array_operand(value)
+        if isinstance(value, (float, list, tuple)) and array.dtype == np.float64:
+            array = array.astype(_backend.get_default_dtype())
+        return Tensor._make(array, False, None)
+    return operand(value, result_type(value, like))
 
 
 def _as_array_operand(value):
@@ -48,6 +96,21 @@ def _as_array_operand(value):
     return array
 
 
+def operand(x, dtype) -> Tensor:
+    """x as a tensor of ``dtype``; a floating tensor that requires grad is cast in the graph."""
+    if isinstance(x, Tensor):
+        if x.data.dtype == dtype:
+            return x
+        if x.requires_grad:
+            from chainrule.ops.shape import cast  # (shape imports this module)
+
+            return cast(x, dtype)
+        return Tensor._make(x.data.astype(dtype), False, None)
+    if isinstance(x, _SCALARS):
+        return Tensor._make(xp.asarray(x, dtype=dtype), False, None)
+    return Tensor._make(_as_array_operand(x).astype(dtype, copy=False), False, None)
+
+
 def floating(x, op: str) -> Tensor:
     """``x`` itself if it is a floating tensor; otherwise a TypeError naming the op."""
     if not isinstance(x, Tensor):
@@ -58,19 +121,70 @@ def floating(x, op: str) -> Tensor:
 
 
 def pair(a, b) -> tuple:
-    """Two operands as tensors of a common kind: an integer tensor meeting a floating one is cast
-    to that floating dtype (NumPy would widen int64 with float32 to float64)."""
-    if not isinstance(a, Tensor):
-        a = constant(a, b if isinstance(b, Tensor) else None)
-    if not isinstance(b, Tensor):
-        b = constant(b, a)
-    da, db = a.data.dtype, b.data.dtype
-    if da != db:
-        if da.kind == "f" and db.kind != "f":
-            b = Tensor._make(b.data.astype(da), False, None)
-        elif db.kind == "f" and da.kind != "f":
-            a = Tensor._make(a.data.astype(db), False, None)
-    return a, b
+    """Two operands of an elementwise op as tensors of their ``result_type`` (PyTorch's type
+    promotion), so that NumPy computes in that dtype. The common cases cost one test each."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a.data.dtype == b.data.dtype:
+                return a, b
+        elif type(b) is float or type(b) is int:  # bool and NumPy numbers go the long way
+            if a.data.dtype.kind == "f":
+                return a, Tensor._make(scalar_like(b, a.data), False, None)
+    elif (type(a) is float or type(a) is int) and isinstance(b, Tensor) and b.data.dtype.kind == "f":
+        return Tensor._make(scalar_like(a, b.data), False, None), b
+    dtype = result_type(a, b)
+    return operand(a, dtype), operand(b, dtype)
+
+
+def same_dtype(op: str, *tensors) -> None:
+    """Refuse operands of different dtypes where PyTorch does (matrix products, linear layers,
+    convolutions): promoting would silently compute a float32 layer in float64. None is skipped."""
+    dtype = tensors[0].data.dtype
+    for t in tensors:
+        if t is not None and t.data.dtype != dtype:
+            names = " and ".join(str(u.data.dtype) for u in tensors if u is not None)
+            raise RuntimeError(
+                f"{op}: expected operands of one dtype, but got {names}; convert the input with .to(dtype) "
+                "(or the module with .to(dtype))"
+            )
+
+
+def int_arg(value, name: str, owner: str, minimum: int | None = 1) -> int:
+    """``value`` as an int of at least ``minimum`` (None: any), or a TypeError (not an integer:
+    bools, floats such as 2.5 or 4.0, strings) or ValueError (too small) naming owner and name."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{owner}: {name} must be an integer{'' if minimum is None else f' >= {minimum}'}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def number_arg(value, name: str, owner: str, low: float | None = None, high: float | None = None,
+               low_open: bool = False) -> float:
+    """``value`` as a finite float in [low, high] ((low, high] with ``low_open``), or a TypeError
+    (not a real number) or ValueError (nan, infinite or out of range) naming owner and name."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    below = low is not None and (value <= low if low_open else value < low)
+    if not math.isfinite(value) or below or (high is not None and value > high):
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f"<= {high:g}"
+        expected = " and ".join(part for part in (lo, hi) if part)
+        raise ValueError(f"{owner}: {name} must be a finite number{' ' + expected if expected else ''}, got {value!r}")
+    return value
+
+
+def tensor_input(x, owner: str) -> Tensor:
+    """``x`` itself if it is a Tensor; otherwise a TypeError naming the layer or function."""
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"{owner}: expected a Tensor input, got {type(x).__name__} (convert it with chainrule.tensor(...))"
+        )
+    return x
 
 
 def dims(dim, ndim: int, op: str) -> tuple:

@@ -32,8 +32,6 @@ def _geometry(sizes, kernel, stride, padding, dilation, ceil_mode, op):
     """Output sizes and the (low, high) padding that makes the windows tile exactly (PyTorch's
     rule: with ceil_mode a last, partial window is kept only if it starts inside the input or
     the left padding; a negative high means the last elements are in no window)."""
-    if any(2 * p > k for p, k in zip(padding, kernel)):
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     outs, highs = [], []
     for n, k, s, p, d in zip(sizes, kernel, stride, padding, dilation):
         span = n + 2 * p - d * (k - 1) - 1
@@ -50,11 +48,15 @@ def _geometry(sizes, kernel, stride, padding, dilation, ceil_mode, op):
     return outs, highs
 
 
-def _pool_args(kernel_size, stride, padding, dilation, nd, op):
+def pool_args(kernel_size, stride, padding, dilation, nd, op):
+    """The window's settings as nd-tuples, checked (a pooling layer checks them when it is built):
+    kernel, stride and dilation at least 1, padding at least 0 and at most half the kernel."""
     kernel = _tuple(kernel_size, nd, "kernel_size", op, 1)
     stride = kernel if stride is None else _tuple(stride, nd, "stride", op, 1)
     padding = _tuple(padding, nd, "padding", op, 0)
     dilation = _tuple(dilation, nd, "dilation", op, 1)
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     return kernel, stride, padding, dilation
 
 
@@ -72,10 +74,21 @@ def _offsets(kernel, stride, dilation, outs):
 def _first_hits(padded, out, slices):
     """Per kernel offset, where it holds its window's first maximum (PyTorch's rule for ties)."""
     unclaimed = xp.ones(out.shape, dtype=bool)
+    nan_out = _nan_windows(out)
     for index in slices:
-        hit = (padded[index] == out) & unclaimed
+        hit = padded[index] == out
+        if nan_out is not None:
+            hit |= xp.isnan(padded[index]) & nan_out
+        hit &= unclaimed
         unclaimed ^= hit
         yield index, hit
+
+
+def _nan_windows(out):
+    """Where a window's maximum is nan (its first nan takes the gradient, as in PyTorch), or
+    None when there is none (the usual case, at the cost of one scan of the output)."""
+    nan_out = xp.isnan(out)
+    return nan_out if nan_out.any() else None
 
 
 # ---------------------------------------------------------------------------- max pooling
@@ -97,7 +110,7 @@ class PoolGeometry:
 
 
 def max_pool_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode, nd, op) -> PoolGeometry:
-    kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation, nd, op)
+    kernel, stride, padding, dilation = pool_args(kernel_size, stride, padding, dilation, nd, op)
     outs, highs = _geometry(sizes, kernel, stride, padding, dilation, ceil_mode, op)
     return PoolGeometry(kernel, stride, padding, dilation, sizes, outs, highs)
 
@@ -174,8 +187,11 @@ def _tiled_max_vjp(g, out, parts, slices, shape, covered):
         grad[...] = 0
     unclaimed = xp.ones(out.shape, dtype=bool)
     hit = xp.empty(out.shape, dtype=bool)
+    nan_out = _nan_windows(out)
     for part, index in zip(parts, slices):
         xp.equal(part, out, out=hit)
+        if nan_out is not None:
+            hit |= xp.isnan(part) & nan_out
         hit &= unclaimed
         unclaimed ^= hit
         xp.multiply(g, hit, out=region[index])
@@ -230,7 +246,7 @@ def _divisors(sizes, outs, kernel, stride, padding, count_include_pad, dtype):
 
 def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, op):
     d = _spatial_input(x, nd, op)
-    kernel, stride, padding, ones = _pool_args(kernel_size, stride, padding, 1, nd, op)
+    kernel, stride, padding, ones = pool_args(kernel_size, stride, padding, 1, nd, op)
     if divisor_override is not None and (isinstance(divisor_override, bool) or divisor_override <= 0):
         raise ValueError(f"{op}: divisor_override must be a positive number, got {divisor_override!r}")
     sizes = d.shape[-nd:]

@@ -7,7 +7,7 @@ import numpy as np
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import dims, wrap
+from chainrule.ops.operands import dims, operand, result_type, wrap
 from chainrule.tensor import Tensor
 
 
@@ -114,8 +114,11 @@ def expand(x, *sizes) -> Tensor:
 
 
 def concatenate(tensors, dim: int = 0) -> Tensor:
-    """Join tensors along an existing dim."""
+    """Join tensors along an existing dim (dtypes promoted as by ``+``); 0-d tensors have none."""
     tensors = _tensor_list(tensors, "concatenate")
+    for i, t in enumerate(tensors):
+        if not t.data.ndim:
+            raise ValueError(f"concatenate: zero-dimensional tensor (at position {i}) cannot be concatenated")
     (axis,) = dims(dim, tensors[0].data.ndim, "concatenate")
     try:
         out = xp.concatenate([t.data for t in tensors], axis=axis)
@@ -132,7 +135,7 @@ cat = concatenate
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
-    """Join equally shaped tensors along a new dim."""
+    """Join equally shaped tensors along a new dim (dtypes promoted as by ``+``)."""
     tensors = _tensor_list(tensors, "stack")
     (axis,) = dims(dim, tensors[0].data.ndim + 1, "stack")
     shapes = {t.data.shape for t in tensors}
@@ -152,6 +155,10 @@ def _tensor_list(tensors, op):
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
     if not all(isinstance(t, Tensor) for t in tensors):
         raise TypeError(f"{op}: expected a sequence of Tensors, got {[type(t).__name__ for t in tensors]}")
+    dtype = tensors[0].data.dtype
+    if any(t.data.dtype != dtype for t in tensors):
+        dtype = result_type(*tensors)
+        tensors = tuple(operand(t, dtype) for t in tensors)
     return tensors
 
 

@@ -21,12 +21,25 @@ class _Size(int):
         return self._shape if dim is None else self._shape[dim]
 
 
+def as_dtype(dtype, op: str = "tensor", floating: bool = False) -> np.dtype:
+    """``dtype`` (a NumPy dtype, its name such as "float32", or a type) as a NumPy dtype of bool,
+    integer or floating numbers (only floating with ``floating``), or a TypeError naming ``op``."""
+    try:
+        parsed = np.dtype(dtype)
+    except TypeError:
+        parsed = None
+    if parsed is None or parsed.kind not in ("f" if floating else "biuf"):
+        expected = "a floating dtype (float32 or float64)" if floating else "a dtype such as float32, int64 or bool"
+        raise TypeError(f"{op}: dtype must be {expected}, got {dtype!r}")
+    return parsed
+
+
 def _as_array(data, dtype=None, copy=False):
     """The array behind `data`, with the documented dtype defaults (Python floats -> float32)."""
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        dtype = np.dtype(dtype)
+        dtype = as_dtype(dtype)
     try:
         if isinstance(data, (xp.ndarray, np.generic)):
             array = xp.array(data, dtype=dtype, copy=copy or None)

@@ -273,7 +273,7 @@ def test_conv_transpose_output_size_picks_the_output_padding():
          "conv2d: input of spatial size (4, 4) (padded (4, 4)) is smaller than the kernel's extent (5, 5)"),
         (lambda: Conv2d(3, 16, 3, groups=2), ValueError,
          "Conv2d: in_channels (3) and out_channels (16) must both be divisible by groups (2)"),
-        (lambda: Conv2d(0, 16, 3), ValueError, "Conv2d: in_channels must be a positive int, got 0"),
+        (lambda: Conv2d(0, 16, 3), ValueError, "Conv2d: in_channels must be an integer >= 1, got 0"),
         (lambda: Conv2d(3, 16, 3, stride=2, padding="same"), ValueError,
          "Conv2d: padding='same' needs stride 1, got stride (2, 2)"),
         (lambda: Conv2d(3, 16, 3, padding="full"), ValueError,

@@ -92,7 +92,7 @@ def test_errors_name_the_problem():
         table(cr.tensor([1.0, 2.0]))
     with pytest.raises(TypeError, match="indices must be integers, got dtype bool"):
         table(np.array([True, False]))
-    with pytest.raises(ValueError, match="num_embeddings must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="num_embeddings must be an integer >= 1, got 0"):
         Embedding(0, 3)
     with pytest.raises(ValueError, match=r"padding_idx must be an integer in \[-10, 10\), got 10"):
         Embedding(10, 3, padding_idx=10)

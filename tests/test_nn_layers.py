@@ -170,3 +170,67 @@ def test_mlp_learns_xor_with_a_hand_written_update():
             p.data -= 1.0 * p.grad
     assert loss.item() < 0.01
     assert (model(X).data.round() == y.data).all()
+
+
+# ---------------------------------------------------------------------------- bad arguments name themselves
+
+BAD_LAYER_ARGUMENTS = [
+    (lambda: nn.Linear(2.5, 3), TypeError, r"Linear: in_features must be an integer >= 1, got float 2\.5"),
+    (lambda: nn.Linear("4", 3), TypeError, r"Linear: in_features must be an integer >= 1, got str '4'"),
+    (lambda: nn.Linear(4, 0), ValueError, r"Linear: out_features must be an integer >= 1, got 0"),
+    (lambda: nn.Linear(True, 3), TypeError, r"Linear: in_features must be an integer >= 1, got bool True"),
+    (lambda: nn.Flatten(1.0), TypeError, r"Flatten: start_dim must be an integer, got float 1\.0"),
+    (lambda: nn.Conv2d(1, 2, 0), ValueError, r"Conv2d: kernel_size must be at least 1, got 0"),
+    (lambda: nn.Conv2d(1.5, 2, 3), TypeError, r"Conv2d: in_channels must be an integer >= 1, got float 1\.5"),
+    (lambda: nn.Conv1d(2, 4, 3, groups=0), ValueError, r"Conv1d: groups must be an integer >= 1, got 0"),
+    (lambda: nn.Conv2d(1, 2, 3, padding_mode="mirror"), ValueError, r"Conv2d: padding_mode must be one of"),
+    (lambda: nn.Conv2d(1, 2, 3, padding_mode=None), ValueError, r"Conv2d: padding_mode must be one of"),
+    (lambda: nn.MaxPool2d(0), ValueError, r"MaxPool2d: kernel_size must be at least 1, got 0"),
+    (lambda: nn.MaxPool1d(2, stride=0), ValueError, r"MaxPool1d: stride must be at least 1, got 0"),
+    (lambda: nn.MaxPool2d(2, padding=2), ValueError, r"MaxPool2d: padding \(2, 2\) must be at most half"),
+    (lambda: nn.MaxPool2d(2.5), TypeError, r"MaxPool2d: kernel_size must be an int or a tuple of 2 ints"),
+    (lambda: nn.AvgPool1d(-1), ValueError, r"AvgPool1d: kernel_size must be at least 1, got -1"),
+    (lambda: nn.AvgPool2d(2, divisor_override=0), ValueError, r"AvgPool2d: divisor_override must be an integer"),
+    (lambda: nn.AdaptiveAvgPool2d((0, 2)), ValueError, r"AdaptiveAvgPool2d: output_size must be an integer >= 1"),
+    (lambda: nn.AdaptiveAvgPool1d(2.0), TypeError, r"AdaptiveAvgPool1d: output_size must be an integer"),
+    (lambda: nn.Upsample(scale_factor=-2), ValueError, r"Upsample: scale_factor must be a finite number > 0"),
+    (lambda: nn.BatchNorm1d(0), ValueError, r"BatchNorm1d: num_features must be an integer >= 1, got 0"),
+    (lambda: nn.BatchNorm2d("3"), TypeError, r"BatchNorm2d: num_features must be an integer"),
+    (lambda: nn.BatchNorm1d(3, eps=-1e-5), ValueError, r"BatchNorm1d: eps must be a finite number > 0"),
+    (lambda: nn.BatchNorm1d(3, momentum=1.5), ValueError, r"BatchNorm1d: momentum must be a finite number >= 0"),
+    (lambda: nn.LayerNorm((4, 0)), ValueError, r"LayerNorm: normalized_shape must be an integer >= 1, got 0"),
+    (lambda: nn.LayerNorm(4.0), TypeError, r"LayerNorm: normalized_shape must be an integer"),
+    (lambda: nn.LayerNorm(()), ValueError, r"LayerNorm: normalized_shape must hold at least one size"),
+    (lambda: nn.RNN(3, 4, num_layers=0), ValueError, r"RNN: num_layers must be an integer >= 1, got 0"),
+    (lambda: nn.LSTM(3.0, 4), TypeError, r"LSTM: input_size must be an integer >= 1, got float 3\.0"),
+    (lambda: nn.GRU(3, 4, num_layers=2, dropout=float("nan")), ValueError, r"GRU: dropout must be a finite number"),
+    (lambda: nn.Embedding(10, -3), ValueError, r"Embedding: embedding_dim must be an integer >= 1, got -3"),
+    (lambda: nn.Embedding("10", 3), TypeError, r"Embedding: num_embeddings must be an integer"),
+    (lambda: nn.LeakyReLU("0.1"), TypeError, r"LeakyReLU: negative_slope must be a number, got str"),
+    (lambda: nn.ELU(float("inf")), ValueError, r"ELU: alpha must be a finite number, got inf"),
+    (lambda: nn.Softplus(beta=0), ValueError, r"Softplus: beta must be a finite number > 0, got 0\.0"),
+    (lambda: nn.Softmax(dim=1.0), TypeError, r"Softmax: dim must be an integer, got float"),
+    (lambda: nn.CrossEntropyLoss(label_smoothing=-0.1), ValueError, r"CrossEntropyLoss: label_smoothing must be"),
+    (lambda: nn.CrossEntropyLoss(label_smoothing="0.1"), TypeError, r"CrossEntropyLoss: label_smoothing must be a num"),
+    (lambda: nn.CrossEntropyLoss(ignore_index=1.5), TypeError, r"CrossEntropyLoss: ignore_index must be an integer"),
+    (lambda: nn.NLLLoss(ignore_index=None), TypeError, r"NLLLoss: ignore_index must be an integer"),
+    (lambda: nn.SmoothL1Loss(beta=float("nan")), ValueError, r"SmoothL1Loss: beta must be a finite number >= 0"),
+]
+
+
+@pytest.mark.parametrize("make, error, message", BAD_LAYER_ARGUMENTS, ids=[m for _, _, m in BAD_LAYER_ARGUMENTS])
+def test_bad_layer_arguments_are_refused_when_the_layer_is_built(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize("layer, name", [
+    (nn.Linear(2, 3), r"Linear\(2 -> 3\)"), (nn.ReLU(), "ReLU"), (nn.Tanh(), "Tanh"), (nn.Sigmoid(), "Sigmoid"),
+    (nn.LeakyReLU(), "LeakyReLU"), (nn.ELU(), "ELU"), (nn.GELU(), "GELU"), (nn.Softplus(), "Softplus"),
+    (nn.Softmax(), "Softmax"), (nn.LogSoftmax(), "LogSoftmax"), (nn.Flatten(), "Flatten"),
+    (nn.Conv1d(1, 1, 2), r"Conv1d\(1 -> 1, kernel 2\)"), (nn.BatchNorm1d(2), r"BatchNorm1d\(2\)"),
+    (nn.LayerNorm(2), "LayerNorm"),
+])  # fmt: skip
+def test_a_python_list_given_to_a_layer_is_a_type_error_naming_the_layer(layer, name):
+    with pytest.raises(TypeError, match=f"{name}: expected a Tensor input, got list"):
+        layer([[1.0, 2.0]])

@@ -365,11 +365,11 @@ def test_wrong_initial_state_is_reported():
 def test_bad_arguments_and_dtypes():
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
         RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="hidden_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="hidden_size must be an integer >= 1, got 0"):
         LSTM(3, 0)
-    with pytest.raises(ValueError, match="num_layers must be a positive integer"):
+    with pytest.raises(ValueError, match="num_layers must be an integer >= 1"):
         GRU(3, 4, num_layers=0)
-    with pytest.raises(ValueError, match="dropout must be a number in"):
+    with pytest.raises(ValueError, match=r"dropout must be a finite number >= 0 and <= 1, got 1\.5"):
         LSTM(3, 4, num_layers=2, dropout=1.5)
     with pytest.raises(NotImplementedError, match="proj_size"):
         LSTM(3, 4, proj_size=2)

@@ -79,7 +79,7 @@ def test_factories_values():
     assert 0 <= r.data.min() and r.data.max() < 1
     n = cr.randn(20000)
     assert abs(n.data.mean()) < 0.05 and abs(n.data.std() - 1) < 0.05
-    with pytest.raises(ValueError, match="sizes must be non-negative"):
+    with pytest.raises(ValueError, match=r"zeros: size must be non-negative integers, got \(-1,\)"):
         cr.zeros(-1)
 
 
@@ -183,3 +183,57 @@ def test_heavy_submodules_load_on_first_use():
             "print('chainrule.train' in sys.modules and cr.save is sys.modules['chainrule.serialization'].save)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]" and out[1] == "True"
+
+
+# ---------------------------------------------------------------------------- bad arguments name themselves
+
+BAD_CREATION_ARGUMENTS = [
+    (lambda: cr.randint(5, 2, (3,)), ValueError,
+     r"randint: random_ expects 'from' to be less than 'to', but got from=5 >= to=2"),
+    (lambda: cr.randint(0, 2.5, (3,)), TypeError, r"randint: high must be an integer, got float 2\.5"),
+    (lambda: cr.randint(0, 5, (3,), dtype="float32"), TypeError, r"randint: dtype must be an integer dtype"),
+    (lambda: cr.linspace(0, 1, -3), ValueError, r"linspace: number of steps must be non-negative, got -3"),
+    (lambda: cr.linspace(0, 1, 2.5), TypeError, r"linspace: steps must be an integer, got float 2\.5"),
+    (lambda: cr.linspace(0, float("nan"), 3), ValueError, r"linspace: end must be a finite number, got nan"),
+    (lambda: cr.zeros(2, -1), ValueError, r"zeros: size must be non-negative integers, got \(2, -1\)"),
+    (lambda: cr.ones(2.0), TypeError, r"ones: size must be non-negative integers, got float 2\.0"),
+    (lambda: cr.empty("3"), TypeError, r"empty: size must be non-negative integers, got str '3'"),
+    (lambda: cr.randn((2, None)), TypeError, r"randn: size must be non-negative integers, got NoneType"),
+    (lambda: cr.rand(-2), ValueError, r"rand: size must be non-negative integers, got \(-2,\)"),
+    (lambda: cr.full((2, -1), 1.0), ValueError, r"full: size must be non-negative integers"),
+    (lambda: cr.full((2,), "a"), TypeError, r"full: fill_value must be a number, got str 'a'"),
+    (lambda: cr.zeros(2, dtype="flaot32"), TypeError, r"zeros: dtype must be a dtype such as float32, int64 or bool, "
+                                                      r"got 'flaot32'"),
+    (lambda: cr.tensor([1.0], dtype="U8"), TypeError, r"tensor: dtype must be a dtype such as float32"),
+    (lambda: cr.randn(2, dtype="int64"), TypeError, r"randn: dtype must be a floating dtype"),
+    (lambda: cr.rand(2, dtype=cr.float16), TypeError, r"rand: dtype must be float32 or float64, got float16"),
+    (lambda: cr.eye(-1), ValueError, r"eye: n must be an integer >= 0, got -1"),
+    (lambda: cr.eye(2, 1.5), TypeError, r"eye: m must be an integer >= 0, got float 1\.5"),
+    (lambda: cr.arange(0, 5, -1), ValueError, r"arange: the step -1 does not lead from start=0 to end=5"),
+    (lambda: cr.arange(float("inf")), ValueError, r"arange: end must be a finite number, got inf"),
+    (lambda: cr.arange(0, 5, 0), ValueError, r"arange: step must not be zero"),
+    (lambda: cr.cat([cr.tensor(1.0), cr.tensor(2.0)]), ValueError,
+     r"concatenate: zero-dimensional tensor \(at position 0\) cannot be concatenated"),
+    (lambda: cr.cat([cr.ones(2), cr.tensor(2.0)]), ValueError,
+     r"concatenate: zero-dimensional tensor \(at position 1\) cannot be concatenated"),
+    (lambda: cr.binary_cross_entropy(cr.tensor([0.5, float("nan")]), cr.tensor([1.0, 0.0])), ValueError,
+     r"binary_cross_entropy: all elements of input should be probabilities between 0 and 1, got nan at index \(1,\)"),
+    (lambda: cr.binary_cross_entropy(cr.tensor([0.5, 0.5]), cr.tensor([float("nan"), 0.0])), ValueError,
+     r"all elements of target should be probabilities between 0 and 1, got nan"),
+    (lambda: cr.cross_entropy(cr.ones(2, 3), cr.tensor([0, 1]), label_smoothing=float("nan")), ValueError,
+     r"cross_entropy: label_smoothing must be a finite number >= 0 and <= 1, got nan"),
+]
+
+
+@pytest.mark.parametrize("make, error, message", BAD_CREATION_ARGUMENTS,
+                         ids=[m[:60] for _, _, m in BAD_CREATION_ARGUMENTS])
+def test_bad_creation_arguments_say_what_was_received_and_expected(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_stack_of_zero_dimensional_tensors_and_promoting_cat_work_as_in_pytorch():
+    assert cr.stack([cr.tensor(1.0), cr.tensor(2.0)]).tolist() == [1.0, 2.0]
+    joined = cr.cat([cr.tensor([1, 2]), cr.tensor([0.5])])
+    assert joined.dtype == np.float32 and joined.tolist() == [1.0, 2.0, 0.5]
+    assert cr.randint(-3, -1, (4,)).data.max() < -1

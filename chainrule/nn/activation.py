@@ -1,7 +1,14 @@
-"""Activation layers: the nonlinearity applied to each neuron's weighted sum."""
+"""Activation layers: the nonlinearity applied to each neuron's weighted sum.
+
+Each layer takes a Tensor (a list or array is refused with a TypeError naming the layer, as
+PyTorch's are; the functions in chainrule.ops also accept numbers), and checks its arguments when
+it is built.
+"""
 
 from chainrule import ops
 from chainrule.nn.module import Module
+from chainrule.ops.operands import int_arg, number_arg, tensor_input
+from chainrule.tensor import Tensor
 
 
 class ReLU(Module):
@@ -11,6 +18,8 @@ class ReLU(Module):
         super().__init__()
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, "ReLU")
         return ops.relu(x)
 
 
@@ -19,9 +28,11 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = number_arg(negative_slope, "negative_slope", "LeakyReLU")
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, "LeakyReLU")
         return ops.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self):
@@ -33,9 +44,11 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
-        self.alpha = alpha
+        self.alpha = number_arg(alpha, "alpha", "ELU")
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, "ELU")
         return ops.elu(x, self.alpha)
 
     def extra_repr(self):
@@ -52,6 +65,8 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, "GELU")
         return ops.gelu(x, self.approximate)
 
     def extra_repr(self):
@@ -62,11 +77,15 @@ class Sigmoid(Module):
     """1 / (1 + e^-x)."""
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, "Sigmoid")
         return ops.sigmoid(x)
 
 
 class Tanh(Module):
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, "Tanh")
         return ops.tanh(x)
 
 
@@ -75,10 +94,12 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
-        self.beta = beta
-        self.threshold = threshold
+        self.beta = number_arg(beta, "beta", "Softplus", 0, low_open=True)
+        self.threshold = number_arg(threshold, "threshold", "Softplus")
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, "Softplus")
         return ops.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self):
@@ -90,9 +111,11 @@ class Softmax(Module):
 
     def __init__(self, dim: int = -1):
         super().__init__()
-        self.dim = dim
+        self.dim = int_arg(dim, "dim", "Softmax", None)
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, "Softmax")
         return ops.softmax(x, self.dim)
 
     def extra_repr(self):
@@ -104,9 +127,11 @@ class LogSoftmax(Module):
 
     def __init__(self, dim: int = -1):
         super().__init__()
-        self.dim = dim
+        self.dim = int_arg(dim, "dim", "LogSoftmax", None)
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, "LogSoftmax")
         return ops.log_softmax(x, self.dim)
 
     def extra_repr(self):

@@ -8,6 +8,7 @@ from chainrule._backend import xp
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.conv import _tuple, conv1d, conv2d, conv_transpose2d
+from chainrule.ops.operands import int_arg, tensor_input
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -22,15 +23,15 @@ class _ConvNd(Module):
                  output_padding, groups, bias, padding_mode, dtype):
         super().__init__()
         name, nd = type(self).__name__, self._nd
-        for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name}: {what} must be a positive int, got {value!r}")
+        in_channels = int_arg(in_channels, "in_channels", name)
+        out_channels = int_arg(out_channels, "out_channels", name)
+        groups = int_arg(groups, "groups", name)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                 f"divisible by groups ({groups})"
             )
-        if padding_mode not in _PADDING_MODES:
+        if not isinstance(padding_mode, str) or padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         if padding_mode != "zeros":
             raise NotImplementedError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
@@ -79,11 +80,11 @@ class _ConvNd(Module):
     def _check_input(self, x):
         """The layer's own error for inputs that do not fit, naming its settings."""
         nd = self._nd
-        shape = x.data.shape
         label = (
             f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, "
             f"kernel {'x'.join(str(k) for k in self.kernel_size)})"
         )
+        shape = tensor_input(x, label).data.shape
         if len(shape) not in (nd + 1, nd + 2):
             raise ValueError(
                 f"{label}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape {shape}"

@@ -7,7 +7,7 @@ from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.arithmetic import where
 from chainrule.ops.indexing import getitem
-from chainrule.ops.operands import wrap
+from chainrule.ops.operands import int_arg, wrap
 from chainrule.tensor import Tensor
 
 
@@ -78,9 +78,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, dtype=None):
         super().__init__()
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Embedding: {name} must be a positive integer, got {value!r}")
+        int_arg(num_embeddings, "num_embeddings", "Embedding")
+        int_arg(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not (
                 -num_embeddings <= padding_idx < num_embeddings

@@ -38,7 +38,7 @@ from chainrule.ops.loss import (
     nll_loss,
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
-from chainrule.ops.operands import wrap
+from chainrule.ops.operands import number_arg, wrap
 from chainrule.ops.shape import cast
 from chainrule.tensor import Tensor
 
@@ -85,8 +85,7 @@ def l1_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
 def smooth_l1_loss(input: Tensor, target, *, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (d = input - target; shapes
     must match); beta = 0 is the L1 loss."""
-    if beta < 0:
-        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    beta = number_arg(beta, "beta", "smooth_l1_loss", 0)
     diff = _difference(input, target, reduction, "smooth_l1_loss")
     size = diff.abs()
     if beta == 0:
@@ -97,8 +96,7 @@ def smooth_l1_loss(input: Tensor, target, *, reduction: str = "mean", beta: floa
 def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)`` (d = input - target; shapes
     must match): smooth_l1_loss with beta = delta, times delta."""
-    if delta <= 0:
-        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    delta = number_arg(delta, "delta", "huber_loss", 0, low_open=True)
     diff = _difference(input, target, reduction, "huber_loss")
     size = diff.abs()
     return _reduce(where(size.data < delta, diff * diff * 0.5, (size - 0.5 * delta) * delta), reduction)

@@ -7,7 +7,9 @@ from chainrule._backend import xp
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.linalg import fast_layout, linear
+from chainrule.ops.operands import int_arg, tensor_input
 from chainrule.ops.shape import flatten
+from chainrule.tensor import Tensor
 
 
 class Identity(Module):
@@ -34,10 +36,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear: feature counts must be positive, got {in_features} -> {out_features}")
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = int_arg(in_features, "in_features", "Linear")
+        self.out_features = int_arg(out_features, "out_features", "Linear")
         dtype = dtype or _backend.get_default_dtype()
         # PyTorch's shape (out, in); the memory order is the one whose gradient products run fastest
         shape = (out_features, in_features)
@@ -55,6 +55,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            tensor_input(x, f"Linear({self.in_features} -> {self.out_features})")
         shape = x.data.shape
         if not shape or shape[-1] != self.in_features:
             raise ValueError(
@@ -73,11 +75,11 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = int_arg(start_dim, "start_dim", "Flatten", None)
+        self.end_dim = int_arg(end_dim, "end_dim", "Flatten", None)
 
     def forward(self, x):
-        return flatten(x, self.start_dim, self.end_dim)
+        return flatten(tensor_input(x, "Flatten"), self.start_dim, self.end_dim)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -8,6 +8,7 @@ after the first are keyword-only, so a call written for PyTorch never binds them
 from chainrule.nn import functional as F
 from chainrule.nn.module import Module
 from chainrule.ops.loss import check_reduction
+from chainrule.ops.operands import int_arg, number_arg
 from chainrule.tensor import Tensor
 
 
@@ -55,9 +56,7 @@ class SmoothL1Loss(_Loss):
 
     def __init__(self, *, reduction: str = "mean", beta: float = 1.0):
         super().__init__(reduction)
-        if beta < 0:
-            raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
-        self.beta = beta
+        self.beta = number_arg(beta, "beta", "SmoothL1Loss", 0)
 
     def forward(self, input, target):
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
@@ -69,9 +68,7 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
-        if delta <= 0:
-            raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
-        self.delta = delta
+        self.delta = number_arg(delta, "delta", "HuberLoss", 0, low_open=True)
 
     def forward(self, input, target):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
@@ -117,11 +114,9 @@ class CrossEntropyLoss(_Loss):
     def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0):
         super().__init__(reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
+        self.label_smoothing = number_arg(label_smoothing, "label_smoothing", "CrossEntropyLoss", 0, 1)
         self.register_buffer("weight", _buffer(weight))
-        self.ignore_index = ignore_index
-        self.label_smoothing = label_smoothing
+        self.ignore_index = int_arg(ignore_index, "ignore_index", "CrossEntropyLoss", None)
 
     def forward(self, input, target):
         return F.cross_entropy(
@@ -136,7 +131,7 @@ class NLLLoss(_Loss):
     def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(reduction)
         self.register_buffer("weight", _buffer(weight))
-        self.ignore_index = ignore_index
+        self.ignore_index = int_arg(ignore_index, "ignore_index", "NLLLoss", None)
 
     def forward(self, input, target):
         return F.nll_loss(

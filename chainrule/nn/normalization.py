@@ -6,6 +6,7 @@ from chainrule import _backend
 from chainrule._backend import xp
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.normalization import batch_norm, layer_norm
+from chainrule.ops.operands import int_arg, number_arg, tensor_input
 from chainrule.tensor import Tensor
 
 
@@ -16,11 +17,10 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, *, bias: bool = True, dtype=None):
         super().__init__()
-        if num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
+        name = type(self).__name__
+        self.num_features = int_arg(num_features, "num_features", name)
+        self.eps = number_arg(eps, "eps", name, 0, low_open=True)
+        self.momentum = None if momentum is None else number_arg(momentum, "momentum", name, 0, 1)
         self.affine = affine
         self.track_running_stats = track_running_stats
         dtype = dtype or _backend.get_default_dtype()
@@ -54,8 +54,8 @@ class _BatchNorm(Module):
             self.bias.data[...] = 0
 
     def forward(self, x):
-        shape = x.shape
         name = f"{type(self).__name__}({self.num_features})"
+        shape = tensor_input(x, name).shape
         if len(shape) not in self._ndims:
             raise ValueError(f"{name}: expected {self._layout} input, got shape {shape}")
         if shape[1] != self.num_features:
@@ -126,11 +126,15 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, *, dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        if not shape or any(n <= 0 for n in shape):
-            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
+        try:
+            shape = tuple(normalized_shape)
+        except TypeError:
+            shape = (normalized_shape,)
+        if not shape:
+            raise ValueError(f"LayerNorm: normalized_shape must hold at least one size, got {normalized_shape!r}")
+        shape = tuple(int_arg(n, "normalized_shape", "LayerNorm") for n in shape)
         self.normalized_shape = shape
-        self.eps = eps
+        self.eps = number_arg(eps, "eps", "LayerNorm", 0, low_open=True)
         self.elementwise_affine = elementwise_affine
         dtype = dtype or _backend.get_default_dtype()
         if elementwise_affine:
@@ -149,7 +153,7 @@ class LayerNorm(Module):
             self.bias.data[...] = 0
 
     def forward(self, x):
-        shape, k = x.shape, len(self.normalized_shape)
+        shape, k = tensor_input(x, "LayerNorm").shape, len(self.normalized_shape)
         if len(shape) < k or shape[len(shape) - k:] != self.normalized_shape:
             raise ValueError(
                 f"LayerNorm({self.normalized_shape}): input of shape {shape} does not end in "

@@ -4,6 +4,7 @@ no parameters; the functions they call are in chainrule.ops.pool and chainrule.o
 
 from chainrule.nn.module import Module
 from chainrule.ops.conv import interpolate
+from chainrule.ops.operands import int_arg, number_arg
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -11,6 +12,7 @@ from chainrule.ops.pool import (
     avg_pool2d,
     max_pool1d,
     max_pool2d,
+    pool_args,
 )
 
 
@@ -18,6 +20,7 @@ class _MaxPoolNd(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False):
         super().__init__()
+        pool_args(kernel_size, stride, padding, dilation, self._nd, type(self).__name__)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -39,6 +42,8 @@ class MaxPool1d(_MaxPoolNd):
     (4, 3, 5)
     """
 
+    _nd = 1
+
     def forward(self, x):
         return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                           self.return_indices)
@@ -52,6 +57,8 @@ class MaxPool2d(_MaxPoolNd):
     >>> MaxPool2d(2)(cr.zeros(4, 3, 28, 28)).shape
     (4, 3, 14, 14)
     """
+
+    _nd = 2
 
     def forward(self, x):
         return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
@@ -70,6 +77,7 @@ class AvgPool1d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
         super().__init__()
+        pool_args(kernel_size, stride, padding, 1, 1, "AvgPool1d")
         # As PyTorch, AvgPool1d keeps its arguments as 1-tuples.
         self.kernel_size = _single(kernel_size)
         self.stride = _single(stride if stride is not None else kernel_size)
@@ -101,6 +109,9 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override=None):
         super().__init__()
+        pool_args(kernel_size, stride, padding, 1, 2, "AvgPool2d")
+        if divisor_override is not None:
+            int_arg(divisor_override, "divisor_override", "AvgPool2d")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -116,6 +127,16 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+def _check_output_size(output_size, nd, name):
+    """An int, or nd ints or Nones (None keeps that dim's size), each at least 1."""
+    items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * nd
+    if len(items) != nd:
+        raise ValueError(f"{name}: output_size must be an int or a tuple of {nd} ints or None, got {output_size!r}")
+    for item in items:
+        if item is not None:
+            int_arg(item, "output_size", name)
+
+
 class AdaptiveAvgPool1d(Module):
     """Average pooling of (N, C, L) or (C, L) inputs to ``output_size`` positions, whatever L is.
 
@@ -126,6 +147,7 @@ class AdaptiveAvgPool1d(Module):
 
     def __init__(self, output_size):
         super().__init__()
+        _check_output_size(output_size, 1, "AdaptiveAvgPool1d")
         self.output_size = output_size
 
     def forward(self, x):
@@ -146,6 +168,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
+        _check_output_size(output_size, 2, "AdaptiveAvgPool2d")
         self.output_size = output_size
 
     def forward(self, x):
@@ -172,9 +195,12 @@ class Upsample(Module):
             raise ValueError("Upsample: pass exactly one of size and scale_factor")
         self.size = size
         if isinstance(scale_factor, (tuple, list)):
-            self.scale_factor = tuple(float(s) for s in scale_factor)
+            self.scale_factor = tuple(number_arg(s, "scale_factor", "Upsample", 0, low_open=True)
+                                      for s in scale_factor)
+        elif scale_factor is not None:
+            self.scale_factor = number_arg(scale_factor, "scale_factor", "Upsample", 0, low_open=True)
         else:
-            self.scale_factor = float(scale_factor) if scale_factor else None
+            self.scale_factor = None
         self.mode = mode
         self.align_corners = align_corners
 

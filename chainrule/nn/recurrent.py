@@ -17,7 +17,7 @@ from chainrule.nn.module import Module, Parameter
 from chainrule.ops.arithmetic import add, mul, sub
 from chainrule.ops.indexing import getitem
 from chainrule.ops.linalg import linear
-from chainrule.ops.operands import wrap
+from chainrule.ops.operands import int_arg, number_arg, wrap
 from chainrule.ops.recurrent import rnn_sequence
 from chainrule.ops.shape import concatenate, squeeze, stack, transpose, unsqueeze
 from chainrule.ops.unary import relu, sigmoid, tanh
@@ -83,9 +83,8 @@ def _rnn_mode(nonlinearity, where):
 
 
 def _check_sizes(where, input_size, hidden_size):
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+    int_arg(input_size, "input_size", where)
+    int_arg(hidden_size, "hidden_size", where)
 
 
 def _check_dtype(where, tensor, name, dtype):
@@ -107,10 +106,8 @@ class _RNNBase(Module):
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size, hidden_size)
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers <= 0:
-            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        int_arg(num_layers, "num_layers", name)
+        number_arg(dropout, "dropout", name, 0, 1)
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 f"{name}: dropout={dropout} acts between stacked layers, so with num_layers=1 it "

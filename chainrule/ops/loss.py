@@ -10,7 +10,7 @@ Class weights and ``pos_weight`` are constants (no gradient), as in PyTorch; flo
 from chainrule._backend import scalar_like, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import floating, wrap
+from chainrule.ops.operands import floating, number_arg, wrap
 from chainrule.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -216,8 +216,8 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     op = "cross_entropy"
     x = floating(input, op)
     check_reduction(reduction, op)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if label_smoothing != 0.0:  # (the default costs one comparison)
+        number_arg(label_smoothing, "label_smoothing", op, 0, 1)
     axis = _class_axis(x, op)
     d = x.data
     dtype, classes = d.dtype, d.shape[axis]
@@ -375,10 +375,12 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     w = _broadcast_weight(weight, x, op, "weight")
     d = x.data
     for name, values in (("input", d), ("target", y)):
-        if values.size and ((values < 0) | (values > 1)).any():
+        inside = (values >= 0) & (values <= 1)  # False for nan, unlike a test for < 0 or > 1
+        if not inside.all():
+            where = xp.unravel_index(xp.argmin(inside), values.shape)
             raise ValueError(
-                f"{op}: {name} must hold probabilities in [0, 1], got values from "
-                f"{values.min()} to {values.max()}"
+                f"{op}: all elements of {name} should be probabilities between 0 and 1, got "
+                f"{values[where]} at index {tuple(int(i) for i in where)}"
             )
     with xp.errstate(divide="ignore"):
         log_x = xp.maximum(xp.log(d), -100)

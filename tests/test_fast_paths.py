@@ -341,3 +341,62 @@ def test_captured_cross_entropy_step_honours_ignore_index_as_eager_does(ignore_i
     assert losses == eager_losses
     for a, b in zip(params, eager_params):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------- recurrent layers
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ("tanh", "relu", "lstm", "gru"))
+def test_fused_recurrent_layer_equals_its_cell_composed_step_by_step(mode, dtype):
+    """The layer runs one fused op per sequence; the cell composes each step from plain ops."""
+    cr.manual_seed(3)
+    kinds = {"lstm": (nn.LSTM, nn.LSTMCell), "gru": (nn.GRU, nn.GRUCell)}
+    extra = {} if mode in kinds else {"nonlinearity": mode}
+    layer_type, cell_type = kinds.get(mode, (nn.RNN, nn.RNNCell))
+    layer, cell = layer_type(3, 4, **extra), cell_type(3, 4, **extra)
+    if dtype == np.float64:
+        layer, cell = layer.double(), cell.double()
+    cell.load_state_dict({k[:-3]: v for k, v in layer.state_dict().items()})  # drop "_l0"
+    x_data = np.random.default_rng(18).standard_normal((5, 2, 3)).astype(dtype)
+    seed = np.random.default_rng(19).standard_normal((5, 2, 4)).astype(dtype)
+
+    def run(step_by_step):
+        x = cr.tensor(x_data, requires_grad=True)
+        if step_by_step:
+            state, outs = None, []
+            for t in range(5):
+                state = cell(x[t], state)
+                outs.append(state[0] if mode == "lstm" else state)
+            out, module = cr.stack(outs), cell
+        else:
+            out, module = layer(x)[0], layer
+        out.backward(seed)
+        return out.data, [x.grad] + [p.grad for p in module.parameters()]
+
+    (fv, fg), (cv, cg) = run(False), run(True)
+    _assert_same((fv, fg), (cv, cg), dtype, f"{mode} layer against its cell")
+
+
+# ---------------------------------------------------------------------------- pooling
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pooling_paths_equal_reductions_over_reshaped_windows(dtype):
+    """Tiled max pooling (stride = kernel), the general window loop (stride < kernel), average and
+    adaptive pooling against amax/mean over explicit windows (no ties in the data)."""
+    x = np.random.default_rng(20).permutation(2 * 3 * 6 * 4).reshape(2, 3, 6, 4).astype(dtype) / 7
+    windows = lambda a: a.reshape(2, 3, 3, 2, 2, 2)  # 2x2 windows of a 6x4 map
+    checks = [
+        ("max_pool2d tiled", lambda a: F.max_pool2d(a, 2), lambda a: windows(a).amax((3, 5))),
+        ("avg_pool2d", lambda a: F.avg_pool2d(a, 2), lambda a: windows(a).mean((3, 5))),
+        ("adaptive_avg_pool2d", lambda a: F.adaptive_avg_pool2d(a, (3, 2)), lambda a: windows(a).mean((3, 5))),
+        ("adaptive_avg_pool2d global", lambda a: F.adaptive_avg_pool2d(a, 1), lambda a: a.mean((2, 3), keepdim=True)),
+        ("max_pool1d overlapping", lambda a: F.max_pool1d(a.reshape(2, 3, 24), 3, 1),
+         lambda a: cr.stack([a.reshape(2, 3, 24)[..., i:i + 22] for i in range(3)], -1).amax(-1)),
+    ]
+    for what, fused, composed in checks:
+        seed = np.random.default_rng(21)
+        got = _value_and_grads(fused, [x], _seed(seed))
+        seed = np.random.default_rng(21)
+        _assert_same(got, _value_and_grads(composed, [x], _seed(seed)), dtype, what)

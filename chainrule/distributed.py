@@ -17,9 +17,8 @@ Semantics, chosen once for all callers (``fit`` and ``chainrule train`` keep eve
   the same epoch permutation from chainrule's generator (equal on every rank: see
   ``broadcast_rng_state``) and cuts it into global batches exactly as one process with the global
   batch does; rank r takes rows r, r + N, ... of each. Nothing is padded or dropped: the last
-  batch may be short, and a rank's rows of it may be none: that rank then runs its model on zero
-  rows (which ``nn.Flatten`` does not accept yet: for a model with it, choose a batch size that
-  leaves the last batch at least one row per rank).
+  batch may be short, and a rank's rows of it may be none: that rank then skips the forward and
+  backward pass and adds nothing to the average (``count`` 0).
 - Gradients: ``average_gradients(parameters, loss, count)`` weights each rank's mean gradient by
   its row count ``count``: the result is the global batch's mean gradient, whatever the batch
   sizes. One in-place Allreduce per step on a flat buffer (one per dtype); a gradient that is None
@@ -31,8 +30,8 @@ Semantics, chosen once for all callers (``fit`` and ``chainrule train`` keep eve
   gets the mask it gets in one process. Dropout on an input whose first axis is not the batch
   (sequence-first) draws numbers of this rank's own instead: equal to one process in distribution
   only. ``nn.functional.dropout`` (and so the recurrent layers' dropout between layers) does not
-  go through ``batch_random`` yet: under MPI its ranks repeat one another's masks. The generators
-  are made equal again at the start of every epoch.
+  go through ``batch_random`` yet: under MPI its ranks repeat one another's masks. After every
+  epoch every rank takes rank 0's generator (a rank without rows in the last batch drew nothing).
 - Batch norm (the exception): batch statistics and running statistics are local to each rank
   (no SyncBatchNorm), so a model with batch norm does not reproduce one process, and a rank whose
   share of a batch is one row or none fails as one process fails on a batch of one;

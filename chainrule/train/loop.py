@@ -76,8 +76,6 @@ class _Arrays:
         rank's rows of the last, short batch may be none. The random ops of the forward pass learn
         which rows these are (random.set_batch_share); in one process they are all of them (None)."""
         n, world, me = len(self.x), distributed.world_size(), distributed.rank()
-        if world > 1:
-            distributed.broadcast_rng_state()  # equal generators, whatever the last epoch's forward passes drew
         order = random.get_generator().permutation(n) if shuffle else np.arange(n)
         size = batch_size * world
         try:
@@ -89,6 +87,8 @@ class _Arrays:
                 yield self.x[index], self.y[index]
         finally:
             random.set_batch_share(None)
+        # A rank without rows in the last batch drew nothing for it: rank 0's generator for everyone.
+        distributed.broadcast_rng_state()
 
     def in_order(self, batch_size):
         for start in range(0, len(self.x), batch_size):
@@ -244,7 +244,10 @@ class Trainer:
             if not whole:
                 _check_batch(x, y, "fit", batch)
             xb, yb = self._as_tensor(x, dtype), self._as_tensor(y, dtype)
-            if self.captured is None:
+            if len(x) == 0:  # under MPI a rank may hold no row of the last batch: it adds nothing (count 0)
+                self.optimizer.zero_grad()
+                loss_value, output = 0.0, None
+            elif self.captured is None:
                 out = self.model(xb)
                 loss = self.loss_fn(out, yb)
                 self.optimizer.zero_grad()
@@ -270,7 +273,7 @@ class Trainer:
                 self.scheduler.step()
             total += logs["loss"] * len(x)
             seen += len(x)
-            if self.metrics:
+            if self.metrics and output is not None:
                 outputs.append(output)
                 targets.append(yb.data)
             self._emit("on_batch_end", batch, logs)

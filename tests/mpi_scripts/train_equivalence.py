@@ -26,18 +26,22 @@ GLOBAL_BATCH = {"float64": 6, "float32": 12}  # 43 = 7 * 6 + 1 = 3 * 12 + 7
 
 
 class Net(nn.Module):
-    """A small MLP with dropout, plus a layer it never uses (its gradient stays None on every rank)."""
+    """A small MLP with dropout, plus a layer it never uses (its gradient stays None on every rank).
+    Flatten and the gradient monitor's ReLU hook fail on zero rows: a rank without rows in the
+    last batch must not run the model."""
 
     def __init__(self, batch_norm=False):
         super().__init__()
+        self.flat = nn.Flatten()
         self.hidden = nn.Linear(6, 16)
         self.norm = nn.BatchNorm1d(16) if batch_norm else nn.Identity()
+        self.act = nn.ReLU()
         self.drop = nn.Dropout(0.3)
         self.out = nn.Linear(16, 3)
         self.unused = nn.Linear(2, 2)
 
     def forward(self, x):
-        return self.out(self.drop(self.norm(self.hidden(x)).tanh()))
+        return self.out(self.drop(self.act(self.norm(self.hidden(self.flat(x))))))
 
 
 def data():

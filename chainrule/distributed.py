@@ -34,7 +34,7 @@ Semantics, chosen once for all callers (``fit`` and ``chainrule train`` keep eve
   epoch every rank takes rank 0's generator (a rank without rows in the last batch drew nothing).
 - Batch norm (the exception): batch statistics and running statistics are local to each rank
   (no SyncBatchNorm), so a model with batch norm does not reproduce one process, and a rank whose
-  share of a batch is one row or none fails as one process fails on a batch of one;
+  share of a batch is a single row fails in training mode, as one process fails on a batch of one;
   ``broadcast_buffers`` after each epoch makes every rank use rank 0's running statistics.
 - Metrics are averaged over ranks with ``reduce_metrics`` (weighted by samples) before anyone
   looks at them, so that every rank takes the same decisions (early stopping, schedules).

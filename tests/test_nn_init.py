@@ -70,3 +70,25 @@ def test_init_is_reproducible_with_manual_seed():
 def test_fan_needs_two_dims():
     with pytest.raises(ValueError, match=r"at least 2 dims, got shape \(5,\)"):
         init.xavier_uniform_(_big(5))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda w: init.uniform_(w, 1.0, 0.0), ValueError, r"uniform_: expected a <= b, got a=1\.0, b=0\.0"),
+    (lambda w: init.uniform_(w, float("-inf"), 0.0), ValueError, r"uniform_: a must be a finite number, got -inf"),
+    (lambda w: init.normal_(w, std=-1.0), ValueError, r"normal_: std must be a finite number >= 0, got -1\.0"),
+    (lambda w: init.normal_(w, mean=float("nan")), ValueError, r"normal_: mean must be a finite number, got nan"),
+    (lambda w: init.constant_(w, "a"), TypeError, r"constant_: val must be a number, got str 'a'"),
+    (lambda w: init.orthogonal_(w, gain="x"), TypeError, r"orthogonal_: gain must be a number, got str"),
+    (lambda w: init.xavier_uniform_(w, gain=None), TypeError, r"xavier_uniform_: gain must be a number"),
+    (lambda w: init.kaiming_uniform_(w, mode="fan_up"), ValueError,
+     r"kaiming_uniform_: mode must be 'fan_in' or 'fan_out', got 'fan_up'"),
+    (lambda w: init.calculate_gain("leaky_relu", "a"), TypeError, r"calculate_gain: negative_slope must be a number"),
+    (lambda w: init.calculate_gain(None), TypeError, r"calculate_gain: nonlinearity must be a name"),
+    (lambda w: init.uniform_([1.0, 2.0]), TypeError, r"uniform_: expected a Tensor to fill, got list"),
+    (lambda w: init.normal_(cr.zeros(2, 2, dtype="int64")), TypeError, r"normal_: expected a floating tensor"),
+])  # fmt: skip
+def test_initialisers_name_a_bad_argument(call, error, message):
+    w = cr.zeros(3, 4)
+    with pytest.raises(error, match=message):
+        call(w)
+    np.testing.assert_array_equal(w.data, 0)  # nothing was written

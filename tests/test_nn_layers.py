@@ -234,3 +234,10 @@ def test_bad_layer_arguments_are_refused_when_the_layer_is_built(make, error, me
 def test_a_python_list_given_to_a_layer_is_a_type_error_naming_the_layer(layer, name):
     with pytest.raises(TypeError, match=f"{name}: expected a Tensor input, got list"):
         layer([[1.0, 2.0]])
+
+
+def test_residual_refuses_a_body_or_shortcut_that_is_not_a_module():
+    with pytest.raises(TypeError, match="Residual: body must be a Module, got int"):
+        nn.Residual(3)
+    with pytest.raises(TypeError, match="Residual: shortcut must be a Module or None, got function"):
+        nn.Residual(nn.ReLU(), lambda x: x)

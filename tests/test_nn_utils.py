@@ -1,5 +1,7 @@
 """Gradient clipping and parameter vectors."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,27 @@ def test_parameters_to_vector_and_back():
     np.testing.assert_array_equal(b.data, [6, 7, 8, 9])
     with pytest.raises(ValueError, match="expected a 1-D vector of 10 elements"):
         vector_to_parameters(np.zeros(9), [a, b])
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda ps: clip_grad_norm_(ps, "1.0"), TypeError, r"clip_grad_norm_: max_norm must be a number, got str"),
+    (lambda ps: clip_grad_norm_(ps, float("nan")), ValueError, r"clip_grad_norm_: max_norm must be positive, got nan"),
+    (lambda ps: clip_grad_norm_(ps, 1.0, norm_type="x"), TypeError, r"clip_grad_norm_: norm_type must be a number"),
+    (lambda ps: clip_grad_norm_(ps, 1.0, norm_type=0), ValueError, r"clip_grad_norm_: norm_type must be positive"),
+    (lambda ps: clip_grad_norm_([1.0], 1.0), TypeError, r"clip_grad_norm_: expected tensors .*, got a float"),
+    (lambda ps: clip_grad_value_(ps, -1), ValueError, r"clip_grad_value_: clip_value must be positive, got -1"),
+    (lambda ps: vector_to_parameters(cr.zeros(2), [np.zeros(2)]), TypeError, r"vector_to_parameters: expected tensors"),
+])  # fmt: skip
+def test_gradient_utilities_name_a_bad_argument(call, error, message):
+    p = cr.ones(2, requires_grad=True)
+    p.grad = np.ones(2, np.float32)
+    with pytest.raises(error, match=message):
+        call([p])
+    np.testing.assert_array_equal(p.grad, 1.0)
+
+
+def test_clip_grad_norm_with_an_infinite_limit_leaves_gradients_alone():
+    p = cr.ones(2, requires_grad=True)
+    p.grad = np.full(2, 3.0, np.float32)
+    assert clip_grad_norm_([p], float("inf")) == pytest.approx(math.sqrt(18))
+    np.testing.assert_array_equal(p.grad, 3.0)

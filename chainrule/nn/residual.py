@@ -16,6 +16,10 @@ class Residual(Module):
 
     def __init__(self, body: Module, shortcut: Module = None):
         super().__init__()
+        if not isinstance(body, Module):
+            raise TypeError(f"Residual: body must be a Module, got {type(body).__name__}")
+        if shortcut is not None and not isinstance(shortcut, Module):
+            raise TypeError(f"Residual: shortcut must be a Module or None, got {type(shortcut).__name__}")
         self.body = body
         self.shortcut = shortcut
 

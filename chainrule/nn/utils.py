@@ -8,8 +8,22 @@ import numpy as np
 from chainrule.tensor import Tensor
 
 
-def _params(parameters):
-    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
+def _params(parameters, op):
+    """A tensor or an iterable of tensors as a list, or a TypeError naming ``op``."""
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: expected tensors (e.g. model.parameters()), got a {type(p).__name__}")
+    return params
+
+
+def _positive(value, name, op):
+    """A number > 0 (infinity allowed: no limit), or an error naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
+    if not value > 0:
+        raise ValueError(f"{op}: {name} must be positive, got {value}")
+    return float(value)
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
@@ -20,12 +34,12 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     max_norm every gradient is multiplied by max_norm / (norm + 1e-6), keeping the direction.
     Returns the norm before clipping (a float).
     """
-    if not max_norm > 0:
-        raise ValueError(f"clip_grad_norm_: max_norm must be positive, got {max_norm}")
-    grads = [p.grad for p in _params(parameters) if p.grad is not None]
+    op = "clip_grad_norm_"
+    max_norm = _positive(max_norm, "max_norm", op)
+    norm_type = _positive(norm_type, "norm_type", op)
+    grads = [p.grad for p in _params(parameters, op) if p.grad is not None]
     if not grads:
         return 0.0
-    norm_type = float(norm_type)
     if norm_type == math.inf:
         total = max(float(np.abs(g).max()) for g in grads)
     else:
@@ -44,16 +58,15 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value] in place."""
-    if not clip_value > 0:
-        raise ValueError(f"clip_grad_value_: clip_value must be positive, got {clip_value}")
-    for p in _params(parameters):
+    clip_value = _positive(clip_value, "clip_value", "clip_grad_value_")
+    for p in _params(parameters, "clip_grad_value_"):
         if p.grad is not None:
             np.clip(p.grad, -clip_value, clip_value, out=p.grad)
 
 
 def parameters_to_vector(parameters) -> Tensor:
     """All parameters flattened and joined into one 1-D tensor (a copy)."""
-    params = _params(parameters)
+    params = _params(parameters, "parameters_to_vector")
     if not params:
         raise ValueError("parameters_to_vector: no parameters given")
     return Tensor(np.concatenate([p.data.reshape(-1) for p in params]))
@@ -62,7 +75,7 @@ def parameters_to_vector(parameters) -> Tensor:
 def vector_to_parameters(vec, parameters) -> None:
     """Copy consecutive slices of the 1-D ``vec`` into the parameters (the inverse of above)."""
     data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
-    params = _params(parameters)
+    params = _params(parameters, "vector_to_parameters")
     needed = sum(p.data.size for p in params)
     if data.ndim != 1 or data.size != needed:
         raise ValueError(

@@ -51,6 +51,9 @@ def compare(config: RunConfig, plot=None, verbose: int = 0) -> list:
     learners = _classic_learners(config.seed)
     random.manual_seed(config.seed)
     data = prepare_data(config)
+    if not data.held_out:
+        raise ValueError(f"compare: {config.data} has {len(data.train[0])} samples, too few to compare learners on "
+                         "held-out data")
     model = build_model(config, data.input_shape, data.n_outputs)
     trainer = Trainer(model, build_loss(config, data.task), build_optimizer(config, model),
                       batch_size=config.batch_size, metrics=(), verbose=verbose)

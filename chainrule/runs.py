@@ -199,6 +199,7 @@ class PreparedData:
     classes: list | None
     scaler: StandardScaler
     notes: list = dataclasses.field(default_factory=list)  # what was done differently, and why
+    held_out: bool = True  # False: too few samples to split, so the test set is the training set
 
 
 def load_data(config: RunConfig):
@@ -255,8 +256,9 @@ def prepare_data(config: RunConfig) -> PreparedData:
         notes.append(f"{config.data} has {len(X)} samples, too few to hold out a test set with one sample of each "
                      f"of its {n_classes} classes: training on all of them, and the test metrics are on these same "
                      "samples (no validation set)")
-        scaler = StandardScaler().fit(X)
-        return _prepared(config, data, X, y, (X, y), None, (X, y), scaler, notes)
+        prepared = _prepared(config, data, X, y, (X, y), None, (X, y), StandardScaler().fit(X), notes)
+        prepared.held_out = False
+        return prepared
     elif config.test_fraction > 0:
         X_train, X_test, y_train, y_test = split(X, y, config.test_fraction, seed=config.seed)
     else:
@@ -649,7 +651,8 @@ def predict_run(run_dir, inputs: np.ndarray) -> tuple:
     """``(header, rows)`` of predictions for raw feature rows: the class and class
     probabilities for classifiers, the reconstruction for autoencoders."""
     config, extra, model, scaler = load_run(run_dir)
-    inputs = np.asarray(inputs, dtype=np.float32)
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+        inputs = np.asarray(inputs, dtype=np.float32)
     if inputs.ndim != 2 or inputs.shape[1] != scaler.n_features_in_:
         raise ValueError(
             f"predict: the input has {inputs.shape[1] if inputs.ndim == 2 else '?'} columns, "

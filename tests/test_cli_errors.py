@@ -120,6 +120,13 @@ def test_xor_trains_and_tests_on_its_four_points_and_says_so(tmp_path, capsys):
     assert status == 0 and f"test_accuracy {results['test']['test_accuracy']:.4f}" in out
 
 
+def test_compare_refuses_a_data_set_too_small_to_hold_out(capsys):
+    pytest.importorskip("sklearn")
+    status, _, err = run_cli(capsys, "compare", "--data", "xor", "--hidden", "4", "--epochs", "1")
+    assert status == 2
+    assert_one_line_error(err, "compare: xor has 4 samples, too few to compare learners on held-out data")
+
+
 def test_test_fraction_zero_means_no_test_set(tmp_path, capsys):
     status, out, _ = run_cli(capsys, "train", *TINY, "--test-fraction", "0", "--run-dir", tmp_path / "r")
     assert status == 0 and "test: none (--test-fraction 0)" in out

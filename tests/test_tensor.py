@@ -237,3 +237,28 @@ def test_stack_of_zero_dimensional_tensors_and_promoting_cat_work_as_in_pytorch(
     joined = cr.cat([cr.tensor([1, 2]), cr.tensor([0.5])])
     assert joined.dtype == np.float32 and joined.tolist() == [1.0, 2.0, 0.5]
     assert cr.randint(-3, -1, (4,)).data.max() < -1
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda x: cr.nn.functional.dropout(x, "0.5"), TypeError, r"dropout: p must be a number, got str '0\.5'"),
+    (lambda x: cr.nn.functional.dropout(x, float("nan")), ValueError, r"dropout: p must be a finite number >= 0"),
+    (lambda x: cr.leaky_relu(x, "a"), TypeError, r"leaky_relu: negative_slope must be a number, got str 'a'"),
+    (lambda x: cr.elu(x, None), TypeError, r"elu: alpha must be a number, got NoneType"),
+    (lambda x: cr.softplus(x, beta=0), ValueError, r"softplus: beta must be a non-zero finite number"),
+    (lambda x: cr.clip(x, "a"), TypeError, r"clip: min must be a number or a tensor, got str 'a'"),
+    (lambda x: cr.pad(x, (1.5, 1)), TypeError, r"pad: pad must be an integer, got float 1\.5"),
+    (lambda x: x.split(1.5), TypeError, r"split: split_size must be an integer >= 1, got float 1\.5"),
+    (lambda x: x.split(0), ValueError, r"split: split_size must be an integer >= 1, got 0"),
+    (lambda x: x.sum(dim=1.0), TypeError, r"sum: dim must be an int or a tuple of ints, got float 1\.0"),
+    (lambda x: cr.argmax(x, dim=2.0), TypeError, r"argmax: dim must be an int or a tuple of ints, got float"),
+    (lambda x: x.var(correction="a"), TypeError, r"var: correction must be a number, got str 'a'"),
+    (lambda x: x.to("flaot"), TypeError, r"to: dtype must be a dtype such as float32, int64 or bool, got 'flaot'"),
+])  # fmt: skip
+def test_bad_op_arguments_name_the_op_and_the_argument(make, error, message):
+    with pytest.raises(error, match=message):
+        make(cr.ones(2, 3))
+
+
+def test_softplus_takes_a_negative_beta_as_pytorch_does():
+    x = cr.tensor([0.0, 1.0])
+    np.testing.assert_allclose(cr.softplus(x, beta=-1.0).data, -np.log1p(np.exp(-x.data)), rtol=1e-6)

@@ -8,6 +8,7 @@ it is built.
 from chainrule import ops
 from chainrule.nn.module import Module
 from chainrule.ops.operands import int_arg, number_arg, tensor_input
+from chainrule.ops.unary import softplus_beta
 from chainrule.tensor import Tensor
 
 
@@ -94,7 +95,7 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
-        self.beta = number_arg(beta, "beta", "Softplus", 0, low_open=True)
+        self.beta = softplus_beta(beta, "Softplus")
         self.threshold = number_arg(threshold, "threshold", "Softplus")
 
     def forward(self, x):

@@ -45,8 +45,8 @@ from chainrule.tensor import Tensor
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p)."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if type(p) is not float or not 0 <= p <= 1:  # (one test for the usual float p)
+        p = number_arg(p, "p", "dropout", 0, 1)
     if not training or p == 0:
         return x
     d = x.data

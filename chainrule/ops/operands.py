@@ -191,7 +191,12 @@ def dims(dim, ndim: int, op: str) -> tuple:
     """Normalise ``dim`` (None, an int or a sequence, negatives allowed) to sorted positive axes."""
     if dim is None:
         return tuple(range(ndim))
-    items = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if isinstance(dim, (int, np.integer)):
+        items = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        items = tuple(dim)
+    else:
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {type(dim).__name__} {dim!r}")
     out = []
     for d in items:
         if not isinstance(d, (int, np.integer)) or isinstance(d, bool):

@@ -10,7 +10,7 @@ from collections import namedtuple
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import dim_arg, dims, wrap
+from chainrule.ops.operands import dim_arg, dims, number_arg, wrap
 from chainrule.tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -80,6 +80,8 @@ def _variance_parts(x, dim, axis, keepdim, keepdims, correction, unbiased, op):
         raise TypeError(f"{op}: expected a floating tensor, got dtype {d.dtype}")
     if unbiased is not None:
         correction = 1 if unbiased else 0
+    elif type(correction) is not int:
+        correction = number_arg(correction, "correction", op, 0)
     centred = d - _quotient(d.sum(axis=axes, keepdims=True), _count(d.shape, axes))
     denominator = _count(d.shape, axes) - correction
     var = xp.asarray(_quotient((centred * centred).sum(axis=axes, keepdims=keep), denominator))

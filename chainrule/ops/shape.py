@@ -7,8 +7,8 @@ import numpy as np
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import dims, operand, result_type, wrap
-from chainrule.tensor import Tensor
+from chainrule.ops.operands import dims, int_arg, operand, result_type, wrap
+from chainrule.tensor import Tensor, as_dtype
 
 
 def _moved(name, x, out, vjp):
@@ -169,14 +169,13 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
 
     (axis,) = dims(dim, x.data.ndim, "split")
     length = x.data.shape[axis]
-    if isinstance(split_size_or_sections, int):
-        if split_size_or_sections <= 0:
-            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+    if not isinstance(split_size_or_sections, (list, tuple)):
+        split_size_or_sections = int_arg(split_size_or_sections, "split_size", "split")
         sizes = [split_size_or_sections] * (length // split_size_or_sections)
         if length % split_size_or_sections:
             sizes.append(length % split_size_or_sections)
     else:
-        sizes = [int(s) for s in split_size_or_sections]
+        sizes = [int_arg(s, "sections", "split", 0) for s in split_size_or_sections]
         if sum(sizes) != length:
             raise ValueError(
                 f"split: sizes {sizes} add up to {sum(sizes)}, but dim {dim} has length {length}"
@@ -193,7 +192,7 @@ def pad(x, pad, value: float = 0.0) -> Tensor:
     """Pad with a constant, PyTorch's convention: ``pad = (left, right)`` for the last dim, then
     ``(top, bottom)`` for the one before, and so on."""
     d = x.data
-    pad = tuple(int(p) for p in pad)
+    pad = tuple(int_arg(p, "pad", "pad", None) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > d.ndim:
         raise ValueError(f"pad: expected pairs for at most {d.ndim} dims, got {pad}")
     if any(p < 0 for p in pad):
@@ -213,7 +212,7 @@ def clone(x) -> Tensor:
 
 def cast(x, dtype) -> Tensor:
     """x converted to ``dtype``; gradients flow back (converted) between floating dtypes."""
-    dtype = np.dtype(dtype)
+    dtype = as_dtype(dtype, "to")
     d = x.data
     if d.dtype == dtype:
         return x

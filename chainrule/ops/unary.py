@@ -7,7 +7,7 @@ import numpy as np
 from chainrule._backend import scalar_like, shared_zeros_like, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import constant, floating, wrap
+from chainrule.ops.operands import constant, floating, number_arg, wrap
 from chainrule.tensor import Tensor
 
 
@@ -112,6 +112,8 @@ def relu_grad(g, out):
 def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
     x = _float_input(x, "leaky_relu")
+    if type(negative_slope) is not float:  # (the usual float costs one test)
+        negative_slope = number_arg(negative_slope, "negative_slope", "leaky_relu")
     d = x.data
     positive = d > 0
     out = xp.where(positive, d, d * negative_slope)
@@ -121,6 +123,8 @@ def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
 def elu(x, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha (e^x - 1) otherwise."""
     x = _float_input(x, "elu")
+    if type(alpha) is not float:
+        alpha = number_arg(alpha, "alpha", "elu")
     d = x.data
     positive = d > 0
     negative_part = alpha * xp.expm1(xp.minimum(d, 0))
@@ -164,6 +168,9 @@ def gelu(x, approximate: str = "none") -> Tensor:
 def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's definition)."""
     x = _float_input(x, "softplus")
+    if type(beta) is not float or type(threshold) is not float or beta == 0:
+        beta = softplus_beta(beta, "softplus")
+        threshold = number_arg(threshold, "threshold", "softplus")
     d = x.data
     scaled = d * beta
     linear = scaled > threshold
@@ -178,11 +185,21 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return _unary("Softplus", x, out, softplus_vjp)
 
 
+def softplus_beta(beta, owner):
+    beta = number_arg(beta, "beta", owner)
+    if beta == 0:
+        raise ValueError(f"{owner}: beta must be a non-zero finite number (the result is divided by it), got 0")
+    return beta
+
+
 def clip(x, min=None, max=None) -> Tensor:
     """x limited to [min, max] (either may be None); the gradient passes where min <= x <= max."""
     x = _float_input(x, "clip")
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
+    for name, bound in (("min", min), ("max", max)):
+        if not isinstance(bound, (type(None), int, float, np.number, Tensor, np.ndarray)) or isinstance(bound, bool):
+            raise TypeError(f"clip: {name} must be a number or a tensor, got {type(bound).__name__} {bound!r}")
     d = x.data
     lo = None if min is None else xp.asarray(getattr(min, "data", min), dtype=d.dtype)
     hi = None if max is None else xp.asarray(getattr(max, "data", max), dtype=d.dtype)

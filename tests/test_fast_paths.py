@@ -400,3 +400,66 @@ def test_pooling_paths_equal_reductions_over_reshaped_windows(dtype):
         got = _value_and_grads(fused, [x], _seed(seed))
         seed = np.random.default_rng(21)
         _assert_same(got, _value_and_grads(composed, [x], _seed(seed)), dtype, what)
+
+
+# ---------------------------------------------------------------------------- convolution, eval-mode batch norm
+
+
+def _composed_conv2d(x, w, b, stride, padding, dilation):
+    """Cross-correlation from slices, stack and one matrix product (groups=1)."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    xp_ = cr.pad(x, (pw, pw, ph, ph))
+    oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    cols = cr.stack([xp_[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw]
+                     for i in range(kh) for j in range(kw)], -1)  # (N, C, OH, OW, KH*KW)
+    cols = cols.permute(0, 2, 3, 1, 4).reshape(n, oh, ow, c * kh * kw)
+    out = cols @ w.reshape(f, c * kh * kw).T + b
+    return out.permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("stride, padding, dilation", [
+    ((1, 1), (0, 0), (1, 1)), ((1, 1), (1, 2), (1, 1)), ((2, 1), (1, 0), (1, 1)), ((1, 1), (0, 1), (2, 1)),
+    ((2, 2), (1, 1), (2, 2)),
+])  # fmt: skip
+def test_conv2d_equals_its_composed_definition(stride, padding, dilation, dtype):
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    seed = np.random.default_rng(23)
+    fused = _value_and_grads(lambda a, m, c: F.conv2d(a, m, c, stride, padding, dilation), [x, w, b], _seed(seed))
+    seed = np.random.default_rng(23)
+    composed = _value_and_grads(lambda a, m, c: _composed_conv2d(a, m, c, stride, padding, dilation), [x, w, b],
+                                _seed(seed))
+    _assert_same(fused, composed, dtype, f"conv2d stride={stride} padding={padding} dilation={dilation}")
+    seed = np.random.default_rng(23)
+    fused = _value_and_grads(lambda a, m, c: F.conv1d(a, m, c, stride[0], padding[0], dilation[0]),
+                             [x[:, :, 0], w[..., 0], b], _seed(seed))
+    seed = np.random.default_rng(23)
+    composed = _value_and_grads(
+        lambda a, m, c: _composed_conv2d(a.unsqueeze(-1), m.unsqueeze(-1), c, (stride[0], 1), (padding[0], 0),
+                                         (dilation[0], 1))[..., 0],
+        [x[:, :, 0], w[..., 0], b], _seed(seed))
+    _assert_same(fused, composed, dtype, f"conv1d stride={stride[0]} padding={padding[0]} dilation={dilation[0]}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_norm_in_eval_mode_equals_its_composed_definition(dtype):
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((4, 3, 2)).astype(dtype)
+    mean, var = rng.standard_normal(3).astype(dtype), (rng.random(3) + 0.5).astype(dtype)
+    g1, b1 = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
+
+    def composed(a, g, b):
+        scale = (cr.tensor(var.reshape(1, 3, 1)) + 1e-5).sqrt()
+        return (a - cr.tensor(mean.reshape(1, 3, 1))) / scale * g.reshape(1, 3, 1) + b.reshape(1, 3, 1)
+
+    seed = np.random.default_rng(25)
+    fused = _value_and_grads(
+        lambda a, g, b: F.batch_norm(a, cr.tensor(mean), cr.tensor(var), g, b, training=False), [x, g1, b1],
+        _seed(seed))
+    seed = np.random.default_rng(25)
+    _assert_same(fused, _value_and_grads(composed, [x, g1, b1], _seed(seed)), dtype, "batch_norm eval")

@@ -100,6 +100,31 @@ def test_resume_from_what_a_kill_leaves_matches_an_uninterrupted_run(tmp_path, r
     assert json.loads((run / "results.json").read_text())["epochs_run"] == 12
 
 
+def test_an_early_stopped_run_killed_anywhere_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """EarlyStopping's counters and best weights are part of the checkpoint: every kill point of a run
+    that stops early (after epoch 6 of 40 here) resumes to its restored best weights."""
+    from chainrule.train import Trainer
+
+    flags = ["--data", "moons", "--hidden", "8", "--epochs", 40, "--early-stopping", 2, "--lr", 0.05, "--quiet"]
+    assert train(*flags, "--run-dir", tmp_path / "whole") == 0
+    epochs = len(json.loads((tmp_path / "whole" / "history.json").read_text())["epochs"])
+    assert epochs < 40
+    save = Trainer.save_checkpoint
+    for killed_after in range(1, epochs + 1):
+        def save_then_die(self, path, killed_after=killed_after):
+            save(self, path)
+            if self.epoch == killed_after:
+                raise KeyboardInterrupt
+
+        run = tmp_path / f"killed-{killed_after}"
+        with monkeypatch.context() as patch:
+            patch.setattr(Trainer, "save_checkpoint", save_then_die)
+            assert train(*flags, "--run-dir", run) == 130
+        assert train("--resume", run, "--quiet") == 0
+        assert_same_weights(run, tmp_path / "whole")
+        assert len(json.loads((run / "history.json").read_text())["epochs"]) == epochs
+
+
 def _kill_when(run, name, timeout=60.0):
     """Start a 12-epoch training in a subprocess and SIGKILL it as soon as ``run/name`` appears."""
     process = subprocess.Popen([sys.executable, "-m", "chainrule", "train", *FLAGS, "--epochs", "12",

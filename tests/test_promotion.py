@@ -65,6 +65,12 @@ CASES = [
     ("where(int64, 2.5)", lambda: cr.where(t(b), t(i64), 2.5), f32),
     ("maximum(int64, float32)", lambda: cr.maximum(t(i64), t(f32)), f32),
     ("minimum(float32, np.float64 scalar)", lambda: cr.minimum(t(f32), np.float64(0.5)), f32),
+    ("sqrt(int64)", lambda: t(i64).sqrt(), f32),
+    ("exp(bool)", lambda: cr.exp(t(b)), f32),
+    ("sigmoid(int32)", lambda: t(i32).sigmoid(), f32),
+    ("log(uint8)", lambda: cr.log(t(u8)), f32),
+    ("cat(int64, float32)", lambda: cr.cat([t(i64), t(f32)]), f32),
+    ("stack(0-d float64, 0-d float32)", lambda: cr.stack([t(f64, True), t(f32, True)]), f64),
 ]
 
 

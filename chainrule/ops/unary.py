@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from chainrule._backend import scalar_like, shared_zeros_like, xp
+from chainrule._backend import get_default_dtype, scalar_like, shared_zeros_like, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import constant, floating, number_arg, wrap
@@ -22,26 +22,34 @@ def _float_input(x, op):
     return floating(x if isinstance(x, Tensor) else constant(x), op)
 
 
+def _math_input(x, op):
+    """As ``_float_input``, but integer and bool tensors become the default floating dtype, as
+    PyTorch's exp, log, sqrt, sin, cos, tanh and sigmoid of an int64 tensor give float32."""
+    if isinstance(x, Tensor) and x.data.dtype.kind in "biu":
+        return wrap(x.data.astype(get_default_dtype()))
+    return _float_input(x, op)
+
+
 def exp(x) -> Tensor:
-    x = _float_input(x, "exp")
+    x = _math_input(x, "exp")
     out = xp.exp(x.data)
     return _unary("Exp", x, out, lambda g: (g * out,))
 
 
 def log(x) -> Tensor:
-    x = _float_input(x, "log")
+    x = _math_input(x, "log")
     d = x.data
     return _unary("Log", x, xp.log(d), lambda g: (g / d,))
 
 
 def log1p(x) -> Tensor:
-    x = _float_input(x, "log1p")
+    x = _math_input(x, "log1p")
     d = x.data
     return _unary("Log1p", x, xp.log1p(d), lambda g: (g / (1 + d),))
 
 
 def sqrt(x) -> Tensor:
-    x = _float_input(x, "sqrt")
+    x = _math_input(x, "sqrt")
     out = xp.sqrt(x.data)
     return _unary("Sqrt", x, out, lambda g: (g / (2 * out),))
 
@@ -54,19 +62,19 @@ def abs(x) -> Tensor:
 
 
 def sin(x) -> Tensor:
-    x = _float_input(x, "sin")
+    x = _math_input(x, "sin")
     d = x.data
     return _unary("Sin", x, xp.sin(d), lambda g: (g * xp.cos(d),))
 
 
 def cos(x) -> Tensor:
-    x = _float_input(x, "cos")
+    x = _math_input(x, "cos")
     d = x.data
     return _unary("Cos", x, xp.cos(d), lambda g: (-g * xp.sin(d),))
 
 
 def tanh(x) -> Tensor:
-    x = _float_input(x, "tanh")
+    x = _math_input(x, "tanh")
     out = xp.tanh(x.data)
     return _unary("Tanh", x, out, lambda g: (tanh_grad(g, out),))
 
@@ -77,7 +85,7 @@ def tanh_grad(g, out):
 
 def sigmoid(x) -> Tensor:
     """1 / (1 + e^-x), computed without overflow for large |x|."""
-    x = _float_input(x, "sigmoid")
+    x = _math_input(x, "sigmoid")
     out = sigmoid_values(x.data)
     return _unary("Sigmoid", x, out, lambda g: (sigmoid_grad(g, out),))
 

@@ -196,7 +196,7 @@ _RESUME_FLAGS = {"resume", "epochs", "quiet", "command"}
 
 def _train(args, parser) -> int:
     from chainrule import distributed
-    from chainrule.runs import RunConfig, read_config, summary, train
+    from chainrule.runs import RunConfig, resume_config, summary, train
 
     if args.resume:
         defaults = vars(parser.parse_args(["train"]))
@@ -204,10 +204,7 @@ def _train(args, parser) -> int:
         if changed:
             raise ValueError(f"--resume reuses the run's config.json; it takes only --epochs and --quiet, "
                              f"got --{changed[0].replace('_', '-')}")
-        config, _ = read_config(args.resume)
-        config.epochs = args.epochs or config.epochs
-        config.run_dir = args.resume
-        resume = True
+        config, resume = resume_config(args.resume, args.epochs), True
     else:
         fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__ and v is not None}
         config, resume = RunConfig(**fields), False

@@ -601,6 +601,26 @@ def read_config(run_dir) -> tuple:
     return config, extra
 
 
+# Schedules planned over the run's epochs: extending such a run would carry them past their end.
+PLANNED_SCHEDULES = ("step", "cosine", "onecycle", "warmup")
+
+
+def resume_config(run_dir, epochs: int | None = None) -> RunConfig:
+    """The config to continue the run in ``run_dir`` with, ``epochs`` (when given) extending it."""
+    config, _ = read_config(run_dir)
+    if epochs is not None and epochs != config.epochs:
+        problem = BOUNDS["epochs"].problem(epochs)
+        if problem:
+            raise ValueError(f"--epochs: {problem}")
+        if config.schedule in PLANNED_SCHEDULES and (Path(run_dir) / CHECKPOINT).is_file():
+            raise ValueError(f"--epochs {epochs}: the run in {run_dir} follows a {config.schedule} schedule planned "
+                             f"for {config.epochs} epochs, which would run past its end; train a new run with "
+                             f"--epochs {epochs} instead")
+        config.epochs = epochs
+    config.run_dir = str(run_dir)
+    return config
+
+
 def _finished_file(run_dir, name: str) -> Path:
     path = Path(run_dir) / name
     if not path.is_file():

@@ -151,13 +151,25 @@ def test_a_real_kill_at_any_moment_resumes_bit_for_bit(tmp_path, reference, mome
 
 
 def test_resume_extends_a_finished_run_and_refuses_to_shorten_it(tmp_path, capsys):
-    run = tmp_path / "run"
-    assert train(*FLAGS, "--epochs", 3, "--run-dir", run) == 0
+    run, whole = tmp_path / "run", tmp_path / "whole"
+    flags = ["--data", "digits", "--hidden", "8", "--dropout", "0.1", "--quiet"]
+    assert train(*flags, "--epochs", 5, "--run-dir", whole) == 0
+    assert train(*flags, "--epochs", 3, "--run-dir", run) == 0
     assert train("--resume", run, "--epochs", 2) == 2
     assert "already trained 3 epochs" in capsys.readouterr().err
     assert train("--resume", run, "--epochs", 5, "--quiet") == 0
     assert len(json.loads((run / "history.json").read_text())["epochs"]) == 5
     assert read_config(run)[0].epochs == 5
+    assert_same_weights(run, whole)  # no schedule: extending equals having asked for 5 epochs
+
+
+def test_resume_refuses_to_extend_a_schedule_planned_for_fewer_epochs(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train(*FLAGS, "--epochs", 3, "--run-dir", run) == 0  # cosine over 3 epochs
+    assert train("--resume", run, "--epochs", 5) == 2
+    assert f"--epochs 5: the run in {run} follows a cosine schedule planned for 3 epochs" in capsys.readouterr().err
+    assert read_config(run)[0].epochs == 3
+    assert train("--resume", run, "--epochs", 3, "--quiet") == 0  # the same plan: nothing to extend
 
 
 def test_a_new_run_replaces_the_run_a_folder_held(tmp_path):

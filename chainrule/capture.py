@@ -97,7 +97,8 @@ class CapturedStep:
             return True
         if any(m._forward_hooks for m in self._modules) or any(p._hooks for p in self._params):
             return True
-        return x.dtype.kind != "f"
+        # another dtype than the parameters' goes to eager, whose layers refuse it as PyTorch's do
+        return x.dtype.kind != "f" or (self._params and x.dtype != self._params[0].data.dtype)
 
     def _eager(self, inputs, targets):
         self.eager_calls += 1

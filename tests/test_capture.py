@@ -117,6 +117,15 @@ def test_calls_eager_cannot_capture_fall_back_to_the_eager_step():
     assert step.eager_calls == 2
 
 
+def test_inputs_of_another_dtype_are_refused_as_eager_refuses_them():
+    model = nn.Sequential(nn.Linear(3, 2))
+    step = cr.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    for dtype in (np.float64, np.int64):
+        with pytest.raises(RuntimeError, match="linear: expected operands of one dtype"):
+            step(np.ones((4, 3), dtype), np.zeros((4, 2), np.float32))
+    assert step.eager_calls == 2
+
+
 def test_unsupported_models_layers_and_losses_are_refused_by_name():
     sgd = lambda m: optim.SGD(m.parameters(), lr=0.1)
     model = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5))

@@ -134,3 +134,10 @@ def test_matmul_and_conv_refuse_mixed_dtypes_and_arrays_take_the_tensors_dtype()
     conv = nn.Conv1d(1, 1, 2)
     with pytest.raises(RuntimeError, match="conv1d: expected operands of one dtype"):
         conv(cr.ones(1, 1, 4, dtype="float64"))
+
+
+@pytest.mark.parametrize("layer", [nn.BatchNorm1d(3), nn.BatchNorm1d(3).eval(), nn.LayerNorm(3)], ids=str)
+def test_normalisation_layers_refuse_another_dtype_as_pytorch_does(layer):
+    with pytest.raises(RuntimeError, match="expected operands of one dtype, but got float64 and float32"):
+        layer(cr.ones(2, 3, dtype="float64"))
+    assert layer.double()(cr.ones(2, 3, dtype="float64")).dtype == np.float64

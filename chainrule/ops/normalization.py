@@ -5,7 +5,7 @@ sample over its trailing dims), each one node whose backward is the closed-form 
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import floating, wrap
+from chainrule.ops.operands import floating, same_dtype, wrap
 from chainrule.tensor import Tensor
 
 
@@ -17,6 +17,15 @@ def _check_shape(tensor, shape, op, what):
 def _affine(xhat, weight, bias, shape):
     out = xhat if weight is None else xhat * weight.data.reshape(shape)
     return out if bias is None else out + bias.data.reshape(shape)
+
+
+def _same_dtype(op, x, *others):
+    """PyTorch's rule for normalisation: input, statistics and affine parameters share one dtype
+    ("mixed dtype (CPU): all inputs must share same datatype")."""
+    dtype = x.data.dtype
+    for t in others:
+        if isinstance(t, Tensor) and t.data.dtype != dtype:
+            same_dtype(op, x, *(u for u in others if isinstance(u, Tensor)))
 
 
 def _parents(x, weight, bias):
@@ -45,6 +54,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for tensor, what in ((running_mean, "running_mean"), (running_var, "running_var"),
                          (weight, "weight"), (bias, "bias")):
         _check_shape(tensor, (channels,), op, what)
+    _same_dtype(op, x, running_mean, running_var, weight, bias)
     axes = (0, *range(2, d.ndim))
     kept = (1, channels) + (1,) * (d.ndim - 2)
     count = d.size // channels if channels else 0
@@ -115,6 +125,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         raise ValueError(f"{op}: input of shape {d.shape} does not end in normalized_shape {normalized}")
     _check_shape(weight, normalized, op, "weight")
     _check_shape(bias, normalized, op, "bias")
+    _same_dtype(op, x, weight, bias)
     axes = tuple(range(d.ndim - k, d.ndim))
     lead = tuple(range(d.ndim - k))
     centred = d - d.mean(axis=axes, keepdims=True)

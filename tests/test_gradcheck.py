@@ -65,3 +65,18 @@ def test_gradcheck_perturbs_column_major_inputs_in_place():
     """A reshape of an F-ordered array is a copy: perturbing it would leave the input unchanged."""
     x = cr.tensor(np.asfortranarray(np.random.default_rng(0).standard_normal((3, 4))), requires_grad=True)
     assert gradcheck(lambda t: (t * t).sum(), (x,))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda x: gradcheck(lambda t: t.sum(), cr.zeros(0, dtype="float64", requires_grad=True)), ValueError,
+     "the inputs that require grad hold no elements, so there is nothing to check"),
+    (lambda x: gradcheck(lambda t: t[:0] * 2, x), ValueError,
+     r"fn's outputs hold no elements \(shapes \[\(0,\)\]\), so there is nothing to check"),
+    (lambda x: gradcheck(lambda t: t.sum(), x, eps=0), ValueError, r"gradcheck: eps must be a finite number > 0"),
+    (lambda x: gradcheck(lambda t: t.sum(), x, atol=-1), ValueError, r"gradcheck: atol must be a finite number >= 0"),
+    (lambda x: gradcheck(lambda t: t.sum(), x, rtol="0.1"), TypeError, r"gradcheck: rtol must be a number"),
+    (lambda x: gradcheck(3, x), TypeError, r"gradcheck: fn must be callable, got int"),
+])  # fmt: skip
+def test_a_check_that_would_check_nothing_or_takes_bad_settings_is_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call(cr.ones(3, dtype="float64", requires_grad=True))

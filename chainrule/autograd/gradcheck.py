@@ -4,6 +4,7 @@ import numpy as np
 
 from chainrule.autograd.engine import grad
 from chainrule.autograd.mode import no_grad
+from chainrule.ops.operands import number_arg
 from chainrule.tensor import Tensor
 
 
@@ -37,6 +38,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     >>> gradcheck(lambda t: (t.tanh() * t).sum(dim=1), (x,))
     True
     """
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
+    eps = number_arg(eps, "eps", "gradcheck", 0, low_open=True)
+    atol, rtol = number_arg(atol, "atol", "gradcheck", 0), number_arg(rtol, "rtol", "gradcheck", 0)
     single = isinstance(inputs, Tensor)
     inputs = (inputs,) if single else tuple(inputs)
     if not all(isinstance(x, Tensor) for x in inputs):
@@ -44,6 +49,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     checked = [i for i, x in enumerate(inputs) if x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+    if not any(inputs[i].data.size for i in checked):
+        raise ValueError("gradcheck: the inputs that require grad hold no elements, so there is nothing to check")
     # float64 inputs are perturbed in place (and restored), so a module's own parameters can be
     # checked; other floating inputs are checked through float64 copies.
     xs = [
@@ -56,6 +63,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     outputs = [first[k] for k in used]
     if not outputs:
         raise ValueError("gradcheck: no output of fn depends on a differentiable input")
+    if not any(o.data.size for o in outputs):
+        raise ValueError(
+            f"gradcheck: fn's outputs hold no elements (shapes {[o.data.shape for o in outputs]}), "
+            "so there is nothing to check (an empty batch?)"
+        )
     rng = np.random.default_rng(seed)
     cotangents = [rng.standard_normal(o.data.shape).astype(o.data.dtype) for o in outputs]
 

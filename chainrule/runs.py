@@ -366,7 +366,11 @@ def metrics_for(task: str) -> tuple:
 
 
 def default_run_dir(config: RunConfig) -> Path:
-    return Path("runs") / f"{config.data}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """runs/DATA-MODEL-TIME, with a counter added when a run started in the same second (a new run
+    never replaces one it was not pointed at)."""
+    base = Path("runs") / f"{config.data}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidates = itertools.chain([base], (base.with_name(f"{base.name}-{k}") for k in itertools.count(2)))
+    return next(path for path in candidates if not path.exists())
 
 
 # -- files ------------------------------------------------------------------------------------------

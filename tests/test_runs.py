@@ -181,6 +181,18 @@ def test_a_new_run_replaces_the_run_a_folder_held(tmp_path):
     assert weights(run)["0.weight"].shape == (3, 2)
 
 
+def test_runs_in_the_same_second_get_their_own_default_folders(tmp_path, monkeypatch, capsys):
+    from chainrule import runs
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20260101-000000")
+    for _ in range(3):
+        assert train("--data", "xor", "--hidden", "2", "--epochs", 1, "--quiet") == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "xor-mlp-20260101-000000", "xor-mlp-20260101-000000-2", "xor-mlp-20260101-000000-3"]
+    assert "run folder: runs/xor-mlp-20260101-000000-3" in capsys.readouterr().out
+
+
 def test_a_restarts_run_resumes_by_training_again(tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     flags = [*FLAGS, "--epochs", 3, "--restarts", 2]

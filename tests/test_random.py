@@ -128,3 +128,10 @@ def test_outside_a_share_batch_random_is_the_generator_s_own_draw():
 def test_set_batch_share_refuses_what_is_not_a_slice_and_a_size(rows, size):
     with pytest.raises(ValueError, match=r"set_batch_share: expected a slice of rows and a size >= 0"):
         random.set_batch_share(rows, size)
+
+
+@pytest.mark.parametrize("p, error", [(1.5, ValueError), (-0.1, ValueError), (float("nan"), ValueError),
+                                      ("0.5", TypeError), (True, TypeError), (None, TypeError)])
+def test_dropout_refuses_a_p_that_is_not_a_probability(p, error):
+    with pytest.raises(error, match=r"^Dropout: p must be"):
+        nn.Dropout(p)

@@ -10,7 +10,8 @@
     chainrule search [--data D]    cross-validated search over hidden sizes, depth, activation, lr
 
 Exit status: 0 done; 1 the work failed while running (disk full, permission denied, training
-diverged); 2 a usage error (a bad flag, a missing or malformed input file or run folder).
+diverged); 2 a usage error (a bad flag, a missing or malformed input file or run folder); 130
+interrupted (Ctrl-C: a run continues with 'chainrule train --resume RUN').
 Every error is one line: "chainrule COMMAND: error: ...".
 """
 

@@ -11,6 +11,7 @@ continues from whatever a killed run left and ends with the files an uninterrupt
 import contextlib
 import csv
 import dataclasses
+import glob
 import io
 import itertools
 import math
@@ -384,6 +385,9 @@ def writing(path, doing: str = "write"):
     except OSError as err:
         if isinstance(err, FileNotFoundError) and err.errno is None:
             raise  # chainrule's own "no such file" message already names the file
+        named = Path(err.filename).name if err.filename is not None else None
+        if named is not None and named != Path(path).name and not named.startswith(f".{Path(path).name}."):
+            raise  # about another file, which it names
         raise OSError(err.errno, f"cannot {doing} {path}: {err.strerror or err}") from err
 
 
@@ -432,14 +436,32 @@ def write_plot(plot, path, *args) -> Path:
     """Call ``plot(*args, temporary_path)`` and move the picture to ``path`` atomically (the
     plotting functions save straight to the path they are given)."""
     path = Path(path)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.plot{path.suffix}")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.plot{path.suffix}")
     try:
         with writing(path):
             plot(*args, temporary)
         write_atomically(path, temporary.read_bytes())
     finally:
         temporary.unlink(missing_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.plot{glob.escape(path.suffix)}"):
+        if not _is_alive(stale.name[len(path.name) + 2:-len(".plot" + path.suffix)]):
+            stale.unlink(missing_ok=True)  # left by a run killed while plotting
     return path
+
+
+def _is_alive(pid: str) -> bool:
+    """Whether the process ``pid`` (digits) may still be writing; anything unclear counts as alive."""
+    if not pid.isdigit():
+        return True  # not a name this module writes: leave it alone
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True
+    return True
 
 
 def _plots(run_dir: Path, history) -> list:

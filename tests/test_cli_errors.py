@@ -311,3 +311,24 @@ def test_compare_writes_its_chart_atomically(tmp_path, capsys, monkeypatch):
     assert status == 1
     assert_one_line_error(err, f"cannot write {chart}: No space left on device")
     assert chart.read_bytes() == b"the previous chart"
+
+
+def test_run_plots_are_replaced_atomically(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", *TINY, "--run-dir", run)[0] == 0
+    before = (run / "loss_curve.png").read_bytes()
+    write_atomic = serialization.write_atomic
+
+    def plot_fails(path, data):
+        if os.path.basename(path) == "loss_curve.png":
+            _disk_full()
+        write_atomic(path, data)
+
+    monkeypatch.setattr(serialization, "write_atomic", plot_fails)
+    status, _, err = run_cli(capsys, "train", "--resume", run)  # a finished run: rewrites its outputs
+    assert status == 1
+    assert_one_line_error(err, f"cannot write {run / 'loss_curve.png'}: No space left on device")
+    assert (run / "loss_curve.png").read_bytes() == before
+    assert not (run / "results.json").exists()  # not finished until its outputs are all written
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]

@@ -85,6 +85,7 @@ def _add_data(parser, defaults):
                        help="data set (default: %(default)s, bundled)")
     group.add_argument("--data-path", help="folder of IDX files (mnist, fashion_mnist) or a CSV file (csv)")
     group.add_argument("--label-column", help="the label column of a CSV file")
+    group.add_argument("--encoding", default=defaults.encoding, help="text encoding of a CSV file (default: UTF-8)")
     group.add_argument("--seed", type=_number("seed"), default=defaults.seed, help="random seed (default: %(default)s)")
 
 
@@ -348,7 +349,8 @@ def _search(args, parser) -> int:
     from chainrule.runs import RunConfig, load_data
     from chainrule.sklearn import MLPClassifier, format_results, search
 
-    config = RunConfig(data=args.data, data_path=args.data_path, label_column=args.label_column, seed=args.seed)
+    config = RunConfig(data=args.data, data_path=args.data_path, label_column=args.label_column,
+                       encoding=args.encoding, seed=args.seed).check()
     X, y = load_data(config)
     grid = {"hidden_layer_sizes": [tuple(h) for h in args.hidden], "activation": args.activation,
             "learning_rate_init": args.lr}

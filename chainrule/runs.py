@@ -8,12 +8,14 @@ plots and results.json (last) at the end, every file atomically. ``train(config,
 continues from whatever a killed run left and ends with the files an uninterrupted run writes.
 """
 
+import codecs
 import contextlib
 import csv
 import dataclasses
 import glob
 import io
 import itertools
+import json
 import math
 import numbers
 import os
@@ -129,6 +131,7 @@ class RunConfig:
     data: str = "digits"
     data_path: str | None = None
     label_column: str | None = None
+    encoding: str = "utf-8-sig"
     model: str = "mlp"
     hidden: tuple = (128, 64)
     activation: str = "relu"
@@ -181,6 +184,12 @@ def _field_problem(name: str, value) -> str | None:
         return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
     if name in PATHS:
         return None if isinstance(value, str) and value else f"expected a non-empty text, got {value!r}"
+    if name == "encoding":
+        try:
+            codecs.lookup(value)
+        except (LookupError, TypeError):
+            return f"expected a text encoding such as utf-8 or latin-1, got {value!r}"
+        return None
     if name == "hidden":
         if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_LAYERS:
             return f"expected 1 to {MAX_LAYERS} layer widths such as 128,64, got {value!r}"
@@ -213,7 +222,9 @@ def load_data(config: RunConfig):
     if config.data == "csv":
         if not config.data_path or not config.label_column:
             raise ValueError("--data csv needs --data-path FILE and --label-column NAME")
-        kwargs = {"path": config.data_path, "label_column": config.label_column}
+        kwargs = {"path": config.data_path, "label_column": config.label_column, "encoding": config.encoding}
+    elif config.encoding != RunConfig.encoding:
+        raise ValueError(f"--encoding {config.encoding}: only --data csv reads text; {config.data} does not")
     if config.data in ("moons", "circles", "spirals"):
         kwargs["seed"] = config.seed
     return load_dataset(config.data, **kwargs)
@@ -418,8 +429,6 @@ def write_text(path, text: str) -> None:
 
 
 def write_json(path, value) -> None:
-    import json
-
     write_text(path, json.dumps(value, indent=1))
 
 
@@ -566,6 +575,7 @@ def summary(results: dict) -> str:
 
 # -- reading a run folder back ----------------------------------------------------------------------
 EXTRAS = {"input_shape", "n_outputs", "task", "classes"}
+ADDED_LATER = {"encoding"}  # fields older run folders lack; their defaults are what those runs used
 
 
 def _extras_problem(name: str, value) -> str | None:
@@ -601,7 +611,7 @@ def read_config(run_dir) -> tuple:
     if unknown:
         raise ValueError(f"{path}: unknown field {unknown[0]!r}"[:300])
     missing = [name for name in [f.name for f in dataclasses.fields(RunConfig)] + sorted(EXTRAS)
-               if name not in stored]
+               if name not in stored and name not in ADDED_LATER]
     if missing:
         raise ValueError(f"{path}: field {missing[0]!r} is missing")
     for name in sorted(EXTRAS):

@@ -332,3 +332,37 @@ def test_run_plots_are_replaced_atomically(tmp_path, capsys, monkeypatch):
     assert (run / "loss_curve.png").read_bytes() == before
     assert not (run / "results.json").exists()  # not finished until its outputs are all written
     assert not [p.name for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_training_csv_in_another_encoding(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    coffee, tea = "caf\u00e9", "th\u00e9"
+    rows = [f"{a:.3f},{b:.3f},{coffee if a + b > 0 else tea}" for a, b in rng.standard_normal((40, 2))]
+    path = tmp_path / "drinks.csv"
+    path.write_bytes(("a,b,drink\n" + "\n".join(rows) + "\n").encode("latin-1"))
+    flags = ["--data", "csv", "--data-path", path, "--label-column", "drink", "--hidden", "4", "--epochs", "1",
+             "--quiet"]
+    status, _, err = run_cli(capsys, "train", *flags, "--run-dir", tmp_path / "r")
+    assert status == 2
+    assert_one_line_error(err, str(path), "line 2")
+    status, _, err = run_cli(capsys, "train", *flags, "--encoding", "klingon", "--run-dir", tmp_path / "r")
+    assert status == 2
+    assert_one_line_error(err, "--encoding: expected a text encoding such as utf-8 or latin-1, got 'klingon'")
+    assert run_cli(capsys, "train", *flags, "--encoding", "latin-1", "--run-dir", tmp_path / "r")[0] == 0
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["encoding"] == "latin-1" and config["classes"] == ["caf\u00e9", "th\u00e9"]
+    assert run_cli(capsys, "evaluate", tmp_path / "r")[0] == 0  # the run reads its data as it was trained
+
+
+def test_encoding_is_only_for_csv_and_older_run_folders_lack_it(tmp_path, finished, capsys):
+    status, _, err = run_cli(capsys, "train", *TINY, "--encoding", "latin-1")
+    assert status == 2
+    assert_one_line_error(err, "--encoding latin-1: only --data csv reads text; digits does not")
+    old = tmp_path / "old"
+    old.mkdir()
+    for path in finished.iterdir():
+        (old / path.name).write_bytes(path.read_bytes())
+    config = json.loads((old / "config.json").read_text())
+    del config["encoding"]
+    (old / "config.json").write_text(json.dumps(config))
+    assert run_cli(capsys, "evaluate", old)[0] == 0

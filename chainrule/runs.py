@@ -13,6 +13,7 @@ import contextlib
 import csv
 import dataclasses
 import glob
+import hashlib
 import io
 import itertools
 import json
@@ -210,6 +211,7 @@ class PreparedData:
     scaler: StandardScaler
     notes: list = dataclasses.field(default_factory=list)  # what was done differently, and why
     held_out: bool = True  # False: too few samples to split, so the test set is the training set
+    digest: str = ""  # SHA-256 of the data set as loaded: a resumed or evaluated run must see the same
 
 
 def load_data(config: RunConfig):
@@ -301,7 +303,13 @@ def _prepared(config, data, X, y, train, val, test, scaler, notes) -> PreparedDa
     task = "reconstruction" if config.model == "autoencoder" else "classification"
     n_outputs = X.shape[1] if task == "reconstruction" else int(y.max()) + 1
     classes = list(data.classes) if getattr(data, "classes", None) else None
-    return PreparedData(shaped(train), shaped(val), shaped(test), shape, n_outputs, task, classes, scaler, notes)
+    digest = hashlib.sha256(repr(classes).encode())
+    for array in (X, y):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes() if array.dtype.kind != "O" else repr(array.tolist()).encode())
+    return PreparedData(shaped(train), shaped(val), shaped(test), shape, n_outputs, task, classes, scaler, notes,
+                        digest=digest.hexdigest())
 
 
 def parameter_estimate(config: RunConfig, input_shape: tuple, n_outputs: int) -> int:
@@ -494,7 +502,16 @@ def _start_run_folder(run_dir: Path, config: RunConfig, data: PreparedData, repl
     with writing(run_dir / PREPROCESSING):
         serialization.save({"mean": data.scaler.mean_, "scale": data.scaler.scale_}, run_dir / PREPROCESSING)
     write_json(run_dir / CONFIG, {**dataclasses.asdict(config), "input_shape": list(data.input_shape),
-                                  "n_outputs": data.n_outputs, "task": data.task, "classes": data.classes})
+                                  "n_outputs": data.n_outputs, "task": data.task, "classes": data.classes,
+                                  "data_digest": data.digest})
+
+
+def _check_same_data(run_dir, extra: dict, data: PreparedData) -> None:
+    """Refuse to resume or evaluate a run on data other than it was trained on (an edited CSV file
+    would silently give another split)."""
+    if extra.get("data_digest") not in (None, data.digest):
+        raise ValueError(f"{Path(run_dir) / CONFIG}: the data set is not the one this run was trained on "
+                         "(its SHA-256 differs from field 'data_digest'); resume or evaluate it with that data")
 
 
 def _checkpoint_epoch(path: Path) -> int:
@@ -525,6 +542,8 @@ def train(config: RunConfig, *, verbose: int = 1, resume: bool = False) -> dict:
                              f"ask for at least {done}")
     random.manual_seed(config.seed)
     data = prepare_data(config)
+    if resume:
+        _check_same_data(run_dir, read_config(run_dir)[1], data)
     model = build_model(config, data.input_shape, data.n_outputs)
     optimizer = build_optimizer(config, model)
     steps = -(-len(data.train[0]) // config.batch_size)
@@ -574,8 +593,8 @@ def summary(results: dict) -> str:
 
 
 # -- reading a run folder back ----------------------------------------------------------------------
-EXTRAS = {"input_shape", "n_outputs", "task", "classes"}
-ADDED_LATER = {"encoding"}  # fields older run folders lack; their defaults are what those runs used
+EXTRAS = {"input_shape", "n_outputs", "task", "classes", "data_digest"}
+ADDED_LATER = {"encoding", "data_digest"}  # fields older run folders lack (encoding: they read UTF-8)
 
 
 def _extras_problem(name: str, value) -> str | None:
@@ -589,6 +608,9 @@ def _extras_problem(name: str, value) -> str | None:
         return Bound(int, 1, MAX_WIDTH).problem(value)
     if name == "task":
         return None if value in TASKS else f"expected one of {', '.join(TASKS)}, got {value!r}"[:300]
+    if name == "data_digest":
+        ok = isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+        return None if ok else f"expected 64 hexadecimal digits (a SHA-256), got {value!r}"[:300]
     if value is None:  # classes
         return None
     if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
@@ -614,7 +636,7 @@ def read_config(run_dir) -> tuple:
                if name not in stored and name not in ADDED_LATER]
     if missing:
         raise ValueError(f"{path}: field {missing[0]!r} is missing")
-    for name in sorted(EXTRAS):
+    for name in sorted(EXTRAS & set(stored)):
         problem = _extras_problem(name, stored[name])
         if problem:
             raise ValueError(f"{path}: field {name!r}: {problem}")
@@ -696,6 +718,7 @@ def evaluate_run(run_dir) -> dict:
     """Test-set loss and metrics of a finished run (the split is rebuilt from its seed)."""
     config, extra, model, _ = load_run(run_dir)
     data = prepare_data(config)
+    _check_same_data(run_dir, extra, data)
     if data.test is None:
         raise ValueError(f"{run_dir} has no test set: it was trained with --test-fraction 0")
     trainer = Trainer(model, build_loss(config, extra["task"]), build_optimizer(config, model),

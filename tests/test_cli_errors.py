@@ -366,3 +366,17 @@ def test_encoding_is_only_for_csv_and_older_run_folders_lack_it(tmp_path, finish
     del config["encoding"]
     (old / "config.json").write_text(json.dumps(config))
     assert run_cli(capsys, "evaluate", old)[0] == 0
+
+
+def test_a_run_is_not_resumed_or_evaluated_on_changed_data(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    rows = [f"{i % 7},{i % 5},{i % 2}" for i in range(40)]
+    path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    flags = ["--data", "csv", "--data-path", path, "--label-column", "label", "--hidden", "4", "--epochs", "1",
+             "--quiet", "--run-dir", tmp_path / "r"]
+    assert run_cli(capsys, "train", *flags)[0] == 0
+    path.write_text("a,b,label\n" + "\n".join(rows[::-1]) + "\n")  # the same rows in another order
+    for command in (["evaluate", tmp_path / "r"], ["train", "--resume", tmp_path / "r", "--epochs", "2"]):
+        status, _, err = run_cli(capsys, *command)
+        assert status == 2
+        assert_one_line_error(err, "config.json: the data set is not the one this run was trained on")

@@ -295,3 +295,21 @@ def test_run_config_check_names_the_flag():
     with pytest.raises(ValueError, match=r"--hidden: a width: expected an integer in \[1, 65536\], got 0"):
         RunConfig(hidden=(8, 0)).check()
     assert RunConfig(hidden=[4, 2]).check().hidden == (4, 2)
+
+
+@pytest.mark.parametrize(
+    ("stats", "message"),
+    [({"mean": np.zeros(2, np.float32)}, "'scale' must be 2 finite floats (config.json's input_shape), got missing"),
+     ({"mean": np.zeros(3, np.float32), "scale": np.ones(3, np.float32)}, "'mean' must be 2 finite floats"),
+     ({"mean": np.array([0, np.nan], np.float32), "scale": np.ones(2, np.float32)}, "'mean' must be 2 finite"),
+     ({"mean": np.zeros(2, np.float32), "scale": np.zeros(2, np.float32)}, "'scale' must be positive")],
+    ids=["missing", "shape", "nan", "zero-scale"],
+)
+def test_damaged_preprocessing_statistics_are_named(finished, tmp_path, stats, message, capsys):
+    from chainrule.serialization import save
+
+    run = _edited(finished, tmp_path, lambda c: None)
+    save(stats, run / "preprocessing.safetensors")
+    assert cli.main(["evaluate", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'preprocessing.safetensors'}: {message}" in err, err

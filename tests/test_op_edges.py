@@ -97,6 +97,12 @@ CASES = [
     ("max with a nan", lambda x: x.max(), [[1.0, nan, 3.0]], nan, [[0.0, 1.0, 0.0]]),
     ("amax of a 0-d tensor", lambda x: x.amax(), [3.0], 3.0, [1.0]),
     ("maximum, ties", lambda x, y: cr.maximum(x, y), [[1.0, 2.0], [1.0, 3.0]], [1.0, 3.0], [[0.5, 0.0], [0.5, 1.0]]),
+    ("maximum with nan: both get the gradient", lambda x, y: cr.maximum(x, y), [[nan, 1.0, nan], [1.0, nan, nan]],
+     [nan, nan, nan], [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]),
+    ("minimum, ties and nan", lambda x, y: cr.minimum(x, y), [[nan, 1.0, 2.0], [1.0, 1.0, 0.0]], [nan, 1.0, 0.0],
+     [[1.0, 0.5, 0.0], [1.0, 0.5, 1.0]]),
+    ("amin with nans: nan gradient", lambda x: x.amin(), [[1.0, nan, nan]], nan, [[nan, nan, nan]]),
+    ("min of all with nans: they share", lambda x: x.min(), [[1.0, nan, nan]], nan, [[0.0, 0.5, 0.5]]),
     # softmax and logsumexp with infinities, reductions over nothing
     ("softmax with -inf", lambda x: x.softmax(0), [[-inf, 0.0, 1.0]], [0.0, 0.2689414213699951, 0.7310585786300049],
      [[0.0, 0.0, 0.0]]),

@@ -122,15 +122,15 @@ def pow(a, b) -> Tensor:
 
 def maximum(a, b) -> Tensor:
     """Elementwise max; on ties the gradient is split evenly, as in PyTorch."""
-    return _select_extreme(a, b, xp.maximum, "Maximum")
+    return _select_extreme(a, b, xp.maximum, xp.less, "Maximum")
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise min; on ties the gradient is split evenly, as in PyTorch."""
-    return _select_extreme(a, b, xp.minimum, "Minimum")
+    return _select_extreme(a, b, xp.minimum, xp.greater, "Minimum")
 
 
-def _select_extreme(a, b, pick, name):
+def _select_extreme(a, b, pick, loses, name):
     a, b = pair(a, b)
     ad, bd = a.data, b.data
     try:
@@ -140,10 +140,10 @@ def _select_extreme(a, b, pick, name):
     if state.grad_enabled and (a.requires_grad or b.requires_grad):
 
         def extreme_vjp(g):
-            share_a = (ad == out).astype(g.dtype)
-            share_b = (bd == out).astype(g.dtype)
-            total = share_a + share_b
-            return g * share_a / total, g * share_b / total
+            # PyTorch's rule: half each on a tie, all to the operand that does not lose, none to
+            # the one that does (with a nan neither loses, so both get the gradient, as there).
+            shared = xp.where(ad == bd, g * 0.5, g)
+            return xp.where(loses(ad, bd), 0, shared), xp.where(loses(bd, ad), 0, shared)
 
         return record(name, out, (a, b), extreme_vjp)
     return wrap(out)

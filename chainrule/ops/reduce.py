@@ -116,7 +116,7 @@ def std(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, k
     return wrap(out)
 
 
-def _extreme(x, dim, axis, keepdim, keepdims, pick, name):
+def _extreme(x, dim, axis, keepdim, keepdims, pick, name, nan_shares=False):
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, name.lower())
     d = x.data
     if d.size == 0:
@@ -126,10 +126,11 @@ def _extreme(x, dim, axis, keepdim, keepdims, pick, name):
     if state.grad_enabled and x.requires_grad:
 
         def extreme_vjp(g):
-            # Ties share the gradient evenly (PyTorch's amax/amin rule); a nan result is
-            # where the input's nans are.
+            # Ties share the gradient evenly (PyTorch's amax/amin rule: a nan result matches
+            # nothing, so its gradient is nan); for max()/min() of everything, PyTorch's nan
+            # result shares it among the input's nans.
             hit = d == kept
-            if xp.isnan(kept).any():
+            if nan_shares and xp.isnan(kept).any():
                 hit |= xp.isnan(d) & xp.isnan(kept)
             hit = hit.astype(g.dtype)
             return (g.reshape(kept_shape) * hit / hit.sum(axis=axes, keepdims=True),)
@@ -155,6 +156,8 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim = dim_arg(dim, axis)
     if isinstance(dim, int):
         return _indexed_extreme(x, dim, keepdim if keepdims is None else keepdims, xp.argmax, "max")
+    if dim is None:
+        return _extreme(x, None, None, keepdim, keepdims, xp.max, "Max", nan_shares=True)
     return amax(x, dim, keepdim, keepdims=keepdims)
 
 
@@ -163,6 +166,8 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim = dim_arg(dim, axis)
     if isinstance(dim, int):
         return _indexed_extreme(x, dim, keepdim if keepdims is None else keepdims, xp.argmin, "min")
+    if dim is None:
+        return _extreme(x, None, None, keepdim, keepdims, xp.min, "Min", nan_shares=True)
     return amin(x, dim, keepdim, keepdims=keepdims)
 
 

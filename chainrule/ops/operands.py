@@ -78,13 +78,15 @@ def constant(value, like=None) -> Tensor:
         return value
     if like is None:
         array = _as_array_operand(value)
-        if isinstance(value, (float, list, tuple)) and array.dtype == np.float64:
+        if isinstance(value, float) and array.dtype == np.float64:
             array = array.astype(_backend.get_default_dtype())
         return Tensor._make(array, False, None)
     return operand(value, result_type(value, like))
 
 
 def _as_array_operand(value):
+    """An array operand's data; Python lists of floats take the default floating dtype, as
+    ``chainrule.tensor`` gives them (a NumPy array keeps its own dtype)."""
     try:
         array = xp.asarray(value)
     except (TypeError, ValueError) as err:
@@ -93,6 +95,8 @@ def _as_array_operand(value):
         ) from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"unsupported operand of type {type(value).__name__} with dtype {array.dtype}")
+    if isinstance(value, (list, tuple)) and array.dtype == np.float64:
+        array = array.astype(_backend.get_default_dtype())
     return array
 
 

@@ -35,7 +35,7 @@ def _widths(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 128,64, got {text!r}") from None
     if not 1 <= len(widths) <= MAX_LAYERS:
         raise argparse.ArgumentTypeError(f"expected 1 to {MAX_LAYERS} widths such as 128,64, got {text!r}")
-    problem = next((WIDTH.problem(w) for w in widths if WIDTH.problem(w)), None)
+    problem = next(filter(None, map(WIDTH.problem, widths)), None)
     if problem:
         raise argparse.ArgumentTypeError(f"expected positive widths such as 128,64: {problem}")
     return widths

@@ -152,6 +152,9 @@ def _build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, help="CSV file of feature rows (a header row is skipped)")
     predict.add_argument("--output", required=True, help="CSV file to write (replaced atomically)")
     predict.add_argument("--encoding", default="utf-8-sig", help="text encoding of --input (default: UTF-8)")
+    predict.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
+                         help="whether --input's first row names the columns (default: auto, when it holds text "
+                              "that is not a number)")
 
     explain = commands.add_parser("explain", help="one training step of a small network, every number shown")
     explain.add_argument("--hidden", type=_number("hidden", Bound(int, 1, 16)), default=2,
@@ -231,9 +234,10 @@ def _evaluate(args, parser) -> int:
     return 0
 
 
-def _read_features(path, encoding: str) -> np.ndarray:
-    """The feature rows of a CSV file (a first row that is not all numbers is a header), every
-    value a finite number: ValueError naming the file, line and column otherwise."""
+def _read_features(path, encoding: str, header: str = "auto") -> np.ndarray:
+    """The feature rows of a CSV file, every value a finite number: ValueError naming the file,
+    line and column otherwise. ``header``: "yes", "no", or "auto" (the first row is a header when
+    it holds text that is not a number; "nan" or an empty cell there is bad data, not a header)."""
     import codecs
 
     path = Path(path)
@@ -258,8 +262,9 @@ def _read_features(path, encoding: str) -> np.ndarray:
         if any(cell.strip() for cell in row):
             rows.append(row)
             lines.append(reader.line_num)
-    if rows and _first_bad(rows[0]) is not None:
-        rows, lines = rows[1:], lines[1:]  # a header
+    names_columns = any(cell.strip() and not _is_number(cell) for cell in rows[0]) if rows else False
+    if header == "yes" or (header == "auto" and names_columns):
+        rows, lines = rows[1:], lines[1:]
     if not rows:
         raise ValueError(f"--input {path}: no rows of numbers")
     for row, line in zip(rows, lines):
@@ -271,6 +276,14 @@ def _read_features(path, encoding: str) -> np.ndarray:
         if len(row) != len(rows[0]):
             raise ValueError(f"--input {path}: line {line} has {len(row)} values, the first row {len(rows[0])}")
     return np.array(rows, dtype=np.float64).astype(np.float32)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _first_bad(row) -> int | None:
@@ -289,7 +302,7 @@ def _predict(args, parser) -> int:
     from chainrule.runs import check_output_path, predict_run, write_csv
 
     output = check_output_path(args.output, "--output")
-    header, rows = predict_run(args.run, _read_features(args.input, args.encoding))
+    header, rows = predict_run(args.run, _read_features(args.input, args.encoding, args.header))
     write_csv(output, header, rows.tolist())
     print(f"wrote {len(rows)} predictions to {output}")
     return 0

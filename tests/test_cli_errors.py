@@ -380,3 +380,21 @@ def test_a_run_is_not_resumed_or_evaluated_on_changed_data(tmp_path, capsys):
         status, _, err = run_cli(capsys, *command)
         assert status == 2
         assert_one_line_error(err, "config.json: the data set is not the one this run was trained on")
+
+
+def test_a_first_row_of_bad_numbers_is_refused_not_taken_for_a_header(tmp_path, finished, capsys):
+    X = digits()[0][:3]
+    rows = [",".join(str(v) for v in row) for row in X]
+    for first, message in (("nan", "line 1, column 1: 'nan', not a finite number"), ("", "line 1, column 1: an empty")):
+        path = tmp_path / "no-header.csv"
+        path.write_text("\n".join([first + rows[0][rows[0].index(","):], *rows[1:]]) + "\n")
+        status, _, err = run_cli(capsys, "predict", finished, "--input", path, "--output", tmp_path / "o.csv")
+        assert status == 2
+        assert_one_line_error(err, f"--input {path}: {message}")
+    numbered = tmp_path / "numbered.csv"  # a header of column numbers looks like data: --header says which
+    numbered.write_text("\n".join([",".join(str(i) for i in range(64)), *rows]) + "\n")
+    status, out, _ = run_cli(capsys, "predict", finished, "--input", numbered, "--output", tmp_path / "o.csv")
+    assert status == 0 and "wrote 4 predictions" in out
+    status, out, _ = run_cli(capsys, "predict", finished, "--input", numbered, "--output", tmp_path / "o.csv",
+                             "--header", "yes")
+    assert status == 0 and "wrote 3 predictions" in out

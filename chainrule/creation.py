@@ -129,8 +129,17 @@ def _random_dtype(dtype, op):
     return dtype
 
 
-def randint(low: int, high: int, size, dtype=np.int64) -> Tensor:
-    """Integers uniform on [low, high) from the seeded generator."""
+def randint(low: int, high=None, size=None, dtype=np.int64) -> Tensor:
+    """Integers uniform on [low, high) from the seeded generator; ``randint(high, size)`` draws
+    from [0, high), as PyTorch's does.
+
+    >>> randint(10, (3,)).shape
+    (3,)
+    """
+    if size is None:
+        if not isinstance(high, (tuple, list)):
+            raise TypeError("randint: expected randint(low, high, size) or randint(high, size), but no size was given")
+        low, high, size = 0, low, high
     low = int_arg(low, "low", "randint", None)
     high = int_arg(high, "high", "randint", None)
     if low >= high:

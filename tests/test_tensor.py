@@ -192,6 +192,8 @@ BAD_CREATION_ARGUMENTS = [
     (lambda: cr.randint(5, 2, (3,)), ValueError,
      r"randint: random_ expects 'from' to be less than 'to', but got from=5 >= to=2"),
     (lambda: cr.randint(0, 2.5, (3,)), TypeError, r"randint: high must be an integer, got float 2\.5"),
+    (lambda: cr.randint(5, 2), TypeError, r"randint: expected randint\(low, high, size\) or randint\(high, size\)"),
+    (lambda: cr.randint(0, (3,)), ValueError, r"randint: random_ expects 'from' to be less than 'to', but got from=0"),
     (lambda: cr.randint(0, 5, (3,), dtype="float32"), TypeError, r"randint: dtype must be an integer dtype"),
     (lambda: cr.linspace(0, 1, -3), ValueError, r"linspace: number of steps must be non-negative, got -3"),
     (lambda: cr.linspace(0, 1, 2.5), TypeError, r"linspace: steps must be an integer, got float 2\.5"),
@@ -238,6 +240,8 @@ def test_stack_of_zero_dimensional_tensors_and_promoting_cat_work_as_in_pytorch(
     joined = cr.cat([cr.tensor([1, 2]), cr.tensor([0.5])])
     assert joined.dtype == np.float32 and joined.tolist() == [1.0, 2.0, 0.5]
     assert cr.randint(-3, -1, (4,)).data.max() < -1
+    drawn = cr.randint(3, (50,))  # PyTorch's randint(high, size)
+    assert drawn.shape == (50,) and drawn.dtype == np.int64 and set(drawn.tolist()) <= {0, 1, 2}
 
 
 @pytest.mark.parametrize("make, error, message", [

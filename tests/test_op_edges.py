@@ -72,6 +72,8 @@ CASES = [
     ("log1p at -1", lambda x: x.log1p(), [[-1.0, 0.0]], [-inf, 0.0], [[inf, 1.0]]),
     ("abs at 0", lambda x: x.abs(), [[0.0, -1.0, 2.0]], [0.0, 1.0, 2.0], [[0.0, -1.0, 1.0]]),
     ("relu at 0", lambda x: x.relu(), [[0.0, -1.0, 2.0]], [0.0, 0.0, 2.0], [[0.0, 0.0, 1.0]]),
+    ("relu at nan, -0 and -inf", lambda x: x.relu(), [[nan, -0.0, -inf]], [nan, 0.0, 0.0], [[1.0, 0.0, 0.0]]),
+    ("abs at nan", lambda x: x.abs(), [[nan, -0.0]], [nan, 0.0], [[0.0, 0.0]]),
     ("clamp at its bounds", lambda x: x.clamp(0, 1), [[0.0, 1.0, 0.5, -1.0, 2.0]], [0.0, 1.0, 0.5, 0.0, 1.0],
      [[1.0, 1.0, 1.0, 0.0, 0.0]]),
     ("division by 0", lambda x, y: x / y, [[1.0, 0.0, -1.0], [0.0, 0.0, 0.0]], [inf, nan, -inf],

@@ -55,10 +55,10 @@ def sqrt(x) -> Tensor:
 
 
 def abs(x) -> Tensor:
-    """|x|; the gradient at 0 is 0 (sign(0)), as in PyTorch."""
+    """|x|; the gradient at 0 (and at nan) is 0, PyTorch's sgn."""
     x = _float_input(x, "abs")
     d = x.data
-    return _unary("Abs", x, xp.abs(d), lambda g: (g * xp.sign(d),))
+    return _unary("Abs", x, xp.abs(d), lambda g: (g * xp.where(d == d, xp.sign(d), 0),))
 
 
 def sin(x) -> Tensor:
@@ -114,7 +114,9 @@ def relu_values(d):
 
 
 def relu_grad(g, out):
-    return g * (out > 0)
+    # out is positive, 0 (for x <= 0) or nan (for x = nan): != 0 passes the gradient where
+    # PyTorch's threshold_backward does (also at nan), for the cost of > 0
+    return g * (out != 0)
 
 
 def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:

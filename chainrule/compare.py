@@ -3,14 +3,12 @@ SVM, k-nearest neighbours, logistic regression): the same split, the same standa
 one table of test accuracy, training time and prediction time. Needs scikit-learn."""
 
 import dataclasses
-import io
 import time
-from pathlib import Path
 
 import numpy as np
 
 from chainrule import random
-from chainrule.runs import RunConfig, build_loss, build_model, build_optimizer, prepare_data, write_atomically
+from chainrule.runs import RunConfig, build_loss, build_model, build_optimizer, prepare_data, writing
 from chainrule.train import Trainer
 from chainrule.train.metrics import accuracy
 
@@ -87,20 +85,14 @@ def format_table(rows: list) -> str:
 
 
 def _bar_chart(rows, path, data_name):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("the bar chart needs matplotlib: pip install 'chainrule[viz]'") from None
-    figure = Figure(figsize=(7, 3.2))
-    FigureCanvasAgg(figure)
+    from chainrule.diagnostics import new_figure, save_figure
+
+    figure = new_figure(7, 3.2)
     axes = figure.add_subplot()
     names = [row["model"] for row in rows][::-1]
     axes.barh(names, [row["test_accuracy"] for row in rows][::-1], color="tab:blue")
     axes.set_xlim(0, 1)
     axes.set_xlabel("test accuracy")
     axes.set_title(f"{data_name}: the same split for every learner")
-    figure.tight_layout()
-    picture = io.BytesIO()  # rendered in memory, then written atomically: never a cut-off file
-    figure.savefig(picture, dpi=100, format=Path(path).suffix.lstrip(".").lower() or "png")
-    write_atomically(path, picture.getvalue())
+    with writing(path):
+        save_figure(figure, path, dpi=100)

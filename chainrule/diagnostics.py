@@ -265,16 +265,29 @@ class GradientMonitor:
 
 
 # -- plots ------------------------------------------------------------------------------------------
-def _figure(rows):
+def new_figure(width: float, height: float):
     """A matplotlib Figure drawn by the Agg canvas: no pyplot, so no global backend is changed."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("plotting needs matplotlib: pip install chainrule[viz]") from None
-    fig = Figure(figsize=(7, 2.6 * rows), layout="constrained")
+    fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def save_figure(fig, path, **savefig_kwargs) -> Path:
+    """Render ``fig`` in memory and write it to ``path`` atomically: a kill or a full disk leaves
+    the previous picture, never a cut-off one. The format follows the file's suffix (PNG if none)."""
+    import io
+
+    from chainrule.serialization import write_atomic
+
+    picture = io.BytesIO()
+    fig.savefig(picture, format=Path(path).suffix.lstrip(".").lower() or "png", **savefig_kwargs)
+    write_atomic(path, picture.getvalue())
+    return Path(path)
 
 
 def _epochs(history, where):
@@ -314,7 +327,7 @@ def plot_history(history, path) -> Path:
     panels = [p for p in panels if p[1]]
     if not panels:
         raise ValueError("plot_history: no epoch has a loss, a metric or a learning rate to plot")
-    fig = _figure(len(panels))
+    fig = new_figure(7, 2.6 * len(panels))
     for ax, (title, keys, log) in zip(np.atleast_1d(fig.subplots(len(panels), 1, sharex=True)), panels):
         for key in keys:
             xs, ys = _series(epochs, key)
@@ -327,8 +340,7 @@ def plot_history(history, path) -> Path:
         if len(keys) > 1:
             ax.legend()
     _epoch_axis(ax)
-    fig.savefig(path)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def plot_gradient_flow(history, path) -> Path:
@@ -345,7 +357,7 @@ def plot_gradient_flow(history, path) -> Path:
                 ys.append(float(value))
     if not lines:
         raise ValueError("plot_gradient_flow: no epoch has positive 'grad_norms' to plot")
-    fig = _figure(1.6)
+    fig = new_figure(7, 2.6 * 1.6)
     ax = fig.subplots()
     colors = _colors(len(lines))
     for color, (layer, (xs, ys)) in zip(colors, lines.items()):
@@ -356,8 +368,7 @@ def plot_gradient_flow(history, path) -> Path:
     ax.set_title("gradient flow (first layer dark, last layer light)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small", ncol=max(1, len(lines) // 12), loc="center left", bbox_to_anchor=(1, 0.5))
-    fig.savefig(path)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def _epoch_axis(ax):

@@ -12,14 +12,12 @@ import codecs
 import contextlib
 import csv
 import dataclasses
-import glob
 import hashlib
 import io
 import itertools
 import json
 import math
 import numbers
-import os
 import time
 from pathlib import Path
 
@@ -449,44 +447,15 @@ def write_csv(path, header: list, rows) -> None:
     write_text(path, buffer.getvalue())
 
 
-def write_plot(plot, path, *args) -> Path:
-    """Call ``plot(*args, temporary_path)`` and move the picture to ``path`` atomically (the
-    plotting functions save straight to the path they are given)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.plot{path.suffix}")
-    try:
-        with writing(path):
-            plot(*args, temporary)
-        write_atomically(path, temporary.read_bytes())
-    finally:
-        temporary.unlink(missing_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.plot{glob.escape(path.suffix)}"):
-        if not _is_alive(stale.name[len(path.name) + 2:-len(".plot" + path.suffix)]):
-            stale.unlink(missing_ok=True)  # left by a run killed while plotting
-    return path
-
-
-def _is_alive(pid: str) -> bool:
-    """Whether the process ``pid`` (digits) may still be writing; anything unclear counts as alive."""
-    if not pid.isdigit():
-        return True  # not a name this module writes: leave it alone
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, OverflowError):
-        return True
-    return True
-
-
 def _plots(run_dir: Path, history) -> list:
     try:
         from chainrule.diagnostics import plot_gradient_flow, plot_history
 
-        return [str(write_plot(plot_history, run_dir / PLOTS[0], history)),
-                str(write_plot(plot_gradient_flow, run_dir / PLOTS[1], history))]
+        paths = []
+        for plot, name in zip((plot_history, plot_gradient_flow), PLOTS):
+            with writing(run_dir / name):
+                paths.append(str(plot(history, run_dir / name)))
+        return paths
     except (ImportError, ValueError):  # no matplotlib, or nothing to plot
         return []
 

@@ -90,7 +90,7 @@ def test_resume_from_what_a_kill_leaves_matches_an_uninterrupted_run(tmp_path, r
         if path.name not in keep:
             path.unlink()
     (run / ".checkpoint.safetensors.999999.tmp").write_bytes(b"cut off mid-write")  # a kill during a save
-    (run / ".loss_curve.png.999999.plot.png").write_bytes(b"cut off mid-plot")
+    (run / ".loss_curve.png.999999.tmp").write_bytes(b"cut off mid-plot")  # a kill while plotting
     capsys.readouterr()
     assert train("--resume", run, "--quiet") == 0
     assert "test: test_loss" in capsys.readouterr().out

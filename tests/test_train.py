@@ -468,3 +468,26 @@ def test_fit_takes_a_dataloader_or_a_tensordataset_and_trains_identically():
     with pytest.raises(TypeError, match="must yield"):
         fit(small_net(), nll, optim.SGD(small_net().parameters(), lr=0.1),
             DataLoader(TensorDataset(x), batch_size=8), epochs=1, verbose=0)
+
+
+def test_integer_features_train_in_the_models_dtype_and_token_indices_stay_indices():
+    """Integer or boolean features are converted to the model's floating dtype (the float32 network
+    stays float32 and trains exactly as on float features); a model with an Embedding keeps its
+    integer inputs, which are indices."""
+    runs = []
+    for features in (XOR_X.astype(np.int64), XOR_X.astype(bool), XOR_X):
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+        fit(model, nll, optim.SGD(model.parameters(), lr=0.5), (features, XOR_Y), epochs=3, batch_size=2,
+            seed=0, verbose=0)
+        trainer = Trainer(model, nll, optim.SGD(model.parameters(), lr=0.5), verbose=0)
+        assert trainer.predict(features).dtype == np.float32
+        assert trainer.evaluate((features, XOR_Y))["loss"] > 0
+        runs.append([p.data.copy() for p in model.parameters()])
+    for run in runs[:2]:
+        assert all(np.array_equal(a, b) for a, b in zip(run, runs[2]))
+
+    tokens = np.array([[0, 1, 2], [2, 1, 0], [1, 1, 1], [0, 0, 2]])
+    model = nn.Sequential(nn.Embedding(3, 4), nn.Flatten(), nn.Linear(12, 2))
+    history = fit(model, nll, optim.SGD(model.parameters(), lr=0.1), (tokens, XOR_Y), epochs=2, verbose=0)
+    assert len(history) == 2

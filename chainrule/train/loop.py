@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule import capture, distributed, random
 from chainrule.autograd.mode import no_grad
+from chainrule.nn.embedding import Embedding
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from chainrule.tensor import Tensor
@@ -171,6 +172,7 @@ class Trainer:
         monitor_gradients = check_bool(where, "monitor_gradients", monitor_gradients)
         compile_step = check_bool(where, "compile_step", compile_step)
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self._numeric_inputs = not any(isinstance(m, Embedding) for m in model.modules())
         # forward, loss and backward of each batch as a captured step (refused here, by layer name,
         # for a model it cannot capture)
         self.captured = capture.compile_step(model, loss_fn, optimizer) if compile_step else None
@@ -226,12 +228,19 @@ class Trainer:
         return None
 
     @staticmethod
-    def _as_tensor(array, dtype):
-        """A batch as a tensor; floating data in the model's dtype ``dtype`` (integer class labels
-        and token indices stay as they are)."""
-        if array.dtype.kind == "f" and dtype is not None and array.dtype != dtype:
+    def _as_tensor(array, dtype, integers_too: bool = False):
+        """A batch as a tensor; floating data in the model's dtype ``dtype``, and integer or boolean
+        data too when ``integers_too`` (features; class labels and token indices stay as they are)."""
+        if dtype is not None and array.dtype != dtype and (
+                array.dtype.kind == "f" or (integers_too and array.dtype.kind in "biu")):
             array = array.astype(dtype)
         return Tensor._make(array, False, None)
+
+    def _as_input(self, array, dtype):
+        """A batch of inputs as a tensor: integer features become the model's floating dtype (as
+        scikit-learn's and Keras' fit convert them), except for a model with an Embedding, whose
+        inputs are indices."""
+        return self._as_tensor(array, dtype, integers_too=self._numeric_inputs)
 
     # -- one epoch --------------------------------------------------------------------------
     def _train_epoch(self, data, monitor):
@@ -243,7 +252,7 @@ class Trainer:
         for batch, (x, y) in enumerate(data.epoch(self.batch_size, self.shuffle)):
             if not whole:
                 _check_batch(x, y, "fit", batch)
-            xb, yb = self._as_tensor(x, dtype), self._as_tensor(y, dtype)
+            xb, yb = self._as_input(x, dtype), self._as_tensor(y, dtype)
             if len(x) == 0:  # under MPI a rank may hold no row of the last batch: it adds nothing (count 0)
                 self.optimizer.zero_grad()
                 loss_value, output = 0.0, None
@@ -300,7 +309,7 @@ class Trainer:
                 for batch, (x, y) in enumerate(source.in_order(self.batch_size)):
                     if not isinstance(source, _Arrays):
                         _check_batch(x, y, "evaluate", batch)
-                    out = self.model(self._as_tensor(x, dtype))
+                    out = self.model(self._as_input(x, dtype))
                     total += float(self.loss_fn(out, self._as_tensor(y, dtype)).data) * len(x)
                     seen += len(x)
                     outputs.append(out.data)
@@ -323,7 +332,7 @@ class Trainer:
         try:
             with no_grad():
                 return np.concatenate([
-                    self.model(self._as_tensor(x[s:s + self.batch_size], dtype)).data
+                    self.model(self._as_input(x[s:s + self.batch_size], dtype)).data
                     for s in range(0, len(x), self.batch_size)
                 ])
         finally:

@@ -25,12 +25,11 @@ Semantics, chosen once for all callers (``fit`` and ``chainrule train`` keep eve
   on a rank counts as zeros there, and stays None only if it is None on every rank. This assumes
   a loss that is a mean over the batch's samples (the losses' default ``reduction='mean'``, without
   class weights or ``ignore_index``); a sum, or a mean over a rank-dependent subset, is not.
-- Random ops in the forward pass (``nn.Dropout``) draw their numbers for the whole global batch
-  on every rank and keep the rows of this rank (``chainrule.random.batch_random``), so a sample
-  gets the mask it gets in one process. Dropout on an input whose first axis is not the batch
-  (sequence-first) draws numbers of this rank's own instead: equal to one process in distribution
-  only. ``nn.functional.dropout`` (and so the recurrent layers' dropout between layers) does not
-  go through ``batch_random`` yet: under MPI its ranks repeat one another's masks. After every
+- Random ops in the forward pass (``nn.Dropout``, ``nn.functional.dropout`` and so the recurrent
+  layers' dropout between layers) draw their numbers for the whole global batch on every rank and
+  keep the rows of this rank (``chainrule.random.batch_random``), so a sample gets the mask it gets
+  in one process. Dropout on an input whose first axis is not the batch (sequence-first) draws
+  numbers of this rank's own instead: equal to one process in distribution only. After every
   epoch every rank takes rank 0's generator (a rank without rows in the last batch drew nothing).
 - Batch norm (the exception): batch statistics and running statistics are local to each rank
   (no SyncBatchNorm), so a model with batch norm does not reproduce one process, and a rank whose

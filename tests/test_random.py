@@ -98,9 +98,11 @@ def test_batch_random_gives_each_row_its_one_process_numbers(world, size):
     assert after == [next_number] * world  # every rank's generator moved on as one process's did
 
 
-def test_dropout_masks_each_rank_s_rows_as_one_process_does():
+@pytest.mark.parametrize("layer", [nn.Dropout(0.4), lambda x: nn.functional.dropout(x, 0.4)],
+                         ids=["module", "functional"])
+def test_dropout_masks_each_rank_s_rows_as_one_process_does(layer):
     # Before, every rank drew the mask of rows 0, 1, ... for its own, different samples.
-    layer, x = nn.Dropout(0.4), cr.ones(9, 6)
+    x = cr.ones(9, 6)
     cr.manual_seed(5)
     whole = layer(x).data
     draws, _ = _rank_draws(3, 9, lambda rows: layer(cr.ones(rows, 6)).data)

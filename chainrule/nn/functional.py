@@ -44,13 +44,16 @@ from chainrule.tensor import Tensor
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p)."""
+    """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p).
+
+    The mask comes from ``chainrule.random.batch_random``: under data-parallel training each sample
+    gets the mask it gets in one process, whatever the number of ranks."""
     if type(p) is not float or not 0 <= p <= 1:  # (one test for the usual float p)
         p = number_arg(p, "p", "dropout", 0, 1)
     if not training or p == 0:
         return x
     d = x.data
-    keep = random.get_generator().random(d.shape, dtype=d.dtype) >= p
+    keep = random.batch_random(d.shape, d.dtype) >= p
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     return mul(x, wrap((keep * scale).astype(d.dtype, copy=False)))
 

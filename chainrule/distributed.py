@@ -243,6 +243,16 @@ def world_size() -> int:
     return 1 if _comm is None else _comm.Get_size()
 
 
+def batches_per_epoch(n_samples: int, batch_size: int) -> int:
+    """Steps in an epoch of ``n_samples`` with ``batch_size`` rows per rank: every step takes a
+    global batch of ``batch_size`` x N samples (the last may be short), as ``fit`` cuts them.
+
+    >>> batches_per_epoch(1293, 64)
+    21
+    """
+    return -(-n_samples // (batch_size * world_size()))
+
+
 def is_main() -> bool:
     """True on rank 0, the one rank that writes checkpoints, logs, plots and progress."""
     return rank() == 0

@@ -515,8 +515,9 @@ def train(config: RunConfig, *, verbose: int = 1, resume: bool = False) -> dict:
         _check_same_data(run_dir, read_config(run_dir)[1], data)
     model = build_model(config, data.input_shape, data.n_outputs)
     optimizer = build_optimizer(config, model)
-    steps = -(-len(data.train[0]) // config.batch_size)
-    scheduler = build_scheduler(config, optimizer, steps)
+    # per-batch schedules (one-cycle, cyclic) are planned over the steps fit takes: under MPI each
+    # step is a global batch of batch_size x N samples
+    scheduler = build_scheduler(config, optimizer, distributed.batches_per_epoch(len(data.train[0]), config.batch_size))
     callbacks = []
     if config.early_stopping:
         callbacks.append(EarlyStopping("val_loss" if data.val else "loss", patience=config.early_stopping,

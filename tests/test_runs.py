@@ -313,3 +313,27 @@ def test_damaged_preprocessing_statistics_are_named(finished, tmp_path, stats, m
     assert cli.main(["evaluate", str(run)]) == 2
     err = capsys.readouterr().err
     assert f"{run / 'preprocessing.safetensors'}: {message}" in err, err
+
+
+@pytest.mark.parametrize("world", [1, 3])
+def test_a_per_batch_schedule_is_planned_over_the_steps_fit_takes(tmp_path, monkeypatch, world):
+    """Under MPI each step is a global batch of batch_size x N rows: a one-cycle schedule planned
+    for one process's step count would stop at a third of its cycle on 3 ranks."""
+    from chainrule import distributed, runs
+
+    planned = []
+    build = runs.build_scheduler
+    monkeypatch.setattr(runs, "build_scheduler",
+                        lambda config, opt, steps: planned.append(steps) or build(config, opt, steps))
+    monkeypatch.setattr(distributed, "world_size", lambda: world)
+
+    def stop_before_training(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs.Trainer, "fit", stop_before_training)
+    config = RunConfig(data="moons", hidden=(4,), epochs=1, batch_size=16, schedule="onecycle",
+                       run_dir=str(tmp_path / "run"))
+    with pytest.raises(KeyboardInterrupt):
+        runs.train(config, verbose=0)
+    train_rows = len(runs.prepare_data(config).train[0])
+    assert planned == [-(-train_rows // (16 * world))]

@@ -69,7 +69,7 @@ class _Arrays:
         return len(self.x)
 
     def batches_per_epoch(self, batch_size):
-        return -(-len(self.x) // (batch_size * distributed.world_size()))
+        return distributed.batches_per_epoch(len(self.x), batch_size)
 
     def epoch(self, batch_size, shuffle):
         """This rank's rows r, r + N, ... of each global batch of ``batch_size`` x N samples (N ranks),

@@ -4,8 +4,8 @@ from chainrule's seeded generator."""
 import numpy as np
 
 from chainrule import _backend, random
+from chainrule._arguments import int_arg, number_arg
 from chainrule._backend import xp
-from chainrule.ops.operands import int_arg, number_arg
 from chainrule.tensor import Tensor, _as_array, _check_requires_grad, as_dtype
 
 
@@ -93,10 +93,7 @@ def linspace(start: float, end: float, steps: int, dtype=None, requires_grad: bo
     """``steps`` evenly spaced values from start to end, both included."""
     number_arg(start, "start", "linspace")
     number_arg(end, "end", "linspace")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
-        raise TypeError(f"linspace: steps must be an integer, got {type(steps).__name__} {steps!r}")
-    if steps < 0:
-        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    int_arg(steps, "steps", "linspace", minimum=0)
     return _leaf(xp.linspace(start, end, steps, dtype=_float_dtype(dtype, "linspace")), requires_grad)
 
 

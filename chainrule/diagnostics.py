@@ -2,12 +2,12 @@
 a vanishing/exploding-gradient detector, and plots of training history and gradient flow."""
 
 import math
-import numbers
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from chainrule._arguments import number_arg
 from chainrule.nn.activation import ReLU
 from chainrule.nn.module import Module
 
@@ -138,10 +138,9 @@ class GradientMonitor:
                  low: float = 1e-3, high: float = 1e3):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"GradientMonitor: every must be a positive integer, got {every!r}")
-        for name, value in (("low", low), ("high", high)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"GradientMonitor: {name} must be a number, got {value!r}")
-        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+        number_arg(low, "low", "GradientMonitor", low=0, low_open=True)
+        number_arg(high, "high", "GradientMonitor", low=0, low_open=True)
+        if not low < high:
             raise ValueError(f"GradientMonitor: expected finite 0 < low < high, got low={low}, high={high}")
         self.model = model
         self.every = every

@@ -3,12 +3,11 @@ network (forward pass, loss, error signals flowing backward, gradient-descent up
 the way a textbook walks through it."""
 
 import json
-import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainrule._arguments import number_arg
 from chainrule.autograd.engine import grad
 from chainrule.nn.activation import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from chainrule.nn.containers import Sequential
@@ -234,10 +233,7 @@ def explain_step(model: Module, loss_fn, x, y, lr: float) -> Explanation:
     (True, (1, 2))
     """
     steps = _check_model(model)
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
-        raise TypeError(f"explain_step: lr must be a finite number >= 0, got {lr!r}")
-    if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"explain_step: lr must be a finite number >= 0, got {lr!r}")
+    number_arg(lr, "lr", "explain_step", low=0)
     dtype = next(layer for _, layer in steps if isinstance(layer, Linear)).weight.dtype
     inputs = _as_tensor(x, dtype, "x")
     target = _as_tensor(y, dtype, "y", keep_integers=True)  # class labels stay

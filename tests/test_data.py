@@ -642,7 +642,8 @@ def test_split_sizes_stratification_and_seed():
     np.testing.assert_array_equal(targets[(X_te[:, 0] // 2).astype(int)], t_te)
     with pytest.raises(ValueError, match="stratify=False"):
         split(X, targets, test_fraction=0.1, seed=0)
-    with pytest.raises(ValueError, match="strictly between"):
+    with pytest.raises(ValueError,
+                       match=r"split: test_fraction must be a finite number > 0 and < 1, got 1\.0 \(float\)"):
         split(X, y, test_fraction=1.0)
     with pytest.raises(ValueError, match="as many samples"):
         split(X, y[:10])
@@ -665,15 +666,17 @@ def test_split_stratified_shares_stay_close():
     ("call", "error", "message"),
     [
         (lambda: moons(10, noise=float("nan")), ValueError, r"moons: noise must be a finite number >= 0, got nan"),
-        (lambda: moons(10, noise="0.1"), TypeError, r"moons: noise must be a real number, got str"),
+        (lambda: moons(10, noise="0.1"), TypeError, r"moons: noise must be a finite number >= 0, got '0\.1' \(str\)"),
         (lambda: spirals(30, turns=float("inf")), ValueError, r"spirals: turns must be a finite number"),
-        (lambda: circles(10, factor="a"), TypeError, r"circles: factor .* must be a real number"),
-        (lambda: circles(10, factor=1.0), ValueError, r"circles: factor .* in \[0, 1\), got 1.0"),
+        (lambda: circles(10, factor="a"), TypeError,
+         r"circles: factor .* must be a finite number >= 0 and < 1, got 'a' \(str\)"),
+        (lambda: circles(10, factor=1.0), ValueError, r"circles: factor .* >= 0 and < 1, got 1\.0 \(float\)"),
         (lambda: moons(10, seed=1.5), TypeError, r"moons: seed must be None or a non-negative integer, got 1.5"),
         (lambda: mnist1d(100, seed=None), TypeError, r"mnist1d: seed must be a non-negative integer"),
-        (lambda: mnist1d(100, train_split="0.5"), TypeError, r"mnist1d: train_split must be a real number"),
+        (lambda: mnist1d(100, train_split="0.5"), TypeError,
+         r"mnist1d: train_split must be a finite number > 0 and < 1, got '0\.5' \(str\)"),
         (lambda: split(np.zeros((10, 2)), np.arange(10) % 2, test_fraction="0.2"), TypeError,
-         r"split: test_fraction must be a real number"),
+         r"split: test_fraction must be a finite number > 0 and < 1, got '0\.2' \(str\)"),
         (lambda: split(np.zeros((10, 2)), np.arange(10) % 2, seed=-1), ValueError, r"split: seed must be"),
         (lambda: Subset(range(5), [0.5, 1.7]), TypeError, r"Subset: indices must be a 1-d sequence of integers"),
         (lambda: random_split(range(4), [0.5, "a"]), TypeError, r"random_split: lengths must be integers or fractions"),

@@ -110,10 +110,12 @@ def test_every_n_samples_only_those_batches():
     assert summary["2"]["grad_norm"] != pytest.approx(expected_stats(record, "2")["grad_norm"], rel=1e-5)
     with pytest.raises(ValueError, match="every must be a positive integer, got 0"):
         GradientMonitor(net, every=0)
-    with pytest.raises(TypeError, match=r"GradientMonitor: low must be a number, got '0\.1'"):
+    with pytest.raises(TypeError, match=r"GradientMonitor: low must be a finite number > 0, got '0\.1' \(str\)"):
         GradientMonitor(net, low="0.1")
-    with pytest.raises(ValueError, match=r"expected finite 0 < low < high, got low=0\.001, high=inf"):
+    with pytest.raises(ValueError, match=r"GradientMonitor: high must be a finite number > 0, got inf \(float\)"):
         GradientMonitor(net, high=float("inf"))
+    with pytest.raises(ValueError, match=r"expected finite 0 < low < high, got low=0\.1, high=0\.01"):
+        GradientMonitor(net, low=0.1, high=0.01)
 
 
 def test_dead_relu_fraction_on_units_forced_dead():

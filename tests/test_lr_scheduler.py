@@ -381,7 +381,7 @@ def test_base_class_sets_initial_lr_and_performs_step_zero():
 # -- errors -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("build, error, message", [
     (lambda o: StepLR(o, 0), ValueError, r"StepLR: step_size must be an integer >= 1, got 0"),
-    (lambda o: StepLR(o, 2.5), TypeError, r"StepLR: step_size must be an integer >= 1, got float 2.5"),
+    (lambda o: StepLR(o, 2.5), TypeError, r"StepLR: step_size must be an integer >= 1, got 2\.5 \(float\)"),
     (lambda o: StepLR(o, 3, gamma=-0.1), ValueError,
      r"StepLR: Invalid gamma: -0.1 \(gamma must be a finite number > 0"),
     (lambda o: MultiStepLR(o, [30, 10]), ValueError, r"MultiStepLR: milestones must be .* increasing"),

@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from chainrule._arguments import number_arg
 from chainrule.autograd.engine import grad
 from chainrule.autograd.mode import no_grad
-from chainrule.ops.operands import number_arg
 from chainrule.tensor import Tensor
 
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from chainrule import random
-from chainrule.data._checks import check_real, check_seed
+from chainrule._arguments import number_arg, seed_arg
 from chainrule.data.dataset import LabeledData
 from chainrule.data.files import csv, fashion_mnist, mnist
 from chainrule.data.mnist1d import mnist1d
 
 
 def _rng(seed, where: str) -> np.random.Generator:
-    check_seed(where, seed)
+    seed_arg(seed, where)
     return random.get_generator() if seed is None else np.random.default_rng(seed)
 
 
@@ -57,7 +57,7 @@ def moons(n_samples: int = 200, noise: float = 0.1, seed: int | None = None) -> 
     ((100, 2), [50, 50])
     """
     n = _check_count(n_samples, 2, "moons")
-    noise, rng = check_real("moons", "noise", noise, low=0), _rng(seed, "moons")
+    noise, rng = number_arg(noise, "noise", "moons", low=0), _rng(seed, "moons")
     n_out, n_in = n // 2, n - n // 2
     outer, inner = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
     points = np.concatenate([
@@ -78,8 +78,8 @@ def circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
     [1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5]
     """
     n = _check_count(n_samples, 2, "circles")
-    factor = check_real("circles", "factor (inner radius / outer radius)", factor, low=0, high=1, high_open=True)
-    noise, rng = check_real("circles", "noise", noise, low=0), _rng(seed, "circles")
+    factor = number_arg(factor, "factor (inner radius / outer radius)", "circles", low=0, high=1, high_open=True)
+    noise, rng = number_arg(noise, "noise", "circles", low=0), _rng(seed, "circles")
     n_out, n_in = n // 2, n - n // 2
     outer = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
     inner = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
@@ -106,8 +106,8 @@ def spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.05, turns
     n = _check_count(n_samples, n_classes, "spirals")
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise ValueError(f"spirals: n_classes must be an integer >= 2, got {n_classes!r}")
-    turns = check_real("spirals", "turns", turns)
-    noise, rng = check_real("spirals", "noise", noise, low=0), _rng(seed, "spirals")
+    turns = number_arg(turns, "turns", "spirals")
+    noise, rng = number_arg(noise, "noise", "spirals", low=0), _rng(seed, "spirals")
     counts = [n // n_classes + (k < n % n_classes) for k in range(n_classes)]
     labels = np.repeat(np.arange(n_classes), counts)
     r = np.concatenate([np.linspace(0, 1, m) for m in counts])

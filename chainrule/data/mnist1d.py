@@ -12,7 +12,7 @@ reference data set for the same seed (42 by default) to float32 rounding.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from chainrule.data._checks import check_real, check_seed
+from chainrule._arguments import number_arg, seed_arg
 from chainrule.data.dataset import LabeledData
 
 # The ten outlines, 12 points each (the reference's templates).
@@ -90,11 +90,10 @@ def mnist1d(n_samples: int = 5000, seed: int = 42, train: bool | None = None,
         raise ValueError(
             f"mnist1d: n_samples must be a positive multiple of 10 (10 balanced classes), got {n_samples!r}"
         )
-    check_seed("mnist1d", seed)
+    seed_arg(seed, "mnist1d")
     if seed is None:
         raise TypeError("mnist1d: seed must be a non-negative integer (the reference data set uses 42), got None")
-    if check_real("mnist1d", "train_split", train_split) <= 0 or train_split >= 1:
-        raise ValueError(f"mnist1d: train_split must lie strictly between 0 and 1, got {train_split}")
+    train_split = number_arg(train_split, "train_split", "mnist1d", low=0, high=1, low_open=True, high_open=True)
     labels = np.repeat(np.arange(10), n_samples // 10)
     n = len(labels)
 

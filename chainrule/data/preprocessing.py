@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from chainrule import _backend, random
-from chainrule.data._checks import check_real, check_seed
+from chainrule._arguments import number_arg, seed_arg
 
 
 def _features(X, where: str) -> np.ndarray:
@@ -96,9 +96,8 @@ def split(X, y, test_fraction: float = 0.2, seed: int | None = None, stratify: b
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
         raise ValueError(f"split: X and y need as many samples, got shapes {X.shape} and {y.shape}")
-    check_seed("split", seed)
-    if check_real("split", "test_fraction", test_fraction) <= 0 or test_fraction >= 1:
-        raise ValueError(f"split: test_fraction must lie strictly between 0 and 1, got {test_fraction}")
+    seed_arg(seed, "split")
+    test_fraction = number_arg(test_fraction, "test_fraction", "split", low=0, high=1, low_open=True, high_open=True)
     n = len(y)
     n_test = math.ceil(test_fraction * n)
     if not 0 < n_test < n:

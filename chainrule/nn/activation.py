@@ -6,8 +6,9 @@ it is built.
 """
 
 from chainrule import ops
+from chainrule._arguments import int_arg, number_arg
 from chainrule.nn.module import Module
-from chainrule.ops.operands import int_arg, number_arg, tensor_input
+from chainrule.ops.operands import tensor_input
 from chainrule.ops.unary import softplus_beta
 from chainrule.tensor import Tensor
 

@@ -4,11 +4,12 @@ weights shared across positions), ConvTranspose2d is their adjoint (learned upsa
 import math
 
 from chainrule import _backend
+from chainrule._arguments import int_arg
 from chainrule._backend import xp
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.conv import _tuple, conv1d, conv2d, conv_transpose2d
-from chainrule.ops.operands import int_arg, tensor_input
+from chainrule.ops.operands import tensor_input
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 

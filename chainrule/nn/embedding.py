@@ -2,12 +2,13 @@
 into the weight, so the gradient of each used row is the sum of the gradients of its lookups."""
 
 from chainrule import _backend
+from chainrule._arguments import int_arg
 from chainrule._backend import xp
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.arithmetic import where
 from chainrule.ops.indexing import getitem
-from chainrule.ops.operands import int_arg, wrap
+from chainrule.ops.operands import wrap
 from chainrule.tensor import Tensor
 
 

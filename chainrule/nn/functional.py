@@ -3,6 +3,7 @@ their own backward rule live in chainrule.ops and are re-exported here; the rest
 from ops and need no rule."""
 
 from chainrule import random
+from chainrule._arguments import number_arg
 from chainrule._backend import xp
 from chainrule.ops import (
     adaptive_avg_pool1d,
@@ -38,7 +39,7 @@ from chainrule.ops.loss import (
     nll_loss,
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
-from chainrule.ops.operands import number_arg, wrap
+from chainrule.ops.operands import wrap
 from chainrule.ops.shape import cast
 from chainrule.tensor import Tensor
 

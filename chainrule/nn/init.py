@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from chainrule import random
-from chainrule.ops.operands import number_arg
+from chainrule._arguments import number_arg
 from chainrule.tensor import Tensor
 
 

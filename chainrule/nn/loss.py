@@ -5,10 +5,10 @@ PyTorch's deprecated ``size_average`` and ``reduce`` arguments are not accepted:
 after the first are keyword-only, so a call written for PyTorch never binds them to the wrong one.
 """
 
+from chainrule._arguments import int_arg, number_arg
 from chainrule.nn import functional as F
 from chainrule.nn.module import Module
 from chainrule.ops.loss import check_reduction
-from chainrule.ops.operands import int_arg, number_arg
 from chainrule.tensor import Tensor
 
 

@@ -2,9 +2,9 @@
 (MaxPool, AvgPool, AdaptiveAvgPool to a fixed size), or repeat each element (Upsample). They hold
 no parameters; the functions they call are in chainrule.ops.pool and chainrule.ops.conv."""
 
+from chainrule._arguments import int_arg, number_arg
 from chainrule.nn.module import Module
 from chainrule.ops.conv import interpolate
-from chainrule.ops.operands import int_arg, number_arg
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,

@@ -10,6 +10,7 @@ import math
 import warnings
 
 from chainrule import _backend
+from chainrule._arguments import int_arg, number_arg
 from chainrule._backend import xp
 from chainrule.nn import init
 from chainrule.nn.functional import dropout
@@ -17,7 +18,7 @@ from chainrule.nn.module import Module, Parameter
 from chainrule.ops.arithmetic import add, mul, sub
 from chainrule.ops.indexing import getitem
 from chainrule.ops.linalg import linear
-from chainrule.ops.operands import int_arg, number_arg, wrap
+from chainrule.ops.operands import wrap
 from chainrule.ops.recurrent import rnn_sequence
 from chainrule.ops.shape import concatenate, squeeze, stack, transpose, unsqueeze
 from chainrule.ops.unary import relu, sigmoid, tanh

@@ -7,10 +7,11 @@ Class weights and ``pos_weight`` are constants (no gradient), as in PyTorch; flo
 (probabilities) do receive a gradient when they require one.
 """
 
+from chainrule._arguments import number_arg
 from chainrule._backend import scalar_like, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import floating, number_arg, wrap
+from chainrule.ops.operands import floating, wrap
 from chainrule.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")

@@ -1,7 +1,6 @@
 """How op and layer arguments are checked and become tensors and axes: scalar and array operands,
-dtype promotion, dims, and the integer, number and tensor arguments of layers and functions."""
+dtype promotion, dims and tensor inputs (integer and number arguments: chainrule._arguments)."""
 
-import math
 
 import numpy as np
 
@@ -151,35 +150,6 @@ def same_dtype(op: str, *tensors) -> None:
                 f"{op}: expected operands of one dtype, but got {names}; convert the input with .to(dtype) "
                 "(or the module with .to(dtype))"
             )
-
-
-def int_arg(value, name: str, owner: str, minimum: int | None = 1) -> int:
-    """``value`` as an int of at least ``minimum`` (None: any), or a TypeError (not an integer:
-    bools, floats such as 2.5 or 4.0, strings) or ValueError (too small) naming owner and name."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"{owner}: {name} must be an integer{'' if minimum is None else f' >= {minimum}'}, "
-            f"got {type(value).__name__} {value!r}"
-        )
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def number_arg(value, name: str, owner: str, low: float | None = None, high: float | None = None,
-               low_open: bool = False) -> float:
-    """``value`` as a finite float in [low, high] ((low, high] with ``low_open``), or a TypeError
-    (not a real number) or ValueError (nan, infinite or out of range) naming owner and name."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    below = low is not None and (value <= low if low_open else value < low)
-    if not math.isfinite(value) or below or (high is not None and value > high):
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f"<= {high:g}"
-        expected = " and ".join(part for part in (lo, hi) if part)
-        raise ValueError(f"{owner}: {name} must be a finite number{' ' + expected if expected else ''}, got {value!r}")
-    return value
 
 
 def tensor_input(x, owner: str) -> Tensor:

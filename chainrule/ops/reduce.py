@@ -7,10 +7,11 @@ Each takes PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims``.
 import builtins
 from collections import namedtuple
 
+from chainrule._arguments import number_arg
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import dim_arg, dims, number_arg, wrap
+from chainrule.ops.operands import dim_arg, dims, wrap
 from chainrule.tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])

@@ -4,10 +4,11 @@ possible; each VJP undoes the move."""
 
 import numpy as np
 
+from chainrule._arguments import int_arg
 from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import dims, int_arg, operand, result_type, wrap
+from chainrule.ops.operands import dims, operand, result_type, wrap
 from chainrule.tensor import Tensor, as_dtype
 
 

@@ -4,10 +4,11 @@ import math
 
 import numpy as np
 
+from chainrule._arguments import number_arg
 from chainrule._backend import get_default_dtype, scalar_like, shared_zeros_like, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
-from chainrule.ops.operands import constant, floating, number_arg, wrap
+from chainrule.ops.operands import constant, floating, wrap
 from chainrule.tensor import Tensor
 
 

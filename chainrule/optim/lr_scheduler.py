@@ -27,6 +27,7 @@ import numbers
 import types
 from collections.abc import Callable, Iterable, Sequence
 
+from chainrule._arguments import int_arg
 from chainrule.optim.optimizer import FLAG, Range, check_hyperparameter
 
 __all__ = [
@@ -43,14 +44,6 @@ def _check_optimizer(where: str, optimizer) -> None:
 
 def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_int(where: str, name: str, value, low: int = 1) -> int:
-    if not _is_int(value):
-        raise TypeError(f"{where}: {name} must be an integer >= {low}, got {type(value).__name__} {value!r}")
-    if value < low:
-        raise ValueError(f"{where}: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _number(where: str, name: str, value, low: float = 0.0, high: float = math.inf, *, low_open: bool = False,
@@ -161,7 +154,7 @@ class LRScheduler:
     def __init__(self, optimizer, last_epoch: int = -1):
         where = type(self).__name__
         _check_optimizer(where, optimizer)
-        last_epoch = _check_int(where, "last_epoch", last_epoch, -1)
+        last_epoch = int_arg(last_epoch, "last_epoch", where, -1)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -282,7 +275,7 @@ class StepLR(LRScheduler):
     """``lr = initial_lr * gamma ** (epoch // step_size)`` (applied recursively, as PyTorch)."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        self.step_size = _check_int("StepLR", "step_size", step_size)
+        self.step_size = int_arg(step_size, "step_size", "StepLR")
         self.gamma = _number("StepLR", "gamma", gamma, low_open=True)
         super().__init__(optimizer, last_epoch)
 
@@ -344,7 +337,7 @@ class LinearLR(LRScheduler):
                  total_iters: int = 5, last_epoch: int = -1):
         self.start_factor = _number("LinearLR", "start_factor", start_factor, 0.0, 1.0, low_open=True, closed=True)
         self.end_factor = _number("LinearLR", "end_factor", end_factor, 0.0, 1.0, closed=True)
-        self.total_iters = _check_int("LinearLR", "total_iters", total_iters)
+        self.total_iters = int_arg(total_iters, "total_iters", "LinearLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -368,7 +361,7 @@ class CosineAnnealingLR(LRScheduler):
     recursively as PyTorch does; past ``T_max`` it rises again along the same cosine."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        self.T_max = _check_int("CosineAnnealingLR", "T_max", T_max)
+        self.T_max = int_arg(T_max, "T_max", "CosineAnnealingLR")
         self.eta_min = _number("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
 
@@ -525,10 +518,10 @@ class OneCycleLR(LRScheduler):
                  last_epoch: int = -1):
         _check_optimizer("OneCycleLR", optimizer)
         if total_steps is not None:
-            total_steps = _check_int("OneCycleLR", "total_steps", total_steps)
+            total_steps = int_arg(total_steps, "total_steps", "OneCycleLR")
         elif epochs is not None and steps_per_epoch is not None:
-            total_steps = (_check_int("OneCycleLR", "epochs", epochs)
-                           * _check_int("OneCycleLR", "steps_per_epoch", steps_per_epoch))
+            total_steps = (int_arg(epochs, "epochs", "OneCycleLR")
+                           * int_arg(steps_per_epoch, "steps_per_epoch", "OneCycleLR"))
         else:
             raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
         pct_start = _number("OneCycleLR", "pct_start", pct_start, 0.0, 1.0, closed=True)
@@ -626,8 +619,8 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{where}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
         self.factor = _number(where, "factor", factor, 0.0, 1.0)
-        self.patience = _check_int(where, "patience", patience, 0)
-        self.cooldown = _check_int(where, "cooldown", cooldown, 0)
+        self.patience = int_arg(patience, "patience", where, 0)
+        self.cooldown = int_arg(cooldown, "cooldown", where, 0)
         threshold = _number(where, "threshold", threshold)
         self.eps = _number(where, "eps", eps)
         self.optimizer = optimizer
@@ -728,7 +721,7 @@ class SequentialLR(LRScheduler):
             )
         self._schedulers = schedulers
         self._milestones = milestones
-        self.last_epoch = _check_int(where, "last_epoch", last_epoch, -1) + 1
+        self.last_epoch = int_arg(last_epoch, "last_epoch", where, -1) + 1
         self.optimizer = optimizer
         # Undo the initial steps the schedulers took when built, then start the first one afresh.
         for group in optimizer.param_groups:

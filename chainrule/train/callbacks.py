@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from chainrule import distributed
-from chainrule.train.validation import check_bool, check_int, check_number, field
+from chainrule._arguments import bool_arg, int_arg, number_arg
+from chainrule.train.validation import field
 
 
 class Callback:
@@ -96,9 +97,9 @@ class EarlyStopping(Callback):
                  min_delta: float = 0.0, restore_best_weights: bool = True):
         self.monitor = monitor
         self.mode = _resolve_mode(monitor, mode, "EarlyStopping")
-        self.patience = check_int("EarlyStopping", "patience", patience, minimum=0)
-        self.min_delta = check_number("EarlyStopping", "min_delta", min_delta, minimum=0)
-        self.restore_best_weights = check_bool("EarlyStopping", "restore_best_weights", restore_best_weights)
+        self.patience = int_arg(patience, "patience", "EarlyStopping", minimum=0)
+        self.min_delta = number_arg(min_delta, "min_delta", "EarlyStopping", low=0)
+        self.restore_best_weights = bool_arg(restore_best_weights, "restore_best_weights", "EarlyStopping")
         self.on_train_begin(None)
 
     def on_train_begin(self, trainer):
@@ -154,8 +155,8 @@ class ConvergenceStop(Callback):
         if not isinstance(monitor, str):
             raise TypeError(f"ConvergenceStop: monitor must be the name of a record entry (a str), got {monitor!r}")
         self.monitor = monitor
-        self.tol = check_number("ConvergenceStop", "tol", tol, minimum=0)
-        self.patience = check_int("ConvergenceStop", "patience", patience, minimum=1)
+        self.tol = number_arg(tol, "tol", "ConvergenceStop", low=0)
+        self.patience = int_arg(patience, "patience", "ConvergenceStop", minimum=1)
         self.on_train_begin(None)
 
     def on_train_begin(self, trainer):
@@ -222,7 +223,7 @@ class ModelCheckpoint(Callback):
                              f"({type(err).__name__}: {err})") from None
         self.monitor = monitor
         self.mode = _resolve_mode(monitor, mode, "ModelCheckpoint")
-        self.save_best_only = check_bool("ModelCheckpoint", "save_best_only", save_best_only)
+        self.save_best_only = bool_arg(save_best_only, "save_best_only", "ModelCheckpoint")
         self.best = None
 
     def on_train_begin(self, trainer):
@@ -249,7 +250,7 @@ class ProgressBar(Callback):
     2 one summary line per epoch, on any output (logs, CI)."""
 
     def __init__(self, verbose: int = 1, stream=None):
-        self.verbose = check_int("ProgressBar", "verbose", verbose, minimum=0)
+        self.verbose = int_arg(verbose, "verbose", "ProgressBar", minimum=0)
         self.stream = stream
         self._bar = None
 

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from chainrule import capture, distributed, random
+from chainrule._arguments import bool_arg, int_arg, number_arg
 from chainrule.autograd.mode import no_grad
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.utils import clip_grad_norm_
@@ -18,7 +19,7 @@ from chainrule.train.callbacks import HOOKS, ProgressBar
 from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
 from chainrule.train.history import History
 from chainrule.train.metrics import get_metric
-from chainrule.train.validation import check_bool, check_data, check_int, check_number, field
+from chainrule.train.validation import check_data, field
 
 # Schedulers that move the learning rate every batch, not every epoch.
 _PER_BATCH_SCHEDULERS = (CyclicLR, OneCycleLR)
@@ -142,8 +143,8 @@ class Trainer:
         if not all(callable(getattr(optimizer, m, None)) for m in ("step", "zero_grad")) \
                 or not hasattr(optimizer, "param_groups"):
             raise TypeError(f"{where}: optimizer must be a chainrule.optim optimizer, got {type(optimizer).__name__}")
-        batch_size = check_int(where, "batch_size", batch_size, minimum=1)
-        shuffle = check_bool(where, "shuffle", shuffle)
+        batch_size = int_arg(batch_size, "batch_size", where, minimum=1)
+        shuffle = bool_arg(shuffle, "shuffle", where)
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
             raise TypeError(f"{where}: metrics must be a list of metric names or callables, got {metrics!r}")
         if scheduler is not None:
@@ -158,7 +159,7 @@ class Trainer:
                 f"{where}: scheduler_interval must be 'auto', 'epoch' or 'batch', got {scheduler_interval!r}"
             )
         if grad_clip is not None:
-            grad_clip = check_number(where, "grad_clip", grad_clip, positive=True)
+            grad_clip = number_arg(grad_clip, "grad_clip", where, low=0, low_open=True)
         if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, (list, tuple)):
             raise TypeError(f"{where}: callbacks must be a list of Callback objects, got {callbacks!r}")
         for cb in callbacks:
@@ -166,11 +167,11 @@ class Trainer:
             if missing:
                 raise TypeError(f"{where}: callbacks must be Callback objects (subclass chainrule.train.Callback), "
                                 f"got {cb!r}, which lacks {missing}")
-        verbose = check_int(where, "verbose", verbose, minimum=0)
+        verbose = int_arg(verbose, "verbose", where, minimum=0)
         if verbose > 2:
             raise ValueError(f"{where}: verbose must be 0, 1 or 2, got {verbose}")
-        monitor_gradients = check_bool(where, "monitor_gradients", monitor_gradients)
-        compile_step = check_bool(where, "compile_step", compile_step)
+        monitor_gradients = bool_arg(monitor_gradients, "monitor_gradients", where)
+        compile_step = bool_arg(compile_step, "compile_step", where)
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self._numeric_inputs = not any(isinstance(m, Embedding) for m in model.modules())
         # forward, loss and backward of each batch as a captured step (refused here, by layer name,
@@ -391,10 +392,10 @@ class Trainer:
             resume_from=None, checkpoint=None) -> History:
         """Train for ``epochs`` epochs (see ``chainrule.train.fit``) and return the History. Each
         call is a new run (fresh History and counters) unless ``resume_from`` continues one."""
-        epochs = check_int("fit", "epochs", epochs, minimum=1)
-        restarts = check_int("fit", "restarts", restarts, minimum=1)
+        epochs = int_arg(epochs, "epochs", "fit", minimum=1)
+        restarts = int_arg(restarts, "restarts", "fit", minimum=1)
         if seed is not None:
-            seed = check_int("fit", "seed", seed, minimum=0)
+            seed = int_arg(seed, "seed", "fit", minimum=0)
         for name, path in (("resume_from", resume_from), ("checkpoint", checkpoint)):
             if path is not None and not isinstance(path, (str, os.PathLike)):
                 raise TypeError(f"fit: {name} must be a file path (str or os.PathLike), got {path!r}")

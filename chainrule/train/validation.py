@@ -1,44 +1,8 @@
-"""Checks of what the training loop is given, made once at its public entry points: integer,
-number and flag settings, data that must be numbers and finite, and fields read from files."""
-
-import math
-import numbers
+"""Checks of what the training loop is given, made once at its public entry points: data that must
+be numbers and finite, and fields read from files (integer, number and flag settings:
+chainrule._arguments)."""
 
 import numpy as np
-
-
-def _kind(value) -> str:
-    return type(value).__name__
-
-
-def check_int(where: str, name: str, value, minimum: int = 1) -> int:
-    """``value`` as an int when it is an integer (not a bool) >= ``minimum``, else TypeError or
-    ValueError naming ``where`` and ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{where}: {name} must be an integer >= {minimum}, got {value!r} ({_kind(value)})")
-    if value < minimum:
-        raise ValueError(f"{where}: {name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_number(where: str, name: str, value, minimum: float = -math.inf, positive: bool = False) -> float:
-    """``value`` as a float when it is a finite real number (not a bool) >= ``minimum`` (> 0 with
-    ``positive``), else TypeError or ValueError naming ``where`` and ``name``."""
-    bound = "> 0" if positive else f">= {minimum:g}" if minimum > -math.inf else ""
-    expected = f"a finite number {bound}".strip()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be {expected}, got {value!r} ({_kind(value)})")
-    value = float(value)
-    if not math.isfinite(value) or value < minimum or (positive and value <= 0):
-        raise ValueError(f"{where}: {name} must be {expected}, got {value!r}")
-    return value
-
-
-def check_bool(where: str, name: str, value) -> bool:
-    """``value`` when it is a bool (NumPy's included), else TypeError."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: {name} must be True or False, got {value!r} ({_kind(value)})")
-    return bool(value)
 
 
 def _where_not_finite(array: np.ndarray) -> str:

@@ -107,15 +107,23 @@ def decode_json(text, where: str):
     return value
 
 
+def _existing_file(path, where: str) -> Path:
+    """``path`` as a Path if it names a file; FileNotFoundError or IsADirectoryError saying which."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{where}: {path} is a folder, not a file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{where}: no such file: {path}")
+    return path
+
+
 def read_json(path, where: str = "read_json") -> dict:
     """The JSON object stored in the file ``path``, decoded by ``decode_json``.
 
     FileNotFoundError for a missing file; ValueError naming the file for anything but a JSON
     object of at most MAX_JSON_BYTES bytes. Callers still check each field's type and range.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{where}: no such file: {path}")
+    path = _existing_file(path, where)
     size = path.stat().st_size
     if size > MAX_JSON_BYTES:
         raise ValueError(f"{where}: {path} holds {size} bytes, more than the {MAX_JSON_BYTES} a JSON file may")
@@ -357,9 +365,7 @@ def load(path, with_metadata: bool = False):
     is ever executed. Safetensors files from other writers (no chainrule metadata, no digest)
     load with their tensors in name order and metadata None.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load: no such file: {path}")
+    path = _existing_file(path, "load")
     raw = path.read_bytes()
     header = _read_header(raw, path)
     file_metadata = _file_metadata(header, path)

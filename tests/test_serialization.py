@@ -1,6 +1,8 @@
 """save/load: round trips, PyTorch-compatible names, damage detection, atomic writes."""
 
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,8 @@ def test_tampered_header_is_refused(tmp_path):
 def test_missing_file_and_bad_input():
     with pytest.raises(FileNotFoundError, match="no such file"):
         load("/nonexistent/file.safetensors")
+    with pytest.raises(IsADirectoryError, match=r"^load: .* is a folder, not a file"):
+        load(Path(__file__).parent)
     with pytest.raises(TypeError, match="only numeric arrays"):
         save({"s": np.array(["a"])}, "/tmp/never-written.safetensors")
 

@@ -26,8 +26,12 @@ def _float_input(x, op):
 def _math_input(x, op):
     """As ``_float_input``, but integer and bool tensors become the default floating dtype, as
     PyTorch's exp, log, sqrt, sin, cos, tanh and sigmoid of an int64 tensor give float32."""
-    if isinstance(x, Tensor) and x.data.dtype.kind in "biu":
-        return wrap(x.data.astype(get_default_dtype()))
+    if isinstance(x, Tensor):
+        kind = x.data.dtype.kind
+        if kind == "f":  # the usual case first: one call fewer on every activation
+            return x
+        if kind in "biu":
+            return wrap(x.data.astype(get_default_dtype()))
     return _float_input(x, op)
 
 

@@ -8,6 +8,16 @@ import numbers
 import numpy as np
 
 
+def is_int(value) -> bool:
+    """Whether ``value`` is an integer (Python's or NumPy's), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """Whether ``value`` is a real number (int, float, NumPy's), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _fail(error: type, owner: str, name: str, expected: str, value) -> Exception:
     shown = repr(value)
     if len(shown) > 200:
@@ -21,7 +31,7 @@ def int_arg(value, name: str, owner: str, minimum: int | None = 1, maximum: int 
     bounds = [f">= {minimum}"] if minimum is not None else []
     if maximum is not None:
         bounds.append(f"<= {maximum}")
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if not is_int(value):
         raise _fail(TypeError, owner, name, " ".join(["an integer", " and ".join(bounds)]).strip(), value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise _fail(ValueError, owner, name, " ".join(["an integer", " and ".join(bounds)]).strip(), value)
@@ -39,7 +49,7 @@ def number_arg(value, name: str, owner: str, low: float | None = None, high: flo
     if high is not None:
         bounds.append(f"{'<' if high_open else '<='} {high:g}")
     expected = " ".join(["a finite number", " and ".join(bounds)]).strip()
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise _fail(TypeError, owner, name, expected, value)
     number = float(value)
     below = low is not None and (number <= low if low_open else number < low)
@@ -61,7 +71,7 @@ def seed_arg(value, owner: str, name: str = "seed") -> int | None:
     ValueError."""
     if value is None:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if not is_int(value):
         raise _fail(TypeError, owner, name, "None or a non-negative integer", value)
     if value < 0:
         raise _fail(ValueError, owner, name, "None or a non-negative integer", value)

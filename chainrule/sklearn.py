@@ -15,7 +15,6 @@ a cross-validated architecture search that returns a ranked table. Needs scikit-
 import contextlib
 import copy
 import math
-import numbers
 import warnings
 
 import numpy as np
@@ -36,6 +35,7 @@ except ImportError:  # pragma: no cover - the message is the point
     ) from None
 
 from chainrule import models, nn, optim, random
+from chainrule._arguments import is_int, is_real
 from chainrule.autograd.mode import no_grad
 from chainrule.optim import lr_scheduler
 from chainrule.tensor import Tensor
@@ -55,18 +55,10 @@ _PREDICT_BATCH = 4096  # rows per forward pass at prediction: bounds memory, not
 
 
 # -- parameters, checked at fit ------------------------------------------------------------------
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _in(value, low: float, high: float = math.inf, *, low_closed: bool = True, high_closed: bool = False) -> bool:
     """A finite real number (not a bool) in the interval: NaN and infinities are refused."""
     try:
-        if not _is_real(value) or not math.isfinite(value):
+        if not is_real(value) or not math.isfinite(value):
             return False
     except OverflowError:  # an int beyond the float range
         return False
@@ -90,7 +82,7 @@ def _seed(random_state) -> int:
     None one drawn from chainrule's generator (so ``chainrule.manual_seed`` repeats the fit)."""
     if random_state is None:
         return int(random.get_generator().integers(2**32))
-    if _is_int(random_state) and random_state >= 0:
+    if is_int(random_state) and random_state >= 0:
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
@@ -212,14 +204,14 @@ class _Network(BaseEstimator):
             ("solver", _is_name(self.solver, SOLVERS), f"a str among {solvers} (chainrule trains by stochastic "
              "gradient methods, so scikit-learn's 'lbfgs' is not offered)"),
             ("alpha", _in(self.alpha, 0), "a finite float in the range [0.0, inf)"),
-            ("batch_size", _is_name(self.batch_size, ("auto",)) or (_is_int(self.batch_size) and self.batch_size >= 1),
+            ("batch_size", _is_name(self.batch_size, ("auto",)) or (is_int(self.batch_size) and self.batch_size >= 1),
              "a str among {'auto'} or an int in the range [1, inf)"),
             ("learning_rate_init", _in(self.learning_rate_init, 0, low_closed=False),
              "a finite float in the range (0.0, inf)"),
-            ("max_iter", _is_int(self.max_iter) and self.max_iter >= 1, "an int in the range [1, inf)"),
+            ("max_iter", is_int(self.max_iter) and self.max_iter >= 1, "an int in the range [1, inf)"),
             ("shuffle", _is_bool(self.shuffle), _BOOL),
             ("tol", _in(self.tol, 0), "a finite float in the range [0.0, inf)"),
-            ("verbose", _is_bool(self.verbose) or (_is_int(self.verbose) and self.verbose >= 0),
+            ("verbose", _is_bool(self.verbose) or (is_int(self.verbose) and self.verbose >= 0),
              "an int in the range [0, inf) or an instance of 'bool'"),
             ("warm_start", _is_bool(self.warm_start), _BOOL),
             ("momentum", _in(self.momentum, 0, 1), "a float in the range [0.0, 1.0)"),
@@ -230,15 +222,15 @@ class _Network(BaseEstimator):
             ("beta_1", _in(self.beta_1, 0, 1), "a float in the range [0.0, 1.0)"),
             ("beta_2", _in(self.beta_2, 0, 1), "a float in the range [0.0, 1.0)"),
             ("epsilon", _in(self.epsilon, 0, low_closed=False), "a finite float in the range (0.0, inf)"),
-            ("n_iter_no_change", (_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1)
-             or (_is_real(self.n_iter_no_change) and self.n_iter_no_change == math.inf),
+            ("n_iter_no_change", (is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1)
+             or (is_real(self.n_iter_no_change) and self.n_iter_no_change == math.inf),
              "an int in the range [1, inf) or a float among {inf}"),
-            ("restarts", _is_int(self.restarts) and self.restarts >= 1, "an int in the range [1, inf)"),
+            ("restarts", is_int(self.restarts) and self.restarts >= 1, "an int in the range [1, inf)"),
             ("lr_schedule", self.lr_schedule is None or callable(self.lr_schedule)
              or _is_name(self.lr_schedule, LR_SCHEDULES),
              f"None, a str among {{{', '.join(map(repr, LR_SCHEDULES))}}} or a callable optimizer -> scheduler"),
             ("random_state", self.random_state is None or isinstance(self.random_state, np.random.RandomState)
-             or (_is_int(self.random_state) and 0 <= self.random_state < 2**32),
+             or (is_int(self.random_state) and 0 <= self.random_state < 2**32),
              "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ]  # fmt: skip
 
@@ -614,14 +606,14 @@ class _MLP(_Network):
 
     def _hidden(self) -> list:
         sizes = self.hidden_layer_sizes
-        return [sizes] if _is_int(sizes) else list(sizes)
+        return [sizes] if is_int(sizes) else list(sizes)
 
     def _param_checks(self):
         sizes = self.hidden_layer_sizes
-        listed = _is_int(sizes) or (hasattr(sizes, "__iter__") and not isinstance(sizes, str))
+        listed = is_int(sizes) or (hasattr(sizes, "__iter__") and not isinstance(sizes, str))
         return [
             *super()._param_checks(),
-            ("hidden_layer_sizes", listed and all(_is_int(h) and h > 0 for h in self._hidden()),
+            ("hidden_layer_sizes", listed and all(is_int(h) and h > 0 for h in self._hidden()),
              "an int in the range [1, inf) or an array-like of them, one per hidden layer"),
             ("activation", _is_name(self.activation, ACTIVATIONS),
              f"a str among {{{', '.join(map(repr, ACTIVATIONS))}}}"),

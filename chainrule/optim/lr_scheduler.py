@@ -27,7 +27,7 @@ import numbers
 import types
 from collections.abc import Callable, Iterable, Sequence
 
-from chainrule._arguments import int_arg
+from chainrule._arguments import int_arg, is_int
 from chainrule.optim.optimizer import FLAG, Range, check_hyperparameter
 
 __all__ = [
@@ -40,10 +40,6 @@ __all__ = [
 def _check_optimizer(where: str, optimizer) -> None:
     if not isinstance(getattr(optimizer, "param_groups", None), list):
         raise TypeError(f"{where}: expected an Optimizer (with param_groups), got {type(optimizer).__name__}")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _number(where: str, name: str, value, low: float = 0.0, high: float = math.inf, *, low_open: bool = False,
@@ -113,9 +109,9 @@ def _check_like(where: str, path: str, own, saved, key: str = "") -> None:
             refuse(f"must be a number, got {saved!r}")
         shown = "a huge number" if abs(saved) >= 10**20 else saved
         if key in _COUNTERS:
-            if not _is_int(saved) or not -1 <= saved <= 2**53:  # the schedules' float arithmetic ends there
+            if not is_int(saved) or not -1 <= saved <= 2**53:  # the schedules' float arithmetic ends there
                 refuse(f"must be an integer in [-1, 2**53], got {shown!r}")
-        elif (_is_int(saved) and abs(saved) > 2**53) or math.isnan(saved):
+        elif (is_int(saved) and abs(saved) > 2**53) or math.isnan(saved):
             refuse(f"must be a number, not NaN nor an integer beyond 2**53, got {shown!r}")
     elif isinstance(own, str) and not isinstance(saved, str):
         refuse(f"must be a string, got {saved!r}")
@@ -294,7 +290,7 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1):
         milestones = list(milestones)
-        if not all(_is_int(m) and m >= 0 for m in milestones) or milestones != sorted(milestones):
+        if not all(is_int(m) and m >= 0 for m in milestones) or milestones != sorted(milestones):
             raise ValueError(
                 f"MultiStepLR: milestones must be non-negative integers in increasing order, got {milestones}"
             )
@@ -715,7 +711,7 @@ class SequentialLR(LRScheduler):
                 f"got {len(milestones)}"
             )
         increasing = all(a < b for a, b in itertools.pairwise(milestones))
-        if not increasing or not all(_is_int(m) and m > 0 for m in milestones):
+        if not increasing or not all(is_int(m) and m > 0 for m in milestones):
             raise ValueError(
                 f"{where}: milestones must be positive integers in increasing order, got {milestones}"
             )

@@ -5,6 +5,7 @@ safetensors file (arrays) with JSON metadata, written atomically (see chainrule.
 import numpy as np
 
 from chainrule import random
+from chainrule._arguments import is_int
 from chainrule.serialization import load, save
 from chainrule.train.history import History
 from chainrule.train.validation import field
@@ -72,10 +73,6 @@ MAX_EPOCH = 10**9  # far beyond any real run; a larger number is damage
 MAX_STEP = 2**53  # exact in a float: larger step counts are damage
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_rng(where: str, state) -> dict:
     """The generator state when a fresh bit generator of chainrule's kind accepts it."""
     field(where, {"rng": state}, "rng", lambda v: isinstance(v, dict) and isinstance(v.get("bit_generator"), str),
@@ -105,9 +102,9 @@ def load_checkpoint(path) -> dict:
             f"{where} has checkpoint version {meta.get('version')!r}, expected {VERSION} "
             "(a checkpoint from another chainrule version cannot be resumed)"
         )
-    epoch = field(where, meta, "epoch", lambda v: _is_int(v) and 0 <= v <= MAX_EPOCH,
+    epoch = field(where, meta, "epoch", lambda v: is_int(v) and 0 <= v <= MAX_EPOCH,
                   f"an epoch count between 0 and {MAX_EPOCH}")
-    step = field(where, meta, "step", lambda v: _is_int(v) and 0 <= v <= MAX_STEP,
+    step = field(where, meta, "step", lambda v: is_int(v) and 0 <= v <= MAX_STEP,
                  f"a step count between 0 and {MAX_STEP}")
     keys = field(where, meta, "model_keys", lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v)
                  and len(set(v)) == len(v), "a list of distinct parameter names")

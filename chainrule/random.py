@@ -67,13 +67,20 @@ def _check_fields(where, value, fields):
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore a state returned by `get_rng_state`; anything else is a ValueError naming the field.
+    """Restore a state returned by `get_rng_state`; anything else is a ValueError naming the field
+    (``check_rng_state``), and the generator is left as it was.
 
     >>> set_rng_state({"bit_generator": "PCG64", "state": {"state": 1}})
     Traceback (most recent call last):
     ...
     ValueError: set_rng_state: state['state'] lacks ['inc'] (it holds ['state'])
     """
+    get_generator().bit_generator.state = check_rng_state(state)
+
+
+def check_rng_state(state) -> dict:
+    """``state`` as the plain generator state ``set_rng_state`` restores, after checking every
+    field (type, presence, range); a ValueError naming the field otherwise."""
     if not isinstance(state, dict):
         raise ValueError(
             f"set_rng_state: expected the dict get_rng_state() returns "
@@ -89,7 +96,7 @@ def set_rng_state(state: dict) -> None:
     unknown = sorted(map(str, set(state) - {"bit_generator", "state", *_STATE_FIELDS}))
     if unknown:
         raise ValueError(f"set_rng_state: unknown fields {unknown}")
-    get_generator().bit_generator.state = {
+    return {
         "bit_generator": name, "state": {k: int(state["state"][k]) for k in _PCG64_FIELDS},
         **{k: int(state[k]) for k in _STATE_FIELDS},
     }

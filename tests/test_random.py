@@ -137,3 +137,13 @@ def test_set_batch_share_refuses_what_is_not_a_slice_and_a_size(rows, size):
 def test_dropout_refuses_a_p_that_is_not_a_probability(p, error):
     with pytest.raises(error, match=r"^Dropout: p must be"):
         nn.Dropout(p)
+
+
+def test_check_rng_state_checks_without_touching_the_generator():
+    state = json.loads(json.dumps(random.get_rng_state()))
+    cr.manual_seed(3)
+    before = random.get_rng_state()
+    assert random.check_rng_state(state) == state
+    with pytest.raises(ValueError, match=r"state\['state'\]\['inc'\] must be an integer"):
+        random.check_rng_state({**state, "state": {"state": 1, "inc": -1}})
+    assert random.get_rng_state() == before

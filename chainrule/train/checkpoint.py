@@ -74,7 +74,7 @@ MAX_STEP = 2**53  # exact in a float: larger step counts are damage
 
 
 def _check_rng(where: str, state) -> dict:
-    """The generator state when a fresh bit generator of chainrule's kind accepts it."""
+    """The generator state, checked field by field (random.check_rng_state)."""
     field(where, {"rng": state}, "rng", lambda v: isinstance(v, dict) and isinstance(v.get("bit_generator"), str),
           "a random generator state (a dict naming its bit_generator)")
     kind = type(random.get_generator().bit_generator)
@@ -82,10 +82,9 @@ def _check_rng(where: str, state) -> dict:
         raise ValueError(f"{where}: the field 'rng' holds a {state['bit_generator'][:40]!r} generator state, "
                          f"expected {kind.__name__!r}")
     try:
-        kind().state = state
-    except (ValueError, TypeError, KeyError, OverflowError) as err:
+        return random.check_rng_state(state)
+    except ValueError as err:
         raise ValueError(f"{where}: the field 'rng' is not a valid {kind.__name__} state ({err})") from None
-    return state
 
 
 def load_checkpoint(path) -> dict:

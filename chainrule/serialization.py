@@ -183,6 +183,12 @@ def write_atomic(path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
+    except OSError as err:
+        if err.filename is not None and err.filename not in (str(temporary), str(path)):
+            raise
+        # a full disk's ENOSPC from write or fsync names no file, a failed temporary names the
+        # temporary: name the file the caller asked for
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
     finally:
         if temporary.exists():
             temporary.unlink()

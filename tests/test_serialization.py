@@ -360,3 +360,26 @@ def test_a_successful_write_removes_temporaries_of_dead_writers_only(tmp_path):
     assert path.read_bytes() == b"complete"
     assert not stale.exists() and not abandoned.exists()
     assert busy.exists() and all(p.exists() for p in others)
+
+
+def test_a_failed_write_names_the_file_asked_for(tmp_path, monkeypatch):
+    """ENOSPC from write() names no file: the error names the target, not nothing or the temporary,
+    and the old file stays whole."""
+    import errno
+    import os
+
+    from chainrule import serialization
+
+    target = tmp_path / "weights.safetensors"
+    cr.save({"w": np.ones(3)}, target)
+    before = target.read_bytes()
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        serialization.write_atomic(target, b"new content")
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]

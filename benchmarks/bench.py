@@ -187,7 +187,7 @@ def mlp_products(lib, batch):
     from chainrule.ops.linalg import linear_backward, linear_forward
 
     # the weights in the layout chainrule's Linear gives them
-    weights = [nn.Linear(s[1], s[0]).weight.data for s in shapes]
+    weights = [nn.Linear(s[1], s[0]).weight._data for s in shapes]
 
     def step():
         inputs = [x]

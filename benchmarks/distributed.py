@@ -51,7 +51,7 @@ def worker(hidden: int, epochs: int) -> None:
             optimizer.zero_grad()
             loss.backward()
             t = time.perf_counter()
-            distributed.average_gradients(model.parameters(), float(loss.data))
+            distributed.average_gradients(model.parameters(), float(loss._data))
             averaging += time.perf_counter() - t
             optimizer.step()
         distributed.barrier()
@@ -59,10 +59,10 @@ def worker(hidden: int, epochs: int) -> None:
             timed["samples"] += len(order) * world
             timed["seconds"] += time.perf_counter() - started
             timed["average_seconds"] += averaging
-    params = sum(p.data.size for p in model.parameters())
+    params = sum(p._data.size for p in model.parameters())
     if distributed.is_main():
         print(json.dumps({**timed, "parameters": int(params), "world": world,
-                          "final_loss": float(loss.data), "numpy": np.__version__}))
+                          "final_loss": float(loss._data), "numpy": np.__version__}))
 
 
 def run(ranks: int, threads: int, hidden: int, epochs: int) -> dict:

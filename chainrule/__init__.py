@@ -29,7 +29,7 @@ from chainrule.creation import (
 from chainrule.ops import *  # noqa: F403  (the op functions are the public API, as torch.*)
 from chainrule.ops import __all__ as _op_names
 from chainrule.random import get_rng_state, manual_seed, set_rng_state
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 float16 = _np.dtype(_np.float16)
 float32 = _np.dtype(_np.float32)

@@ -27,7 +27,7 @@ from chainrule.nn.loss import CrossEntropyLoss, MSELoss
 from chainrule.nn.pooling import MaxPool1d, MaxPool2d
 from chainrule.ops import conv, linalg, loss, pool, unary
 from chainrule.ops.operands import wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 __all__ = ["CapturedStep", "compile_step"]
 
@@ -74,8 +74,8 @@ class CapturedStep:
         backward, leaving this batch's gradients in the parameters' ``.grad``. Returns the loss (a
         float) and the model's output (an array), for a loop that does more between backward and
         step (``fit`` averages gradients across ranks, clips them, runs callbacks)."""
-        x = inputs.data if isinstance(inputs, Tensor) else xp.asarray(inputs)
-        y = targets.data if isinstance(targets, Tensor) else xp.asarray(targets)
+        x = inputs._data if isinstance(inputs, Tensor) else xp.asarray(inputs)
+        y = targets._data if isinstance(targets, Tensor) else xp.asarray(targets)
         if self._needs_eager(inputs, x):
             return self._eager(inputs, targets)
         saved = []
@@ -98,7 +98,7 @@ class CapturedStep:
         if any(m._forward_hooks for m in self._modules) or any(p._hooks for p in self._params):
             return True
         # another dtype than the parameters' goes to eager, whose layers refuse it as PyTorch's do
-        return x.dtype.kind != "f" or (self._params and x.dtype != self._params[0].data.dtype)
+        return x.dtype.kind != "f" or (self._params and x.dtype != self._params[0]._data.dtype)
 
     def _eager(self, inputs, targets):
         self.eager_calls += 1
@@ -107,7 +107,7 @@ class CapturedStep:
         value = self.loss_fn(output, targets)
         self.optimizer.zero_grad()
         value.backward()
-        return value.item(), output.data
+        return value.item(), output._data
 
 
 # ---------------------------------------------------------------------------- the layers
@@ -146,8 +146,8 @@ def _kernel(module):
 
 def _set_grad(param, g):
     """What the engine does for a leaf: cast to the parameter's dtype, keep or accumulate."""
-    if g.dtype != param.data.dtype:
-        g = g.astype(param.data.dtype)
+    if g.dtype != param._data.dtype:
+        g = g.astype(param._data.dtype)
     if param.grad is None:
         param.grad = g
     else:
@@ -162,12 +162,12 @@ class _Linear:
 
     def forward(self, x):
         m = self.m
-        return linalg.linear_forward(x, m.weight.data, None if m.bias is None else m.bias.data), x
+        return linalg.linear_forward(x, m.weight._data, None if m.bias is None else m.bias._data), x
 
     def backward(self, g, x, need_input):
         w, b = self.m.weight, self.m.bias
         need_b = b is not None and b.requires_grad
-        gx, gw, gb = linalg.linear_backward(g, x, w.data, need_input, w.requires_grad, need_b)
+        gx, gw, gb = linalg.linear_backward(g, x, w._data, need_input, w.requires_grad, need_b)
         if gw is not None:
             _set_grad(w, gw)
         if gb is not None:
@@ -231,16 +231,16 @@ class _Conv:
                     f"compile_step: {type(m).__name__} takes batched ({self.nd + 2}-d) inputs, got shape {x.shape}"
                 )
             geo = self.geometry[x.shape] = conv.conv_geometry(
-                x.shape, m.weight.data.shape, m.stride, m.padding, m.dilation, m.groups, self.nd,
+                x.shape, m.weight._data.shape, m.stride, m.padding, m.dilation, m.groups, self.nd,
                 f"conv{self.nd}d")
-        out, cols = conv.conv_forward(x, m.weight.data, None if m.bias is None else m.bias.data, geo)
+        out, cols = conv.conv_forward(x, m.weight._data, None if m.bias is None else m.bias._data, geo)
         return out, (geo, cols if m.weight.requires_grad else None)
 
     def backward(self, g, saved, need_input):
         geo, cols = saved
         w, b = self.m.weight, self.m.bias
         need_b = b is not None and b.requires_grad
-        gx, gw, gb = conv.conv_backward(g, w.data, cols, geo, need_input, w.requires_grad, need_b)
+        gx, gw, gb = conv.conv_backward(g, w._data, cols, geo, need_input, w.requires_grad, need_b)
         if gw is not None:
             _set_grad(w, gw)
         if gb is not None:

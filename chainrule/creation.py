@@ -6,7 +6,7 @@ import numpy as np
 from chainrule import _backend, random
 from chainrule._arguments import int_arg, number_arg
 from chainrule._backend import xp
-from chainrule.tensor import Tensor, _as_array, _check_requires_grad, as_dtype
+from chainrule._tensor import Tensor, _as_array, _check_requires_grad, as_dtype
 
 
 def _leaf(array, requires_grad):
@@ -150,7 +150,7 @@ def randint(low: int, high=None, size=None, dtype=np.int64) -> Tensor:
 
 def _like(op, fill):
     def like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-        data = t.data if isinstance(t, Tensor) else _as_array(t)
+        data = t._data if isinstance(t, Tensor) else _as_array(t)
         return fill(data.shape, data.dtype if dtype is None else dtype, requires_grad)
 
     like.__name__ = like.__qualname__ = f"{op}_like"
@@ -165,6 +165,6 @@ rand_like = _like("rand", lambda shape, dtype, rg: rand(shape, dtype=dtype, requ
 
 
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else _as_array(t)
+    data = t._data if isinstance(t, Tensor) else _as_array(t)
     dtype = data.dtype if dtype is None else dtype
     return full(data.shape, fill_value, dtype=dtype, requires_grad=requires_grad)

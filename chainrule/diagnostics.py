@@ -183,7 +183,7 @@ class GradientMonitor:
             # Only training forwards of sampled batches: validation runs in eval mode.
             if not module.training or not self._sampling():
                 return
-            data = getattr(output, "data", output)
+            data = getattr(output, "_data", output)
             if data.ndim == 0:
                 return
             rows = data.reshape(data.shape[0] if data.ndim > 1 else 1, -1)
@@ -201,7 +201,7 @@ class GradientMonitor:
             return
         norms = {}
         for name, module in self._layers:
-            grads = [p.grad for p in module.parameters(recurse=False) if p.grad is not None]
+            grads = [p._grad._data for p in module.parameters(recurse=False) if p._grad is not None]
             if not grads:
                 continue
             squares = sum(float(np.vdot(g, g)) for g in grads)
@@ -210,12 +210,12 @@ class GradientMonitor:
             self._add(name, "grad_norm", norms[name])
             self._add(name, "mean_abs_grad", sum(float(np.abs(g).sum()) for g in grads) / count)
         self._before = [
-            [p.data.copy() for p in module.parameters(recurse=False)] for _, module in self._layers
+            [p._data.copy() for p in module.parameters(recurse=False)] for _, module in self._layers
         ]
         if self.warn and not self._warned:
             finite = all(math.isfinite(v) for v in norms.values())
             weights_finite = finite or all(  # only looked at when a gradient is not finite
-                np.isfinite(p.data).all() for _, module in self._layers for p in module.parameters(recurse=False))
+                np.isfinite(p._data).all() for _, module in self._layers for p in module.parameters(recurse=False))
             message = check_gradient_flow(norms, self.low, self.high, loss=loss, weights_finite=weights_finite)
             if message is not None:
                 self._warned = True
@@ -227,7 +227,7 @@ class GradientMonitor:
             return
         for (name, module), before in zip(self._layers, self._before):
             params = list(module.parameters(recurse=False))
-            change = sum(float(np.sum(np.square(p.data - b))) for p, b in zip(params, before))
+            change = sum(float(np.sum(np.square(p._data - b))) for p, b in zip(params, before))
             size = sum(float(np.vdot(b, b)) for b in before)
             if size > 0:
                 self._add(name, "update_ratio", math.sqrt(change / size))

@@ -66,6 +66,7 @@ import time
 import numpy as np
 
 from chainrule import random
+from chainrule._tensor import Tensor
 
 _comm = None  # mpi4py's COMM_WORLD once init() ran; None means a world of one process
 _mpi = None  # the mpi4py.MPI module (for IN_PLACE, SUM, ANY_SOURCE, Status)
@@ -396,14 +397,14 @@ def broadcast_parameters(model) -> None:
     on rank 0 only)."""
     if is_distributed():
         tensors = (*model.parameters(), *model.buffers())
-        _broadcast([t.data for t in tensors], "broadcast_parameters")
+        _broadcast([t._data for t in tensors], "broadcast_parameters")
 
 
 def broadcast_buffers(model) -> None:
     """Copy rank 0's buffers (batch norm running statistics) into every rank's ``model``; call it
     after each epoch so that evaluation gives the same result on every rank."""
     if is_distributed():
-        _broadcast([t.data for t in model.buffers()], "broadcast_buffers")
+        _broadcast([t._data for t in model.buffers()], "broadcast_buffers")
 
 
 def broadcast_rng_state() -> None:
@@ -422,14 +423,14 @@ class _FlatGradients:
     def __init__(self, params):
         self.params = params
         self.buffers = []
-        for dtype, members in _groups([p.data for p in params]).items():
-            sizes = [params[i].data.size for i in members]
+        for dtype, members in _groups([p._data for p in params]).items():
+            sizes = [params[i]._data.size for i in members]
             total = sum(sizes)
             buffer = np.zeros(total + len(members) + 2 * (not self.buffers), dtype)
             views, start = [], 0
             for i, size in zip(members, sizes):
                 # in the parameter's own memory order, so the optimizer's passes stay contiguous
-                views.append(buffer[start:start + size].reshape(params[i].data.shape, order=_order(params[i].data)))
+                views.append(buffer[start:start + size].reshape(params[i]._data.shape, order=_order(params[i]._data)))
                 start += size
             self.buffers.append((buffer, members, views, total))
         if not self.buffers:  # no parameters: the loss and weight still need their slots
@@ -440,7 +441,8 @@ class _FlatGradients:
         for k, (buffer, members, views, total) in enumerate(self.buffers):
             counts = buffer[total:total + len(members)]
             for j, (i, view) in enumerate(zip(members, views)):
-                grad = self.params[i].grad
+                grad = self.params[i]._grad
+                grad = None if grad is None else grad._data
                 if grad is None or weight == 0:  # no rows here: nothing to add (not even 0 * nan)
                     view[...] = 0
                 elif weight != 1:
@@ -458,7 +460,7 @@ class _FlatGradients:
                     mean_loss = float(buffer[-2]) / weights
             np.divide(buffer[:total], weights, out=buffer[:total])
             for j, (i, view) in enumerate(zip(members, views)):
-                self.params[i].grad = view if counts[j] > 0 else None
+                self.params[i]._grad = Tensor._make(view, False, None) if counts[j] > 0 else None
         return mean_loss
 
 
@@ -487,7 +489,7 @@ def average_gradients(parameters, loss: float | None = None, count: int | None =
         if p.requires_grad and id(p) not in seen:
             seen.add(id(p))
             params.append(p)
-    key = tuple((id(p), p.data.shape, p.data.dtype.str) for p in params)
+    key = tuple((id(p), p._data.shape, p._data.dtype.str) for p in params)
     layout = _layouts.get(key)
     if layout is None:
         if len(_layouts) >= 8:  # a few models (a GAN's two) keep theirs; anything more starts over

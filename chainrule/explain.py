@@ -13,7 +13,7 @@ from chainrule.nn.activation import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Softplu
 from chainrule.nn.containers import Sequential
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 # Elementwise activations, with the formula shown for each.
 _FORMULAS = {
@@ -209,7 +209,7 @@ def _check_model(model):
 
 
 def _as_tensor(value, dtype, name, keep_integers=False):
-    array = np.asarray(getattr(value, "data", value))
+    array = np.asarray(getattr(value, "_data", value))
     if array.dtype.kind not in "biuf":
         raise TypeError(f"explain_step: {name} must hold numbers, got an array of {array.dtype}")
     if not np.isfinite(array).all():
@@ -244,25 +244,25 @@ def explain_step(model: Module, loss_fn, x, y, lr: float) -> Explanation:
         a = layer(a)
         outputs.append(a)
     loss = loss_fn(a, target)
-    if not isinstance(loss, Tensor) or loss.data.size != 1:
+    if not isinstance(loss, Tensor) or loss._data.size != 1:
         got = f"shape {loss.shape}" if isinstance(loss, Tensor) else type(loss).__name__
         raise TypeError(f"explain_step: loss_fn must return a scalar Tensor, got {got}")
     params = [(i, name, p) for i, (_, layer) in enumerate(steps) if isinstance(layer, Linear)
               for name, p in layer.named_parameters()]
     # One backward, capturing dL/d(every layer's output) and dL/d(every parameter), without
     # touching .grad: this is the engine's own chain rule, not a re-derivation.
-    grads = grad(loss, [*outputs, *(p for _, _, p in params)])
+    grads = [g._data for g in grad(loss, [*outputs, *(p for _, _, p in params)])]
     output_grads, param_grads = grads[: len(outputs)], grads[len(outputs):]
     layers = [
         LayerStep(
             name, _describe(layer), "linear" if isinstance(layer, Linear) else "activation",
-            "" if isinstance(layer, Linear) else _FORMULAS[type(layer)](layer), out.data.copy(), g.copy(),
+            "" if isinstance(layer, Linear) else _FORMULAS[type(layer)](layer), out._data.copy(), g.copy(),
         )
         for (name, layer), out, g in zip(steps, outputs, output_grads)
     ]
     for (i, name, p), g in zip(params, param_grads):
-        before = p.data.copy()
-        p.data -= lr * g
-        layers[i].parameters[name] = ParameterStep(before, g.copy(), p.data.copy())
-    return Explanation(inputs.data.copy(), target.data.copy(), a.data.copy(), float(loss.item()), float(lr),
+        before = p._data.copy()
+        p._data -= lr * g
+        layers[i].parameters[name] = ParameterStep(before, g.copy(), p._data.copy())
+    return Explanation(inputs._data.copy(), target._data.copy(), a._data.copy(), float(loss.item()), float(lr),
                        layers)

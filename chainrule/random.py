@@ -17,7 +17,7 @@ def manual_seed(seed: int) -> "np.random.Generator":
 
     >>> import chainrule
     >>> _ = chainrule.manual_seed(0); a = chainrule.randn(3)
-    >>> _ = chainrule.manual_seed(0); bool((chainrule.randn(3).data == a.data).all())
+    >>> _ = chainrule.manual_seed(0); bool((chainrule.randn(3)._data == a._data).all())
     True
     """
     global _generator

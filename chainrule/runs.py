@@ -732,7 +732,7 @@ def gradcheck_architecture(config: RunConfig, batch: int = 3) -> list:
     """Check every parameter's gradient of the loss of ``config``'s architecture, in float64, on
     random inputs shaped like its data: ``[(name, shape, ok, message), ...]``."""
     from chainrule.autograd import GradcheckError, gradcheck
-    from chainrule.tensor import Tensor
+    from chainrule._tensor import Tensor
 
     config.check()
     problem = Bound(int, 1, 1000).problem(batch)
@@ -753,7 +753,7 @@ def gradcheck_architecture(config: RunConfig, batch: int = 3) -> list:
             module.eval()  # a fresh random mask per call would defeat finite differences
     rng = np.random.default_rng(config.seed)
     x = Tensor(rng.standard_normal((batch, *shape)))
-    target = Tensor(x.data.reshape(batch, -1) if task == "reconstruction" else rng.integers(0, 3, batch))
+    target = Tensor(x._data.reshape(batch, -1) if task == "reconstruction" else rng.integers(0, 3, batch))
     loss_fn = build_loss(config, task)
     report = []
     for name, param in model.named_parameters():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 _META_KEY = "chainrule"
 _DIGEST_KEY = "chainrule.sha256"
@@ -235,7 +235,7 @@ def _as_arrays(tensors) -> "OrderedDict[str, np.ndarray]":
     for name, value in tensors.items():
         if not isinstance(name, str) or not name or name == "__metadata__":
             raise TypeError(f"save: tensor names must be non-empty strings other than '__metadata__', got {name!r}")
-        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        array = value._data if isinstance(value, Tensor) else np.asarray(value)
         if array.dtype.kind not in "biuf":
             raise TypeError(f"save: {name!r} has dtype {array.dtype}; only numeric arrays can be saved")
         # The file holds little-endian C-order bytes; the digest must see what a reader will.

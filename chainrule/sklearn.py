@@ -38,7 +38,7 @@ from chainrule import models, nn, optim, random
 from chainrule._arguments import is_int, is_real
 from chainrule.autograd.mode import no_grad
 from chainrule.optim import lr_scheduler
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 from chainrule.train import Trainer
 from chainrule.train.callbacks import Callback
 
@@ -352,7 +352,7 @@ class _Network(BaseEstimator):
         module.eval()
         try:
             with no_grad():
-                return np.concatenate([module(Tensor(X[i:i + _PREDICT_BATCH])).data
+                return np.concatenate([module(Tensor(X[i:i + _PREDICT_BATCH]))._data
                                        for i in range(0, len(X), _PREDICT_BATCH)])
         finally:
             module.train(was_training)
@@ -384,7 +384,7 @@ class _Network(BaseEstimator):
                                   restarts=self.restarts if fresh and not incremental else 1)
         stopped = rule.keep(history.best_run or 0)
         self.module_.zero_grad()  # the last batch's gradients would only weigh down pickles
-        if not all(np.isfinite(p.data).all() for p in self.module_.parameters()):
+        if not all(np.isfinite(p._data).all() for p in self.module_.parameters()):
             raise ValueError(f"{where}: training produced non-finite weights; scale the inputs (e.g. "
                              "StandardScaler) or lower learning_rate_init")
         self.history_ = history

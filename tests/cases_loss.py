@@ -15,7 +15,7 @@ from chainrule.ops.loss import (
     nll_loss,
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -27,7 +27,7 @@ def drive(callback, values, monitor="val_loss"):
     callback.on_train_begin(stub)
     stopped = None
     for epoch, value in enumerate(values, start=1):
-        stub.model.weight.data[...] = epoch
+        stub.model.weight._data[...] = epoch
         callback.on_epoch_end(stub, epoch, {monitor: value})
         if stub.stop_training:
             stopped = epoch
@@ -50,26 +50,26 @@ def test_early_stopping_stops_after_exactly_patience_epochs_without_improvement(
 def test_early_stopping_restores_the_best_weights_by_default():
     values = [1.0, 0.8, 0.5, 0.6, 0.7, 0.9]
     stub, stopped = drive(EarlyStopping(patience=3), values)
-    assert stopped == 6 and stub.model.weight.data.item() == 3  # epoch 3's weights are back
+    assert stopped == 6 and stub.model.weight._data.item() == 3  # epoch 3's weights are back
     stub, _ = drive(EarlyStopping(patience=3, restore_best_weights=False), values)
-    assert stub.model.weight.data.item() == 6  # the opt-out keeps the last epoch's
+    assert stub.model.weight._data.item() == 6  # the opt-out keeps the last epoch's
 
 
 def test_early_stopping_restores_the_best_weights_when_all_epochs_ran():
     stub, stopped = drive(EarlyStopping(patience=10), [1.0, 0.5, 0.7, 0.9])
-    assert stopped is None and stub.model.weight.data.item() == 2
+    assert stopped is None and stub.model.weight._data.item() == 2
 
 
 def test_early_stopping_min_delta_and_max_mode():
     # an improvement must exceed min_delta: 0.995 is no better than 1.0 with min_delta 0.01
     assert drive(EarlyStopping(patience=2, min_delta=0.01), [1.0, 0.995, 0.992, 0.5])[1] == 3
     stub, stopped = drive(EarlyStopping("val_accuracy", patience=2), [0.5, 0.7, 0.6, 0.7], "val_accuracy")
-    assert stopped == 4 and stub.model.weight.data.item() == 2
+    assert stopped == 4 and stub.model.weight._data.item() == 2
 
 
 def test_early_stopping_never_takes_nan_as_best():
     stub, stopped = drive(EarlyStopping(patience=2), [float("nan"), 1.0, float("nan"), float("nan")])
-    assert stopped == 4 and stub.model.weight.data.item() == 2
+    assert stopped == 4 and stub.model.weight._data.item() == 2
     assert "did not improve on 1 (epoch 2)" in stub.reason
 
 

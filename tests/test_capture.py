@@ -32,12 +32,12 @@ def _assert_same_training(build, loss_fn, x, y, make_optimizer=lambda p: optim.S
     for _ in range(steps):
         assert step(x, y) == _eager_step(eager, loss_fn, eager_opt, x, y)
     for (name, p), q in zip(eager.named_parameters(), captured.parameters()):
-        np.testing.assert_array_equal(q.data, p.data, err_msg=name)
+        np.testing.assert_array_equal(q._data, p._data, err_msg=name)
         if p.grad is None:
             assert q.grad is None, name
         else:
             np.testing.assert_array_equal(q.grad, p.grad, err_msg=name)
-            assert q.grad.dtype == p.data.dtype
+            assert q.grad.dtype == p._data.dtype
     assert step.eager_calls == 0
     return step
 
@@ -169,7 +169,7 @@ def test_fit_with_compile_step_trains_exactly_as_eager_fit():
         assert captured_history[key] == eager_history[key], key
     assert captured_history.last["grad_norms"]["0"] == eager_history.last["grad_norms"]["0"]
     for p, q in zip(eager.parameters(), captured.parameters()):
-        np.testing.assert_array_equal(q.data, p.data)
+        np.testing.assert_array_equal(q._data, p._data)
 
 
 def test_fit_refuses_compile_step_for_a_model_it_cannot_capture():

@@ -15,7 +15,7 @@ from chainrule.data.files import FASHION_MNIST_CLASSES, csv, fashion_mnist, mnis
 from chainrule.data.loader import DataLoader, default_collate
 from chainrule.data.mnist1d import mnist1d
 from chainrule.data.preprocessing import StandardScaler, split
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 # -- built-in data sets ------------------------------------------------------------------------
 
@@ -105,7 +105,7 @@ def test_digits_equal_scikit_learns_copy():
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
     reference = sklearn_datasets.load_digits()
     X, y = digits()
-    np.testing.assert_array_equal(X, reference.data.astype(np.float32))
+    np.testing.assert_array_equal(X, reference._data.astype(np.float32))
     np.testing.assert_array_equal(y, reference.target)
 
 
@@ -470,7 +470,7 @@ def test_tensor_dataset():
     assert len(ds) == 10
     x5, y5 = ds[5]
     assert isinstance(x5, Tensor) and x5.tolist() == [15, 16, 17] and y5.item() == 5
-    assert np.shares_memory(ds.tensors[0].data, X)
+    assert np.shares_memory(ds.tensors[0]._data, X)
     with pytest.raises(ValueError, match=r"first dimension: shapes \(10, 3\), \(9,\)"):
         TensorDataset(X, y[:9])
     with pytest.raises(ValueError, match="at least one"):
@@ -494,7 +494,7 @@ def test_loader_batches(dataset_type, batch_size, drop_last, sizes):
         assert isinstance(xb, Tensor) and isinstance(yb, Tensor)
         assert xb.dtype == np.float32 and yb.dtype == np.int64
     if batches:
-        np.testing.assert_array_equal(np.concatenate([b[0].data for b in batches]), X[:sum(sizes)])
+        np.testing.assert_array_equal(np.concatenate([b[0]._data for b in batches]), X[:sum(sizes)])
 
 
 def test_loader_shuffle_follows_manual_seed():
@@ -502,7 +502,7 @@ def test_loader_shuffle_follows_manual_seed():
     loader = DataLoader(TensorDataset(X, y), batch_size=7, shuffle=True)
 
     def epoch():
-        return np.concatenate([yb.data for _, yb in loader])
+        return np.concatenate([yb._data for _, yb in loader])
 
     chainrule.manual_seed(3)
     first, second = epoch(), epoch()
@@ -514,7 +514,7 @@ def test_loader_shuffle_follows_manual_seed():
     chainrule.manual_seed(4)
     assert not np.array_equal(epoch(), first)
     for xb, yb in loader:  # rows stay paired
-        np.testing.assert_array_equal(xb.data, X[yb.data])
+        np.testing.assert_array_equal(xb._data, X[yb._data])
 
 
 def test_fast_path_equals_per_sample_collate():
@@ -523,8 +523,8 @@ def test_fast_path_equals_per_sample_collate():
     slow = DataLoader(RowDataset(X, y), batch_size=4, shuffle=True, generator=np.random.default_rng(1))
     for (xf, yf), (xs, ys) in zip(fast, slow, strict=True):
         assert xf.dtype == xs.dtype and yf.dtype == ys.dtype
-        np.testing.assert_array_equal(xf.data, xs.data)
-        np.testing.assert_array_equal(yf.data, ys.data)
+        np.testing.assert_array_equal(xf._data, xs._data)
+        np.testing.assert_array_equal(yf._data, ys._data)
 
 
 def test_loader_over_subsets_takes_the_right_rows():
@@ -534,9 +534,9 @@ def test_loader_over_subsets_takes_the_right_rows():
     inner = Subset(train, [4, 0, 2])
     for subset in (train, val, inner):
         batches = list(DataLoader(subset, batch_size=4))
-        got = np.concatenate([yb.data for _, yb in batches])
+        got = np.concatenate([yb._data for _, yb in batches])
         np.testing.assert_array_equal(got, [subset[i][1].item() for i in range(len(subset))])
-    np.testing.assert_array_equal(inner[0][0].data, X[train.indices[4]])
+    np.testing.assert_array_equal(inner[0][0]._data, X[train.indices[4]])
 
 
 def test_collate_dtypes_and_structures():

@@ -42,10 +42,10 @@ def train_batches(net, monitor, batches, lr=0.1, momentum=0.0):
         loss.backward()
         monitor.after_backward()
         grads = {name: [p.grad.copy() for p in m.parameters()] for name, m in layer_parameters(net)}
-        before = {name: [p.data.copy() for p in m.parameters()] for name, m in layer_parameters(net)}
+        before = {name: [p._data.copy() for p in m.parameters()] for name, m in layer_parameters(net)}
         opt.step()
         monitor.after_step()
-        after = {name: [p.data.copy() for p in m.parameters()] for name, m in layer_parameters(net)}
+        after = {name: [p._data.copy() for p in m.parameters()] for name, m in layer_parameters(net)}
         record.append((grads, before, after))
     return record
 
@@ -91,7 +91,7 @@ def test_epoch_summary_equals_numpy_statistics_and_resets():
 def test_update_ratio_of_plain_sgd_is_lr_times_gradient_norm_over_weight_norm():
     cr.manual_seed(1)
     net = nn.Sequential(nn.Linear(3, 2))
-    w = np.concatenate([p.data.ravel() for p in net.parameters()])
+    w = np.concatenate([p._data.ravel() for p in net.parameters()])
     monitor = GradientMonitor(net)
     train_batches(net, monitor, random_batches(1), lr=0.05)
     stats = monitor.epoch_summary()["0"]
@@ -121,7 +121,7 @@ def test_every_n_samples_only_those_batches():
 def test_dead_relu_fraction_on_units_forced_dead():
     cr.manual_seed(3)
     net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
-    net[0].bias.data[...] = [100.0, -100.0, 100.0, -100.0]  # units 1 and 3 never fire
+    net[0].bias._data[...] = [100.0, -100.0, 100.0, -100.0]  # units 1 and 3 never fire
     monitor = GradientMonitor(net)
     train_batches(net, monitor, random_batches(3), lr=1e-4)
     net.eval()
@@ -179,7 +179,7 @@ def residual_relu_mlp():
     # and SGD diverges; scaling each branch's last layer by blocks^-1/2 (as Fixup does) keeps
     # the forward pass bounded. The gradient flow under test is the residual path's.
     for block in body:
-        block.body[2].weight.data *= blocks**-0.5
+        block.body[2].weight._data *= blocks**-0.5
     return net
 
 

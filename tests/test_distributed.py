@@ -110,7 +110,7 @@ def test_ranks_train_like_one_process_with_dropout_and_a_short_last_batch(mpi_ru
         np.testing.assert_allclose(mpi, value, rtol=0, atol=tol, err_msg=key)
     cr.manual_seed(100)
     initial = script.Net().to(dtype)
-    assert np.abs(model.out.weight.data - initial.out.weight.data).max() > 1000 * tol  # training moved it
+    assert np.abs(model.out.weight._data - initial.out.weight._data).max() > 1000 * tol  # training moved it
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(saved[f"{dtype}_history/{key}"], history[key], rtol=0, atol=tol,
                                    err_msg=key)
@@ -441,7 +441,7 @@ def world(monkeypatch):
 
 def _grads(params, values):
     for p, v in zip(params, values):
-        p.grad = None if v is None else np.asarray(v, p.data.dtype)
+        p.grad = None if v is None else np.asarray(v, p._data.dtype)
 
 
 def test_average_gradients_one_allreduce_on_a_flat_buffer(world):
@@ -545,7 +545,7 @@ def test_broadcast_parameters_copies_rank0_parameters_and_buffers(world):
         return net
 
     main, other = model(0), model(1)
-    assert not np.array_equal(main[1].running_mean.data, other[1].running_mean.data)
+    assert not np.array_equal(main[1].running_mean._data, other[1].running_mean._data)
     rank0 = world(FakeComm(0))
     distributed.broadcast_parameters(main)
     world(FakeComm(1, received=rank0.sent))
@@ -555,12 +555,12 @@ def test_broadcast_parameters_copies_rank0_parameters_and_buffers(world):
     for (key, value), expected in zip(other.state_dict().items(), main.state_dict().values()):
         np.testing.assert_array_equal(value, expected, err_msg=key)
     # broadcast_buffers: the buffers alone
-    main[1].running_var.data[...] = 7.0
+    main[1].running_var._data[...] = 7.0
     rank0 = world(FakeComm(0))
     distributed.broadcast_buffers(main)
     world(FakeComm(1, received=rank0.sent))
     distributed.broadcast_buffers(other)
-    np.testing.assert_array_equal(other[1].running_var.data, 7.0)
+    np.testing.assert_array_equal(other[1].running_var._data, 7.0)
 
 
 def test_broadcast_parameters_names_a_different_model(world):

@@ -61,7 +61,7 @@ def test_chain_of_ten_thousand_ops_needs_no_recursion():
 def test_graph_is_released_after_backward():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     h = x.exp()
-    probe = weakref.ref(h.data)
+    probe = weakref.ref(h._data)
     loss = h.sum()
     del h
     gc.collect()
@@ -101,7 +101,7 @@ def test_non_leaf_grad_only_with_retain_grad():
     k = x * 3
     h.retain_grad()
     (h * k).sum().backward()
-    np.testing.assert_array_equal(h.grad, k.data)
+    np.testing.assert_array_equal(h.grad, k._data)
     assert k.grad is None
     assert h.retains_grad and not k.retains_grad
 
@@ -113,12 +113,12 @@ def test_hook_sees_the_error_signal_and_can_replace_it():
     h.register_hook(lambda g: seen.append(g.copy()))
     handle = h.register_hook(lambda g: g * 0)
     (h * h).sum().backward(retain_graph=True)
-    np.testing.assert_array_equal(seen[0], 2 * h.data)
+    np.testing.assert_array_equal(seen[0], 2 * h._data)
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])
     handle.remove()
     x.grad = None
     (h * h).sum().backward()
-    np.testing.assert_array_equal(x.grad, 4 * h.data)
+    np.testing.assert_array_equal(x.grad, 4 * h._data)
 
 
 def test_hook_on_leaf_runs_before_accumulation():
@@ -158,8 +158,8 @@ def test_grad_returns_gradients_without_touching_dot_grad():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     y = cr.tensor([3.0, 4.0], requires_grad=True)
     gx, gy = cr.autograd.grad((x * y).sum(), (x, y))
-    np.testing.assert_array_equal(gx, y.data)
-    np.testing.assert_array_equal(gy, x.data)
+    np.testing.assert_array_equal(gx, y._data)
+    np.testing.assert_array_equal(gy, x._data)
     assert x.grad is None and y.grad is None
 
 
@@ -178,7 +178,7 @@ def test_grad_of_intermediate_tensor():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     h = x * 2
     (gh,) = cr.autograd.grad((h * h).sum(), h)
-    np.testing.assert_array_equal(gh, 2 * h.data)
+    np.testing.assert_array_equal(gh, 2 * h._data)
 
 
 def test_backward_with_explicit_gradient():
@@ -224,7 +224,7 @@ def test_detect_anomaly_names_the_op():
 
 def test_engine_sums_broadcast_gradients_and_checks_shapes():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
-    bad = record("Bad", x.data * 1, (x,), lambda g: (np.ones(3, dtype=np.float32),))
+    bad = record("Bad", x._data * 1, (x,), lambda g: (np.ones(3, dtype=np.float32),))
     with pytest.raises(RuntimeError, match=r"backward of Bad: produced a gradient of shape \(3,\)"):
         bad.sum().backward()
 
@@ -263,7 +263,7 @@ def test_detect_anomaly_names_the_forward_op_and_the_calling_line():
         with pytest.raises(FloatingPointError, match=r"forward of Log \(called at .*test_engine.py:\d+"):
             cr.log(x)
         y = cr.exp(x)  # finite: passes
-    assert np.isfinite(y.data).all()
+    assert np.isfinite(y._data).all()
 
 
 def test_detect_anomaly_backward_message_names_where_the_op_was_called():
@@ -283,7 +283,7 @@ def test_a_gradient_nothing_else_holds_becomes_the_leaf_grad_without_a_copy():
         made.append(weakref.ref(grad))  # a weak reference: the engine alone holds the array
         return (grad,)
 
-    record("Double", w.data * 2, (w,), vjp).sum().backward()
+    record("Double", w._data * 2, (w,), vjp).sum().backward()
     assert w.grad is made[0]()
 
 
@@ -296,14 +296,14 @@ def test_a_transposed_product_becomes_the_leaf_grad_without_a_copy_in_its_own_or
         made.append(weakref.ref(grad.base))
         return (grad,)
 
-    record("Transposed", w.data * 1, (w,), vjp).sum().backward()
+    record("Transposed", w._data * 1, (w,), vjp).sum().backward()
     assert w.grad.base is made[0]() and w.grad.flags.f_contiguous
 
 
 def test_a_view_of_an_array_held_elsewhere_is_copied_into_the_leaf_grad():
     w = cr.tensor(np.ones((2, 3)), requires_grad=True)
     kept = np.ones((3, 2))
-    record("Transposed", w.data * 1, (w,), lambda g: (kept.T,)).sum().backward()
+    record("Transposed", w._data * 1, (w,), lambda g: (kept.T,)).sum().backward()
     assert not np.shares_memory(w.grad, kept)
     w.grad += 1
     assert (kept == 1).all()

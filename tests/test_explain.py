@@ -61,10 +61,10 @@ def by_hand():
 
 def mazur_net(dtype=cr.float64):
     net = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 2), nn.Sigmoid()).to(dtype)
-    net[0].weight.data[...] = [[W1, W2], [W3, W4]]
-    net[0].bias.data[...] = B1
-    net[2].weight.data[...] = [[W5, W6], [W7, W8]]
-    net[2].bias.data[...] = B2
+    net[0].weight._data[...] = [[W1, W2], [W3, W4]]
+    net[0].bias._data[...] = B1
+    net[2].weight._data[...] = [[W5, W6], [W7, W8]]
+    net[2].bias._data[...] = B2
     return net
 
 
@@ -108,8 +108,8 @@ def test_every_number_of_the_worked_example_matches_the_hand_arithmetic(dtype, r
     close(out.parameters["weight"].after, h["W_o+"])
     close(out.parameters["bias"].after, h["b_o+"])
     # the step really happened, and it did not leave gradients behind in .grad
-    close(net[2].weight.data, h["W_o+"])
-    close(net[0].bias.data, h["b_h+"])
+    close(net[2].weight._data, h["W_o+"])
+    close(net[0].bias._data, h["b_h+"])
     assert all(p.grad is None for p in net.parameters())
     assert hidden_act.parameters == {} and hidden_act.kind == "activation" and hidden.kind == "linear"
 
@@ -167,7 +167,7 @@ def test_to_dict_is_json_and_survives_a_round_trip():
 def test_a_batch_with_other_activations_matches_numpy():
     cr.manual_seed(3)
     net = nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(0.1), nn.Linear(4, 2), nn.Tanh()).double()
-    w0, b0, w2, b2 = (p.data.copy() for p in net.parameters())
+    w0, b0, w2, b2 = (p._data.copy() for p in net.parameters())
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
     e = explain_step(net, lambda p, t: ((p - t) ** 2).mean(), x, y, lr=0.1)
@@ -187,7 +187,7 @@ def test_a_batch_with_other_activations_matches_numpy():
         *zip((step.output_grad for step in e.layers), (d0, g1, d2, g3)),
         (second["weight"].grad, d2.T @ a1), (second["bias"].grad, d2.sum(0)),
         (first["weight"].grad, d0.T @ x), (first["bias"].grad, d0.sum(0)),
-        (first["weight"].after, w0 - 0.1 * d0.T @ x), (net[2].bias.data, b2 - 0.1 * d2.sum(0)),
+        (first["weight"].after, w0 - 0.1 * d0.T @ x), (net[2].bias._data, b2 - 0.1 * d2.sum(0)),
     ]:
         np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-14)
     assert e.loss == pytest.approx(loss, rel=1e-12)
@@ -205,7 +205,7 @@ def test_integer_class_targets_stay_integers():
     labels = np.array([0, 2])
 
     def cross_entropy(p, t):
-        return -cr.log_softmax(p, -1)[np.arange(len(t.data)), t.data].mean()
+        return -cr.log_softmax(p, -1)[np.arange(len(t._data)), t._data].mean()
 
     e = explain_step(net, cross_entropy, [[1.0, -1.0], [0.5, 2.0]], labels, lr=0.1)
     assert e.target.dtype.kind == "i" and e.to_dict()["target"] == [0, 2]

@@ -24,8 +24,8 @@ def _value_and_grads(fn, arrays, seed_grad):
     """fn's value and the gradients of its inputs (all float arrays) for output gradient seed_grad."""
     leaves = [cr.tensor(a, requires_grad=True) for a in arrays]
     out = fn(*leaves)
-    out.backward(seed_grad(out.data))
-    return out.data, [leaf.grad for leaf in leaves]
+    out.backward(seed_grad(out._data))
+    return out._data, [leaf.grad for leaf in leaves]
 
 
 def _assert_same(fused, composed, dtype, what):
@@ -124,7 +124,7 @@ def test_cross_entropy_with_probabilities_equals_its_composed_definition(shape, 
             if weight is not None:
                 q = q * cr.tensor(weight.reshape(kept))
             loss = -(F.log_softmax(a, dim=axis) * q).sum(dim=axis)
-            return _reduced(loss, reduction, loss.data.size)
+            return _reduced(loss, reduction, loss._data.size)
 
         fused = _value_and_grads(
             lambda a, b: F.cross_entropy(a, b, w, reduction=reduction, label_smoothing=smoothing), [x, p],
@@ -199,7 +199,7 @@ def test_binary_and_squared_losses_equal_their_composed_definitions(shape, dtype
 
         def weighted(loss, use_w=use_w, reduction=reduction):
             loss = loss * cr.tensor(weight) if use_w else loss
-            return _reduced(loss, reduction, loss.data.size)
+            return _reduced(loss, reduction, loss._data.size)
 
         def logits_composed(a, b, pw=pw):
             log_sig = -F.softplus(-a)
@@ -330,14 +330,14 @@ def test_captured_cross_entropy_step_honours_ignore_index_as_eager_does(ignore_i
                 loss.backward()
                 opt.step()
                 losses.append(loss.item())
-        return losses, [p.data.copy() for p in model.parameters()]
+        return losses, [p._data.copy() for p in model.parameters()]
 
     (eager_losses, eager_params), (losses, params) = run(False), run(True)
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
     per_target = F.cross_entropy(model(cr.tensor(x)), cr.tensor(y), reduction="none", ignore_index=ignore_index)
     counted = y != ignore_index
-    assert eager_losses[0] == pytest.approx(per_target.data[counted].mean(), rel=1e-6)
+    assert eager_losses[0] == pytest.approx(per_target._data[counted].mean(), rel=1e-6)
     assert losses == eager_losses
     for a, b in zip(params, eager_params):
         np.testing.assert_array_equal(a, b)
@@ -372,7 +372,7 @@ def test_fused_recurrent_layer_equals_its_cell_composed_step_by_step(mode, dtype
         else:
             out, module = layer(x)[0], layer
         out.backward(seed)
-        return out.data, [x.grad] + [p.grad for p in module.parameters()]
+        return out._data, [x.grad] + [p.grad for p in module.parameters()]
 
     (fv, fg), (cv, cg) = run(False), run(True)
     _assert_same((fv, fg), (cv, cg), dtype, f"{mode} layer against its cell")

@@ -14,7 +14,7 @@ def _cube_with_rule(scale):
     """x**3 recorded with the VJP 3x^2 * scale: right for scale == 1."""
 
     def op(x):
-        d = x.data
+        d = x._data
         return record("Cube", d**3, (x,), lambda g: (g * 3 * d * d * scale,))
 
     return op
@@ -41,7 +41,7 @@ def test_returns_false_when_asked_not_to_raise():
 def test_rejects_a_rule_wrong_in_one_output_direction_only():
     # out = [x0 * x1, x0 + x1] with the second row of the Jacobian wrong.
     def op(x):
-        d = x.data
+        d = x._data
         out = np.array([d[0] * d[1], d[0] + d[1]])
         return record("Pair", out, (x,), lambda g: (np.array([g[0] * d[1] + g[1], g[0] * d[0] + 2 * g[1]]),))
 

@@ -90,7 +90,7 @@ def test_a_one_element_tensor_or_numpy_number_is_read_as_a_float():
     assert type(group["lr"]) is float and type(group["momentum"]) is float and group["lr"] == 0.25
     trained(by_tensor), trained(by_float)
     for x, y in zip(a, b):
-        np.testing.assert_array_equal(x.data, y.data)
+        np.testing.assert_array_equal(x._data, y._data)
     assert optim.Adam(params(), betas=[0.8, 0.9]).param_groups[0]["betas"] == (0.8, 0.9)
     assert optim.Adam(params(), betas=cr.tensor([0.5, 0.75])).param_groups[0]["betas"] == (0.5, 0.75)
 
@@ -197,7 +197,7 @@ def test_a_json_round_tripped_state_loads_and_resumes_exactly():
         assert resumed.param_groups[0]["lr"] == 0.01
         run(resumed, ps, 3)
         for got, expected in zip(ps, straight_params):
-            np.testing.assert_array_equal(got.data, expected.data)
+            np.testing.assert_array_equal(got._data, expected._data)
 
 
 # -- schedulers ---------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(kw):
     back = conv_transpose2d(cr.tensor(v, dtype=cr.float64), cr.tensor(w, dtype=cr.float64),
                             output_padding=spare, **kw)
     assert back.shape == x.shape
-    assert np.isclose(np.sum(y.data * v), np.sum(x * back.data), rtol=1e-12)
+    assert np.isclose(np.sum(y._data * v), np.sum(x * back._data), rtol=1e-12)
 
 
 def test_padding_same_and_valid():
@@ -73,23 +73,23 @@ def test_padding_same_and_valid():
     same = conv2d(x, w, padding="same", dilation=(1, 2))
     assert same.shape == (1, 3, 7, 6)
     # PyTorch's rule: the odd element of the total padding d * (k - 1) goes at the end.
-    expected = conv_reference(x.data, w.data, padding=[(1, 2), (2, 2)], dilation=(1, 2))
-    np.testing.assert_allclose(same.data, expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(conv2d(x, w, padding="valid").data, conv2d(x, w).data)
+    expected = conv_reference(x._data, w._data, padding=[(1, 2), (2, 2)], dilation=(1, 2))
+    np.testing.assert_allclose(same._data, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(conv2d(x, w, padding="valid")._data, conv2d(x, w)._data)
 
 
 def test_conv_of_unbatched_input_equals_the_batched_one():
     x, w = cr.tensor(_rand(3, 8)), cr.tensor(_rand(4, 3, 3, seed=1), requires_grad=True)
     single = conv1d(x, w, padding=1)
     assert single.shape == (4, 8)
-    np.testing.assert_allclose(single.data, conv1d(cr.tensor(x.data[None]), w, padding=1).data[0], rtol=1e-6)
+    np.testing.assert_allclose(single._data, conv1d(cr.tensor(x._data[None]), w, padding=1)._data[0], rtol=1e-6)
     assert gradcheck(lambda w: conv1d(x, w, padding=1), (w,))
 
 
 def test_interpolate_nearest():
     x = cr.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], requires_grad=True)
     out = interpolate(x, scale_factor=(1, 2))
-    assert out.data.tolist() == [[[[1.0, 1.0, 2.0, 2.0], [3.0, 3.0, 4.0, 4.0]]]]
+    assert out._data.tolist() == [[[[1.0, 1.0, 2.0, 2.0], [3.0, 3.0, 4.0, 4.0]]]]
     out.backward(np.arange(8, dtype=np.float32).reshape(1, 1, 2, 4))
     np.testing.assert_array_equal(x.grad, [[[[1.0, 5.0], [9.0, 13.0]]]])
     assert interpolate(x, size=(4, 6)).shape == (1, 1, 4, 6)
@@ -139,8 +139,8 @@ def test_op_errors_say_what_was_received_and_expected(call, error, message):
 
 
 def _reference_of(layer, x):
-    w = layer.weight.data.astype(np.float64)
-    b = None if layer.bias is None else layer.bias.data.astype(np.float64)
+    w = layer.weight._data.astype(np.float64)
+    b = None if layer.bias is None else layer.bias._data.astype(np.float64)
     if isinstance(layer, ConvTranspose2d):
         return conv_transpose_reference(x, w, b, layer.stride, layer.padding, layer.output_padding,
                                         layer.groups, layer.dilation)
@@ -177,9 +177,9 @@ def test_layers_match_nested_loops(make, shape):
     x = _rand(*shape)
     out = layer(cr.tensor(x.astype(np.float32)))
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out.data, _reference_of(layer, x), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out._data, _reference_of(layer, x), rtol=1e-4, atol=1e-5)
     single = layer(cr.tensor(x[0].astype(np.float32)))  # an unbatched sample gives that sample's output
-    np.testing.assert_allclose(single.data, out.data[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(single._data, out._data[0], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -232,7 +232,7 @@ def test_default_init_is_uniform_within_one_over_sqrt_fan_in(make, fan_in):
     layer = make()
     bound = 1 / math.sqrt(fan_in)
     for p in (layer.weight, layer.bias):
-        largest = np.abs(p.data).max()
+        largest = np.abs(p._data).max()
         assert largest <= bound
         assert largest > 0.8 * bound  # with dozens of draws, a narrower range would show
 
@@ -317,10 +317,10 @@ def test_a_tiny_cnn_learns():
         net.zero_grad()
         loss.backward()
         for p in net.parameters():
-            p.data -= 0.2 * p.grad
-        losses.append(float(loss.data))
+            p._data -= 0.2 * p.grad
+        losses.append(float(loss._data))
     assert losses[-1] < 0.25 * losses[0]
-    accuracy = (net(x).data.argmax(axis=1) == labels).mean()
+    accuracy = (net(x)._data.argmax(axis=1) == labels).mean()
     assert accuracy >= 0.9
 
 

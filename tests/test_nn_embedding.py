@@ -15,22 +15,22 @@ from chainrule.nn.embedding import Embedding, embedding
 def test_lookup_returns_rows_of_the_weight(indices):
     cr.manual_seed(0)
     table = Embedding(10, 4)
-    expected = table.weight.data[np.asarray(indices)]
+    expected = table.weight._data[np.asarray(indices)]
     for given in (indices, cr.tensor(indices)):
         out = table(given)
         assert out.shape == (*np.shape(indices), 4)
         assert out.dtype == np.float32
-        np.testing.assert_array_equal(out.data, expected)
+        np.testing.assert_array_equal(out._data, expected)
 
 
 def test_init_is_standard_normal_and_seeded():
     cr.manual_seed(1)
     table = Embedding(200, 50)
-    values = table.weight.data
+    values = table.weight._data
     assert values.shape == (200, 50) and values.dtype == np.float32
     assert abs(values.mean()) < 0.03 and abs(values.std() - 1) < 0.03
     cr.manual_seed(1)
-    np.testing.assert_array_equal(Embedding(200, 50).weight.data, values)
+    np.testing.assert_array_equal(Embedding(200, 50).weight._data, values)
     assert Embedding(3, 2, dtype=cr.float64).weight.dtype == np.float64
 
 
@@ -61,13 +61,13 @@ def test_gradcheck():
 def test_padding_row_starts_at_zero_and_gets_no_gradient():
     cr.manual_seed(4)
     table = Embedding(6, 3, padding_idx=2)
-    np.testing.assert_array_equal(table.weight.data[2], 0)
-    assert np.abs(table.weight.data[[0, 1, 3, 4, 5]]).min() > 0
+    np.testing.assert_array_equal(table.weight._data[2], 0)
+    assert np.abs(table.weight._data[[0, 1, 3, 4, 5]]).min() > 0
     # Even a padding row that was changed is looked up as it is, but it never learns.
-    table.weight.data[2] = 7.0
+    table.weight._data[2] = 7.0
     indices = np.array([2, 0, 2, 5])
     out = table(indices)
-    np.testing.assert_array_equal(out.data, table.weight.data[indices])
+    np.testing.assert_array_equal(out._data, table.weight._data[indices])
     upstream = np.ones((4, 3), dtype=np.float32)
     out.backward(upstream)
     np.testing.assert_array_equal(table.weight.grad[2], 0)
@@ -78,7 +78,7 @@ def test_padding_row_starts_at_zero_and_gets_no_gradient():
 def test_negative_padding_idx_counts_from_the_end():
     table = Embedding(6, 3, padding_idx=-1)
     assert table.padding_idx == 5
-    np.testing.assert_array_equal(table.weight.data[5], 0)
+    np.testing.assert_array_equal(table.weight._data[5], 0)
     assert repr(table).startswith("Embedding(6, 3, padding_idx=5)")
 
 
@@ -106,8 +106,8 @@ def test_from_pretrained_copies_and_freezes():
     weights = np.arange(6, dtype=np.float32).reshape(3, 2)
     table = Embedding.from_pretrained(weights)
     assert not table.weight.requires_grad
-    np.testing.assert_array_equal(table([2, 0]).data, [[4, 5], [0, 1]])
+    np.testing.assert_array_equal(table([2, 0])._data, [[4, 5], [0, 1]])
     weights[0] = -1  # a copy, not a view
-    assert table.weight.data[0, 0] == 0
+    assert table.weight._data[0, 0] == 0
     assert Embedding.from_pretrained(cr.tensor(weights), freeze=False).weight.requires_grad
     assert list(table.state_dict()) == ["weight"]

@@ -15,7 +15,7 @@ def test_linear_values_shapes_and_pytorch_parameter_shapes():
     assert layer.weight.shape == (2, 3) and layer.bias.shape == (2,)
     assert layer.weight.dtype == np.float32
     x = cr.randn(5, 3)
-    np.testing.assert_allclose(layer(x).data, x.data @ layer.weight.data.T + layer.bias.data, rtol=1e-6)
+    np.testing.assert_allclose(layer(x)._data, x._data @ layer.weight._data.T + layer.bias._data, rtol=1e-6)
     assert layer(cr.randn(4, 5, 3)).shape == (4, 5, 2)
     assert nn.Linear(3, 2, bias=False).bias is None
 
@@ -24,8 +24,8 @@ def test_linear_default_init_bounds():
     layer = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
     for p in (layer.weight, layer.bias):
-        assert np.abs(p.data).max() <= bound
-        assert np.abs(p.data).max() > 0.9 * bound  # it fills the range, not a corner of it
+        assert np.abs(p._data).max() <= bound
+        assert np.abs(p._data).max() > 0.9 * bound  # it fills the range, not a corner of it
 
 
 def test_linear_gradients_for_input_and_parameters():
@@ -44,14 +44,14 @@ def test_linear_gradients_in_either_weight_order_and_product_orientation(feature
     rng = np.random.default_rng(0)
     for order in ("C", "F"):
         layer = nn.Linear(n_in, n_out).double()
-        layer.weight.data = np.asarray(layer.weight.data, order=order)
+        layer.weight._data = np.asarray(layer.weight._data, order=order)
         x = cr.tensor(rng.standard_normal((*lead, n_in)), requires_grad=True)
         g = rng.standard_normal((*lead, n_out))
         out = layer(x)
-        w, b = layer.weight.data, layer.bias.data
-        np.testing.assert_allclose(out.data, x.data @ w.T + b, rtol=1e-12)
+        w, b = layer.weight._data, layer.bias._data
+        np.testing.assert_allclose(out._data, x._data @ w.T + b, rtol=1e-12)
         out.backward(g)
-        x2, g2 = x.data.reshape(-1, n_in), g.reshape(-1, n_out)
+        x2, g2 = x._data.reshape(-1, n_in), g.reshape(-1, n_out)
         np.testing.assert_allclose(layer.weight.grad, g2.T @ x2, rtol=1e-12)
         np.testing.assert_allclose(layer.bias.grad, g2.sum(0), rtol=1e-12)
         np.testing.assert_allclose(x.grad, g @ w, rtol=1e-12)
@@ -75,17 +75,17 @@ def test_outer_products_of_one_input_or_one_output_layers_are_exact():
     # and the matmul op, whose forward here is an outer product, and its backward for q.T too
     a = cr.tensor(rng.standard_normal((100, 1)), dtype=cr.float64, requires_grad=True)
     b = cr.tensor(rng.standard_normal((1, 50)), dtype=cr.float64, requires_grad=True)
-    np.testing.assert_array_equal((a @ b).data, a.data @ b.data)
+    np.testing.assert_array_equal((a @ b)._data, a._data @ b._data)
     assert gradcheck(lambda p, q: (p @ q).tanh() @ q.T, (a, b))
 
 
 def test_wide_linear_weights_are_column_major_and_keep_it_through_loading():
     layer = nn.Linear(784, 256)
-    assert layer.weight.data.flags.f_contiguous and not nn.Linear(10, 256).weight.data.flags.f_contiguous
+    assert layer.weight._data.flags.f_contiguous and not nn.Linear(10, 256).weight._data.flags.f_contiguous
     state = {k: np.ascontiguousarray(v) for k, v in nn.Linear(784, 256).state_dict().items()}
     layer.load_state_dict(state)
-    np.testing.assert_array_equal(layer.weight.data, state["weight"])
-    assert layer.weight.data.flags.f_contiguous
+    np.testing.assert_array_equal(layer.weight._data, state["weight"])
+    assert layer.weight._data.flags.f_contiguous
 
 
 def test_linear_wrong_input_size_names_the_layer_and_both_sizes():
@@ -110,7 +110,7 @@ def test_linear_wrong_input_size_names_the_layer_and_both_sizes():
 )
 def test_activation_modules_apply_their_function(module, function):
     x = cr.randn(3, 4)
-    np.testing.assert_array_equal(module(x).data, function(x).data)
+    np.testing.assert_array_equal(module(x)._data, function(x)._data)
 
 
 def test_dropout_train_and_eval():
@@ -118,14 +118,14 @@ def test_dropout_train_and_eval():
     layer = nn.Dropout(0.25)
     x = cr.ones(200, 100, requires_grad=True)
     y = layer(x)
-    kept = y.data != 0
+    kept = y._data != 0
     assert abs(kept.mean() - 0.75) < 0.01
-    np.testing.assert_allclose(y.data[kept], 1 / 0.75)
+    np.testing.assert_allclose(y._data[kept], 1 / 0.75)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad != 0, kept)  # the error signal flows through kept units only
     layer.eval()
     assert layer(x) is x
-    assert nn.functional.dropout(x, 1.0).data.max() == 0
+    assert nn.functional.dropout(x, 1.0)._data.max() == 0
     with pytest.raises(ValueError, match=r"p must be in \[0, 1\], got 1.5"):
         nn.Dropout(1.5)
 
@@ -134,7 +134,7 @@ def test_residual_adds_the_input():
     body = nn.Linear(4, 4)
     block = nn.Residual(body)
     x = cr.randn(2, 4)
-    np.testing.assert_allclose(block(x).data, x.data + body(x).data, rtol=1e-6)
+    np.testing.assert_allclose(block(x)._data, x._data + body(x)._data, rtol=1e-6)
     projected = nn.Residual(nn.Linear(4, 3), shortcut=nn.Linear(4, 3, bias=False))
     assert projected(x).shape == (2, 3)
     with pytest.raises(ValueError, match=r"Residual: body output shape \(2, 3\) differs"):
@@ -144,7 +144,7 @@ def test_residual_adds_the_input():
 def test_residual_gives_the_gradient_a_path_around_the_body():
     body = nn.Linear(3, 3)
     with cr.no_grad():
-        body.weight.data[...] = 0
+        body.weight._data[...] = 0
     x = cr.randn(2, 3, requires_grad=True)
     nn.Residual(body)(x).sum().backward()
     np.testing.assert_array_equal(x.grad, np.ones((2, 3)))
@@ -167,9 +167,9 @@ def test_mlp_learns_xor_with_a_hand_written_update():
         model.zero_grad()
         loss.backward()
         for p in model.parameters():
-            p.data -= 1.0 * p.grad
+            p._data -= 1.0 * p.grad
     assert loss.item() < 0.01
-    assert (model(X).data.round() == y.data).all()
+    assert (model(X)._data.round() == y._data).all()
 
 
 # ---------------------------------------------------------------------------- bad arguments name themselves

@@ -77,7 +77,7 @@ def _regression_cases():
 )
 def test_elementwise_losses_match_their_formula(name, make, x, y, elementwise, reduction):
     loss = make(reduction).double()(cr.tensor(x, dtype=cr.float64), cr.tensor(y, dtype=cr.float64))
-    np.testing.assert_allclose(loss.data, _reduce(elementwise, reduction), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(loss._data, _reduce(elementwise, reduction), rtol=1e-12, atol=1e-14)
 
 
 def _cross_entropy_loop(logits, target, weight, ignore_index, smoothing):
@@ -105,7 +105,7 @@ def test_cross_entropy_loss_matches_a_per_sample_loop(reduction, smoothing, weig
     loss = CrossEntropyLoss(weight, reduction=reduction, label_smoothing=smoothing)
     got = loss(cr.tensor(logits, dtype=cr.float64), cr.tensor(target))
     expected, divisor = _cross_entropy_loop(logits, target, weight or [1.0] * 4, -100, smoothing)
-    np.testing.assert_allclose(got.data, _reduce(expected, reduction, divisor), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got._data, _reduce(expected, reduction, divisor), rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -114,7 +114,7 @@ def test_nll_loss_on_log_softmax_equals_cross_entropy(reduction):
     target = cr.tensor([[0, 2, 1, 1], [2, 0, 0, 7]])
     got = NLLLoss([1.0, 2.0, 3.0], ignore_index=7, reduction=reduction)(cr.log_softmax(logits, 1), target)
     expected = cross_entropy(logits, target, cr.tensor([1.0, 2.0, 3.0]), ignore_index=7, reduction=reduction)
-    np.testing.assert_allclose(got.data, expected.data, rtol=1e-12)
+    np.testing.assert_allclose(got._data, expected._data, rtol=1e-12)
 
 
 def test_cross_entropy_by_hand():
@@ -124,7 +124,7 @@ def test_cross_entropy_by_hand():
     # Its gradient is softmax - onehot, divided by N for the mean.
     x = cr.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], dtype=cr.float64, requires_grad=True)
     cross_entropy(x, cr.tensor([2, 0])).backward()
-    softmax = np.exp(x.data) / np.exp(x.data).sum(1, keepdims=True)
+    softmax = np.exp(x._data) / np.exp(x._data).sum(1, keepdims=True)
     np.testing.assert_allclose(x.grad, (softmax - np.eye(3)[[2, 0]]) / 2, rtol=1e-12)
 
 
@@ -160,12 +160,12 @@ def test_losses_are_stable_at_extreme_inputs():
     z = cr.tensor([1000.0, -1000.0, 1000.0], requires_grad=True)
     loss = binary_cross_entropy_with_logits(z, cr.tensor([0.0, 1.0, 1.0]), reduction="none")
     loss.sum().backward()
-    np.testing.assert_allclose(loss.data, [1000.0, 1000.0, 0.0])
+    np.testing.assert_allclose(loss._data, [1000.0, 1000.0, 0.0])
     np.testing.assert_allclose(z.grad, [1.0, -1.0, 0.0])
     p = cr.tensor([0.0, 1.0, 1.0], requires_grad=True)
     loss = F.binary_cross_entropy(p, cr.tensor([1.0, 0.0, 1.0]), reduction="none")  # logs clamp at -100
     loss.sum().backward()
-    np.testing.assert_allclose(loss.data, [100.0, 100.0, 0.0])
+    np.testing.assert_allclose(loss._data, [100.0, 100.0, 0.0])
     assert np.isfinite(p.grad).all()
 
 

@@ -91,10 +91,10 @@ def test_state_dict_round_trip_reproduces_outputs():
     x = cr.randn(4, 3)
     b.load_state_dict(a.state_dict())
     for got, expected in zip(b(x), a(x)):
-        np.testing.assert_array_equal(got.data, expected.data)
+        np.testing.assert_array_equal(got._data, expected._data)
     # loaded values are copies, not aliases of the source arrays
-    a.body[0].weight.data[...] = 0
-    assert not (b.body[0].weight.data == 0).all()
+    a.body[0].weight._data[...] = 0
+    assert not (b.body[0].weight._data == 0).all()
 
 
 def test_load_state_dict_errors_name_the_keys_and_shapes():
@@ -145,9 +145,9 @@ def test_load_state_dict_refuses_text_naming_the_key_and_non_dicts():
 
 def test_load_state_dict_into_a_read_only_parameter_replaces_its_array():
     layer = nn.Linear(2, 1)
-    layer.weight.data.setflags(write=False)
+    layer.weight._data.setflags(write=False)
     layer.load_state_dict({"weight": np.ones((1, 2)), "bias": np.zeros(1)})
-    np.testing.assert_array_equal(layer.weight.data, [[1.0, 1.0]])
+    np.testing.assert_array_equal(layer.weight._data, [[1.0, 1.0]])
     assert layer.weight.dtype == np.float32
 
 
@@ -155,7 +155,7 @@ def test_load_state_dict_casts_to_the_parameter_dtype():
     layer = nn.Linear(2, 1)
     layer.load_state_dict({"weight": np.array([[1.0, 2.0]]), "bias": cr.tensor([0.5], dtype=cr.float64)})
     assert layer.weight.dtype == np.float32
-    np.testing.assert_array_equal(layer.weight.data, [[1.0, 2.0]])
+    np.testing.assert_array_equal(layer.weight._data, [[1.0, 2.0]])
 
 
 def test_to_double_keeps_parameter_objects():
@@ -184,7 +184,7 @@ def test_forward_hook_sees_and_can_replace_the_output():
     layer(cr.ones(3, 2))
     assert seen == [(3, 2)]
     layer.register_forward_hook(lambda m, inputs, out: out * 0)
-    assert (layer(cr.ones(1, 2)).data == 0).all()
+    assert (layer(cr.ones(1, 2))._data == 0).all()
 
 
 def test_sequential_indexing_and_append():
@@ -209,7 +209,7 @@ def test_sequential_runs_the_hooks_and_the_own_call_of_its_layers():
     seen = []
     first.register_forward_hook(lambda m, inputs, out: seen.append(out.shape))
     x = cr.ones(3, 2)
-    np.testing.assert_array_equal(model(x).data, first(x).data * 2)
+    np.testing.assert_array_equal(model(x)._data, first(x)._data * 2)
     assert seen == [(3, 2), (3, 2)]
 
 

@@ -39,8 +39,8 @@ def test_running_statistics_follow_the_momentum_update(layer, shape, axes):
         bn(cr.tensor(x))
         mean = 0.7 * mean + 0.3 * x.mean(axis=axes)
         var = 0.7 * var + 0.3 * x.var(axis=axes) * count / (count - 1)  # unbiased
-    np.testing.assert_allclose(bn.running_mean.data, mean, rtol=1e-12)
-    np.testing.assert_allclose(bn.running_var.data, var, rtol=1e-12)
+    np.testing.assert_allclose(bn.running_mean._data, mean, rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var._data, var, rtol=1e-12)
     assert bn.num_batches_tracked.item() == 3
 
 
@@ -50,40 +50,40 @@ def test_momentum_none_keeps_a_cumulative_average():
     for x in batches:
         bn(cr.tensor(x))
     means, variances = [x.mean(0) for x in batches], [x.var(0, ddof=1) for x in batches]
-    np.testing.assert_allclose(bn.running_mean.data, np.mean(means, axis=0), rtol=1e-12)
-    np.testing.assert_allclose(bn.running_var.data, np.mean(variances, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_mean._data, np.mean(means, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var._data, np.mean(variances, axis=0), rtol=1e-12)
 
 
 def test_training_normalises_with_the_batch_and_eval_with_the_running_statistics():
     bn = BatchNorm2d(3).double()
-    bn.weight.data[...] = [1.0, 2.0, 0.5]
-    bn.bias.data[...] = [0.0, -1.0, 3.0]
-    w, b = bn.weight.data.reshape(1, 3, 1, 1), bn.bias.data.reshape(1, 3, 1, 1)
+    bn.weight._data[...] = [1.0, 2.0, 0.5]
+    bn.bias._data[...] = [0.0, -1.0, 3.0]
+    w, b = bn.weight._data.reshape(1, 3, 1, 1), bn.bias._data.reshape(1, 3, 1, 1)
     for x in _batches((4, 3, 2, 2)):
-        y = bn(cr.tensor(x)).data
+        y = bn(cr.tensor(x))._data
         mean, var = x.mean(axis=(0, 2, 3), keepdims=True), x.var(axis=(0, 2, 3), keepdims=True)
         np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-5) * w + b, rtol=1e-12, atol=1e-12)
     bn.eval()
     frozen = {k: v.copy() for k, v in bn.state_dict().items()}
     x = rng.normal(size=(2, 3, 2, 2))
-    rm, rv = bn.running_mean.data.reshape(1, 3, 1, 1), bn.running_var.data.reshape(1, 3, 1, 1)
-    np.testing.assert_allclose(bn(cr.tensor(x)).data, (x - rm) / np.sqrt(rv + 1e-5) * w + b, rtol=1e-12)
+    rm, rv = bn.running_mean._data.reshape(1, 3, 1, 1), bn.running_var._data.reshape(1, 3, 1, 1)
+    np.testing.assert_allclose(bn(cr.tensor(x))._data, (x - rm) / np.sqrt(rv + 1e-5) * w + b, rtol=1e-12)
     # In eval mode a sample's output does not depend on the rest of the batch, and nothing updates.
-    np.testing.assert_allclose(bn(cr.tensor(x[:1])).data, bn(cr.tensor(x)).data[:1], rtol=1e-12)
+    np.testing.assert_allclose(bn(cr.tensor(x[:1]))._data, bn(cr.tensor(x))._data[:1], rtol=1e-12)
     for key, value in bn.state_dict().items():
         np.testing.assert_array_equal(value, frozen[key])
     bn.train()
-    assert not np.allclose(bn(cr.tensor(x[:1].repeat(2, 0))).data[:1], bn.eval()(cr.tensor(x[:1])).data)
+    assert not np.allclose(bn(cr.tensor(x[:1].repeat(2, 0)))._data[:1], bn.eval()(cr.tensor(x[:1]))._data)
 
 
 def test_state_dict_keys_and_buffers_match_pytorch():
     bn = BatchNorm1d(4)
     assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
     assert [name for name, _ in bn.named_parameters()] == ["weight", "bias"]
-    np.testing.assert_array_equal(bn.weight.data, np.ones(4))
-    np.testing.assert_array_equal(bn.bias.data, np.zeros(4))
-    np.testing.assert_array_equal(bn.running_mean.data, np.zeros(4))
-    np.testing.assert_array_equal(bn.running_var.data, np.ones(4))
+    np.testing.assert_array_equal(bn.weight._data, np.ones(4))
+    np.testing.assert_array_equal(bn.bias._data, np.zeros(4))
+    np.testing.assert_array_equal(bn.running_mean._data, np.zeros(4))
+    np.testing.assert_array_equal(bn.running_var._data, np.ones(4))
     assert bn.num_batches_tracked.dtype == np.int64 and bn.num_batches_tracked.shape == ()
     assert bn.weight.dtype == np.float32 and bn.running_var.dtype == np.float32
     assert repr(bn) == (
@@ -98,19 +98,19 @@ def test_state_dict_keys_and_buffers_match_pytorch():
     bn(cr.randn(3, 4))
     copy.load_state_dict(bn.state_dict())
     assert copy.num_batches_tracked.item() == 1
-    np.testing.assert_array_equal(copy.running_mean.data, bn.running_mean.data)
+    np.testing.assert_array_equal(copy.running_mean._data, bn.running_mean._data)
 
 
 def test_without_running_statistics_eval_uses_the_batch():
     bn = BatchNorm1d(2, track_running_stats=False).double().eval()
     assert bn.running_mean is None and bn.num_batches_tracked is None
     x = rng.normal(3.0, 2.0, (6, 2))
-    np.testing.assert_allclose(bn(cr.tensor(x)).data, (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-12)
+    np.testing.assert_allclose(bn(cr.tensor(x))._data, (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-12)
 
 
 def test_batch_norm_module_gradcheck_in_training_and_eval():
     bn = BatchNorm1d(2).double()
-    bn.weight.data[...] = [1.5, 0.5]
+    bn.weight._data[...] = [1.5, 0.5]
     x = cr.tensor(rng.normal(size=(4, 2, 3)), requires_grad=True)
     assert gradcheck(lambda t, *p: bn(t), (x, *bn.parameters()))
     bn.eval()
@@ -152,7 +152,7 @@ def test_errors_name_the_layer_and_the_shapes(call, message):
 
 def test_a_single_sample_is_fine_in_eval_mode():
     bn = BatchNorm1d(3).eval()
-    np.testing.assert_allclose(bn(cr.ones(1, 3)).data, np.ones((1, 3)) / np.sqrt(1 + 1e-5), rtol=1e-6)
+    np.testing.assert_allclose(bn(cr.ones(1, 3))._data, np.ones((1, 3)) / np.sqrt(1 + 1e-5), rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------- layer norm
@@ -160,28 +160,28 @@ def test_a_single_sample_is_fine_in_eval_mode():
 
 def test_layer_norm_normalises_each_sample_over_its_last_dims():
     ln = LayerNorm((2, 3)).double()
-    ln.weight.data[...] = rng.normal(size=(2, 3))
-    ln.bias.data[...] = rng.normal(size=(2, 3))
+    ln.weight._data[...] = rng.normal(size=(2, 3))
+    ln.bias._data[...] = rng.normal(size=(2, 3))
     x = rng.normal(1.0, 4.0, (5, 2, 3))
     flat = x.reshape(5, 6)
     xhat = (flat - flat.mean(1, keepdims=True)) / np.sqrt(flat.var(1, keepdims=True) + 1e-5)
     xhat = xhat.reshape(x.shape)
-    expected = xhat * ln.weight.data + ln.bias.data
-    np.testing.assert_allclose(ln(cr.tensor(x)).data, expected, rtol=1e-12)
-    np.testing.assert_allclose(ln.eval()(cr.tensor(x)).data, expected, rtol=1e-12)  # no train/eval difference
-    np.testing.assert_allclose(ln(cr.tensor(x[:1])).data, expected[:1], rtol=1e-12)
+    expected = xhat * ln.weight._data + ln.bias._data
+    np.testing.assert_allclose(ln(cr.tensor(x))._data, expected, rtol=1e-12)
+    np.testing.assert_allclose(ln.eval()(cr.tensor(x))._data, expected, rtol=1e-12)  # no train/eval difference
+    np.testing.assert_allclose(ln(cr.tensor(x[:1]))._data, expected[:1], rtol=1e-12)
 
 
 def test_layer_norm_parameters_state_dict_and_gradcheck():
     ln = LayerNorm(3)
     assert list(ln.state_dict()) == ["weight", "bias"] and ln.weight.shape == (3,)
-    np.testing.assert_array_equal(ln.weight.data, np.ones(3))
-    np.testing.assert_array_equal(ln.bias.data, np.zeros(3))
+    np.testing.assert_array_equal(ln.weight._data, np.ones(3))
+    np.testing.assert_array_equal(ln.bias._data, np.zeros(3))
     assert repr(ln) == "LayerNorm((3,), eps=1e-05, elementwise_affine=True, bias=True)  # 6 parameters"
     assert list(LayerNorm(3, elementwise_affine=False).state_dict()) == []
     assert list(LayerNorm(3, bias=False).state_dict()) == ["weight"]
     ln.double()
-    ln.weight.data[...] = [0.5, 1.0, 2.0]
-    ln.bias.data[...] = [0.1, 0.2, 0.3]
+    ln.weight._data[...] = [0.5, 1.0, 2.0]
+    ln.bias._data[...] = [0.1, 0.2, 0.3]
     x = cr.tensor(rng.normal(size=(2, 2, 3)), requires_grad=True)
     assert gradcheck(lambda t, *p: ln(t), (x, *ln.parameters()))

@@ -44,11 +44,11 @@ def _ids(cases):
 def test_max_pool_hand_examples():
     x = cr.tensor([[[1.0, 3.0, 3.0, 0.0]]], requires_grad=True)
     out = max_pool1d(x, 2)
-    assert out.data.tolist() == [[[3.0, 3.0]]]
+    assert out._data.tolist() == [[[3.0, 3.0]]]
     out.backward(np.ones((1, 1, 2), dtype=np.float32))
     assert x.grad.tolist() == [[[0.0, 1.0, 1.0, 0.0]]]
     # Padding is -inf: it never wins, even against negative inputs.
-    assert max_pool1d(cr.tensor([[[-5.0, -3.0, -4.0]]]), 2, padding=1).data.tolist() == [[[-5.0, -3.0]]]
+    assert max_pool1d(cr.tensor([[[-5.0, -3.0, -4.0]]]), 2, padding=1)._data.tolist() == [[[-5.0, -3.0]]]
 
 
 @pytest.mark.parametrize(
@@ -69,8 +69,8 @@ def test_max_pool_ties_go_to_the_first_maximum_as_in_pytorch(nd, kw):
     t = cr.tensor(x, dtype=cr.float64, requires_grad=True)
     out, indices = op(t, **kw, return_indices=True)
     expected, expected_indices = max_pool_reference(x, nd, **kw)
-    np.testing.assert_array_equal(out.data, expected)
-    np.testing.assert_array_equal(indices.data, expected_indices)
+    np.testing.assert_array_equal(out._data, expected)
+    np.testing.assert_array_equal(indices._data, expected_indices)
     assert indices.requires_grad is False
     g = np.random.default_rng(1).standard_normal(out.shape)
     out.backward(g)
@@ -98,13 +98,13 @@ def test_max_pool_layers_match_loops_and_finite_differences(layer, shape):
     assert out.dtype == np.float32
     expected, _ = max_pool_reference(x, nd, layer.kernel_size, layer.stride, layer.padding, layer.dilation,
                                      layer.ceil_mode)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-6)
+    np.testing.assert_allclose(out._data, expected, rtol=1e-6)
     assert gradcheck(layer, (cr.tensor(x, dtype=cr.float64, requires_grad=True),))
 
 
 def test_max_pool_layer_return_indices():
     values, indices = MaxPool2d(2, return_indices=True)(cr.tensor([[[[1.0, 5.0], [7.0, 2.0]]]]))
-    assert values.data.tolist() == [[[[7.0]]]] and indices.data.tolist() == [[[[2]]]]
+    assert values._data.tolist() == [[[[7.0]]]] and indices._data.tolist() == [[[[2]]]]
 
 
 # ---------------------------------------------------------------------------- average pooling
@@ -112,13 +112,13 @@ def test_max_pool_layer_return_indices():
 
 def test_avg_pool_hand_examples():
     x = cr.tensor([[[1.0, 2.0, 3.0]]], requires_grad=True)
-    assert avg_pool1d(x, 2, padding=1).data.tolist() == [[[0.5, 2.5]]]
+    assert avg_pool1d(x, 2, padding=1)._data.tolist() == [[[0.5, 2.5]]]
     out = avg_pool1d(x, 2, padding=1, count_include_pad=False)
-    assert out.data.tolist() == [[[1.0, 2.5]]]
+    assert out._data.tolist() == [[[1.0, 2.5]]]
     out.backward(np.ones((1, 1, 2), dtype=np.float32))
     assert x.grad.tolist() == [[[1.0, 0.5, 0.5]]]
     overridden = avg_pool2d(cr.ones(1, 1, 4, 4), 2, divisor_override=3)
-    np.testing.assert_allclose(overridden.data, np.full((1, 1, 2, 2), 4 / 3), rtol=1e-6)
+    np.testing.assert_allclose(overridden._data, np.full((1, 1, 2, 2), 4 / 3), rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_avg_pool_layers_match_loops_and_finite_differences(layer, shape):
     assert out.dtype == np.float32
     expected = avg_pool_reference(x, nd, layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode,
                                   layer.count_include_pad, getattr(layer, "divisor_override", None))
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out._data, expected, rtol=1e-5, atol=1e-6)
     assert gradcheck(layer, (cr.tensor(x, dtype=cr.float64, requires_grad=True),))
 
 
@@ -160,14 +160,14 @@ def test_adaptive_avg_pool_layers_match_loops_and_finite_differences(layer, shap
     out = layer(cr.tensor(x.astype(np.float32)))
     assert out.dtype == np.float32
     expected = adaptive_avg_pool_reference(x, nd, layer.output_size)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out._data, expected, rtol=1e-5, atol=1e-6)
     assert gradcheck(layer, (cr.tensor(x, dtype=cr.float64, requires_grad=True),))
 
 
 def test_upsample_layer():
     x = np.random.default_rng(0).standard_normal((2, 3, 3, 2))
     out = Upsample(scale_factor=(2, 3))(cr.tensor(x))
-    np.testing.assert_array_equal(out.data, nearest_reference(x, (2, 3)))
+    np.testing.assert_array_equal(out._data, nearest_reference(x, (2, 3)))
     assert Upsample(size=(6, 4))(cr.tensor(x)).shape == (2, 3, 6, 4)
     t = cr.tensor(x, dtype=cr.float64, requires_grad=True)
     assert gradcheck(Upsample(scale_factor=2), (t,))
@@ -176,7 +176,7 @@ def test_upsample_layer():
 def test_unbatched_input_gives_the_batched_result():
     x = np.random.default_rng(0).standard_normal((1, 3, 6, 5)).astype(np.float32)
     for layer in (MaxPool2d(3, 2, 1), AvgPool2d(2), AdaptiveAvgPool2d(2)):
-        np.testing.assert_array_equal(layer(cr.tensor(x[0])).data, layer(cr.tensor(x)).data[0])
+        np.testing.assert_array_equal(layer(cr.tensor(x[0]))._data, layer(cr.tensor(x))._data[0])
 
 
 def test_extra_repr_matches_pytorch():

@@ -110,12 +110,12 @@ def test_forward_matches_numpy_loop(mode, num_layers, batch_first, with_state, b
     if batch_first:
         expected = expected.swapaxes(0, 1)
     assert out.shape == expected.shape
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out._data, expected, rtol=1e-12, atol=1e-12)
     if mode == "lstm":
         state, c_state = state
-        np.testing.assert_allclose(c_state.data, c_n, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(c_state._data, c_n, rtol=1e-12, atol=1e-12)
     assert state.shape == (num_layers * dirs, batch, hidden)
-    np.testing.assert_allclose(state.data, h_n, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(state._data, h_n, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -127,7 +127,7 @@ def test_forward_without_bias(mode):
     out, _ = layer(_t(x))
     zeros = np.zeros((1, 2, 4))
     expected, _, _ = _ref_layers(mode, layer.state_dict(), x, zeros, zeros, 1, 1)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out._data, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -143,11 +143,11 @@ def test_unbatched_input_equals_a_batch_of_one(mode, batch_first):
     batched_x = x[None] if batch_first else x[:, None]
     batched_hx = (_t(h0[:, None]), _t(c0[:, None])) if mode == "lstm" else _t(h0[:, None])
     out1, state1 = layer(_t(batched_x), batched_hx)
-    np.testing.assert_allclose(out.data, out1.data[0] if batch_first else out1.data[:, 0], atol=1e-14)
+    np.testing.assert_allclose(out._data, out1._data[0] if batch_first else out1._data[:, 0], atol=1e-14)
     states, states1 = (state, state1) if mode == "lstm" else ((state,), (state1,))
     for s, s1 in zip(states, states1):
         assert s.shape == (4, 4)
-        np.testing.assert_allclose(s.data, s1.data[:, 0], atol=1e-14)
+        np.testing.assert_allclose(s._data, s1._data[:, 0], atol=1e-14)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -167,14 +167,14 @@ def test_cell_matches_numpy_step(mode, with_state):
     h1, c1 = _ref_step(mode, x, h, c, sd["weight_ih"], sd["weight_hh"], sd["bias_ih"], sd["bias_hh"])
     if mode == "lstm":
         got, got_c = got
-        np.testing.assert_allclose(got_c.data, c1, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(got.data, h1, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got_c._data, c1, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got._data, h1, rtol=1e-12, atol=1e-12)
     # Unbatched: (in,) -> (H,)
     single = cell(_t(x[0]), None if hx is None else (
         (_t(h[0]), _t(c[0])) if mode == "lstm" else _t(h[0])))
     single = single[0] if mode == "lstm" else single
     assert single.shape == (4,)
-    np.testing.assert_allclose(single.data, h1[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(single._data, h1[0], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -188,7 +188,7 @@ def test_cell_run_over_a_sequence_equals_the_layer(mode):
     for t in range(6):
         state = cell(x[t], state)
         h = state[0] if mode == "lstm" else state
-        np.testing.assert_allclose(h.data, out.data[t], atol=1e-14)
+        np.testing.assert_allclose(h._data, out._data[t], atol=1e-14)
 
 
 def test_float32_stays_float32():
@@ -209,11 +209,11 @@ def test_dropout_acts_between_layers_in_training_only():
     layer.eval()
     out_eval, _ = layer(x)
     zeros = np.zeros((2, 2, 4))
-    expected, _, _ = _ref_layers("lstm", layer.state_dict(), x.data, zeros, zeros, 2, 1)
-    np.testing.assert_allclose(out_eval.data, expected, atol=1e-12)
+    expected, _, _ = _ref_layers("lstm", layer.state_dict(), x._data, zeros, zeros, 2, 1)
+    np.testing.assert_allclose(out_eval._data, expected, atol=1e-12)
     layer.train()
     out_train, _ = layer(x)
-    assert not np.allclose(out_train.data, expected)
+    assert not np.allclose(out_train._data, expected)
     with pytest.warns(UserWarning, match="num_layers=1"):
         GRU(3, 4, dropout=0.2)
 
@@ -315,7 +315,7 @@ def test_default_init_is_uniform_within_one_over_sqrt_hidden(make):
     cr.manual_seed(11)
     module = make()
     bound = 1 / math.sqrt(16)
-    values = np.concatenate([p.data.ravel() for p in module.parameters()])
+    values = np.concatenate([p._data.ravel() for p in module.parameters()])
     assert values.dtype == np.float32
     assert np.abs(values).max() <= bound
     # All of [-k, k] is used, and evenly: not a narrower or a normal distribution.
@@ -323,7 +323,7 @@ def test_default_init_is_uniform_within_one_over_sqrt_hidden(make):
     assert abs(values.std() - bound / math.sqrt(3)) < 0.05 * bound
     cr.manual_seed(11)
     again = make()
-    assert all(np.array_equal(a.data, b.data) for a, b in zip(module.parameters(), again.parameters()))
+    assert all(np.array_equal(a._data, b._data) for a, b in zip(module.parameters(), again.parameters()))
 
 
 def test_repr_shows_settings():
@@ -399,7 +399,7 @@ def test_sgd_learns_to_recall_the_first_element(mode):
         return mean(mul(error, error))
 
     losses = []
-    velocities = [np.zeros_like(p.data) for p in params]
+    velocities = [np.zeros_like(p._data) for p in params]
     for _ in range(200):  # SGD with momentum 0.9 and the gradient norm clipped at 1
         loss = loss_now()
         losses.append(loss.item())
@@ -410,7 +410,7 @@ def test_sgd_learns_to_recall_the_first_element(mode):
         for p, v in zip(params, velocities):
             v *= 0.9
             v += scale * p.grad
-            p.data -= 0.1 * v
+            p._data -= 0.1 * v
     baseline = float(np.var(x[:, 0]))  # the loss of always answering the mean
     final = float(np.mean(losses[-10:]))
     assert losses[0] > 0.8 * baseline

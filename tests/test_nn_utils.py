@@ -57,9 +57,9 @@ def test_parameters_to_vector_and_back():
     a, b = cr.randn(2, 3), cr.randn(4)
     vec = parameters_to_vector([a, b])
     assert vec.shape == (10,)
-    np.testing.assert_array_equal(vec.data[:6], a.data.ravel())
+    np.testing.assert_array_equal(vec._data[:6], a._data.ravel())
     vector_to_parameters(cr.arange(10).to(cr.float32), [a, b])
-    np.testing.assert_array_equal(b.data, [6, 7, 8, 9])
+    np.testing.assert_array_equal(b._data, [6, 7, 8, 9])
     with pytest.raises(ValueError, match="expected a 1-D vector of 10 elements"):
         vector_to_parameters(np.zeros(9), [a, b])
 

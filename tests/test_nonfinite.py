@@ -27,7 +27,7 @@ def model_and_optimizer():
 
 
 def untouched(model, before):
-    return all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before))
+    return all(np.array_equal(p._data, b) for p, b in zip(model.parameters(), before))
 
 
 @pytest.mark.parametrize("bad, shown", [(np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "-inf")])
@@ -36,7 +36,7 @@ def test_fit_refuses_non_finite_inputs_naming_row_and_column(bad, shown):
     x[17, 3] = bad
     x[20, 0] = bad  # the first one (row-major) is named
     model, opt = model_and_optimizer()
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p._data.copy() for p in model.parameters()]
     with pytest.raises(ValueError, match=rf"^fit: the inputs hold {shown} at row 17, column 3; non-finite data "
                                          "cannot be trained on"):
         fit(model, nn.CrossEntropyLoss(), opt, (x, y), epochs=1, verbose=0)
@@ -78,12 +78,12 @@ def test_dataloader_batches_are_checked_as_they_come():
     x, y = data()
     x[13, 2] = np.nan
     model, opt = model_and_optimizer()
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p._data.copy() for p in model.parameters()]
     loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=False)
     with pytest.raises(ValueError, match="fit: DataLoader batch 1: the inputs hold NaN at row 5, column 2"):
         fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=1, verbose=0)
     assert not untouched(model, before)  # batch 0 trained; batch 1 was refused before its forward pass
-    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    assert all(np.isfinite(p._data).all() for p in model.parameters())
     trainer = Trainer(model, nn.CrossEntropyLoss(), opt, verbose=0)
     with pytest.raises(ValueError, match="evaluate: DataLoader batch 1: the inputs hold NaN"):
         trainer.evaluate(loader)
@@ -131,7 +131,7 @@ def test_monitor_warning_names_a_non_finite_loss_from_the_data():
         loss.backward()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        monitor.after_backward(loss=float(loss.data))
+        monitor.after_backward(loss=float(loss._data))
     messages = [str(w.message) for w in caught if issubclass(w.category, GradientFlowWarning)]
     assert len(messages) == 1 and messages[0].startswith("non-finite loss (-inf) while every weight is finite")
     monitor.close()

@@ -151,9 +151,9 @@ def test_value_and_gradient_at_the_edge_match_pytorch(case):
         out = fn(*leaves)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # ... but the backward gives PyTorch's nan and inf silently
-        out.backward(np.ones_like(out.data))
-    np.testing.assert_allclose(out.data, np.asarray(value, dtype=np.float64), rtol=1e-9, atol=1e-12)
-    assert out.data.shape == np.shape(value)
+        out.backward(np.ones_like(out._data))
+    np.testing.assert_allclose(out._data, np.asarray(value, dtype=np.float64), rtol=1e-9, atol=1e-12)
+    assert out._data.shape == np.shape(value)
     for leaf, expected in zip(leaves, grads):
         assert leaf.grad.shape == np.shape(expected)
         np.testing.assert_allclose(leaf.grad, np.asarray(expected, dtype=np.float64), rtol=1e-7, atol=1e-12)
@@ -175,4 +175,4 @@ def test_reductions_of_nothing_give_pytorchs_values_without_a_warning():
         assert np.isnan(cr.zeros(0).mean().item())
         assert np.isnan(cr.zeros(0).var().item())
         assert cr.zeros(0).logsumexp(0).item() == -inf
-        np.testing.assert_array_equal(cr.zeros(0, 2).mean(0).data, [nan, nan])
+        np.testing.assert_array_equal(cr.zeros(0, 2).mean(0)._data, [nan, nan])

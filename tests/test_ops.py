@@ -1,9 +1,9 @@
-"""Every differentiable op: forward equals NumPy, gradient equals float64 central differences,
-and float32 stays float32 through forward and backward."""
+"""Every differentiable op: forward equals NumPy, first and second derivatives equal float64
+central differences, and float32 stays float32 through forward and backward."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from op_cases import CASES
 
@@ -37,7 +37,7 @@ def test_forward_matches_numpy(case, data):
     got = drawn.op(*tensors)
     expected = drawn.reference(*drawn.arrays)
     assert got.shape == np.shape(expected)
-    np.testing.assert_allclose(got.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got._data, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids())
@@ -46,6 +46,16 @@ def test_gradient_matches_finite_differences(case, data):
     drawn = case.draw(data.draw)
     tensors = [cr.tensor(a, dtype=cr.float64, requires_grad=True) for a in drawn.arrays]
     assert cr.autograd.gradcheck(drawn.op, tensors)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids())
+@settings(max_examples=15)
+@given(data=st.data())
+def test_second_derivative_matches_finite_differences(case, data):
+    """Double backward (create_graph) on the same random shapes as the first-order check."""
+    drawn = case.draw(data.draw)
+    tensors = [cr.tensor(a, dtype=cr.float64, requires_grad=True) for a in drawn.arrays]
+    assert cr.autograd.gradgradcheck(drawn.op, tensors)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids())
@@ -71,9 +81,9 @@ def test_relu_in_every_memory_order_and_at_the_extremes(layout):
     data = {"C": base, "F": np.asfortranarray(base), "strided": np.repeat(base, 2, axis=1)[:, ::2]}[layout]
     x = cr.tensor(data, requires_grad=True)
     out = cr.relu(x)
-    np.testing.assert_array_equal(out.data, np.where(np.isnan(base), np.nan, np.maximum(base, 0)))
+    np.testing.assert_array_equal(out._data, np.where(np.isnan(base), np.nan, np.maximum(base, 0)))
     zeros = shared_zeros_like(data)
-    assert out.data.flags.writeable and not np.shares_memory(out.data, zeros)
+    assert out._data.flags.writeable and not np.shares_memory(out._data, zeros)
     out.sum().backward()
     # PyTorch's threshold_backward: the gradient passes unless x <= 0 (so it passes at nan)
     np.testing.assert_array_equal(x.grad, ((base > 0) | np.isnan(base)).astype(np.float32))
@@ -101,8 +111,8 @@ def test_sigmoid_at_the_extremes_is_accurate_and_warns_of_nothing(dtype):
     x = np.array([-1e4, -700.0, -100.0, -88.0, -20.0, -1.0, 0.0, 1e-8, 1.0, 20.0, 100.0, 1e4], dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow or invalid-value warnings
-        out = cr.sigmoid(cr.tensor(x)).data
-        edges = cr.sigmoid(cr.tensor(np.array([np.inf, -np.inf, np.nan], dtype=dtype))).data
+        out = cr.sigmoid(cr.tensor(x))._data
+        edges = cr.sigmoid(cr.tensor(np.array([np.inf, -np.inf, np.nan], dtype=dtype)))._data
     assert out.dtype == dtype
     # within a few units in the last place of the exact value, down to the subnormal range
     np.testing.assert_allclose(out, scipy.special.expit(x.astype(np.float64)), rtol=4 * np.finfo(dtype).eps,

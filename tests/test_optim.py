@@ -32,7 +32,7 @@ def run_chainrule(make_optimizer, steps=10):
         loss = 0.5 * (residual * residual).sum() + w2.sin().sum()
         loss.backward()
         opt.step()
-    return w1.data, w2.data
+    return w1._data, w2._data
 
 
 def run_reference(update, steps=10):
@@ -166,7 +166,7 @@ def test_converges_on_a_convex_problem(make):
         (0.5 * (r * r).sum()).backward()
         opt.step()
     best = np.linalg.lstsq(A, Y, rcond=None)[0]
-    np.testing.assert_allclose(w.data, best, atol=1e-3)
+    np.testing.assert_allclose(w._data, best, atol=1e-3)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -187,12 +187,12 @@ def test_state_dict_resumes_on_exactly_the_same_trajectory(name):
     first = make([w1, w2])
     train(first, [w1, w2], 4)
     saved = first.state_dict()
-    resumed_params = [cr.tensor(w1.data, requires_grad=True), cr.tensor(w2.data, requires_grad=True)]
+    resumed_params = [cr.tensor(w1._data, requires_grad=True), cr.tensor(w2._data, requires_grad=True)]
     second = make(resumed_params)
     second.load_state_dict(saved)
     train(second, resumed_params, 6)
     for got, expected in zip(resumed_params, straight):
-        np.testing.assert_array_equal(got.data, expected)
+        np.testing.assert_array_equal(got._data, expected)
 
 
 def test_state_dict_is_a_copy_and_names_state_as_pytorch():
@@ -226,7 +226,7 @@ def test_parameters_without_gradient_are_skipped():
     opt = optim.Adam([used, unused], lr=0.1)
     (used * 3).sum().backward()
     opt.step()
-    np.testing.assert_array_equal(unused.data, [1.0, 1.0])
+    np.testing.assert_array_equal(unused._data, [1.0, 1.0])
     assert unused not in opt.state and used in opt.state
 
 
@@ -252,7 +252,7 @@ def test_closure_is_called_and_its_loss_returned():
         return loss
 
     assert opt.step(closure).item() == 2.0
-    np.testing.assert_allclose(w.data, [0.8, 0.8])
+    np.testing.assert_allclose(w._data, [0.8, 0.8])
 
 
 @pytest.mark.parametrize(

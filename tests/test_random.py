@@ -104,8 +104,8 @@ def test_dropout_masks_each_rank_s_rows_as_one_process_does(layer):
     # Before, every rank drew the mask of rows 0, 1, ... for its own, different samples.
     x = cr.ones(9, 6)
     cr.manual_seed(5)
-    whole = layer(x).data
-    draws, _ = _rank_draws(3, 9, lambda rows: layer(cr.ones(rows, 6)).data)
+    whole = layer(x)._data
+    draws, _ = _rank_draws(3, 9, lambda rows: layer(cr.ones(rows, 6))._data)
     for rank, mine in enumerate(draws):
         np.testing.assert_array_equal(mine, whole[rank::3])
     assert not np.array_equal(draws[0], draws[1])

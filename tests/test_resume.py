@@ -34,7 +34,7 @@ def data(n=48, seed=0):
 
 
 def nll(out, target):
-    return -cr.log_softmax(out, 1)[np.arange(len(target.data)), target.data].mean()
+    return -cr.log_softmax(out, 1)[np.arange(len(target._data)), target._data].mean()
 
 
 class Crash(Callback):
@@ -99,7 +99,7 @@ def run(name, tmp_path, extra=(), epochs=EPOCHS, **kwargs):
 
 def same_run(model_a, history_a, model_b, history_b):
     for a, b in zip(model_a.parameters(), model_b.parameters()):
-        assert np.array_equal(a.data, b.data)
+        assert np.array_equal(a._data, b._data)
     strip = lambda h: [{k: v for k, v in r.items() if k != "time"} for r in h.epochs]
     assert strip(history_a) == strip(history_b)
     assert history_a.stopped == history_b.stopped
@@ -264,14 +264,14 @@ def test_damaged_checkpoint_fields_are_refused_by_name(tmp_path, change, message
     rewrite_metadata(ckpt, change)
     cr.manual_seed(2)
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p._data.copy() for p in model.parameters()]
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     callbacks, scheduler = settings("all_together", tmp_path)
     trainer = Trainer(model, nll, opt, callbacks=callbacks, scheduler=scheduler(opt), verbose=0)
     with pytest.raises(ValueError, match=message) as info:
         trainer.load_checkpoint(ckpt)
     assert str(ckpt) in str(info.value)  # the file is named
-    assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before))  # nothing changed
+    assert all(np.array_equal(p._data, b) for p, b in zip(model.parameters(), before))  # nothing changed
     assert callbacks[0].wait == 0 and callbacks[0].best is None and callbacks[2].best is None
 
 
@@ -279,12 +279,12 @@ def test_a_checkpoint_for_another_model_changes_nothing(tmp_path):
     ckpt = fresh_checkpoint(tmp_path)
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 5))
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p._data.copy() for p in model.parameters()]
     callbacks, scheduler = settings("all_together", tmp_path)
     trainer = Trainer(model, nll, opt, callbacks=callbacks, scheduler=scheduler(opt), verbose=0)
     with pytest.raises(ValueError, match="size mismatch"):
         trainer.load_checkpoint(ckpt)
-    assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before))
+    assert all(np.array_equal(p._data, b) for p, b in zip(model.parameters(), before))
     assert callbacks[0].best is None and callbacks[1].previous is None  # the callbacks' state too
 
 

@@ -24,7 +24,7 @@ def test_state_dict_round_trip_keeps_names_order_dtypes_and_values(tmp_path):
     fresh = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     fresh.load_state_dict(loaded)
     x = cr.randn(5, 3)
-    np.testing.assert_array_equal(fresh(x).data, model(x).data)
+    np.testing.assert_array_equal(fresh(x)._data, model(x)._data)
 
 
 def test_metadata_and_scalars(tmp_path):

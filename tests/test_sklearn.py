@@ -246,7 +246,7 @@ def test_binary_targets():
     assert net.classes_.tolist() == [-1, 1] and proba.shape == (60, 2)
     # one sigmoid output, the probability of the second class, as scikit-learn's MLPClassifier
     assert net.out_activation_ == "logistic" and net.module_[-1].out_features == 1
-    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-net.module_(cr.tensor(X)).data[:, 0])), rtol=1e-12)
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-net.module_(cr.tensor(X))._data[:, 0])), rtol=1e-12)
     # a user's module keeps one output per class
     assert NeuralNetClassifier(TwoLayer, max_iter=2).fit(X, labels).out_activation_ == "softmax"
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -338,10 +338,10 @@ def test_alpha_is_scikit_learns_penalty_on_the_weights_not_the_biases():
     loss = decayed._training_loss()
     assert [p.ndim for p in loss.weights] == [2, 2] and loss.alpha == 5.0
     out, target = decayed.module_(cr.tensor(X)), cr.tensor(y)
-    squares = sum(float((p.data**2).sum()) for p in loss.weights)
-    expected = float(nn.CrossEntropyLoss()(out, target).data) + 0.5 * 5.0 * squares / len(X)
-    assert float(loss(out, target).data) == pytest.approx(expected, rel=1e-12)
-    norm = lambda net: sum(float((p.data**2).sum()) for p in net.module_.parameters() if p.ndim == 2)
+    squares = sum(float((p._data**2).sum()) for p in loss.weights)
+    expected = float(nn.CrossEntropyLoss()(out, target)._data) + 0.5 * 5.0 * squares / len(X)
+    assert float(loss(out, target)._data) == pytest.approx(expected, rel=1e-12)
+    norm = lambda net: sum(float((p._data**2).sum()) for p in net.module_.parameters() if p.ndim == 2)
     assert norm(decayed) < 0.8 * norm(plain)
 
 

@@ -113,13 +113,13 @@ def test_the_training_loss_is_scikit_learns():
         net = make((5,), alpha=0.3, max_iter=2, random_state=0).fit(X, y)
         out = net.module_(cr.tensor(X))
         target = net._targets(y, fresh=False)[0]
-        got = float(net._training_loss()(out, cr.tensor(target)).data)
+        got = float(net._training_loss()(out, cr.tensor(target))._data)
         probabilities = {"softmax": lambda z: np.exp(z) / np.exp(z).sum(axis=1, keepdims=True),
-                         "logistic": lambda z: 1 / (1 + np.exp(-z)), "identity": lambda z: z}[activation](out.data)
+                         "logistic": lambda z: 1 / (1 + np.exp(-z)), "identity": lambda z: z}[activation](out._data)
         y_2d = np.asarray(y, dtype=float).reshape(len(X), -1)
         if activation == "softmax":
             y_2d = np.eye(3)[y]
-        squares = sum(float((p.data**2).sum()) for p in net.module_.parameters() if p.ndim == 2)
+        squares = sum(float((p._data**2).sum()) for p in net.module_.parameters() if p.ndim == 2)
         expected = LOSS_FUNCTIONS[loss_name](y_2d, probabilities) + 0.5 * 0.3 * squares / len(X)
         assert got == pytest.approx(expected, rel=1e-10)
 
@@ -142,8 +142,8 @@ def network_from(weights):
         layers = []
         for coef, intercept in weights:
             linear = nn.Linear(*coef.shape).double()
-            linear.weight.data[...] = coef.T
-            linear.bias.data[...] = intercept
+            linear.weight._data[...] = coef.T
+            linear.bias._data[...] = intercept
             layers += [linear, nn.Tanh()]
         return nn.Sequential(*layers[:-1])
 

@@ -34,7 +34,7 @@ def test_attributes():
     assert t.size() == (2, 3) and t.size(1) == 3 and t.numel() == 6
     assert t.T.shape == (3, 2)
     assert t[1, 2].item() == 6.0
-    assert t.numpy() is t.data
+    assert t.numpy() is t._data
     assert len(t) == 2
     assert t.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
     assert np.asarray(t).shape == (2, 3)
@@ -44,7 +44,7 @@ def test_tensor_copies_and_from_numpy_shares():
     a = np.ones(3, dtype=np.float32)
     t, s = cr.tensor(a), cr.from_numpy(a)
     a[0] = 5
-    assert t.data[0] == 1 and s.data[0] == 5
+    assert t._data[0] == 1 and s._data[0] == 5
 
 
 def test_detach_cuts_the_graph_and_shares_data():
@@ -52,7 +52,7 @@ def test_detach_cuts_the_graph_and_shares_data():
     y = (x * 2).detach()
     assert not y.requires_grad and y.is_leaf
     z = x * 2
-    assert np.shares_memory(z.detach().data, z.data)
+    assert np.shares_memory(z.detach()._data, z._data)
 
 
 def test_repr_is_readable():
@@ -68,17 +68,17 @@ def test_like_constructors():
     for make in (cr.zeros_like, cr.ones_like, cr.randn_like, cr.rand_like):
         out = make(t)
         assert out.shape == (2, 3) and out.dtype == np.float64
-    assert (cr.full_like(t, 2.5).data == 2.5).all()
-    assert (cr.zeros_like(t).data == 0).all() and (cr.ones_like(t).data == 1).all()
+    assert (cr.full_like(t, 2.5)._data == 2.5).all()
+    assert (cr.zeros_like(t)._data == 0).all() and (cr.ones_like(t)._data == 1).all()
 
 
 def test_factories_values():
-    np.testing.assert_array_equal(cr.eye(2).data, np.eye(2))
-    np.testing.assert_array_equal(cr.arange(1, 7, 2).data, [1, 3, 5])
+    np.testing.assert_array_equal(cr.eye(2)._data, np.eye(2))
+    np.testing.assert_array_equal(cr.arange(1, 7, 2)._data, [1, 3, 5])
     r = cr.rand(1000)
-    assert 0 <= r.data.min() and r.data.max() < 1
+    assert 0 <= r._data.min() and r._data.max() < 1
     n = cr.randn(20000)
-    assert abs(n.data.mean()) < 0.05 and abs(n.data.std() - 1) < 0.05
+    assert abs(n._data.mean()) < 0.05 and abs(n._data.std() - 1) < 0.05
     with pytest.raises(ValueError, match=r"zeros: size must be non-negative integers, got \(-1,\)"):
         cr.zeros(-1)
 
@@ -87,12 +87,12 @@ def test_manual_seed_makes_random_ops_repeat():
     cr.manual_seed(7)
     a, b = cr.randn(4), cr.rand(3)
     cr.manual_seed(7)
-    np.testing.assert_array_equal(cr.randn(4).data, a.data)
-    np.testing.assert_array_equal(cr.rand(3).data, b.data)
+    np.testing.assert_array_equal(cr.randn(4)._data, a._data)
+    np.testing.assert_array_equal(cr.rand(3)._data, b._data)
     state = cr.get_rng_state()
     c = cr.randn(2)
     cr.set_rng_state(state)
-    np.testing.assert_array_equal(cr.randn(2).data, c.data)
+    np.testing.assert_array_equal(cr.randn(2)._data, c._data)
     with pytest.raises(ValueError, match="non-negative integer"):
         cr.manual_seed(-1)
 
@@ -111,8 +111,8 @@ def test_scalar_operands_keep_the_tensor_dtype():
 def test_reflected_operators():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     y = 1 - x + 2 * x / (3 + x) + 2 ** x
-    expected = 1 - x.data + 2 * x.data / (3 + x.data) + 2**x.data
-    np.testing.assert_allclose(y.data, expected, rtol=1e-6)
+    expected = 1 - x._data + 2 * x._data / (3 + x._data) + 2**x._data
+    np.testing.assert_allclose(y._data, expected, rtol=1e-6)
     y.sum().backward()
     assert x.grad.shape == (2,)
 
@@ -239,7 +239,7 @@ def test_stack_of_zero_dimensional_tensors_and_promoting_cat_work_as_in_pytorch(
     assert cr.stack([cr.tensor(1.0), cr.tensor(2.0)]).tolist() == [1.0, 2.0]
     joined = cr.cat([cr.tensor([1, 2]), cr.tensor([0.5])])
     assert joined.dtype == np.float32 and joined.tolist() == [1.0, 2.0, 0.5]
-    assert cr.randint(-3, -1, (4,)).data.max() < -1
+    assert cr.randint(-3, -1, (4,))._data.max() < -1
     drawn = cr.randint(3, (50,))  # PyTorch's randint(high, size)
     assert drawn.shape == (50,) and drawn.dtype == np.int64 and set(drawn.tolist()) <= {0, 1, 2}
 
@@ -268,4 +268,4 @@ def test_bad_op_arguments_name_the_op_and_the_argument(make, error, message):
 
 def test_softplus_takes_a_negative_beta_as_pytorch_does():
     x = cr.tensor([0.0, 1.0])
-    np.testing.assert_allclose(cr.softplus(x, beta=-1.0).data, -np.log1p(np.exp(-x.data)), rtol=1e-6)
+    np.testing.assert_allclose(cr.softplus(x, beta=-1.0)._data, -np.log1p(np.exp(-x._data)), rtol=1e-6)

@@ -33,7 +33,7 @@ XOR_Y = np.array([0, 1, 1, 0])
 
 def nll(out, target):
     """Cross-entropy written with primitive ops (independent of chainrule.nn's losses)."""
-    return -cr.log_softmax(out, 1)[np.arange(len(target.data)), target.data].mean()
+    return -cr.log_softmax(out, 1)[np.arange(len(target._data)), target._data].mean()
 
 
 def mse(out, target):
@@ -120,17 +120,17 @@ def test_early_stopping_patience_min_delta_and_restore_best_weights():
     early.on_train_begin(stub)
     for epoch, value in enumerate([1.0, 0.5, 0.495, 0.6, 0.7], start=1):
         if epoch == 2:
-            best = model.weight.data.copy()
-        model.weight.data[...] = epoch  # the weights change every epoch
+            best = model.weight._data.copy()
+        model.weight._data[...] = epoch  # the weights change every epoch
         if epoch == 2:
-            best = model.weight.data.copy()
+            best = model.weight._data.copy()
         early.on_epoch_end(stub, epoch, {"val_loss": value})
         assert stub.stop_training == (epoch == 4)  # two epochs (3, 4) without improvement: patience=2
         if stub.stop_training:
             break
     assert "did not improve on 0.5 (epoch 2) for 2 epochs" in stub.reason
     early.on_train_end(stub)
-    np.testing.assert_array_equal(model.weight.data, best)
+    np.testing.assert_array_equal(model.weight._data, best)
     assert EarlyStopping(monitor="val_accuracy").mode == "max"
     with pytest.raises(KeyError, match="no 'val_loss' in the epoch's record"):
         EarlyStopping().on_epoch_end(stub, 1, {"loss": 1.0})
@@ -176,7 +176,7 @@ def test_terminate_on_nan_stops_before_the_update_and_keeps_the_last_checkpoint(
                   callbacks=[TerminateOnNaN(), Snapshot()], checkpoint=path, verbose=0)
     assert history.stopped == "terminated on NaN at epoch 3, step 11: the loss is nan"
     assert len(history) == 2
-    assert all(np.isfinite(p.data).all() for p in model.parameters())  # the NaN step was not applied
+    assert all(np.isfinite(p._data).all() for p in model.parameters())  # the NaN step was not applied
     saved = load_checkpoint(path)
     assert saved["epoch"] == 2
     for key, value in snapshots[2].items():
@@ -246,10 +246,10 @@ def test_gradient_clipping_bounds_each_update():
     cr.manual_seed(0)
     x, y = blobs(32)
     model = small_net()
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p._data.copy() for p in model.parameters()]
     fit(model, nll, optim.SGD(model.parameters(), lr=1.0), (x, y), epochs=1, batch_size=32, grad_clip=1e-3,
         verbose=0)
-    moved = np.sqrt(sum(((p.data - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
+    moved = np.sqrt(sum(((p._data - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
     assert moved <= 1e-3 * 1.0001
 
 
@@ -267,7 +267,7 @@ def test_resume_from_checkpoint_continues_exactly(tmp_path):
     run(3, checkpoint=tmp_path / "c.safetensors")
     resumed, history = run(6, resume_from=tmp_path / "c.safetensors")
     for a, b in zip(resumed.parameters(), straight.parameters()):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
     assert history["loss"] == straight_history["loss"]
 
 
@@ -303,7 +303,7 @@ SCRIPT = textwrap.dedent("""
                 os.kill(os.getpid(), signal.SIGKILL)
 
     def loss(o, t):
-        return -cr.log_softmax(o, 1)[np.arange(len(t.data)), t.data].mean()
+        return -cr.log_softmax(o, 1)[np.arange(len(t._data)), t._data].mean()
 
     cr.manual_seed(5)
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
@@ -315,7 +315,7 @@ SCRIPT = textwrap.dedent("""
         fit(model, loss, opt, (x, y), checkpoint=ckpt, resume_from=ckpt, **kwargs)
     else:
         fit(model, loss, opt, (x, y), **kwargs)
-    np.savez(out, *[p.data for p in model.parameters()])
+    np.savez(out, *[p._data for p in model.parameters()])
 """)
 
 
@@ -461,7 +461,7 @@ def test_fit_takes_a_dataloader_or_a_tensordataset_and_trains_identically():
     for data in (DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True), TensorDataset(x, y)):
         model, history = run(data, batch_size=8)
         for a, b in zip(model.parameters(), reference.parameters()):
-            np.testing.assert_allclose(a.data, b.data, rtol=1e-6)
+            np.testing.assert_allclose(a._data, b._data, rtol=1e-6)
         assert history["val_loss"] == pytest.approx(ref_history["val_loss"], rel=1e-6)
     trainer = Trainer(small_net(), nll, optim.SGD(small_net().parameters(), lr=0.1), verbose=0)
     assert set(trainer.evaluate(DataLoader(TensorDataset(x, y), batch_size=7))) == {"loss", "accuracy"}
@@ -483,7 +483,7 @@ def test_integer_features_train_in_the_models_dtype_and_token_indices_stay_indic
         trainer = Trainer(model, nll, optim.SGD(model.parameters(), lr=0.5), verbose=0)
         assert trainer.predict(features).dtype == np.float32
         assert trainer.evaluate((features, XOR_Y))["loss"] > 0
-        runs.append([p.data.copy() for p in model.parameters()])
+        runs.append([p._data.copy() for p in model.parameters()])
     for run in runs[:2]:
         assert all(np.array_equal(a, b) for a, b in zip(run, runs[2]))
 

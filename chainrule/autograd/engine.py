@@ -9,28 +9,53 @@ from heapq import heappop, heappush
 
 from chainrule._backend import xp
 from chainrule.autograd.mode import state
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 # Ops record nodes in execution order, so a node's parents always carry smaller numbers:
 # sorting by it gives a topological order without a recursive walk.
 _sequence = itertools.count()
 
 
-class Node:
-    """One recorded op: its name, its VJP closure and the tensors it was computed from.
+class _Output:
+    """Marks, in an op's saved values, the op's own output (a node cannot hold its output tensor
+    without a reference cycle; the engine hands it over at backward)."""
 
-    ``vjp(g)`` takes the gradient of the op's output and returns one gradient per parent, in order
-    (None where no gradient flows); gradients for parents that do not require grad are ignored.
-    Backward without ``retain_graph`` releases both, freeing every array the closure captured.
+    __slots__ = ()
+
+    def __repr__(self):
+        return "OUTPUT"
+
+
+OUTPUT = _Output()
+
+
+class Node:
+    """One recorded op: its name, its VJP rule, the tensors it was computed from and the values
+    the rule needs.
+
+    ``vjp(g, *saved)`` takes the gradient of the op's output and the saved values and returns one
+    gradient per parent, in order (None where no gradient flows). The rule is written once against
+    functions that take arrays or tensors (``chainrule.ops.either``): first-order backward calls it
+    with arrays (``arrays``, fixed at record time), ``create_graph`` with the tensors themselves
+    (``saved``, or ``remake(*parents)`` for an op whose saved values are intermediates), so the
+    gradient it computes is recorded and can be differentiated again. Backward without
+    ``retain_graph`` releases all of it, freeing every array the node held.
     """
 
-    __slots__ = ("name", "origin", "parents", "seq", "vjp")
+    __slots__ = ("arrays", "name", "origin", "parents", "previous", "remake", "saved", "seq", "stamp",
+                 "versions", "vjp")
 
-    def __init__(self, name, parents, vjp):
+    def __init__(self, name, parents, vjp, saved, arrays, versions, remake):
         self.name = name
         self.parents = parents
         self.vjp = vjp
+        self.saved = saved
+        self.arrays = arrays
+        self.versions = versions
+        self.remake = remake
         self.seq = next(_sequence)
+        self.stamp = state.inplace_ops  # in-place ops so far: backward checks versions only if more
+        self.previous = None  # for an in-place op: the tensor holding the value it modified
         self.origin = None  # where the op was called, recorded under detect_anomaly()
 
     def __repr__(self):
@@ -38,15 +63,43 @@ class Node:
         return f"<{self.name}Backward{released}>"
 
 
-def record(name, data, parents, vjp):
+def record(name, data, parents, vjp, saved=None, remake=None):
     """Wrap an op's result in a tensor that remembers how to send gradients to its parents.
 
-    Ops call this only when grad mode is on and some parent requires grad.
+    ``saved``: what ``vjp`` needs besides the output gradient, in order: tensors (passed as their
+    arrays to first-order backward, as themselves under create_graph), ``OUTPUT`` for the result,
+    or constants (arrays of indices or masks, numbers, None) passed as they are; ``saved=None``
+    marks an op whose rule cannot be differentiated again (create_graph raises, naming it). ``remake``, for
+    an op that saves intermediates computed from its inputs, rebuilds the saved values from the
+    parent tensors under create_graph with the same functions the forward used. Ops call this
+    only when ``needs_graph`` says so.
     """
-    node = Node(name, parents, vjp)
+    arrays = []
+    versions = None
+    for s in saved or ():
+        if isinstance(s, Tensor):
+            arrays.append(s._data)
+            if s._version is not None:
+                versions = versions or {}
+                versions[s] = s._version[0]
+        elif s is OUTPUT:
+            arrays.append(data)
+        else:
+            arrays.append(s)
+    node = Node(name, parents, vjp, saved, arrays, versions, remake)
     if state.anomaly:
         _check_forward(node, data)
     return Tensor._make(data, True, node)
+
+
+def needs_graph(*tensors) -> bool:
+    """Whether an op on these tensors must record a node: grad mode is on and one of them (None
+    allowed, for an optional weight or bias) requires grad."""
+    if state.grad_enabled:
+        for t in tensors:
+            if t is not None and t.requires_grad:
+                return True
+    return False
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -120,13 +173,17 @@ def _sum_to(grad, shape, name):
     return grad
 
 
-def _check_root(tensor, gradient, where):
+def _check_root(tensor, gradient, where, create_graph):
+    """The gradient backward starts from at ``tensor``: an array, or a Tensor under create_graph
+    (a Tensor passed in may itself require grad: the result is then differentiable in it too)."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{where}: outputs must be Tensors, got {type(tensor).__name__}")
     if not tensor.requires_grad:
         raise RuntimeError(
             f"{where}: the tensor does not require grad: none of the tensors it was computed "
             "from had requires_grad=True, or it was computed under no_grad()"
         )
-    data = tensor.data
+    data = tensor._data
     if gradient is None:
         if data.size != 1:
             raise RuntimeError(
@@ -134,24 +191,37 @@ def _check_root(tensor, gradient, where):
                 f"this output has shape {data.shape}: pass gradient= of that shape"
             )
         # a scalar loss is 0-d: xp.array is a quarter of ones_like's cost there
-        return xp.array(1, dtype=data.dtype) if data.ndim == 0 else xp.ones_like(data)
-    gradient = xp.asarray(getattr(gradient, "data", gradient), dtype=data.dtype)
-    if gradient.shape != data.shape:
+        root = xp.array(1, dtype=data.dtype) if data.ndim == 0 else xp.ones_like(data)
+        return Tensor._make(root, False, None) if create_graph else root
+    if create_graph and isinstance(gradient, Tensor):
+        if gradient.shape != data.shape:
+            raise ValueError(
+                f"{where}: gradient has shape {gradient.shape}, expected the output's shape {data.shape}"
+            )
+        return gradient if gradient.dtype == data.dtype else gradient.to(data.dtype)
+    root = xp.asarray(gradient._data if isinstance(gradient, Tensor) else gradient, dtype=data.dtype)
+    if root.shape != data.shape:
         raise ValueError(
-            f"{where}: gradient has shape {gradient.shape}, expected the output's shape {data.shape}"
+            f"{where}: gradient has shape {root.shape}, expected the output's shape {data.shape}"
         )
-    return gradient
+    return Tensor._make(root, False, None) if create_graph else root
 
 
-def _run(roots, root_grads, retain_graph, capture=None):
-    """Propagate root_grads back through the graph (see ``_propagate``), with NumPy's floating-point
-    warnings off: a backward rule meets 0 * inf or 1 / 0 exactly where PyTorch's gives nan or inf
-    silently (sqrt or log at 0, 0 ** 0, a division by zero), and those values are the answer."""
-    with xp.errstate(all="ignore"):
-        _propagate(roots, root_grads, retain_graph, capture)
+def _run(roots, root_grads, retain_graph, create_graph, capture=None):
+    """Propagate root_grads back through the graph (see ``_propagate``), recording the gradient
+    computation only under create_graph, and with NumPy's floating-point warnings off: a backward
+    rule meets 0 * inf or 1 / 0 exactly where PyTorch's gives nan or inf silently (sqrt or log at
+    0, 0 ** 0, a division by zero), and those values are the answer."""
+    previous = state.grad_enabled
+    state.grad_enabled = create_graph
+    try:
+        with xp.errstate(all="ignore"):
+            _propagate(roots, root_grads, retain_graph, create_graph, capture)
+    finally:
+        state.grad_enabled = previous
 
 
-def _propagate(roots, root_grads, retain_graph, capture):
+def _propagate(roots, root_grads, retain_graph, create_graph, capture):
     """Propagate root_grads back through the graph.
 
     With ``capture`` (a dict keyed by the wanted tensors), gradients reaching those tensors are
@@ -159,7 +229,8 @@ def _propagate(roots, root_grads, retain_graph, capture):
 
     One pass: a max-heap on the nodes' sequence numbers hands out the computed tensor recorded
     last among those holding a gradient, so every tensor has all its gradient contributions when
-    its turn comes, and only the part of the graph that gradients reach is visited.
+    its turn comes, and only the part of the graph that gradients reach is visited. Gradients are
+    arrays, or tensors under create_graph.
     """
     grads = {}
     ready = []  # (-sequence number, tensor): computed tensors holding a gradient
@@ -167,6 +238,7 @@ def _propagate(roots, root_grads, retain_graph, capture):
     for root, g in zip(roots, root_grads):
         _receive(grads, ready, leaves, root, g)
     anomaly = state.anomaly
+    inplace_ops = state.inplace_ops
     while ready:
         tensor = heappop(ready)[1]
         g = grads.pop(tensor)
@@ -177,6 +249,8 @@ def _propagate(roots, root_grads, retain_graph, capture):
                 f"backward through {node.name}: its graph was already released by an earlier "
                 "backward(); pass retain_graph=True to the first backward to run it again"
             )
+        if node.stamp != inplace_ops:  # something was modified in place since this op ran
+            _check_versions(node, tensor)
         if tensor._hooks:
             g = _run_hooks(tensor, g)
         if capture is not None:
@@ -185,18 +259,41 @@ def _propagate(roots, root_grads, retain_graph, capture):
         elif tensor._retains_grad:
             _accumulate(tensor, g)
         parents = node.parents
+        if create_graph:
+            if node.saved is None:
+                raise RuntimeError(
+                    f"create_graph: {node.name} has no double backward: its gradient cannot be "
+                    "differentiated again"
+                )
+            if node.remake is not None:
+                saved = node.remake(*parents)
+            else:
+                saved = [tensor if s is OUTPUT else s for s in node.saved]
+            parent_grads = vjp(g, *saved)
+        else:
+            parent_grads = vjp(g, *node.arrays)
         if not retain_graph:
-            node.vjp = None
+            node.vjp = node.saved = node.arrays = node.remake = None
             node.parents = ()
-        for parent, pg in zip(parents, vjp(g)):
+        seq = node.seq
+        for parent, pg in zip(parents, parent_grads):
             if pg is None or not parent.requires_grad:
                 continue
-            data = parent.data
+            fn = parent.grad_fn
+            while fn is not None and fn.seq > seq:
+                # modified in place after this op used it: the gradient is the earlier value's
+                parent = fn.previous
+                fn = parent.grad_fn
+            if not parent.requires_grad:
+                continue
+            data = parent._data
+            if create_graph and not isinstance(pg, Tensor):
+                pg = Tensor._make(xp.asarray(pg, dtype=data.dtype), False, None)
             if pg.shape != data.shape:
                 pg = _sum_to(pg, data.shape, node.name)
             if pg.dtype != data.dtype:
-                pg = pg.astype(data.dtype)
-            if anomaly and not xp.isfinite(pg).all():
+                pg = pg.to(data.dtype) if create_graph else pg.astype(data.dtype)
+            if anomaly and not xp.isfinite(pg._data if create_graph else pg).all():
                 where = f" (called at {node.origin})" if node.origin else ""
                 raise FloatingPointError(
                     f"detect_anomaly: backward of {node.name}{where} produced a non-finite gradient "
@@ -204,7 +301,7 @@ def _propagate(roots, root_grads, retain_graph, capture):
                 )
             _receive(grads, ready, leaves, parent, pg)
     # The loop's last gradients must not stay referenced here, or _accumulate would copy them.
-    g = pg = parents = None
+    g = pg = parents = parent_grads = saved = None
     for leaf in leaves:
         g = grads.pop(leaf)
         if leaf._hooks:
@@ -213,6 +310,24 @@ def _propagate(roots, root_grads, retain_graph, capture):
             _accumulate(leaf, g)
         elif leaf in capture:
             capture[leaf] = _as_gradient(g, leaf)
+
+
+def _check_versions(node, output):
+    """Raise if a tensor the node saved was modified in place after the node saved it."""
+    recorded = node.versions or {}
+    for s in node.saved or ():
+        if s is OUTPUT:
+            s = output
+        if isinstance(s, Tensor) and s._version is not None:
+            expected = recorded.get(s, 0)
+            now = s._version[0]
+            if now != expected:
+                raise RuntimeError(
+                    f"backward of {node.name}: one of the tensors it saved for backward (shape "
+                    f"{tuple(s._data.shape)}, dtype {s._data.dtype}) was modified by an in-place "
+                    f"operation: it is at version {now}, expected version {expected}. Compute "
+                    "that tensor out of place (x = x + y instead of x.add_(y)), or clone it first"
+                )
 
 
 def _receive(grads, ready, leaves, tensor, g):
@@ -231,84 +346,135 @@ def _receive(grads, ready, leaves, tensor, g):
 
 
 def _run_hooks(tensor, g):
+    """Call the tensor's hooks with its gradient as a Tensor; a hook may return a replacement."""
+    as_array = not isinstance(g, Tensor)
+    gt = Tensor._make(g, False, None) if as_array else g
     for hook in tuple(tensor._hooks):
-        replaced = hook(g)
+        replaced = hook(gt)
         if replaced is not None:
-            g = _check_hook_result(replaced, tensor)
-    return g
+            gt = _check_hook_result(replaced, tensor)
+    return gt._data if as_array else gt
 
 
 def _as_gradient(g, tensor):
-    """A gradient as an ndarray of the tensor's shape (VJPs on 0-d data may give NumPy scalars)."""
-    if type(g) is not xp.ndarray:
-        g = xp.asarray(g, dtype=tensor.data.dtype)
+    """A gradient as an ndarray of the tensor's shape (VJPs on 0-d data may give NumPy scalars),
+    or the Tensor itself under create_graph."""
+    if type(g) is not xp.ndarray and not isinstance(g, Tensor):
+        g = xp.asarray(g, dtype=tensor._data.dtype)
     return g
 
 
 def _check_hook_result(result, tensor):
-    result = xp.asarray(getattr(result, "data", result))
-    if result.shape != tensor.data.shape:
+    if not isinstance(result, Tensor):
+        result = Tensor._make(xp.asarray(result), False, None)
+    if result.shape != tensor._data.shape:
         raise ValueError(
             f"register_hook: a hook returned a gradient of shape {result.shape}, "
-            f"expected the tensor's shape {tensor.data.shape}"
+            f"expected the tensor's shape {tensor._data.shape}"
         )
-    return result.astype(tensor.data.dtype, copy=False)
+    return result if result.dtype == tensor._data.dtype else result.to(tensor._data.dtype)
 
 
 def _accumulate(tensor, g):
+    """Add g to tensor.grad: in place for arrays; out of place under create_graph, so that the
+    accumulated gradient stays differentiable."""
+    if isinstance(g, Tensor):
+        previous = tensor._grad
+        tensor._grad = g if previous is None else previous + g
+        return
     g = _as_gradient(g, tensor)
-    if tensor.grad is None:
+    if tensor._grad is None:
         # Keep the engine's array when nothing else can see it; otherwise copy, so that in-place
         # updates of one .grad (clipping, optimizers) never leak into another.
         if (_refcount(g) > _SOLE_OWNER or not g.flags.writeable
                 or (g.base is not None and not _view_of_own_base(g))):
             g = xp.array(g, copy=True)  # in g's own memory order (order="K")
-        tensor.grad = g
+        tensor._grad = Tensor._make(g, False, None)
     else:
-        tensor.grad += g
+        tensor._grad._data += g
 
 
-def backward(tensor, gradient=None, retain_graph=False):
-    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
-    root_grad = _check_root(tensor, gradient, "backward")
-    _run((tensor,), (root_grad,), retain_graph)
-
-
-def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
-    """Gradients of ``outputs`` with respect to ``inputs``, returned as arrays; ``.grad`` untouched.
-
-    >>> import chainrule
-    >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True)
-    >>> (dx,) = chainrule.autograd.grad((x * x).sum(), x)
-    >>> dx
-    array([2., 4.], dtype=float32)
-    >>> x.grad is None
-    True
-    """
+def _roots(outputs, grad_outputs, where, create_graph):
     single_output = isinstance(outputs, Tensor)
     outputs = (outputs,) if single_output else tuple(outputs)
-    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
-    elif single_output and not isinstance(grad_outputs, (list, tuple)):
+    elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = (grad_outputs,)
     if len(grad_outputs) != len(outputs):
         raise ValueError(
-            f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs"
+            f"{where}: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs"
         )
-    for i, x in enumerate(inputs):
-        if not isinstance(x, Tensor) or not x.requires_grad:
-            raise RuntimeError(f"grad: input {i} is not a tensor that requires grad")
-    root_grads = [_check_root(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
+    return outputs, [_check_root(o, g, where, create_graph) for o, g in zip(outputs, grad_outputs)]
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``); with
+    ``inputs``, into those tensors' ``.grad`` only."""
+    create_graph = bool(create_graph)
+    retain_graph = create_graph if retain_graph is None else bool(retain_graph)
+    outputs, root_grads = _roots(tensors, grad_tensors, "backward", create_graph)
+    if inputs is None:
+        _run(outputs, root_grads, retain_graph, create_graph)
+        return
+    inputs = _input_tensors(inputs, "backward")
     capture = dict.fromkeys(inputs)
-    _run(outputs, root_grads, retain_graph, capture)
+    _run(outputs, root_grads, retain_graph, create_graph, capture)
+    for x in inputs:
+        g = capture[x]
+        if g is not None:
+            _accumulate(x, g if create_graph else xp.array(g, copy=True))
+
+
+def _input_tensors(inputs, where):
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not inputs:
+        raise ValueError(f"{where}: inputs is empty; pass the tensors to differentiate with respect to")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{where}: input {i} is a {type(x).__name__}, expected a Tensor")
+        if not x.requires_grad:
+            raise RuntimeError(f"{where}: input {i} (shape {x.shape}) does not require grad")
+    return inputs
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False, materialize_grads=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, as a tuple of Tensors; ``.grad`` is
+    left untouched.
+
+    ``grad_outputs``: d(loss)/d(output) for each non-scalar output. With ``create_graph=True``
+    the gradients are recorded, so they can be differentiated again (a Hessian-vector product is
+    ``grad(grad(f, x, create_graph=True)[0] @ v, x)``). ``allow_unused`` gives None for an
+    input the outputs do not depend on (zeros with ``materialize_grads``).
+
+    >>> import chainrule
+    >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    >>> (dx,) = chainrule.autograd.grad((x * x * x).sum(), x, create_graph=True)
+    >>> dx
+    tensor([ 3., 12.], grad_fn=<MulBackward>)
+    >>> chainrule.autograd.grad(dx.sum(), x)
+    (tensor([ 6., 12.]),)
+    """
+    create_graph = bool(create_graph)
+    retain_graph = create_graph if retain_graph is None else bool(retain_graph)
+    allow_unused = bool(allow_unused) or bool(materialize_grads)
+    inputs = _input_tensors(inputs, "grad")
+    outputs, root_grads = _roots(outputs, grad_outputs, "grad", create_graph)
+    capture = dict.fromkeys(inputs)
+    _run(outputs, root_grads, retain_graph, create_graph, capture)
     result = []
     for i, x in enumerate(inputs):
         g = capture[x]
-        if g is None and not allow_unused:
-            raise RuntimeError(
-                f"grad: input {i} (shape {x.shape}) was not used to compute the outputs; "
-                "pass allow_unused=True to get None for it"
-            )
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {x.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+            if materialize_grads:
+                g = xp.zeros_like(x._data)
+        if g is not None and not isinstance(g, Tensor):
+            g = Tensor._make(g, False, None)
         result.append(g)
     return tuple(result)

@@ -4,11 +4,14 @@ import contextlib
 
 
 class _Mode:
-    __slots__ = ("anomaly", "grad_enabled")
+    __slots__ = ("anomaly", "grad_enabled", "inplace_ops")
 
     def __init__(self):
         self.grad_enabled = True
         self.anomaly = False
+        # In-place modifications so far: a node stamps it, so backward checks the version
+        # counters of what the node saved only when something was modified since.
+        self.inplace_ops = 0
 
 
 # One process-wide switch (not per thread): ops read it on every call, so it must be cheap.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from chainrule import random
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 class Dataset:

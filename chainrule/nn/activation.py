@@ -10,7 +10,7 @@ from chainrule._arguments import int_arg, number_arg
 from chainrule.nn.module import Module
 from chainrule.ops.operands import tensor_input
 from chainrule.ops.unary import softplus_beta
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 class ReLU(Module):

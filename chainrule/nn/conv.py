@@ -85,7 +85,7 @@ class _ConvNd(Module):
             f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, "
             f"kernel {'x'.join(str(k) for k in self.kernel_size)})"
         )
-        shape = tensor_input(x, label).data.shape
+        shape = tensor_input(x, label)._data.shape
         if len(shape) not in (nd + 1, nd + 2):
             raise ValueError(
                 f"{label}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape {shape}"
@@ -186,12 +186,12 @@ class ConvTranspose2d(_ConvNd):
             return self.output_padding
         nd = self._nd
         output_size = tuple(output_size)
-        if len(output_size) == nd + 2 or (len(output_size) == nd + 1 and x.data.ndim == nd + 1):
+        if len(output_size) == nd + 2 or (len(output_size) == nd + 1 and x._data.ndim == nd + 1):
             output_size = output_size[-nd:]
         if len(output_size) != nd:
             raise ValueError(f"{type(self).__name__}: output_size must have {nd} or {nd + 2} elements, "
                              f"got {output_size}")
-        sizes = x.data.shape[-nd:]
+        sizes = x._data.shape[-nd:]
         paddings = []
         for i in range(nd):
             least = ((sizes[i] - 1) * self.stride[i] - 2 * self.padding[i]
@@ -200,7 +200,7 @@ class ConvTranspose2d(_ConvNd):
             if not least <= output_size[i] <= most:
                 raise ValueError(
                     f"{type(self).__name__}: requested output_size {output_size} is not reachable from "
-                    f"input of shape {x.data.shape}: dim {i} must lie in [{least}, {most}]"
+                    f"input of shape {x._data.shape}: dim {i} must lie in [{least}, {most}]"
                 )
             paddings.append(output_size[i] - least)
         return tuple(paddings)

@@ -9,12 +9,12 @@ from chainrule.nn.module import Module, Parameter
 from chainrule.ops.arithmetic import where
 from chainrule.ops.indexing import getitem
 from chainrule.ops.operands import wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def _indices(input, num_embeddings, name):
     """The indices as an integer array, checked against the table size."""
-    data = input.data if isinstance(input, Tensor) else input
+    data = input._data if isinstance(input, Tensor) else input
     try:
         array = xp.asarray(data)
     except (TypeError, ValueError) as err:
@@ -42,23 +42,23 @@ def embedding(input, weight: Tensor, padding_idx=None) -> Tensor:
     >>> embedding(cr.tensor([[2, 1], [0, 2]]), weight).tolist()
     [[[3.0, 4.0], [1.0, 2.0]], [[0.0, 0.0], [3.0, 4.0]]]
     """
-    if not isinstance(weight, Tensor) or weight.data.ndim != 2:
+    if not isinstance(weight, Tensor) or weight._data.ndim != 2:
         raise ValueError(
             f"embedding: weight must be a 2-D Tensor (num_embeddings, embedding_dim), got "
-            f"{weight.data.shape if isinstance(weight, Tensor) else type(weight).__name__}"
+            f"{weight._data.shape if isinstance(weight, Tensor) else type(weight).__name__}"
         )
-    return _lookup(input, weight, padding_idx, f"embedding(weight of shape {weight.data.shape})")
+    return _lookup(input, weight, padding_idx, f"embedding(weight of shape {weight._data.shape})")
 
 
 def _lookup(input, weight, padding_idx, name):
-    num = weight.data.shape[0]
+    num = weight._data.shape[0]
     indices = _indices(input, num, name)
     out = getitem(weight, indices)
     if padding_idx is not None and out.requires_grad:
         padding = indices == (padding_idx % num)
         if padding.any():
             # The padding lookups keep their values but become constants, so no gradient flows.
-            out = where(~padding[..., None], out, wrap(out.data))
+            out = where(~padding[..., None], out, wrap(out._data))
     return out
 
 
@@ -73,7 +73,7 @@ class Embedding(Module):
     >>> table = Embedding(10, 3, padding_idx=0)
     >>> table(cr.tensor([[1, 2, 0], [4, 0, 9]])).shape
     (2, 3, 3)
-    >>> table.weight.data[0].tolist()
+    >>> table.weight._data[0].tolist()
     [0.0, 0.0, 0.0]
     """
 
@@ -100,19 +100,19 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None) -> "Embedding":
         """An Embedding holding a copy of the 2-D ``embeddings``; frozen (no gradient) by default."""
-        data = embeddings.data if isinstance(embeddings, Tensor) else xp.asarray(embeddings)
+        data = embeddings._data if isinstance(embeddings, Tensor) else xp.asarray(embeddings)
         if data.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {data.shape}")
         dtype = data.dtype if data.dtype.kind == "f" else None
         table = cls(data.shape[0], data.shape[1], padding_idx, dtype=dtype)
-        table.weight.data[...] = data
+        table.weight._data[...] = data
         table.weight.requires_grad_(not freeze)
         return table
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._data[self.padding_idx] = 0
 
     def forward(self, input) -> Tensor:
         name = f"Embedding({self.num_embeddings}, {self.embedding_dim})"

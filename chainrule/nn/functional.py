@@ -41,7 +41,7 @@ from chainrule.ops.loss import (
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.operands import wrap
 from chainrule.ops.shape import cast
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -53,7 +53,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         p = number_arg(p, "p", "dropout", 0, 1)
     if not training or p == 0:
         return x
-    d = x.data
+    d = x._data
     keep = random.batch_random(d.shape, d.dtype) >= p
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     return mul(x, wrap((keep * scale).astype(d.dtype, copy=False)))
@@ -94,7 +94,7 @@ def smooth_l1_loss(input: Tensor, target, *, reduction: str = "mean", beta: floa
     size = diff.abs()
     if beta == 0:
         return _reduce(size, reduction)
-    return _reduce(where(size.data < beta, diff * diff * (0.5 / beta), size - 0.5 * beta), reduction)
+    return _reduce(where(size._data < beta, diff * diff * (0.5 / beta), size - 0.5 * beta), reduction)
 
 
 def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
@@ -103,7 +103,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     delta = number_arg(delta, "delta", "huber_loss", 0, low_open=True)
     diff = _difference(input, target, reduction, "huber_loss")
     size = diff.abs()
-    return _reduce(where(size.data < delta, diff * diff * 0.5, (size - 0.5 * delta) * delta), reduction)
+    return _reduce(where(size._data < delta, diff * diff * 0.5, (size - 0.5 * delta) * delta), reduction)
 
 
 from chainrule.nn.embedding import embedding  # noqa: E402  (defined with its layer)

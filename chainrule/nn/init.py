@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule import random
 from chainrule._arguments import number_arg
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -37,7 +37,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
 
 
 def _calculate_fan_in_and_fan_out(tensor):
-    shape = tensor.data.shape
+    shape = tensor._data.shape
     if len(shape) < 2:
         raise ValueError(f"fan in and fan out need a tensor with at least 2 dims, got shape {shape}")
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
@@ -57,13 +57,13 @@ def _target(tensor, op):
     """The tensor to fill: a floating Tensor (an integer one would truncate every value)."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{op}: expected a Tensor to fill, got {type(tensor).__name__}")
-    if tensor.data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating tensor, got dtype {tensor.data.dtype}")
+    if tensor._data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got dtype {tensor._data.dtype}")
     return tensor
 
 
 def _fill(tensor, values):
-    tensor.data[...] = values
+    tensor._data[...] = values
     return tensor
 
 
@@ -73,14 +73,14 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     a, b = number_arg(a, "a", "uniform_"), number_arg(b, "b", "uniform_")
     if a > b:
         raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
-    return _fill(tensor, random.get_generator().uniform(a, b, tensor.data.shape))
+    return _fill(tensor, random.get_generator().uniform(a, b, tensor._data.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """N(mean, std^2) draws; std >= 0."""
     _target(tensor, "normal_")
     mean, std = number_arg(mean, "mean", "normal_"), number_arg(std, "std", "normal_", 0)
-    return _fill(tensor, random.get_generator().normal(mean, std, tensor.data.shape))
+    return _fill(tensor, random.get_generator().normal(mean, std, tensor._data.shape))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -128,7 +128,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """A (semi-)orthogonal matrix (Saxe et al., 2013): rows or columns orthonormal, times gain."""
-    shape = _target(tensor, "orthogonal_").data.shape
+    shape = _target(tensor, "orthogonal_")._data.shape
     gain = number_arg(gain, "gain", "orthogonal_")
     if len(shape) < 2:
         raise ValueError(f"orthogonal_: needs a tensor with at least 2 dims, got shape {shape}")

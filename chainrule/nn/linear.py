@@ -10,7 +10,7 @@ from chainrule.nn.module import Module, Parameter
 from chainrule.ops.linalg import fast_layout, linear
 from chainrule.ops.operands import tensor_input
 from chainrule.ops.shape import flatten
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 class Identity(Module):
@@ -58,7 +58,7 @@ class Linear(Module):
     def forward(self, x):
         if not isinstance(x, Tensor):
             tensor_input(x, f"Linear({self.in_features} -> {self.out_features})")
-        shape = x.data.shape
+        shape = x._data.shape
         if not shape or shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features} -> {self.out_features}): input has "

@@ -9,7 +9,7 @@ from chainrule._arguments import int_arg, number_arg
 from chainrule.nn import functional as F
 from chainrule.nn.module import Module
 from chainrule.ops.loss import check_reduction
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 class _Loss(Module):

@@ -5,7 +5,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from chainrule.tensor import Tensor, _as_array, _check_requires_grad
+from chainrule._tensor import Tensor, _as_array, _check_requires_grad
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -205,9 +205,10 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for param in self.parameters():
             if set_to_none:
-                param.grad = None
-            elif param.grad is not None:
-                param.grad[...] = 0
+                param._grad = None
+            elif param._grad is not None:
+                param._grad = param._grad.detach() if param._grad.grad_fn is not None else param._grad
+                param._grad._data[...] = 0
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for param in self.parameters():
@@ -221,10 +222,10 @@ class Module:
         if dtype.kind != "f":  # an integer cast would silently truncate every weight
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for tensor in (*self.parameters(), *self.buffers()):
-            if tensor.data.dtype.kind == "f":
-                tensor.data = tensor.data.astype(dtype)
-                if tensor.grad is not None:
-                    tensor.grad = tensor.grad.astype(dtype)
+            if tensor._data.dtype.kind == "f":
+                tensor._data = tensor._data.astype(dtype)
+                if tensor._grad is not None:
+                    tensor._grad = Tensor._make(tensor._grad._data.astype(dtype), False, None)
         return self
 
     def double(self) -> "Module":
@@ -237,7 +238,7 @@ class Module:
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Every parameter and persistent buffer by dotted name (PyTorch's keys), as arrays that
         share memory with the module: copy them to keep a snapshot."""
-        return OrderedDict((key, tensor.data) for key, tensor in self._state_tensors().items())
+        return OrderedDict((key, tensor._data) for key, tensor in self._state_tensors().items())
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays (or tensors, PyTorch's included) into this module's parameters and buffers.
@@ -261,20 +262,20 @@ class Module:
         for key, tensor in own.items():
             if key in state_dict:
                 value = _loadable_array(state_dict[key], key, type(self).__name__)
-                if value.shape != tensor.data.shape:
+                if value.shape != tensor._data.shape:
                     problems.append(
                         f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} from checkpoint, "
-                        f"the shape in current model is {tensor.data.shape}."
+                        f"the shape in current model is {tensor._data.shape}."
                     )
                 arrays[key] = value
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
         for key, value in arrays.items():  # nothing below can fail: every check is done
             target = own[key]
-            if target.data.flags.writeable:
-                np.copyto(target.data, value, casting="unsafe")
+            if target._data.flags.writeable:
+                np.copyto(target._data, value, casting="unsafe")
             else:
-                target.data = value.astype(target.data.dtype)
+                target._data = value.astype(target._data.dtype)
         return IncompatibleKeys(missing, unexpected)
 
     def _state_tensors(self):
@@ -295,7 +296,7 @@ class Module:
         return ""
 
     def num_parameters(self) -> int:
-        return int(sum(p.data.size for p in self.parameters()))
+        return int(sum(p._data.size for p in self.parameters()))
 
     def __repr__(self):
         return self._repr(top=True)
@@ -327,7 +328,7 @@ def _check_name(kind: str, name) -> None:
 def _loadable_array(value, key: str, owner: str) -> np.ndarray:
     """A state dict entry as a numeric array, or TypeError naming its key."""
     try:
-        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        array = value._data if isinstance(value, Tensor) else np.asarray(value)
     except Exception as err:  # a ragged list, a tensor of another library that refuses to convert
         raise TypeError(
             f"load_state_dict for {owner}: {key!r} cannot be read as an array ({type(value).__name__}: {err})"

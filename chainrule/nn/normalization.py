@@ -8,7 +8,7 @@ from chainrule._backend import xp
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.operands import tensor_input
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 class _BatchNorm(Module):
@@ -43,16 +43,16 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.weight is not None:
-            self.weight.data[...] = 1
+            self.weight._data[...] = 1
         if self.bias is not None:
-            self.bias.data[...] = 0
+            self.bias._data[...] = 0
 
     def forward(self, x):
         name = f"{type(self).__name__}({self.num_features})"
@@ -66,7 +66,7 @@ class _BatchNorm(Module):
         update = self.training and self.track_running_stats
         momentum = self.momentum
         if momentum is None:  # a cumulative average: batch k weighs 1/k
-            momentum = 1.0 / (int(self.num_batches_tracked.data) + 1) if update else 0.0
+            momentum = 1.0 / (int(self.num_batches_tracked._data) + 1) if update else 0.0
         # In eval mode without running statistics the batch's own are used (PyTorch's rule).
         use_batch = self.training or self.running_mean is None
         keep = not self.training or self.track_running_stats
@@ -75,7 +75,7 @@ class _BatchNorm(Module):
             self.weight, self.bias, use_batch, momentum, self.eps,
         )
         if update:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._data += 1
         return out
 
     def extra_repr(self):
@@ -149,9 +149,9 @@ class LayerNorm(Module):
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
-            self.weight.data[...] = 1
+            self.weight._data[...] = 1
         if self.bias is not None:
-            self.bias.data[...] = 0
+            self.bias._data[...] = 0
 
     def forward(self, x):
         shape, k = tensor_input(x, "LayerNorm").shape, len(self.normalized_shape)

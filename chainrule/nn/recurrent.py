@@ -22,7 +22,7 @@ from chainrule.ops.operands import wrap
 from chainrule.ops.recurrent import rnn_sequence
 from chainrule.ops.shape import concatenate, squeeze, stack, transpose, unsqueeze
 from chainrule.ops.unary import relu, sigmoid, tanh
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 # Each step function maps (input projection at t, state tuple, W_hh, b_hh) to the new state
 # tuple, whose first entry is the output h_t. The state is (h,) for RNN and GRU, (h, c) for LSTM.
@@ -46,7 +46,7 @@ def _lstm_step(x_proj, state, w_hh, b_hh):
     """Gates in PyTorch's order i, f, g, o: c' = f * c + i * g, h' = o * tanh(c'), where
     i, f, o = sigmoid(...) and g = tanh(...) of the gates' pre-activations."""
     h, c = state
-    size = h.data.shape[-1]
+    size = h._data.shape[-1]
     gates = add(x_proj, linear(h, w_hh, b_hh))
     # One sigmoid over all four blocks (the g block's is unused) costs less than slicing first.
     sig = sigmoid(gates)
@@ -60,7 +60,7 @@ def _gru_step(x_proj, state, w_hh, b_hh):
     """Gates in PyTorch's order r, z, n: r, z = sigmoid(...),
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h = n + z * (h - n)."""
     (h,) = state
-    size = h.data.shape[-1]
+    size = h._data.shape[-1]
     h_proj = linear(h, w_hh, b_hh)
     rz = sigmoid(_columns(add(x_proj, h_proj), 0, 2 * size))
     r, z = _columns(rz, 0, size), _columns(rz, size, 2 * size)
@@ -91,9 +91,9 @@ def _check_sizes(where, input_size, hidden_size):
 def _check_dtype(where, tensor, name, dtype):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{where}: {name} must be a Tensor, got {type(tensor).__name__}")
-    if tensor.data.dtype != dtype:
+    if tensor._data.dtype != dtype:
         raise TypeError(
-            f"{where}: {name} has dtype {tensor.data.dtype}, but the parameters are {dtype} "
+            f"{where}: {name} has dtype {tensor._data.dtype}, but the parameters are {dtype} "
             "(convert the input, or the module with .double() / .float())"
         )
 
@@ -162,8 +162,8 @@ class _RNNBase(Module):
     def _check_input(self, x):
         """The input as (L, N, H_in) and whether it came batched."""
         where = self._where()
-        _check_dtype(where, x, "input", self.weight_ih_l0.data.dtype)
-        shape = x.data.shape
+        _check_dtype(where, x, "input", self.weight_ih_l0._data.dtype)
+        shape = x._data.shape
         if len(shape) not in (2, 3):
             raise ValueError(
                 f"{where}: input of shape {shape}: expected 3 dims "
@@ -178,7 +178,7 @@ class _RNNBase(Module):
             x = unsqueeze(x, 1)
         elif self.batch_first:
             x = transpose(x, 0, 1)
-        if x.data.shape[0] == 0:
+        if x._data.shape[0] == 0:
             raise ValueError(f"{where}: input of shape {shape} has an empty sequence")
         return x, batched
 
@@ -198,9 +198,9 @@ class _RNNBase(Module):
         expected = (layers, batch, self.hidden_size) if batched else (layers, self.hidden_size)
         for name, t in zip(names, tensors):
             _check_dtype(self._where(), t, name, dtype)
-            if t.data.shape != expected:
+            if t._data.shape != expected:
                 raise ValueError(
-                    f"{self._where()}: {name} has shape {t.data.shape}, expected {expected} "
+                    f"{self._where()}: {name} has shape {t._data.shape}, expected {expected} "
                     f"(num_layers * num_directions, {'N, ' if batched else ''}hidden_size)"
                 )
         if not batched:
@@ -209,8 +209,8 @@ class _RNNBase(Module):
 
     def _run(self, x, hx):
         x, batched = self._check_input(x)
-        length, batch = x.data.shape[:2]
-        states = self._initial_states(hx, batch, batched, x.data.dtype)
+        length, batch = x._data.shape[:2]
+        states = self._initial_states(hx, batch, batched, x._data.dtype)
         directions = 2 if self.bidirectional else 1
         finals = []
         for layer in range(self.num_layers):
@@ -378,9 +378,9 @@ class _CellBase(Module):
     def _cell(self, x, hx):
         """The new state tuple for input (N, in) or (in,) and state tensors, or None for zeros."""
         where = self._where()
-        dtype = self.weight_ih.data.dtype
+        dtype = self.weight_ih._data.dtype
         _check_dtype(where, x, "input", dtype)
-        shape = x.data.shape
+        shape = x._data.shape
         if len(shape) not in (1, 2) or shape[-1] != self.input_size:
             raise ValueError(
                 f"{where}: input of shape {shape}, expected (N, {self.input_size}) or ({self.input_size},)"
@@ -391,8 +391,8 @@ class _CellBase(Module):
             hx = (wrap(xp.zeros(expected, dtype=dtype)),) * len(names)
         for name, t in zip(names, hx):
             _check_dtype(where, t, name, dtype)
-            if t.data.shape != expected:
-                raise ValueError(f"{where}: {name} has shape {t.data.shape}, expected {expected}")
+            if t._data.shape != expected:
+                raise ValueError(f"{where}: {name} has shape {t._data.shape}, expected {expected}")
         return self._step(linear(x, self.weight_ih, self.bias_ih), tuple(hx), self.weight_hh, self.bias_hh)
 
     def extra_repr(self):

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def _params(parameters, op):
@@ -37,7 +37,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     op = "clip_grad_norm_"
     max_norm = _positive(max_norm, "max_norm", op)
     norm_type = _positive(norm_type, "norm_type", op)
-    grads = [p.grad for p in _params(parameters, op) if p.grad is not None]
+    grads = [p._grad._data for p in _params(parameters, op) if p._grad is not None]
     if not grads:
         return 0.0
     if norm_type == math.inf:
@@ -60,8 +60,8 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value] in place."""
     clip_value = _positive(clip_value, "clip_value", "clip_grad_value_")
     for p in _params(parameters, "clip_grad_value_"):
-        if p.grad is not None:
-            np.clip(p.grad, -clip_value, clip_value, out=p.grad)
+        if p._grad is not None:
+            np.clip(p._grad._data, -clip_value, clip_value, out=p._grad._data)
 
 
 def parameters_to_vector(parameters) -> Tensor:
@@ -69,20 +69,20 @@ def parameters_to_vector(parameters) -> Tensor:
     params = _params(parameters, "parameters_to_vector")
     if not params:
         raise ValueError("parameters_to_vector: no parameters given")
-    return Tensor(np.concatenate([p.data.reshape(-1) for p in params]))
+    return Tensor(np.concatenate([p._data.reshape(-1) for p in params]))
 
 
 def vector_to_parameters(vec, parameters) -> None:
     """Copy consecutive slices of the 1-D ``vec`` into the parameters (the inverse of above)."""
-    data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    data = vec._data if isinstance(vec, Tensor) else np.asarray(vec)
     params = _params(parameters, "vector_to_parameters")
-    needed = sum(p.data.size for p in params)
+    needed = sum(p._data.size for p in params)
     if data.ndim != 1 or data.size != needed:
         raise ValueError(
             f"vector_to_parameters: expected a 1-D vector of {needed} elements, got shape {data.shape}"
         )
     offset = 0
     for p in params:
-        n = p.data.size
-        p.data[...] = data[offset:offset + n].reshape(p.data.shape)
+        n = p._data.size
+        p._data[...] = data[offset:offset + n].reshape(p._data.shape)
         offset += n

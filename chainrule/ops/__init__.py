@@ -4,7 +4,7 @@ records one node whose VJP sits directly below the forward."""
 from chainrule.ops.arithmetic import add, div, maximum, minimum, mul, neg, pow, sub, where
 from chainrule.ops.compare import eq, ge, gt, le, lt, ne
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
-from chainrule.ops.indexing import getitem
+from chainrule.ops.indexing import getitem, index_put
 from chainrule.ops.linalg import linear, matmul
 from chainrule.ops.loss import (
     binary_cross_entropy,
@@ -82,7 +82,7 @@ DIFFERENTIABLE = (
     "sum", "mean", "var", "std", "amax", "amin", "max", "min", "logsumexp",
     "reshape", "view", "flatten", "transpose", "swapaxes", "permute", "squeeze", "unsqueeze",
     "broadcast_to", "expand", "concatenate", "cat", "stack", "split", "pad", "clone", "cast",
-    "getitem", "matmul", "linear", "softmax", "log_softmax",
+    "getitem", "index_put", "matmul", "linear", "softmax", "log_softmax",
     "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
     "batch_norm", "layer_norm",
     "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
@@ -99,11 +99,12 @@ __all__ = [
 def _attach_tensor_methods():
     """Give Tensor its operators and methods, each one the function in chainrule.ops."""
     import chainrule.ops as ops
+    from chainrule.ops import inplace
 
     def reflected(op):
         return lambda self, other: op(other, self)
 
-    from chainrule.tensor import Tensor
+    from chainrule._tensor import Tensor
 
     T = Tensor
     T.__add__, T.__radd__ = ops.add, reflected(ops.add)
@@ -129,9 +130,18 @@ def _attach_tensor_methods():
         setattr(T, name, getattr(ops, name))
     T.clamp = ops.clip
     T.neg = ops.neg
-    T.T = property(lambda self: ops.permute(self, tuple(reversed(range(self.data.ndim)))))
-    T.any = lambda self, *a, **k: Tensor._make(self.data.any(*a, **k), False, None)
-    T.all = lambda self, *a, **k: Tensor._make(self.data.all(*a, **k), False, None)
+    T.T = property(lambda self: ops.permute(self, tuple(reversed(range(self._data.ndim)))))
+    for name in ("add_", "sub_", "mul_", "div_", "pow_", "neg_", "clamp_", "fill_", "zero_", "copy_",
+                 "normal_", "uniform_"):
+        setattr(T, name, getattr(inplace, name))
+    T.clip_ = inplace.clamp_
+    T.__setitem__ = inplace.setitem
+    T.__iadd__ = inplace.add_
+    T.__isub__ = inplace.sub_
+    T.__imul__ = inplace.mul_
+    T.__itruediv__ = inplace.div_
+    T.any = lambda self, *a, **k: Tensor._make(self._data.any(*a, **k), False, None)
+    T.all = lambda self, *a, **k: Tensor._make(self._data.all(*a, **k), False, None)
 
 
 _attach_tensor_methods()

@@ -6,10 +6,10 @@ composed from add/neg/mul/pow because they sit on the hot path (losses, normalis
 """
 
 from chainrule._backend import get_default_dtype, xp
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
+from chainrule.autograd.engine import OUTPUT, needs_graph, record
+from chainrule.ops import either
 from chainrule.ops.operands import pair, wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def _binary_error(op, a, b, err):
@@ -20,60 +20,68 @@ def add(a, b) -> Tensor:
     """a + b, broadcasting."""
     a, b = pair(a, b)
     try:
-        out = a.data + b.data
+        out = a._data + b._data
     except ValueError as err:
         raise _binary_error("add", a, b, err) from None
-    if state.grad_enabled and (a.requires_grad or b.requires_grad):
-        return record("Add", out, (a, b), lambda g: (g, g))
+    if needs_graph(a, b):
+        return record("Add", out, (a, b), _add_vjp, ())
     return wrap(out)
+
+
+def _add_vjp(g):
+    return g, g
 
 
 def sub(a, b) -> Tensor:
     """a - b, broadcasting."""
     a, b = pair(a, b)
     try:
-        out = a.data - b.data
+        out = a._data - b._data
     except ValueError as err:
         raise _binary_error("sub", a, b, err) from None
-    if state.grad_enabled and (a.requires_grad or b.requires_grad):
-        return record("Sub", out, (a, b), lambda g: (g, -g))
+    if needs_graph(a, b):
+        return record("Sub", out, (a, b), _sub_vjp, ())
     return wrap(out)
+
+
+def _sub_vjp(g):
+    return g, -g
 
 
 def mul(a, b) -> Tensor:
     """a * b, broadcasting."""
     a, b = pair(a, b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     try:
         out = ad * bd
     except ValueError as err:
         raise _binary_error("mul", a, b, err) from None
-    if state.grad_enabled and (a.requires_grad or b.requires_grad):
-        need_a, need_b = a.requires_grad, b.requires_grad
-        return record(
-            "Mul", out, (a, b),
-            lambda g: (g * bd if need_a else None, g * ad if need_b else None),
-        )
+    if needs_graph(a, b):
+        return record("Mul", out, (a, b), _mul_vjp, (a, b, a.requires_grad, b.requires_grad))
     return wrap(out)
+
+
+def _mul_vjp(g, a, b, need_a, need_b):
+    return g * b if need_a else None, g * a if need_b else None
 
 
 def div(a, b) -> Tensor:
     """a / b, broadcasting (true division; integer tensors give the default floating dtype)."""
     a, b = pair(a, b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     if ad.dtype.kind != "f":  # integers and bools divide in the default floating dtype, as PyTorch's
         ad, bd = ad.astype(get_default_dtype()), bd.astype(get_default_dtype())
     try:
         out = ad / bd
     except ValueError as err:
         raise _binary_error("div", a, b, err) from None
-    if state.grad_enabled and (a.requires_grad or b.requires_grad):
-        need_b = b.requires_grad
-        return record(
-            "Div", out, (a, b),
-            lambda g: (g / bd, -g * out / bd if need_b else None),
-        )
+    if needs_graph(a, b):  # (both are floating then: only floating tensors require grad)
+        return record("Div", out, (a, b), _div_vjp, (b, OUTPUT, b.requires_grad))
     return wrap(out)
+
+
+def _div_vjp(g, b, out, need_b):
+    return g / b, -g * out / b if need_b else None
 
 
 def neg(a) -> Tensor:
@@ -89,35 +97,39 @@ def pow(a, b) -> Tensor:
     """
     if isinstance(a, Tensor) and (type(b) is int or type(b) is float):  # a Python number (not bool or NumPy)
         exponent = b
-        ad = a.data
+        ad = a._data
         if ad.dtype.kind != "f" and type(b) is float:
             ad = ad.astype(get_default_dtype())  # int ** float: the default floating dtype
         out = ad**exponent
-        if state.grad_enabled and a.requires_grad:
-            if exponent == 0:
-                return record("Pow", out, (a,), lambda g: (xp.zeros_like(g),))
-            if exponent == 2:
-                return record("Pow", out, (a,), lambda g: (2 * g * ad,))
-            return record("Pow", out, (a,), lambda g: (g * exponent * ad ** (exponent - 1),))
+        if needs_graph(a):
+            return record("Pow", out, (a,), _power_vjp, (a, exponent))
         return wrap(out)
     a, b = pair(a, b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     try:
         out = ad**bd
     except ValueError as err:
         raise _binary_error("pow", a, b, err) from None
-    if state.grad_enabled and (a.requires_grad or b.requires_grad):
-        need_a, need_b = a.requires_grad, b.requires_grad
-
-        def pow_vjp(g):
-            # PyTorch's rules at the edges: d/da is 0 where b == 0 (also at 0 ** 0), and
-            # d/db = a^b log a is 0 where a == 0 and b >= 0 (-inf for b < 0, nan for a < 0).
-            ga = g * xp.where(bd == 0, 0, bd * ad ** (bd - 1)) if need_a else None
-            gb = g * xp.where((ad == 0) & (bd >= 0), 0, out * xp.log(ad)) if need_b else None
-            return ga, gb
-
-        return record("Pow", out, (a, b), pow_vjp)
+    if needs_graph(a, b):
+        return record("Pow", out, (a, b), _pow_vjp, (a, b, OUTPUT, a.requires_grad, b.requires_grad))
     return wrap(out)
+
+
+def _power_vjp(g, a, exponent):
+    if exponent == 0:
+        return (either.zeros_like(g),)
+    if exponent == 2:
+        return (2 * g * a,)
+    return (g * exponent * a ** (exponent - 1),)
+
+
+def _pow_vjp(g, a, b, out, need_a, need_b):
+    # PyTorch's rules at the edges: d/da is 0 where b == 0 (also at 0 ** 0), and
+    # d/db = a^b log a is 0 where a == 0 and b >= 0 (-inf for b < 0, nan for a < 0).
+    av, bv = either.values(a), either.values(b)
+    ga = g * either.where(bv == 0, 0, b * a ** (b - 1)) if need_a else None
+    gb = g * either.where((av == 0) & (bv >= 0), 0, out * either.log(a)) if need_b else None
+    return ga, gb
 
 
 def maximum(a, b) -> Tensor:
@@ -132,39 +144,40 @@ def minimum(a, b) -> Tensor:
 
 def _select_extreme(a, b, pick, loses, name):
     a, b = pair(a, b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     try:
         out = pick(ad, bd)
     except ValueError as err:
         raise _binary_error(name.lower(), a, b, err) from None
-    if state.grad_enabled and (a.requires_grad or b.requires_grad):
-
-        def extreme_vjp(g):
-            # PyTorch's rule: half each on a tie, all to the operand that does not lose, none to
-            # the one that does (with a nan neither loses, so both get the gradient, as there).
-            shared = xp.where(ad == bd, g * 0.5, g)
-            return xp.where(loses(ad, bd), 0, shared), xp.where(loses(bd, ad), 0, shared)
-
-        return record(name, out, (a, b), extreme_vjp)
+    if needs_graph(a, b):
+        # PyTorch's rule: half each on a tie, all to the operand that does not lose, none to
+        # the one that does (with a nan neither loses, so both get the gradient, as there).
+        return record(name, out, (a, b), _extreme_vjp, (ad == bd, loses(ad, bd), loses(bd, ad)))
     return wrap(out)
+
+
+def _extreme_vjp(g, tie, a_loses, b_loses):
+    shared = either.where(tie, g * 0.5, g)
+    return either.where(a_loses, 0, shared), either.where(b_loses, 0, shared)
 
 
 def where(condition, a, b) -> Tensor:
     """``a`` where ``condition`` holds, else ``b`` (broadcasting); no gradient to the condition."""
-    cond = condition.data if isinstance(condition, Tensor) else xp.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else xp.asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
     a, b = pair(a, b)
     try:
-        out = xp.where(cond, a.data, b.data)
+        out = xp.where(cond, a._data, b._data)
     except ValueError as err:
         raise ValueError(
             f"where: shapes {cond.shape}, {a.shape} and {b.shape} do not broadcast ({err})"
         ) from None
-    if state.grad_enabled and (a.requires_grad or b.requires_grad):
-        zero = xp.zeros((), dtype=out.dtype)
-        return record(
-            "Where", out, (a, b),
-            lambda g: (xp.where(cond, g, zero), xp.where(cond, zero, g)),
-        )
+    if needs_graph(a, b):
+        return record("Where", out, (a, b), _where_vjp, (cond,))
     return wrap(out)
+
+
+def _where_vjp(g, cond):
+    zero = xp.zeros((), dtype=g.dtype)
+    return either.where(cond, g, zero), either.where(cond, zero, g)

@@ -2,13 +2,13 @@
 
 from chainrule._backend import xp
 from chainrule.ops.operands import pair, wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def _compare(a, b, test, op):
     a, b = pair(a, b)
     try:
-        return wrap(test(a.data, b.data))
+        return wrap(test(a._data, b._data))
     except ValueError as err:
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast ({err})") from None
 

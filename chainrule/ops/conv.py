@@ -14,7 +14,7 @@ from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.linalg import product
 from chainrule.ops.operands import same_dtype, wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 # ---------------------------------------------------------------------------- window helpers
 
@@ -186,10 +186,10 @@ def _frame(x, weight, bias, nd, op, out_channels):
     for name, t in (("input", x), ("weight", weight), ("bias", bias)):
         if not isinstance(t, Tensor) and (t is not None or name != "bias"):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
-    xd, wd = x.data, weight.data
+    xd, wd = x._data, weight._data
     if xd.dtype.kind != "f" or wd.dtype.kind != "f":
         raise TypeError(f"{op}: expected floating input and weight, got {xd.dtype} and {wd.dtype}")
-    if xd.dtype != wd.dtype or (bias is not None and bias.data.dtype != wd.dtype):
+    if xd.dtype != wd.dtype or (bias is not None and bias._data.dtype != wd.dtype):
         same_dtype(op, x, weight, bias)
     if wd.ndim != nd + 2:
         raise ValueError(f"{op}: weight must have {nd + 2} dims, got shape {wd.shape}")
@@ -200,8 +200,8 @@ def _frame(x, weight, bias, nd, op, out_channels):
     unbatched = xd.ndim == nd + 1
     if unbatched:
         xd = xd[None]
-    if bias is not None and bias.data.shape != (out_channels(wd.shape),):
-        raise ValueError(f"{op}: bias must have shape ({out_channels(wd.shape)},), got {bias.data.shape}")
+    if bias is not None and bias._data.shape != (out_channels(wd.shape),):
+        raise ValueError(f"{op}: bias must have shape ({out_channels(wd.shape)},), got {bias._data.shape}")
     return xd, unbatched
 
 
@@ -289,9 +289,9 @@ def conv_backward(g, wd, cols, geo, need_x, need_w, need_b):
 
 def _conv(x, weight, bias, stride, padding, dilation, groups, nd, op):
     xd, unbatched = _frame(x, weight, bias, nd, op, lambda shape: shape[0])
-    wd = weight.data
+    wd = weight._data
     geo = conv_geometry(xd.shape, wd.shape, stride, padding, dilation, groups, nd, op)
-    out, cols = conv_forward(xd, wd, None if bias is None else bias.data, geo)
+    out, cols = conv_forward(xd, wd, None if bias is None else bias._data, geo)
     parents = (x, weight) if bias is None else (x, weight, bias)
     if not (state.grad_enabled and any(p.requires_grad for p in parents)):
         return wrap(out[0] if unbatched else out)
@@ -310,7 +310,7 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, nd, op):
 def _conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, groups, nd, op):
     groups = _groups(groups, op)
     xd, unbatched = _frame(x, weight, bias, nd, op, lambda shape: shape[1] * groups)
-    wd = weight.data
+    wd = weight._data
     stride = _tuple(stride, nd, "stride", op, 1)
     dilation = _tuple(dilation, nd, "dilation", op, 1)
     padding = _tuple(padding, nd, "padding", op, 0)
@@ -318,7 +318,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, 
     c = xd.shape[1]
     if c != wd.shape[0] or c % groups:
         raise ValueError(
-            f"{op}: input has {c} channels (shape {x.data.shape}), but weight of shape {wd.shape} "
+            f"{op}: input has {c} channels (shape {x._data.shape}), but weight of shape {wd.shape} "
             f"expects {wd.shape[0]}" + ("" if c % groups == 0 else f", divisible by groups={groups}")
         )
     if any(op_ >= max(s, d) for op_, s, d in zip(output_padding, stride, dilation)):
@@ -330,11 +330,11 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, 
     # that convolution's adjoint, so its forward is _input_grad and its input gradient a conv.
     full = _input_grad(xd, wd, stride, dilation, groups)
     if any(t - 2 * p + o <= 0 for t, p, o in zip(full.shape[2:], padding, output_padding)):
-        raise ValueError(f"{op}: padding {padding} leaves no output for input of shape {x.data.shape}")
+        raise ValueError(f"{op}: padding {padding} leaves no output for input of shape {x._data.shape}")
     out = _pad_axes(full, [-p for p in padding], [o - p for p, o in zip(padding, output_padding)])
     out = xp.ascontiguousarray(out)
     if bias is not None:
-        out += bias.data.reshape(-1, *(1,) * nd)
+        out += bias._data.reshape(-1, *(1,) * nd)
     parents = (x, weight) if bias is None else (x, weight, bias)
     if not (state.grad_enabled and any(p.requires_grad for p in parents)):
         return wrap(out[0] if unbatched else out)
@@ -372,7 +372,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     ``padding`` may also be "valid" or "same".
 
     >>> import chainrule as cr
-    >>> conv1d(cr.ones(1, 1, 5), cr.ones(1, 1, 3), padding=1).data.tolist()
+    >>> conv1d(cr.ones(1, 1, 5), cr.ones(1, 1, 3), padding=1).tolist()
     [[[2.0, 3.0, 3.0, 3.0, 2.0]]]
     """
     return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
@@ -416,7 +416,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     each element is repeated. The gradient sums each block back.
 
     >>> import chainrule as cr
-    >>> interpolate(cr.tensor([[[1.0, 2.0]]]), scale_factor=2).data.tolist()
+    >>> interpolate(cr.tensor([[[1.0, 2.0]]]), scale_factor=2).tolist()
     [[[1.0, 1.0, 2.0, 2.0]]]
     """
     op = "interpolate"
@@ -424,7 +424,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
     if mode != "nearest":
         raise ValueError(f"{op}: only mode='nearest' is supported, got {mode!r}")
-    d = input.data
+    d = input._data
     if d.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 3-d (N, C, L) or 4-d (N, C, H, W) input, got shape {d.shape}")
     nd = d.ndim - 2

@@ -5,7 +5,7 @@ from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import constant, same_dtype, wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def _check_inner(a, b):
@@ -69,11 +69,11 @@ def matmul(a, b) -> Tensor:
     that input needs it.
     """
     if not isinstance(a, Tensor):
-        a = constant(a) if not isinstance(b, Tensor) else wrap(constant(a).data.astype(b.data.dtype, copy=False))
+        a = constant(a) if not isinstance(b, Tensor) else wrap(constant(a)._data.astype(b._data.dtype, copy=False))
     if not isinstance(b, Tensor):
-        b = wrap(constant(b).data.astype(a.data.dtype, copy=False))
+        b = wrap(constant(b)._data.astype(a._data.dtype, copy=False))
     same_dtype("matmul", a, b)
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     _check_inner(ad, bd)
     try:
         out = _matmul_2d(ad, bd) if ad.ndim == 2 and bd.ndim == 2 else ad @ bd
@@ -141,15 +141,15 @@ def linear(x, weight, bias=None) -> Tensor:
     bias (out,). VJP: dx = g @ W, dW = g^T x, db = sum of g over the leading dims."""
     if not isinstance(x, Tensor):
         raise TypeError(f"linear: expected a Tensor input, got {type(x).__name__}")
-    xd, wd = x.data, weight.data
-    if xd.dtype != wd.dtype or (bias is not None and bias.data.dtype != wd.dtype):
+    xd, wd = x._data, weight._data
+    if xd.dtype != wd.dtype or (bias is not None and bias._data.dtype != wd.dtype):
         same_dtype("linear", x, weight, bias)  # PyTorch: "mat1 and mat2 must have the same dtype"
     if wd.ndim != 2 or not xd.ndim or xd.shape[-1] != wd.shape[1]:
         raise ValueError(
             f"linear: input of shape {xd.shape} does not fit weight of shape {wd.shape}: "
             f"expected (..., {wd.shape[-1] if wd.ndim else '?'}) inputs"
         )
-    out = linear_forward(xd, wd, None if bias is None else bias.data)
+    out = linear_forward(xd, wd, None if bias is None else bias._data)
     parents = (x, weight) if bias is None else (x, weight, bias)
     need_x, need_w = x.requires_grad, weight.requires_grad
     need_b = bias is not None and bias.requires_grad

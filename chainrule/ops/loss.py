@@ -12,7 +12,7 @@ from chainrule._backend import scalar_like, xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import floating, wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -27,7 +27,7 @@ def _constant(value, dtype, op, what):
     if isinstance(value, Tensor):
         if value.requires_grad and state.grad_enabled:
             raise ValueError(f"{op}: {what} gets no gradient; pass {what}.detach()")
-        value = value.data
+        value = value._data
     return xp.asarray(value, dtype=dtype)
 
 
@@ -35,7 +35,7 @@ def _float_target(target, x, op):
     """The target as a tensor (a parent when it requires grad) and its data in the input's dtype."""
     if not isinstance(target, Tensor):
         target = wrap(xp.asarray(target))
-    return target, float_target_values(target.data, x.data, op)
+    return target, float_target_values(target._data, x._data, op)
 
 
 def float_target_values(t, d, op):
@@ -57,14 +57,14 @@ def check_target_shape(target_shape, input_shape, op) -> None:
 def _broadcast_weight(value, x, op, what):
     if value is None:
         return None
-    w = _constant(value, x.data.dtype, op, what)
+    w = _constant(value, x._data.dtype, op, what)
     try:
-        fits = xp.broadcast_shapes(w.shape, x.data.shape) == x.data.shape
+        fits = xp.broadcast_shapes(w.shape, x._data.shape) == x._data.shape
     except ValueError:
         fits = False
     if not fits:
         raise ValueError(
-            f"{op}: {what} of shape {w.shape} does not broadcast to the input's shape {x.data.shape}"
+            f"{op}: {what} of shape {w.shape} does not broadcast to the input's shape {x._data.shape}"
         )
     return w
 
@@ -133,7 +133,7 @@ def mse_loss(input, target, *, reduction: str = "mean") -> Tensor:
     x = floating(input, op)
     check_reduction(reduction, op)
     target, t = _float_target(target, x, op)
-    diff = x.data - t
+    diff = x._data - t
     out = reduce_loss(diff * diff, reduction, diff.size)
     parents = (x, target)
     if not _needs_grad(parents):
@@ -158,11 +158,11 @@ def mse_grad(g, diff, reduction):
 
 
 def _class_axis(x, op):
-    if x.data.ndim == 0:
+    if x._data.ndim == 0:
         raise ValueError(
             f"{op}: input must have a class dim, (C,), (N, C) or (N, C, d1, ...); got a 0-d tensor"
         )
-    return 0 if x.data.ndim == 1 else 1
+    return 0 if x._data.ndim == 1 else 1
 
 
 def _class_weight(weight, classes, dtype, op):
@@ -177,7 +177,7 @@ def _class_weight(weight, classes, dtype, op):
 def _class_targets(target, shape, axis, w, ignore_index, dtype, op, hint=""):
     """Validated class indices: the index array with the class axis kept (ignored entries
     pointing at class 0), the valid mask, and each target's weight (0 where ignored)."""
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target._data if isinstance(target, Tensor) else xp.asarray(target)
     expected = shape[:axis] + shape[axis + 1:]
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: class-index targets must be integers, got dtype {t.dtype}{hint}")
@@ -220,13 +220,13 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     if label_smoothing != 0.0:  # (the default costs one comparison)
         number_arg(label_smoothing, "label_smoothing", op, 0, 1)
     axis = _class_axis(x, op)
-    d = x.data
+    d = x._data
     dtype, classes = d.dtype, d.shape[axis]
     w = _class_weight(weight, classes, dtype, op)
     w_kept = None if w is None else w.reshape([classes if i == axis else 1 for i in range(d.ndim)])
     logp = log_softmax_values(d, axis)
     smooth = label_smoothing
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target._data if isinstance(target, Tensor) else xp.asarray(target)
     if t.shape == d.shape:
         return _cross_entropy_probabilities(x, target, logp, w_kept, axis, reduction, smooth)
 
@@ -338,7 +338,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction:
     x = floating(input, op)
     check_reduction(reduction, op)
     axis = _class_axis(x, op)
-    d = x.data
+    d = x._data
     w = _class_weight(weight, d.shape[axis], d.dtype, op)
     index, valid, wy = _class_targets(target, d.shape, axis, w, ignore_index, d.dtype, op)
     loss = -wy * xp.take_along_axis(d, index, axis).squeeze(axis)
@@ -374,7 +374,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     check_reduction(reduction, op)
     target, y = _float_target(target, x, op)
     w = _broadcast_weight(weight, x, op, "weight")
-    d = x.data
+    d = x._data
     for name, values in (("input", d), ("target", y)):
         inside = (values >= 0) & (values <= 1)  # False for nan, unlike a test for < 0 or > 1
         if not inside.all():
@@ -427,7 +427,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
     target, y = _float_target(target, x, op)
     w = _broadcast_weight(weight, x, op, "weight")
     pw = _broadcast_weight(pos_weight, x, op, "pos_weight")
-    d = x.data
+    d = x._data
     e = xp.exp(-xp.abs(d))
     softplus_neg = xp.log1p(e) + xp.maximum(-d, 0)  # log(1 + exp(-x)), stable for both signs
     positive = 1 if pw is None else 1 + (pw - 1) * y

@@ -6,25 +6,25 @@ from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import floating, same_dtype, wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def _check_shape(tensor, shape, op, what):
-    if tensor is not None and tensor.data.shape != shape:
-        raise ValueError(f"{op}: {what} has shape {tensor.data.shape}, expected {shape}")
+    if tensor is not None and tensor._data.shape != shape:
+        raise ValueError(f"{op}: {what} has shape {tensor._data.shape}, expected {shape}")
 
 
 def _affine(xhat, weight, bias, shape):
-    out = xhat if weight is None else xhat * weight.data.reshape(shape)
-    return out if bias is None else out + bias.data.reshape(shape)
+    out = xhat if weight is None else xhat * weight._data.reshape(shape)
+    return out if bias is None else out + bias._data.reshape(shape)
 
 
 def _same_dtype(op, x, *others):
     """PyTorch's rule for normalisation: input, statistics and affine parameters share one dtype
     ("mixed dtype (CPU): all inputs must share same datatype")."""
-    dtype = x.data.dtype
+    dtype = x._data.dtype
     for t in others:
-        if isinstance(t, Tensor) and t.data.dtype != dtype:
+        if isinstance(t, Tensor) and t._data.dtype != dtype:
             same_dtype(op, x, *(u for u in others if isinstance(u, Tensor)))
 
 
@@ -42,12 +42,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
     >>> import chainrule as cr
     >>> y = batch_norm(cr.tensor([[1.0], [3.0]]), None, None, training=True)
-    >>> [round(v, 3) for v in y.data.ravel().tolist()]
+    >>> [round(v, 3) for v in y._data.ravel().tolist()]
     [-1.0, 1.0]
     """
     op = "batch_norm"
     x = floating(input, op)
-    d = x.data
+    d = x._data
     if d.ndim < 2:
         raise ValueError(f"{op}: expected an input (N, C, ...) of at least 2 dims, got shape {d.shape}")
     channels = d.shape[1]
@@ -69,15 +69,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         centred = d - mean
         var = (centred * centred).mean(axis=axes, keepdims=True)
         if running_mean is not None:
-            running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean.reshape(channels)
+            running_mean._data[...] = (1 - momentum) * running_mean._data + momentum * mean.reshape(channels)
         if running_var is not None:
             unbiased = var.reshape(channels) * (count / (count - 1))
-            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
+            running_var._data[...] = (1 - momentum) * running_var._data + momentum * unbiased
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{op}: running_mean and running_var are needed when training=False")
-        centred = d - running_mean.data.astype(d.dtype, copy=False).reshape(kept)
-        var = running_var.data.astype(d.dtype, copy=False).reshape(kept)
+        centred = d - running_mean._data.astype(d.dtype, copy=False).reshape(kept)
+        var = running_var._data.astype(d.dtype, copy=False).reshape(kept)
     invstd = 1 / xp.sqrt(var + eps)
     xhat = centred * invstd
     out = _affine(xhat, weight, bias, kept)
@@ -86,7 +86,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return wrap(out)
     need_x = x.requires_grad
     need_w = weight is not None and weight.requires_grad
-    w = None if weight is None else weight.data.reshape(kept)
+    w = None if weight is None else weight._data.reshape(kept)
 
     def batch_norm_vjp(g):
         g_sum = g.sum(axis=axes, keepdims=True)
@@ -113,12 +113,12 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 
     >>> import chainrule as cr
     >>> y = layer_norm(cr.tensor([[1.0, 3.0]]), 2)
-    >>> [round(v, 3) for v in y.data.ravel().tolist()]
+    >>> [round(v, 3) for v in y._data.ravel().tolist()]
     [-1.0, 1.0]
     """
     op = "layer_norm"
     x = floating(input, op)
-    d = x.data
+    d = x._data
     normalized = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(normalized)
     if not k or d.ndim < k or d.shape[d.ndim - k:] != normalized:
@@ -137,7 +137,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         return wrap(out)
     need_x = x.requires_grad
     need_w = weight is not None and weight.requires_grad
-    w = None if weight is None else weight.data
+    w = None if weight is None else weight._data
 
     def layer_norm_vjp(g):
         gx = None

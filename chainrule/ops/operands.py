@@ -6,7 +6,7 @@ import numpy as np
 
 from chainrule import _backend
 from chainrule._backend import scalar_like, xp
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 _SCALARS = (int, float, bool, np.number, np.bool_)
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating
@@ -57,7 +57,7 @@ def result_type(*operands) -> np.dtype:
         if isinstance(x, _SCALARS):
             number = _combine_same(number, _scalar_dtype(x))
             continue
-        array = x.data if isinstance(x, Tensor) else _as_array_operand(x)
+        array = x._data if isinstance(x, Tensor) else _as_array_operand(x)
         if array.ndim:
             dim = _combine_same(dim, array.dtype)
         else:
@@ -102,13 +102,13 @@ def _as_array_operand(value):
 def operand(x, dtype) -> Tensor:
     """x as a tensor of ``dtype``; a floating tensor that requires grad is cast in the graph."""
     if isinstance(x, Tensor):
-        if x.data.dtype == dtype:
+        if x._data.dtype == dtype:
             return x
         if x.requires_grad:
             from chainrule.ops.shape import cast  # (shape imports this module)
 
             return cast(x, dtype)
-        return Tensor._make(x.data.astype(dtype), False, None)
+        return Tensor._make(x._data.astype(dtype), False, None)
     if isinstance(x, _SCALARS):
         return Tensor._make(xp.asarray(x, dtype=dtype), False, None)
     return Tensor._make(_as_array_operand(x).astype(dtype, copy=False), False, None)
@@ -118,8 +118,8 @@ def floating(x, op: str) -> Tensor:
     """``x`` itself if it is a floating tensor; otherwise a TypeError naming the op."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating tensor, got dtype {x.data.dtype}")
+    if x._data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got dtype {x._data.dtype}")
     return x
 
 
@@ -128,13 +128,13 @@ def pair(a, b) -> tuple:
     promotion), so that NumPy computes in that dtype. The common cases cost one test each."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype == b.data.dtype:
+            if a._data.dtype == b._data.dtype:
                 return a, b
         elif type(b) is float or type(b) is int:  # bool and NumPy numbers go the long way
-            if a.data.dtype.kind == "f":
-                return a, Tensor._make(scalar_like(b, a.data), False, None)
-    elif (type(a) is float or type(a) is int) and isinstance(b, Tensor) and b.data.dtype.kind == "f":
-        return Tensor._make(scalar_like(a, b.data), False, None), b
+            if a._data.dtype.kind == "f":
+                return a, Tensor._make(scalar_like(b, a._data), False, None)
+    elif (type(a) is float or type(a) is int) and isinstance(b, Tensor) and b._data.dtype.kind == "f":
+        return Tensor._make(scalar_like(a, b._data), False, None), b
     dtype = result_type(a, b)
     return operand(a, dtype), operand(b, dtype)
 
@@ -142,10 +142,10 @@ def pair(a, b) -> tuple:
 def same_dtype(op: str, *tensors) -> None:
     """Refuse operands of different dtypes where PyTorch does (matrix products, linear layers,
     convolutions): promoting would silently compute a float32 layer in float64. None is skipped."""
-    dtype = tensors[0].data.dtype
+    dtype = tensors[0]._data.dtype
     for t in tensors:
-        if t is not None and t.data.dtype != dtype:
-            names = " and ".join(str(u.data.dtype) for u in tensors if u is not None)
+        if t is not None and t._data.dtype != dtype:
+            names = " and ".join(str(u._data.dtype) for u in tensors if u is not None)
             raise RuntimeError(
                 f"{op}: expected operands of one dtype, but got {names}; convert the input with .to(dtype) "
                 "(or the module with .to(dtype))"

@@ -11,14 +11,14 @@ from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.conv import _pad_axes, _tuple
 from chainrule.ops.operands import wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def _spatial_input(x, nd, op):
     """The input's data, checked: floating, with nd spatial dims after (C,) or (N, C)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
-    d = x.data
+    d = x._data
     if d.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating input, got dtype {d.dtype}")
     if d.ndim not in (nd + 1, nd + 2):
@@ -204,7 +204,7 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     counts as -inf; stride defaults to kernel_size. The gradient goes to each window's (first) maximum.
 
     >>> import chainrule as cr
-    >>> max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).data.tolist()
+    >>> max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
     [[[3.0, 2.0]]]
     """
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1,
@@ -285,7 +285,7 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     zero padding counts in the mean unless ``count_include_pad=False``.
 
     >>> import chainrule as cr
-    >>> avg_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).data.tolist()
+    >>> avg_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
     [[[2.0, 1.0]]]
     """
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
@@ -297,7 +297,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     (C, H, W); ``divisor_override`` replaces the window size as the divisor.
 
     >>> import chainrule as cr
-    >>> avg_pool2d(cr.ones(1, 1, 4, 4), 2, padding=1).data[0, 0].tolist()
+    >>> avg_pool2d(cr.ones(1, 1, 4, 4), 2, padding=1)[0, 0].tolist()
     [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]]
     """
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
@@ -362,7 +362,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     covers [floor(i L / out), ceil((i + 1) L / out)).
 
     >>> import chainrule as cr
-    >>> adaptive_avg_pool1d(cr.tensor([[[1.0, 2.0, 3.0]]]), 2).data.tolist()
+    >>> adaptive_avg_pool1d(cr.tensor([[[1.0, 2.0, 3.0]]]), 2).tolist()
     [[[1.5, 2.5]]]
     """
     return _adaptive_avg_pool(input, output_size, 1, "adaptive_avg_pool1d")

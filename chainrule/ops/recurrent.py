@@ -9,7 +9,7 @@ from chainrule.autograd.mode import state
 from chainrule.ops.linalg import product
 from chainrule.ops.operands import wrap
 from chainrule.ops.unary import sigmoid_values
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -144,16 +144,16 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
     """
     if mode not in GATES:
         raise ValueError(f"rnn_sequence: mode must be one of {sorted(GATES)}, got {mode!r}")
-    x, w_ih, w_hh = input.data, weight_ih.data, weight_hh.data
-    b_ih = None if bias_ih is None else bias_ih.data
-    b_hh = None if bias_hh is None else bias_hh.data
+    x, w_ih, w_hh = input._data, weight_ih._data, weight_hh._data
+    b_ih = None if bias_ih is None else bias_ih._data
+    b_hh = None if bias_hh is None else bias_hh._data
     lstm = mode == "LSTM"
     if reverse:
         x = x[::-1]
     projected = product(x, w_ih.T)
     if b_ih is not None:
         projected += b_ih
-    hs, saved = _forward(mode, projected, h0.data, c0.data if lstm else None, w_hh, b_hh)
+    hs, saved = _forward(mode, projected, h0._data, c0._data if lstm else None, w_hh, b_hh)
     out = xp.concatenate([hs, saved["c"]], axis=2) if lstm else hs
     if reverse:
         out = out[::-1]
@@ -162,8 +162,8 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
     if not (state.grad_enabled and any(p.requires_grad for p in parents)):
         return wrap(out)
     size = w_hh.shape[1]
-    h0d = h0.data
-    c0d = c0.data if lstm else None
+    h0d = h0._data
+    c0d = c0._data if lstm else None
 
     def rnn_sequence_vjp(g):
         if reverse:

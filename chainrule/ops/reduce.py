@@ -12,7 +12,7 @@ from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import dim_arg, dims, wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -21,7 +21,7 @@ def _prepare(x, dim, axis, keepdim, keepdims, op):
     """The reduced axes, whether they are kept, and the output shape with them kept as size 1."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    shape = x.data.shape
+    shape = x._data.shape
     axes = dims(dim_arg(dim, axis), len(shape), op)
     keep = bool(keepdim if keepdims is None else keepdims)
     kept_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
@@ -45,7 +45,7 @@ def _count(shape, axes):
 
 def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "sum")
-    d = x.data
+    d = x._data
     out = xp.asarray(d.sum(axis=axes, keepdims=keep))
     if state.grad_enabled and x.requires_grad:
         shape = d.shape
@@ -55,7 +55,7 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
 
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "mean")
-    d = x.data
+    d = x._data
     if d.dtype.kind != "f":
         raise TypeError(f"mean: expected a floating tensor, got dtype {d.dtype}")
     n = _count(d.shape, axes)
@@ -76,7 +76,7 @@ def _quotient(total, n):
 
 def _variance_parts(x, dim, axis, keepdim, keepdims, correction, unbiased, op):
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, op)
-    d = x.data
+    d = x._data
     if d.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating tensor, got dtype {d.dtype}")
     if unbiased is not None:
@@ -119,7 +119,7 @@ def std(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, k
 
 def _extreme(x, dim, axis, keepdim, keepdims, pick, name, nan_shares=False):
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, name.lower())
-    d = x.data
+    d = x._data
     if d.size == 0:
         raise ValueError(f"{name.lower()}: cannot reduce an empty tensor of shape {d.shape}")
     kept = pick(d, axis=axes, keepdims=True)
@@ -176,7 +176,7 @@ def _indexed_extreme(x, dim, keepdim, pick, op):
     """(values, indices) along one dim; the gradient flows to the indexed elements only."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    d = x.data
+    d = x._data
     if d.size == 0:
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {d.shape}")
     axis = dims(dim, d.ndim, op)[0] if d.ndim else None
@@ -206,7 +206,7 @@ def _indexed_extreme(x, dim, keepdim, pick, op):
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     """log(sum(exp(x))) over ``dim``, shifted by the maximum so that it never overflows."""
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "logsumexp")
-    d = x.data
+    d = x._data
     if d.dtype.kind != "f":
         raise TypeError(f"logsumexp: expected a floating tensor, got dtype {d.dtype}")
     shift = d.max(axis=axes, keepdims=True, initial=-xp.inf)  # -inf over no elements
@@ -223,7 +223,7 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor
 def _arg(x, dim, keepdim, pick, op):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    d = x.data
+    d = x._data
     if dim is None:
         return wrap(xp.asarray(pick(d)))
     (a,) = dims(dim, d.ndim, op)

@@ -9,7 +9,7 @@ from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import dims, operand, result_type, wrap
-from chainrule.tensor import Tensor, as_dtype
+from chainrule._tensor import Tensor, as_dtype
 
 
 def _moved(name, x, out, vjp):
@@ -28,7 +28,7 @@ def _shape_arg(shape):
 def reshape(x, *shape) -> Tensor:
     """The same elements in a new shape (one dim may be -1); a view when NumPy allows."""
     shape = _shape_arg(shape)
-    d = x.data
+    d = x._data
     try:
         out = d.reshape(shape)
     except ValueError:
@@ -44,7 +44,7 @@ view = reshape
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims start_dim..end_dim into one."""
-    shape = x.data.shape
+    shape = x._data.shape
     if not shape:
         return reshape(x, 1)
     start, end = dims(start_dim, len(shape), "flatten")[0], dims(end_dim, len(shape), "flatten")[0]
@@ -55,8 +55,8 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def transpose(x, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (PyTorch's transpose; NumPy calls it swapaxes)."""
-    a, b = dims(dim0, x.data.ndim, "transpose")[0], dims(dim1, x.data.ndim, "transpose")[0]
-    out = x.data.swapaxes(a, b)
+    a, b = dims(dim0, x._data.ndim, "transpose")[0], dims(dim1, x._data.ndim, "transpose")[0]
+    out = x._data.swapaxes(a, b)
     return _moved("Transpose", x, out, lambda g: (g.swapaxes(a, b),))
 
 
@@ -66,18 +66,18 @@ swapaxes = transpose
 def permute(x, *order) -> Tensor:
     """Reorder all dims: ``out.shape[i] == x.shape[order[i]]``."""
     order = _shape_arg(order)
-    ndim = x.data.ndim
+    ndim = x._data.ndim
     if sorted(o % ndim if ndim else o for o in order) != list(range(ndim)):
-        raise ValueError(f"permute: {order} is not a permutation of the {ndim} dims of shape {x.data.shape}")
+        raise ValueError(f"permute: {order} is not a permutation of the {ndim} dims of shape {x._data.shape}")
     order = tuple(o % ndim for o in order)
     inverse = tuple(np.argsort(order))
-    out = x.data.transpose(order)
+    out = x._data.transpose(order)
     return _moved("Permute", x, out, lambda g: (g.transpose(inverse),))
 
 
 def squeeze(x, dim=None) -> Tensor:
     """Drop size-1 dims (all of them, or those in ``dim`` that have size 1, as in PyTorch)."""
-    d = x.data
+    d = x._data
     axes = dims(dim, d.ndim, "squeeze")
     out = d.squeeze(tuple(a for a in axes if d.shape[a] == 1))
     in_shape = d.shape
@@ -86,7 +86,7 @@ def squeeze(x, dim=None) -> Tensor:
 
 def unsqueeze(x, dim: int) -> Tensor:
     """Insert a size-1 dim at position ``dim`` (negative counts from the end of the result)."""
-    d = x.data
+    d = x._data
     (axis,) = dims(dim, d.ndim + 1, "unsqueeze")
     out = xp.expand_dims(d, axis)
     in_shape = d.shape
@@ -97,16 +97,16 @@ def broadcast_to(x, *shape) -> Tensor:
     """A read-only broadcast view of ``shape``; the engine sums the gradient back."""
     shape = _shape_arg(shape)
     try:
-        out = xp.broadcast_to(x.data, shape)
+        out = xp.broadcast_to(x._data, shape)
     except ValueError:
-        raise ValueError(f"broadcast_to: cannot broadcast shape {x.data.shape} to {shape}") from None
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x._data.shape} to {shape}") from None
     return _moved("Expand", x, out, lambda g: (g,))
 
 
 def expand(x, *sizes) -> Tensor:
     """As broadcast_to, where -1 keeps a dim's size (PyTorch's expand)."""
     sizes = _shape_arg(sizes)
-    shape = x.data.shape
+    shape = x._data.shape
     offset = len(sizes) - len(shape)
     if offset < 0:
         raise ValueError(f"expand: {sizes} has fewer dims than the tensor's shape {shape}")
@@ -118,16 +118,16 @@ def concatenate(tensors, dim: int = 0) -> Tensor:
     """Join tensors along an existing dim (dtypes promoted as by ``+``); 0-d tensors have none."""
     tensors = _tensor_list(tensors, "concatenate")
     for i, t in enumerate(tensors):
-        if not t.data.ndim:
+        if not t._data.ndim:
             raise ValueError(f"concatenate: zero-dimensional tensor (at position {i}) cannot be concatenated")
-    (axis,) = dims(dim, tensors[0].data.ndim, "concatenate")
+    (axis,) = dims(dim, tensors[0]._data.ndim, "concatenate")
     try:
-        out = xp.concatenate([t.data for t in tensors], axis=axis)
+        out = xp.concatenate([t._data for t in tensors], axis=axis)
     except ValueError:
-        shapes = [t.data.shape for t in tensors]
+        shapes = [t._data.shape for t in tensors]
         raise ValueError(f"concatenate: shapes {shapes} differ outside dim {dim}") from None
     if state.grad_enabled and any(t.requires_grad for t in tensors):
-        bounds = np.cumsum([t.data.shape[axis] for t in tensors])[:-1]
+        bounds = np.cumsum([t._data.shape[axis] for t in tensors])[:-1]
         return record("Concatenate", out, tensors, lambda g: tuple(xp.split(g, bounds, axis=axis)))
     return wrap(out)
 
@@ -138,11 +138,11 @@ cat = concatenate
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join equally shaped tensors along a new dim (dtypes promoted as by ``+``)."""
     tensors = _tensor_list(tensors, "stack")
-    (axis,) = dims(dim, tensors[0].data.ndim + 1, "stack")
-    shapes = {t.data.shape for t in tensors}
+    (axis,) = dims(dim, tensors[0]._data.ndim + 1, "stack")
+    shapes = {t._data.shape for t in tensors}
     if len(shapes) > 1:
-        raise ValueError(f"stack: all tensors need the same shape, got {[t.data.shape for t in tensors]}")
-    out = xp.stack([t.data for t in tensors], axis=axis)
+        raise ValueError(f"stack: all tensors need the same shape, got {[t._data.shape for t in tensors]}")
+    out = xp.stack([t._data for t in tensors], axis=axis)
     if state.grad_enabled and any(t.requires_grad for t in tensors):
         n = len(tensors)
         lead = (slice(None),) * axis
@@ -156,8 +156,8 @@ def _tensor_list(tensors, op):
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
     if not all(isinstance(t, Tensor) for t in tensors):
         raise TypeError(f"{op}: expected a sequence of Tensors, got {[type(t).__name__ for t in tensors]}")
-    dtype = tensors[0].data.dtype
-    if any(t.data.dtype != dtype for t in tensors):
+    dtype = tensors[0]._data.dtype
+    if any(t._data.dtype != dtype for t in tensors):
         dtype = result_type(*tensors)
         tensors = tuple(operand(t, dtype) for t in tensors)
     return tensors
@@ -168,8 +168,8 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
     listed sizes. Each piece is a slice of ``x``, so its gradient comes from indexing."""
     from chainrule.ops.indexing import getitem
 
-    (axis,) = dims(dim, x.data.ndim, "split")
-    length = x.data.shape[axis]
+    (axis,) = dims(dim, x._data.ndim, "split")
+    length = x._data.shape[axis]
     if not isinstance(split_size_or_sections, (list, tuple)):
         split_size_or_sections = int_arg(split_size_or_sections, "split_size", "split")
         sizes = [split_size_or_sections] * (length // split_size_or_sections)
@@ -192,7 +192,7 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
 def pad(x, pad, value: float = 0.0) -> Tensor:
     """Pad with a constant, PyTorch's convention: ``pad = (left, right)`` for the last dim, then
     ``(top, bottom)`` for the one before, and so on."""
-    d = x.data
+    d = x._data
     pad = tuple(int_arg(p, "pad", "pad", None) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > d.ndim:
         raise ValueError(f"pad: expected pairs for at most {d.ndim} dims, got {pad}")
@@ -208,13 +208,13 @@ def pad(x, pad, value: float = 0.0) -> Tensor:
 
 def clone(x) -> Tensor:
     """A copy that stays in the graph."""
-    return _moved("Clone", x, x.data.copy(), lambda g: (g,))
+    return _moved("Clone", x, x._data.copy(), lambda g: (g,))
 
 
 def cast(x, dtype) -> Tensor:
     """x converted to ``dtype``; gradients flow back (converted) between floating dtypes."""
     dtype = as_dtype(dtype, "to")
-    d = x.data
+    d = x._data
     if d.dtype == dtype:
         return x
     out = d.astype(dtype)

@@ -4,21 +4,21 @@ from chainrule._backend import xp
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import dims, wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 def _axis(x, dim, op):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating tensor, got dtype {x.data.dtype}")
-    return dims(dim, x.data.ndim, op)[0] if x.data.ndim else None
+    if x._data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got dtype {x._data.dtype}")
+    return dims(dim, x._data.ndim, op)[0] if x._data.ndim else None
 
 
 def softmax(x, dim: int = -1) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along ``dim``; VJP: y * (g - sum(g * y))."""
     axis = _axis(x, dim, "softmax")
-    d = x.data
+    d = x._data
     e = xp.exp(d - d.max(axis=axis, keepdims=True))
     out = e / e.sum(axis=axis, keepdims=True)
     if state.grad_enabled and x.requires_grad:
@@ -32,7 +32,7 @@ def softmax(x, dim: int = -1) -> Tensor:
 def log_softmax(x, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along ``dim``; VJP: g - softmax(x) * sum(g)."""
     axis = _axis(x, dim, "log_softmax")
-    d = x.data
+    d = x._data
     shifted = d - d.max(axis=axis, keepdims=True)
     out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
     if state.grad_enabled and x.requires_grad:

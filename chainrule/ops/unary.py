@@ -6,15 +6,15 @@ import numpy as np
 
 from chainrule._arguments import number_arg
 from chainrule._backend import get_default_dtype, scalar_like, shared_zeros_like, xp
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
+from chainrule.autograd.engine import OUTPUT, needs_graph, record
+from chainrule.ops import either
 from chainrule.ops.operands import constant, floating, wrap
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
-def _unary(name, x, out, vjp):
-    if state.grad_enabled and x.requires_grad:
-        return record(name, out, (x,), vjp)
+def _unary(name, x, out, vjp, saved):
+    if needs_graph(x):
+        return record(name, out, (x,), vjp, saved)
     return wrap(out)
 
 
@@ -27,61 +27,85 @@ def _math_input(x, op):
     """As ``_float_input``, but integer and bool tensors become the default floating dtype, as
     PyTorch's exp, log, sqrt, sin, cos, tanh and sigmoid of an int64 tensor give float32."""
     if isinstance(x, Tensor):
-        kind = x.data.dtype.kind
+        kind = x._data.dtype.kind
         if kind == "f":  # the usual case first: one call fewer on every activation
             return x
         if kind in "biu":
-            return wrap(x.data.astype(get_default_dtype()))
+            return wrap(x._data.astype(get_default_dtype()))
     return _float_input(x, op)
 
 
 def exp(x) -> Tensor:
     x = _math_input(x, "exp")
-    out = xp.exp(x.data)
-    return _unary("Exp", x, out, lambda g: (g * out,))
+    return _unary("Exp", x, xp.exp(x._data), _exp_vjp, (OUTPUT,))
+
+
+def _exp_vjp(g, out):
+    return (g * out,)
 
 
 def log(x) -> Tensor:
     x = _math_input(x, "log")
-    d = x.data
-    return _unary("Log", x, xp.log(d), lambda g: (g / d,))
+    return _unary("Log", x, xp.log(x._data), _log_vjp, (x,))
+
+
+def _log_vjp(g, x):
+    return (g / x,)
 
 
 def log1p(x) -> Tensor:
     x = _math_input(x, "log1p")
-    d = x.data
-    return _unary("Log1p", x, xp.log1p(d), lambda g: (g / (1 + d),))
+    return _unary("Log1p", x, xp.log1p(x._data), _log1p_vjp, (x,))
+
+
+def _log1p_vjp(g, x):
+    return (g / (1 + x),)
 
 
 def sqrt(x) -> Tensor:
     x = _math_input(x, "sqrt")
-    out = xp.sqrt(x.data)
-    return _unary("Sqrt", x, out, lambda g: (g / (2 * out),))
+    return _unary("Sqrt", x, xp.sqrt(x._data), _sqrt_vjp, (OUTPUT,))
+
+
+def _sqrt_vjp(g, out):
+    return (g / (2 * out),)
 
 
 def abs(x) -> Tensor:
     """|x|; the gradient at 0 (and at nan) is 0, PyTorch's sgn."""
     x = _float_input(x, "abs")
-    d = x.data
-    return _unary("Abs", x, xp.abs(d), lambda g: (g * xp.where(d == d, xp.sign(d), 0),))
+    return _unary("Abs", x, xp.abs(x._data), _abs_vjp, (either.sign(x._data),))
+
+
+def _abs_vjp(g, sign):
+    return (g * sign,)
 
 
 def sin(x) -> Tensor:
     x = _math_input(x, "sin")
-    d = x.data
-    return _unary("Sin", x, xp.sin(d), lambda g: (g * xp.cos(d),))
+    return _unary("Sin", x, xp.sin(x._data), _sin_vjp, (x,))
+
+
+def _sin_vjp(g, x):
+    return (g * either.cos(x),)
 
 
 def cos(x) -> Tensor:
     x = _math_input(x, "cos")
-    d = x.data
-    return _unary("Cos", x, xp.cos(d), lambda g: (-g * xp.sin(d),))
+    return _unary("Cos", x, xp.cos(x._data), _cos_vjp, (x,))
+
+
+def _cos_vjp(g, x):
+    return (-g * either.sin(x),)
 
 
 def tanh(x) -> Tensor:
     x = _math_input(x, "tanh")
-    out = xp.tanh(x.data)
-    return _unary("Tanh", x, out, lambda g: (tanh_grad(g, out),))
+    return _unary("Tanh", x, xp.tanh(x._data), _tanh_vjp, (OUTPUT,))
+
+
+def _tanh_vjp(g, out):
+    return (tanh_grad(g, out),)
 
 
 def tanh_grad(g, out):
@@ -91,8 +115,11 @@ def tanh_grad(g, out):
 def sigmoid(x) -> Tensor:
     """1 / (1 + e^-x), computed without overflow for large |x|."""
     x = _math_input(x, "sigmoid")
-    out = sigmoid_values(x.data)
-    return _unary("Sigmoid", x, out, lambda g: (sigmoid_grad(g, out),))
+    return _unary("Sigmoid", x, sigmoid_values(x._data), _sigmoid_vjp, (OUTPUT,))
+
+
+def _sigmoid_vjp(g, out):
+    return (sigmoid_grad(g, out),)
 
 
 def sigmoid_values(d):
@@ -110,8 +137,11 @@ def sigmoid_grad(g, out):
 def relu(x) -> Tensor:
     """max(x, 0); the gradient at 0 is 0."""
     x = _float_input(x, "relu")
-    out = relu_values(x.data)
-    return _unary("Relu", x, out, lambda g: (relu_grad(g, out),))
+    return _unary("Relu", x, relu_values(x._data), _relu_vjp, (OUTPUT,))
+
+
+def _relu_vjp(g, out):
+    return (relu_grad(g, out),)
 
 
 def relu_values(d):
@@ -129,10 +159,14 @@ def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
     x = _float_input(x, "leaky_relu")
     if type(negative_slope) is not float:  # (the usual float costs one test)
         negative_slope = number_arg(negative_slope, "negative_slope", "leaky_relu")
-    d = x.data
+    d = x._data
     positive = d > 0
     out = xp.where(positive, d, d * negative_slope)
-    return _unary("LeakyRelu", x, out, lambda g: (xp.where(positive, g, g * negative_slope),))
+    return _unary("LeakyRelu", x, out, _leaky_relu_vjp, (positive, negative_slope))
+
+
+def _leaky_relu_vjp(g, positive, negative_slope):
+    return (either.where(positive, g, g * negative_slope),)
 
 
 def elu(x, alpha: float = 1.0) -> Tensor:
@@ -140,11 +174,16 @@ def elu(x, alpha: float = 1.0) -> Tensor:
     x = _float_input(x, "elu")
     if type(alpha) is not float:
         alpha = number_arg(alpha, "alpha", "elu")
-    d = x.data
+    d = x._data
     positive = d > 0
     negative_part = alpha * xp.expm1(xp.minimum(d, 0))
     out = xp.where(positive, d, negative_part)
-    return _unary("Elu", x, out, lambda g: (xp.where(positive, g, g * (negative_part + alpha)),))
+    return _unary("Elu", x, out, _elu_vjp, (OUTPUT, positive, alpha))
+
+
+def _elu_vjp(g, out, positive, alpha):
+    # on the negative side out = alpha (e^x - 1), whose derivative is out + alpha
+    return (either.where(positive, g, g * (out + alpha)),)
 
 
 def _erf(values):
@@ -162,22 +201,48 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 def gelu(x, approximate: str = "none") -> Tensor:
     """x * Phi(x) (Phi: the standard normal CDF); ``approximate="tanh"`` uses PyTorch's tanh form."""
     x = _float_input(x, "gelu")
-    d = x.data
+    d = x._data
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (d + 0.044715 * d**3)
-        t = xp.tanh(inner)
-        out = 0.5 * d * (1 + t)
-
-        def gelu_tanh_vjp(g):
-            d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * d * d)
-            return (g * (0.5 * (1 + t) + 0.5 * d * (1 - t * t) * d_inner),)
-
-        return _unary("Gelu", x, out, gelu_tanh_vjp)
+        out = 0.5 * d * (1 + xp.tanh(inner))
+        return _unary("Gelu", x, out, _gelu_tanh_vjp, (x,))
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    cdf = 0.5 * (1 + _erf(d * (1 / math.sqrt(2))))
-    out = d * cdf
-    return _unary("Gelu", x, out, lambda g: (g * (cdf + d * _INV_SQRT_2PI * xp.exp(-0.5 * d * d)),))
+    out = d * _normal_cdf(d)
+    return _unary("Gelu", x, out, _gelu_vjp, (x,))
+
+
+def _gelu_tanh_vjp(g, x):
+    t = either.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+    d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+    return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner),)
+
+
+def _gelu_vjp(g, x):
+    return (g * gelu_slope(x),)
+
+
+def _normal_cdf(d):
+    return 0.5 * (1 + _erf(d * (1 / math.sqrt(2))))
+
+
+def _normal_pdf(x):
+    return _INV_SQRT_2PI * either.exp(-0.5 * x * x)
+
+
+def gelu_slope(x):
+    """d gelu / dx = Phi(x) + x phi(x): an op of its own, because Phi (erf) is not one; its
+    derivative phi(x) (2 - x^2) is written with ops, so gelu differentiates to any order."""
+    if not isinstance(x, Tensor):
+        return _normal_cdf(x) + x * _normal_pdf(x)
+    out = _normal_cdf(x._data) + x._data * _normal_pdf(x._data)
+    if needs_graph(x):
+        return record("GeluSlope", out, (x,), _gelu_slope_vjp, (x,))
+    return wrap(out)
+
+
+def _gelu_slope_vjp(g, x):
+    return (g * _normal_pdf(x) * (2 - x * x),)
 
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -186,18 +251,17 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     if type(beta) is not float or type(threshold) is not float or beta == 0:
         beta = softplus_beta(beta, "softplus")
         threshold = number_arg(threshold, "threshold", "softplus")
-    d = x.data
+    d = x._data
     scaled = d * beta
     linear = scaled > threshold
     # logaddexp(0, s) = log(1 + e^s) without overflow.
     out = xp.where(linear, d, xp.logaddexp(0, scaled) / beta).astype(d.dtype, copy=False)
+    return _unary("Softplus", x, out, _softplus_vjp, (x, beta, linear))
 
-    def softplus_vjp(g):
-        e = xp.exp(-xp.abs(scaled))
-        slope = xp.where(scaled >= 0, 1 / (1 + e), e / (1 + e))
-        return (xp.where(linear, g, g * slope),)
 
-    return _unary("Softplus", x, out, softplus_vjp)
+def _softplus_vjp(g, x, beta, linear):
+    # the slope is sigmoid(beta x) below the threshold, 1 above it
+    return (either.where(linear, g, g * either.sigmoid(x * beta)),)
 
 
 def softplus_beta(beta, owner):
@@ -215,17 +279,19 @@ def clip(x, min=None, max=None) -> Tensor:
     for name, bound in (("min", min), ("max", max)):
         if not isinstance(bound, (type(None), int, float, np.number, Tensor, np.ndarray)) or isinstance(bound, bool):
             raise TypeError(f"clip: {name} must be a number or a tensor, got {type(bound).__name__} {bound!r}")
-    d = x.data
-    lo = None if min is None else xp.asarray(getattr(min, "data", min), dtype=d.dtype)
-    hi = None if max is None else xp.asarray(getattr(max, "data", max), dtype=d.dtype)
+    d = x._data
+    lo = None if min is None else xp.asarray(getattr(min, "_data", min), dtype=d.dtype)
+    hi = None if max is None else xp.asarray(getattr(max, "_data", max), dtype=d.dtype)
     out = xp.clip(d, lo, hi)
+    if not needs_graph(x):
+        return wrap(out)
+    inside = xp.ones(d.shape, dtype=bool)
+    if lo is not None:
+        inside &= d >= lo
+    if hi is not None:
+        inside &= d <= hi
+    return record("Clip", out, (x,), _clip_vjp, (inside,))
 
-    def clip_vjp(g):
-        inside = xp.ones(d.shape, dtype=bool)
-        if lo is not None:
-            inside &= d >= lo
-        if hi is not None:
-            inside &= d <= hi
-        return (g * inside,)
 
-    return _unary("Clip", x, out, clip_vjp)
+def _clip_vjp(g, inside):
+    return (g * inside,)

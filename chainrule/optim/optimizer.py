@@ -10,7 +10,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 
 
 class Range(NamedTuple):
@@ -42,7 +42,7 @@ def _as_float(value):
     """``value`` as a Python float when it is a real number (not a bool) or a one-element tensor
     or array of numbers (PyTorch accepts a tensor lr: it is read here, once), else None."""
     if isinstance(value, (Tensor, np.ndarray, np.generic)):
-        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        array = value._data if isinstance(value, Tensor) else np.asarray(value)
         return float(array.reshape(())) if array.size == 1 and array.dtype.kind in "fiu" else None
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         try:
@@ -72,7 +72,7 @@ def check_hyperparameter(where: str, key: str, value, spec):
         return tuple(check_hyperparameter(where, f"{key}[{i}]", v, each[i]) for i, v in enumerate(value))
     number = _as_float(value)
     if number is None:
-        array = value.data if isinstance(value, Tensor) else value
+        array = value._data if isinstance(value, Tensor) else value
         if isinstance(array, np.ndarray) and array.size != 1:
             raise ValueError(f"{where}: Tensor {key} must be 1-element, got {_shown(value)}")
         raise TypeError(f"{where}: {key} must be a real number, got {_shown(value)}")
@@ -147,7 +147,7 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: can only optimize Tensors, got {type(p).__name__}")
-            if p.data.dtype.kind != "f" or p.grad_fn is not None:
+            if p._data.dtype.kind != "f" or p.grad_fn is not None:
                 raise ValueError(
                     f"{name}: can only optimize floating leaf tensors, got one of dtype {p.dtype}"
                 )
@@ -167,9 +167,10 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad[...] = 0
+                    p._grad = None
+                elif p._grad is not None:
+                    p._grad = p._grad.detach() if p._grad.grad_fn is not None else p._grad
+                    p._grad._data[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (those whose grad is None are skipped).
@@ -184,12 +185,14 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                grad = p._grad
+                if grad is None:
                     continue
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = {}
-                self._update(p.data, p.grad, state, group)
+                self._update(p._data, grad._data, state, group)
+                p._bump_version()  # a graph that saved p now sees it was modified
         return loss
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
@@ -289,7 +292,7 @@ class Optimizer:
             if self.state_keys is None and not isinstance(v, (numbers.Number, np.ndarray, np.generic, Tensor)):
                 restored[k] = copy.deepcopy(v)  # a user's optimizer keeps state of its own kinds
                 continue
-            array = np.asarray(v.data if isinstance(v, Tensor) else v)
+            array = np.asarray(v._data if isinstance(v, Tensor) else v)
             if array.dtype.kind not in "fiu":
                 raise TypeError(f"{where}: state {k!r} of parameter {index} must be numbers, got {_shown(v)}")
             if not np.isfinite(array).all():
@@ -300,10 +303,10 @@ class Optimizer:
                     raise ValueError(f"{where}: state 'step' of parameter {index} must be an integer >= 0, "
                                      f"got {value!r}")
                 restored[k] = int(value) if k == "step" else value
-            elif array.shape != p.data.shape:
-                raise ValueError(f"{where}: state {k!r} has shape {array.shape}, its parameter {p.data.shape}")
+            elif array.shape != p._data.shape:
+                raise ValueError(f"{where}: state {k!r} has shape {array.shape}, its parameter {p._data.shape}")
             else:
-                restored[k] = array.astype(p.data.dtype)  # a copy: the caller's dict stays theirs
+                restored[k] = array.astype(p._data.dtype)  # a copy: the caller's dict stays theirs
         return restored
 
     def __repr__(self):

@@ -197,10 +197,10 @@ class TerminateOnNaN(Callback):
             culprit = f"the loss is {logs['loss']}"
         else:
             for name, p in trainer.model.named_parameters():
-                if not np.isfinite(p.data).all():
+                if not np.isfinite(p._data).all():
                     culprit = f"weight {name!r} is not finite"
                     break
-                if p.grad is not None and not np.isfinite(p.grad).all():
+                if p._grad is not None and not np.isfinite(p._grad._data).all():
                     culprit = f"the gradient of {name!r} is not finite"
                     break
         if culprit:

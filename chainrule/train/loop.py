@@ -14,7 +14,7 @@ from chainrule.autograd.mode import no_grad
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
-from chainrule.tensor import Tensor
+from chainrule._tensor import Tensor
 from chainrule.train.callbacks import HOOKS, ProgressBar
 from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
 from chainrule.train.history import History
@@ -30,7 +30,7 @@ def _as_array(value, what, name):
     if value is None:
         raise TypeError(f"{what}: the {name} are None; expected an array or tensor with one entry per sample")
     try:
-        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        array = value._data if isinstance(value, Tensor) else np.asarray(value)
     except ValueError as err:  # ragged nested lists
         raise ValueError(f"{what}: the {name} cannot be made into one array ({err})") from None
     return check_data(what, name, array)
@@ -118,7 +118,7 @@ class _Loader:
         for batch in self.loader:
             if not isinstance(batch, (tuple, list)) or len(batch) != 2:
                 raise TypeError(f"{self.what}: the DataLoader must yield (inputs, targets) pairs")
-            yield tuple(b.data if isinstance(b, Tensor) else np.asarray(b) for b in batch)
+            yield tuple(b._data if isinstance(b, Tensor) else np.asarray(b) for b in batch)
 
     def in_order(self, batch_size):
         return self.epoch(batch_size, False)
@@ -225,7 +225,7 @@ class Trainer:
 
     def _param_dtype(self):
         for p in self.model.parameters():
-            return p.data.dtype
+            return p._data.dtype
         return None
 
     @staticmethod
@@ -262,7 +262,7 @@ class Trainer:
                 loss = self.loss_fn(out, yb)
                 self.optimizer.zero_grad()
                 loss.backward()
-                loss_value, output = float(loss.data), out.data
+                loss_value, output = float(loss._data), out._data
             else:
                 loss_value, output = self.captured.forward_backward(xb, yb)
             # the mean gradient and loss over all ranks' batches (one Allreduce; nothing in one process)
@@ -285,7 +285,7 @@ class Trainer:
             seen += len(x)
             if self.metrics and output is not None:
                 outputs.append(output)
-                targets.append(yb.data)
+                targets.append(yb._data)
             self._emit("on_batch_end", batch, logs)
             if self.stop_training:
                 break
@@ -311,9 +311,9 @@ class Trainer:
                     if not isinstance(source, _Arrays):
                         _check_batch(x, y, "evaluate", batch)
                     out = self.model(self._as_input(x, dtype))
-                    total += float(self.loss_fn(out, self._as_tensor(y, dtype)).data) * len(x)
+                    total += float(self.loss_fn(out, self._as_tensor(y, dtype))._data) * len(x)
                     seen += len(x)
-                    outputs.append(out.data)
+                    outputs.append(out._data)
                     targets.append(y)
         finally:
             self.model.train(was_training)
@@ -333,7 +333,7 @@ class Trainer:
         try:
             with no_grad():
                 return np.concatenate([
-                    self.model(self._as_input(x[s:s + self.batch_size], dtype)).data
+                    self.model(self._as_input(x[s:s + self.batch_size], dtype))._data
                     for s in range(0, len(x), self.batch_size)
                 ])
         finally:

@@ -86,7 +86,7 @@ def main(out):
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             results[f"{dtype}_history/{key}"] = np.array(history[key])
     model, _ = train("float64", Trainer, GLOBAL_BATCH["float32"] // world, 100 + me, batch_norm=True)
-    results["batch_norm_buffer_spread"] = np.array(_spread(comm, [b.data for b in model.buffers()]))
+    results["batch_norm_buffer_spread"] = np.array(_spread(comm, [b._data for b in model.buffers()]))
 
     # reduce_metrics: rank r reports accuracy r over r + 1 samples; ints pass through.
     reduced = distributed.reduce_metrics({"accuracy": float(me), "epoch": 3, "name": "x"}, count=me + 1)

@@ -37,7 +37,7 @@ def as_dtype(dtype, op: str = "tensor", floating: bool = False) -> np.dtype:
 def _as_array(data, dtype=None, copy=False):
     """The array behind `data`, with the documented dtype defaults (Python floats -> float32)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         dtype = as_dtype(dtype)
     try:
@@ -71,72 +71,143 @@ def _check_requires_grad(array, requires_grad):
 class Tensor:
     """An array with an optional gradient and a link to the op that produced it.
 
-    Attributes: ``data`` (the ndarray), ``grad`` (ndarray or None, filled by backward),
-    ``requires_grad``, ``grad_fn`` (the recorded node, None for leaves).
+    Attributes: ``data`` (this tensor's values as a tensor cut from the graph, sharing memory),
+    ``grad`` (a Tensor or None, filled by backward), ``requires_grad``, ``grad_fn`` (the recorded
+    node, None for leaves). Library code reaches the ndarray itself as ``_data``; users call
+    ``numpy()``.
 
     >>> import chainrule
     >>> x = chainrule.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     >>> y = (x * x).sum()
     >>> y.backward()
     >>> x.grad
-    array([[2., 4.],
-           [6., 8.]], dtype=float32)
+    tensor([[2., 4.],
+            [6., 8.]])
     """
 
-    __slots__ = ("__weakref__", "_hooks", "_retains_grad", "data", "grad", "grad_fn", "requires_grad")
+    # _version: None until an in-place op or a view needs it, then a one-element list shared by
+    # the tensor, its detach()es and its views, so that modifying any of them is seen by a node
+    # that saved one (PyTorch's version counter).
+    __slots__ = ("__weakref__", "_data", "_grad", "_hooks", "_retains_grad", "_version", "grad_fn",
+                 "requires_grad")
     # NumPy defers its operators to ours: ndarray + Tensor calls Tensor.__radd__.
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         array = _as_array(data, dtype)
         _check_requires_grad(array, requires_grad)
-        self.data = array
-        self.grad = None
+        self._data = array
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self.grad_fn = None
         self._retains_grad = False
         self._hooks = None
+        self._version = None
 
     @classmethod
     def _make(cls, data, requires_grad, grad_fn):
         """Wrap an array the library computed itself: no checks, no copy (the op hot path)."""
         t = object.__new__(cls)
-        t.data = data
-        t.grad = None
+        t._data = data
+        t._grad = None
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
         t._retains_grad = False
         t._hooks = None
+        t._version = None
         return t
+
+    # -- data, grad and the version counter ---------------------------------------------------
+    @property
+    def data(self) -> "Tensor":
+        """This tensor's values as a tensor cut from the graph, sharing memory (PyTorch's
+        ``.data``: changes made through it are not seen by autograd; prefer ``detach()``)."""
+        return Tensor._make(self._data, False, None)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def grad(self):
+        """The gradient backward accumulated here: a Tensor of this tensor's shape, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"grad: assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"grad: assigned grad has shape {value._data.shape}, expected the tensor's "
+                    f"shape {self._data.shape}"
+                )
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(
+                    f"grad: assigned grad has dtype {value._data.dtype}, expected the tensor's "
+                    f"dtype {self._data.dtype}"
+                )
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def _version_now(self) -> int:
+        version = self._version
+        return 0 if version is None else version[0]
+
+    def _shared_version(self) -> list:
+        """The version counter, made shareable (for a view or a detach of this tensor)."""
+        if self._version is None:
+            self._version = [0]
+        return self._version
+
+    def _bump_version(self) -> None:
+        """Count one in-place modification (nodes that saved this tensor check it at backward)."""
+        from chainrule.autograd.mode import state
+
+        state.inplace_ops += 1
+        if self._version is None:
+            self._version = [1]
+        else:
+            self._version[0] += 1
 
     # -- array facts ------------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> _Size:
         """Element count (``t.size``); ``t.size()`` gives the shape and ``t.size(d)`` one dim."""
-        return _Size(self.data.shape)
+        return _Size(self._data.shape)
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     @property
     def is_leaf(self) -> bool:
@@ -146,21 +217,21 @@ class Tensor:
     # -- conversions ------------------------------------------------------------------------
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors convert, this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
-        return self.data
+        return self._data
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
         if copy:
-            return np.array(self.data, dtype=dtype)
-        return np.asarray(self.data, dtype=dtype)
+            return np.array(self._data, dtype=dtype)
+        return np.asarray(self._data, dtype=dtype)
 
     def __float__(self):
         return float(self.item())
@@ -169,22 +240,25 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
-        return int(self.data)
+        return int(self._data)
 
     __hash__ = object.__hash__
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this data, cut from the graph (no gradient flows through it)."""
-        return Tensor._make(self.data, False, None)
+        """A tensor sharing this data, cut from the graph (no gradient flows through it); it shares
+        the version counter too, so modifying it in place is caught by a node that saved this."""
+        t = Tensor._make(self._data, False, None)
+        t._version = self._shared_version()
+        return t
 
     def clone(self) -> "Tensor":
         """A copy of the data that stays in the graph (its gradient flows back to this tensor)."""
@@ -214,19 +288,22 @@ class Tensor:
             raise RuntimeError(
                 "requires_grad_: a computed (non-leaf) tensor cannot stop requiring grad; use detach()"
             )
-        _check_requires_grad(self.data, requires_grad)
+        _check_requires_grad(self._data, requires_grad)
         self.requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
+                 inputs=None) -> None:
         """Run the chain rule from this tensor back to every leaf, accumulating into ``.grad``.
 
         gradient: d(loss)/d(self), needed when self is not a scalar. The graph is released
-        afterwards unless ``retain_graph=True``.
+        afterwards unless ``retain_graph=True`` (default: ``create_graph``). With
+        ``create_graph=True`` the gradients are recorded too, so they can be differentiated again.
+        ``inputs``: accumulate only into these tensors' ``.grad``.
         """
         from chainrule.autograd.engine import backward
 
-        backward(self, gradient, retain_graph)
+        backward(self, gradient, retain_graph, create_graph, inputs)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this computed tensor too (leaves always keep theirs)."""
@@ -242,8 +319,8 @@ class Tensor:
     def register_hook(self, hook) -> "RemovableHandle":
         """Call ``hook(grad)`` with the gradient flowing into this tensor during backward.
 
-        The hook sees the gradient array (the error signal delta at this point of the network) and
-        may return a replacement array of the same shape, or None to leave it unchanged.
+        The hook sees the gradient as a Tensor (the error signal delta at this point of the network)
+        and may return a replacement of the same shape, or None to leave it unchanged.
         Returns a handle whose ``remove()`` unregisters the hook.
         """
         if not self.requires_grad:
@@ -256,14 +333,14 @@ class Tensor:
         return RemovableHandle(self._hooks, hook)
 
     def zero_grad(self) -> None:
-        self.grad = None
+        self._grad = None
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4)
         extras = []
-        if self.data.dtype not in (_backend.get_default_dtype(), np.int64, np.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (_backend.get_default_dtype(), np.int64, np.bool_):
+            extras.append(f"dtype={self._data.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn={self.grad_fn!r}")
         elif self.requires_grad:

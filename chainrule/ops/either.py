@@ -1,0 +1,85 @@
+"""Functions of arrays or tensors, for backward rules written once (HIPS autograd's way).
+
+A rule runs on arrays in first-order backward (NumPy directly, no graph) and on tensors under
+``create_graph`` (chainrule's ops, so the gradient it computes is recorded and can be
+differentiated again). Python's operators (``+ - * / ** @``, comparisons, ``[]``) and the
+methods both types share (``sum(axis=, keepdims=)``, ``reshape``, ``transpose``, ``.T``) already
+work on either; this module adds the functions that differ: each takes the ops' path as soon as
+one argument is a Tensor.
+
+    def exp_vjp(g, out):
+        return (g * out,)
+
+    def sqrt_vjp(g, out):
+        return (g / (2 * out),)
+
+    def abs_vjp(g, x):
+        return (g * either.sign(x),)
+"""
+
+import numpy as np
+
+from chainrule._backend import xp
+from chainrule._tensor import Tensor
+
+
+def _dispatch(array_fn, op_name):
+    def either(*args, **kwargs):
+        for a in args:
+            if isinstance(a, Tensor):
+                import chainrule.ops as ops
+
+                return getattr(ops, op_name)(*args, **kwargs)
+        return array_fn(*args, **kwargs)
+
+    either.__name__ = op_name
+    either.__doc__ = f"``{op_name}`` of arrays (NumPy) or tensors (chainrule.ops.{op_name}, recorded)."
+    return either
+
+
+exp = _dispatch(xp.exp, "exp")
+log = _dispatch(xp.log, "log")
+log1p = _dispatch(xp.log1p, "log1p")
+sqrt = _dispatch(xp.sqrt, "sqrt")
+sin = _dispatch(xp.sin, "sin")
+cos = _dispatch(xp.cos, "cos")
+tanh = _dispatch(xp.tanh, "tanh")
+abs = _dispatch(xp.abs, "abs")
+maximum = _dispatch(xp.maximum, "maximum")
+minimum = _dispatch(xp.minimum, "minimum")
+matmul = _dispatch(xp.matmul, "matmul")
+
+
+def where(condition, a, b):
+    """``a`` where ``condition`` (an array: conditions carry no gradient) holds, else ``b``."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        from chainrule.ops.arithmetic import where as where_op
+
+        return where_op(condition, a, b)
+    return xp.where(condition, a, b)
+
+
+def sign(x):
+    """-1, 0 or 1 (0 at nan, PyTorch's sgn); piecewise constant, so always an array."""
+    d = x._data if isinstance(x, Tensor) else x
+    return xp.where(d == d, xp.sign(d), 0).astype(d.dtype, copy=False)
+
+
+def sigmoid(x):
+    if isinstance(x, Tensor):
+        from chainrule.ops.unary import sigmoid as sigmoid_op
+
+        return sigmoid_op(x)
+    from chainrule.ops.unary import sigmoid_values
+
+    return sigmoid_values(x)
+
+
+def values(x) -> np.ndarray:
+    """The array behind x (for masks and indices, which carry no gradient)."""
+    return x._data if isinstance(x, Tensor) else x
+
+
+def zeros_like(x):
+    """Zeros of x's shape and dtype, as an array (constants need no graph)."""
+    return xp.zeros_like(values(x))

@@ -5,6 +5,7 @@ import numpy as _np
 
 from chainrule import autograd, nn, optim
 from chainrule._backend import get_default_dtype, set_default_dtype
+from chainrule._tensor import Tensor
 from chainrule.autograd import enable_grad, no_grad, set_grad_enabled
 from chainrule.capture import compile_step
 from chainrule.creation import (
@@ -29,7 +30,6 @@ from chainrule.creation import (
 from chainrule.ops import *  # noqa: F403  (the op functions are the public API, as torch.*)
 from chainrule.ops import __all__ as _op_names
 from chainrule.random import get_rng_state, manual_seed, set_rng_state
-from chainrule._tensor import Tensor
 
 float16 = _np.dtype(_np.float16)
 float32 = _np.dtype(_np.float32)

@@ -19,6 +19,7 @@ max-pool follows runs after the pool (see ``_pool_before_relu``).
 """
 
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.nn.activation import ReLU, Sigmoid, Tanh
 from chainrule.nn.containers import Sequential
 from chainrule.nn.conv import Conv1d, Conv2d
@@ -27,7 +28,6 @@ from chainrule.nn.loss import CrossEntropyLoss, MSELoss
 from chainrule.nn.pooling import MaxPool1d, MaxPool2d
 from chainrule.ops import conv, linalg, loss, pool, unary
 from chainrule.ops.operands import wrap
-from chainrule._tensor import Tensor
 
 __all__ = ["CapturedStep", "compile_step"]
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chainrule._arguments import number_arg
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import grad
 from chainrule.nn.activation import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from chainrule.nn.containers import Sequential
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module
-from chainrule._tensor import Tensor
 
 # Elementwise activations, with the formula shown for each.
 _FORMULAS = {

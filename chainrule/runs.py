@@ -731,8 +731,8 @@ MAX_GRADCHECK_PARAMETERS = 20_000  # finite differences run two forward passes p
 def gradcheck_architecture(config: RunConfig, batch: int = 3) -> list:
     """Check every parameter's gradient of the loss of ``config``'s architecture, in float64, on
     random inputs shaped like its data: ``[(name, shape, ok, message), ...]``."""
-    from chainrule.autograd import GradcheckError, gradcheck
     from chainrule._tensor import Tensor
+    from chainrule.autograd import GradcheckError, gradcheck
 
     config.check()
     problem = Bound(int, 1, 1000).problem(batch)

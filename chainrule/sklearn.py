@@ -36,9 +36,9 @@ except ImportError:  # pragma: no cover - the message is the point
 
 from chainrule import models, nn, optim, random
 from chainrule._arguments import is_int, is_real
+from chainrule._tensor import Tensor
 from chainrule.autograd.mode import no_grad
 from chainrule.optim import lr_scheduler
-from chainrule._tensor import Tensor
 from chainrule.train import Trainer
 from chainrule.train.callbacks import Callback
 

@@ -7,6 +7,7 @@ import scipy.special
 from hypothesis import strategies as st
 from op_table import Case, Drawn, values
 
+from chainrule._tensor import Tensor
 from chainrule.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -15,7 +16,6 @@ from chainrule.ops.loss import (
     nll_loss,
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
-from chainrule._tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 import chainrule
+from chainrule._tensor import Tensor
 from chainrule.data.builtin import DATASETS, circles, digits, load_dataset, moons, spirals, xor
 from chainrule.data.dataset import Dataset, LabeledData, Subset, TensorDataset, random_split
 from chainrule.data.files import FASHION_MNIST_CLASSES, csv, fashion_mnist, mnist, read_idx
 from chainrule.data.loader import DataLoader, default_collate
 from chainrule.data.mnist1d import mnist1d
 from chainrule.data.preprocessing import StandardScaler, split
-from chainrule._tensor import Tensor
 
 # -- built-in data sets ------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ import traceback
 from heapq import heappop, heappush
 
 from chainrule._backend import xp
-from chainrule.autograd.mode import state
 from chainrule._tensor import Tensor
+from chainrule.autograd.mode import state
 
 # Ops record nodes in execution order, so a node's parents always carry smaller numbers:
 # sorting by it gives a topological order without a recursive walk.

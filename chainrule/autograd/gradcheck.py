@@ -4,9 +4,9 @@ finite differences."""
 import numpy as np
 
 from chainrule._arguments import number_arg
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import grad
 from chainrule.autograd.mode import set_grad_enabled
-from chainrule._tensor import Tensor
 
 
 class GradcheckError(RuntimeError):

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import numpy as np
 
 from chainrule import _backend, random
+from chainrule._tensor import Tensor
 from chainrule.data.dataset import Subset, TensorDataset
 from chainrule.ops.shape import stack
-from chainrule._tensor import Tensor
 
 
 def default_collate(samples: list):

@@ -7,10 +7,10 @@ it is built.
 
 from chainrule import ops
 from chainrule._arguments import int_arg, number_arg
+from chainrule._tensor import Tensor
 from chainrule.nn.module import Module
 from chainrule.ops.operands import tensor_input
 from chainrule.ops.unary import softplus_beta
-from chainrule._tensor import Tensor
 
 
 class ReLU(Module):

@@ -4,12 +4,12 @@ into the weight, so the gradient of each used row is the sum of the gradients of
 from chainrule import _backend
 from chainrule._arguments import int_arg
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.arithmetic import where
 from chainrule.ops.indexing import getitem
 from chainrule.ops.operands import wrap
-from chainrule._tensor import Tensor
 
 
 def _indices(input, num_embeddings, name):

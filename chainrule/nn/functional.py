@@ -5,6 +5,7 @@ from ops and need no rule."""
 from chainrule import random
 from chainrule._arguments import number_arg
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.ops import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -41,7 +42,6 @@ from chainrule.ops.loss import (
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.operands import wrap
 from chainrule.ops.shape import cast
-from chainrule._tensor import Tensor
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -5,12 +5,12 @@ import math
 from chainrule import _backend
 from chainrule._arguments import int_arg
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.linalg import fast_layout, linear
 from chainrule.ops.operands import tensor_input
 from chainrule.ops.shape import flatten
-from chainrule._tensor import Tensor
 
 
 class Identity(Module):

@@ -6,10 +6,10 @@ after the first are keyword-only, so a call written for PyTorch never binds them
 """
 
 from chainrule._arguments import int_arg, number_arg
+from chainrule._tensor import Tensor
 from chainrule.nn import functional as F
 from chainrule.nn.module import Module
 from chainrule.ops.loss import check_reduction
-from chainrule._tensor import Tensor
 
 
 class _Loss(Module):

@@ -5,10 +5,10 @@ One N-d batch norm; BatchNorm1d/2d/3d only say which input dims they accept."""
 from chainrule import _backend
 from chainrule._arguments import int_arg, number_arg
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.operands import tensor_input
-from chainrule._tensor import Tensor
 
 
 class _BatchNorm(Module):

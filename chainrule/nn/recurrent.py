@@ -12,6 +12,7 @@ import warnings
 from chainrule import _backend
 from chainrule._arguments import int_arg, number_arg
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.nn import init
 from chainrule.nn.functional import dropout
 from chainrule.nn.module import Module, Parameter
@@ -22,7 +23,6 @@ from chainrule.ops.operands import wrap
 from chainrule.ops.recurrent import rnn_sequence
 from chainrule.ops.shape import concatenate, squeeze, stack, transpose, unsqueeze
 from chainrule.ops.unary import relu, sigmoid, tanh
-from chainrule._tensor import Tensor
 
 # Each step function maps (input projection at t, state tuple, W_hh, b_hh) to the new state
 # tuple, whose first entry is the output h_t. The state is (h,) for RNN and GRU, (h, c) for LSTM.

@@ -6,10 +6,10 @@ composed from add/neg/mul/pow because they sit on the hot path (losses, normalis
 """
 
 from chainrule._backend import get_default_dtype, xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import OUTPUT, needs_graph, record
 from chainrule.ops import either
 from chainrule.ops.operands import pair, wrap
-from chainrule._tensor import Tensor
 
 
 def _binary_error(op, a, b, err):

@@ -1,8 +1,8 @@
 """Comparisons: elementwise tests returning boolean tensors that carry no gradient."""
 
 from chainrule._backend import xp
-from chainrule.ops.operands import pair, wrap
 from chainrule._tensor import Tensor
+from chainrule.ops.operands import pair, wrap
 
 
 def _compare(a, b, test, op):

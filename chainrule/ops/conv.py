@@ -10,11 +10,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.linalg import product
 from chainrule.ops.operands import same_dtype, wrap
-from chainrule._tensor import Tensor
 
 # ---------------------------------------------------------------------------- window helpers
 

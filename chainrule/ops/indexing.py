@@ -5,9 +5,9 @@ element may be picked twice, so those gradients are added (np.add.at), never ove
 """
 
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
 from chainrule.ops.operands import constant, tensor_input, wrap
-from chainrule._tensor import Tensor
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
 

@@ -2,10 +2,10 @@
 map of a Linear layer."""
 
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import constant, same_dtype, wrap
-from chainrule._tensor import Tensor
 
 
 def _check_inner(a, b):

@@ -9,10 +9,10 @@ Class weights and ``pos_weight`` are constants (no gradient), as in PyTorch; flo
 
 from chainrule._arguments import number_arg
 from chainrule._backend import scalar_like, xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import floating, wrap
-from chainrule._tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -3,10 +3,10 @@ sample over its trailing dims), each one node whose backward is the closed-form 
 ``(x - mean) / sqrt(var + eps)``, not a chain of small ops."""
 
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import floating, same_dtype, wrap
-from chainrule._tensor import Tensor
 
 
 def _check_shape(tensor, shape, op, what):

@@ -7,11 +7,11 @@ import itertools
 import math
 
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.conv import _pad_axes, _tuple
 from chainrule.ops.operands import wrap
-from chainrule._tensor import Tensor
 
 
 def _spatial_input(x, nd, op):

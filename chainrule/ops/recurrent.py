@@ -4,12 +4,12 @@ records one node instead of a dozen per step. The input projection x W_ih^T of a
 the backward the input and weight gradients, are each one matrix product over the sequence."""
 
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.linalg import product
 from chainrule.ops.operands import wrap
 from chainrule.ops.unary import sigmoid_values
-from chainrule._tensor import Tensor
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 

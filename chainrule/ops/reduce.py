@@ -9,10 +9,10 @@ from collections import namedtuple
 
 from chainrule._arguments import number_arg
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import dim_arg, dims, wrap
-from chainrule._tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 

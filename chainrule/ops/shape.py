@@ -6,10 +6,10 @@ import numpy as np
 
 from chainrule._arguments import int_arg
 from chainrule._backend import xp
+from chainrule._tensor import Tensor, as_dtype
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import dims, operand, result_type, wrap
-from chainrule._tensor import Tensor, as_dtype
 
 
 def _moved(name, x, out, vjp):

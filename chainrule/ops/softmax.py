@@ -1,10 +1,10 @@
 """softmax and log_softmax along one dim, shifted by the maximum so that they never overflow."""
 
 from chainrule._backend import xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import record
 from chainrule.autograd.mode import state
 from chainrule.ops.operands import dims, wrap
-from chainrule._tensor import Tensor
 
 
 def _axis(x, dim, op):

@@ -6,10 +6,10 @@ import numpy as np
 
 from chainrule._arguments import number_arg
 from chainrule._backend import get_default_dtype, scalar_like, shared_zeros_like, xp
+from chainrule._tensor import Tensor
 from chainrule.autograd.engine import OUTPUT, needs_graph, record
 from chainrule.ops import either
 from chainrule.ops.operands import constant, floating, wrap
-from chainrule._tensor import Tensor
 
 
 def _unary(name, x, out, vjp, saved):

@@ -10,11 +10,11 @@ import numpy as np
 
 from chainrule import capture, distributed, random
 from chainrule._arguments import bool_arg, int_arg, number_arg
+from chainrule._tensor import Tensor
 from chainrule.autograd.mode import no_grad
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
-from chainrule._tensor import Tensor
 from chainrule.train.callbacks import HOOKS, ProgressBar
 from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
 from chainrule.train.history import History

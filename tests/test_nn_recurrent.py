@@ -267,12 +267,12 @@ def test_gradient_reaches_the_first_step_only_through_time():
     x = cr.randn(4, 1, 2, dtype=F64, requires_grad=True)
     out, _ = layer(x)
     out[3].sum().backward()
-    assert np.abs(x.grad[0]).sum() > 1e-6
+    assert np.abs(x.grad._data[0]).sum() > 1e-6
     layer.zero_grad()
     x.grad = None
     out, _ = layer(x)
     out[0].sum().backward()
-    np.testing.assert_array_equal(x.grad[1:], 0)
+    np.testing.assert_array_equal(x.grad._data[1:], 0)
 
 
 # -- parameters, initialisation, state_dict ----------------------------------------------------
@@ -406,10 +406,10 @@ def test_sgd_learns_to_recall_the_first_element(mode):
         for p in params:
             p.grad = None
         loss.backward()
-        scale = min(1.0, 1.0 / math.sqrt(sum(float((p.grad**2).sum()) for p in params)))
+        scale = min(1.0, 1.0 / math.sqrt(sum(float((p.grad._data**2).sum()) for p in params)))
         for p, v in zip(params, velocities):
             v *= 0.9
-            v += scale * p.grad
+            v += scale * p.grad._data
             p._data -= 0.1 * v
     baseline = float(np.var(x[:, 0]))  # the loss of always answering the mean
     final = float(np.mean(losses[-10:]))

@@ -130,9 +130,6 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="stop when the validation loss has not improved for PATIENCE epochs")
     fit.add_argument("--restarts", type=_number("restarts"), default=defaults.restarts,
                      help="train K times from fresh initialisations, keep the best")
-    fit.add_argument("--compile-step", action="store_true",
-                     help="run each batch as a captured step (chainrule.compile_step): same numbers, faster for "
-                          "small networks; MLPs and CNNs without dropout or batch norm")
     fit.add_argument("--val-fraction", type=_number("val_fraction"), default=defaults.val_fraction,
                      help="validation share, in [0, 1); 0: none (default: 0.1)")
     fit.add_argument("--test-fraction", type=_number("test_fraction"), default=defaults.test_fraction,

@@ -7,7 +7,6 @@ from chainrule import autograd, nn, optim
 from chainrule._backend import get_default_dtype, set_default_dtype
 from chainrule._tensor import Tensor
 from chainrule.autograd import enable_grad, no_grad, set_grad_enabled
-from chainrule.capture import compile_step
 from chainrule.creation import (
     arange,
     empty,
@@ -70,8 +69,6 @@ __all__ = [
     # modes, randomness, files
     "enable_grad", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
     "load", "save",  # noqa: F405  (loaded lazily)
-    # a captured training step
-    "compile_step",
     # the ops (chainrule.ops)
     *_op_names,
 ]  # fmt: skip

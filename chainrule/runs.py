@@ -118,7 +118,7 @@ BOUNDS = {
 WIDTH = Bound(int, 1, MAX_WIDTH)
 CHOICES = {"data": tuple(DATASETS), "model": MODELS, "activation": ACTIVATIONS, "init": INITS, "loss": LOSSES,
            "optimizer": tuple(OPTIMIZERS), "schedule": SCHEDULES}
-FLAGS = ("batch_norm", "residual", "compile_step")
+FLAGS = ("batch_norm", "residual")
 PATHS = ("data_path", "label_column", "run_dir")
 OPTIONAL = ("lr", "grad_clip", "early_stopping", *PATHS)
 
@@ -149,7 +149,6 @@ class RunConfig:
     grad_clip: float | None = None
     early_stopping: int | None = None
     restarts: int = 1
-    compile_step: bool = False
     seed: int = 0
     val_fraction: float = 0.1
     test_fraction: float = 0.2
@@ -524,7 +523,7 @@ def train(config: RunConfig, *, verbose: int = 1, resume: bool = False) -> dict:
                                        restore_best_weights=True))
     trainer = Trainer(model, build_loss(config, data.task), optimizer, batch_size=config.batch_size,
                       metrics=metrics_for(data.task), scheduler=scheduler, grad_clip=config.grad_clip,
-                      callbacks=callbacks, verbose=verbose, compile_step=config.compile_step)
+                      callbacks=callbacks, verbose=verbose)
     if distributed.is_main():
         with writing(run_dir):
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -565,6 +564,9 @@ def summary(results: dict) -> str:
 # -- reading a run folder back ----------------------------------------------------------------------
 EXTRAS = {"input_shape", "n_outputs", "task", "classes", "data_digest"}
 ADDED_LATER = {"encoding", "data_digest"}  # fields older run folders lack (encoding: they read UTF-8)
+# Fields older run folders have and that mean nothing now, so they are read and ignored
+# (compile_step: the captured step is gone; the eager step computed the same numbers).
+REMOVED = {"compile_step"}
 
 
 def _extras_problem(name: str, value) -> str | None:
@@ -590,7 +592,8 @@ def _extras_problem(name: str, value) -> str | None:
 
 def read_config(run_dir) -> tuple:
     """``(RunConfig, extra)`` from a run folder's config.json, every field checked (type, range,
-    a sane upper bound): ValueError naming the file and the field."""
+    a sane upper bound): ValueError naming the file and the field. A field that older versions
+    wrote and that no longer exists (``compile_step``) is ignored."""
     path = Path(run_dir) / CONFIG
     if not Path(run_dir).is_dir():
         what = "a file" if Path(run_dir).exists() else "no such folder"
@@ -599,6 +602,7 @@ def read_config(run_dir) -> tuple:
         raise FileNotFoundError(f"{run_dir} is not a run folder: no {CONFIG} (train one with 'chainrule train')")
     stored = serialization.read_json(path, "run folder")
     fields = {f.name for f in dataclasses.fields(RunConfig)}
+    stored = {k: v for k, v in stored.items() if k not in REMOVED}
     unknown = sorted(set(stored) - fields - EXTRAS)
     if unknown:
         raise ValueError(f"{path}: unknown field {unknown[0]!r}"[:300])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import nn, optim
+from chainrule import nn
 from chainrule.nn import functional as F
 
 DTYPES = (np.float32, np.float64)
@@ -303,44 +303,6 @@ def test_layer_norm_and_batch_norm_equal_their_composed_definitions(dtype):
                              _seed(seed))
     seed = np.random.default_rng(16)
     _assert_same(fused, _value_and_grads(batch_composed, [x, g1, b1], _seed(seed)), dtype, "batch_norm")
-
-
-# ---------------------------------------------------------------------------- the captured step
-
-
-@pytest.mark.parametrize("ignore_index", (0, 2, -100))
-def test_captured_cross_entropy_step_honours_ignore_index_as_eager_does(ignore_index):
-    rng = np.random.default_rng(17)
-    x = rng.standard_normal((6, 4)).astype(np.float32)
-    y = np.array([0, 1, 2, 0, 1, 2])
-
-    def run(captured):
-        cr.manual_seed(0)
-        model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
-        opt = optim.SGD(model.parameters(), lr=0.5)
-        loss_fn = nn.CrossEntropyLoss(ignore_index=ignore_index)
-        step = cr.compile_step(model, loss_fn, opt) if captured else None
-        losses = []
-        for _ in range(3):
-            if captured:
-                losses.append(step(x, y))
-            else:
-                opt.zero_grad()
-                loss = loss_fn(model(cr.tensor(x)), cr.tensor(y))
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-        return losses, [p._data.copy() for p in model.parameters()]
-
-    (eager_losses, eager_params), (losses, params) = run(False), run(True)
-    cr.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
-    per_target = F.cross_entropy(model(cr.tensor(x)), cr.tensor(y), reduction="none", ignore_index=ignore_index)
-    counted = y != ignore_index
-    assert eager_losses[0] == pytest.approx(per_target._data[counted].mean(), rel=1e-6)
-    assert losses == eager_losses
-    for a, b in zip(params, eager_params):
-        np.testing.assert_array_equal(a, b)
 
 
 # ---------------------------------------------------------------------------- recurrent layers

@@ -213,6 +213,75 @@ def test_sequential_runs_the_hooks_and_the_own_call_of_its_layers():
     assert seen == [(3, 2), (3, 2)]
 
 
+def _plain_order(model, x):
+    """What ``model(x)`` computes, each layer called in turn (no rewrite)."""
+    for layer in model:
+        x = layer(x)
+    return x
+
+
+def _values_and_gradients(run, model, x, weights):
+    x = cr.tensor(x, requires_grad=True)
+    out = run(model, x)
+    model.zero_grad()
+    (out * cr.tensor(weights)).sum().backward()
+    return out._data, x.grad._data, [p.grad._data.copy() for p in model.parameters()]
+
+
+_CALL = lambda model, x: model(x)
+_ties = np.random.default_rng(0).integers(-3, 3, size=(2, 2, 9, 8)).astype(float)  # many ties, all-negative windows
+
+
+@pytest.mark.parametrize("build, x", [
+    (lambda: nn.Sequential(nn.ReLU(), nn.MaxPool2d(2)), _ties),
+    (lambda: nn.Sequential(nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)), _ties - 1.0),
+    (lambda: nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, stride=1, dilation=2), nn.ReLU(), nn.MaxPool2d(2)), _ties),
+    (lambda: nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(48, 2)),
+     _ties),
+    (lambda: nn.Sequential(nn.Conv1d(2, 4, 3), nn.ReLU(), nn.MaxPool1d(3, stride=2, padding=1, ceil_mode=True),
+                           nn.MaxPool1d(2)), _ties[:, :, 0] - 1.0),
+    (lambda: nn.Sequential(nn.ReLU(), nn.MaxPool1d(2)), np.array([[[np.nan, 1.0, -2.0, np.nan, 3.0, -1.0]]])),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequential_runs_a_relu_after_the_max_pool_that_follows_it_with_the_same_values_and_gradients(
+        build, x, dtype, monkeypatch):
+    cr.manual_seed(0)
+    model = build().to(dtype)
+    x = x.astype(dtype)
+    weights = np.random.default_rng(1).standard_normal(_plain_order(model, cr.tensor(x)).shape).astype(dtype)
+    seen = []
+    relu = cr.ops.relu
+    monkeypatch.setattr(cr.ops, "relu", lambda t: seen.append(t.shape) or relu(t))
+    plain = _values_and_gradients(_plain_order, model, x, weights)
+    plain_sizes = [np.prod(shape) for shape in seen]
+    seen.clear()
+    rewritten = _values_and_gradients(_CALL, model, x, weights)
+    # each ReLU ran on the smaller, pooled tensor
+    assert len(seen) == len(plain_sizes) and all(np.prod(s) < n for s, n in zip(seen, plain_sizes))
+    for a, b in zip(plain[:2] + tuple(plain[2]), rewritten[:2] + tuple(rewritten[2])):
+        np.testing.assert_array_equal(b, a)
+        assert b.dtype == a.dtype
+
+
+def test_sequential_keeps_a_relu_before_a_max_pool_where_the_other_order_could_be_seen():
+    x = cr.tensor(_ties - 1.0)
+    # a hook on the ReLU sees its full-size output
+    relu, pool = nn.ReLU(), nn.MaxPool2d(2)
+    seen = []
+    relu.register_forward_hook(lambda m, inputs, out: seen.append(out.shape))
+    nn.Sequential(relu, pool)(x)
+    assert seen == [x.shape]
+    # a pool that returns indices gives an all-negative window's first maximum of the ReLU's zeros
+    model = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True))
+    out, indices = model(x)
+    plain_out, plain_indices = _plain_order(model, x)
+    np.testing.assert_array_equal(out._data, plain_out._data)
+    np.testing.assert_array_equal(indices._data, plain_indices._data)
+    # a list is refused by the ReLU, as in the plain order
+    with pytest.raises(TypeError, match="ReLU"):
+        nn.Sequential(nn.ReLU(), nn.MaxPool1d(2))([[1.0, 2.0]])
+
+
 def test_module_without_forward():
     with pytest.raises(NotImplementedError, match="has no forward"):
         nn.Module()(1)

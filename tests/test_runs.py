@@ -261,6 +261,15 @@ def test_a_damaged_config_names_the_file_and_field(finished, tmp_path, change, m
         assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("compile_step", [False, True])
+def test_a_config_that_still_has_compile_step_loads_and_evaluates(finished, tmp_path, compile_step, capsys):
+    # older versions wrote the captured step's flag; the eager step computes the same numbers
+    run = _edited(finished, tmp_path, lambda c: c.update(compile_step=compile_step))
+    assert read_config(run) == read_config(finished)
+    assert cli.main(["evaluate", str(run)]) == 0
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("[" * 100_000 + "]" * 100_000, "nested more than"), ("{\"seed\": " + "9" * 5000 + "}", "digits"),

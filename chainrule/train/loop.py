@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from chainrule import capture, distributed, random
+from chainrule import distributed, random
 from chainrule._arguments import bool_arg, int_arg, number_arg
 from chainrule._tensor import Tensor
 from chainrule.autograd.mode import no_grad
@@ -135,8 +135,7 @@ class Trainer:
 
     def __init__(self, model, loss_fn, optimizer, *, batch_size: int = 32, shuffle: bool = True,
                  metrics=("accuracy",), scheduler=None, scheduler_interval: str = "auto",
-                 grad_clip=None, callbacks=(), verbose: int = 1, monitor_gradients: bool = True,
-                 compile_step: bool = False):
+                 grad_clip=None, callbacks=(), verbose: int = 1, monitor_gradients: bool = True):
         where = "fit"  # the arguments are fit's; Trainer is its engine
         if not callable(loss_fn):
             raise TypeError(f"{where}: loss_fn must be callable as loss_fn(output, target), got {loss_fn!r}")
@@ -171,12 +170,8 @@ class Trainer:
         if verbose > 2:
             raise ValueError(f"{where}: verbose must be 0, 1 or 2, got {verbose}")
         monitor_gradients = bool_arg(monitor_gradients, "monitor_gradients", where)
-        compile_step = bool_arg(compile_step, "compile_step", where)
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self._numeric_inputs = not any(isinstance(m, Embedding) for m in model.modules())
-        # forward, loss and backward of each batch as a captured step (refused here, by layer name,
-        # for a model it cannot capture)
-        self.captured = capture.compile_step(model, loss_fn, optimizer) if compile_step else None
         self.batch_size, self.shuffle = batch_size, shuffle
         try:
             self.metrics = [get_metric(m) for m in metrics]
@@ -257,14 +252,12 @@ class Trainer:
             if len(x) == 0:  # under MPI a rank may hold no row of the last batch: it adds nothing (count 0)
                 self.optimizer.zero_grad()
                 loss_value, output = 0.0, None
-            elif self.captured is None:
+            else:
                 out = self.model(xb)
                 loss = self.loss_fn(out, yb)
                 self.optimizer.zero_grad()
                 loss.backward()
                 loss_value, output = float(loss._data), out._data
-            else:
-                loss_value, output = self.captured.forward_backward(xb, yb)
             # the mean gradient and loss over all ranks' batches (one Allreduce; nothing in one process)
             batch_loss = distributed.average_gradients(self.model.parameters(), loss_value, count=len(x))
             self.step += 1
@@ -346,10 +339,7 @@ class Trainer:
         # About 8 sampled batches per epoch: the statistics cost a few passes over the weights
         # (a copy for the update ratio), as much as the step itself for small networks.
         every = max(1, self.batches_per_epoch // 8)
-        # A captured step runs no forward hooks, so it is not asked for dead-ReLU counts (which
-        # would need them on every sampled batch, each then run eagerly).
-        monitor = (GradientMonitor(self.model, every=every, track_dead_relu=self.captured is None)
-                   if self.monitor_gradients else None)
+        monitor = GradientMonitor(self.model, every=every) if self.monitor_gradients else None
         distributed.broadcast_parameters(self.model)  # every rank starts from rank 0's weights
         distributed.broadcast_rng_state()  # ... and draws rank 0's shuffles
         self._emit("on_train_begin")
@@ -542,8 +532,7 @@ class Trainer:
 
 def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, batch_size: int = 32,
         shuffle: bool = True, metrics=("accuracy",), scheduler=None, grad_clip=None, callbacks=(),
-        restarts: int = 1, seed=None, verbose: int = 1, resume_from=None, checkpoint=None,
-        compile_step: bool = False) -> History:
+        restarts: int = 1, seed=None, verbose: int = 1, resume_from=None, checkpoint=None) -> History:
     """Train ``model`` by backpropagation and return its History.
 
     train_data / val_data: pairs (inputs, targets) of arrays or tensors, a TensorDataset of the
@@ -565,10 +554,6 @@ def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, ba
     state as saved (give EarlyStopping a larger ``patience`` to let it run longer).
     Arguments are checked before the first epoch; inputs or targets holding text, NaN or
     infinity are refused (TypeError / ValueError naming the row and column).
-    ``compile_step=True`` runs each batch's forward, loss and backward as a captured step
-    (``chainrule.compile_step``: the same numbers, less time per batch for small networks; an
-    ``nn.Sequential`` of the layers it lists, else a NotImplementedError naming the layer); the
-    gradient statistics then leave out the dead-ReLU fractions.
 
     >>> import numpy as np, chainrule as cr
     >>> from chainrule import nn, optim
@@ -583,7 +568,6 @@ def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, ba
     1.0
     """
     trainer = Trainer(model, loss_fn, optimizer, batch_size=batch_size, shuffle=shuffle, metrics=metrics,
-                      scheduler=scheduler, grad_clip=grad_clip, callbacks=callbacks, verbose=verbose,
-                      compile_step=compile_step)
+                      scheduler=scheduler, grad_clip=grad_clip, callbacks=callbacks, verbose=verbose)
     return trainer.fit(train_data, epochs=epochs, val_data=val_data, restarts=restarts, seed=seed,
                        resume_from=resume_from, checkpoint=checkpoint)

@@ -30,7 +30,8 @@ def _parts(index):
 
 
 def getitem(x, index) -> Tensor:
-    """``x[index]`` as NumPy indexes; basic indexing returns a view."""
+    """``x[index]`` as NumPy indexes; basic indexing returns a view (sharing x's version counter,
+    so an in-place change through either is seen by nodes that saved the other)."""
     parts = _parts(index)
     d = x._data
     try:
@@ -38,8 +39,12 @@ def getitem(x, index) -> Tensor:
     except IndexError as err:
         raise IndexError(f"index: {err} (tensor of shape {d.shape})") from None
     if needs_graph(x):
-        return record("Index", out, (x,), _getitem_vjp, (parts, d.shape))
-    return wrap(out)
+        result = record("Index", out, (x,), _getitem_vjp, (parts, d.shape))
+    else:
+        result = wrap(out)
+    if xp.may_share_memory(out, d):
+        result._version = x._shared_version()
+    return result
 
 
 def _getitem_vjp(g, parts, shape):
@@ -77,9 +82,8 @@ def index_put(x, index, value) -> Tensor:
     x = tensor_input(x, "index_put")
     if not isinstance(value, Tensor):
         value = constant(xp.asarray(value, dtype=x._data.dtype))
-    out = x._data.copy()
     try:
-        out[parts] = value._data
+        out = _put_array(x._data, parts, value._data)
     except (IndexError, ValueError) as err:
         raise type(err)(f"index_put: {err} (tensor of shape {x.shape}, value of shape {value.shape})") from None
     if needs_graph(x, value):
@@ -89,9 +93,48 @@ def index_put(x, index, value) -> Tensor:
 
 def _index_put_vjp(g, parts):
     zero = xp.zeros((), dtype=g.dtype)
-    if isinstance(g, Tensor):
-        cleared = index_put(g, parts, zero)
-    else:
-        cleared = g.copy()
-        cleared[parts] = zero
+    cleared = index_put(g, parts, zero) if isinstance(g, Tensor) else _put_array(g, parts, zero)
     return cleared, g[parts]
+
+
+def _put_array(d, parts, value):
+    out = d.copy()
+    out[parts] = value
+    return out
+
+
+def take_along(x, indices, axis: int):
+    """``np.take_along_axis`` of an array, or of a tensor (recorded): picks ``indices`` along
+    ``axis``. Linear, with ``scatter_along`` as its gradient and the reverse."""
+    if not isinstance(x, Tensor):
+        return xp.take_along_axis(x, indices, axis)
+    out = xp.take_along_axis(x._data, indices, axis)
+    if needs_graph(x):
+        return record("TakeAlong", out, (x,), _take_along_vjp, (indices, axis, x._data.shape))
+    return wrap(out)
+
+
+def _take_along_vjp(g, indices, axis, shape):
+    return (scatter_along(g, indices, axis, shape),)
+
+
+def scatter_along(values, indices, axis: int, shape):
+    """Zeros of ``shape`` with ``values`` put at ``indices`` along ``axis`` (an array, or a tensor,
+    recorded): the gradient of ``take_along``. The indices must not repeat along a line (those of
+    argmax with keepdims never do), since a repeated one is overwritten, not added."""
+    if not isinstance(values, Tensor):
+        return _scatter_along_array(values, indices, axis, shape)
+    out = _scatter_along_array(values._data, indices, axis, shape)
+    if needs_graph(values):
+        return record("ScatterAlong", out, (values,), _scatter_along_vjp, (indices, axis))
+    return wrap(out)
+
+
+def _scatter_along_vjp(g, indices, axis):
+    return (take_along(g, indices, axis),)
+
+
+def _scatter_along_array(values, indices, axis, shape):
+    out = xp.zeros(shape, dtype=values.dtype)
+    xp.put_along_axis(out, indices, values, axis)
+    return out

@@ -10,8 +10,9 @@ from collections import namedtuple
 from chainrule._arguments import number_arg
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
+from chainrule.autograd.engine import OUTPUT, needs_graph, record
+from chainrule.ops import either
+from chainrule.ops.indexing import scatter_along
 from chainrule.ops.operands import dim_arg, dims, wrap
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -47,10 +48,30 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "sum")
     d = x._data
     out = xp.asarray(d.sum(axis=axes, keepdims=keep))
-    if state.grad_enabled and x.requires_grad:
-        shape = d.shape
-        return record("Sum", out, (x,), lambda g: (_spread(g, kept_shape, shape),))
+    if needs_graph(x):
+        return record("Sum", out, (x,), _sum_vjp, (kept_shape, d.shape))
     return wrap(out)
+
+
+def _sum_vjp(g, kept_shape, shape):
+    return (spread(g, kept_shape, shape),)
+
+
+def spread(g, kept_shape, shape):
+    """A reduction's result ``g`` repeated over the reduced axes (``kept_shape`` keeps them as
+    size 1) to ``shape``, as a fresh array or tensor: the gradient of a sum. An op of its own, linear
+    in g, so its gradient is a sum again and sums differentiate to any order."""
+    if not isinstance(g, Tensor):
+        return _spread(g, kept_shape, shape)
+    out = _spread(g._data, kept_shape, shape)
+    if needs_graph(g):
+        axes = tuple(i for i, (k, n) in enumerate(zip(kept_shape, shape)) if k != n)
+        return record("Spread", out, (g,), _spread_vjp, (axes, g._data.shape))
+    return wrap(out)
+
+
+def _spread_vjp(g, axes, g_shape):
+    return (g.sum(axis=axes, keepdims=True).reshape(g_shape),)
 
 
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
@@ -60,61 +81,92 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
         raise TypeError(f"mean: expected a floating tensor, got dtype {d.dtype}")
     n = _count(d.shape, axes)
     out = xp.asarray(_quotient(d.sum(axis=axes, keepdims=keep), n))
-    if state.grad_enabled and x.requires_grad:
-        shape = d.shape
-        return record("Mean", out, (x,), lambda g: (_spread(g / n, kept_shape, shape),))
+    if needs_graph(x):
+        return record("Mean", out, (x,), _mean_vjp, (n, kept_shape, d.shape))
     return wrap(out)
 
 
+def _mean_vjp(g, n, kept_shape, shape):
+    return (spread(g / n, kept_shape, shape),)
+
+
 def _quotient(total, n):
-    """total / n; over no elements (n <= 0) nan without NumPy's warning, as PyTorch gives."""
+    """total / n (an array or a tensor); over no elements (n <= 0) nan without NumPy's warning,
+    as PyTorch gives."""
     if n > 0:
         return total / n
     with xp.errstate(invalid="ignore", divide="ignore"):
         return total / builtins.max(n, 0)
 
 
-def _variance_parts(x, dim, axis, keepdim, keepdims, correction, unbiased, op):
-    axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, op)
-    d = x._data
-    if d.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating tensor, got dtype {d.dtype}")
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
-    elif type(correction) is not int:
-        correction = number_arg(correction, "correction", op, 0)
-    centred = d - _quotient(d.sum(axis=axes, keepdims=True), _count(d.shape, axes))
-    denominator = _count(d.shape, axes) - correction
-    var = xp.asarray(_quotient((centred * centred).sum(axis=axes, keepdims=keep), denominator))
-    return kept_shape, centred, denominator, var
+class _Variance:
+    """What var and std compute from x, written once for arrays (the forward) and tensors (their
+    rules' ``remake`` under create_graph, so the second derivative sees how centred depends on x)."""
+
+    __slots__ = ("axes", "denominator", "keep", "kept_shape", "n")
+
+    def __init__(self, x, dim, axis, keepdim, keepdims, correction, unbiased, op):
+        self.axes, self.keep, self.kept_shape = _prepare(x, dim, axis, keepdim, keepdims, op)
+        d = x._data
+        if d.dtype.kind != "f":
+            raise TypeError(f"{op}: expected a floating tensor, got dtype {d.dtype}")
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        elif type(correction) is not int:
+            correction = number_arg(correction, "correction", op, 0)
+        self.n = _count(d.shape, self.axes)
+        self.denominator = self.n - correction
+
+    def centred(self, x):
+        """x minus its mean over the reduced axes."""
+        return x - _quotient(x.sum(axis=self.axes, keepdims=True), self.n)
+
+    def variance(self, centred):
+        return _quotient((centred * centred).sum(axis=self.axes, keepdims=self.keep), self.denominator)
+
+    def remake_var(self, x):
+        return x, self.centred(x), self.kept_shape, self.denominator
+
+    def remake_std(self, x):
+        centred = self.centred(x)
+        return x, centred, either.sqrt(self.variance(centred)), self.kept_shape, self.denominator
 
 
 def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None) -> Tensor:
     """Variance, sum((x - mean)^2) / (N - correction); correction=1 (Bessel) as in PyTorch."""
-    kept_shape, centred, denominator, out = _variance_parts(
-        x, dim, axis, keepdim, keepdims, correction, unbiased, "var"
-    )
-    if state.grad_enabled and x.requires_grad:
-        scale = 2 / denominator if denominator > 0 else float("nan")
-        return record("Var", out, (x,), lambda g: (g.reshape(kept_shape) * scale * centred,))
+    parts = _Variance(x, dim, axis, keepdim, keepdims, correction, unbiased, "var")
+    centred = parts.centred(x._data)
+    out = xp.asarray(parts.variance(centred))
+    if needs_graph(x):
+        saved = (x, centred, parts.kept_shape, parts.denominator)
+        return record("Var", out, (x,), _var_vjp, saved, remake=parts.remake_var)
     return wrap(out)
+
+
+def _var_vjp(g, x, centred, kept_shape, denominator):
+    # x is saved so that modifying it in place is caught: centred is rebuilt from it (remake)
+    scale = 2 / denominator if denominator > 0 else float("nan")
+    return (g.reshape(kept_shape) * scale * centred,)
 
 
 def std(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None) -> Tensor:
     """Standard deviation, sqrt(var); correction=1 as in PyTorch. Where the spread is 0 (a
     constant slice, one element with correction=0) the gradient is 0, as PyTorch's, not 0 / 0."""
-    kept_shape, centred, denominator, variance = _variance_parts(
-        x, dim, axis, keepdim, keepdims, correction, unbiased, "std"
-    )
-    out = xp.sqrt(variance)
-    if state.grad_enabled and x.requires_grad:
-
-        def std_vjp(g):
-            scale = xp.where(out == 0, 0, g / (out * denominator))
-            return (scale.reshape(kept_shape) * centred,)
-
-        return record("Std", out, (x,), std_vjp)
+    parts = _Variance(x, dim, axis, keepdim, keepdims, correction, unbiased, "std")
+    centred = parts.centred(x._data)
+    out = xp.sqrt(parts.variance(centred))
+    if needs_graph(x):
+        saved = (x, centred, OUTPUT, parts.kept_shape, parts.denominator)
+        return record("Std", out, (x,), _std_vjp, saved, remake=parts.remake_std)
     return wrap(out)
+
+
+def _std_vjp(g, x, centred, out, kept_shape, denominator):
+    # where out is 0 the gradient is 0; dividing by 1 there instead keeps the second derivative
+    # free of 0 * inf too
+    flat = either.values(out) == 0
+    scale = either.where(flat, 0, g / (either.where(flat, 1, out) * denominator))
+    return (scale.reshape(kept_shape) * centred,)
 
 
 def _extreme(x, dim, axis, keepdim, keepdims, pick, name, nan_shares=False):
@@ -124,20 +176,22 @@ def _extreme(x, dim, axis, keepdim, keepdims, pick, name, nan_shares=False):
         raise ValueError(f"{name.lower()}: cannot reduce an empty tensor of shape {d.shape}")
     kept = pick(d, axis=axes, keepdims=True)
     out = xp.asarray(kept if keep else kept.reshape([n for i, n in enumerate(d.shape) if i not in axes]))
-    if state.grad_enabled and x.requires_grad:
-
-        def extreme_vjp(g):
-            # Ties share the gradient evenly (PyTorch's amax/amin rule: a nan result matches
-            # nothing, so its gradient is nan); for max()/min() of everything, PyTorch's nan
-            # result shares it among the input's nans.
-            hit = d == kept
-            if nan_shares and xp.isnan(kept).any():
-                hit |= xp.isnan(d) & xp.isnan(kept)
-            hit = hit.astype(g.dtype)
-            return (g.reshape(kept_shape) * hit / hit.sum(axis=axes, keepdims=True),)
-
-        return record(name, out, (x,), extreme_vjp)
+    if needs_graph(x):
+        return record(name, out, (x,), _extreme_vjp, (x, kept, axes, kept_shape, nan_shares))
     return wrap(out)
+
+
+def _extreme_vjp(g, x, kept, axes, kept_shape, nan_shares):
+    # Ties share the gradient evenly (PyTorch's amax/amin rule: a nan result matches nothing,
+    # so its gradient is nan); for max()/min() of everything, PyTorch's nan result shares it
+    # among the input's nans. The shares are constant (x's order decides them), so the second
+    # derivative is 0 away from ties, as PyTorch's.
+    d = either.values(x)
+    hit = d == kept
+    if nan_shares and xp.isnan(kept).any():
+        hit |= xp.isnan(d) & xp.isnan(kept)
+    hit = hit.astype(d.dtype)
+    return (g.reshape(kept_shape) * (hit / hit.sum(axis=axes, keepdims=True)),)
 
 
 def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
@@ -187,20 +241,18 @@ def _indexed_extreme(x, dim, keepdim, pick, op):
         values = xp.take_along_axis(d, indices, axis)
         if not keepdim:
             values, indices = values.squeeze(axis), indices.squeeze(axis)
-    if state.grad_enabled and x.requires_grad:
+    if needs_graph(x):
         kept_indices = indices if keepdim or axis is None else xp.expand_dims(indices, axis)
-
-        def indexed_extreme_vjp(g):
-            if axis is None:
-                return (g,)
-            gx = xp.zeros(d.shape, dtype=g.dtype)
-            xp.put_along_axis(gx, kept_indices, g if keepdim else xp.expand_dims(g, axis), axis)
-            return (gx,)
-
-        values = record(op.capitalize(), values, (x,), indexed_extreme_vjp)
+        values = record(op.capitalize(), values, (x,), _indexed_extreme_vjp, (kept_indices, axis, d.shape))
     else:
         values = wrap(values)
     return values_indices(values, wrap(indices))
+
+
+def _indexed_extreme_vjp(g, indices, axis, shape):
+    if axis is None:
+        return (g,)
+    return (scatter_along(g.reshape(indices.shape), indices, axis, shape),)
 
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
@@ -215,9 +267,14 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor
     with xp.errstate(divide="ignore"):  # log 0 = -inf: all -inf, or no elements (PyTorch's value)
         kept = xp.log(total) + shift
     out = xp.asarray(kept if keep else kept.reshape([n for i, n in enumerate(d.shape) if i not in axes]))
-    if state.grad_enabled and x.requires_grad:
-        return record("Logsumexp", out, (x,), lambda g: (g.reshape(kept_shape) * xp.exp(d - kept),))
+    if needs_graph(x):
+        return record("Logsumexp", out, (x,), _logsumexp_vjp, (x, OUTPUT, kept_shape))
     return wrap(out)
+
+
+def _logsumexp_vjp(g, x, out, kept_shape):
+    # the gradient is softmax(x): exp(x - logsumexp(x))
+    return (g.reshape(kept_shape) * either.exp(x - out.reshape(kept_shape)),)
 
 
 def _arg(x, dim, keepdim, pick, op):

@@ -1,21 +1,30 @@
 """Ops that move elements without changing them: reshape, transpose, permute, squeeze, expand,
 flatten, concatenate, stack, split, pad (and clone, cast). Forwards return NumPy views where
-possible; each VJP undoes the move."""
+possible, and a view shares its input's version counter (PyTorch's views do), so modifying one in
+place is seen by every node that saved the other. Each VJP undoes the move with reshape,
+transpose or indexing, which are ops themselves: every rule here differentiates to any order."""
 
 import numpy as np
 
 from chainrule._arguments import int_arg
 from chainrule._backend import xp
 from chainrule._tensor import Tensor, as_dtype
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
+from chainrule.autograd.engine import needs_graph, record
+from chainrule.ops import either
 from chainrule.ops.operands import dims, operand, result_type, wrap
 
 
-def _moved(name, x, out, vjp):
-    if state.grad_enabled and x.requires_grad:
-        return record(name, out, (x,), vjp)
+def _moved(name, x, out, vjp, saved):
+    if needs_graph(x):
+        return record(name, out, (x,), vjp, saved)
     return wrap(out)
+
+
+def _view(name, x, out, vjp, saved):
+    """As ``_moved``, for an ``out`` that views x's memory: the two share a version counter."""
+    result = _moved(name, x, out, vjp, saved)
+    result._version = x._shared_version()
+    return result
 
 
 def _shape_arg(shape):
@@ -35,8 +44,12 @@ def reshape(x, *shape) -> Tensor:
         raise ValueError(
             f"reshape: cannot reshape a tensor of shape {d.shape} ({d.size} elements) into {shape}"
         ) from None
-    in_shape = d.shape
-    return _moved("Reshape", x, out, lambda g: (g.reshape(in_shape),))
+    moved = _view if xp.may_share_memory(out, d) else _moved  # NumPy copies what it cannot view
+    return moved("Reshape", x, out, _reshape_vjp, (d.shape,))
+
+
+def _reshape_vjp(g, shape):
+    return (g.reshape(shape),)
 
 
 view = reshape
@@ -57,7 +70,11 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (PyTorch's transpose; NumPy calls it swapaxes)."""
     a, b = dims(dim0, x._data.ndim, "transpose")[0], dims(dim1, x._data.ndim, "transpose")[0]
     out = x._data.swapaxes(a, b)
-    return _moved("Transpose", x, out, lambda g: (g.swapaxes(a, b),))
+    return _view("Transpose", x, out, _transpose_vjp, (a, b))
+
+
+def _transpose_vjp(g, a, b):
+    return (g.swapaxes(a, b),)
 
 
 swapaxes = transpose
@@ -70,9 +87,13 @@ def permute(x, *order) -> Tensor:
     if sorted(o % ndim if ndim else o for o in order) != list(range(ndim)):
         raise ValueError(f"permute: {order} is not a permutation of the {ndim} dims of shape {x._data.shape}")
     order = tuple(o % ndim for o in order)
-    inverse = tuple(np.argsort(order))
+    inverse = tuple(int(i) for i in np.argsort(order))
     out = x._data.transpose(order)
-    return _moved("Permute", x, out, lambda g: (g.transpose(inverse),))
+    return _view("Permute", x, out, _permute_vjp, (inverse,))
+
+
+def _permute_vjp(g, inverse):
+    return (either.permute(g, inverse),)
 
 
 def squeeze(x, dim=None) -> Tensor:
@@ -80,8 +101,7 @@ def squeeze(x, dim=None) -> Tensor:
     d = x._data
     axes = dims(dim, d.ndim, "squeeze")
     out = d.squeeze(tuple(a for a in axes if d.shape[a] == 1))
-    in_shape = d.shape
-    return _moved("Squeeze", x, out, lambda g: (g.reshape(in_shape),))
+    return _view("Squeeze", x, out, _reshape_vjp, (d.shape,))
 
 
 def unsqueeze(x, dim: int) -> Tensor:
@@ -89,8 +109,7 @@ def unsqueeze(x, dim: int) -> Tensor:
     d = x._data
     (axis,) = dims(dim, d.ndim + 1, "unsqueeze")
     out = xp.expand_dims(d, axis)
-    in_shape = d.shape
-    return _moved("Unsqueeze", x, out, lambda g: (g.reshape(in_shape),))
+    return _view("Unsqueeze", x, out, _reshape_vjp, (d.shape,))
 
 
 def broadcast_to(x, *shape) -> Tensor:
@@ -100,7 +119,12 @@ def broadcast_to(x, *shape) -> Tensor:
         out = xp.broadcast_to(x._data, shape)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast shape {x._data.shape} to {shape}") from None
-    return _moved("Expand", x, out, lambda g: (g,))
+    return _view("Expand", x, out, _identity_vjp, ())
+
+
+def _identity_vjp(g):
+    # (broadcast_to: the engine sums the gradient back to the input's shape; cast: it casts it)
+    return (g,)
 
 
 def expand(x, *sizes) -> Tensor:
@@ -126,10 +150,17 @@ def concatenate(tensors, dim: int = 0) -> Tensor:
     except ValueError:
         shapes = [t._data.shape for t in tensors]
         raise ValueError(f"concatenate: shapes {shapes} differ outside dim {dim}") from None
-    if state.grad_enabled and any(t.requires_grad for t in tensors):
-        bounds = np.cumsum([t._data.shape[axis] for t in tensors])[:-1]
-        return record("Concatenate", out, tensors, lambda g: tuple(xp.split(g, bounds, axis=axis)))
+    if needs_graph(*tensors):
+        lead = (slice(None),) * axis
+        ends = np.cumsum([t._data.shape[axis] for t in tensors]).tolist()
+        pieces = tuple((*lead, slice(start, end)) for start, end in zip([0, *ends], ends))
+        return record("Concatenate", out, tensors, _pieces_vjp, (pieces,))
     return wrap(out)
+
+
+def _pieces_vjp(g, pieces):
+    """The gradient of a join: each input's piece of g (``pieces`` index it)."""
+    return tuple(g[piece] for piece in pieces)
 
 
 cat = concatenate
@@ -143,10 +174,10 @@ def stack(tensors, dim: int = 0) -> Tensor:
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors need the same shape, got {[t._data.shape for t in tensors]}")
     out = xp.stack([t._data for t in tensors], axis=axis)
-    if state.grad_enabled and any(t.requires_grad for t in tensors):
-        n = len(tensors)
+    if needs_graph(*tensors):
         lead = (slice(None),) * axis
-        return record("Stack", out, tensors, lambda g: tuple(g[(*lead, i)] for i in range(n)))
+        pieces = tuple((*lead, i) for i in range(len(tensors)))
+        return record("Stack", out, tensors, _pieces_vjp, (pieces,))
     return wrap(out)
 
 
@@ -203,12 +234,16 @@ def pad(x, pad, value: float = 0.0) -> Tensor:
         widths[d.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     out = xp.pad(d, widths, constant_values=value)
     region = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, d.shape))
-    return _moved("Pad", x, out, lambda g: (g[region],))
+    return _moved("Pad", x, out, _pad_vjp, (region,))
+
+
+def _pad_vjp(g, region):
+    return (g[region],)
 
 
 def clone(x) -> Tensor:
     """A copy that stays in the graph."""
-    return _moved("Clone", x, x._data.copy(), lambda g: (g,))
+    return _moved("Clone", x, x._data.copy(), _identity_vjp, ())
 
 
 def cast(x, dtype) -> Tensor:
@@ -220,4 +255,4 @@ def cast(x, dtype) -> Tensor:
     out = d.astype(dtype)
     if dtype.kind != "f":
         return wrap(out)
-    return _moved("Cast", x, out, lambda g: (g,))
+    return _moved("Cast", x, out, _identity_vjp, ())

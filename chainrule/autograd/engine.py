@@ -316,10 +316,11 @@ def _check_versions(node, output):
     """Raise if a tensor the node saved was modified in place after the node saved it."""
     recorded = node.versions or {}
     for s in node.saved or ():
+        key = s  # an output modified in place is recorded under OUTPUT (the node cannot hold it)
         if s is OUTPUT:
             s = output
         if isinstance(s, Tensor) and s._version is not None:
-            expected = recorded.get(s, 0)
+            expected = recorded.get(key, 0)
             now = s._version[0]
             if now != expected:
                 raise RuntimeError(

@@ -83,3 +83,13 @@ def values(x) -> np.ndarray:
 def zeros_like(x):
     """Zeros of x's shape and dtype, as an array (constants need no graph)."""
     return xp.zeros_like(values(x))
+
+
+def permute(x, order):
+    """x's dims reordered, ``out.shape[i] == x.shape[order[i]]`` (ndarray.transpose's meaning;
+    Tensor.transpose swaps two dims, as PyTorch's)."""
+    if isinstance(x, Tensor):
+        from chainrule.ops.shape import permute as permute_op
+
+        return permute_op(x, order)
+    return x.transpose(order)

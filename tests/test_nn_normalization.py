@@ -6,7 +6,7 @@ import pytest
 from cases_loss import CASES
 
 import chainrule as cr
-from chainrule.autograd import gradcheck
+from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
 from chainrule.ops.normalization import batch_norm, layer_norm
 
@@ -117,6 +117,37 @@ def test_batch_norm_module_gradcheck_in_training_and_eval():
     assert gradcheck(lambda t, *p: bn(t), (x, *bn.parameters()))
 
 
+def test_batch_norm_module_second_derivatives_in_training_and_eval():
+    bn = BatchNorm1d(2).double()
+    bn.weight._data[...] = [1.5, 0.5]
+    bn.bias._data[...] = [0.2, -0.3]
+    x = cr.tensor(rng.normal(size=(4, 2, 3)), requires_grad=True)
+    assert gradgradcheck(lambda t, *p: bn(t), (x, *bn.parameters()))
+    bn.eval()
+    bn.running_mean._data[...] = [0.5, -1.0]
+    bn.running_var._data[...] = [2.0, 0.5]
+    assert gradgradcheck(lambda t, *p: bn(t), (x, *bn.parameters()))
+
+
+def test_eval_backward_uses_the_running_statistics_its_forward_read():
+    """A training step between an eval forward and its backward updates the running statistics
+    in place; the backward, first order and create_graph alike, keeps the values it was given."""
+    bn = BatchNorm1d(2).double().eval()
+    bn.running_mean._data[...] = [0.5, -1.0]
+    bn.running_var._data[...] = [2.0, 0.5]
+    x = cr.tensor(rng.normal(size=(5, 2)), requires_grad=True)
+    g = cr.tensor(rng.normal(size=(5, 2)))
+    expected = [a._data for a in cr.autograd.grad(bn(x), (x, bn.weight), g)]
+    for create_graph in (False, True):
+        y = bn.eval()(x)
+        bn.train()(cr.tensor(rng.normal(3.0, 4.0, (5, 2))))
+        got = cr.autograd.grad(y, (x, bn.weight), g, create_graph=create_graph)
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a._data, b, rtol=1e-12)
+        bn.running_mean._data[...] = [0.5, -1.0]
+        bn.running_var._data[...] = [2.0, 0.5]
+
+
 def test_batch_norm_float32_layer_stays_float32():
     bn = BatchNorm2d(3)
     x = cr.randn(2, 3, 2, 2, requires_grad=True)
@@ -185,3 +216,4 @@ def test_layer_norm_parameters_state_dict_and_gradcheck():
     ln.bias._data[...] = [0.1, 0.2, 0.3]
     x = cr.tensor(rng.normal(size=(2, 2, 3)), requires_grad=True)
     assert gradcheck(lambda t, *p: ln(t), (x, *ln.parameters()))
+    assert gradgradcheck(lambda t, *p: ln(t), (x, *ln.parameters()))

@@ -1,12 +1,29 @@
 """Normalisation: batch norm (each channel over the batch and positions) and layer norm (each
 sample over its trailing dims), each one node whose backward is the closed-form derivative of
-``(x - mean) / sqrt(var + eps)``, not a chain of small ops."""
+``(x - mean) / sqrt(var + eps)``, not a chain of small ops.
 
-from chainrule._backend import xp
+Both save the normalised input and the inverse standard deviation. Those are computed by
+``_moments`` and ``_standardise``, which take arrays (the forward) or tensors (``remake``, under
+create_graph), so the one backward rule of each op also differentiates to any order.
+"""
+
 from chainrule._tensor import Tensor
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
+from chainrule.autograd.engine import needs_graph, record
+from chainrule.ops import either
 from chainrule.ops.operands import floating, same_dtype, wrap
+
+
+def _moments(x, axes):
+    """x less its mean over ``axes``, the mean and the biased variance (arrays or tensors)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    return centred, mean, (centred * centred).mean(axis=axes, keepdims=True)
+
+
+def _standardise(centred, var, eps):
+    """``centred / sqrt(var + eps)`` and the inverse standard deviation (arrays or tensors)."""
+    invstd = 1 / either.sqrt(var + eps)
+    return centred * invstd, invstd
 
 
 def _check_shape(tensor, shape, op, what):
@@ -65,9 +82,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError(
                 f"{op}: expected more than 1 value per channel when training, got input of shape {d.shape}"
             )
-        mean = d.mean(axis=axes, keepdims=True)
-        centred = d - mean
-        var = (centred * centred).mean(axis=axes, keepdims=True)
+        centred, mean, var = _moments(d, axes)
         if running_mean is not None:
             running_mean._data[...] = (1 - momentum) * running_mean._data + momentum * mean.reshape(channels)
         if running_var is not None:
@@ -76,34 +91,43 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{op}: running_mean and running_var are needed when training=False")
-        centred = d - running_mean._data.astype(d.dtype, copy=False).reshape(kept)
-        var = running_var._data.astype(d.dtype, copy=False).reshape(kept)
-    invstd = 1 / xp.sqrt(var + eps)
-    xhat = centred * invstd
+        # Copies (of C values): a later training step updates the running statistics in place,
+        # and remake must see the ones this call used.
+        mean = running_mean._data.astype(d.dtype).reshape(kept)
+        var = running_var._data.astype(d.dtype).reshape(kept)
+        centred = d - mean
+    xhat, invstd = _standardise(centred, var, eps)
     out = _affine(xhat, weight, bias, kept)
-    parents = _parents(x, weight, bias)
-    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
+    if not needs_graph(x, weight, bias):
         return wrap(out)
-    need_x = x.requires_grad
-    need_w = weight is not None and weight.requires_grad
-    w = None if weight is None else weight._data.reshape(kept)
+    rest = (weight, kept, axes, count if training else None, x.requires_grad,
+            weight is not None and weight.requires_grad, bias is not None)
 
-    def batch_norm_vjp(g):
-        g_sum = g.sum(axis=axes, keepdims=True)
-        g_xhat = (g * xhat).sum(axis=axes, keepdims=True) if need_w or (need_x and training) else None
-        gx = None
-        if need_x:
-            scale = invstd if w is None else invstd * w
-            # The classic formula: the batch statistics also depend on x.
-            gx = scale * (g - g_sum / count - xhat * (g_xhat / count)) if training else scale * g
-        grads = [gx]
-        if weight is not None:
-            grads.append(g_xhat.reshape(channels) if need_w else None)
-        if bias is not None:
-            grads.append(g_sum.reshape(channels))
-        return tuple(grads)
+    def remake(x, *affine):
+        if training:
+            centred, _, batch_var = _moments(x, axes)
+            return (*_standardise(centred, batch_var, eps), *rest)
+        return (*_standardise(x - mean, var, eps), *rest)
 
-    return record("BatchNorm", out, parents, batch_norm_vjp)
+    return record("BatchNorm", out, _parents(x, weight, bias), _batch_norm_vjp, (xhat, invstd, *rest), remake)
+
+
+def _batch_norm_vjp(g, xhat, invstd, weight, kept, axes, count, need_x, need_w, has_bias):
+    """``count``: the values per channel when the statistics are the batch's (they depend on x
+    too), None when they are the running ones (constants)."""
+    g_sum = g.sum(axis=axes, keepdims=True) if has_bias or (need_x and count) else None
+    g_xhat = (g * xhat).sum(axis=axes, keepdims=True) if need_w or (need_x and count) else None
+    gx = None
+    if need_x:
+        scale = invstd if weight is None else invstd * weight.reshape(kept)
+        # The classic formula: the batch statistics also depend on x.
+        gx = scale * (g - g_sum / count - xhat * (g_xhat / count)) if count else scale * g
+    grads = [gx]
+    if weight is not None:
+        grads.append(g_xhat.reshape(-1) if need_w else None)
+    if has_bias:
+        grads.append(g_sum.reshape(-1))
+    return tuple(grads)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
@@ -127,30 +151,31 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     _check_shape(bias, normalized, op, "bias")
     _same_dtype(op, x, weight, bias)
     axes = tuple(range(d.ndim - k, d.ndim))
-    lead = tuple(range(d.ndim - k))
-    centred = d - d.mean(axis=axes, keepdims=True)
-    invstd = 1 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
-    xhat = centred * invstd
+    centred, _, var = _moments(d, axes)
+    xhat, invstd = _standardise(centred, var, eps)
     out = _affine(xhat, weight, bias, normalized)
-    parents = _parents(x, weight, bias)
-    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
+    if not needs_graph(x, weight, bias):
         return wrap(out)
-    need_x = x.requires_grad
-    need_w = weight is not None and weight.requires_grad
-    w = None if weight is None else weight._data
+    rest = (weight, axes, x.requires_grad, weight is not None and weight.requires_grad, bias is not None)
 
-    def layer_norm_vjp(g):
-        gx = None
-        if need_x:
-            gh = g if w is None else g * w
-            gx = invstd * (
-                gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True)
-            )
-        grads = [gx]
-        if weight is not None:
-            grads.append((g * xhat).sum(axis=lead) if need_w else None)
-        if bias is not None:
-            grads.append(g.sum(axis=lead))
-        return tuple(grads)
+    def remake(x, *affine):
+        centred, _, var = _moments(x, axes)
+        return (*_standardise(centred, var, eps), *rest)
 
-    return record("LayerNorm", out, parents, layer_norm_vjp)
+    return record("LayerNorm", out, _parents(x, weight, bias), _layer_norm_vjp, (xhat, invstd, *rest), remake)
+
+
+def _layer_norm_vjp(g, xhat, invstd, weight, axes, need_x, need_w, has_bias):
+    gx = None
+    if need_x:
+        gh = g if weight is None else g * weight
+        gx = invstd * (
+            gh - gh.mean(axis=axes, keepdims=True) - xhat * (gh * xhat).mean(axis=axes, keepdims=True)
+        )
+    # weight and bias broadcast over the leading dims: the engine sums their gradients over them
+    grads = [gx]
+    if weight is not None:
+        grads.append(g * xhat if need_w else None)
+    if has_bias:
+        grads.append(g)
+    return tuple(grads)

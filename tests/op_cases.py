@@ -330,6 +330,104 @@ def _index_case():
     return Case("getitem", draw)
 
 
+def _index_put_case():
+    """x[index] = value, value broadcast to the selection; indices do not repeat (which of two
+    writes to one element wins is unspecified, as in PyTorch)."""
+
+    def draw(d):
+        shape = d(shapes(min_dims=1))
+        rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
+        form = d(st.sampled_from(["slice", "int_array", "mask", "int"]))
+        if form == "slice":
+            index = (slice(int(rng.integers(0, shape[0])), None),)
+        elif form == "int_array":
+            index = (rng.permutation(shape[0])[: int(rng.integers(1, shape[0] + 1))],)
+        elif form == "mask":
+            index = (rng.random(shape) > 0.4,)
+            index[0].flat[0] = True  # an empty selection would leave the value nothing to check
+        else:
+            index = (int(rng.integers(-shape[0], shape[0])),)
+        selected = np.empty(shape)[index].shape
+        value_shape = selected[d(st.integers(0, len(selected))):]  # a trailing part broadcasts
+
+        def ref(a, v):
+            out = a.copy()
+            out[index] = v
+            return out
+
+        return Drawn([values(d, shape), values(d, value_shape)], lambda t, v: cr.index_put(t, index, v) * 3,
+                     lambda a, v: ref(a, v) * 3)
+
+    return Case("index_put", draw)
+
+
+def _index_scatter_case():
+    """The gradient of x[index] as an op of its own (its rule is indexing again)."""
+    from chainrule.ops.indexing import index_scatter
+
+    def draw(d):
+        shape = d(shapes(min_dims=1))
+        rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
+        form = d(st.sampled_from(["slice", "repeat", "mask"]))
+        if form == "slice":
+            index = (slice(None, None, -1),)
+        elif form == "repeat":
+            index = (np.array([0, 0, shape[0] - 1]),)
+        else:
+            index = (rng.random(shape) > 0.4,)
+            index[0].flat[0] = True  # an empty selection leaves nothing to check
+
+        def ref(v):
+            out = np.zeros(shape)
+            np.add.at(out, index, v)
+            return out
+
+        return Drawn([values(d, np.empty(shape)[index].shape)], lambda v: index_scatter(v, index, shape), ref)
+
+    return Case("index_scatter", draw)
+
+
+def _spread_case():
+    """The gradient of a sum as an op of its own (its rule is a sum)."""
+    from chainrule.ops.reduce import spread
+
+    def draw(d):
+        shape = d(shapes(min_dims=0))
+        axes = dim_choice(d, len(shape))
+        axes = tuple(range(len(shape))) if axes is None else (axes,) if isinstance(axes, int) else axes
+        axes = tuple(a % len(shape) for a in axes)
+        kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
+        g_shape = d(st.sampled_from([kept, tuple(n for i, n in enumerate(shape) if i not in axes)]))
+        return Drawn([values(d, g_shape)], lambda g: spread(g, kept, shape),
+                     lambda g: np.broadcast_to(g.reshape(kept), shape).copy())
+
+    return Case("spread", draw)
+
+
+def _along_case(name):
+    """take_along and scatter_along (max/min's gradient along one dim), each the other's rule."""
+    from chainrule.ops.indexing import scatter_along, take_along
+
+    def draw(d):
+        shape = d(shapes(min_dims=1))
+        axis = d(st.integers(0, len(shape) - 1))
+        rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
+        kept = tuple(1 if i == axis else n for i, n in enumerate(shape))
+        indices = rng.integers(0, shape[axis], size=kept)
+        if name == "take_along":
+            return Drawn([values(d, shape)], lambda t: take_along(t, indices, axis),
+                         lambda a: np.take_along_axis(a, indices, axis))
+
+        def ref(v):
+            out = np.zeros(shape)
+            np.put_along_axis(out, indices, v, axis)
+            return out
+
+        return Drawn([values(d, kept)], lambda v: scatter_along(v, indices, axis, shape), ref)
+
+    return Case(name, draw)
+
+
 def _matmul_case():
     def draw(d):
         form = d(st.sampled_from(["vv", "mv", "vm", "mm", "batched", "broadcast"]))
@@ -367,6 +465,11 @@ def _linear_case():
 
 OTHERS = [
     _index_case(),
+    _index_put_case(),
+    _index_scatter_case(),
+    _spread_case(),
+    _along_case("take_along"),
+    _along_case("scatter_along"),
     _linear_case(),
     _matmul_case(),
     _softmax_case("softmax", cr.softmax, scipy.special.softmax),

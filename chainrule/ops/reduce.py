@@ -129,7 +129,12 @@ class _Variance:
 
     def remake_std(self, x):
         centred = self.centred(x)
-        return x, centred, either.sqrt(self.variance(centred)), self.kept_shape, self.denominator
+        variance = self.variance(centred)
+        # sqrt's slope is infinite at 0, where std's rule gives 0 anyway: the root of 1 there
+        # keeps 0 * inf out of the second derivative
+        flat = either.values(variance) == 0
+        out = either.where(flat, 0, either.sqrt(either.where(flat, 1, variance)))
+        return x, centred, out, self.kept_shape, self.denominator
 
 
 def var(x, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None) -> Tensor:

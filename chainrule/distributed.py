@@ -460,7 +460,11 @@ class _FlatGradients:
                     mean_loss = float(buffer[-2]) / weights
             np.divide(buffer[:total], weights, out=buffer[:total])
             for j, (i, view) in enumerate(zip(members, views)):
-                self.params[i]._grad = Tensor._make(view, False, None) if counts[j] > 0 else None
+                p = self.params[i]
+                if counts[j] == 0:
+                    p._grad = None
+                elif p._grad is None or p._grad._data is not view:  # the same .grad Tensor, step after step
+                    p._grad = Tensor._make(view, False, None)
         return mean_loss
 
 

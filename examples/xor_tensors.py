@@ -15,8 +15,8 @@ for step in range(2001):
     loss.backward()                                # backward: deltas by the chain rule
     with cr.no_grad():
         for p in (W1, b1, W2, b2):                 # gradient descent step
-            p._data -= 2.0 * p.grad
+            p.data -= 2.0 * p.grad
             p.grad = None
     if step % 400 == 0:
         print(f"step {step:4d}  loss {loss.item():.4f}")
-print("predictions:", output._data.ravel().round(2))
+print("predictions:", output.detach().numpy().ravel().round(2))

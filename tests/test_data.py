@@ -105,7 +105,7 @@ def test_digits_equal_scikit_learns_copy():
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
     reference = sklearn_datasets.load_digits()
     X, y = digits()
-    np.testing.assert_array_equal(X, reference._data.astype(np.float32))
+    np.testing.assert_array_equal(X, reference.data.astype(np.float32))
     np.testing.assert_array_equal(y, reference.target)
 
 

@@ -244,7 +244,7 @@ def test_world_of_one():
     distributed.broadcast_rng_state()
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[key])
-    grad = np.ones((2, 3), np.float32)
+    grad = cr.ones(2, 3)
     model.weight.grad = grad
     assert distributed.average_gradients(model.parameters(), loss=np.float32(1.5)) == 1.5
     assert distributed.average_gradients(model.parameters()) is None
@@ -441,7 +441,7 @@ def world(monkeypatch):
 
 def _grads(params, values):
     for p, v in zip(params, values):
-        p.grad = None if v is None else np.asarray(v, p._data.dtype)
+        p.grad = None if v is None else cr.tensor(np.asarray(v, p._data.dtype))
 
 
 def test_average_gradients_one_allreduce_on_a_flat_buffer(world):
@@ -465,7 +465,7 @@ def test_average_gradients_one_allreduce_on_a_flat_buffer(world):
     flat = comm.calls[0][1]
     assert flat.dtype == np.float32 and flat.flags.c_contiguous
     for p in mine[:3]:
-        assert np.shares_memory(p.grad, flat)  # the gradients are views of the flat buffer
+        assert np.shares_memory(p.grad._data, flat)  # the gradients are views of the flat buffer
     np.testing.assert_array_equal(mine[0].grad, (np.arange(6.0).reshape(2, 3) + 1) / 2)
     np.testing.assert_array_equal(mine[1].grad, [2.0, 2.0, 2.0])
     np.testing.assert_array_equal(mine[2].grad, [4.0, 0.0, 1.0, 2.0])  # None on rank 0 counts as zeros
@@ -491,7 +491,7 @@ def test_average_gradients_keeps_views_and_groups_dtypes(world):
     # the other rank: zero gradients (that it had), no loss, weight 1: float64 first, then float32
     step = _theirs(([0, 0, 0, 1, 0, 1], np.float64), ([0, 0, 1], np.float32))
     comm = world(FakeComm(0, received=step + step))
-    a.grad, b.grad = np.full(3, 4.0), np.full(2, 6.0, np.float32)
+    a.grad, b.grad = cr.tensor(np.full(3, 4.0)), cr.tensor(np.full(2, 6.0, np.float32))
     distributed.average_gradients([a, b])
     assert sorted(buf.dtype.str for _, buf in comm.calls) == ["<f4", "<f8"]  # one Allreduce per dtype
     np.testing.assert_array_equal(a.grad, [2.0, 2.0, 2.0])  # divided by the world of two
@@ -508,10 +508,10 @@ def test_average_gradients_weighted_by_rows_is_the_global_batch_mean(world):
     # loss 1.5): the global batch's mean is (3 * 2 + 1 * 6) / 4 = 3, not the ranks' mean 4.
     w = cr.tensor(np.zeros(2), requires_grad=True)
     rank1 = world(FakeComm(1))
-    w.grad = np.full(2, 2.0)
+    w.grad = cr.tensor(np.full(2, 2.0))
     distributed.average_gradients([w], loss=0.5, count=3)
     world(FakeComm(0, received=rank1.sent))
-    w.grad = np.full(2, 6.0)
+    w.grad = cr.tensor(np.full(2, 6.0))
     assert distributed.average_gradients([w], loss=1.5, count=1) == (3 * 0.5 + 1.5) / 4
     np.testing.assert_array_equal(w.grad, [3.0, 3.0])
 
@@ -528,10 +528,10 @@ def test_a_rank_without_rows_adds_nothing_not_even_nan(world):
     # (a mean over nothing) and whatever its gradients hold must not count.
     w = cr.tensor(np.zeros(2), requires_grad=True)
     rank1 = world(FakeComm(1))
-    w.grad = np.full(2, np.nan)
+    w.grad = cr.tensor(np.full(2, np.nan))
     distributed.average_gradients([w], loss=float("nan"), count=0)
     world(FakeComm(0, received=rank1.sent))
-    w.grad = np.full(2, 6.0)
+    w.grad = cr.tensor(np.full(2, 6.0))
     assert distributed.average_gradients([w], loss=1.5, count=2) == 1.5
     np.testing.assert_array_equal(w.grad, [6.0, 6.0])
 

@@ -55,7 +55,7 @@ def test_linear_gradients_in_either_weight_order_and_product_orientation(feature
         np.testing.assert_allclose(layer.weight.grad, g2.T @ x2, rtol=1e-12)
         np.testing.assert_allclose(layer.bias.grad, g2.sum(0), rtol=1e-12)
         np.testing.assert_allclose(x.grad, g @ w, rtol=1e-12)
-        assert layer.weight.grad.flags.f_contiguous == w.flags.f_contiguous
+        assert layer.weight.grad._data.flags.f_contiguous == w.flags.f_contiguous
 
 
 def test_outer_products_of_one_input_or_one_output_layers_are_exact():
@@ -167,7 +167,7 @@ def test_mlp_learns_xor_with_a_hand_written_update():
         model.zero_grad()
         loss.backward()
         for p in model.parameters():
-            p._data -= 1.0 * p.grad
+            p.data -= 1.0 * p.grad
     assert loss.item() < 0.01
     assert (model(X)._data.round() == y._data).all()
 

@@ -185,7 +185,7 @@ def test_terminate_on_nan_stops_before_the_update_and_keeps_the_last_checkpoint(
 
 def test_terminate_on_nan_names_a_non_finite_gradient():
     model = nn.Linear(1, 1)
-    model.weight.grad = np.array([[np.inf]], dtype=np.float32)
+    model.weight.grad = cr.tensor([[np.inf]])
     stub = Stub(model)
     TerminateOnNaN().on_after_backward(stub, {"loss": 1.0})
     assert stub.reason.endswith("the gradient of 'weight' is not finite")

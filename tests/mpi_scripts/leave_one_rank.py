@@ -31,7 +31,7 @@ WAYS = {
 def main(how):
     distributed.init()
     weight = cr.tensor(np.ones(4), requires_grad=True)
-    weight.grad = np.ones(4)
+    weight.grad = cr.tensor(np.ones(4))
     distributed.average_gradients([weight])  # one collective both ranks join
     if distributed.rank() == 1:
         if how == "finish":
@@ -42,7 +42,7 @@ def main(how):
         time.sleep(1.0)  # rank 1 has long left: it must wait for rank 0, not stop it
         print("rank 0 finished", flush=True)
         return
-    weight.grad = np.ones(4)
+    weight.grad = cr.tensor(np.ones(4))
     distributed.average_gradients([weight])  # rank 1 never joins: without help this waits forever
     print("rank 0 got past the collective", flush=True)
 

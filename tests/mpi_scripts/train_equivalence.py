@@ -95,19 +95,19 @@ def main(out):
 
     # average_gradients: rank 0 alone has a gradient for `a`, every rank has one for `b`.
     a, b, c = (cr.tensor(np.zeros(3), requires_grad=True) for _ in range(3))
-    a.grad = np.full(3, 6.0) if me == 0 else None
-    b.grad = np.arange(3.0) + me
+    a.grad = cr.tensor(np.full(3, 6.0)) if me == 0 else None
+    b.grad = cr.tensor(np.arange(3.0) + me)
     mean_loss = distributed.average_gradients([a, b, c], loss=float(me))
-    results["grad_a"] = a.grad
-    results["grad_b"] = b.grad
+    results["grad_a"] = a.grad.numpy()
+    results["grad_b"] = b.grad.numpy()
     results["grad_c_is_none"] = np.array(c.grad is None)
     results["mean_loss"] = np.array(mean_loss)
     # weighted by rows: rank 0 holds 3 rows (gradient 1, loss 2), rank 1 one row (gradient 5, loss 6),
     # a third rank none
     w = cr.tensor(np.zeros(2), requires_grad=True)
-    w.grad = np.full(2, 1.0 + 4 * me)
+    w.grad = cr.tensor(np.full(2, 1.0 + 4 * me))
     results["weighted_loss"] = np.array(distributed.average_gradients([w], loss=2.0 + 4 * me, count=(3, 1, 0)[me]))
-    results["weighted_grad"] = w.grad
+    results["weighted_grad"] = w.grad.numpy()
 
     # DistributedSampler: every rank draws the same permutation and keeps its own shard.
     random.manual_seed(5)

@@ -6,6 +6,7 @@
     chainrule predict RUN --input features.csv --output predictions.csv
     chainrule explain              one backprop step on XOR, with every number
     chainrule gradcheck [flags]    check an architecture's gradients on random data
+    chainrule curvature RUN        the loss Hessian's extreme eigenvalues: a saddle, a sharp or a flat minimum
     chainrule compare [--data D]   the network against decision tree, SVM, k-NN, logistic regression
     chainrule search [--data D]    cross-validated search over hidden sizes, depth, activation, lr
 
@@ -167,6 +168,23 @@ def _build_parser() -> argparse.ArgumentParser:
     gradcheck.set_defaults(hidden=(6, 5))
     gradcheck.add_argument("--batch", type=_number("batch", Bound(int, 1, 1000)), default=3,
                            help="random samples, 1 to 1000 (default: 3)")
+
+    curvature = commands.add_parser(
+        "curvature", help="the loss Hessian's largest and smallest eigenvalues at a run's weights, and a verdict",
+        description="The largest and smallest eigenvalues of the Hessian of a finished run's training loss with "
+                    "respect to its weights (Lanczos on Hessian-vector products; the matrix is never formed), and "
+                    "a verdict: a saddle (negative curvature), a sharp minimum (largest eigenvalue above 1/lr) or a "
+                    "flat minimum.")
+    curvature.add_argument("run", metavar="RUN", help="a run folder written by 'chainrule train'")
+    curvature.add_argument("--samples", type=_number("samples", Bound(int, 1, 10**6)), default=256,
+                           help="training samples the loss is taken over (default: %(default)s)")
+    curvature.add_argument("--over-training", action="store_true",
+                           help="replay the run's training (same config and seed, same numbers) and take the "
+                                "curvature before the first epoch and after every --every epochs; plot it")
+    curvature.add_argument("--every", type=_number("every", Bound(int, 1, 10**6)), default=1,
+                           help="with --over-training: epochs between two points (default: 1)")
+    curvature.add_argument("--plot", help="with --over-training: the picture to write (default: RUN/curvature.png)")
+    curvature.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     compare = commands.add_parser("compare", help="the network against classic learners on one split")
     _add_data(compare, defaults)
@@ -336,6 +354,31 @@ def _gradcheck(args, parser) -> int:
     return 1 if failed else 0
 
 
+def _curvature(args, parser) -> int:
+    from chainrule.diagnostics import Curvature, plot_curvature, run_curvature
+    from chainrule.runs import check_output_path
+
+    if not args.over_training and (args.plot or args.every != 1):
+        raise ValueError(f"{'--plot' if args.plot else '--every'} goes with --over-training")
+    plot = check_output_path(args.plot or Path(args.run) / "curvature.png", "--plot") if args.over_training else None
+    records = run_curvature(args.run, samples=args.samples, over_training=args.over_training, every=args.every)
+    if args.over_training:
+        plot_curvature(records, plot)
+    if args.json:
+        print(json.dumps(records, indent=1))
+    elif not args.over_training:
+        print(f"the loss on {args.samples} training samples at the run's final weights:")
+        print(Curvature(**{k: v for k, v in records[0].items() if k != "epoch"}))
+    else:
+        print(f"{'epoch':>5}  {'largest':>12}  {'smallest':>12}  {'grad norm':>10}  {'loss':>10}  verdict")
+        for r in records:
+            print(f"{r['epoch']:>5}  {r['largest']:12.5g}  {r['smallest']:12.5g}  {r['gradient_norm']:10.4g}  "
+                  f"{r['loss']:10.4g}  {r['verdict']}")
+    if plot is not None and not args.json:
+        print(f"plot: {plot}")
+    return 0
+
+
 def _compare(args, parser) -> int:
     from chainrule.compare import compare, format_table
     from chainrule.runs import RunConfig, check_output_path
@@ -374,7 +417,7 @@ def _search(args, parser) -> int:
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "explain": _explain,
-            "gradcheck": _gradcheck, "compare": _compare, "search": _search}
+            "gradcheck": _gradcheck, "curvature": _curvature, "compare": _compare, "search": _search}
 
 # Exit status 2: the request cannot be done as asked (a bad flag, a missing or malformed input file
 # or run folder, a missing optional package), as argparse's usage errors; 1: the work failed while

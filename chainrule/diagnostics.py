@@ -1,15 +1,19 @@
 """Diagnostics of the backward pass: per-layer gradient statistics gathered during training,
-a vanishing/exploding-gradient detector, and plots of training history and gradient flow."""
+a vanishing/exploding-gradient detector, the curvature of the loss (extreme Hessian eigenvalues
+by Lanczos on Hessian-vector products, with a saddle / sharp / flat verdict), and plots of
+training history, gradient flow and curvature."""
 
+import dataclasses
 import math
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from chainrule._arguments import number_arg
+from chainrule._arguments import int_arg, number_arg
 from chainrule.nn.activation import ReLU
 from chainrule.nn.module import Module
+from chainrule.train.callbacks import Callback
 
 
 class GradientFlowWarning(UserWarning):
@@ -263,6 +267,318 @@ class GradientMonitor:
         self.close()
 
 
+# -- curvature of the loss ----------------------------------------------------------------------------
+class CurvatureWarning(UserWarning):
+    """A Lanczos run stopped before its eigenvalues reached the asked tolerance."""
+
+
+def _as_input(value, dtype):
+    """A batch's inputs or targets as a Tensor: floating arrays in the model's dtype, integer
+    class labels as they are."""
+    from chainrule._tensor import Tensor
+
+    if isinstance(value, Tensor):
+        return value.to(dtype) if value._data.dtype.kind == "f" and value._data.dtype != dtype else value
+    array = np.asarray(value)
+    return Tensor(array.astype(dtype) if array.dtype.kind in "fb" else array)
+
+
+class _Hessian:
+    """The Hessian of ``loss_fn(model(inputs), targets)`` w.r.t. the model's parameters as a
+    linear operator on flat float64 vectors, v -> H v, never formed: the gradient is recorded once
+    with create_graph, then each product is the gradient of <gradient, v> (a double backward)."""
+
+    def __init__(self, model: Module, loss_fn, data, where: str):
+        from chainrule import autograd
+
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise TypeError(f"{where}: data must be an (inputs, targets) pair, got {type(data).__name__}")
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError(f"{where}: the model has no parameters that require grad")
+        inputs, targets = (_as_input(v, self.params[0]._data.dtype) for v in data)
+        self.sizes = [p._data.size for p in self.params]
+        self.starts = np.cumsum([0, *self.sizes])
+        self.n = int(self.starts[-1])
+        self.products = 0
+        modes = [m.training for m in model.modules()]
+        model.eval()  # dropout off, batch norm on its running statistics: one fixed function of the weights
+        try:
+            loss = loss_fn(model(inputs), targets)
+        finally:
+            for module, mode in zip(model.modules(), modes):
+                object.__setattr__(module, "training", mode)
+        if loss.numel() != 1:
+            raise ValueError(f"{where}: loss_fn must return a scalar loss, got shape {tuple(loss.shape)}")
+        self.loss = float(loss._data)
+        grads = autograd.grad(loss, self.params, create_graph=True, allow_unused=True)
+        self.gradient = self._flat(grads)
+        # a gradient that is no function of the weights (a loss linear in them) is a zero block of H
+        self._curved = [(i, g) for i, g in enumerate(grads) if g is not None and g.requires_grad]
+
+    def _flat(self, pieces):
+        out = np.zeros(self.n)
+        for i, piece in enumerate(pieces):
+            if piece is not None:
+                out[self.starts[i]:self.starts[i + 1]] = piece._data.ravel()
+        return out
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        from chainrule import autograd
+        from chainrule._tensor import Tensor
+
+        self.products += 1
+        if not self._curved:
+            return np.zeros(self.n)
+        dot = sum((g * Tensor(v[self.starts[i]:self.starts[i + 1]].reshape(g.shape).astype(g._data.dtype))).sum()
+                  for i, g in self._curved)
+        products = autograd.grad(dot, [self.params[i] for i, _ in self._curved], retain_graph=True,
+                                 allow_unused=True)
+        pieces = [None] * len(self.params)
+        for (i, _), h in zip(self._curved, products):
+            pieces[i] = h
+        return self._flat(pieces)
+
+
+def _lanczos(matvec, n: int, locked: np.ndarray, ends: tuple, scale: float, tol: float, max_iter: int, rng):
+    """Ritz pairs of the symmetric operator ``matvec`` at ``ends`` of its spectrum (0: smallest,
+    -1: largest) on the subspace orthogonal to ``locked``'s rows, by Lanczos with full
+    reorthogonalisation: [(value, vector, residual, converged)]. ``scale``: the largest eigenvalue
+    magnitude seen so far, which ``tol`` is relative to. Ritz values lie inside the spectrum, so an
+    estimate that has not converged errs towards the middle: it understates a negative curvature,
+    never invents one."""
+    free = n - len(locked)
+    m = min(max_iter, free)
+    basis = np.empty((m, n))
+    alpha, beta = np.empty(m), np.empty(m)
+
+    def orthogonalise(w, j):
+        for _ in range(2):  # twice is enough (Kahan-Parlett): the basis stays orthogonal to rounding
+            w -= basis[:j].T @ (basis[:j] @ w)
+            w -= locked.T @ (locked @ w)
+        return w
+
+    q = orthogonalise(rng.standard_normal(n), 0)
+    q /= np.linalg.norm(q)
+    for j in range(m):
+        basis[j] = q
+        w = matvec(q)
+        alpha[j] = q @ w
+        w = orthogonalise(w, j + 1)
+        beta[j] = np.linalg.norm(w)
+        tridiagonal = np.diag(alpha[:j + 1]) + np.diag(beta[:j], 1) + np.diag(beta[:j], -1)
+        values, vectors = np.linalg.eigh(tridiagonal)
+        scale = max(scale, abs(values[0]), abs(values[-1]))
+        # the residual ||H y - value y|| of the Ritz vector y; none when the Krylov space is invariant
+        residuals = beta[j] * np.abs(vectors[-1, list(ends)])
+        exhausted = beta[j] <= 1e-12 * scale or j + 1 == free
+        if exhausted or (residuals <= tol * scale).all() or j + 1 == m:
+            return [(values[e], basis[:j + 1].T @ vectors[:, e], 0.0 if exhausted else r,
+                     exhausted or r <= tol * scale) for e, r in zip(ends, residuals)]
+        q = w / beta[j]
+    raise AssertionError("unreachable: the loop returns at its last iteration")
+
+
+def _extreme_eigenvalues(hessian, k: int, which: str, tol: float, max_iter: int, seed: int) -> np.ndarray:
+    """The ascending eigenvalues at the ends ``which`` asks for, ``k`` at each: each Lanczos run
+    finds the next one (or two) in the subspace orthogonal to those found before, so a repeated
+    eigenvalue comes back as often as it is repeated."""
+    ends = {"largest": (-1,), "smallest": (0,), "both": (0, -1)}[which]
+    n = hessian.n
+    if k * len(ends) > n:
+        raise ValueError(f"hessian_eigenvalues: asked for {k * len(ends)} eigenvalues of a Hessian of size {n} "
+                         f"(the model's {n} parameters)")
+    rng = np.random.default_rng(seed)
+    locked, values, scale = np.empty((0, n)), [], 0.0
+    for _ in range(k):
+        for value, vector, residual, converged in _lanczos(hessian, n, locked, ends, scale, tol, max_iter, rng):
+            if not converged:
+                warnings.warn(f"hessian_eigenvalues: the eigenvalue {value:.6g} did not converge in {max_iter} "
+                              f"Hessian-vector products (residual {residual:.3g}); raise max_iter or tol",
+                              CurvatureWarning, stacklevel=3)
+            values.append(value)
+            scale = max(scale, abs(value))
+            locked = np.vstack([locked, vector / np.linalg.norm(vector)])
+    return np.sort(np.array(values))
+
+
+def _check_solver(k, which, tol, max_iter, where):
+    k = int_arg(k, "k", where, minimum=1)
+    if which not in ("largest", "smallest", "both"):
+        raise ValueError(f"{where}: which must be 'largest', 'smallest' or 'both', got {which!r}")
+    number_arg(tol, "tol", where, low=0, low_open=True)
+    return k, int_arg(max_iter, "max_iter", where, minimum=1)
+
+
+def hessian_eigenvalues(model: Module, loss_fn, data, k: int = 1, which: str = "largest", tol: float = 1e-4,
+                        max_iter: int = 100, seed: int = 0) -> np.ndarray:
+    """The ``k`` largest or smallest eigenvalues (``which``: "largest", "smallest" or "both", which
+    gives 2k) of the Hessian of ``loss_fn(model(inputs), targets)`` with respect to the model's
+    parameters, ``data = (inputs, targets)``, in ascending order.
+
+    Lanczos iteration with full reorthogonalisation on Hessian-vector products, each a double
+    backward through the model (every op in it must support create_graph); the matrix is never
+    formed, and memory is ``max_iter`` vectors of the parameters' size. A repeated eigenvalue is
+    returned as often as it is repeated. The model runs in eval mode. Each eigenvalue is accurate
+    to about ``tol`` times the largest magnitude; one that needs more than ``max_iter`` products
+    raises a ``CurvatureWarning``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> class Bowl(nn.Module):  # loss 0.5 (w0^2 + 4 w1^2 - 2 w2^2): Hessian diag(1, 4, -2)
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.w = nn.Parameter(cr.ones(3, dtype="float64"))
+    ...     def forward(self, x):
+    ...         return self.w
+    >>> loss_fn = lambda w, _: 0.5 * (cr.tensor([1.0, 4.0, -2.0]) * w * w).sum()
+    >>> hessian_eigenvalues(Bowl(), loss_fn, (cr.zeros(1), cr.zeros(1)), which="both").round(6)
+    array([-2.,  4.])
+    """
+    k, max_iter = _check_solver(k, which, tol, max_iter, "hessian_eigenvalues")
+    return _extreme_eigenvalues(_Hessian(model, loss_fn, data, "hessian_eigenvalues"), k, which, tol, max_iter, seed)
+
+
+VERDICTS = ("saddle", "sharp minimum", "flat minimum")
+
+
+@dataclasses.dataclass
+class Curvature:
+    """The loss surface at some weights (see ``curvature``): the extreme eigenvalues of the loss
+    Hessian, the gradient norm, the loss and the verdict, one of ``VERDICTS``."""
+
+    largest: float
+    smallest: float
+    gradient_norm: float
+    loss: float
+    verdict: str
+    sharp_above: float  # 1 / lr
+    hessian_vector_products: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        why = {
+            "saddle": "negative curvature: the loss falls along some direction, so this is no minimum (a saddle "
+                      "point where the gradient is small)",
+            "sharp minimum": f"no direction curves down, and the steepest curves up faster than "
+                             f"{self.sharp_above:.4g} (1/lr): a step of the learning rate overshoots along it",
+            "flat minimum": f"no direction curves down, and none curves up faster than {self.sharp_above:.4g} (1/lr)",
+        }[self.verdict]
+        return (f"largest Hessian eigenvalue  {self.largest:.6g}\n"
+                f"smallest Hessian eigenvalue {self.smallest:.6g}\n"
+                f"gradient norm {self.gradient_norm:.6g}, loss {self.loss:.6g}\n"
+                f"verdict: {self.verdict}: {why}")
+
+
+def curvature(model: Module, loss_fn, data, lr: float = 0.01, saddle_ratio: float = 1e-3, tol: float = 1e-4,
+              max_iter: int = 100, seed: int = 0) -> Curvature:
+    """The loss Hessian's largest and smallest eigenvalues at the model's weights (see
+    ``hessian_eigenvalues``, with the same ``data``, ``tol``, ``max_iter`` and ``seed``) and a
+    verdict on the surface there:
+
+    - ``"saddle"``: negative curvature of significant size, smallest < -``saddle_ratio`` x |largest|:
+      the loss falls along that direction (a saddle point where the gradient is small: training
+      stalls at saddle points far more often than in poor local minima);
+    - ``"sharp minimum"``: otherwise, when largest > 1 / ``lr``: a gradient step of ``lr``
+      overshoots along the sharpest direction (beyond 2 / ``lr`` it diverges);
+    - ``"flat minimum"``: otherwise.
+
+    ``lr``, the learning rate of the training, sets the scale of sharpness (for adaptive optimizers
+    such as Adam it is only indicative). The verdict describes the curvature; ``gradient_norm``
+    says how close the weights are to a critical point.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> class Saddle(nn.Module):  # loss x^2 - y^2
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.w = nn.Parameter(cr.zeros(2, dtype="float64"))
+    ...     def forward(self, x):
+    ...         return self.w
+    >>> report = curvature(Saddle(), lambda w, _: (cr.tensor([1.0, -1.0]) * w * w).sum(), (cr.zeros(1), cr.zeros(1)))
+    >>> report.verdict, round(report.largest, 6), round(report.smallest, 6)
+    ('saddle', 2.0, -2.0)
+    """
+    number_arg(lr, "lr", "curvature", low=0, low_open=True)
+    number_arg(saddle_ratio, "saddle_ratio", "curvature", low=0)
+    _, max_iter = _check_solver(1, "both", tol, max_iter, "curvature")
+    hessian = _Hessian(model, loss_fn, data, "curvature")
+    if hessian.n == 1:
+        smallest = largest = float(_extreme_eigenvalues(hessian, 1, "largest", tol, max_iter, seed)[0])
+    else:
+        smallest, largest = (float(v) for v in _extreme_eigenvalues(hessian, 1, "both", tol, max_iter, seed))
+    if smallest < -saddle_ratio * abs(largest):
+        verdict = "saddle"
+    else:
+        verdict = "sharp minimum" if largest > 1 / lr else "flat minimum"
+    return Curvature(largest=largest, smallest=smallest, gradient_norm=float(np.linalg.norm(hessian.gradient)),
+                     loss=hessian.loss, verdict=verdict, sharp_above=1 / lr, hessian_vector_products=hessian.products)
+
+
+class CurvatureMonitor(Callback):
+    """A training callback that takes ``curvature(model, loss_fn, data, ...)`` before the first
+    epoch (epoch 0) and after every ``every``-th epoch, into ``records``: one dict per point,
+    ``{"epoch": ..., **Curvature.to_dict()}``. ``lr`` defaults to the optimizer's learning rate at
+    that point. Each point costs a few dozen Hessian-vector products: give it a small ``data``."""
+
+    def __init__(self, loss_fn, data, every: int = 1, lr: float | None = None, **options):
+        self.loss_fn, self.data, self.lr, self.options = loss_fn, data, lr, options
+        self.every = int_arg(every, "every", "CurvatureMonitor", minimum=1)
+        self.records = []
+
+    def _take(self, trainer, epoch):
+        lr = self.lr if self.lr is not None else trainer.optimizer.param_groups[0]["lr"]
+        report = curvature(trainer.model, self.loss_fn, self.data, lr=lr, **self.options)
+        self.records.append({"epoch": epoch, **report.to_dict()})
+
+    def on_train_begin(self, trainer):
+        self.records = []  # each restart is a run of its own
+        if not trainer.resumed:
+            self._take(trainer, 0)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if epoch % self.every == 0:
+            self._take(trainer, epoch)
+
+
+def run_curvature(run_dir, samples: int = 256, over_training: bool = False, every: int = 1, **options) -> list:
+    """The curvature of a finished run's loss on its first ``samples`` training samples (``chainrule
+    curvature RUN``), as records ``{"epoch": ..., **Curvature.to_dict()}``: one for the run's final
+    weights (epoch None; computed in float64), or, with ``over_training``, one before the first
+    epoch and one after every ``every``-th epoch, from a replay of the training (the same config and seed, so the same
+    numbers: the replay's final weights must equal the run's). ``lr`` is the run's; ``options`` go
+    to ``curvature``."""
+    import tempfile
+
+    from chainrule import runs
+
+    samples = int_arg(samples, "samples", "run_curvature", minimum=1)
+    config, extra, model, _ = runs.load_run(run_dir)
+    data = runs.prepare_data(config)
+    runs._check_same_data(run_dir, extra, data)
+    batch = tuple(part[:samples] for part in data.train)
+    loss_fn = runs.build_loss(config, extra["task"])
+    options = {"lr": config.learning_rate, **options}
+    if not over_training:
+        report = curvature(model.double(), loss_fn, batch, **options)
+        return [{"epoch": None, **report.to_dict()}]  # epoch None: the final weights
+    if config.restarts > 1:
+        raise ValueError(f"--over-training replays one training; {run_dir} kept the best of {config.restarts} "
+                         "restarts")
+    monitor = CurvatureMonitor(loss_fn, batch, every=every, **options)
+    with tempfile.TemporaryDirectory() as replay_dir:
+        replay = dataclasses.replace(config, run_dir=replay_dir)
+        runs.train(replay, verbose=0, callbacks=[monitor])
+        replay_model = runs.load_run(replay_dir)[2]
+    for (name, saved), (_, again) in zip(model.state_dict().items(), replay_model.state_dict().items()):
+        if not np.array_equal(saved, again):
+            raise RuntimeError(f"the replay of {run_dir} ended with other weights than the run ({name} differs): "
+                               "the run was trained by another version of chainrule, or on other data")
+    return monitor.records
+
+
 # -- plots ------------------------------------------------------------------------------------------
 def new_figure(width: float, height: float):
     """A matplotlib Figure drawn by the Agg canvas: no pyplot, so no global backend is changed."""
@@ -367,6 +683,36 @@ def plot_gradient_flow(history, path) -> Path:
     ax.set_title("gradient flow (first layer dark, last layer light)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small", ncol=max(1, len(lines) // 12), loc="center left", bbox_to_anchor=(1, 0.5))
+    return save_figure(fig, path)
+
+
+def plot_curvature(records, path) -> Path:
+    """Save the loss Hessian's largest and smallest eigenvalues over training to ``path``, from
+    records ``{"epoch": ..., "largest": ..., "smallest": ..., "verdict": ..., "sharp_above": ...}``
+    (``CurvatureMonitor.records``, ``run_curvature(..., over_training=True)``); points judged a
+    saddle are ringed. The scale is linear near 0 and logarithmic beyond, as eigenvalues take both signs."""
+    records = [r for r in records if r.get("epoch") is not None]
+    if not records:
+        raise ValueError("plot_curvature: no record with an epoch to plot")
+    epochs = [r["epoch"] for r in records]
+    fig = new_figure(7, 4)
+    ax = fig.subplots()
+    for key, color in (("largest", "tab:blue"), ("smallest", "tab:orange")):
+        ax.plot(epochs, [r[key] for r in records], color=color, marker="o" if len(records) < 30 else None,
+                label=f"{key} eigenvalue")
+    saddles = [r for r in records if r["verdict"] == "saddle"]
+    if saddles:
+        ax.scatter([r["epoch"] for r in saddles], [r["smallest"] for r in saddles], s=120, facecolors="none",
+                   edgecolors="tab:red", label="saddle (negative curvature)", zorder=3)
+    ax.axhline(0, color="gray", linewidth=0.8)
+    ax.axhline(records[-1]["sharp_above"], color="gray", linestyle="--", linewidth=0.8, label="sharp above (1/lr)")
+    scale = max(abs(r[k]) for r in records for k in ("largest", "smallest"))
+    ax.set_yscale("symlog", linthresh=max(scale * 1e-4, 1e-12))
+    _epoch_axis(ax)
+    ax.set_ylabel("Hessian eigenvalue of the loss")
+    ax.set_title(f"curvature over training (last: {records[-1]['verdict']})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     return save_figure(fig, path)
 
 

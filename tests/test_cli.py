@@ -1,6 +1,7 @@
 """The chainrule command end to end, on tiny settings, in subprocesses (as a user runs it)."""
 
 import csv
+import inspect
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from chainrule import runs
 from chainrule.data import digits
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "MPLBACKEND": "Agg"}
@@ -114,6 +116,8 @@ def test_no_arguments_trains_the_default(tmp_path):
         (["train", "--resume", "nowhere"], "nowhere is not a run folder"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["train", "--compile-step"], "unrecognized arguments: --compile-step"),
+        (["curvature", "nowhere"], "nowhere is not a run folder"),
+        (["curvature", "nowhere", "--every", "2"], "--every goes with --over-training"),
     ],
 )
 def test_errors_are_messages_not_tracebacks(args, message):
@@ -123,7 +127,7 @@ def test_errors_are_messages_not_tracebacks(args, message):
 
 
 def test_every_command_has_complete_help():
-    for command in ("train", "evaluate", "predict", "explain", "gradcheck", "compare", "search"):
+    for command in ("train", "evaluate", "predict", "explain", "gradcheck", "curvature", "compare", "search"):
         result = chainrule(command, "--help")
         assert result.returncode == 0 and "usage: chainrule " + command in result.stdout
 
@@ -136,3 +140,29 @@ def test_search_prints_a_ranked_table():
     assert lines[0].startswith("rank") and len(lines) == 3
     scores = [float(line.split()[1]) for line in lines[1:]]
     assert scores == sorted(scores, reverse=True) and scores[0] > 0.5
+
+
+def test_curvature_reports_the_eigenvalues_and_a_verdict_for_a_run(tmp_path):
+    run = tmp_path / "run"
+    assert chainrule("train", "--epochs", 2, "--hidden", "8", "--quiet", "--run-dir", run).returncode == 0
+    result = chainrule("curvature", run, "--samples", 64)
+    assert result.returncode == 0, result.stderr
+    assert "largest Hessian eigenvalue" in result.stdout and "smallest Hessian eigenvalue" in result.stdout
+    assert "verdict: " in result.stdout
+    (record,) = json.loads(chainrule("curvature", run, "--samples", 64, "--json").stdout)
+    assert record["epoch"] is None and record["verdict"] in ("saddle", "sharp minimum", "flat minimum")
+    assert record["smallest"] <= record["largest"] and record["sharp_above"] == 1 / 1e-3  # adam's default lr
+
+
+@pytest.mark.skipif("callbacks" not in inspect.signature(runs.train).parameters,
+                    reason="the replay needs chainrule.runs.train(..., callbacks=)")
+def test_curvature_over_training_replays_the_run_and_plots_it(tmp_path):
+    run = tmp_path / "run"
+    assert chainrule("train", "--epochs", 3, "--hidden", "8", "--quiet", "--run-dir", run).returncode == 0
+    result = chainrule("curvature", run, "--samples", 64, "--over-training", "--json")
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert [r["epoch"] for r in records] == [0, 1, 2, 3]
+    final = json.loads(chainrule("curvature", run, "--samples", 64, "--json").stdout)[0]
+    assert records[-1]["largest"] == pytest.approx(final["largest"], rel=1e-3)  # float32 replay, float64 final
+    assert (run / "curvature.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

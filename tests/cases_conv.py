@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import strategies as st
 from op_table import Case, Drawn, values
 
+import chainrule as cr
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
@@ -155,6 +156,17 @@ def nearest_reference(x, scale):
     for o in _positions(out.shape[2:]):
         out[(..., *o)] = x[(..., *(i // s for i, s in zip(o, scale)))]
     return out
+
+
+def first_derivative(op, inputs, seed=0):
+    """inputs -> the gradient of <v, op(inputs)> (v fixed, random), recorded with create_graph:
+    gradgradcheck of it checks op's third derivatives (the rules' rules' rules)."""
+    v = cr.tensor(np.random.default_rng(seed).standard_normal(op(*inputs).shape), dtype=cr.float64)
+
+    def gradient(*xs):
+        return cr.autograd.grad(op(*xs), xs, v, create_graph=True, allow_unused=True, materialize_grads=True)
+
+    return gradient
 
 
 # ---------------------------------------------------------------------------- drawing helpers

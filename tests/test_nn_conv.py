@@ -7,11 +7,11 @@ import re
 
 import numpy as np
 import pytest
-from cases_conv import conv_reference, conv_transpose_reference
+from cases_conv import conv_reference, conv_transpose_reference, first_derivative
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.autograd import gradcheck
+from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.pooling import MaxPool2d
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate
@@ -93,6 +93,41 @@ def test_interpolate_nearest():
     out.backward(np.arange(8, dtype=np.float32).reshape(1, 1, 2, 4))
     np.testing.assert_array_equal(x.grad, [[[[1.0, 5.0], [9.0, 13.0]]]])
     assert interpolate(x, size=(4, 6)).shape == (1, 1, 4, 6)
+
+
+@pytest.mark.parametrize(
+    "op, shapes",
+    [
+        (lambda x, w, b: conv2d(x, w, b, stride=2, padding=1, groups=2), [(2, 4, 5, 4), (4, 2, 3, 2), (4,)]),
+        (lambda x, w: conv1d(x, w, padding="same", dilation=2), [(3, 5), (2, 3, 3)]),
+        (lambda x, w, b: conv_transpose2d(x, w, b, stride=(2, 1), padding=1, output_padding=(1, 0), groups=2),
+         [(1, 2, 3, 2), (2, 2, 3, 2), (4,)]),
+    ],
+)
+def test_convolutions_differentiate_to_third_order(op, shapes):
+    """A convolution's derivatives are its transpose and its weight gradient, whose derivatives
+    are convolutions again: the gradient of a gradient of a gradient is right."""
+    xs = [cr.tensor(_rand(*s, seed=i), dtype=cr.float64, requires_grad=True) for i, s in enumerate(shapes)]
+    assert gradgradcheck(first_derivative(op, xs), xs)
+
+
+def test_a_small_cnn_has_second_derivatives_in_its_input_and_parameters():
+    cr.manual_seed(0)
+    net = nn.Sequential(Conv2d(2, 3, 3, padding=1), nn.Tanh(), MaxPool2d(2), ConvTranspose2d(3, 2, 2, stride=2),
+                        nn.Tanh()).double()
+    x = cr.tensor(_rand(2, 2, 4, 4), dtype=cr.float64, requires_grad=True)
+    assert gradgradcheck(lambda x, *p: net(x), (x, *net.parameters()))
+
+
+def test_modifying_a_convolutions_input_in_place_raises_at_backward():
+    """The weight gradient reads the input's windows saved by the forward: they must still be the input's."""
+    x = cr.tensor(_rand(1, 2, 5, 5), requires_grad=True)
+    w = cr.tensor(_rand(3, 2, 3, 3, seed=1), requires_grad=True)
+    h = x * 1.0
+    out = conv2d(h, w)
+    h.mul_(2.0)
+    with pytest.raises(RuntimeError, match="backward of Conv2d: one of the tensors it saved for backward"):
+        out.backward(np.ones(out.shape, dtype=np.float32))
 
 
 @pytest.mark.parametrize(
@@ -317,7 +352,7 @@ def test_a_tiny_cnn_learns():
         net.zero_grad()
         loss.backward()
         for p in net.parameters():
-            p._data -= 0.2 * p.grad
+            p.data -= 0.2 * p.grad
         losses.append(float(loss._data))
     assert losses[-1] < 0.25 * losses[0]
     accuracy = (net(x)._data.argmax(axis=1) == labels).mean()

@@ -10,12 +10,13 @@ from cases_conv import (
     adaptive_avg_pool_reference,
     avg_pool_reference,
     distinct,
+    first_derivative,
     max_pool_reference,
     nearest_reference,
 )
 
 import chainrule as cr
-from chainrule.autograd import gradcheck
+from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -25,7 +26,15 @@ from chainrule.nn.pooling import (
     MaxPool2d,
     Upsample,
 )
-from chainrule.ops.pool import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from chainrule.ops.conv import interpolate
+from chainrule.ops.pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 
 # ---------------------------------------------------------------------------- the op table
 
@@ -171,6 +180,35 @@ def test_upsample_layer():
     assert Upsample(size=(6, 4))(cr.tensor(x)).shape == (2, 3, 6, 4)
     t = cr.tensor(x, dtype=cr.float64, requires_grad=True)
     assert gradcheck(Upsample(scale_factor=2), (t,))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x: max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
+        lambda x: max_pool2d(x, 2),  # the tiled path
+        lambda x: max_pool1d(x.reshape(2, 3, 42), 3, stride=2, dilation=2),
+        lambda x: avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+        lambda x: avg_pool2d(x, 2),
+        lambda x: adaptive_avg_pool2d(x, (3, 2)),
+        lambda x: adaptive_avg_pool1d(x.reshape(2, 3, 42), 1),
+        lambda x: interpolate(x, scale_factor=(2, 1)),
+    ],
+)
+def test_pooling_and_upsampling_differentiate_to_third_order(op):
+    """Their gradients are linear maps whose gradients are the adjoint maps: a squared output
+    gives second and third derivatives that do not vanish."""
+    x = cr.tensor(distinct(lambda s: 3, (2, 3, 7, 6)), dtype=cr.float64, requires_grad=True)
+    assert gradgradcheck(first_derivative(lambda x: op(x) ** 2, [x]), (x,))
+
+
+def test_modifying_a_max_pools_output_in_place_raises_at_backward():
+    """The backward finds each window's maximum by comparing the input with the output."""
+    x = cr.tensor([[[1.0, -3.0, 2.0, 0.5]]], requires_grad=True)
+    out = max_pool1d(x * 1.0, 2)
+    out.clamp_(min=1.5)
+    with pytest.raises(RuntimeError, match="backward of MaxPool1d: one of the tensors it saved for backward"):
+        out.sum().backward()
 
 
 def test_unbatched_input_gives_the_batched_result():

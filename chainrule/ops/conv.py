@@ -1,7 +1,9 @@
 """Convolution: one N-d cross-correlation (PyTorch's conv), computed as a single matrix product
 over a strided view of the sliding windows; its transpose (conv_transpose2d), which is also the
-input gradient of a convolution; and nearest-neighbour upsampling. The 1-d and 2-d functions are
-thin faces over the N-d code; pooling shares the argument and padding helpers."""
+input gradient of a convolution; the weight gradient; and nearest-neighbour upsampling. The
+derivatives of each of the three convolution ops are the other two, so they differentiate to any
+order. The 1-d and 2-d functions are thin faces over the N-d code; pooling shares the argument
+and padding helpers."""
 
 import itertools
 import math
@@ -11,10 +13,11 @@ from numpy.lib.stride_tricks import as_strided
 
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
+from chainrule.autograd.engine import needs_graph, record
+from chainrule.ops.either import values
 from chainrule.ops.linalg import product
-from chainrule.ops.operands import same_dtype, wrap
+from chainrule.ops.linear_map import LinearMap, linear_map
+from chainrule.ops.operands import constant, same_dtype, wrap
 
 # ---------------------------------------------------------------------------- window helpers
 
@@ -79,21 +82,21 @@ def _im2col(x, kernel, stride, dilation, groups, channel_major):
     return win.transpose(order).reshape(n, groups, rows, math.prod(out)), out
 
 
-def _channel_major(w):
-    """Whether a convolution with weight w (F, C/groups, *K) lays its window matrix out channel-
+def _channel_major(w_shape):
+    """Whether a convolution with a weight of shape (F, C/groups, *K) lays its window matrix out channel-
     major: one product over all samples, but the output and, for the weight gradient, the output
     gradient then need a transpose to and from sample-major order. That pays when the windows
     are at least as many values per position as the output (C/groups * prod(K) >= F: the
     benchmark CNN's 16->32 3x3 layer, forward 2.1 -> 1.6 ms, weight gradient 1.05 -> 0.65 ms),
     not for a 1->16 first layer (forward +0.2 ms, weight gradient 0.31 -> 0.98 ms)."""
-    return w[0].size >= w.shape[0]
+    return math.prod(w_shape[1:]) >= w_shape[0]
 
 
 def _correlate(x, w, stride, dilation, groups):
     """Cross-correlation of padded x (N, C, *S) with w (F, C/groups, *K) -> (N, F, *out)
     (sample-major, as x), and the window matrix (see ``_channel_major``)."""
     f, n = w.shape[0], x.shape[0]
-    channel_major = _channel_major(w)
+    channel_major = _channel_major(w.shape)
     cols, out = _im2col(x, w.shape[2:], stride, dilation, groups, channel_major)
     y = w.reshape(groups, f // groups, -1) @ cols
     if channel_major:  # (groups, F/groups, N * P)
@@ -170,19 +173,9 @@ def _input_grad_unit_stride(g, w, dilation, groups, frame):
     return gx.reshape(groups * cg, n, *frame).swapaxes(0, 1)
 
 
-def _channel_sums(g):
-    """g (N, C, *S) summed over every axis but the channels (a bias gradient): for contiguous g
-    as two BLAS matrix-vector products, ~6x faster than NumPy's reduction over several axes."""
-    if not g.flags.c_contiguous or not g.size:
-        return g.sum(axis=(0, *range(2, g.ndim)))
-    n, c = g.shape[:2]
-    per_row = g.reshape(n * c, -1) @ xp.ones(g.size // (n * c), dtype=g.dtype)
-    return xp.ones(n, dtype=g.dtype) @ per_row.reshape(n, c)
-
-
-def _frame(x, weight, bias, nd, op, out_channels):
-    """Check the operands at the boundary; returns (input data with a batch axis, whether the
-    input was unbatched). ``out_channels(weight_shape)`` gives the bias length expected."""
+def _check_operands(x, weight, bias, nd, op, out_channels):
+    """Check the operands at the boundary; returns whether the input is unbatched.
+    ``out_channels(weight_shape)`` gives the bias length expected."""
     for name, t in (("input", x), ("weight", weight), ("bias", bias)):
         if not isinstance(t, Tensor) and (t is not None or name != "bias"):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
@@ -197,12 +190,9 @@ def _frame(x, weight, bias, nd, op, out_channels):
         raise ValueError(
             f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, got shape {xd.shape}"
         )
-    unbatched = xd.ndim == nd + 1
-    if unbatched:
-        xd = xd[None]
     if bias is not None and bias._data.shape != (out_channels(wd.shape),):
         raise ValueError(f"{op}: bias must have shape ({out_channels(wd.shape)},), got {bias._data.shape}")
-    return xd, unbatched
+    return xd.ndim == nd + 1
 
 
 def _groups(value, op):
@@ -262,104 +252,165 @@ def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, nd, op) -
     return ConvGeometry(stride, dilation, groups, [lo for lo, _ in pads], [hi for _, hi in pads], sizes)
 
 
-def conv_forward(xd, wd, bd, geo):
-    """The convolution of batched input data xd (bias bd or None) and the window matrix its
-    weight gradient needs."""
-    out, cols = _correlate(_pad_axes(xd, geo.lows, geo.highs), wd, geo.stride, geo.dilation, geo.groups)
-    if bd is not None:
-        out += bd.reshape(-1, *(1,) * len(geo.sizes))
-    return out, cols
+# ---------------------------------------------------------------------------- the three ops
+# A convolution, its transpose and its weight gradient are bilinear, and each one's derivatives
+# are the other two (as in PyTorch's double backward for convolutions). Each function below takes
+# arrays (a rule's first-order path: the kernels above and nothing else) or tensors (recorded, so
+# the gradient it computes can be differentiated again).
 
 
-def conv_backward(g, wd, cols, geo, need_x, need_w, need_b):
-    """(input, weight, bias) gradients of ``conv_forward`` for output gradient g (None where not needed)."""
-    gx = gw = gb = None
-    if need_x:
-        full = _input_grad(g, wd, geo.stride, geo.dilation, geo.groups)
-        highs = [lo + s - t for lo, s, t in zip(geo.lows, geo.sizes, full.shape[2:])]
-        # sample-major, as the input: the layer below reads it contiguously (the max-pooling
-        # backward took 40% longer on the channel-major array col2im produces)
-        gx = xp.ascontiguousarray(_pad_axes(full, [-lo for lo in geo.lows], highs))
+def _operands(a, b):
+    """Whether a pair of operands are tensors, and the pair with an array among tensors made a
+    constant tensor."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return True, constant(a), constant(b)
+    return False, a, b
+
+
+def _parents(a, b, bias):
+    return (a, b) if bias is None else (a, b, bias)
+
+
+def convolve(x, w, bias, geo):
+    """The convolution of batched x (N, C, *S) by w (F, C/groups, *K), plus bias (F,) unless
+    None, with ``geo``'s padding, stride, dilation and groups; returns the output and the window
+    matrix of x (which the weight gradient reuses)."""
+    tensors, x, w = _operands(x, w)
+    out, cols = _correlate(_pad_axes(values(x), geo.lows, geo.highs), values(w), geo.stride, geo.dilation,
+                           geo.groups)
+    if bias is not None:
+        out += values(bias).reshape(-1, *(1,) * len(geo.sizes))
+    if not tensors:
+        return out, cols
+    if needs_graph(x, w, bias):
+        flags = (x.requires_grad, w.requires_grad, bias is not None and bias.requires_grad)
+        kept = cols if flags[1] else None  # the windows serve the weight gradient only
+        out = record(f"Conv{len(geo.sizes)}d", out, _parents(x, w, bias), _convolve_vjp, (x, w, geo, kept, *flags))
+        return out, cols
+    return wrap(out), cols
+
+
+def _convolve_vjp(g, x, w, geo, cols, need_x, need_w, need_b):
+    # ``cols``, x's windows from the forward, spare the weight gradient an im2col; x is saved as
+    # well, so that modifying x in place (which would make them stale) raises at backward.
+    return (
+        convolve_transpose(g, w, None, geo) if need_x else None,
+        convolve_weight(x, g, geo, w.shape, cols) if need_w else None,
+        _channel_sums(g) if need_b else None,
+    )
+
+
+def convolve_transpose(y, w, bias, geo):
+    """The adjoint of ``convolve(., w, None, geo)`` applied to y (N, F, *out), plus bias (C,)
+    unless None: an (N, C, *geo.sizes) result. A convolution's input gradient, and a transposed
+    convolution's forward."""
+    tensors, y, w = _operands(y, w)
+    yd = values(y)
+    full = _input_grad(yd, values(w), geo.stride, geo.dilation, geo.groups)
+    highs = [lo + s - t for lo, s, t in zip(geo.lows, geo.sizes, full.shape[2:])]
+    # sample-major, as the input: the layer below reads it contiguously (the max-pooling
+    # backward took 40% longer on the channel-major array col2im produces)
+    out = xp.ascontiguousarray(_pad_axes(full, [-lo for lo in geo.lows], highs))
+    if bias is not None:
+        out += values(bias).reshape(-1, *(1,) * len(geo.sizes))
+    if not tensors:
+        return out
+    if needs_graph(y, w, bias):
+        flags = (y.requires_grad, w.requires_grad, bias is not None and bias.requires_grad)
+        return record(f"ConvTranspose{len(geo.sizes)}d", out, _parents(y, w, bias), _convolve_transpose_vjp,
+                      (y, w, geo, *flags))
+    return wrap(out)
+
+
+def _convolve_transpose_vjp(g, y, w, geo, need_y, need_w, need_b):
+    gy = gw = cols = None
+    if need_y:
+        gy, cols = convolve(g, w, None, geo)
     if need_w:
-        gw = _weight_grad(g, cols, wd.shape, geo.groups)
-    if need_b:
-        gb = _channel_sums(g)
-    return gx, gw, gb
+        gw = convolve_weight(g, y, geo, w.shape, cols)
+    return gy, gw, _channel_sums(g) if need_b else None
+
+
+def convolve_weight(x, g, geo, w_shape, cols=None):
+    """The weight gradient of ``convolve(x, w, ., geo)`` (w of ``w_shape``) for output gradient g:
+    the correlation of x's windows with g. ``cols``: x's window matrix if the caller has it."""
+    tensors, x, g = _operands(x, g)
+    if cols is None:
+        padded = _pad_axes(values(x), geo.lows, geo.highs)
+        cols, _ = _im2col(padded, w_shape[2:], geo.stride, geo.dilation, geo.groups, _channel_major(w_shape))
+    out = _weight_grad(values(g), cols, w_shape, geo.groups)
+    if not tensors:
+        return out
+    if needs_graph(x, g):
+        return record(f"Conv{len(geo.sizes)}dWeight", out, (x, g), _convolve_weight_vjp,
+                      (x, g, geo, x.requires_grad, g.requires_grad))
+    return wrap(out)
+
+
+def _convolve_weight_vjp(u, x, g, geo, need_x, need_g):
+    # <u, weight_grad(x, g)> = <convolve(x, u), g> = <x, convolve_transpose(g, u)>
+    return (
+        convolve_transpose(g, u, None, geo) if need_x else None,
+        convolve(x, u, None, geo)[0] if need_g else None,
+    )
+
+
+def _channel_sums(g):
+    """g (N, C, *S) summed over every axis but the channels (a bias gradient): for contiguous
+    arrays as two BLAS matrix-vector products, ~6x faster than NumPy's reduction over several
+    axes; for tensors the (recorded) sum."""
+    axes = (0, *range(2, g.ndim))
+    if isinstance(g, Tensor) or not g.flags.c_contiguous or not g.size:
+        return g.sum(axis=axes)
+    n, c = g.shape[:2]
+    per_row = g.reshape(n * c, -1) @ xp.ones(g.size // (n * c), dtype=g.dtype)
+    return xp.ones(n, dtype=g.dtype) @ per_row.reshape(n, c)
 
 
 def _conv(x, weight, bias, stride, padding, dilation, groups, nd, op):
-    xd, unbatched = _frame(x, weight, bias, nd, op, lambda shape: shape[0])
-    wd = weight._data
-    geo = conv_geometry(xd.shape, wd.shape, stride, padding, dilation, groups, nd, op)
-    out, cols = conv_forward(xd, wd, None if bias is None else bias._data, geo)
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
-        return wrap(out[0] if unbatched else out)
-    need_x, need_w = x.requires_grad, weight.requires_grad
-    need_b = bias is not None and bias.requires_grad
-    if not need_w:
-        cols = None  # the window matrix is only needed for the weight gradient
-
-    def conv_vjp(g):
-        gx, gw, gb = conv_backward(g[None] if unbatched else g, wd, cols, geo, need_x, need_w, need_b)
-        return (gx[0] if unbatched and gx is not None else gx), gw, gb
-
-    return record(f"Conv{nd}d", out[0] if unbatched else out, parents, conv_vjp)
+    unbatched = _check_operands(x, weight, bias, nd, op, lambda shape: shape[0])
+    if unbatched:
+        return _conv(x[None], weight, bias, stride, padding, dilation, groups, nd, op)[0]
+    geo = conv_geometry(x._data.shape, weight._data.shape, stride, padding, dilation, groups, nd, op)
+    return convolve(x, weight, bias, geo)[0]
 
 
 def _conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, groups, nd, op):
     groups = _groups(groups, op)
-    xd, unbatched = _frame(x, weight, bias, nd, op, lambda shape: shape[1] * groups)
-    wd = weight._data
+    unbatched = _check_operands(x, weight, bias, nd, op, lambda shape: shape[1] * groups)
+    if unbatched:
+        return _conv_transpose(x[None], weight, bias, stride, padding, output_padding, dilation, groups, nd,
+                               op)[0]
+    geo = _transpose_geometry(x._data.shape, weight._data.shape, stride, padding, output_padding, dilation,
+                              groups, nd, op)
+    return convolve_transpose(x, weight, bias, geo)
+
+
+def _transpose_geometry(x_shape, w_shape, stride, padding, output_padding, dilation, groups, nd, op):
+    """A transposed convolution's settings as the geometry of the convolution it is the adjoint
+    of: weight (C_in, C_out/groups, *K) maps C_out channels of the output's size to C_in; the
+    padding crops the output, and output_padding adds rows at its end."""
     stride = _tuple(stride, nd, "stride", op, 1)
     dilation = _tuple(dilation, nd, "dilation", op, 1)
     padding = _tuple(padding, nd, "padding", op, 0)
     output_padding = _tuple(output_padding, nd, "output_padding", op, 0)
-    c = xd.shape[1]
-    if c != wd.shape[0] or c % groups:
+    c = x_shape[1]
+    if c != w_shape[0] or c % groups:
         raise ValueError(
-            f"{op}: input has {c} channels (shape {x._data.shape}), but weight of shape {wd.shape} "
-            f"expects {wd.shape[0]}" + ("" if c % groups == 0 else f", divisible by groups={groups}")
+            f"{op}: input has {c} channels (shape {x_shape}), but weight of shape {w_shape} "
+            f"expects {w_shape[0]}" + ("" if c % groups == 0 else f", divisible by groups={groups}")
         )
-    if any(op_ >= max(s, d) for op_, s, d in zip(output_padding, stride, dilation)):
+    if any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation)):
         raise ValueError(
             f"{op}: output_padding {output_padding} must be smaller than stride {stride} "
             f"or dilation {dilation}"
         )
-    # As a convolution, weight (C_in, C_out/groups, *K) maps C_out channels to C_in: this op is
-    # that convolution's adjoint, so its forward is _input_grad and its input gradient a conv.
-    full = _input_grad(xd, wd, stride, dilation, groups)
-    if any(t - 2 * p + o <= 0 for t, p, o in zip(full.shape[2:], padding, output_padding)):
-        raise ValueError(f"{op}: padding {padding} leaves no output for input of shape {x._data.shape}")
-    out = _pad_axes(full, [-p for p in padding], [o - p for p, o in zip(padding, output_padding)])
-    out = xp.ascontiguousarray(out)
-    if bias is not None:
-        out += bias._data.reshape(-1, *(1,) * nd)
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
-        return wrap(out[0] if unbatched else out)
-    need_x, need_w = x.requires_grad, weight.requires_grad
-    need_b = bias is not None and bias.requires_grad
-
-    def conv_transpose_vjp(g):
-        if unbatched:
-            g = g[None]
-        gx = gw = gb = None
-        if need_x or need_w:
-            # Undo the crop, then g is the input of the convolution whose adjoint this op is.
-            framed = _pad_axes(g, list(padding), [p - o for p, o in zip(padding, output_padding)])
-            # wd (C_in, C_out/groups, *K) is that convolution's weight, mapping C_out to C_in
-            full_gx, cols = _correlate(framed, wd, stride, dilation, groups)
-            if need_x:
-                gx = full_gx.reshape(xd.shape)
-                gx = gx[0] if unbatched else gx
-            if need_w:
-                gw = _weight_grad(xd, cols, wd.shape, groups)
-        if need_b:
-            gb = _channel_sums(g)
-        return gx, gw, gb
-
-    return record(f"ConvTranspose{nd}d", out[0] if unbatched else out, parents, conv_transpose_vjp)
+    sizes = [(n - 1) * s - 2 * p + d * (k - 1) + o + 1
+             for n, s, p, d, k, o in zip(x_shape[2:], stride, padding, dilation, w_shape[2:], output_padding)]
+    if any(t <= 0 for t in sizes):
+        raise ValueError(f"{op}: padding {padding} leaves no output for input of shape {x_shape}")
+    return ConvGeometry(stride, dilation, groups, list(padding), [p - o for p, o in zip(padding, output_padding)],
+                        sizes)
 
 
 # ---------------------------------------------------------------------------- public faces
@@ -446,16 +497,30 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                 f"{op}: scale_factor must be positive integers for {nd} dims, got {scale_factor!r}"
             )
         scale = tuple(int(s) for s in factors)
-    # (N, C, H, 1, W, 1) broadcast to (N, C, H, s, W, s): the blocks, then merged.
-    blocks = [n for pair in zip(sizes, scale) for n in pair]
-    expanded = d.reshape(*d.shape[:2], *(n for size_ in sizes for n in (size_, 1)))
-    out_shape = (*d.shape[:2], *(n * s for n, s in zip(sizes, scale)))
-    out = xp.broadcast_to(expanded, (*d.shape[:2], *blocks)).reshape(out_shape)
-    if not (state.grad_enabled and input.requires_grad):
-        return wrap(out)
-    block_axes = tuple(3 + 2 * i for i in range(nd))
-    return record("UpsampleNearest", out, (input,),
-                  lambda g: (g.reshape(*g.shape[:2], *blocks).sum(axis=block_axes),))
+    return linear_map(input, _Nearest(scale))
+
+
+class _Nearest(LinearMap):
+    """Nearest-neighbour upsampling by integer factors (each element repeated into a block) and
+    its adjoint (each block summed)."""
+
+    names = ("UpsampleNearest", "UpsampleNearestAdjoint")
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def apply(self, a):
+        # (N, C, H, 1, W, 1) broadcast to (N, C, H, s, W, s): the blocks, then merged.
+        sizes = a.shape[2:]
+        blocks = [n for pair in zip(sizes, self.scale) for n in pair]
+        expanded = a.reshape(*a.shape[:2], *(n for size in sizes for n in (size, 1)))
+        out_shape = (*a.shape[:2], *(n * s for n, s in zip(sizes, self.scale)))
+        out = xp.broadcast_to(expanded, (*a.shape[:2], *blocks)).reshape(out_shape)
+        return out if out.flags.writeable else out.copy()  # a scale of 1 reshapes to a read-only view
+
+    def adjoint(self, b):
+        blocks = [n for size, s in zip(b.shape[2:], self.scale) for n in (size // s, s)]
+        return b.reshape(*b.shape[:2], *blocks).sum(axis=tuple(3 + 2 * i for i in range(len(self.scale))))
 
 
 upsample = interpolate

@@ -8,9 +8,10 @@ import math
 
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
+from chainrule.autograd.engine import OUTPUT, needs_graph, record
 from chainrule.ops.conv import _pad_axes, _tuple
+from chainrule.ops.either import values
+from chainrule.ops.linear_map import LinearMap, linear_map
 from chainrule.ops.operands import wrap
 
 
@@ -71,19 +72,6 @@ def _offsets(kernel, stride, dilation, outs):
     ]
 
 
-def _first_hits(padded, out, slices):
-    """Per kernel offset, where it holds its window's first maximum (PyTorch's rule for ties)."""
-    unclaimed = xp.ones(out.shape, dtype=bool)
-    nan_out = _nan_windows(out)
-    for index in slices:
-        hit = padded[index] == out
-        if nan_out is not None:
-            hit |= xp.isnan(padded[index]) & nan_out
-        hit &= unclaimed
-        unclaimed ^= hit
-        yield index, hit
-
-
 def _nan_windows(out):
     """Where a window's maximum is nan (its first nan takes the gradient, as in PyTorch), or
     None when there is none (the usual case, at the cost of one scan of the output)."""
@@ -115,52 +103,36 @@ def max_pool_geometry(sizes, kernel_size, stride, padding, dilation, ceil_mode, 
     return PoolGeometry(kernel, stride, padding, dilation, sizes, outs, highs)
 
 
-def max_pool_forward(d, geo):
-    """The pooled maxima of data d and what ``max_pool_backward`` needs."""
-    padded = _pad_axes(d, geo.padding, geo.highs, value=-xp.inf)
-    if geo.tiled:
-        out, parts = _tiled_max(padded, geo.slices)
-        return out, (padded, parts)
-    out = padded[geo.slices[0]].copy()
-    for index in geo.slices[1:]:
-        xp.maximum(out, padded[index], out=out)
-    return out, (padded, None)
-
-
-def max_pool_backward(g, out, saved, geo, shape):
-    """The input gradient (input of ``shape``): each window's gradient to its first maximum."""
-    padded, parts = saved
-    if geo.tiled:
-        return _tiled_max_vjp(g, out, parts, geo.slices, shape, padded.shape)
-    spread = xp.zeros(padded.shape, dtype=g.dtype)
-    for index, hit in _first_hits(padded, out, geo.slices):
-        spread[index] += g * hit
-    # contiguous, as the input was: the layer below then computes the same numbers whatever
-    # came between (a conv's bias gradient takes a BLAS path on contiguous gradients only)
-    return xp.ascontiguousarray(_pad_axes(spread, [-p for p in geo.padding], [-h for h in geo.highs]))
-
-
 def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, op):
     d = _spatial_input(x, nd, op)
     geo = max_pool_geometry(d.shape[-nd:], kernel_size, stride, padding, dilation, ceil_mode, nd, op)
-    out, saved = max_pool_forward(d, geo)
+    padded = _pad_axes(d, geo.padding, geo.highs, value=-xp.inf)
+    if geo.tiled:
+        out, parts = _tiled_max(padded, geo.slices)
+    else:
+        out, parts = padded[geo.slices[0]].copy(), None
+        for index in geo.slices[1:]:
+            xp.maximum(out, padded[index], out=out)
     indices = None
     if return_indices:
         # Each maximum's position in the flattened (unpadded) input plane, as PyTorch returns it.
-        arg = sum(j * hit for j, (_, hit) in enumerate(_first_hits(saved[0], out, geo.slices)))
+        hits = _MaxRouting(geo, padded, parts, out, d.shape)._hits()
+        arg = sum(j * hit for j, (_, hit) in enumerate(hits))
         offset = xp.unravel_index(arg, geo.kernel)
         position = xp.indices(geo.outs)
         coords = [position[i] * geo.stride[i] + offset[i] * geo.dilation[i] - geo.padding[i] for i in range(nd)]
         indices = wrap(xp.ravel_multi_index(coords, geo.sizes, mode="clip"))
-    if not (state.grad_enabled and x.requires_grad):
-        return (wrap(out), indices) if return_indices else wrap(out)
-    shape = d.shape
-
-    def max_pool_vjp(g):
-        return (max_pool_backward(g, out, saved, geo, shape),)
-
-    result = record(f"MaxPool{nd}d", out, (x,), max_pool_vjp)
+    if needs_graph(x):
+        result = record(f"MaxPool{nd}d", out, (x,), _max_pool_vjp, (x, OUTPUT, geo, padded, parts))
+    else:
+        result = wrap(out)
     return (result, indices) if return_indices else result
+
+
+def _max_pool_vjp(g, x, out, geo, padded, parts):
+    # The maxima are found from padded (x padded with -inf, or x itself) and out; both x and out
+    # are saved so that modifying either in place raises at backward instead of misrouting.
+    return (linear_map(g, _MaxRouting(geo, padded, parts, values(out), values(x).shape)),)
 
 
 def _tiled_max(a, slices):
@@ -177,25 +149,58 @@ def _tiled_max(a, slices):
     return out, parts
 
 
-def _tiled_max_vjp(g, out, parts, slices, shape, covered):
-    """Each window's gradient to its first maximum (PyTorch's rule for ties), written once into
-    the input's place; elements cropped off the end (in no window) get zeros."""
-    grad = xp.empty(shape, dtype=g.dtype)
-    lead = grad.ndim - len(covered)
-    region = grad[(..., *(slice(0, n) for n in covered[lead:]))]
-    if region.shape != grad.shape:
-        grad[...] = 0
-    unclaimed = xp.ones(out.shape, dtype=bool)
-    hit = xp.empty(out.shape, dtype=bool)
-    nan_out = _nan_windows(out)
-    for part, index in zip(parts, slices):
-        xp.equal(part, out, out=hit)
-        if nan_out is not None:
-            hit |= xp.isnan(part) & nan_out
-        hit &= unclaimed
-        unclaimed ^= hit
-        xp.multiply(g, hit, out=region[index])
-    return grad
+class _MaxRouting(LinearMap):
+    """Max pooling's backward as a linear map fixed by where the maxima are: each window's
+    gradient goes to its first maximum (PyTorch's rule for ties); the adjoint picks, for each
+    window, the element at its first maximum. ``parts``: the tiled forward's contiguous copies."""
+
+    def __init__(self, geo, padded, parts, out, shape):
+        self.geo, self.padded, self.parts, self.out, self.shape = geo, padded, parts, out, shape
+        nd = len(geo.kernel)
+        self.names = (f"MaxPool{nd}dBackward", f"MaxPool{nd}dBackwardBackward")
+
+    def _hits(self):
+        """(index, hit) per kernel offset: where that offset holds its window's first maximum
+        (``hit`` is one buffer, rewritten for each offset)."""
+        out, slices = self.out, self.geo.slices
+        unclaimed = xp.ones(out.shape, dtype=bool)
+        hit = xp.empty(out.shape, dtype=bool)
+        nan_out = _nan_windows(out)
+        parts = self.parts if self.parts is not None else (self.padded[index] for index in slices)
+        for part, index in zip(parts, slices):
+            xp.equal(part, out, out=hit)
+            if nan_out is not None:
+                hit |= xp.isnan(part) & nan_out
+            hit &= unclaimed
+            unclaimed ^= hit
+            yield index, hit
+
+    def apply(self, g):
+        covered = self.padded.shape
+        if self.geo.tiled:
+            # written once into the input's place; elements cropped off the end (in no window) get zeros
+            grad = xp.empty(self.shape, dtype=g.dtype)
+            lead = grad.ndim - len(covered)
+            region = grad[(..., *(slice(0, n) for n in covered[lead:]))]
+            if region.shape != grad.shape:
+                grad[...] = 0
+            for index, hit in self._hits():
+                xp.multiply(g, hit, out=region[index])
+            return grad
+        spread = xp.zeros(covered, dtype=g.dtype)
+        for index, hit in self._hits():
+            spread[index] += g * hit
+        # contiguous, as the input was: the layer below then computes the same numbers whatever
+        # came between (a conv's bias gradient takes a BLAS path on contiguous gradients only)
+        geo = self.geo
+        return xp.ascontiguousarray(_pad_axes(spread, [-p for p in geo.padding], [-h for h in geo.highs]))
+
+    def adjoint(self, h):
+        framed = _pad_axes(h, self.geo.padding, self.geo.highs)
+        picked = xp.zeros(self.out.shape, dtype=h.dtype)
+        for index, hit in self._hits():
+            picked += framed[index] * hit
+        return picked
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
@@ -251,32 +256,43 @@ def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, div
         raise ValueError(f"{op}: divisor_override must be a positive number, got {divisor_override!r}")
     sizes = d.shape[-nd:]
     outs, highs = _geometry(sizes, kernel, stride, padding, ones, ceil_mode, op)
-    padded = _pad_axes(d, padding, highs)
-    slices = _offsets(kernel, stride, ones, outs)
-    sums = padded[slices[0]].copy()
-    for index in slices[1:]:
-        sums += padded[index]
     if divisor_override is not None:
         div = xp.asarray(divisor_override, dtype=d.dtype)
     else:
         div = _divisors(sizes, outs, kernel, stride, padding, count_include_pad, d.dtype)
-    out = sums / div
-    if not (state.grad_enabled and x.requires_grad):
-        return wrap(out)
-    tiled = stride == kernel and not any(padding)  # disjoint windows: write, do not accumulate
-    padded_shape = padded.shape
+    return linear_map(x, _WindowMean(kernel, stride, padding, highs, outs, div))
 
-    def avg_pool_vjp(g):
-        share = g / div
-        spread = (xp.empty if tiled else xp.zeros)(padded_shape, dtype=g.dtype)
-        for index in slices:
-            if tiled:
+
+class _WindowMean(LinearMap):
+    """Average pooling: each window's sum over the zero-padded input, divided by ``div``; its
+    adjoint spreads each window's share back over the window."""
+
+    def __init__(self, kernel, stride, padding, highs, outs, div):
+        nd = len(kernel)
+        self.names = (f"AvgPool{nd}d", f"AvgPool{nd}dBackward")
+        self.padding, self.highs, self.div = padding, highs, div
+        self.slices = _offsets(kernel, stride, (1,) * nd, outs)
+        self.frame = [(o - 1) * s + k for o, s, k in zip(outs, stride, kernel)]  # the padded input's size
+        self.tiled = stride == kernel and not any(padding)  # disjoint windows: write, do not accumulate
+
+    def apply(self, a):
+        padded = _pad_axes(a, self.padding, self.highs)
+        sums = padded[self.slices[0]].copy()
+        for index in self.slices[1:]:
+            sums += padded[index]
+        sums /= self.div
+        return sums
+
+    def adjoint(self, b):
+        share = b / self.div
+        nd = len(self.frame)
+        spread = (xp.empty if self.tiled else xp.zeros)((*b.shape[:-nd], *self.frame), dtype=b.dtype)
+        for index in self.slices:
+            if self.tiled:
                 spread[index] = share
             else:
                 spread[index] += share
-        return (_pad_axes(spread, [-p for p in padding], [-h for h in highs]),)
-
-    return record(f"AvgPool{nd}d", out, (x,), avg_pool_vjp)
+        return _pad_axes(spread, [-p for p in self.padding], [-h for h in self.highs])
 
 
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -326,27 +342,42 @@ def _adaptive_avg_pool(x, output_size, nd, op):
             f"{op}: output_size must be an int or a tuple of {nd} ints or None, got {output_size!r}"
         )
     outs = _tuple(tuple(n if o is None else o for o, n in zip(items, sizes)), nd, "output_size", op, 1)
-    axes = tuple(range(-nd, 0))
     if all(o == 1 for o in outs):
-        # Global average pooling: one mean over contiguous memory.
-        out = d.mean(axis=axes, keepdims=True)
-        shape, count = d.shape, math.prod(sizes)
+        return linear_map(x, _GlobalMean(sizes))
+    return linear_map(x, _AxisAverages([_averaging_matrix(n, o, d.dtype) for n, o in zip(sizes, outs)]))
 
-        def vjp(g):
-            spread = xp.empty(shape, dtype=g.dtype)
-            spread[...] = g / count
-            return (spread,)
 
-    else:
-        # Averaging is separable by axis: one small matrix product per axis (transposed in the
-        # backward). Measured faster than reshape-and-mean even when the windows tile the input
-        # (NumPy's reductions over small strided axes are slow).
-        mats = [_averaging_matrix(n, o, d.dtype) for n, o in zip(sizes, outs)]
-        out = _apply_per_axis(d, mats, transpose=False)
-        vjp = lambda g: (_apply_per_axis(g, mats, transpose=True),)
-    if not (state.grad_enabled and x.requires_grad):
-        return wrap(out)
-    return record(f"AdaptiveAvgPool{nd}d", out, (x,), vjp)
+class _GlobalMean(LinearMap):
+    """Global average pooling (one mean over contiguous memory) and its adjoint (each mean's
+    gradient spread evenly)."""
+
+    def __init__(self, sizes):
+        self.sizes = sizes
+        self.names = (f"AdaptiveAvgPool{len(sizes)}d", f"AdaptiveAvgPool{len(sizes)}dBackward")
+
+    def apply(self, a):
+        return a.mean(axis=tuple(range(-len(self.sizes), 0)), keepdims=True)
+
+    def adjoint(self, b):
+        spread = xp.empty((*b.shape[:-len(self.sizes)], *self.sizes), dtype=b.dtype)
+        spread[...] = b / math.prod(self.sizes)
+        return spread
+
+
+class _AxisAverages(LinearMap):
+    """Adaptive average pooling as one small matrix product per axis (averaging is separable by
+    axis), and its adjoint, the transposed products. Measured faster than reshape-and-mean even
+    when the windows tile the input (NumPy's reductions over small strided axes are slow)."""
+
+    def __init__(self, mats):
+        self.mats = mats
+        self.names = (f"AdaptiveAvgPool{len(mats)}d", f"AdaptiveAvgPool{len(mats)}dBackward")
+
+    def apply(self, a):
+        return _apply_per_axis(a, self.mats, transpose=False)
+
+    def adjoint(self, b):
+        return _apply_per_axis(b, self.mats, transpose=True)
 
 
 def _apply_per_axis(a, mats, transpose):

@@ -41,7 +41,7 @@ def train_batches(net, monitor, batches, lr=0.1, momentum=0.0):
         loss = ((net(x) - y) ** 2).mean()
         loss.backward()
         monitor.after_backward()
-        grads = {name: [p.grad.copy() for p in m.parameters()] for name, m in layer_parameters(net)}
+        grads = {name: [p.grad._data.copy() for p in m.parameters()] for name, m in layer_parameters(net)}
         before = {name: [p._data.copy() for p in m.parameters()] for name, m in layer_parameters(net)}
         opt.step()
         monitor.after_step()
@@ -247,7 +247,7 @@ def test_detector_warns_on_exploding_gradients_and_can_be_switched_off():
             warnings.simplefilter("always")
             for _ in range(3):
                 for i, p in enumerate(net.parameters()):  # first layer's gradients 1e4 times the last's
-                    p.grad = np.full(p.shape, 1e4 if i < 2 else 1.0, dtype=np.float32)
+                    p.grad = cr.full(p.shape, 1e4 if i < 2 else 1.0, dtype=np.float32)
                 monitor.after_backward()
         return [str(w.message) for w in caught if issubclass(w.category, GradientFlowWarning)]
 

@@ -85,6 +85,24 @@ def test_zero_grad():
     assert all(p.grad is None for p in net.parameters())
 
 
+@pytest.mark.parametrize("zero", [lambda layer: layer.zero_grad(set_to_none=False),
+                                  lambda layer: cr.optim.SGD(layer.parameters(), lr=0.1).zero_grad(set_to_none=False)],
+                         ids=["module", "optimizer"])
+def test_zero_grad_to_zeros_detaches_a_recorded_gradient_and_is_seen_as_an_in_place_change(zero):
+    # PyTorch: a gradient with a grad_fn (create_graph=True) is detached, then zeroed in place, so
+    # a graph that saved it refuses to backward through the changed values
+    layer = nn.Linear(2, 1)
+    (layer(cr.ones(3, 2)) ** 2).sum().backward(create_graph=True)
+    grad = layer.weight.grad
+    assert grad.grad_fn is not None
+    penalty = (grad * grad).sum()  # saves the gradient for its backward
+    zero(layer)
+    assert layer.weight.grad.grad_fn is None and (layer.weight.grad == 0).all()
+    assert np.shares_memory(layer.weight.grad._data, grad._data)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        penalty.backward()
+
+
 def test_state_dict_round_trip_reproduces_outputs():
     cr.manual_seed(0)
     a, b = Net(), Net()

@@ -5,6 +5,7 @@ from chainrule import _backend
 from chainrule._arguments import int_arg
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
+from chainrule.autograd.engine import needs_graph
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.arithmetic import where
@@ -54,7 +55,7 @@ def _lookup(input, weight, padding_idx, name):
     num = weight._data.shape[0]
     indices = _indices(input, num, name)
     out = getitem(weight, indices)
-    if padding_idx is not None and out.requires_grad:
+    if padding_idx is not None and needs_graph(weight):
         padding = indices == (padding_idx % num)
         if padding.any():
             # The padding lookups keep their values but become constants, so no gradient flows.

@@ -209,6 +209,7 @@ class Module:
             elif param._grad is not None:
                 param._grad = param._grad.detach() if param._grad.grad_fn is not None else param._grad
                 param._grad._data[...] = 0
+                param._grad._bump_version()  # as zero_(): a graph that saved it sees the change
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for param in self.parameters():

@@ -171,6 +171,7 @@ class Optimizer:
                 elif p._grad is not None:
                     p._grad = p._grad.detach() if p._grad.grad_fn is not None else p._grad
                     p._grad._data[...] = 0
+                    p._grad._bump_version()  # as zero_(): a graph that saved it sees the change
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (those whose grad is None are skipped).

@@ -488,8 +488,9 @@ def _checkpoint_epoch(path: Path) -> int:
 
 
 # -- a run ------------------------------------------------------------------------------------------
-def train(config: RunConfig, *, verbose: int = 1, resume: bool = False) -> dict:
+def train(config: RunConfig, *, verbose: int = 1, resume: bool = False, callbacks=()) -> dict:
     """Train as ``config`` says, write the run folder, and return the test results.
+    ``callbacks``: Callback objects for fit besides the run's own (early stopping), which run first.
 
     ``resume=True`` continues the run in ``config.run_dir`` from whatever a kill left there: from
     its checkpoint, or from the start when it died before the first one (the same numbers as an
@@ -497,6 +498,8 @@ def train(config: RunConfig, *, verbose: int = 1, resume: bool = False) -> dict:
     more. A run with ``restarts`` > 1 resumes by training again from the start.
     """
     config.check()
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"train: callbacks must be a list of Callback objects, got {callbacks!r}")
     distributed.init_if_launched()
     run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
     check_output_path(run_dir, "--run-dir", folder=True)
@@ -517,10 +520,10 @@ def train(config: RunConfig, *, verbose: int = 1, resume: bool = False) -> dict:
     # per-batch schedules (one-cycle, cyclic) are planned over the steps fit takes: under MPI each
     # step is a global batch of batch_size x N samples
     scheduler = build_scheduler(config, optimizer, distributed.batches_per_epoch(len(data.train[0]), config.batch_size))
-    callbacks = []
+    callbacks = list(callbacks)
     if config.early_stopping:
-        callbacks.append(EarlyStopping("val_loss" if data.val else "loss", patience=config.early_stopping,
-                                       restore_best_weights=True))
+        callbacks.insert(0, EarlyStopping("val_loss" if data.val else "loss", patience=config.early_stopping,
+                                          restore_best_weights=True))
     trainer = Trainer(model, build_loss(config, data.task), optimizer, batch_size=config.batch_size,
                       metrics=metrics_for(data.task), scheduler=scheduler, grad_clip=config.grad_clip,
                       callbacks=callbacks, verbose=verbose)

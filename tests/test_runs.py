@@ -261,6 +261,25 @@ def test_a_damaged_config_names_the_file_and_field(finished, tmp_path, change, m
         assert err.count("\n") == 1
 
 
+def test_train_runs_the_callbacks_it_is_given_after_its_own(tmp_path):
+    from chainrule.runs import train as train_run
+    from chainrule.train import Callback
+
+    class Epochs(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, trainer, epoch, logs):
+            self.seen.append((epoch, [type(c).__name__ for c in trainer.callbacks]))
+
+    counter = Epochs()
+    config = RunConfig(data="xor", hidden=(3,), epochs=2, early_stopping=5, run_dir=str(tmp_path / "run"))
+    train_run(config, verbose=0, callbacks=[counter])
+    assert counter.seen == [(1, ["EarlyStopping", "Epochs"]), (2, ["EarlyStopping", "Epochs"])]
+    with pytest.raises(TypeError, match="train: callbacks must be a list of Callback objects, got <"):
+        train_run(config, verbose=0, callbacks=counter)
+
+
 @pytest.mark.parametrize("compile_step", [False, True])
 def test_a_config_that_still_has_compile_step_loads_and_evaluates(finished, tmp_path, compile_step, capsys):
     # older versions wrote the captured step's flag; the eager step computes the same numbers

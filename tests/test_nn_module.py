@@ -281,6 +281,22 @@ def test_sequential_runs_a_relu_after_the_max_pool_that_follows_it_with_the_same
         assert b.dtype == a.dtype
 
 
+def test_the_relu_after_the_max_pool_has_the_plain_orders_second_derivatives():
+    from chainrule.autograd import grad, gradgradcheck
+
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU(), nn.MaxPool1d(2), nn.Tanh(), nn.Flatten(), nn.Linear(9, 2))
+    model = model.double()
+    x = cr.tensor(np.random.default_rng(0).standard_normal((2, 2, 8)), requires_grad=True)
+    assert gradgradcheck(model, (x,))
+    curvatures = []
+    for run in (_plain_order, _CALL):
+        (gx,) = grad(run(model, x).tanh().sum(), (x,), create_graph=True)
+        curvatures.append([g._data for g in grad((gx * gx).sum(), [x, *model.parameters()])])
+    for plain, rewritten in zip(*curvatures):
+        np.testing.assert_array_equal(rewritten, plain)
+
+
 def test_sequential_keeps_a_relu_before_a_max_pool_where_the_other_order_could_be_seen():
     x = cr.tensor(_ties - 1.0)
     # a hook on the ReLU sees its full-size output

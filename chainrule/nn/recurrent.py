@@ -2,7 +2,8 @@
 hidden state from step to step; the cells (RNNCell, LSTMCell, GRUCell) take a single step.
 
 The layers run each (layer, direction) as one op, ``ops.recurrent.rnn_sequence``, whose VJP is
-backpropagation through time; the cells are composed from ops (the engine unrolls them).
+backpropagation through time; the cells apply the same equations (``ops.recurrent.CELLS``, the one
+copy of them) to tensors, composed from ops (the engine unrolls them).
 Equations, parameter names, shapes and initialisation are PyTorch's.
 """
 
@@ -16,65 +17,11 @@ from chainrule._tensor import Tensor
 from chainrule.nn import init
 from chainrule.nn.functional import dropout
 from chainrule.nn.module import Module, Parameter
-from chainrule.ops.arithmetic import add, mul, sub
 from chainrule.ops.indexing import getitem
 from chainrule.ops.linalg import linear
 from chainrule.ops.operands import wrap
-from chainrule.ops.recurrent import rnn_sequence
+from chainrule.ops.recurrent import CELLS, GATES, rnn_sequence
 from chainrule.ops.shape import concatenate, squeeze, stack, transpose, unsqueeze
-from chainrule.ops.unary import relu, sigmoid, tanh
-
-# Each step function maps (input projection at t, state tuple, W_hh, b_hh) to the new state
-# tuple, whose first entry is the output h_t. The state is (h,) for RNN and GRU, (h, c) for LSTM.
-
-
-def _columns(x, start, stop):
-    return getitem(x, (Ellipsis, slice(start, stop)))
-
-
-def _rnn_tanh_step(x_proj, state, w_hh, b_hh):
-    """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
-    return (tanh(add(x_proj, linear(state[0], w_hh, b_hh))),)
-
-
-def _rnn_relu_step(x_proj, state, w_hh, b_hh):
-    """h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
-    return (relu(add(x_proj, linear(state[0], w_hh, b_hh))),)
-
-
-def _lstm_step(x_proj, state, w_hh, b_hh):
-    """Gates in PyTorch's order i, f, g, o: c' = f * c + i * g, h' = o * tanh(c'), where
-    i, f, o = sigmoid(...) and g = tanh(...) of the gates' pre-activations."""
-    h, c = state
-    size = h._data.shape[-1]
-    gates = add(x_proj, linear(h, w_hh, b_hh))
-    # One sigmoid over all four blocks (the g block's is unused) costs less than slicing first.
-    sig = sigmoid(gates)
-    i, f, o = _columns(sig, 0, size), _columns(sig, size, 2 * size), _columns(sig, 3 * size, 4 * size)
-    g = tanh(_columns(gates, 2 * size, 3 * size))
-    c = add(mul(f, c), mul(i, g))
-    return mul(o, tanh(c)), c
-
-
-def _gru_step(x_proj, state, w_hh, b_hh):
-    """Gates in PyTorch's order r, z, n: r, z = sigmoid(...),
-    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h = n + z * (h - n)."""
-    (h,) = state
-    size = h._data.shape[-1]
-    h_proj = linear(h, w_hh, b_hh)
-    rz = sigmoid(_columns(add(x_proj, h_proj), 0, 2 * size))
-    r, z = _columns(rz, 0, size), _columns(rz, size, 2 * size)
-    n = tanh(add(_columns(x_proj, 2 * size, 3 * size), mul(r, _columns(h_proj, 2 * size, 3 * size))))
-    return (add(n, mul(z, sub(h, n))),)
-
-
-# mode -> (number of gate blocks, step function)
-_MODES = {
-    "RNN_TANH": (1, _rnn_tanh_step),
-    "RNN_RELU": (1, _rnn_relu_step),
-    "LSTM": (4, _lstm_step),
-    "GRU": (3, _gru_step),
-}
 
 
 def _rnn_mode(nonlinearity, where):
@@ -122,7 +69,7 @@ class _RNNBase(Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
-        gates, self._step = _MODES[mode]
+        gates = GATES[mode]
         dtype = dtype or _backend.get_default_dtype()
         directions = 2 if bidirectional else 1
         # Names per (layer, direction), in PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh.
@@ -354,7 +301,7 @@ class _CellBase(Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        gates, self._step = _MODES[mode]
+        gates = GATES[mode]
         dtype = dtype or _backend.get_default_dtype()
         self.weight_ih = Parameter(xp.empty((gates * hidden_size, input_size), dtype=dtype))
         self.weight_hh = Parameter(xp.empty((gates * hidden_size, hidden_size), dtype=dtype))
@@ -393,7 +340,10 @@ class _CellBase(Module):
             _check_dtype(where, t, name, dtype)
             if t._data.shape != expected:
                 raise ValueError(f"{where}: {name} has shape {t._data.shape}, expected {expected}")
-        return self._step(linear(x, self.weight_ih, self.bias_ih), tuple(hx), self.weight_hh, self.bias_hh)
+        cell = CELLS[self.mode][0]
+        hx = tuple(hx)
+        gx = linear(x, self.weight_ih, self.bias_ih)
+        return cell(gx, linear(hx[0], self.weight_hh, self.bias_hh), hx)[0]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

@@ -1,136 +1,174 @@
-"""Whole-sequence recurrent layers as single ops: the forward loop over time runs in NumPy and
-the VJP runs backpropagation through time itself (the reverse loop), so a sequence of length L
-records one node instead of a dozen per step. The input projection x W_ih^T of all steps, and in
-the backward the input and weight gradients, are each one matrix product over the sequence."""
+"""Recurrent cells and whole-sequence recurrent layers.
+
+The cells (``rnn_tanh_cell``, ``rnn_relu_cell``, ``lstm_cell``, ``gru_cell``) are the one copy of
+each recurrence's equations. They take arrays (the fused sequence's forward) or tensors (the nn
+cells, recorded op by op, and the fused sequence under create_graph), each with the VJP of one
+step beside it.
+
+``rnn_sequence`` runs a layer over a whole sequence as a single op: the forward loop over time
+runs the cell on arrays and the VJP runs backpropagation through time itself (the reverse loop of
+the step VJPs), so a sequence of length L records one node instead of a dozen per step. The
+input projection x W_ih^T of all steps, and in the backward the input and weight gradients, are
+each one matrix product over the sequence. Under create_graph ``remake`` runs the same loop on
+the tensors and the VJP runs on what it recorded, so the gradient differentiates again.
+"""
 
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
-from chainrule.ops.linalg import product
+from chainrule.autograd.engine import needs_graph, record
+from chainrule.ops import either
+from chainrule.ops.linalg import linear, linear_forward
 from chainrule.ops.operands import wrap
-from chainrule.ops.unary import sigmoid_values
+from chainrule.ops.shape import concatenate, stack
+from chainrule.ops.unary import relu, relu_grad, sigmoid, tanh, tanh_grad
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def _sigmoid_in_place(a):
-    # exp(-a) overflowing to inf still gives the right limit 0 (the loop runs under
-    # errstate(over="ignore")); in place, the GRU's gates need no array of their own.
+# -- the cells ----------------------------------------------------------------------------------
+# A cell maps the input projection gx = x W_ih^T + b_ih, the recurrent one gh = h W_hh^T + b_hh
+# and the state, (h,) or (h, c), to the new state and the activations its VJP needs.
+# A cell's VJP maps the gradient of the new state, those activations and the previous state to
+# the gradient of gx (in blocks, one per gate), that of gh (None: the same as gx's) and the
+# gradient reaching the previous state directly, not through W_hh (None per entry where none).
+#
+# On arrays the activation functions work in place: each is applied to a temporary the cell has
+# just made (a step is ~13 small array operations, which at the benchmark's sizes cost more than
+# the recurrent product; a sigmoid in place costs four passes and no allocation).
+
+def _sigmoid(a):
+    if isinstance(a, Tensor):
+        return sigmoid(a)
+    # 1 / (1 + e^-a): e^-a overflowing to inf still gives the right limit 0 (the callers run
+    # under errstate(over="ignore"))
     xp.negative(a, out=a)
     xp.exp(a, out=a)
     a += 1
-    xp.reciprocal(a, out=a)
+    return xp.reciprocal(a, out=a)
 
 
-def _forward(mode, xp_seq, h, c, w_hh, b_hh):
-    """Run the recurrence over the projected inputs; returns the outputs and what the backward
-    needs (per-step activations), all as stacked arrays of shape (L, N, ...). The GRU writes
-    each step's gates straight into those arrays (out=): a step is ~13 small array operations,
-    which at these sizes cost more than the recurrent product."""
-    length, batch = xp_seq.shape[:2]
-    size = w_hh.shape[1]
-    hs = xp.empty((length, batch, size), dtype=xp_seq.dtype)
-    saved = {}
-    if mode == "GRU":
-        saved = {k: xp.empty((length, batch, n * size), dtype=xp_seq.dtype) for k, n in (("rz", 2), ("n", 1),
-                                                                                         ("hn", 1))}
-    elif mode == "LSTM":
-        saved = {k: xp.empty((length, batch, size), dtype=xp_seq.dtype) for k in ("i", "f", "g", "o", "c")}
-    w_hh_t = w_hh.T
+def _tanh(a):
+    return tanh(a) if isinstance(a, Tensor) else xp.tanh(a, out=a)
+
+
+def _relu(a):
+    return relu(a) if isinstance(a, Tensor) else xp.maximum(a, 0, out=a)
+
+
+def rnn_tanh_cell(gx, gh, state):
+    """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
+    h = _tanh(gx + gh)
+    return (h,), (h,)
+
+
+def _rnn_tanh_cell_vjp(d_state, activations, previous):
+    (d,) = d_state
+    (h,) = activations
+    return (tanh_grad(d, h),), None, (None,)
+
+
+def rnn_relu_cell(gx, gh, state):
+    """h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
+    h = _relu(gx + gh)
+    return (h,), (h,)
+
+
+def _rnn_relu_cell_vjp(d_state, activations, previous):
+    (d,) = d_state
+    (h,) = activations
+    return (relu_grad(d, either.values(h)),), None, (None,)
+
+
+def lstm_cell(gx, gh, state):
+    """Gates in PyTorch's order i, f, g, o: c' = f * c + i * g, h' = o * tanh(c'), where
+    i, f, o = sigmoid(...) and g = tanh(...) of the gates' pre-activations."""
+    h, c = state
+    size = h.shape[-1]
+    gates = gx + gh
+    g = either.tanh(gates[..., 2 * size:3 * size])  # before the sigmoid, which overwrites gates on arrays
+    # One sigmoid over all four blocks (the g block's is unused) costs less than slicing first.
+    sig = _sigmoid(gates)
+    i, f, o = sig[..., :size], sig[..., size:2 * size], sig[..., 3 * size:]
+    c = f * c + i * g
+    tanh_c = either.tanh(c)
+    return (o * tanh_c, c), (i, f, g, o, tanh_c)
+
+
+def _lstm_cell_vjp(d_state, activations, previous):
+    dh, dc = d_state
+    i, f, g, o, tanh_c = activations
+    c_previous = previous[1]
+    dc = dc + dh * o * (1 - tanh_c * tanh_c)
+    blocks = (dc * g * i * (1 - i), dc * c_previous * f * (1 - f), dc * i * (1 - g * g), dh * tanh_c * o * (1 - o))
+    return blocks, None, (None, dc * f)
+
+
+def gru_cell(gx, gh, state):
+    """Gates in PyTorch's order r, z, n: r, z = sigmoid(...),
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h = n + z * (h - n)."""
+    (h,) = state
+    size = h.shape[-1]
+    rz = _sigmoid(gx[..., :2 * size] + gh[..., :2 * size])
+    r, z = rz[..., :size], rz[..., size:]
+    hn = gh[..., 2 * size:]
+    n = _tanh(gx[..., 2 * size:] + r * hn)
+    return (n + z * (h - n),), (rz, n, hn)
+
+
+def _gru_cell_vjp(d_state, activations, previous):
+    (dh,) = d_state
+    rz, n, hn = activations
+    (h_previous,) = previous
+    size = n.shape[-1]
+    r, z = rz[..., :size], rz[..., size:]
+    one_minus_z = 1 - z
+    dn = dh * one_minus_z * (1 - n * n)
+    dz = dh * (h_previous - n) * z * one_minus_z
+    dr = dn * hn * r * (1 - r)
+    return (dr, dz, dn), (dr, dz, dn * r), (dh * z,)
+
+
+# mode -> (cell, its VJP)
+CELLS = {
+    "RNN_TANH": (rnn_tanh_cell, _rnn_tanh_cell_vjp),
+    "RNN_RELU": (rnn_relu_cell, _rnn_relu_cell_vjp),
+    "LSTM": (lstm_cell, _lstm_cell_vjp),
+    "GRU": (gru_cell, _gru_cell_vjp),
+}
+
+
+# -- the whole sequence -------------------------------------------------------------------------
+
+def _linear(x, w, b):
+    if isinstance(x, Tensor) or isinstance(w, Tensor):
+        return linear(x, w, b)
+    return linear_forward(x, w, b)
+
+
+def _stack(items):
+    return stack(items) if isinstance(items[0], Tensor) else xp.stack(items)
+
+
+def _concatenate(items):
+    """Join along the last dim."""
+    return concatenate(items, -1) if isinstance(items[0], Tensor) else xp.concatenate(items, axis=-1)
+
+
+def _run(mode, x, initial, w_ih, w_hh, b_ih, b_hh):
+    """The cell over the sequence x (L, N, F), from the state ``initial``: the states after
+    every step (one list over time per state entry) and every step's activations."""
+    cell = CELLS[mode][0]
+    projected = _linear(x, w_ih, b_ih)
+    state = initial
+    states = tuple([] for _ in initial)
+    activations = []
     with xp.errstate(over="ignore"):
-        for t in range(length):
-            gh = product(h, w_hh_t)
-            if b_hh is not None:
-                gh += b_hh
-            gx = xp_seq[t]
-            if mode == "GRU":
-                rz, n, h_next = saved["rz"][t], saved["n"][t], hs[t]
-                xp.add(gx[:, :2 * size], gh[:, :2 * size], out=rz)
-                _sigmoid_in_place(rz)
-                r, z = rz[:, :size], rz[:, size:]
-                hn = saved["hn"][t]
-                hn[...] = gh[:, 2 * size:]
-                xp.multiply(r, hn, out=n)
-                n += gx[:, 2 * size:]
-                xp.tanh(n, out=n)
-                # h = n + z (h - n)
-                xp.subtract(h, n, out=h_next)
-                h_next *= z
-                h_next += n
-                h = h_next
-                continue
-            if mode == "LSTM":
-                gates = gx + gh
-                ifo = sigmoid_values(gates[:, [*range(size), *range(size, 2 * size), *range(3 * size, 4 * size)]])
-                i, f, o = ifo[:, :size], ifo[:, size:2 * size], ifo[:, 2 * size:]
-                g = xp.tanh(gates[:, 2 * size:3 * size])
-                c = f * c + i * g
-                h = o * xp.tanh(c)
-                saved["i"][t], saved["f"][t], saved["g"][t], saved["o"][t], saved["c"][t] = i, f, g, o, c
-            elif mode == "RNN_TANH":
-                h = xp.tanh(gx + gh)
-            else:
-                h = xp.maximum(gx + gh, 0)
-            hs[t] = h
-    return hs, saved
-
-
-def _backward(mode, grad_h, grad_c, hs, h0, c0, saved, w_hh):
-    """BPTT: the gradients of the gate pre-activations at every step (L, N, gates * H), of the
-    part that went through W_hh, and of the initial state(s). ``grad_c``: the gradient reaching
-    the LSTM cell state of each step from outside (None: only through the recurrence)."""
-    length, batch, size = hs.shape
-    gates = GATES[mode]
-    d_pre = xp.empty((length, batch, gates * size), dtype=hs.dtype)
-    dh_next = xp.zeros((batch, size), dtype=hs.dtype)
-    dc_next = xp.zeros((batch, size), dtype=hs.dtype)
-    d_gh = xp.empty_like(d_pre) if mode == "GRU" else d_pre  # the part that flows through W_hh
-    for t in range(length - 1, -1, -1):
-        dh = grad_h[t] + dh_next
-        h_prev = hs[t - 1] if t else h0
-        if mode == "GRU":
-            rz, n, hn = saved["rz"][t], saved["n"][t], saved["hn"][t]
-            r, z = rz[:, :size], rz[:, size:]
-            # Each gate's gradient in an array of its own, updated in place: out= into the
-            # interleaved column blocks of one row of d_pre makes NumPy copy for overlap checks.
-            one_minus_z = 1 - z
-            dn = n * n  # dn = dh (1 - z) (1 - n^2)
-            xp.subtract(1, dn, out=dn)
-            dn *= one_minus_z
-            dn *= dh
-            dz = h_prev - n  # dz = dh (h_prev - n) z (1 - z)
-            dz *= dh
-            dz *= z
-            dz *= one_minus_z
-            dr = 1 - r  # dr = dn hn r (1 - r)
-            dr *= r
-            dr *= hn
-            dr *= dn
-            d_step, gh_step = d_pre[t], d_gh[t]
-            d_step[:, :size], d_step[:, size:2 * size], d_step[:, 2 * size:] = dr, dz, dn
-            gh_step[:, :2 * size] = d_step[:, :2 * size]
-            xp.multiply(dn, r, out=gh_step[:, 2 * size:])
-            dh_next = dh * z
-            dh_next += gh_step @ w_hh
-        elif mode == "LSTM":
-            i, f, g, o, c = saved["i"][t], saved["f"][t], saved["g"][t], saved["o"][t], saved["c"][t]
-            c_prev = saved["c"][t - 1] if t else c0
-            tc = xp.tanh(c)
-            dc = dc_next + dh * o * (1 - tc * tc)
-            if grad_c is not None:
-                dc += grad_c[t]
-            d_pre[t, :, :size] = dc * g * i * (1 - i)
-            d_pre[t, :, size:2 * size] = dc * c_prev * f * (1 - f)
-            d_pre[t, :, 2 * size:3 * size] = dc * i * (1 - g * g)
-            d_pre[t, :, 3 * size:] = dh * tc * o * (1 - o)
-            dc_next = dc * f
-            dh_next = d_pre[t] @ w_hh
-        else:
-            h = hs[t]
-            d_pre[t] = dh * (1 - h * h) if mode == "RNN_TANH" else dh * (h > 0)
-            dh_next = d_pre[t] @ w_hh
-    return d_pre, d_gh, dh_next, dc_next
+        for t in range(len(projected)):
+            state, step = cell(projected[t], _linear(state[0], w_hh, b_hh), state)
+            for steps, s in zip(states, state):
+                steps.append(s)
+            activations.append(step)
+    return states, activations
 
 
 def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, weight_hh: Tensor,
@@ -144,52 +182,98 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
     """
     if mode not in GATES:
         raise ValueError(f"rnn_sequence: mode must be one of {sorted(GATES)}, got {mode!r}")
-    x, w_ih, w_hh = input._data, weight_ih._data, weight_hh._data
-    b_ih = None if bias_ih is None else bias_ih._data
-    b_hh = None if bias_hh is None else bias_hh._data
-    lstm = mode == "LSTM"
-    if reverse:
-        x = x[::-1]
-    projected = product(x, w_ih.T)
-    if b_ih is not None:
-        projected += b_ih
-    hs, saved = _forward(mode, projected, h0._data, c0._data if lstm else None, w_hh, b_hh)
-    out = xp.concatenate([hs, saved["c"]], axis=2) if lstm else hs
+    initial = (h0, c0) if mode == "LSTM" else (h0,)
+    biases = (bias_ih, bias_hh)
+    x = input._data[::-1] if reverse else input._data
+    states, activations = _run(mode, x, tuple(s._data for s in initial), weight_ih._data, weight_hh._data,
+                               *(None if b is None else b._data for b in biases))
+    out = xp.stack(states[0]) if len(states) == 1 else _concatenate([xp.stack(s) for s in states])
     if reverse:
         out = out[::-1]
-    parents = [input, h0, *([c0] if lstm else []), weight_ih, weight_hh]
-    parents += [b for b in (bias_ih, bias_hh) if b is not None]
-    if not (state.grad_enabled and any(p.requires_grad for p in parents)):
+    parents = (input, *initial, weight_ih, weight_hh, *(b for b in biases if b is not None))
+    if not needs_graph(*parents):
         return wrap(out)
+    needs = tuple(p.requires_grad for p in parents)
+    has_bias = tuple(b is not None for b in biases)
+
+    entries = len(initial)
+
+    def remake(input, *rest):
+        initial, (weight_ih, weight_hh, *given) = rest[:entries], rest[entries:]
+        biases = [given.pop(0) if has else None for has in has_bias]
+        x = input[::-1] if reverse else input
+        return (mode, reverse, needs, has_bias, input, weight_ih, weight_hh,
+                *_run(mode, x, initial, weight_ih, weight_hh, *biases), *initial)
+
+    saved = (mode, reverse, needs, has_bias, input, weight_ih, weight_hh, states, activations, *initial)
+    name = f"{mode.title().replace('_', '')}Sequence"
+    return record(name, out, parents, _rnn_sequence_vjp, saved, remake)
+
+
+def _rows(blocks, rows, t):
+    """Step t's gradient, its gate blocks side by side: written into row t of the array ``rows``
+    (first order: no array per step), or joined and stored at t of the list ``rows`` (tensors)."""
+    if isinstance(rows, list):
+        rows[t] = blocks[0] if len(blocks) == 1 else _concatenate(blocks)
+        return rows[t]
+    row = rows[t]
+    start = 0
+    for block in blocks:
+        stop = start + block.shape[-1]
+        row[:, start:stop] = block
+        start = stop
+    return row
+
+
+def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, states, activations, *initial):
+    """Backpropagation through time: the step VJPs from the last step to the first, then the
+    parameters' gradients as products over the whole sequence."""
+    cell_vjp = CELLS[mode][1]
     size = w_hh.shape[1]
-    h0d = h0._data
-    c0d = c0._data if lstm else None
-
-    def rnn_sequence_vjp(g):
-        if reverse:
-            g = g[::-1]
-        grad_c = g[..., size:] if lstm else None
-        d_pre, d_gh, dh0, dc0 = _backward(mode, g[..., :size], grad_c, hs, h0d, c0d, saved, w_hh)
-        return _parameter_grads(d_pre, d_gh, dh0, dc0)
-
-    def _parameter_grads(d_pre, d_gh, dh0, dc0):
-        flat = d_pre.reshape(-1, d_pre.shape[-1])
-        grads = [
-            (d_pre @ w_ih) if input.requires_grad else None,
-            dh0 if h0.requires_grad else None,
-        ]
-        if lstm:
-            grads.append(dc0 if c0.requires_grad else None)
-        h_prev = xp.concatenate([h0d[None], hs[:-1]]) if len(hs) > 1 else h0d[None]
-        grads.append(flat.T @ x.reshape(-1, x.shape[-1]) if weight_ih.requires_grad else None)
-        flat_gh = d_gh.reshape(-1, d_gh.shape[-1])
-        grads.append(flat_gh.T @ h_prev.reshape(-1, size) if weight_hh.requires_grad else None)
-        if bias_ih is not None:
-            grads.append(flat.sum(axis=0) if bias_ih.requires_grad else None)
-        if bias_hh is not None:
-            grads.append(flat_gh.sum(axis=0) if bias_hh.requires_grad else None)
-        if reverse and grads[0] is not None:
-            grads[0] = grads[0][::-1]
-        return tuple(grads)
-
-    return record(f"{mode.title().replace('_', '')}Sequence", out, tuple(parents), rnn_sequence_vjp)
+    length = len(activations)
+    if reverse:
+        g = g[::-1]
+        x = x[::-1]
+    outside = [g[..., k * size:(k + 1) * size] for k in range(len(initial))]  # dL/d(h_t), dL/d(c_t)
+    if isinstance(g, Tensor):
+        d_gx, d_gh = [None] * length, [None] * length
+    else:
+        d_gx = xp.empty((length, *g.shape[1:-1], w_hh.shape[0]), dtype=g.dtype)
+        d_gh = None if mode != "GRU" else xp.empty_like(d_gx)
+    carried = (None,) * len(initial)  # the gradient reaching the state from the step after
+    for t in range(length - 1, -1, -1):
+        d_state = tuple(o[t] if c is None else o[t] + c for o, c in zip(outside, carried))
+        previous = tuple(s[t - 1] for s in states) if t else initial
+        blocks_x, blocks_h, direct = cell_vjp(d_state, activations[t], previous)
+        row = _rows(blocks_x, d_gx, t)
+        if blocks_h is not None:
+            row = _rows(blocks_h, d_gh, t)
+        through = row @ w_hh
+        carried = (through if direct[0] is None else through + direct[0], *direct[1:])
+    if isinstance(g, Tensor):
+        d_gx = _stack(d_gx)
+        d_gh = None if mode != "GRU" else _stack(d_gh)
+    if d_gh is None:
+        d_gh = d_gx
+    flat_x = d_gx.reshape(-1, d_gx.shape[-1])
+    flat_h = d_gh.reshape(-1, d_gh.shape[-1])
+    need_input, *need_initial, need_w_ih, need_w_hh = needs[:len(initial) + 3]
+    need_biases = iter(needs[len(initial) + 3:])
+    grads = [None] * len(needs)
+    if need_input:
+        dx = d_gx @ w_ih
+        grads[0] = dx[::-1] if reverse else dx
+    for k, need in enumerate(need_initial):
+        grads[1 + k] = carried[k] if need else None
+    k = 1 + len(initial)
+    if need_w_ih:
+        grads[k] = flat_x.T @ x.reshape(-1, x.shape[-1])
+    if need_w_hh:
+        h_previous = _stack([initial[0], *states[0][:-1]])
+        grads[k + 1] = flat_h.T @ h_previous.reshape(-1, size)
+    k += 2
+    for flat, has in zip((flat_x, flat_h), has_bias):
+        if has:
+            grads[k] = flat.sum(axis=0) if next(need_biases) else None
+            k += 1
+    return tuple(grads)

@@ -86,3 +86,15 @@ def test_clip_grad_norm_with_an_infinite_limit_leaves_gradients_alone():
     p.grad = cr.full((2,), 3.0)
     assert clip_grad_norm_([p], float("inf")) == pytest.approx(math.sqrt(18))
     np.testing.assert_array_equal(p.grad, 3.0)
+
+
+@pytest.mark.parametrize("clip", [lambda ps: clip_grad_norm_(ps, 0.1), lambda ps: clip_grad_value_(ps, 0.1)],
+                         ids=["norm", "value"])
+def test_clipping_is_an_in_place_change_a_graph_that_saved_the_gradient_sees(clip):
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    (w**3).sum().backward(create_graph=True)
+    penalty = (w.grad * w.grad).sum()  # saves the gradient for its backward
+    clip([w])
+    assert float(abs(w.grad).max()) <= 0.1 + 1e-6
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        penalty.backward()

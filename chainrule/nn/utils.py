@@ -37,13 +37,13 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     op = "clip_grad_norm_"
     max_norm = _positive(max_norm, "max_norm", op)
     norm_type = _positive(norm_type, "norm_type", op)
-    grads = [p._grad._data for p in _params(parameters, op) if p._grad is not None]
+    grads = [p._grad for p in _params(parameters, op) if p._grad is not None]
     if not grads:
         return 0.0
     if norm_type == math.inf:
-        total = max(float(np.abs(g).max()) for g in grads)
+        total = max(float(np.abs(g._data).max()) for g in grads)
     else:
-        total = sum(float(np.sum(np.abs(g, dtype=np.float64) ** norm_type)) for g in grads) ** (1 / norm_type)
+        total = sum(float(np.sum(np.abs(g._data, dtype=np.float64) ** norm_type)) for g in grads) ** (1 / norm_type)
     if not math.isfinite(total) and error_if_nonfinite:
         raise RuntimeError(
             f"clip_grad_norm_: the total gradient norm is {total}; "
@@ -52,7 +52,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     coef = max_norm / (total + 1e-6)
     if coef < 1:
         for g in grads:
-            g *= coef
+            g._data *= coef
+            g._bump_version()  # in place, as PyTorch's mul_: a graph that saved the gradient sees it
     return total
 
 
@@ -62,6 +63,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     for p in _params(parameters, "clip_grad_value_"):
         if p._grad is not None:
             np.clip(p._grad._data, -clip_value, clip_value, out=p._grad._data)
+            p._grad._bump_version()
 
 
 def parameters_to_vector(parameters) -> Tensor:

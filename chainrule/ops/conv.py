@@ -228,14 +228,14 @@ class ConvGeometry:
 
 
 def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, nd, op) -> ConvGeometry:
-    """Check a convolution of a batched input of ``x_shape`` by a weight of ``w_shape``; raise
-    naming ``op`` and the shapes when they do not fit."""
+    """Check a convolution of an input of ``x_shape`` (with or without the batch axis) by a weight
+    of ``w_shape``; raise naming ``op`` and the shapes when they do not fit."""
     stride = _tuple(stride, nd, "stride", op, 1)
     dilation = _tuple(dilation, nd, "dilation", op, 1)
     groups = _groups(groups, op)
     kernel = w_shape[2:]
     pads = _conv_padding(padding, kernel, stride, dilation, op)
-    c, *sizes = x_shape[1:]
+    c, *sizes = x_shape[-nd - 1:]
     f = w_shape[0]
     if c % groups or f % groups or w_shape[1] * groups != c:
         raise ValueError(
@@ -369,32 +369,32 @@ def _channel_sums(g):
 
 def _conv(x, weight, bias, stride, padding, dilation, groups, nd, op):
     unbatched = _check_operands(x, weight, bias, nd, op, lambda shape: shape[0])
-    if unbatched:
-        return _conv(x[None], weight, bias, stride, padding, dilation, groups, nd, op)[0]
     geo = conv_geometry(x._data.shape, weight._data.shape, stride, padding, dilation, groups, nd, op)
+    if unbatched:  # a batch of one, through indexing (which differentiates to any order)
+        return convolve(x[None], weight, bias, geo)[0][0]
     return convolve(x, weight, bias, geo)[0]
 
 
 def _conv_transpose(x, weight, bias, stride, padding, output_padding, dilation, groups, nd, op):
     groups = _groups(groups, op)
     unbatched = _check_operands(x, weight, bias, nd, op, lambda shape: shape[1] * groups)
-    if unbatched:
-        return _conv_transpose(x[None], weight, bias, stride, padding, output_padding, dilation, groups, nd,
-                               op)[0]
     geo = _transpose_geometry(x._data.shape, weight._data.shape, stride, padding, output_padding, dilation,
                               groups, nd, op)
+    if unbatched:
+        return convolve_transpose(x[None], weight, bias, geo)[0]
     return convolve_transpose(x, weight, bias, geo)
 
 
 def _transpose_geometry(x_shape, w_shape, stride, padding, output_padding, dilation, groups, nd, op):
     """A transposed convolution's settings as the geometry of the convolution it is the adjoint
     of: weight (C_in, C_out/groups, *K) maps C_out channels of the output's size to C_in; the
-    padding crops the output, and output_padding adds rows at its end."""
+    padding crops the output, and output_padding adds rows at its end. ``x_shape`` with or
+    without the batch axis."""
     stride = _tuple(stride, nd, "stride", op, 1)
     dilation = _tuple(dilation, nd, "dilation", op, 1)
     padding = _tuple(padding, nd, "padding", op, 0)
     output_padding = _tuple(output_padding, nd, "output_padding", op, 0)
-    c = x_shape[1]
+    c = x_shape[-nd - 1]
     if c != w_shape[0] or c % groups:
         raise ValueError(
             f"{op}: input has {c} channels (shape {x_shape}), but weight of shape {w_shape} "
@@ -406,7 +406,7 @@ def _transpose_geometry(x_shape, w_shape, stride, padding, output_padding, dilat
             f"or dilation {dilation}"
         )
     sizes = [(n - 1) * s - 2 * p + d * (k - 1) + o + 1
-             for n, s, p, d, k, o in zip(x_shape[2:], stride, padding, dilation, w_shape[2:], output_padding)]
+             for n, s, p, d, k, o in zip(x_shape[-nd:], stride, padding, dilation, w_shape[2:], output_padding)]
     if any(t <= 0 for t in sizes):
         raise ValueError(f"{op}: padding {padding} leaves no output for input of shape {x_shape}")
     return ConvGeometry(stride, dilation, groups, list(padding), [p - o for p, o in zip(padding, output_padding)],

@@ -1,7 +1,9 @@
 """Pooling: max and average over sliding windows, and adaptive average pooling to a fixed output
 size, each over the last 1 or 2 dims (one N-d implementation, thin 1-d and 2-d faces). Max and
 average pooling loop over the kernel's offsets, each step a strided slice of the whole input;
-nothing loops over samples or positions."""
+nothing loops over samples or positions. Average pooling is a linear map, and so is max pooling's
+backward (the gradient routed to each window's maximum): each is a ``LinearMap`` whose rule is its
+adjoint, so both differentiate to any order."""
 
 import itertools
 import math

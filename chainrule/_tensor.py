@@ -85,9 +85,10 @@ class Tensor:
             [6., 8.]])
     """
 
-    # _version: None until an in-place op or a view needs it, then a one-element list shared by
-    # the tensor, its detach()es and its views, so that modifying any of them is seen by a node
-    # that saved one (PyTorch's version counter).
+    # _version: None until an in-place op or a view needs it, then a list shared by the tensor,
+    # its detach()es and its views, so that modifying any of them is seen by a node that saved
+    # one (PyTorch's version counter): [modifications so far, then state.inplace_ops at each
+    # modification recorded in a graph] (those tell backward that a view's own node is stale).
     __slots__ = ("__weakref__", "_data", "_grad", "_hooks", "_retains_grad", "_version", "grad_fn",
                  "requires_grad")
     # NumPy defers its operators to ours: ndarray + Tensor calls Tensor.__radd__.

@@ -275,17 +275,15 @@ def _propagate(roots, root_grads, retain_graph, create_graph, capture):
         if not retain_graph:
             node.vjp = node.saved = node.arrays = node.remake = None
             node.parents = ()
-        seq = node.seq
+        stamp = node.stamp
         for parent, pg in zip(parents, parent_grads):
             if pg is None or not parent.requires_grad:
                 continue
             fn = parent.grad_fn
-            while fn is not None and fn.seq > seq:
-                # modified in place after this op used it: the gradient is the earlier value's
-                parent = fn.previous
-                fn = parent.grad_fn
-            if not parent.requires_grad:
-                continue
+            if fn is not None and fn.stamp != stamp:  # an in-place op ran between the two ops
+                parent = _value_used(parent, node)
+                if not parent.requires_grad:
+                    continue
             data = parent._data
             if create_graph and not isinstance(pg, Tensor):
                 pg = Tensor._make(xp.asarray(pg, dtype=data.dtype), False, None)
@@ -310,6 +308,27 @@ def _propagate(roots, root_grads, retain_graph, create_graph, capture):
             _accumulate(leaf, g)
         elif leaf in capture:
             capture[leaf] = _as_gradient(g, leaf)
+
+
+def _value_used(parent, node):
+    """The tensor holding the value ``node`` used as ``parent``: if parent was modified in place
+    after node ran, the earlier value (``previous`` of the in-place op); refused when parent is a
+    view (or alias) whose memory a recorded in-place op changed through its base or another
+    view after parent's own op ran, and before node used it: node saw values parent's op did not
+    compute, so no gradient through that op would be right."""
+    fn = parent.grad_fn
+    version = parent._version
+    if version is not None and any(fn.stamp < when <= node.stamp for when in version[1:]):
+        raise RuntimeError(
+            f"backward of {node.name}: its input of shape {tuple(parent._data.shape)} is a view (or alias) "
+            f"computed by {fn.name}, whose memory an in-place operation on its base or another view "
+            "changed before it was used: take the view again after the in-place change, or clone it"
+        )
+    seq = node.seq
+    while fn is not None and fn.seq > seq:  # modified in place after node used it
+        parent = fn.previous
+        fn = parent.grad_fn
+    return parent
 
 
 def _check_versions(node, output):

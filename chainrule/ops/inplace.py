@@ -9,6 +9,8 @@ that the ops which used it before the modification still send their gradients to
 requires grad cannot be modified in a recorded graph: its gradient would have nowhere to go.
 """
 
+import sys
+
 import numpy as np
 
 from chainrule import random
@@ -37,21 +39,100 @@ def modify(target, op, name, *operands):
             f"{name}: a leaf tensor that requires grad (shape {tuple(target.shape)}) is being used in "
             "an in-place operation; modify it under no_grad(), or out of place"
         )
+    view_node = _view_node(target)
+    if view_node is None and target.grad_fn is None and _is_shared(target):
+        raise RuntimeError(
+            f"{name}: the tensor (shape {tuple(target.shape)}) shares its memory with another tensor (a view, "
+            "its base or a detach()) that is not in the graph, so the gradient of the value written here "
+            "could not reach the other's later uses; clone it first, or write into the base itself"
+        )
     # The value before the change, for the ops that used it already and for this op's rule.
     previous = Tensor._make(target._data.copy(), target.requires_grad, target.grad_fn)
-    previous._version = target._shared_version()
+    operands = tuple(previous if o is target else o for o in operands)  # x.add_(x) reads the old x
     target._bump_version()
+    target._version.append(state.inplace_ops)  # views taken before this see their node go stale
+    # previous's own node may hold the modified memory as its output: a count of its own, already
+    # past what that node expects, makes backward refuse it (later changes of target are not its)
+    previous._version = [target._version[0]]
     result = op(previous, *operands)
     _write(target, result._data, name)
     node = result.grad_fn
     if node is None:  # the new value does not depend on anything that requires grad
         target.grad_fn, target.requires_grad = None, False
-        return target
-    node.previous = previous
-    if node.saved is not None and any(s is OUTPUT for s in node.saved):
-        node.versions = {**(node.versions or {}), OUTPUT: target._version[0]}
-    target.grad_fn, target.requires_grad = node, True
+    else:
+        node.previous = previous
+        if node.saved is not None and any(s is OUTPUT for s in node.saved):
+            node.versions = {**(node.versions or {}), OUTPUT: target._version[0]}
+        target.grad_fn, target.requires_grad = node, True
+    if view_node is not None:
+        _rebase(target, view_node, previous, name)
     return target
+
+
+def _view_node(tensor):
+    """The node that made ``tensor`` a view of a tensor in the graph (view ops share their input's
+    version counter), or None."""
+    node = tensor.grad_fn
+    version = tensor._version
+    if node is None or version is None or len(node.parents) != 1:
+        return None
+    return node if node.parents[0]._version is version else None
+
+
+def _is_shared(tensor):
+    version = tensor._version
+    return version is not None and sys.getrefcount(version) > 2  # this tensor's slot and the call's argument
+
+
+def _rebase(view, view_node, previous, name):
+    """After ``view`` (in the graph) was modified in place, give its base the new value too, as
+    PyTorch's CopySlices does: ``base = where(region, V(view), base_before)``, where V is the view
+    op's own backward rule (it puts a view-shaped tensor where the view sits in its base), so the
+    base's later uses send their gradient through the modification. Repeats up a chain of views."""
+    base = view_node.parents[0]
+    if view_node.vjp is None:
+        raise RuntimeError(
+            f"{name}: the tensor is a view whose graph was already released by backward(); modify it "
+            "before backward, or clone it first"
+        )
+    if view_node.saved is None:
+        raise RuntimeError(
+            f"{name}: the tensor is a view made by {view_node.name}, whose rule cannot be differentiated "
+            "again, so its base cannot take the change: clone the view first"
+        )
+    if base.grad_fn is None and base.requires_grad:
+        raise RuntimeError(
+            f"{name}: a view of a leaf tensor that requires grad (shape {tuple(base.shape)}) is being used "
+            "in an in-place operation; modify it under no_grad(), or out of place"
+        )
+    with no_grad():
+        region = _placed(view_node, xp.ones_like(view._data), False)
+    if region.shape != base._data.shape or (region > 1).any():
+        raise RuntimeError(
+            f"{name}: the tensor is an expanded view (shape {tuple(view.shape)} of a tensor of shape "
+            f"{tuple(base.shape)}): several of its elements share one memory location; clone it first"
+        )
+    inside = region != 0
+    with no_grad():
+        before = xp.where(inside, _placed(view_node, previous._data, False), base._data)
+    base_before = Tensor._make(before, base.requires_grad, base.grad_fn)
+    from chainrule.ops.arithmetic import where
+
+    rebased = where(inside, _placed(view_node, view, True), base_before)
+    rebased.grad_fn.previous = base_before
+    base.grad_fn, base.requires_grad = rebased.grad_fn, True
+    outer = base_before.grad_fn  # base's own node: if base is a view in turn, its base changed too
+    if outer is not None and len(outer.parents) == 1 and outer.parents[0]._version is base._version:
+        _rebase(base, outer, base_before, name)
+
+
+def _placed(view_node, values, as_tensor):
+    """``values`` (the view's shape) placed where the view sits in its base, zeros elsewhere: the
+    view op's backward rule, on arrays or (recorded) on tensors."""
+    if as_tensor:
+        saved = view_node.remake(*view_node.parents) if view_node.remake is not None else view_node.saved
+        return view_node.vjp(values, *saved)[0]
+    return view_node.vjp(values, *view_node.arrays)[0]
 
 
 def _write(target, values, name):

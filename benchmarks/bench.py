@@ -43,19 +43,13 @@ def _library(lib):
     return cr.nn, cr.optim, cr.from_numpy, cr.no_grad
 
 
-def _training_step(lib, build, x, y, captured=False):
-    """One SGD-with-momentum step; ``captured``: chainrule's captured step (compile_step) against
-    PyTorch's eager step."""
+def _training_step(lib, build, x, y):
+    """One SGD-with-momentum step."""
     nn, optim, to_tensor, _ = _library(lib)
     model = build(nn)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.MSELoss() if y.dtype.kind == "f" else nn.CrossEntropyLoss()
     xt, yt = to_tensor(x), to_tensor(y)
-    if captured and lib == "chainrule":
-        import chainrule
-
-        captured_step = chainrule.compile_step(model, loss_fn, opt)
-        return lambda: captured_step(xt, yt)
 
     def step():
         opt.zero_grad()
@@ -74,28 +68,28 @@ def _data(shape, classes=10, seed=0):
     return rng.standard_normal(shape).astype(np.float32), rng.integers(0, classes, shape[0])
 
 
-def mlp(lib, batch, captured=False):
+def mlp(lib, batch):
     # forward, then the weight gradients and the input gradients of every layer but the first
     flops = (3 * MLP_FLOPS - 2 * 784 * 256) * batch
-    return _training_step(lib, _mlp, *_data((batch, 784)), captured), batch, flops
+    return _training_step(lib, _mlp, *_data((batch, 784))), batch, flops
 
 
-def xor(lib, captured=False):
+def xor(lib):
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([[0], [1], [1], [0]], dtype=np.float32)
 
     def build(nn):
         return nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Sigmoid())
 
-    return _training_step(lib, build, x, y, captured), 4, None
+    return _training_step(lib, build, x, y), 4, None
 
 
-def cnn(lib, captured=False):
+def cnn(lib):
     def build(nn):
         return nn.Sequential(nn.Conv2d(1, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3), nn.ReLU(),
                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(800, 10))
 
-    return _training_step(lib, build, *_data((64, 1, 28, 28)), captured), 64, None
+    return _training_step(lib, build, *_data((64, 1, 28, 28))), 64, None
 
 
 def gru(lib):
@@ -211,6 +205,72 @@ def mlp_inference(lib, batch=1024):
     return step, batch, MLP_FLOPS * batch
 
 
+def _grad(lib):
+    """The library's autograd.grad (the same signature in both)."""
+    if lib == "torch":
+        import torch
+
+        return torch.autograd.grad
+    import chainrule
+
+    return chainrule.autograd.grad
+
+
+def mlp_hvp(lib, batch, torch_functional=False):
+    """A Hessian-vector product of the MLP's cross-entropy loss w.r.t. its parameters: forward, the
+    gradient with create_graph, then the gradient of <gradient, v>. ``torch_functional``: PyTorch
+    runs ``torch.autograd.functional.hvp`` over the parameters instead."""
+    nn, _, to_tensor, _ = _library(lib)
+    grad = _grad(lib)
+    model = _mlp(nn)
+    params = list(model.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = _data((batch, 784))
+    xt, yt = to_tensor(x), to_tensor(y)
+    rng = np.random.default_rng(2)
+    v = [to_tensor(rng.standard_normal(tuple(p.shape)).astype(np.float32)) for p in params]
+    if torch_functional and lib == "torch":
+        import torch
+        from torch.func import functional_call
+
+        names = [name for name, _ in model.named_parameters()]
+
+        def loss_of(*weights):
+            return loss_fn(functional_call(model, dict(zip(names, weights)), (xt,)), yt)
+
+        return lambda: torch.autograd.functional.hvp(loss_of, tuple(params), tuple(v)), batch, None
+
+    def step():
+        grads = grad(loss_fn(model(xt), yt), params, create_graph=True)
+        grad(sum((g * u).sum() for g, u in zip(grads, v)), params)
+
+    return step, batch, None
+
+
+def gradient_penalty(lib, batch):
+    """One WGAN-GP critic step (Gulrajani et al. 2017, their Adam settings): the critic's input
+    gradient at interpolates between real and fake samples, with create_graph; the penalty
+    10 (||gradient|| - 1)^2; backward through it to the weights; the optimizer step."""
+    nn, optim, to_tensor, _ = _library(lib)
+    grad = _grad(lib)
+    critic = nn.Sequential(nn.Linear(784, 256), nn.LeakyReLU(0.2), nn.Linear(256, 256), nn.LeakyReLU(0.2),
+                           nn.Linear(256, 1))
+    opt = optim.Adam(critic.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    rng = np.random.default_rng(3)
+    real, fake = (to_tensor(rng.standard_normal((batch, 784)).astype(np.float32)) for _ in range(2))
+    eps = to_tensor(rng.uniform(size=(batch, 1)).astype(np.float32))
+
+    def step():
+        opt.zero_grad()
+        interpolates = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (g,) = grad(critic(interpolates).sum(), interpolates, create_graph=True)
+        penalty = (((g * g).sum(dim=1).sqrt() - 1) ** 2).mean()
+        (critic(fake).mean() - critic(real).mean() + 10 * penalty).backward()
+        opt.step()
+
+    return step, batch, None
+
+
 WORKLOADS = {
     "mlp32": ("MLP 784-256-256-10, batch 32, training", lambda lib: mlp(lib, 32)),
     "mlp128": ("MLP 784-256-256-10, batch 128, training", lambda lib: mlp(lib, 128)),
@@ -219,10 +279,13 @@ WORKLOADS = {
     "cnn": ("CNN conv16-pool-conv32-pool-linear, batch 64 of 1x28x28, training", cnn),
     "gru": ("GRU hidden 128, 100 sequences of length 40, training", gru),
     "mlp_inference": ("MLP 784-256-256-10, batch 1024, inference (forward only)", mlp_inference),
-    # chainrule's captured step (compile_step) against PyTorch's eager step
-    "mlp32_captured": ("MLP batch 32, captured step (chainrule.compile_step)", lambda lib: mlp(lib, 32, True)),
-    "xor_captured": ("XOR 2-8-1, captured step", lambda lib: xor(lib, True)),
-    "cnn_captured": ("CNN batch 64, captured step", lambda lib: cnn(lib, True)),
+    # second derivatives: create_graph, then a backward through the recorded gradient
+    "mlp_hvp": ("MLP 784-256-256-10, batch 128, Hessian-vector product of the loss (double backward both)",
+                lambda lib: mlp_hvp(lib, 128)),
+    "mlp_hvp_functional": ("MLP batch 128, Hessian-vector product: chainrule's double backward vs "
+                           "torch.autograd.functional.hvp", lambda lib: mlp_hvp(lib, 128, torch_functional=True)),
+    "gradient_penalty": ("WGAN-GP critic 784-256-256-1 (LeakyReLU), batch 64, training step with gradient penalty",
+                         lambda lib: gradient_penalty(lib, 64)),
     "mlp32_numpy": ("MLP batch 32 written out in plain NumPy (the floor, not chainrule)", mlp_numpy_floor),
     # the BLAS libraries alone: the MLP step's matrix products, no framework around them
     "mlp32_products": ("MLP batch 32, its matrix products alone (NumPy's BLAS vs PyTorch's)",
@@ -393,9 +456,11 @@ def markdown(result):
         "PyTorch block right after it. Samples/s come from each library's median block; the ratio (PyTorch's "
         "time over chainrule's: above 1, chainrule is faster) is the median of the pairs' ratios, with the "
         "lowest and highest pair beside it. Reproduce with `make bench`. "
-        "Rows marked captured run chainrule's captured step (`chainrule.compile_step`) against PyTorch's eager "
-        "step; the plain-NumPy row is the same MLP step written out by hand in NumPy, the floor for any "
-        "NumPy framework, against PyTorch's eager step.",
+        "The Hessian-vector product rows take the loss's gradient with create_graph and differentiate its "
+        "inner product with a fixed vector (forward and both backward passes in each step); the "
+        "functional row runs PyTorch's `torch.autograd.functional.hvp` (which computes it by the slower "
+        "double-vjp trick) instead. The plain-NumPy row is the same MLP step written out by hand in NumPy, the "
+        "floor for any NumPy framework, against PyTorch's eager step.",
         "",
         "| workload | chainrule samples/s | PyTorch samples/s | ratio (pair range) | share of matmul peak "
         "| peak RSS MB (chainrule / PyTorch) |",

@@ -39,8 +39,8 @@ def modify(target, op, name, *operands):
             f"{name}: a leaf tensor that requires grad (shape {tuple(target.shape)}) is being used in "
             "an in-place operation; modify it under no_grad(), or out of place"
         )
-    view_node = _view_node(target)
-    if view_node is None and target.grad_fn is None and _is_shared(target):
+    views = _view_chain(target, name)
+    if not views and target.grad_fn is None and _is_shared(target):
         raise RuntimeError(
             f"{name}: the tensor (shape {tuple(target.shape)}) shares its memory with another tensor (a view, "
             "its base or a detach()) that is not in the graph, so the gradient of the value written here "
@@ -64,19 +64,46 @@ def modify(target, op, name, *operands):
         if node.saved is not None and any(s is OUTPUT for s in node.saved):
             node.versions = {**(node.versions or {}), OUTPUT: target._version[0]}
         target.grad_fn, target.requires_grad = node, True
-    if view_node is not None:
-        _rebase(target, view_node, previous, name)
+    view = target
+    for view_node, inside in views:
+        previous = _rebase(view, view_node, inside, previous)
+        view = view_node.parents[0]
     return target
 
 
-def _view_node(tensor):
-    """The node that made ``tensor`` a view of a tensor in the graph (view ops share their input's
-    version counter), or None."""
+def _view_chain(tensor, name):
+    """For a tensor that views another in the graph (view ops share their input's version
+    counter), and so on up to the first base: [(view node, the region it covers in its base)],
+    checked before anything is written."""
+    chain = []
     node = tensor.grad_fn
-    version = tensor._version
-    if node is None or version is None or len(node.parents) != 1:
-        return None
-    return node if node.parents[0]._version is version else None
+    while node is not None and len(node.parents) == 1 and node.parents[0]._version is tensor._version is not None:
+        base = node.parents[0]
+        if node.vjp is None:
+            raise RuntimeError(
+                f"{name}: the tensor is a view whose graph was already released by backward(); modify it "
+                "before backward, or clone it first"
+            )
+        if node.saved is None:
+            raise RuntimeError(
+                f"{name}: the tensor is a view made by {node.name}, whose rule cannot be differentiated "
+                "again, so its base cannot take the change: clone the view first"
+            )
+        if base.grad_fn is None and base.requires_grad:
+            raise RuntimeError(
+                f"{name}: a view of a leaf tensor that requires grad (shape {tuple(base.shape)}) is being "
+                "used in an in-place operation; modify it under no_grad(), or out of place"
+            )
+        with no_grad():
+            region = _placed(node, xp.ones_like(tensor._data), False)
+        if region.shape != base._data.shape or (region > 1).any():
+            raise RuntimeError(
+                f"{name}: the tensor is an expanded view (shape {tuple(tensor.shape)} of a tensor of shape "
+                f"{tuple(base.shape)}): several of its elements share one memory location; clone it first"
+            )
+        chain.append((node, region != 0))
+        tensor, node = base, base.grad_fn
+    return chain
 
 
 def _is_shared(tensor):
@@ -84,35 +111,12 @@ def _is_shared(tensor):
     return version is not None and sys.getrefcount(version) > 2  # this tensor's slot and the call's argument
 
 
-def _rebase(view, view_node, previous, name):
+def _rebase(view, view_node, inside, previous):
     """After ``view`` (in the graph) was modified in place, give its base the new value too, as
-    PyTorch's CopySlices does: ``base = where(region, V(view), base_before)``, where V is the view
+    PyTorch's CopySlices does: ``base = where(inside, V(view), base_before)``, where V is the view
     op's own backward rule (it puts a view-shaped tensor where the view sits in its base), so the
-    base's later uses send their gradient through the modification. Repeats up a chain of views."""
+    base's later uses send their gradient through the modification. Returns base_before."""
     base = view_node.parents[0]
-    if view_node.vjp is None:
-        raise RuntimeError(
-            f"{name}: the tensor is a view whose graph was already released by backward(); modify it "
-            "before backward, or clone it first"
-        )
-    if view_node.saved is None:
-        raise RuntimeError(
-            f"{name}: the tensor is a view made by {view_node.name}, whose rule cannot be differentiated "
-            "again, so its base cannot take the change: clone the view first"
-        )
-    if base.grad_fn is None and base.requires_grad:
-        raise RuntimeError(
-            f"{name}: a view of a leaf tensor that requires grad (shape {tuple(base.shape)}) is being used "
-            "in an in-place operation; modify it under no_grad(), or out of place"
-        )
-    with no_grad():
-        region = _placed(view_node, xp.ones_like(view._data), False)
-    if region.shape != base._data.shape or (region > 1).any():
-        raise RuntimeError(
-            f"{name}: the tensor is an expanded view (shape {tuple(view.shape)} of a tensor of shape "
-            f"{tuple(base.shape)}): several of its elements share one memory location; clone it first"
-        )
-    inside = region != 0
     with no_grad():
         before = xp.where(inside, _placed(view_node, previous._data, False), base._data)
     base_before = Tensor._make(before, base.requires_grad, base.grad_fn)
@@ -121,9 +125,7 @@ def _rebase(view, view_node, previous, name):
     rebased = where(inside, _placed(view_node, view, True), base_before)
     rebased.grad_fn.previous = base_before
     base.grad_fn, base.requires_grad = rebased.grad_fn, True
-    outer = base_before.grad_fn  # base's own node: if base is a view in turn, its base changed too
-    if outer is not None and len(outer.parents) == 1 and outer.parents[0]._version is base._version:
-        _rebase(base, outer, base_before, name)
+    return base_before
 
 
 def _placed(view_node, values, as_tensor):

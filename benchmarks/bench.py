@@ -317,9 +317,9 @@ def worker(lib, workload):
 
 
 class _Worker:
-    def __init__(self, lib, workload):
+    def __init__(self, lib, workload, env=None):
         self.process = subprocess.Popen([sys.executable, __file__, "--worker", lib, workload], text=True,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.facts = json.loads(self._answer())
         self.process.send_signal(signal.SIGSTOP)
 

@@ -706,8 +706,9 @@ def plot_curvature(records, path) -> Path:
                    edgecolors="tab:red", label="saddle (negative curvature)", zorder=3)
     ax.axhline(0, color="gray", linewidth=0.8)
     ax.axhline(records[-1]["sharp_above"], color="gray", linestyle="--", linewidth=0.8, label="sharp above (1/lr)")
-    scale = max(abs(r[k]) for r in records for k in ("largest", "smallest"))
-    ax.set_yscale("symlog", linthresh=max(scale * 1e-4, 1e-12))
+    sizes = [abs(r[k]) for r in records for k in ("largest", "smallest")]
+    # linear only below the smallest magnitude plotted, so no decade of the axis stays empty
+    ax.set_yscale("symlog", linthresh=max(min((v for v in sizes if v > 0), default=1.0), max(sizes) * 1e-6, 1e-12))
     _epoch_axis(ax)
     ax.set_ylabel("Hessian eigenvalue of the loss")
     ax.set_title(f"curvature over training (last: {records[-1]['verdict']})")

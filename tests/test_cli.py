@@ -1,7 +1,6 @@
 """The chainrule command end to end, on tiny settings, in subprocesses (as a user runs it)."""
 
 import csv
-import inspect
 import json
 import os
 import subprocess
@@ -10,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 
-from chainrule import runs
 from chainrule.data import digits
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "MPLBACKEND": "Agg"}
@@ -154,8 +152,6 @@ def test_curvature_reports_the_eigenvalues_and_a_verdict_for_a_run(tmp_path):
     assert record["smallest"] <= record["largest"] and record["sharp_above"] == 1 / 1e-3  # adam's default lr
 
 
-@pytest.mark.skipif("callbacks" not in inspect.signature(runs.train).parameters,
-                    reason="the replay needs chainrule.runs.train(..., callbacks=)")
 def test_curvature_over_training_replays_the_run_and_plots_it(tmp_path):
     run = tmp_path / "run"
     assert chainrule("train", "--epochs", 3, "--hidden", "8", "--quiet", "--run-dir", run).returncode == 0

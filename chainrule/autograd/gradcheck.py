@@ -6,7 +6,7 @@ import numpy as np
 from chainrule._arguments import number_arg
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import grad
-from chainrule.autograd.mode import set_grad_enabled
+from chainrule.autograd.mode import enable_grad
 
 
 class GradcheckError(RuntimeError):
@@ -39,10 +39,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     >>> gradcheck(lambda t: (t.tanh() * t).sum(dim=1), (x,))
     True
     """
-    return _gradcheck(fn, inputs, eps, atol, rtol, raise_exception, seed, "gradcheck", False)
+    return _gradcheck(fn, inputs, eps, atol, rtol, raise_exception, seed, "gradcheck")
 
 
-def _gradcheck(fn, inputs, eps, atol, rtol, raise_exception, seed, where, needs_grad):
+def _gradcheck(fn, inputs, eps, atol, rtol, raise_exception, seed, where):
     if not callable(fn):
         raise TypeError(f"{where}: fn must be callable, got {type(fn).__name__}")
     eps = number_arg(eps, "eps", where, 0, low_open=True)
@@ -77,7 +77,7 @@ def _gradcheck(fn, inputs, eps, atol, rtol, raise_exception, seed, where, needs_
     cotangents = [rng.standard_normal(o._data.shape).astype(o._data.dtype) for o in outputs]
 
     def objective():
-        with set_grad_enabled(needs_grad):
+        with enable_grad():  # as PyTorch's: fn may differentiate inside (a gradient penalty)
             every = _outputs(fn(*xs))
         outs = [every[k] for k in used]
         return sum(float(np.sum(v * o._data)) for v, o in zip(cotangents, outs))
@@ -158,5 +158,4 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
                      create_graph=True, allow_unused=True, materialize_grads=True)
         return tuple(grads)
 
-    return _gradcheck(first_derivative, (*xs, *vs), eps, atol, rtol, raise_exception, seed,
-                      "gradgradcheck", True)
+    return _gradcheck(first_derivative, (*xs, *vs), eps, atol, rtol, raise_exception, seed, "gradgradcheck")

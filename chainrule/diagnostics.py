@@ -419,9 +419,9 @@ def hessian_eigenvalues(model: Module, loss_fn, data, k: int = 1, which: str = "
     Lanczos iteration with full reorthogonalisation on Hessian-vector products, each a double
     backward through the model (every op in it must support create_graph); the matrix is never
     formed, and memory is ``max_iter`` vectors of the parameters' size. A repeated eigenvalue is
-    returned as often as it is repeated. The model runs in eval mode. Each eigenvalue is accurate
-    to about ``tol`` times the largest magnitude; one that needs more than ``max_iter`` products
-    raises a ``CurvatureWarning``.
+    returned as often as it is repeated. The model runs in eval mode. Each eigenvalue's residual
+    is at most ``tol`` times the largest magnitude (its error is smaller still); one that has not
+    got there after ``max_iter`` products is returned as it stands, with a ``CurvatureWarning``.
 
     >>> import chainrule as cr
     >>> from chainrule import nn

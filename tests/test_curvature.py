@@ -13,6 +13,7 @@ from chainrule import nn, optim
 from chainrule.diagnostics import (
     VERDICTS,
     CurvatureMonitor,
+    CurvatureWarning,
     curvature,
     hessian_eigenvalues,
     plot_curvature,
@@ -199,3 +200,11 @@ def test_weights_the_loss_is_linear_in_are_a_zero_block():
     np.testing.assert_allclose(got, [0.0, 2.0], atol=1e-12)
     report = curvature(TwoWeights(), loss_fn, NO_DATA)
     assert report.largest == pytest.approx(2.0) and report.verdict == "flat minimum"
+
+
+def test_an_eigenvalue_short_of_the_tolerance_warns_and_errs_towards_the_middle():
+    eigenvalues = np.linspace(-1.0, 1.0, 60)
+    model, loss_fn = quadratic_form(eigenvalues)
+    with pytest.warns(CurvatureWarning, match="did not converge in 3 Hessian-vector products"):
+        got = hessian_eigenvalues(model, loss_fn, NO_DATA, which="both", max_iter=3)
+    assert -1.0 < got[0] < got[1] < 1.0  # Ritz values lie inside the spectrum

@@ -26,6 +26,20 @@ def binary(name, op, ref, low=-2.0, high=2.0, b_away=None, away=None):
     return Case(name, draw)
 
 
+def apart(name, op, ref):
+    """A binary op with a kink where a == b (maximum, minimum): a on odd tenths, b on even
+    tenths, so that no broadcast pair comes closer than 0.1 (identical draws would tie everywhere,
+    where the first derivative jumps and finite differences of it blow up)."""
+
+    def draw(d):
+        sa, sb = d(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3)).input_shapes
+        a = np.round(values(d, sa) * 5) / 5 + 0.1
+        b = np.round(values(d, sb) * 5) / 5
+        return Drawn([a, b], op, ref)
+
+    return Case(name, draw)
+
+
 def unary(name, op, ref, low=-2.0, high=2.0, away=None):
     def draw(d):
         return Drawn([values(d, d(shapes()), low, high, away)], op, ref)
@@ -84,8 +98,8 @@ ELEMENTWISE = [
     binary("sub", lambda a, b: a - b, np.subtract),
     binary("mul", lambda a, b: a * b, np.multiply),
     binary("div", lambda a, b: a / b, np.divide, b_away=0.0),
-    binary("maximum", cr.maximum, np.maximum),
-    binary("minimum", cr.minimum, np.minimum),
+    apart("maximum", cr.maximum, np.maximum),
+    apart("minimum", cr.minimum, np.minimum),
     _where_case(),
     _pow_case(),
     unary("neg", lambda t: -t, np.negative),

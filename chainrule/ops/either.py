@@ -85,6 +85,17 @@ def zeros_like(x):
     return xp.zeros_like(values(x))
 
 
+def subtract_at(x, parts, values):
+    """x with ``values`` subtracted at ``x[parts]`` (integer-array parts that pick each element
+    once): in place for an array (one the rule has just computed), recorded for a tensor."""
+    if isinstance(x, Tensor) or isinstance(values, Tensor):
+        from chainrule.ops.indexing import index_scatter
+
+        return x - index_scatter(values, parts, tuple(x.shape))
+    x[parts] -= values
+    return x
+
+
 def permute(x, order):
     """x's dims reordered, ``out.shape[i] == x.shape[order[i]]`` (ndarray.transpose's meaning;
     Tensor.transpose swaps two dims, as PyTorch's)."""

@@ -3,8 +3,7 @@ map of a Linear layer."""
 
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
+from chainrule.autograd.engine import needs_graph, record
 from chainrule.ops.operands import constant, same_dtype, wrap
 
 
@@ -24,8 +23,11 @@ def product(a, b):
     product: OpenBLAS runs the same product up to 3x faster in that orientation (784x256 layer at
     batch 32 and 128, benchmarks/NOTES.md); the result is then a transposed (F-ordered) view.
     Products with an inner dimension of 1 (outer products: a Linear layer with one input, or the
-    input gradient of one with one output) go through ``_outer_product``.
+    input gradient of one with one output) go through ``_outer_product``. Tensors (a rule under
+    create_graph) go through ``matmul``, recorded.
     """
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return matmul(a, b)
     if a.ndim != 2:
         if a.shape[-1] == 1:
             return _matmul_2d(a.reshape(-1, 1), b).reshape(*a.shape[:-1], b.shape[1])
@@ -66,7 +68,7 @@ def matmul(a, b) -> Tensor:
 
     Both operands must have one dtype, as in PyTorch (RuntimeError otherwise); an array or list
     operand takes the tensor's dtype. dL/da = g @ b^T and dL/db = a^T @ g, each computed only when
-    that input needs it.
+    that input needs it; the rule is matrix products, so it differentiates again.
     """
     if not isinstance(a, Tensor):
         a = constant(a) if not isinstance(b, Tensor) else wrap(constant(a)._data.astype(b._data.dtype, copy=False))
@@ -81,34 +83,48 @@ def matmul(a, b) -> Tensor:
         raise ValueError(
             f"matmul: batch dims of shapes {ad.shape} and {bd.shape} do not broadcast ({err})"
         ) from None
-    if not (state.grad_enabled and (a.requires_grad or b.requires_grad)):
+    if not needs_graph(a, b):
         return wrap(out)
-    need_a, need_b = a.requires_grad, b.requires_grad
+    saved = (a, b, a.requires_grad, b.requires_grad)
     if ad.ndim == 2 and bd.ndim == 2:
-        return record(
-            "Mm", out, (a, b),
-            lambda g: (_matmul_2d(g, bd.T) if need_a else None, _matmul_2d(ad.T, g) if need_b else None),
-        )
+        return record("Mm", out, (a, b), _mm_vjp, saved)
+    return record("Matmul", out, (a, b), _matmul_vjp, saved)
 
-    def matmul_vjp(g):
-        # Treat vectors as matrices (a row for a, a column for b) so one batched rule covers all.
-        a2 = ad[None, :] if ad.ndim == 1 else ad
-        b2 = bd[:, None] if bd.ndim == 1 else bd
-        g2 = g[..., None] if bd.ndim == 1 else g
-        if ad.ndim == 1:
-            g2 = g2[..., None, :]
-        ga = gb = None
-        if need_a:
-            ga = g2 @ xp.swapaxes(b2, -1, -2)
-            if ad.ndim == 1:  # (..., 1, k): sum the batch dims (reshape(-1, k) fails for k = 0)
-                ga = ga[..., 0, :].sum(axis=tuple(range(ga.ndim - 2)))
-        if need_b:
-            gb = xp.swapaxes(a2, -1, -2) @ g2
-            if bd.ndim == 1:  # (..., k, 1)
-                gb = gb[..., 0].sum(axis=tuple(range(gb.ndim - 2)))
-        return ga, gb
 
-    return record("Matmul", out, (a, b), matmul_vjp)
+def _mm_vjp(g, a, b, need_a, need_b):
+    return _mm(g, b.T) if need_a else None, _mm(a.T, g) if need_b else None
+
+
+def _matmul_vjp(g, a, b, need_a, need_b):
+    # Treat vectors as matrices (a row for a, a column for b) so one batched rule covers all;
+    # the engine sums the gradients of broadcast batch dims back to each operand's shape.
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    g2 = g[..., None] if b.ndim == 1 else g
+    if a.ndim == 1:
+        g2 = g2[..., None, :]
+    ga = gb = None
+    if need_a:
+        ga = g2 @ b2.swapaxes(-1, -2)
+        if a.ndim == 1:  # (..., 1, k): sum the batch dims (reshape(-1, k) fails for k = 0)
+            ga = ga[..., 0, :]
+            if ga.ndim > 1:
+                ga = ga.sum(axis=tuple(range(ga.ndim - 1)))
+    if need_b:
+        gb = a2.swapaxes(-1, -2) @ g2
+        if b.ndim == 1:  # (..., k, 1)
+            gb = gb[..., 0]
+            if gb.ndim > 1:
+                gb = gb.sum(axis=tuple(range(gb.ndim - 1)))
+    return ga, gb
+
+
+def _mm(a, b):
+    """a @ b of 2-D operands: arrays as ``_matmul_2d`` computes them, tensors through ``matmul``
+    (recorded)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return matmul(a, b)
+    return _matmul_2d(a, b)
 
 
 def linear_forward(xd, wd, bd):
@@ -119,20 +135,22 @@ def linear_forward(xd, wd, bd):
     return out
 
 
-def linear_backward(g, xd, wd, need_x, need_w, need_b):
+def linear_backward(g, x, w, need_x, need_w, need_b):
     """(input, weight, bias) gradients of ``linear_forward`` for output gradient g (None where not
-    needed). The weight gradient comes in the weight's memory order, so the optimizer's passes
+    needed): arrays, or tensors under create_graph (then recorded: the products differentiate
+    again). The weight gradient comes in the weight's memory order, so the optimizer's passes
     over both stay contiguous (a C-ordered gradient for an F-ordered weight would make every
     pass a transpose)."""
     g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-    plain = xd.ndim == 2
-    gx = product(g, wd) if need_x else None
+    gx = product(g, w) if need_x else None
     gw = gb = None
     if need_w:
-        x2 = xd if plain else xd.reshape(-1, wd.shape[1])
-        gw = (x2.T @ g2).T if wd.flags.f_contiguous and not wd.flags.c_contiguous else g2.T @ x2
+        x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[1])
+        f_ordered = isinstance(w, xp.ndarray) and w.flags.f_contiguous and not w.flags.c_contiguous
+        gw = (x2.T @ g2).T if f_ordered else g2.T @ x2
     if need_b:
-        gb = xp.add.reduce(g2, axis=0)  # what .sum(axis=0) runs, without its Python wrapper
+        # add.reduce is what .sum(axis=0) runs, without its Python wrapper
+        gb = g2.sum(axis=0) if isinstance(g2, Tensor) else xp.add.reduce(g2, axis=0)
     return gx, gw, gb
 
 
@@ -150,13 +168,8 @@ def linear(x, weight, bias=None) -> Tensor:
             f"expected (..., {wd.shape[-1] if wd.ndim else '?'}) inputs"
         )
     out = linear_forward(xd, wd, None if bias is None else bias._data)
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    need_x, need_w = x.requires_grad, weight.requires_grad
-    need_b = bias is not None and bias.requires_grad
-    if not (state.grad_enabled and (need_x or need_w or need_b)):
+    if not needs_graph(x, weight, bias):
         return wrap(out)
-
-    def linear_vjp(g):
-        return linear_backward(g, xd, wd, need_x, need_w, need_b)
-
-    return record("Linear", out, parents, linear_vjp)
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    need_b = bias is not None and bias.requires_grad
+    return record("Linear", out, parents, linear_backward, (x, weight, x.requires_grad, weight.requires_grad, need_b))

@@ -4,15 +4,24 @@ cross-entropy on probabilities or on logits, and the squared error (one node ins
 the common regression loss is on the small-network hot path).
 
 Class weights and ``pos_weight`` are constants (no gradient), as in PyTorch; floating targets
-(probabilities) do receive a gradient when they require one.
+(probabilities) do receive a gradient when they require one. Each rule is written once, with
+functions of arrays or tensors: the intermediates a loss saves (log-probabilities, the
+difference) are rebuilt from the input tensors under create_graph (``remake``), so every loss
+differentiates to any order.
 """
+
+import math
 
 from chainrule._arguments import number_arg
 from chainrule._backend import scalar_like, xp
 from chainrule._tensor import Tensor
-from chainrule.autograd.engine import record
+from chainrule.autograd.engine import needs_graph, record
 from chainrule.autograd.mode import state
+from chainrule.ops import either
 from chainrule.ops.operands import floating, wrap
+from chainrule.ops.shape import cast
+from chainrule.ops.softmax import log_softmax, log_softmax_values
+from chainrule.ops.unary import softplus
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -32,16 +41,14 @@ def _constant(value, dtype, op, what):
 
 
 def _float_target(target, x, op):
-    """The target as a tensor (a parent when it requires grad) and its data in the input's dtype."""
+    """The target as a tensor of the input's dtype (a parent when it requires grad: a cast is
+    recorded), refused unless it has the input's shape."""
     if not isinstance(target, Tensor):
         target = wrap(xp.asarray(target))
-    return target, float_target_values(target._data, x._data, op)
-
-
-def float_target_values(t, d, op):
-    """Target array t in input d's dtype, refused unless it has d's shape."""
-    check_target_shape(t.shape, d.shape, op)
-    return t.astype(d.dtype, copy=False)
+    check_target_shape(target._data.shape, x._data.shape, op)
+    if target._data.dtype != x._data.dtype:
+        target = cast(target, x._data.dtype)
+    return target
 
 
 def check_target_shape(target_shape, input_shape, op) -> None:
@@ -80,39 +87,45 @@ def reduce_loss(loss, reduction, divisor):
 
 
 def _divide(value, divisor):
-    """value / divisor for a mean: nan without a warning when nothing was counted, as PyTorch
-    gives (the errstate costs more than the division, so only that case pays for it)."""
+    """value / divisor for a mean (value: an array or a tensor): nan without a warning when
+    nothing was counted, as PyTorch gives (the errstate costs more than the division, so only
+    that case pays for it)."""
     if divisor:
         return value / (scalar_like(divisor, value) if type(divisor) is int else divisor)
     with xp.errstate(invalid="ignore", divide="ignore"):
         return value / divisor
 
 
-def _scale(g, reduction, shape, divisor):
-    """d(output)/d(each element's loss) times the output gradient, at the elementwise shape."""
-    if reduction == "none":
-        return g
+def _scale(g, reduction, divisor):
+    """d(output)/d(each element's loss) times the output gradient g (0-d unless reduction is
+    "none": it broadcasts against the elementwise losses)."""
     if reduction == "mean":
-        g = _divide(g, divisor)
-    return xp.broadcast_to(g, shape)
+        return _divide(g, divisor)
+    return g
 
 
-def _counted_scale(g, reduction, shape, divisor, valid):
+def _counted_scale(g, reduction, divisor, valid):
     """``_scale`` for class-index losses: an ignored target's gradient is exactly 0, even when no
     target counts and the mean divides by 0 (PyTorch skips ignored targets; a counted target of
     weight 0 then gets nan, as there)."""
-    s = _scale(g, reduction, shape, divisor)
+    s = _scale(g, reduction, divisor)
     if reduction == "mean" and not divisor:
-        s = xp.where(valid, s, 0)
+        s = either.where(valid, s, scalar_like(0, either.values(s)))
     return s
 
 
-def _needs_grad(parents):
-    if state.grad_enabled:
-        for p in parents:  # a loop, not any(): no generator on the per-step path
-            if p.requires_grad:
-                return True
-    return False
+def _at_class_axis(s, axis):
+    """Per-position values s (0-d, or the input's shape without the class dim) given a class dim
+    of size 1 at ``axis``, so that they broadcast against the input."""
+    if s.ndim == 0:
+        return s
+    shape = tuple(s.shape)
+    return s.reshape((*shape[:axis], 1, *shape[axis:]))
+
+
+def _in_dtype(t, like):
+    """Tensor t in the dtype of tensor ``like`` (a recorded cast when they differ)."""
+    return t if t._data.dtype == like._data.dtype else cast(t, like._data.dtype)
 
 
 # ---------------------------------------------------------------------------- regression
@@ -132,25 +145,28 @@ def mse_loss(input, target, *, reduction: str = "mean") -> Tensor:
     op = "mse_loss"
     x = floating(input, op)
     check_reduction(reduction, op)
-    target, t = _float_target(target, x, op)
-    diff = x._data - t
+    target = _float_target(target, x, op)
+    diff = x._data - target._data
     out = reduce_loss(diff * diff, reduction, diff.size)
-    parents = (x, target)
-    if not _needs_grad(parents):
+    if not needs_graph(x, target):
         return wrap(out)
     need_t = target.requires_grad
 
-    def mse_vjp(g):
-        gx = mse_grad(g, diff, reduction)
-        return gx, (-gx if need_t else None)
+    def remake(x, target):
+        return x - target, reduction, need_t
 
-    return record("MseLoss", out, parents, mse_vjp)
+    return record("MseLoss", out, (x, target), _mse_vjp, (diff, reduction, need_t), remake)
+
+
+def _mse_vjp(g, diff, reduction, need_t):
+    gx = mse_grad(g, diff, reduction)
+    return gx, (-gx if need_t else None)
 
 
 def mse_grad(g, diff, reduction):
     """The squared error's input gradient for output gradient g and diff = input - target."""
     if reduction == "mean":
-        g = _divide(g, diff.size)
+        g = _divide(g, int(diff.size))
     return g * (scalar_like(2, diff) * diff)  # a 0-d g ("mean", "sum") broadcasts here: no broadcast_to view needed
 
 
@@ -199,6 +215,29 @@ def _class_targets(target, shape, axis, w, ignore_index, dtype, op, hint=""):
     return xp.expand_dims(safe, axis), valid, weight_of_target
 
 
+def _class_distribution(index, valid, wy, smooth, w_kept, shape, axis):
+    """The target distribution q of class-index targets, an array of the input's shape:
+    ``(1 - e) w[y] onehot(y) + e/C w``, zero where the target is ignored (a constant: indices
+    carry no gradient)."""
+    q = xp.zeros(shape, dtype=wy.dtype)
+    xp.put_along_axis(q, index, xp.expand_dims((1 - smooth) * wy, axis), axis)
+    if smooth:
+        spread = xp.expand_dims(valid, axis) * scalar_like(smooth / shape[axis], wy)
+        q += spread if w_kept is None else spread * w_kept
+    return q
+
+
+def _probability_distribution(target, smooth, w_kept, axis):
+    """The target distribution of probability targets (an array, or a tensor under
+    create_graph): smoothed towards uniform, then weighted per class."""
+    q = target
+    if smooth:
+        q = q * (1 - smooth) + smooth / target.shape[axis]
+    if w_kept is not None:
+        q = q * w_kept
+    return q
+
+
 def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of logits ``input`` against class indices or class probabilities.
@@ -208,7 +247,9 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     shape. With indices and ``label_smoothing`` e, each loss is
     ``(1 - e) w[y] (-log p_y) + e/C sum_c w[c] (-log p_c)``; "mean" divides by the summed weights
     of the targets not equal to ``ignore_index`` (by the number of positions for probabilities).
-    One node: its backward is ``softmax * sum(q) - q`` for the target distribution ``q``.
+    One node: its backward is ``softmax * sum(q) - q`` for the target distribution ``q``; under
+    create_graph the log-probabilities are rebuilt with ``log_softmax``, so the second derivative
+    (``diag(p) - p p^T`` per position, times sum(q)) is recorded too.
 
     >>> import chainrule as cr
     >>> round(cross_entropy(cr.tensor([[0.0, 0.0]]), cr.tensor([1])).item(), 4)  # log 2
@@ -240,28 +281,29 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
         loss = (1 - smooth) * loss + (smooth / classes) * spread * valid
     divisor = wy.sum()
     out = reduce_loss(loss, reduction, divisor)
-    if not _needs_grad((x,)):
+    if not needs_graph(x):
         return wrap(out)
-    w_total = classes if w is None else w.sum()
+    q = _class_distribution(index, valid, wy, smooth, w_kept, d.shape, axis)
+    saved = (logp, q, None, smooth, axis, reduction, divisor, valid, True, False)
 
-    def cross_entropy_vjp(g):
-        s = _counted_scale(g, reduction, loss.shape, divisor, valid)
-        # q = (1 - e) w[y] onehot(y) + e/C w * valid; gradient s * (softmax * sum(q) - q).
-        q_total = (1 - smooth) * wy + (smooth / classes) * w_total * valid
-        gx = xp.exp(logp) * xp.expand_dims(s * q_total, axis)
-        if smooth:
-            spread = xp.expand_dims(s * valid, axis) * (smooth / classes)
-            gx -= spread if w_kept is None else spread * w_kept
-        at_target = xp.take_along_axis(gx, index, axis)
-        xp.put_along_axis(gx, index, at_target - (1 - smooth) * xp.expand_dims(s * wy, axis), axis)
-        return (gx,)
+    def remake(x):
+        return (log_softmax(x, axis), *saved[1:])
 
-    return record("CrossEntropy", out, (x,), cross_entropy_vjp)
+    return record("CrossEntropy", out, (x,), _cross_entropy_vjp, saved, remake)
 
 
-def log_softmax_values(d, axis):
-    shifted = d - d.max(axis=axis, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+def _cross_entropy_vjp(g, logp, q, w_kept, smooth, axis, reduction, divisor, valid, need_x, need_t):
+    """Gradients of ``-sum(q logp)`` reduced: ``s (softmax sum(q) - q)`` for the logits and
+    ``-s (1 - e) w logp`` for probability targets (q's derivative in them)."""
+    s = _counted_scale(g, reduction, divisor, valid) if valid is not None else _scale(g, reduction, divisor)
+    s = _at_class_axis(s, axis)
+    gx = s * (either.exp(logp) * q.sum(axis=axis, keepdims=True) - q) if need_x else None
+    gt = None
+    if need_t:
+        gt = s * logp * -(1 - smooth)
+        if w_kept is not None:
+            gt = gt * w_kept
+    return gx, gt
 
 
 def plain_class_targets(d, t, ignore_index: int) -> bool:
@@ -274,54 +316,39 @@ def plain_class_targets(d, t, ignore_index: int) -> bool:
     return not 0 <= ignore_index < d.shape[1] or not (t == ignore_index).any()
 
 
-def cross_entropy_plain_values(logp, t):
-    """The mean cross-entropy of the plain case from the log-probabilities."""
-    return xp.asarray(-logp[xp.arange(len(t)), t].sum() / len(t))
-
-
-def cross_entropy_plain_grad(g, logp, t):
-    """Its gradient for upstream gradient g: (softmax - onehot(t)) * g / N."""
-    scale = g / len(t)
-    gx = xp.exp(logp) * scale
-    gx[xp.arange(len(t)), t] -= scale
-    return gx
-
-
 def _cross_entropy_plain(x, t, logp):
     """The common case, (N, C) logits and valid class indices, mean over the batch: the general
     path's result by plain indexing, with less overhead per call (the small-network hot path)."""
-    out = cross_entropy_plain_values(logp, t)
-    if not _needs_grad((x,)):
+    out = xp.asarray(-logp[xp.arange(len(t)), t].sum() / len(t))
+    if not needs_graph(x):
         return wrap(out)
-    return record("CrossEntropy", out, (x,), lambda g: (cross_entropy_plain_grad(g, logp, t),))
+
+    def remake(x):
+        return log_softmax(x, 1), t
+
+    return record("CrossEntropy", out, (x,), _cross_entropy_plain_vjp, (logp, t), remake)
+
+
+def _cross_entropy_plain_vjp(g, logp, t):
+    """(softmax - onehot(t)) * g / N."""
+    scale = g / len(t)
+    return (either.subtract_at(either.exp(logp) * scale, (xp.arange(len(t)), t), scale),)
 
 
 def _cross_entropy_probabilities(x, target, logp, w_kept, axis, reduction, smooth):
-    target, q = _float_target(target, x, "cross_entropy")
-    classes = logp.shape[axis]
-    if smooth:
-        q = q * (1 - smooth) + smooth / classes
-    if w_kept is not None:
-        q = q * w_kept
+    target = _float_target(target, x, "cross_entropy")
+    q = _probability_distribution(target._data, smooth, w_kept, axis)
     loss = -(logp * q).sum(axis=axis)
     divisor = loss.size  # PyTorch's numel / C: the number of positions
     out = reduce_loss(loss, reduction, divisor)
-    parents = (x, target)
-    if not _needs_grad(parents):
+    if not needs_graph(x, target):
         return wrap(out)
-    need_x, need_t = x.requires_grad, target.requires_grad
+    saved = (logp, q, w_kept, smooth, axis, reduction, divisor, None, x.requires_grad, target.requires_grad)
 
-    def cross_entropy_vjp(g):
-        s = xp.expand_dims(_scale(g, reduction, loss.shape, divisor), axis)
-        gx = s * (xp.exp(logp) * q.sum(axis=axis, keepdims=True) - q) if need_x else None
-        gt = None
-        if need_t:
-            gt = s * logp * -(1 - smooth)
-            if w_kept is not None:
-                gt = gt * w_kept
-        return gx, gt
+    def remake(x, target):
+        return (log_softmax(x, axis), _probability_distribution(target, smooth, w_kept, axis), *saved[2:])
 
-    return record("CrossEntropy", out, parents, cross_entropy_vjp)
+    return record("CrossEntropy", out, (x, target), _cross_entropy_vjp, saved, remake)
 
 
 def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
@@ -344,16 +371,15 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction:
     loss = -wy * xp.take_along_axis(d, index, axis).squeeze(axis)
     divisor = wy.sum()
     out = reduce_loss(loss, reduction, divisor)
-    if not _needs_grad((x,)):
+    if not needs_graph(x):
         return wrap(out)
+    q = _class_distribution(index, valid, wy, 0.0, None, d.shape, axis)  # w[y] onehot(y)
+    return record("NllLoss", out, (x,), _nll_loss_vjp, (q, axis, reduction, divisor, valid))
 
-    def nll_loss_vjp(g):
-        s = _counted_scale(g, reduction, loss.shape, divisor, valid)
-        gx = xp.zeros_like(d)
-        xp.put_along_axis(gx, index, xp.expand_dims(-s * wy, axis), axis)
-        return (gx,)
 
-    return record("NllLoss", out, (x,), nll_loss_vjp)
+def _nll_loss_vjp(g, q, axis, reduction, divisor, valid):
+    """-s w[y] onehot(y): linear in g, constant in the input."""
+    return (-(_at_class_axis(_counted_scale(g, reduction, divisor, valid), axis) * q),)
 
 
 # ---------------------------------------------------------------------------- binary losses
@@ -372,9 +398,9 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     op = "binary_cross_entropy"
     x = floating(input, op)
     check_reduction(reduction, op)
-    target, y = _float_target(target, x, op)
+    target = _float_target(target, x, op)
     w = _broadcast_weight(weight, x, op, "weight")
-    d = x._data
+    d, y = x._data, target._data
     for name, values in (("input", d), ("target", y)):
         inside = (values >= 0) & (values <= 1)  # False for nan, unlike a test for < 0 or > 1
         if not inside.all():
@@ -390,22 +416,21 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     if w is not None:
         loss = loss * w
     out = reduce_loss(loss, reduction, loss.size)
-    parents = (x, target)
-    if not _needs_grad(parents):
+    if not needs_graph(x, target):
         return wrap(out)
-    need_x, need_t = x.requires_grad, target.requires_grad
+    saved = (x, target, w, reduction, loss.size, x.requires_grad, target.requires_grad)
+    return record("BinaryCrossEntropy", out, (x, target), _binary_cross_entropy_vjp, saved)
 
-    def binary_cross_entropy_vjp(g):
-        s = _scale(g, reduction, loss.shape, loss.size)
-        if w is not None:
-            s = s * w
-        # PyTorch's guard: the derivative's denominator never falls below 1e-12.
-        gx = s * (d - y) / xp.maximum(d * (1 - d), 1e-12) if need_x else None
-        # unclamped, as PyTorch's: +-inf at input 0 or 1
-        gt = s * (xp.log1p(-d) - xp.log(d)) if need_t else None
-        return gx, gt
 
-    return record("BinaryCrossEntropy", out, parents, binary_cross_entropy_vjp)
+def _binary_cross_entropy_vjp(g, x, y, w, reduction, size, need_x, need_t):
+    s = _scale(g, reduction, size)
+    if w is not None:
+        s = s * w
+    # PyTorch's guard: the derivative's denominator never falls below 1e-12.
+    gx = s * (x - y) / either.maximum(x * (1 - x), 1e-12) if need_x else None
+    # unclamped, as PyTorch's: +-inf at input 0 or 1
+    gt = s * (either.log1p(-x) - either.log(x)) if need_t else None
+    return gx, gt
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean",
@@ -424,32 +449,38 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
     op = "binary_cross_entropy_with_logits"
     x = floating(input, op)
     check_reduction(reduction, op)
-    target, y = _float_target(target, x, op)
+    target = _float_target(target, x, op)
     w = _broadcast_weight(weight, x, op, "weight")
     pw = _broadcast_weight(pos_weight, x, op, "pos_weight")
-    d = x._data
-    e = xp.exp(-xp.abs(d))
-    softplus_neg = xp.log1p(e) + xp.maximum(-d, 0)  # log(1 + exp(-x)), stable for both signs
+    d, y = x._data, target._data
     positive = 1 if pw is None else 1 + (pw - 1) * y
-    loss = (1 - y) * d + positive * softplus_neg
+    loss = (1 - y) * d + positive * _softplus_neg(d)
     if w is not None:
         loss = loss * w
     out = reduce_loss(loss, reduction, loss.size)
-    parents = (x, target)
-    if not _needs_grad(parents):
+    if not needs_graph(x, target):
         return wrap(out)
-    need_x, need_t = x.requires_grad, target.requires_grad
+    saved = (x, target, w, pw, reduction, loss.size, x.requires_grad, target.requires_grad)
+    return record("BinaryCrossEntropyWithLogits", out, (x, target), _binary_cross_entropy_with_logits_vjp, saved)
 
-    def binary_cross_entropy_with_logits_vjp(g):
-        s = _scale(g, reduction, loss.shape, loss.size)
-        if w is not None:
-            s = s * w
-        gx = gt = None
-        if need_x:
-            sigmoid = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
-            gx = s * (sigmoid - y) if pw is None else s * ((1 - y) + positive * (sigmoid - 1))
-        if need_t:
-            gt = -s * d if pw is None else s * ((pw - 1) * softplus_neg - d)
-        return gx, gt
 
-    return record("BinaryCrossEntropyWithLogits", out, parents, binary_cross_entropy_with_logits_vjp)
+def _binary_cross_entropy_with_logits_vjp(g, x, y, w, pw, reduction, size, need_x, need_t):
+    s = _scale(g, reduction, size)
+    if w is not None:
+        s = s * w
+    gx = gt = None
+    if need_x:
+        sigmoid = either.sigmoid(x)
+        gx = s * (sigmoid - y) if pw is None else s * ((1 - y) + (1 + (pw - 1) * y) * (sigmoid - 1))
+    if need_t:
+        gt = -s * x if pw is None else s * ((pw - 1) * _softplus_neg(x) - x)
+    return gx, gt
+
+
+def _softplus_neg(x):
+    """log(1 + e^-x) without overflow: for arrays log1p(e^-|x|) + max(-x, 0) (the fastest stable
+    form), for tensors softplus without its linear threshold (its derivative is a sigmoid, so it
+    differentiates to any order; the pieces of the array form are not smooth at 0)."""
+    if isinstance(x, Tensor):
+        return softplus(-x, threshold=math.inf)
+    return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)

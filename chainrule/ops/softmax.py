@@ -2,8 +2,8 @@
 
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
-from chainrule.autograd.engine import record
-from chainrule.autograd.mode import state
+from chainrule.autograd.engine import OUTPUT, needs_graph, record
+from chainrule.ops import either
 from chainrule.ops.operands import dims, wrap
 
 
@@ -21,23 +21,29 @@ def softmax(x, dim: int = -1) -> Tensor:
     d = x._data
     e = xp.exp(d - d.max(axis=axis, keepdims=True))
     out = e / e.sum(axis=axis, keepdims=True)
-    if state.grad_enabled and x.requires_grad:
-        return record(
-            "Softmax", out, (x,),
-            lambda g: (out * (g - (g * out).sum(axis=axis, keepdims=True)),),
-        )
+    if needs_graph(x):
+        return record("Softmax", out, (x,), _softmax_vjp, (OUTPUT, axis))
     return wrap(out)
+
+
+def _softmax_vjp(g, out, axis):
+    return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
 
 def log_softmax(x, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along ``dim``; VJP: g - softmax(x) * sum(g)."""
     axis = _axis(x, dim, "log_softmax")
-    d = x._data
-    shifted = d - d.max(axis=axis, keepdims=True)
-    out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-    if state.grad_enabled and x.requires_grad:
-        return record(
-            "LogSoftmax", out, (x,),
-            lambda g: (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),),
-        )
+    out = log_softmax_values(x._data, axis)
+    if needs_graph(x):
+        return record("LogSoftmax", out, (x,), _log_softmax_vjp, (OUTPUT, axis))
     return wrap(out)
+
+
+def _log_softmax_vjp(g, out, axis):
+    return (g - either.exp(out) * g.sum(axis=axis, keepdims=True),)
+
+
+def log_softmax_values(d, axis):
+    """log_softmax of an array along ``axis``."""
+    shifted = d - d.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))

@@ -156,3 +156,72 @@ def test_first_order_gradients_are_unchanged_by_create_graph():
         recorded = grad(loss_of(model(x)), params, create_graph=True)
         for a, b in zip(plain, recorded):
             np.testing.assert_allclose(a._data, b._data, rtol=1e-13, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------- edges
+
+
+def _leaf(rng, *shape, low=-1.0, high=1.0):
+    return cr.tensor(rng.uniform(low, high, shape), requires_grad=True)
+
+
+@pytest.mark.parametrize("sa, sb", [((3,), (2, 3, 4)), ((2, 4, 3), (3,)), ((3, 1, 2, 3), (3,)), ((3,), (3,))])
+def test_matmul_with_a_vector_and_batches_differentiates_twice(sa, sb):
+    rng = np.random.default_rng(4)
+    assert cr.autograd.gradgradcheck(lambda a, b: a @ b, (_leaf(rng, *sa), _leaf(rng, *sb)))
+
+
+def test_linear_of_a_vector_and_softmax_of_a_scalar_differentiate_twice():
+    rng = np.random.default_rng(5)
+    assert cr.autograd.gradgradcheck(cr.linear, (_leaf(rng, 3), _leaf(rng, 2, 3), _leaf(rng, 2)))
+    s = _leaf(rng)
+    assert cr.autograd.gradgradcheck(lambda t: cr.softmax(t, 0), (s,))
+    assert cr.autograd.gradgradcheck(lambda t: cr.log_softmax(t, -1), (s,))
+
+
+@pytest.mark.parametrize("shape", [(4100, 1), (33, 140)])
+def test_large_linear_layers_give_the_same_gradients_to_first_order_and_under_create_graph(shape):
+    """Products large enough for the fast layouts (outer products, transposed products) on the
+    first-order path give what the recorded path (matmul on tensors) gives."""
+    rng = np.random.default_rng(6)
+    x, w, b = _leaf(rng, 5, shape[1]), _leaf(rng, shape[0], shape[1]), _leaf(rng, shape[0])
+    seed = cr.tensor(rng.standard_normal((5, shape[0])))
+    plain = grad(cr.linear(x, w, b), (x, w, b), seed)
+    recorded = grad(cr.linear(x, w, b), (x, w, b), seed, create_graph=True)
+    for a, r in zip(plain, recorded):
+        np.testing.assert_allclose(a._data, r._data, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
+def test_a_mean_over_no_counted_target_gives_zero_gradients_to_every_order(loss):
+    """nan loss (0 / 0, as PyTorch's) but gradients of exactly 0, not nan (nll's gradient does not
+    depend on its input, so it has no second derivative to take)."""
+    x = cr.tensor(LOGITS[:2], requires_grad=True)
+    value = loss(x, cr.tensor([1, 1]), ignore_index=1)
+    assert np.isnan(value.item())
+    (g,) = grad(value, x, create_graph=True)
+    assert not g._data.any()
+    if g.requires_grad:
+        (h,) = grad((g * g).sum() + g.sum(), x)
+        assert not h._data.any()
+
+
+def test_binary_cross_entropy_with_logits_curvature_at_zero_logits():
+    """The second derivative at exactly x = 0 is w sigmoid'(0) = w / 4, also with pos_weight
+    (where the target's gradient involves softplus(-x), smooth at 0)."""
+    x = cr.tensor(np.zeros((2, 3)), requires_grad=True)
+    y = cr.tensor(np.random.default_rng(7).uniform(0, 1, (2, 3)), requires_grad=True)
+    (gx,) = grad(F.binary_cross_entropy_with_logits(x, y.detach(), reduction="sum"), x, create_graph=True)
+    np.testing.assert_allclose(grad(gx.sum(), x)[0]._data, np.full((2, 3), 0.25), rtol=1e-15)
+    pos_weight = cr.tensor(np.array([2.0, 0.5, 1.0]))
+    assert cr.autograd.gradgradcheck(
+        lambda x, y: F.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight, reduction="sum"), (x, y))
+
+
+def test_cross_entropy_differentiates_three_times():
+    """gradcheck of the gradient of a gradient norm: third derivatives of the fused op."""
+    def gradient_of_gradient_norm(t):
+        (g,) = grad(F.cross_entropy(t, cr.tensor([0, 2]), label_smoothing=0.1), t, create_graph=True)
+        return grad((g * g).sum(), t, create_graph=True)[0]
+
+    assert cr.autograd.gradcheck(gradient_of_gradient_norm, (cr.tensor(LOGITS[:2], requires_grad=True),))

@@ -87,8 +87,9 @@ class Tensor:
 
     # _version: None until an in-place op or a view needs it, then a list shared by the tensor,
     # its detach()es and its views, so that modifying any of them is seen by a node that saved
-    # one (PyTorch's version counter): [modifications so far, then state.inplace_ops at each
-    # modification recorded in a graph] (those tell backward that a view's own node is stale).
+    # one (PyTorch's version counter): [modifications so far, state.inplace_ops at the last one
+    # (a node recorded before that stamp saved an older value), then the stamps of those
+    # recorded in a graph (they tell backward that a view's own node went stale)].
     __slots__ = ("__weakref__", "_data", "_grad", "_hooks", "_retains_grad", "_version", "grad_fn",
                  "requires_grad")
     # NumPy defers its operators to ours: ndarray + Tensor calls Tensor.__radd__.
@@ -168,18 +169,18 @@ class Tensor:
     def _shared_version(self) -> list:
         """The version counter, made shareable (for a view or a detach of this tensor)."""
         if self._version is None:
-            self._version = [0]
+            self._version = [0, 0]
         return self._version
 
     def _bump_version(self) -> None:
         """Count one in-place modification (nodes that saved this tensor check it at backward)."""
-        from chainrule.autograd.mode import state
-
-        state.inplace_ops += 1
-        if self._version is None:
-            self._version = [1]
+        _mode.inplace_ops += 1
+        version = self._version
+        if version is None:
+            self._version = [1, _mode.inplace_ops]
         else:
-            self._version[0] += 1
+            version[0] += 1
+            version[1] = _mode.inplace_ops
 
     # -- array facts ------------------------------------------------------------------------
     @property
@@ -347,6 +348,11 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
+
+
+# Imported last: chainrule.autograd imports this module (the optimizer bumps versions every step,
+# so _bump_version must not pay for an import statement per call).
+from chainrule.autograd.mode import state as _mode  # noqa: E402
 
 
 class RemovableHandle:

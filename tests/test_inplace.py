@@ -160,8 +160,8 @@ def test_modifying_a_saved_output_names_the_op_and_shape():
     x = _leaf([[1.0, 2.0], [3.0, 4.0]])
     y = x.exp()
     y.add_(1.0)
-    with pytest.raises(RuntimeError, match=r"backward of Exp: .*\(shape \(2, 2\), dtype float64\).*version 1, expected "
-                                           r"version 0"):
+    with pytest.raises(RuntimeError, match=r"backward of Exp: .*\(shape \(2, 2\), dtype float64\) was modified "
+                                           r"by an in-place operation after Exp saved it \(it is now at version 1\)"):
         y.sum().backward()
     s = x.sigmoid()
     with cr.no_grad():
@@ -175,7 +175,7 @@ def test_an_optimizer_step_on_a_parameter_a_retained_graph_saved_is_caught():
     loss = (w * w).sum()
     loss.backward(retain_graph=True)
     cr.optim.SGD([w], lr=0.1).step()
-    with pytest.raises(RuntimeError, match=r"backward of Mul: .*shape \(2,\).*version 1, expected version 0"):
+    with pytest.raises(RuntimeError, match=r"backward of Mul: .*shape \(2,\).*now at version 1"):
         loss.backward()
 
 

@@ -42,21 +42,20 @@ class Node:
     ``retain_graph`` releases all of it, freeing every array the node held.
     """
 
-    __slots__ = ("arrays", "name", "origin", "parents", "previous", "remake", "saved", "seq", "stamp",
-                 "versions", "vjp")
+    # The hot attributes are slots, set for every node; the rare ones (``remake``; ``previous``, the
+    # tensor holding the value an in-place op modified; ``origin``, where the op was called under
+    # detect_anomaly()) live in the instance dict only when set, and read as the class's None.
+    __slots__ = ("__dict__", "arrays", "name", "parents", "saved", "seq", "stamp", "vjp")
+    remake = previous = origin = None
 
-    def __init__(self, name, parents, vjp, saved, arrays, versions, remake):
+    def __init__(self, name, parents, vjp, saved, arrays):
         self.name = name
         self.parents = parents
         self.vjp = vjp
         self.saved = saved
         self.arrays = arrays
-        self.versions = versions
-        self.remake = remake
         self.seq = next(_sequence)
-        self.stamp = state.inplace_ops  # in-place ops so far: backward checks versions only if more
-        self.previous = None  # for an in-place op: the tensor holding the value it modified
-        self.origin = None  # where the op was called, recorded under detect_anomaly()
+        self.stamp = state.inplace_ops  # in-place ops so far: a saved tensor modified later has a later stamp
 
     def __repr__(self):
         released = " (released)" if self.vjp is None else ""
@@ -74,19 +73,10 @@ def record(name, data, parents, vjp, saved=None, remake=None):
     parent tensors under create_graph with the same functions the forward used. Ops call this
     only when ``needs_graph`` says so.
     """
-    arrays = []
-    versions = None
-    for s in saved or ():
-        if isinstance(s, Tensor):
-            arrays.append(s._data)
-            if s._version is not None:
-                versions = versions or {}
-                versions[s] = s._version[0]
-        elif s is OUTPUT:
-            arrays.append(data)
-        else:
-            arrays.append(s)
-    node = Node(name, parents, vjp, saved, arrays, versions, remake)
+    arrays = [s._data if isinstance(s, Tensor) else data if s is OUTPUT else s for s in saved] if saved else ()
+    node = Node(name, parents, vjp, saved, arrays)
+    if remake is not None:
+        node.remake = remake
     if state.anomaly:
         _check_forward(node, data)
     return Tensor._make(data, True, node)
@@ -273,7 +263,7 @@ def _propagate(roots, root_grads, retain_graph, create_graph, capture):
         else:
             parent_grads = vjp(g, *node.arrays)
         if not retain_graph:
-            node.vjp = node.saved = node.arrays = node.remake = None
+            node.vjp = node.saved = node.arrays = None
             node.parents = ()
         stamp = node.stamp
         for parent, pg in zip(parents, parent_grads):
@@ -318,7 +308,7 @@ def _value_used(parent, node):
     compute, so no gradient through that op would be right."""
     fn = parent.grad_fn
     version = parent._version
-    if version is not None and any(fn.stamp < when <= node.stamp for when in version[1:]):
+    if version is not None and any(fn.stamp < when <= node.stamp for when in version[2:]):
         raise RuntimeError(
             f"backward of {node.name}: its input of shape {tuple(parent._data.shape)} is a view (or alias) "
             f"computed by {fn.name}, whose memory an in-place operation on its base or another view "
@@ -332,22 +322,18 @@ def _value_used(parent, node):
 
 
 def _check_versions(node, output):
-    """Raise if a tensor the node saved was modified in place after the node saved it."""
-    recorded = node.versions or {}
+    """Raise if a tensor the node saved (or its output, if saved) was modified in place after the
+    node was recorded: its version counter holds the stamp of its last modification."""
     for s in node.saved or ():
-        key = s  # an output modified in place is recorded under OUTPUT (the node cannot hold it)
         if s is OUTPUT:
             s = output
-        if isinstance(s, Tensor) and s._version is not None:
-            expected = recorded.get(key, 0)
-            now = s._version[0]
-            if now != expected:
-                raise RuntimeError(
-                    f"backward of {node.name}: one of the tensors it saved for backward (shape "
-                    f"{tuple(s._data.shape)}, dtype {s._data.dtype}) was modified by an in-place "
-                    f"operation: it is at version {now}, expected version {expected}. Compute "
-                    "that tensor out of place (x = x + y instead of x.add_(y)), or clone it first"
-                )
+        if isinstance(s, Tensor) and s._version is not None and s._version[1] > node.stamp:
+            raise RuntimeError(
+                f"backward of {node.name}: one of the tensors it saved for backward (shape "
+                f"{tuple(s._data.shape)}, dtype {s._data.dtype}) was modified by an in-place operation "
+                f"after {node.name} saved it (it is now at version {s._version[0]}). Compute that tensor "
+                "out of place (x = x + y instead of x.add_(y)), or clone it first"
+            )
 
 
 def _receive(grads, ready, leaves, tensor, g):
@@ -396,22 +382,26 @@ def _check_hook_result(result, tensor):
 
 
 def _accumulate(tensor, g):
-    """Add g to tensor.grad: in place for arrays; out of place under create_graph, so that the
-    accumulated gradient stays differentiable."""
-    if isinstance(g, Tensor):
-        previous = tensor._grad
-        tensor._grad = g if previous is None else previous + g
-        return
-    g = _as_gradient(g, tensor)
-    if tensor._grad is None:
+    """Add g to tensor.grad: in place for arrays (a version bump, as for any in-place change);
+    out of place under create_graph, or onto a recorded .grad, so that it stays differentiable."""
+    previous = tensor._grad
+    if type(g) is not xp.ndarray:
+        if isinstance(g, Tensor):
+            tensor._grad = g if previous is None else previous + g
+            return
+        g = xp.asarray(g, dtype=tensor._data.dtype)  # a NumPy scalar from a rule on 0-d values
+    if previous is None:
         # Keep the engine's array when nothing else can see it; otherwise copy, so that in-place
         # updates of one .grad (clipping, optimizers) never leak into another.
         if (_refcount(g) > _SOLE_OWNER or not g.flags.writeable
                 or (g.base is not None and not _view_of_own_base(g))):
             g = xp.array(g, copy=True)  # in g's own memory order (order="K")
         tensor._grad = Tensor._make(g, False, None)
+    elif previous.grad_fn is not None:
+        tensor._grad = Tensor._make(previous._data + g, False, None)
     else:
-        tensor._grad._data += g
+        previous._data += g
+        previous._bump_version()
 
 
 def _roots(outputs, grad_outputs, where, create_graph):
@@ -433,6 +423,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     ``inputs``, into those tensors' ``.grad`` only."""
     create_graph = bool(create_graph)
     retain_graph = create_graph if retain_graph is None else bool(retain_graph)
+    if inputs is None and type(tensors) is Tensor:  # loss.backward(): the usual call, made short
+        _run((tensors,), (_check_root(tensors, grad_tensors, "backward", create_graph),), retain_graph, create_graph)
+        return
     outputs, root_grads = _roots(tensors, grad_tensors, "backward", create_graph)
     if inputs is None:
         _run(outputs, root_grads, retain_graph, create_graph)

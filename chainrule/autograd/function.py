@@ -202,8 +202,6 @@ class Function:
         # one version counter for the output the user holds and the one forward returned (and may
         # have saved): an in-place change of either is seen by saved_tensors
         out._version = raw._shared_version()
-        if out._version[0]:
-            out.grad_fn.versions = {OUTPUT: out._version[0]}
         if single:
             return out
         made = list(outputs)

@@ -16,7 +16,6 @@ import numpy as np
 from chainrule import random
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
-from chainrule.autograd.engine import OUTPUT
 from chainrule.autograd.mode import no_grad, state
 from chainrule.ops.operands import constant
 
@@ -53,7 +52,7 @@ def modify(target, op, name, *operands):
     target._version.append(state.inplace_ops)  # views taken before this see their node go stale
     # previous's own node may hold the modified memory as its output: a count of its own, already
     # past what that node expects, makes backward refuse it (later changes of target are not its)
-    previous._version = [target._version[0]]
+    previous._version = target._version[:2]
     result = op(previous, *operands)
     _write(target, result._data, name)
     node = result.grad_fn
@@ -61,8 +60,6 @@ def modify(target, op, name, *operands):
         target.grad_fn, target.requires_grad = None, False
     else:
         node.previous = previous
-        if node.saved is not None and any(s is OUTPUT for s in node.saved):
-            node.versions = {**(node.versions or {}), OUTPUT: target._version[0]}
         target.grad_fn, target.requires_grad = node, True
     view = target
     for view_node, inside in views:

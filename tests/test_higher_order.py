@@ -1,6 +1,10 @@
 """Higher-order differentiation through the engine: create_graph to any order, backward's inputs
 and retain_graph, grad's allow_unused and materialize_grads, hooks, ``.grad`` as a Tensor, ops
-without a double backward, and gradgradcheck rejecting a second derivative that is slightly off."""
+without a double backward, gradgradcheck rejecting a second derivative that is slightly off, and
+docs/autograd.md's examples."""
+
+import doctest
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,3 +188,11 @@ def test_gradgradcheck_rejects_a_second_derivative_that_is_slightly_wrong():
         gradgradcheck(_SineWithSlightlyWrongCurvature.apply, (x,))
     assert gradgradcheck(_Sine.apply, (x,))
     assert gradgradcheck(_SineWithSlightlyWrongCurvature.apply, (x,), raise_exception=False) is False
+
+
+def test_the_autograd_docs_examples_run():
+    path = Path(__file__).resolve().parent.parent / "docs" / "autograd.md"
+    test = doctest.DocTestParser().get_doctest(path.read_text(), {}, "autograd.md", str(path), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert test.examples and runner.failures == 0

@@ -465,7 +465,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True)
     >>> (dx,) = chainrule.autograd.grad((x * x * x).sum(), x, create_graph=True)
     >>> dx
-    tensor([ 3., 12.], grad_fn=<MulBackward>)
+    tensor([ 3., 12.], grad_fn=<AddBackward>)
     >>> chainrule.autograd.grad(dx.sum(), x)
     (tensor([ 6., 12.]),)
     """

@@ -50,7 +50,12 @@ class FunctionCtx:
         self._outputs_now = None  # the recorded outputs while backward runs under create_graph
 
     def save_for_backward(self, *tensors) -> None:
-        """Keep these tensors (or None) for ``backward``: read them back as ``saved_tensors``."""
+        """Keep these tensors (or None) for ``backward``: read them back as ``saved_tensors``.
+
+        Save inputs and outputs: under create_graph they are the graph's own tensors, so a backward
+        written with ops differentiates through them. An intermediate computed in ``forward`` (under
+        no_grad) is a constant there, as in PyTorch: return it as an output (marked non-differentiable
+        if need be) when the second derivative depends on it."""
         for i, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(

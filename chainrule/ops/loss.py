@@ -16,7 +16,6 @@ from chainrule._arguments import number_arg
 from chainrule._backend import scalar_like, xp
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
-from chainrule.autograd.mode import state
 from chainrule.ops import either
 from chainrule.ops.operands import floating, wrap
 from chainrule.ops.shape import cast
@@ -34,7 +33,7 @@ def check_reduction(reduction, op: str) -> None:
 def _constant(value, dtype, op, what):
     """A weight as an array of the input's dtype; asking for its gradient is an error, not a no-op."""
     if isinstance(value, Tensor):
-        if value.requires_grad and state.grad_enabled:
+        if needs_graph(value):
             raise ValueError(f"{op}: {what} gets no gradient; pass {what}.detach()")
         value = value._data
     return xp.asarray(value, dtype=dtype)

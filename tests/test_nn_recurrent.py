@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.autograd import gradcheck
+from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.nn.linear import Linear
 from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.ops.arithmetic import mul, sub
@@ -258,6 +258,56 @@ def test_gradcheck_cells(mode):
         assert gradcheck(lambda x, h, c, *p: cell(x, (h, c)), (x, h, c, *cell.parameters()))
     else:
         assert gradcheck(lambda x, h, *p: cell(x, h), (x, h, *cell.parameters()))
+
+
+# -- second derivatives ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_second_derivatives_of_the_cells(mode):
+    cr.manual_seed(11)
+    cell = _make_cell(mode, 2, 2).double()
+    x = cr.randn(2, 2, dtype=F64, requires_grad=True)
+    h = cr.randn(2, 2, dtype=F64, requires_grad=True)
+    if mode == "lstm":
+        c = cr.randn(2, 2, dtype=F64, requires_grad=True)
+        assert gradgradcheck(lambda x, h, c, *p: cell(x, (h, c)), (x, h, c, *cell.parameters()))
+    else:
+        assert gradgradcheck(lambda x, h, *p: cell(x, h), (x, h, *cell.parameters()))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_second_derivatives_of_a_bidirectional_layer_with_state(mode):
+    """BPTT's own rule differentiated again (the fused op under create_graph), both directions."""
+    cr.manual_seed(12)
+    layer = _make(mode, 2, 2, bidirectional=True).double()
+    rng = np.random.default_rng(5)
+    x = _t(rng.standard_normal((3, 1, 2)), requires_grad=True)
+    h0 = _t(rng.standard_normal((2, 1, 2)) * 0.5, requires_grad=True)
+    if mode == "lstm":
+        c0 = _t(rng.standard_normal((2, 1, 2)) * 0.5, requires_grad=True)
+        fn = lambda x, h0, c0, *p: (lambda o: (o[0], *o[1]))(layer(x, (h0, c0)))
+        inputs = (x, h0, c0, *layer.parameters())
+    else:
+        fn = lambda x, h0, *p: layer(x, h0)
+        inputs = (x, h0, *layer.parameters())
+    assert gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_create_graph_gradients_equal_first_order_ones(mode):
+    """The BPTT rule run on tensors (create_graph) gives the values it gives on arrays."""
+    cr.manual_seed(13)
+    layer = _make(mode, 3, 4, num_layers=2, bidirectional=True).double()
+    x = cr.randn(5, 2, 3, dtype=F64, requires_grad=True)
+    output = layer(x)[0]
+    g = cr.randn(*output.shape, dtype=F64)
+    inputs = (x, *layer.parameters())
+    first = cr.autograd.grad(output, inputs, g, retain_graph=True)
+    second = cr.autograd.grad(output, inputs, g, create_graph=True)
+    for a, b in zip(first, second):
+        assert b.requires_grad
+        np.testing.assert_allclose(b._data, a._data, rtol=1e-12, atol=1e-14)
 
 
 def test_gradient_reaches_the_first_step_only_through_time():

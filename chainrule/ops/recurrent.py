@@ -20,7 +20,7 @@ from chainrule.ops import either
 from chainrule.ops.linalg import linear, linear_forward
 from chainrule.ops.operands import wrap
 from chainrule.ops.shape import concatenate, stack
-from chainrule.ops.unary import relu, relu_grad, sigmoid, tanh, tanh_grad
+from chainrule.ops.unary import relu, relu_grad, sigmoid, tanh
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -32,27 +32,46 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 # the gradient of gx (in blocks, one per gate), that of gh (None: the same as gx's) and the
 # gradient reaching the previous state directly, not through W_hh (None per entry where none).
 #
-# On arrays the activation functions work in place: each is applied to a temporary the cell has
-# just made (a step is ~13 small array operations, which at the benchmark's sizes cost more than
-# the recurrent product; a sigmoid in place costs four passes and no allocation).
+# On arrays the helpers below work in place, on a first argument the caller has just made: a
+# step is ~13 small array operations, which at the benchmark's sizes cost more than the
+# recurrent product, and fresh temporaries for each would push W_hh out of the cache (the GRU's
+# backward took 15% longer). On tensors they are the ordinary recorded ops.
 
-def _sigmoid(a):
-    if isinstance(a, Tensor):
-        return sigmoid(a)
+def _sigmoid(fresh):
+    if isinstance(fresh, Tensor):
+        return sigmoid(fresh)
     # 1 / (1 + e^-a): e^-a overflowing to inf still gives the right limit 0 (the callers run
     # under errstate(over="ignore"))
-    xp.negative(a, out=a)
-    xp.exp(a, out=a)
-    a += 1
-    return xp.reciprocal(a, out=a)
+    xp.negative(fresh, out=fresh)
+    xp.exp(fresh, out=fresh)
+    fresh += 1
+    return xp.reciprocal(fresh, out=fresh)
 
 
-def _tanh(a):
-    return tanh(a) if isinstance(a, Tensor) else xp.tanh(a, out=a)
+def _tanh(fresh):
+    return tanh(fresh) if isinstance(fresh, Tensor) else xp.tanh(fresh, out=fresh)
 
 
-def _relu(a):
-    return relu(a) if isinstance(a, Tensor) else xp.maximum(a, 0, out=a)
+def _relu(fresh):
+    return relu(fresh) if isinstance(fresh, Tensor) else xp.maximum(fresh, 0, out=fresh)
+
+
+def _times(fresh, b):
+    if isinstance(fresh, Tensor) or isinstance(b, Tensor):
+        return fresh * b
+    fresh *= b
+    return fresh
+
+
+def _plus(fresh, b):
+    if isinstance(fresh, Tensor) or isinstance(b, Tensor):
+        return fresh + b
+    fresh += b
+    return fresh
+
+
+def _one_minus(fresh):
+    return 1 - fresh if isinstance(fresh, Tensor) else xp.subtract(1, fresh, out=fresh)
 
 
 def rnn_tanh_cell(gx, gh, state):
@@ -62,9 +81,9 @@ def rnn_tanh_cell(gx, gh, state):
 
 
 def _rnn_tanh_cell_vjp(d_state, activations, previous):
-    (d,) = d_state
+    (dh,) = d_state
     (h,) = activations
-    return (tanh_grad(d, h),), None, (None,)
+    return (_times(_one_minus(h * h), dh),), None, (None,)
 
 
 def rnn_relu_cell(gx, gh, state):
@@ -74,9 +93,9 @@ def rnn_relu_cell(gx, gh, state):
 
 
 def _rnn_relu_cell_vjp(d_state, activations, previous):
-    (d,) = d_state
+    (dh,) = d_state
     (h,) = activations
-    return (relu_grad(d, either.values(h)),), None, (None,)
+    return (relu_grad(dh, either.values(h)),), None, (None,)
 
 
 def lstm_cell(gx, gh, state):
@@ -89,7 +108,7 @@ def lstm_cell(gx, gh, state):
     # One sigmoid over all four blocks (the g block's is unused) costs less than slicing first.
     sig = _sigmoid(gates)
     i, f, o = sig[..., :size], sig[..., size:2 * size], sig[..., 3 * size:]
-    c = f * c + i * g
+    c = _plus(f * c, i * g)
     tanh_c = either.tanh(c)
     return (o * tanh_c, c), (i, f, g, o, tanh_c)
 
@@ -98,8 +117,13 @@ def _lstm_cell_vjp(d_state, activations, previous):
     dh, dc = d_state
     i, f, g, o, tanh_c = activations
     c_previous = previous[1]
-    dc = dc + dh * o * (1 - tanh_c * tanh_c)
-    blocks = (dc * g * i * (1 - i), dc * c_previous * f * (1 - f), dc * i * (1 - g * g), dh * tanh_c * o * (1 - o))
+    dc = _plus(_times(_times(_one_minus(tanh_c * tanh_c), o), dh), dc)  # dc + dh o (1 - tanh(c)^2)
+    blocks = (
+        _times(_times(_times(1 - i, i), g), dc),  # dc g i (1 - i)
+        _times(_times(_times(1 - f, f), c_previous), dc),  # dc c_prev f (1 - f)
+        _times(_times(_one_minus(g * g), i), dc),  # dc i (1 - g^2)
+        _times(_times(_times(1 - o, o), tanh_c), dh),  # dh tanh(c) o (1 - o)
+    )
     return blocks, None, (None, dc * f)
 
 
@@ -111,8 +135,8 @@ def gru_cell(gx, gh, state):
     rz = _sigmoid(gx[..., :2 * size] + gh[..., :2 * size])
     r, z = rz[..., :size], rz[..., size:]
     hn = gh[..., 2 * size:]
-    n = _tanh(gx[..., 2 * size:] + r * hn)
-    return (n + z * (h - n),), (rz, n, hn)
+    n = _tanh(_plus(r * hn, gx[..., 2 * size:]))
+    return (_plus(_times(h - n, z), n),), (rz, n, hn)
 
 
 def _gru_cell_vjp(d_state, activations, previous):
@@ -122,9 +146,9 @@ def _gru_cell_vjp(d_state, activations, previous):
     size = n.shape[-1]
     r, z = rz[..., :size], rz[..., size:]
     one_minus_z = 1 - z
-    dn = dh * one_minus_z * (1 - n * n)
-    dz = dh * (h_previous - n) * z * one_minus_z
-    dr = dn * hn * r * (1 - r)
+    dn = _times(_times(_one_minus(n * n), one_minus_z), dh)  # dh (1 - z) (1 - n^2)
+    dz = _times(_times(_times(h_previous - n, dh), z), one_minus_z)  # dh (h_prev - n) z (1 - z)
+    dr = _times(_times(_times(1 - r, r), hn), dn)  # dn hn r (1 - r)
     return (dr, dz, dn), (dr, dz, dn * r), (dh * z,)
 
 
@@ -210,15 +234,22 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
     return record(name, out, parents, _rnn_sequence_vjp, saved, remake)
 
 
-def _rows(blocks, rows, t):
+def _rows(blocks, rows, t, written=None):
     """Step t's gradient, its gate blocks side by side: written into row t of the array ``rows``
-    (first order: no array per step), or joined and stored at t of the list ``rows`` (tensors)."""
+    (first order: no array per step), or joined and stored at t of the list ``rows`` (tensors).
+    ``written``: (blocks, row) of a row written before; the leading blocks the two share are
+    copied from it in one piece."""
     if isinstance(rows, list):
         rows[t] = blocks[0] if len(blocks) == 1 else _concatenate(blocks)
         return rows[t]
     row = rows[t]
-    start = 0
-    for block in blocks:
+    start = shared = 0
+    if written is not None:
+        while shared < len(blocks) and blocks[shared] is written[0][shared]:
+            start += blocks[shared].shape[-1]
+            shared += 1
+        row[:, :start] = written[1][:, :start]
+    for block in blocks[shared:]:
         stop = start + block.shape[-1]
         row[:, start:stop] = block
         start = stop
@@ -235,45 +266,38 @@ def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, states, 
         g = g[::-1]
         x = x[::-1]
     outside = [g[..., k * size:(k + 1) * size] for k in range(len(initial))]  # dL/d(h_t), dL/d(c_t)
-    if isinstance(g, Tensor):
-        d_gx, d_gh = [None] * length, [None] * length
-    else:
-        d_gx = xp.empty((length, *g.shape[1:-1], w_hh.shape[0]), dtype=g.dtype)
-        d_gh = None if mode != "GRU" else xp.empty_like(d_gx)
+    tensors = isinstance(g, Tensor)
+    # the gradients of the gates' pre-activations, from gx and (where they differ: GRU) from gh
+    d_gx = [None] * length if tensors else xp.empty((length, *g.shape[1:-1], w_hh.shape[0]), dtype=g.dtype)
+    d_gh = None
     carried = (None,) * len(initial)  # the gradient reaching the state from the step after
     for t in range(length - 1, -1, -1):
-        d_state = tuple(o[t] if c is None else o[t] + c for o, c in zip(outside, carried))
+        d_state = tuple(o[t] if c is None else _plus(c, o[t]) for o, c in zip(outside, carried))
         previous = tuple(s[t - 1] for s in states) if t else initial
         blocks_x, blocks_h, direct = cell_vjp(d_state, activations[t], previous)
         row = _rows(blocks_x, d_gx, t)
         if blocks_h is not None:
-            row = _rows(blocks_h, d_gh, t)
+            if d_gh is None:
+                d_gh = [None] * length if tensors else xp.empty_like(d_gx)
+            row = _rows(blocks_h, d_gh, t, (blocks_x, row))
         through = row @ w_hh
-        carried = (through if direct[0] is None else through + direct[0], *direct[1:])
-    if isinstance(g, Tensor):
+        carried = (through if direct[0] is None else _plus(through, direct[0]), *direct[1:])
+    if tensors:
         d_gx = _stack(d_gx)
-        d_gh = None if mode != "GRU" else _stack(d_gh)
-    if d_gh is None:
-        d_gh = d_gx
+        d_gh = None if d_gh is None else _stack(d_gh)
     flat_x = d_gx.reshape(-1, d_gx.shape[-1])
-    flat_h = d_gh.reshape(-1, d_gh.shape[-1])
-    need_input, *need_initial, need_w_ih, need_w_hh = needs[:len(initial) + 3]
-    need_biases = iter(needs[len(initial) + 3:])
-    grads = [None] * len(needs)
-    if need_input:
-        dx = d_gx @ w_ih
-        grads[0] = dx[::-1] if reverse else dx
-    for k, need in enumerate(need_initial):
-        grads[1 + k] = carried[k] if need else None
-    k = 1 + len(initial)
-    if need_w_ih:
-        grads[k] = flat_x.T @ x.reshape(-1, x.shape[-1])
-    if need_w_hh:
+    flat_h = flat_x if d_gh is None else d_gh.reshape(-1, d_gh.shape[-1])
+    need = iter(needs)  # one per parent: input, initial state, w_ih, w_hh, the biases given
+    dx = d_gx @ w_ih if next(need) else None
+    grads = [dx[::-1] if reverse and dx is not None else dx]
+    grads += [d if next(need) else None for d in carried]
+    grads.append(flat_x.T @ x.reshape(-1, x.shape[-1]) if next(need) else None)
+    if next(need):
         h_previous = _stack([initial[0], *states[0][:-1]])
-        grads[k + 1] = flat_h.T @ h_previous.reshape(-1, size)
-    k += 2
+        grads.append(flat_h.T @ h_previous.reshape(-1, size))
+    else:
+        grads.append(None)
     for flat, has in zip((flat_x, flat_h), has_bias):
         if has:
-            grads[k] = flat.sum(axis=0) if next(need_biases) else None
-            k += 1
+            grads.append(flat.sum(axis=0) if next(need) else None)
     return tuple(grads)

@@ -179,20 +179,18 @@ def _concatenate(items):
 
 
 def _run(mode, x, initial, w_ih, w_hh, b_ih, b_hh):
-    """The cell over the sequence x (L, N, F), from the state ``initial``: the states after
-    every step (one list over time per state entry) and every step's activations."""
+    """The cell over the sequence x (L, N, F), from the state ``initial``: the state after every
+    step and every step's activations (two lists over time)."""
     cell = CELLS[mode][0]
     projected = _linear(x, w_ih, b_ih)
     state = initial
-    states = tuple([] for _ in initial)
-    activations = []
+    after, activations = [], []
     with xp.errstate(over="ignore"):
         for t in range(len(projected)):
             state, step = cell(projected[t], _linear(state[0], w_hh, b_hh), state)
-            for steps, s in zip(states, state):
-                steps.append(s)
+            after.append(state)
             activations.append(step)
-    return states, activations
+    return after, activations
 
 
 def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, weight_hh: Tensor,
@@ -208,10 +206,16 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
         raise ValueError(f"rnn_sequence: mode must be one of {sorted(GATES)}, got {mode!r}")
     initial = (h0, c0) if mode == "LSTM" else (h0,)
     biases = (bias_ih, bias_hh)
-    x = input._data[::-1] if reverse else input._data
-    states, activations = _run(mode, x, tuple(s._data for s in initial), weight_ih._data, weight_hh._data,
-                               *(None if b is None else b._data for b in biases))
-    out = xp.stack(states[0]) if len(states) == 1 else _concatenate([xp.stack(s) for s in states])
+    x = input._data
+    if x.ndim != 3 or not x.shape[0]:
+        raise ValueError(f"rnn_sequence: expected an input (L, N, F) of at least one step, got shape {x.shape}")
+    if reverse:
+        x = x[::-1]
+    after, activations = _run(mode, x, tuple(s._data for s in initial), weight_ih._data, weight_hh._data,
+                              *(None if b is None else b._data for b in biases))
+    out = xp.stack([s[0] for s in after])
+    if len(initial) > 1:  # LSTM: the cell states beside the hidden ones
+        out = _concatenate([out, xp.stack([s[1] for s in after])])
     if reverse:
         out = out[::-1]
     parents = (input, *initial, weight_ih, weight_hh, *(b for b in biases if b is not None))
@@ -229,7 +233,7 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
         return (mode, reverse, needs, has_bias, input, weight_ih, weight_hh,
                 *_run(mode, x, initial, weight_ih, weight_hh, *biases), *initial)
 
-    saved = (mode, reverse, needs, has_bias, input, weight_ih, weight_hh, states, activations, *initial)
+    saved = (mode, reverse, needs, has_bias, input, weight_ih, weight_hh, after, activations, *initial)
     name = f"{mode.title().replace('_', '')}Sequence"
     return record(name, out, parents, _rnn_sequence_vjp, saved, remake)
 
@@ -243,6 +247,9 @@ def _rows(blocks, rows, t, written=None):
         rows[t] = blocks[0] if len(blocks) == 1 else _concatenate(blocks)
         return rows[t]
     row = rows[t]
+    if len(blocks) == 1:
+        row[...] = blocks[0]
+        return row
     start = shared = 0
     if written is not None:
         while shared < len(blocks) and blocks[shared] is written[0][shared]:
@@ -256,7 +263,7 @@ def _rows(blocks, rows, t, written=None):
     return row
 
 
-def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, states, activations, *initial):
+def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, after, activations, *initial):
     """Backpropagation through time: the step VJPs from the last step to the first, then the
     parameters' gradients as products over the whole sequence."""
     cell_vjp = CELLS[mode][1]
@@ -270,11 +277,11 @@ def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, states, 
     # the gradients of the gates' pre-activations, from gx and (where they differ: GRU) from gh
     d_gx = [None] * length if tensors else xp.empty((length, *g.shape[1:-1], w_hh.shape[0]), dtype=g.dtype)
     d_gh = None
-    carried = (None,) * len(initial)  # the gradient reaching the state from the step after
+    carried = None  # the gradient reaching the state from the step after
     for t in range(length - 1, -1, -1):
-        d_state = tuple(o[t] if c is None else _plus(c, o[t]) for o, c in zip(outside, carried))
-        previous = tuple(s[t - 1] for s in states) if t else initial
-        blocks_x, blocks_h, direct = cell_vjp(d_state, activations[t], previous)
+        here = tuple(o[t] for o in outside)
+        d_state = here if carried is None else tuple(map(_plus, carried, here))
+        blocks_x, blocks_h, direct = cell_vjp(d_state, activations[t], after[t - 1] if t else initial)
         row = _rows(blocks_x, d_gx, t)
         if blocks_h is not None:
             if d_gh is None:
@@ -293,7 +300,7 @@ def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, states, 
     grads += [d if next(need) else None for d in carried]
     grads.append(flat_x.T @ x.reshape(-1, x.shape[-1]) if next(need) else None)
     if next(need):
-        h_previous = _stack([initial[0], *states[0][:-1]])
+        h_previous = _stack([initial[0], *(s[0] for s in after[:-1])])
         grads.append(flat_h.T @ h_previous.reshape(-1, size))
     else:
         grads.append(None)

@@ -194,10 +194,16 @@ def test_a_leaf_that_requires_grad_is_refused_in_a_graph_and_fine_under_no_grad(
 def test_writing_a_tensor_that_requires_grad_into_a_buffer_records_it():
     x = _leaf([1.0, 2.0])
     buffer = cr.zeros(4, dtype=cr.float64)
+    buffer.add_(1.0)  # modified before: it has a version counter of its own
     buffer[1:3] = x * x
     assert buffer.requires_grad and buffer.grad_fn is not None
+    np.testing.assert_array_equal(buffer._data, [1.0, 1.0, 4.0, 1.0])
     (buffer * cr.tensor([1.0, 10.0, 100.0, 1000.0], dtype=cr.float64)).sum().backward()
     np.testing.assert_array_equal(x.grad._data, [20.0, 400.0])
+    base = cr.zeros(4, dtype=cr.float64)
+    view = base[1:3]  # the base is not in the graph and could not see the gradient: refused
+    with pytest.raises(RuntimeError, match=r"copy_: the tensor \(shape \(2,\)\) shares its memory with another"):
+        view.copy_(x * x)
 
 
 def test_data_is_an_untracked_alias():

@@ -104,8 +104,8 @@ def _view_chain(tensor, name):
 
 
 def _is_shared(tensor):
-    version = tensor._version
-    return version is not None and sys.getrefcount(version) > 2  # this tensor's slot and the call's argument
+    """Whether another tensor (a view, its base or a detach()) holds this tensor's version counter."""
+    return tensor._version is not None and sys.getrefcount(tensor._version) > 2  # the slot and the argument
 
 
 def _rebase(view, view_node, inside, previous):

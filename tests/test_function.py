@@ -99,6 +99,23 @@ def test_several_outputs_and_a_non_tensor_argument():
     assert gradgradcheck(f, (x, y))
 
 
+def test_a_saved_output_of_several_is_the_recorded_one_under_create_graph():
+    class ExpAndDouble(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y, x * 2
+
+        @staticmethod
+        def backward(ctx, g_exp, g_double):
+            (y,) = ctx.saved_tensors
+            return g_exp * y + g_double * 2
+
+    x = _x(2, 2)
+    assert gradcheck(ExpAndDouble.apply, (x,)) and gradgradcheck(ExpAndDouble.apply, (x,))
+
+
 def test_an_output_without_gradient_reaches_backward_as_zeros():
     seen = []
 

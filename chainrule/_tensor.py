@@ -303,9 +303,7 @@ class Tensor:
         ``create_graph=True`` the gradients are recorded too, so they can be differentiated again.
         ``inputs``: accumulate only into these tensors' ``.grad``.
         """
-        from chainrule.autograd.engine import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        _engine.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this computed tensor too (leaves always keep theirs)."""
@@ -350,8 +348,9 @@ class Tensor:
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
 
-# Imported last: chainrule.autograd imports this module (the optimizer bumps versions every step,
-# so _bump_version must not pay for an import statement per call).
+# Imported last: chainrule.autograd imports this module (an import statement per call would cost
+# _bump_version, which the optimizer calls for every parameter, and backward more than their work).
+from chainrule.autograd import engine as _engine  # noqa: E402
 from chainrule.autograd.mode import state as _mode  # noqa: E402
 
 

@@ -60,6 +60,23 @@ def test_augmented_assignment_modifies_in_place():
     assert x._data is memory and x._version_now == 4
 
 
+def test_in_place_arithmetic_keeps_the_tensor_dtype_as_pytorch():
+    counts = cr.tensor([1, 2, 3])
+    counts += 2
+    counts.mul_(cr.tensor([2, 2, 2]))
+    assert counts.dtype == np.int64
+    np.testing.assert_array_equal(counts._data, [6, 8, 10])
+    with pytest.raises(RuntimeError, match="div_: the result type float32 can't be cast to the tensor's dtype int64"):
+        counts.div_(2)
+    single = cr.tensor([1.0, 2.0])
+    single.add_(cr.tensor([0.5, 0.25], dtype=cr.float64))  # computed in float64, stored in float32
+    single -= cr.tensor(1.0)
+    assert single.dtype == np.float32
+    np.testing.assert_array_equal(single._data, [0.5, 1.25])
+    with pytest.raises(RuntimeError, match=r"sub_: the result has shape \(2, 2\)"):
+        single.sub_(cr.ones(2, 2))
+
+
 def test_random_fills_draw_from_the_seeded_generator():
     x = cr.zeros(1000, dtype=cr.float64)
     cr.manual_seed(3)

@@ -17,7 +17,11 @@ from chainrule import random
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
 from chainrule.autograd.mode import no_grad, state
+from chainrule.ops import arithmetic
+from chainrule.ops.indexing import index_put
 from chainrule.ops.operands import constant
+from chainrule.ops.shape import cast
+from chainrule.ops.unary import clip
 
 
 def modify(target, op, name, *operands):
@@ -27,9 +31,8 @@ def modify(target, op, name, *operands):
     recording = state.grad_enabled and (
         target.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands)
     )
-    if not recording:
-        with no_grad():
-            result = op(target, *operands)
+    if not recording:  # nothing requires grad, or grad mode is off: the op records nothing either
+        result = op(target, *operands)
         _write(target, result._data, name)
         target._bump_version()
         return target
@@ -117,9 +120,7 @@ def _rebase(view, view_node, inside, previous):
     with no_grad():
         before = xp.where(inside, _placed(view_node, previous._data, False), base._data)
     base_before = Tensor._make(before, base.requires_grad, base.grad_fn)
-    from chainrule.ops.arithmetic import where
-
-    rebased = where(inside, _placed(view_node, view, True), base_before)
+    rebased = arithmetic.where(inside, _placed(view_node, view, True), base_before)
     rebased.grad_fn.previous = base_before
     base.grad_fn, base.requires_grad = rebased.grad_fn, True
     return base_before
@@ -155,59 +156,71 @@ def _write(target, values, name):
 
 def _replaced(old, values):
     """``values`` in old's place: the result of fill_/zero_/copy_/normal_ (no gradient to old)."""
-    from chainrule.ops.arithmetic import where
-
     keep = xp.zeros((), dtype=bool)
-    return where(keep, old, values)
+    return arithmetic.where(keep, old, values)
 
 
 def _scaled(other, alpha):
     if alpha == 1:
         return other
-    from chainrule.ops.arithmetic import mul
+    return arithmetic.mul(other, alpha)
 
-    return mul(other, alpha)
+
+def _updated(target, other, ufunc):
+    """The manual update (``p.data -= lr * p.grad`` under no_grad) made short: outside a recorded
+    graph, a floating tensor and an operand of its own dtype (a tensor, or a Python number) give
+    exactly the out-of-place op's values, so one NumPy ufunc writes them into the tensor's memory.
+    None where the general path is needed (it also explains what does not fit)."""
+    d = target._data
+    if d.dtype.kind != "f" or (state.grad_enabled and (target.requires_grad or getattr(other, "requires_grad", False))):
+        return None
+    if isinstance(other, Tensor):
+        if other._data.dtype != d.dtype:
+            return None
+        other = other._data
+    elif type(other) is not float and type(other) is not int:
+        return None
+    try:
+        ufunc(d, other, out=d)
+    except ValueError:  # a shape that does not fit, read-only memory
+        return None
+    target._bump_version()
+    return target
 
 
 def add_(self, other, *, alpha=1) -> Tensor:
-    from chainrule.ops.arithmetic import add
-
-    return modify(self, lambda old, o: add(old, _scaled(o, alpha)), "add_", other)
+    if alpha == 1 and _updated(self, other, xp.add) is not None:
+        return self
+    return modify(self, lambda old, o: arithmetic.add(old, _scaled(o, alpha)), "add_", other)
 
 
 def sub_(self, other, *, alpha=1) -> Tensor:
-    from chainrule.ops.arithmetic import sub
-
-    return modify(self, lambda old, o: sub(old, _scaled(o, alpha)), "sub_", other)
+    if alpha == 1 and _updated(self, other, xp.subtract) is not None:
+        return self
+    return modify(self, lambda old, o: arithmetic.sub(old, _scaled(o, alpha)), "sub_", other)
 
 
 def mul_(self, other) -> Tensor:
-    from chainrule.ops.arithmetic import mul
-
-    return modify(self, mul, "mul_", other)
+    if _updated(self, other, xp.multiply) is not None:
+        return self
+    return modify(self, arithmetic.mul, "mul_", other)
 
 
 def div_(self, other) -> Tensor:
-    from chainrule.ops.arithmetic import div
-
-    return modify(self, div, "div_", other)
+    if _updated(self, other, xp.divide) is not None:
+        return self
+    return modify(self, arithmetic.div, "div_", other)
 
 
 def pow_(self, exponent) -> Tensor:
-    from chainrule.ops.arithmetic import pow
-
-    return modify(self, pow, "pow_", exponent)
+    return modify(self, arithmetic.pow, "pow_", exponent)
 
 
 def neg_(self) -> Tensor:
-    from chainrule.ops.arithmetic import neg
-
-    return modify(self, neg, "neg_")
+    return modify(self, arithmetic.neg, "neg_")
 
 
 def clamp_(self, min=None, max=None) -> Tensor:
-    from chainrule.ops.unary import clip
-
     return modify(self, lambda old: clip(old, min, max), "clamp_")
 
 
@@ -225,8 +238,6 @@ def zero_(self) -> Tensor:
 
 def copy_(self, src, non_blocking: bool = False) -> Tensor:
     """Copy ``src`` (broadcast to this tensor's shape, cast to its dtype) into this tensor."""
-    from chainrule.ops.shape import cast
-
     if not isinstance(src, Tensor):
         src = constant(xp.asarray(src))
 
@@ -256,8 +267,6 @@ def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
 
 def setitem(self, index, value) -> None:
     """``self[index] = value`` (value a number, array or tensor, broadcast to the selection)."""
-    from chainrule.ops.indexing import index_put
-
     if not isinstance(value, Tensor):
         value = constant(np.asarray(value))
     modify(self, lambda old, v: index_put(old, index, v), "__setitem__", value)

@@ -57,17 +57,23 @@ def _relu(fresh):
 
 
 def _times(fresh, b):
-    if isinstance(fresh, Tensor) or isinstance(b, Tensor):
+    if isinstance(fresh, Tensor):
         return fresh * b
-    fresh *= b
+    fresh *= b  # (a cell sees arrays only or tensors only: a Tensor b here would raise TypeError)
     return fresh
 
 
 def _plus(fresh, b):
-    if isinstance(fresh, Tensor) or isinstance(b, Tensor):
+    if isinstance(fresh, Tensor):
         return fresh + b
     fresh += b
     return fresh
+
+
+def _contiguous(a):
+    """An array in C order (a product may come transposed, and later steps on a block of it in
+    F order cost more than the copy; the backward reads it too); a tensor as it is."""
+    return a if isinstance(a, Tensor) else xp.ascontiguousarray(a)
 
 
 def _one_minus(fresh):
@@ -134,7 +140,7 @@ def gru_cell(gx, gh, state):
     size = h.shape[-1]
     rz = _sigmoid(gx[..., :2 * size] + gh[..., :2 * size])
     r, z = rz[..., :size], rz[..., size:]
-    hn = gh[..., 2 * size:]
+    hn = _contiguous(gh[..., 2 * size:])
     n = _tanh(_plus(r * hn, gx[..., 2 * size:]))
     return (_plus(_times(h - n, z), n),), (rz, n, hn)
 
@@ -178,9 +184,11 @@ def _concatenate(items):
     return concatenate(items, -1) if isinstance(items[0], Tensor) else xp.concatenate(items, axis=-1)
 
 
-def _run(mode, x, initial, w_ih, w_hh, b_ih, b_hh):
+def _run(mode, x, initial, w_ih, w_hh, b_ih, b_hh, out=None):
     """The cell over the sequence x (L, N, F), from the state ``initial``: the state after every
-    step and every step's activations (two lists over time)."""
+    step and every step's activations (two lists over time). ``out``: an array (L, N, entries * H)
+    that receives the states side by side at every step, while they are still in the cache
+    (stacking them at the end reads them back from memory)."""
     cell = CELLS[mode][0]
     projected = _linear(x, w_ih, b_ih)
     state = initial
@@ -190,6 +198,8 @@ def _run(mode, x, initial, w_ih, w_hh, b_ih, b_hh):
             state, step = cell(projected[t], _linear(state[0], w_hh, b_hh), state)
             after.append(state)
             activations.append(step)
+            if out is not None:
+                _rows(state, out, t)
     return after, activations
 
 
@@ -211,11 +221,10 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
         raise ValueError(f"rnn_sequence: expected an input (L, N, F) of at least one step, got shape {x.shape}")
     if reverse:
         x = x[::-1]
+    size = weight_hh._data.shape[1]
+    out = xp.empty((*x.shape[:2], len(initial) * size), dtype=x.dtype)  # LSTM: h then c, side by side
     after, activations = _run(mode, x, tuple(s._data for s in initial), weight_ih._data, weight_hh._data,
-                              *(None if b is None else b._data for b in biases))
-    out = xp.stack([s[0] for s in after])
-    if len(initial) > 1:  # LSTM: the cell states beside the hidden ones
-        out = _concatenate([out, xp.stack([s[1] for s in after])])
+                              *(None if b is None else b._data for b in biases), out)
     if reverse:
         out = out[::-1]
     parents = (input, *initial, weight_ih, weight_hh, *(b for b in biases if b is not None))
@@ -238,29 +247,16 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
     return record(name, out, parents, _rnn_sequence_vjp, saved, remake)
 
 
-def _rows(blocks, rows, t, written=None):
-    """Step t's gradient, its gate blocks side by side: written into row t of the array ``rows``
-    (first order: no array per step), or joined and stored at t of the list ``rows`` (tensors).
-    ``written``: (blocks, row) of a row written before; the leading blocks the two share are
-    copied from it in one piece."""
+def _rows(blocks, rows, t):
+    """Step t's gradient, its gate blocks side by side: written into row t of the array ``rows``,
+    or joined and stored at t of the list ``rows``."""
     if isinstance(rows, list):
         rows[t] = blocks[0] if len(blocks) == 1 else _concatenate(blocks)
-        return rows[t]
-    row = rows[t]
-    if len(blocks) == 1:
-        row[...] = blocks[0]
-        return row
-    start = shared = 0
-    if written is not None:
-        while shared < len(blocks) and blocks[shared] is written[0][shared]:
-            start += blocks[shared].shape[-1]
-            shared += 1
-        row[:, :start] = written[1][:, :start]
-    for block in blocks[shared:]:
-        stop = start + block.shape[-1]
-        row[:, start:stop] = block
-        start = stop
-    return row
+    elif len(blocks) == 1:
+        rows[t] = blocks[0]
+    else:
+        xp.concatenate(blocks, axis=-1, out=rows[t])
+    return rows[t]
 
 
 def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, after, activations, *initial):
@@ -273,23 +269,25 @@ def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, after, a
         g = g[::-1]
         x = x[::-1]
     outside = [g[..., k * size:(k + 1) * size] for k in range(len(initial))]  # dL/d(h_t), dL/d(c_t)
-    tensors = isinstance(g, Tensor)
-    # the gradients of the gates' pre-activations, from gx and (where they differ: GRU) from gh
-    d_gx = [None] * length if tensors else xp.empty((length, *g.shape[1:-1], w_hh.shape[0]), dtype=g.dtype)
+    # The gradients of the gates' pre-activations, from gx and (where they differ: GRU) from gh:
+    # on arrays written into rows of one array while they are still in the cache (stacking
+    # them at the end reads them back from memory), on tensors stacked at the end.
+    per_step = isinstance(g, Tensor)
+    d_gx = [None] * length if per_step else xp.empty((length, *g.shape[1:-1], w_hh.shape[0]), dtype=g.dtype)
     d_gh = None
     carried = None  # the gradient reaching the state from the step after
     for t in range(length - 1, -1, -1):
-        here = tuple(o[t] for o in outside)
+        here = tuple([o[t] for o in outside])
         d_state = here if carried is None else tuple(map(_plus, carried, here))
         blocks_x, blocks_h, direct = cell_vjp(d_state, activations[t], after[t - 1] if t else initial)
         row = _rows(blocks_x, d_gx, t)
         if blocks_h is not None:
             if d_gh is None:
-                d_gh = [None] * length if tensors else xp.empty_like(d_gx)
-            row = _rows(blocks_h, d_gh, t, (blocks_x, row))
+                d_gh = [None] * length if per_step else xp.empty_like(d_gx)
+            row = _rows(blocks_h, d_gh, t)
         through = row @ w_hh
         carried = (through if direct[0] is None else _plus(through, direct[0]), *direct[1:])
-    if tensors:
+    if per_step:
         d_gx = _stack(d_gx)
         d_gh = None if d_gh is None else _stack(d_gh)
     flat_x = d_gx.reshape(-1, d_gx.shape[-1])

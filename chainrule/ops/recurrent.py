@@ -27,15 +27,16 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 # -- the cells ----------------------------------------------------------------------------------
 # A cell maps the input projection gx = x W_ih^T + b_ih, the recurrent one gh = h W_hh^T + b_hh
-# and the state, (h,) or (h, c), to the new state and the activations its VJP needs.
-# A cell's VJP maps the gradient of the new state, those activations and the previous state to
-# the gradient of gx (in blocks, one per gate), that of gh (None: the same as gx's) and the
-# gradient reaching the previous state directly, not through W_hh (None per entry where none).
+# and the state, (h,) or (h, c), to the new state and the other activations its VJP needs.
+# A cell's VJP maps the gradient of the new state, the new state, those activations and the
+# previous state to the gradient of gx (in blocks, one per gate), that of gh (None: the same as
+# gx's) and the gradient reaching the previous state directly, not through W_hh (None per entry
+# where none).
 #
 # On arrays the helpers below work in place, on a first argument the caller has just made: a
 # step is ~13 small array operations, which at the benchmark's sizes cost more than the
-# recurrent product, and fresh temporaries for each would push W_hh out of the cache (the GRU's
-# backward took 15% longer). On tensors they are the ordinary recorded ops.
+# recurrent product, and with a fresh array for each the GRU's BPTT took ~10% longer. On
+# tensors they are the ordinary recorded ops.
 
 def _sigmoid(fresh):
     if isinstance(fresh, Tensor):
@@ -82,25 +83,23 @@ def _one_minus(fresh):
 
 def rnn_tanh_cell(gx, gh, state):
     """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
-    h = _tanh(gx + gh)
-    return (h,), (h,)
+    return (_tanh(gx + gh),), ()
 
 
-def _rnn_tanh_cell_vjp(d_state, activations, previous):
+def _rnn_tanh_cell_vjp(d_state, state, activations, previous):
     (dh,) = d_state
-    (h,) = activations
+    (h,) = state
     return (_times(_one_minus(h * h), dh),), None, (None,)
 
 
 def rnn_relu_cell(gx, gh, state):
     """h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
-    h = _relu(gx + gh)
-    return (h,), (h,)
+    return (_relu(gx + gh),), ()
 
 
-def _rnn_relu_cell_vjp(d_state, activations, previous):
+def _rnn_relu_cell_vjp(d_state, state, activations, previous):
     (dh,) = d_state
-    (h,) = activations
+    (h,) = state
     return (relu_grad(dh, either.values(h)),), None, (None,)
 
 
@@ -119,7 +118,7 @@ def lstm_cell(gx, gh, state):
     return (o * tanh_c, c), (i, f, g, o, tanh_c)
 
 
-def _lstm_cell_vjp(d_state, activations, previous):
+def _lstm_cell_vjp(d_state, state, activations, previous):
     dh, dc = d_state
     i, f, g, o, tanh_c = activations
     c_previous = previous[1]
@@ -145,7 +144,7 @@ def gru_cell(gx, gh, state):
     return (_plus(_times(h - n, z), n),), (rz, n, hn)
 
 
-def _gru_cell_vjp(d_state, activations, previous):
+def _gru_cell_vjp(d_state, state, activations, previous):
     (dh,) = d_state
     rz, n, hn = activations
     (h_previous,) = previous
@@ -169,12 +168,6 @@ CELLS = {
 
 # -- the whole sequence -------------------------------------------------------------------------
 
-def _linear(x, w, b):
-    if isinstance(x, Tensor) or isinstance(w, Tensor):
-        return linear(x, w, b)
-    return linear_forward(x, w, b)
-
-
 def _stack(items):
     return stack(items) if isinstance(items[0], Tensor) else xp.stack(items)
 
@@ -188,18 +181,23 @@ def _run(mode, x, initial, w_ih, w_hh, b_ih, b_hh, out=None):
     """The cell over the sequence x (L, N, F), from the state ``initial``: the state after every
     step and every step's activations (two lists over time). ``out``: an array (L, N, entries * H)
     that receives the states side by side at every step, while they are still in the cache
-    (stacking them at the end reads them back from memory)."""
+    (stacking them at the end reads them back from memory); the states kept are then views of
+    it, not a second copy."""
     cell = CELLS[mode][0]
-    projected = _linear(x, w_ih, b_ih)
+    affine = linear if isinstance(w_hh, Tensor) else linear_forward
+    projected = affine(x, w_ih, b_ih)
+    size = w_hh.shape[1]
     state = initial
     after, activations = [], []
     with xp.errstate(over="ignore"):
         for t in range(len(projected)):
-            state, step = cell(projected[t], _linear(state[0], w_hh, b_hh), state)
-            after.append(state)
+            state, step = cell(projected[t], affine(state[0], w_hh, b_hh), state)
             activations.append(step)
-            if out is not None:
-                _rows(state, out, t)
+            if out is None:
+                after.append(state)
+            else:
+                row = _rows(state, out, t)
+                after.append((row,) if len(state) == 1 else (row[:, :size], row[:, size:]))
     return after, activations
 
 
@@ -279,7 +277,7 @@ def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, after, a
     for t in range(length - 1, -1, -1):
         here = tuple([o[t] for o in outside])
         d_state = here if carried is None else tuple(map(_plus, carried, here))
-        blocks_x, blocks_h, direct = cell_vjp(d_state, activations[t], after[t - 1] if t else initial)
+        blocks_x, blocks_h, direct = cell_vjp(d_state, after[t], activations[t], after[t - 1] if t else initial)
         row = _rows(blocks_x, d_gx, t)
         if blocks_h is not None:
             if d_gh is None:

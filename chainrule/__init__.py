@@ -6,7 +6,7 @@ import numpy as _np
 from chainrule import autograd, nn, optim
 from chainrule._backend import get_default_dtype, set_default_dtype
 from chainrule._tensor import Tensor
-from chainrule.autograd import enable_grad, no_grad, set_grad_enabled
+from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.creation import (
     arange,
     empty,
@@ -67,7 +67,7 @@ __all__ = [
     "bool", "float16", "float32", "float64", "int32", "int64", "uint8",
     "get_default_dtype", "set_default_dtype",
     # modes, randomness, files
-    "enable_grad", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
+    "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
     "load", "save",  # noqa: F405  (loaded lazily)
     # the ops (chainrule.ops)
     *_op_names,

@@ -143,7 +143,30 @@ def _var_ref(correction):
     return lambda a, dim, keep: np.var(a, axis=dim, keepdims=keep, ddof=correction)
 
 
+def _norm_case(p):
+    def draw(d):
+        shape = d(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4))
+        dim = dim_choice(d, len(shape))
+        keep = d(st.booleans())
+        x = values(d, shape, away_from=0.0)  # |x| >= 0.1: every norm and its kinks stay clear of 0
+        return Drawn([x], lambda t: cr.norm(t, p, dim, keep), lambda a: _norm_ref(a, p, dim, keep))
+
+    return Case("norm", draw)
+
+
+def _norm_ref(a, p, dim, keep):
+    size = np.abs(a)
+    if p == np.inf:
+        return size.max(axis=dim, keepdims=keep)
+    p = 2 if p == "fro" else p
+    return (size**p).sum(axis=dim, keepdims=keep) ** (1 / p)
+
+
 REDUCTIONS = [
+    _norm_case("fro"),
+    _norm_case(1),
+    _norm_case(3),
+    _norm_case(np.inf),
     reduction("sum", lambda t, d, k: t.sum(d, k), lambda a, d, k: np.sum(a, axis=d, keepdims=k)),
     reduction("mean", lambda t, d, k: t.mean(d, k), lambda a, d, k: np.mean(a, axis=d, keepdims=k)),
     # min_side=2 so that N - correction > 0 whatever axes are reduced.

@@ -248,3 +248,53 @@ def test_bad_in_place_ops_are_named(modify, error, message):
     x = _leaf([1.0, 2.0, 3.0]) * 1.0
     with pytest.raises(error, match=message):
         modify(x)
+
+
+def test_an_op_that_remakes_its_intermediates_sees_its_input_as_it_was():
+    """Under create_graph cross-entropy rebuilds its log-probabilities from its input: after a
+    recorded in-place change it must use the value it saw, and after an unrecorded one refuse."""
+    import chainrule.nn.functional as F
+
+    leaf = cr.tensor([[1.0, 2.0, 0.5]], dtype=cr.float64, requires_grad=True)
+    target = cr.tensor([0])
+    (expected,) = cr.autograd.grad(F.cross_entropy(leaf * 1, target), leaf, create_graph=True)
+    x = leaf * 1
+    loss = F.cross_entropy(x, target)
+    x.mul_(3)
+    (got,) = cr.autograd.grad(loss, leaf, create_graph=True)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12)
+    x = leaf * 1
+    loss = F.cross_entropy(x, target)
+    with cr.no_grad():
+        x.mul_(3)
+    with pytest.raises(RuntimeError, match=r"CrossEntropy: its input of shape \(1, 3\) was modified"):
+        cr.autograd.grad(loss, leaf, create_graph=True)
+
+
+def test_a_released_node_drops_what_its_remake_held():
+    import chainrule.nn.functional as F
+
+    x = cr.randn(4, 3, requires_grad=True)
+    loss = F.cross_entropy(x * 2, cr.tensor([0, 1, 2, 0]))
+    node = loss.grad_fn
+    assert node.remake is not None
+    loss.backward()
+    assert node.remake is None and node.arrays is None
+
+
+def test_augmented_item_assignment_writes_into_the_tensor_and_differentiates():
+    """``z[i] op= v`` is Python's z.__setitem__(i, z[i].__iop__(v)): the one-element index is a
+    view, so the change reaches z, and the gradient is the out-of-place one's."""
+    y = cr.tensor([1.0, 2.0, 3.0])
+    first = y[0]
+    y[0] *= 3
+    assert y.tolist() == [3.0, 2.0, 3.0] and first.item() == 3.0
+    x = cr.tensor([1.0, 2.0, 3.0], dtype=cr.float64, requires_grad=True)
+    z = x * 1
+    z[1] *= 5
+    z[0:2] += x[1:]
+    (z * z).sum().backward()
+    # z = [x0 + x1, 5 x1 + x2, x2]
+    x0, x1, x2 = 1.0, 2.0, 3.0
+    expected = [2 * (x0 + x1), 2 * (x0 + x1) + 10 * (5 * x1 + x2), 2 * (5 * x1 + x2) + 2 * x2]
+    np.testing.assert_allclose(x.grad.numpy(), expected)

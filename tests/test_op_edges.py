@@ -176,3 +176,16 @@ def test_reductions_of_nothing_give_pytorchs_values_without_a_warning():
         assert np.isnan(cr.zeros(0).var().item())
         assert cr.zeros(0).logsumexp(0).item() == -inf
         np.testing.assert_array_equal(cr.zeros(0, 2).mean(0)._data, [nan, nan])
+
+
+def test_the_two_norm_of_a_zero_vector_has_a_zero_gradient_as_in_pytorch():
+    x = cr.zeros(2, 3, dtype=cr.float64, requires_grad=True)
+    y = cr.norm(x, dim=1)
+    assert y.tolist() == [0.0, 0.0]
+    (g,) = cr.autograd.grad(y.sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), 0.0)
+    (gg,) = cr.autograd.grad(g.sum(), x, allow_unused=True, materialize_grads=True)
+    assert np.isfinite(gg.numpy()).all()
+    w = cr.tensor([[3.0, 4.0]], requires_grad=True)
+    w.norm().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [[0.6, 0.8]])

@@ -282,7 +282,7 @@ def _propagate(roots, root_grads, retain_graph, create_graph, capture):
                     "differentiated again"
                 )
             if node.remake is not None:
-                saved = node.remake(*parents)
+                saved = node.remake(*(parents if node.stamp == inplace_ops else _values_used(parents, node)))
             else:
                 saved = [tensor if s is OUTPUT else s for s in node.saved]
             parent_grads = vjp(g, *saved)
@@ -291,6 +291,8 @@ def _propagate(roots, root_grads, retain_graph, create_graph, capture):
         if not retain_graph:
             node.vjp = node.saved = node.arrays = None
             node.parents = ()
+            if node.remake is not None:  # it may hold the intermediates' arrays (cross-entropy's)
+                del node.remake
         stamp = node.stamp
         for parent, pg in zip(parents, parent_grads):
             if pg is None or not parent.requires_grad:
@@ -345,6 +347,30 @@ def _value_used(parent, node):
         parent = fn.previous
         fn = parent.grad_fn
     return parent
+
+
+def _values_used(parents, node):
+    """The parents as ``node`` saw them, for its ``remake`` (which rebuilds its intermediates from
+    them under create_graph): a parent modified in place since by a recorded op gives the value it
+    held before; one modified by an op that was not recorded (under no_grad) is refused, since the
+    intermediates rebuilt from it would be silently wrong."""
+    values = []
+    for parent in parents:
+        fn = parent.grad_fn
+        if fn is not None and fn.stamp != node.stamp:
+            used = _value_used(parent, node)
+            if used is not parent:
+                values.append(used)  # (a copy taken before the change)
+                continue
+        version = parent._version
+        if version is not None and version[1] > node.stamp:
+            raise RuntimeError(
+                f"backward of {node.name}: its input of shape {tuple(parent._data.shape)} was modified by "
+                f"an in-place operation after {node.name} used it, so its second derivative cannot be "
+                "computed from it. Compute that tensor out of place, or clone it first"
+            )
+        values.append(parent)
+    return values
 
 
 def _check_versions(node, output):

@@ -36,6 +36,10 @@ def getitem(x, index) -> Tensor:
     d = x._data
     try:
         out = d[parts]
+        if type(out) is not xp.ndarray and not any(p is Ellipsis for p in parts):
+            # one element: NumPy gives a scalar copy; a 0-d view keeps x[0] *= 3 writing into x
+            parts += (Ellipsis,)
+            out = d[parts]
     except IndexError as err:
         raise IndexError(f"index: {err} (tensor of shape {d.shape})") from None
     if needs_graph(x):

@@ -18,7 +18,7 @@ from chainrule._backend import xp
 from chainrule._tensor import Tensor
 from chainrule.autograd.mode import no_grad, state
 from chainrule.ops import arithmetic
-from chainrule.ops.indexing import index_put
+from chainrule.ops.indexing import _parts, index_put
 from chainrule.ops.operands import constant
 from chainrule.ops.shape import cast
 from chainrule.ops.unary import clip
@@ -269,4 +269,19 @@ def setitem(self, index, value) -> None:
     """``self[index] = value`` (value a number, array or tensor, broadcast to the selection)."""
     if not isinstance(value, Tensor):
         value = constant(np.asarray(value))
+    elif value._version is not None and value._version is self._version and _is_region(self, index, value):
+        return  # ``x[i] *= 2``: Python's x[i].__imul__(2) already wrote through the view; this is x[i] = x[i]
     modify(self, lambda old, v: index_put(old, index, v), "__setitem__", value)
+
+
+def _is_region(tensor, index, view):
+    """Whether ``view`` is exactly ``tensor[index]``'s memory (same start, shape and strides)."""
+    try:
+        region = tensor._data[_parts(index)]
+    except IndexError:
+        return False
+    if type(region) is not xp.ndarray:
+        region = tensor._data[(*_parts(index), Ellipsis)]
+    data = view._data
+    return (region.shape == data.shape and region.strides == data.strides
+            and region.__array_interface__["data"][0] == data.__array_interface__["data"][0])

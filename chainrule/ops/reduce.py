@@ -5,6 +5,7 @@ Each takes PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims``.
 """
 
 import builtins
+import math
 from collections import namedtuple
 
 from chainrule._arguments import number_arg
@@ -280,6 +281,44 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor
 def _logsumexp_vjp(g, x, out, kept_shape):
     # the gradient is softmax(x): exp(x - logsumexp(x))
     return (g.reshape(kept_shape) * either.exp(x - out.reshape(kept_shape)),)
+
+
+def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """The vector p-norm over ``dim`` (all elements when None): ``(sum |x|^p)^(1/p)``; p = 2 or
+    "fro" (the default), 1, inf, -inf, 0 (the count of non-zeros, no gradient) or any other
+    number. The 2-norm has its own rule, giving 0 at the zero vector as PyTorch's does (the
+    square root of a sum would give nan there); the others are composed from ops."""
+    if p in ("fro", None):
+        p = 2
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise ValueError(f"norm: p must be a number or 'fro', got {p!r}")
+    axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "norm")
+    d = x._data
+    if d.dtype.kind != "f":
+        raise TypeError(f"norm: expected a floating tensor, got dtype {d.dtype}")
+    if p == 2:
+        kept = xp.sqrt((d * d).sum(axis=axes, keepdims=True))
+        out = xp.asarray(kept if keep else kept.reshape([n for i, n in enumerate(d.shape) if i not in axes]))
+        if needs_graph(x):
+            return record("Norm", out, (x,), _norm_vjp, (x, OUTPUT, kept_shape, kept == 0))
+        return wrap(out)
+    size = (x.abs() if p != 0 else (x != 0).to(d.dtype))
+    reduce_dims = axes if axes else None
+    if p == math.inf:
+        return amax(size, dim=reduce_dims, keepdim=keep)
+    if p == -math.inf:
+        return amin(size, dim=reduce_dims, keepdim=keep)
+    if p == 0:
+        return sum(size, dim=reduce_dims, keepdim=keep).detach()
+    if p == 1:
+        return sum(size, dim=reduce_dims, keepdim=keep)
+    return sum(size**p, dim=reduce_dims, keepdim=keep) ** (1 / p)
+
+
+def _norm_vjp(g, x, out, kept_shape, zero):
+    # x / |x|, and 0 at the zero vector: the divisor is 1 there, so no inf reaches where's other side
+    safe = either.where(zero, 1, out.reshape(kept_shape))
+    return (either.where(zero, 0, g.reshape(kept_shape) * x / safe),)
 
 
 def _arg(x, dim, keepdim, pick, op):

@@ -16,6 +16,7 @@ import numpy as np
 from chainrule import random
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
+from chainrule.autograd.engine import needs_graph
 from chainrule.autograd.mode import no_grad, state
 from chainrule.ops import arithmetic
 from chainrule.ops.indexing import _parts, index_put
@@ -28,9 +29,7 @@ def modify(target, op, name, *operands):
     """``target <- op(target, *operands)`` in place; returns target."""
     if not isinstance(target, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(target).__name__}")
-    recording = state.grad_enabled and (
-        target.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in operands)
-    )
+    recording = needs_graph(target, *(o for o in operands if isinstance(o, Tensor)))
     if not recording:  # nothing requires grad, or grad mode is off: the op records nothing either
         result = op(target, *operands)
         _write(target, result._data, name)
@@ -172,7 +171,7 @@ def _updated(target, other, ufunc):
     exactly the out-of-place op's values, so one NumPy ufunc writes them into the tensor's memory.
     None where the general path is needed (it also explains what does not fit)."""
     d = target._data
-    if d.dtype.kind != "f" or (state.grad_enabled and (target.requires_grad or getattr(other, "requires_grad", False))):
+    if d.dtype.kind != "f" or needs_graph(target, other if isinstance(other, Tensor) else None):
         return None
     if isinstance(other, Tensor):
         if other._data.dtype != d.dtype:

@@ -626,7 +626,9 @@ def read_config(run_dir) -> tuple:
     if extra["input_shape"] != sample_shape(config, math.prod(extra["input_shape"])):
         raise ValueError(f"{path}: field 'input_shape' {list(extra['input_shape'])} does not fit a {config.model} "
                          f"on {config.data}")
-    if extra["classes"] is not None and len(extra["classes"]) != extra["n_outputs"]:
+    # (an autoencoder's outputs are its features: the data set's class names do not count them)
+    classes = extra["classes"] if expected_task == "classification" else None
+    if classes is not None and len(classes) != extra["n_outputs"]:
         raise ValueError(f"{path}: field 'classes' names {len(extra['classes'])} classes, but 'n_outputs' is "
                          f"{extra['n_outputs']}")
     size = parameter_estimate(config, extra["input_shape"], extra["n_outputs"])

@@ -90,3 +90,9 @@ def test_architecture_search(tmp_path):
         rows = list(csv.DictReader(f))
     accuracies = [float(r["val_accuracy"]) for r in rows]
     assert len(rows) == 2 and accuracies == sorted(accuracies, reverse=True)
+
+
+def test_pinn(tmp_path):
+    out = run_example("pinn.py", tmp_path)
+    assert number_after("max error against the exact solution sin(pi x):", out) < 1e-2
+    assert_png(tmp_path / "pinn.png")

@@ -365,3 +365,15 @@ def test_a_per_batch_schedule_is_planned_over_the_steps_fit_takes(tmp_path, monk
         runs.train(config, verbose=0)
     train_rows = len(runs.prepare_data(config).train[0])
     assert planned == [-(-train_rows // (16 * world))]
+
+
+def test_an_autoencoder_run_on_a_labelled_data_set_reads_back_and_evaluates(tmp_path, capsys):
+    """The digits' ten class names stay in the run's config, but an autoencoder's outputs are its
+    64 features: reading the run back must not compare the two."""
+    run = tmp_path / "run"
+    assert train("--data", "digits", "--model", "autoencoder", "--hidden", "16,4", "--epochs", 1, "--quiet",
+                 "--run-dir", run) == 0
+    config, extra = read_config(run)
+    assert config.model == "autoencoder" and extra["task"] == "reconstruction" and extra["n_outputs"] == 64
+    assert cli.main(["evaluate", str(run)]) == 0
+    assert "mse" in capsys.readouterr().out

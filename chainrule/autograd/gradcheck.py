@@ -13,7 +13,7 @@ class GradcheckError(RuntimeError):
     """Raised by gradcheck when an analytic gradient disagrees with the numerical one."""
 
 
-def _outputs(result, where="gradcheck"):
+def _outputs(result, where):
     outputs = (result,) if isinstance(result, Tensor) else tuple(result)
     if not all(isinstance(o, Tensor) for o in outputs):
         raise TypeError(f"{where}: fn must return a Tensor or a sequence of Tensors")
@@ -42,28 +42,32 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     return _gradcheck(fn, inputs, eps, atol, rtol, raise_exception, seed, "gradcheck")
 
 
+def _float64_inputs(inputs, where) -> list:
+    """The inputs as a list of tensors, at least one requiring grad: float64 ones as they are (they
+    are perturbed in place and restored, so a module's own parameters can be checked), other
+    floating ones as float64 copies."""
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not all(isinstance(x, Tensor) for x in inputs):
+        raise TypeError(f"{where}: inputs must be a Tensor or a sequence of Tensors")
+    if not any(x.requires_grad for x in inputs):
+        raise ValueError(f"{where}: no input has requires_grad=True, so there is nothing to check")
+    return [
+        Tensor(x._data.astype(np.float64), requires_grad=x.requires_grad)
+        if x._data.dtype.kind == "f" and x._data.dtype != np.float64 else x
+        for x in inputs
+    ]
+
+
 def _gradcheck(fn, inputs, eps, atol, rtol, raise_exception, seed, where):
     if not callable(fn):
         raise TypeError(f"{where}: fn must be callable, got {type(fn).__name__}")
     eps = number_arg(eps, "eps", where, 0, low_open=True)
     atol, rtol = number_arg(atol, "atol", where, 0), number_arg(rtol, "rtol", where, 0)
-    single = isinstance(inputs, Tensor)
-    inputs = (inputs,) if single else tuple(inputs)
-    if not all(isinstance(x, Tensor) for x in inputs):
-        raise TypeError(f"{where}: inputs must be a Tensor or a sequence of Tensors")
-    checked = [i for i, x in enumerate(inputs) if x.requires_grad]
-    if not checked:
-        raise ValueError(f"{where}: no input has requires_grad=True, so there is nothing to check")
-    if not any(inputs[i]._data.size for i in checked):
+    xs = _float64_inputs(inputs, where)
+    checked = [i for i, x in enumerate(xs) if x.requires_grad]
+    if not any(xs[i]._data.size for i in checked):
         raise ValueError(f"{where}: the inputs that require grad hold no elements, so there is nothing to check")
-    # float64 inputs are perturbed in place (and restored), so a module's own parameters can be
-    # checked; other floating inputs are checked through float64 copies.
-    xs = [
-        Tensor(x._data.astype(np.float64), requires_grad=x.requires_grad)
-        if x._data.dtype.kind == "f" and x._data.dtype != np.float64 else x
-        for x in inputs
-    ]
-    first = _outputs(fn(*xs))
+    first = _outputs(fn(*xs), where)
     used = [k for k, o in enumerate(first) if o.requires_grad]
     outputs = [first[k] for k in used]
     if not outputs:
@@ -78,7 +82,7 @@ def _gradcheck(fn, inputs, eps, atol, rtol, raise_exception, seed, where):
 
     def objective():
         with enable_grad():  # as PyTorch's: fn may differentiate inside (a gradient penalty)
-            every = _outputs(fn(*xs))
+            every = _outputs(fn(*xs), where)
         outs = [every[k] for k in used]
         return sum(float(np.sum(v * o._data)) for v, o in zip(cotangents, outs))
 
@@ -124,18 +128,9 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
     """
     if not callable(fn):
         raise TypeError(f"gradgradcheck: fn must be callable, got {type(fn).__name__}")
-    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    if not all(isinstance(x, Tensor) for x in inputs):
-        raise TypeError("gradgradcheck: inputs must be a Tensor or a sequence of Tensors")
-    xs = [
-        Tensor(x._data.astype(np.float64), requires_grad=x.requires_grad)
-        if x._data.dtype.kind == "f" and x._data.dtype != np.float64 else x
-        for x in inputs
-    ]
+    xs = _float64_inputs(inputs, "gradgradcheck")
     differentiable = [i for i, x in enumerate(xs) if x.requires_grad]
-    if not differentiable:
-        raise ValueError("gradgradcheck: no input has requires_grad=True, so there is nothing to check")
-    outputs = [o for o in _outputs(fn(*xs)) if o.requires_grad]
+    outputs = [o for o in _outputs(fn(*xs), "gradgradcheck") if o.requires_grad]
     if not outputs:
         raise ValueError("gradgradcheck: no output of fn depends on a differentiable input")
     if grad_outputs is None:
@@ -153,7 +148,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
 
     def first_derivative(*args):
         values, cotangents = args[:n], args[n:]
-        outs = [o for o in _outputs(fn(*values)) if o.requires_grad]
+        outs = [o for o in _outputs(fn(*values), "gradgradcheck") if o.requires_grad]
         grads = grad(outs, [values[i] for i in differentiable], list(cotangents),
                      create_graph=True, allow_unused=True, materialize_grads=True)
         return tuple(grads)

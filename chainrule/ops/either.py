@@ -44,10 +44,7 @@ sqrt = _dispatch(xp.sqrt, "sqrt")
 sin = _dispatch(xp.sin, "sin")
 cos = _dispatch(xp.cos, "cos")
 tanh = _dispatch(xp.tanh, "tanh")
-abs = _dispatch(xp.abs, "abs")
 maximum = _dispatch(xp.maximum, "maximum")
-minimum = _dispatch(xp.minimum, "minimum")
-matmul = _dispatch(xp.matmul, "matmul")
 
 
 def where(condition, a, b):

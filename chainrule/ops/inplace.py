@@ -275,12 +275,13 @@ def setitem(self, index, value) -> None:
 
 def _is_region(tensor, index, view):
     """Whether ``view`` is exactly ``tensor[index]``'s memory (same start, shape and strides)."""
+    parts = _parts(index)
     try:
-        region = tensor._data[_parts(index)]
+        region = tensor._data[parts]
+        if type(region) is not xp.ndarray:  # one element: its 0-d view, as getitem takes it
+            region = tensor._data[(*parts, Ellipsis)]
     except IndexError:
         return False
-    if type(region) is not xp.ndarray:
-        region = tensor._data[(*_parts(index), Ellipsis)]
     data = view._data
     return (region.shape == data.shape and region.strides == data.strides
             and region.__array_interface__["data"][0] == data.__array_interface__["data"][0])

@@ -50,6 +50,20 @@ def _check_outputs_differentiable(outputs, strict, where):
                 )
 
 
+def _vector(v, like, where, what):
+    """``v`` as a tuple of tensors shaped as ``like`` (the function's inputs or outputs, ``what``);
+    when None, ones for a single one-element tensor, as PyTorch allows."""
+    if v is not None:
+        _, v = _as_tuple(v, "v", where)
+        _validate_v(v, like, where, what)
+        return v
+    if len(like) != 1 or like[0].numel() != 1:
+        described = ("the user-provided function returns a single Tensor" if what == "output"
+                     else "the input to the user-provided function is a single Tensor")
+        raise RuntimeError(f"{where}: v can only be None if {described} with a single element")
+    return (Tensor._make(xp.ones_like(like[0]._data), False, None),)
+
+
 def _validate_v(v, expected, where, what):
     if len(v) != len(expected):
         raise RuntimeError(f"{where}: v is a tuple of invalid length: should be {len(expected)} but got {len(v)}")
@@ -100,16 +114,7 @@ def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         inputs = _differentiable(inputs, create_graph)
         is_outputs_tuple, outputs = _as_tuple(func(*inputs), "the outputs of the user-provided function", "vjp")
         _check_outputs_differentiable(outputs, strict, "vjp")
-        if v is None:
-            if len(outputs) != 1 or outputs[0].numel() != 1:
-                raise RuntimeError(
-                    "vjp: v can only be None if the user-provided function returns a single Tensor with "
-                    "a single element"
-                )
-            v = (Tensor._make(xp.ones_like(outputs[0]._data), False, None),)
-        else:
-            _, v = _as_tuple(v, "v", "vjp")
-            _validate_v(v, outputs, "vjp", "output")
+        v = _vector(v, outputs, "vjp", "output")
         grads = _grads(outputs, inputs, v, create_graph, retain_graph=create_graph)
         result = _zeros_for_unused(grads, inputs, strict, "vjp", _OUTPUT_INDEPENDENT)
     return _unpack(_detached(outputs, create_graph), is_outputs_tuple), _unpack(result, is_inputs_tuple)
@@ -130,16 +135,7 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     with enable_grad():
         _, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _differentiable(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0].numel() != 1:
-                raise RuntimeError(
-                    "jvp: v can only be None if the input to the user-provided function is a single "
-                    "Tensor with a single element"
-                )
-            v = (Tensor._make(xp.ones_like(inputs[0]._data), False, None),)
-        else:
-            _, v = _as_tuple(v, "v", "jvp")
-            _validate_v(v, inputs, "jvp", "input")
+        v = _vector(v, inputs, "jvp", "input")
         is_outputs_tuple, outputs = _as_tuple(func(*inputs), "the outputs of the user-provided function", "jvp")
         _check_outputs_differentiable(outputs, strict, "jvp")
         # u^T J as a function of u (any value: it is linear in u), then its gradient in u along v
@@ -316,16 +312,7 @@ def _hessian_product(func, inputs, v, create_graph, strict, where):
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", where)
         inputs = _differentiable(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0].numel() != 1:
-                raise RuntimeError(
-                    f"{where}: v can only be None if the input to the user-provided function is a single "
-                    "Tensor with a single element"
-                )
-            v = (Tensor._make(xp.ones_like(inputs[0]._data), False, None),)
-        else:
-            _, v = _as_tuple(v, "v", where)
-            _validate_v(v, inputs, where, "input")
+        v = _vector(v, inputs, where, "input")
         is_outputs_tuple, outputs = _as_tuple(func(*inputs), "the outputs of the user-provided function", where)
         _check_outputs_differentiable(outputs, strict, where)
         if is_outputs_tuple:

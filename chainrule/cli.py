@@ -355,8 +355,8 @@ def _gradcheck(args, parser) -> int:
 
 
 def _curvature(args, parser) -> int:
-    from chainrule.diagnostics import Curvature, plot_curvature, run_curvature
-    from chainrule.runs import check_output_path
+    from chainrule.diagnostics import Curvature, plot_curvature
+    from chainrule.runs import check_output_path, run_curvature
 
     if not args.over_training and (args.plot or args.every != 1):
         raise ValueError(f"{'--plot' if args.plot else '--every'} goes with --over-training")

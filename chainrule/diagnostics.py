@@ -543,42 +543,6 @@ class CurvatureMonitor(Callback):
             self._take(trainer, epoch)
 
 
-def run_curvature(run_dir, samples: int = 256, over_training: bool = False, every: int = 1, **options) -> list:
-    """The curvature of a finished run's loss on its first ``samples`` training samples (``chainrule
-    curvature RUN``), as records ``{"epoch": ..., **Curvature.to_dict()}``: one for the run's final
-    weights (epoch None; computed in float64), or, with ``over_training``, one before the first
-    epoch and one after every ``every``-th epoch, from a replay of the training (the same config and seed, so the same
-    numbers: the replay's final weights must equal the run's). ``lr`` is the run's; ``options`` go
-    to ``curvature``."""
-    import tempfile
-
-    from chainrule import runs
-
-    samples = int_arg(samples, "samples", "run_curvature", minimum=1)
-    config, extra, model, _ = runs.load_run(run_dir)
-    data = runs.prepare_data(config)
-    runs._check_same_data(run_dir, extra, data)
-    batch = tuple(part[:samples] for part in data.train)
-    loss_fn = runs.build_loss(config, extra["task"])
-    options = {"lr": config.learning_rate, **options}
-    if not over_training:
-        report = curvature(model.double(), loss_fn, batch, **options)
-        return [{"epoch": None, **report.to_dict()}]  # epoch None: the final weights
-    if config.restarts > 1:
-        raise ValueError(f"--over-training replays one training; {run_dir} kept the best of {config.restarts} "
-                         "restarts")
-    monitor = CurvatureMonitor(loss_fn, batch, every=every, **options)
-    with tempfile.TemporaryDirectory() as replay_dir:
-        replay = dataclasses.replace(config, run_dir=replay_dir)
-        runs.train(replay, verbose=0, callbacks=[monitor])
-        replay_model = runs.load_run(replay_dir)[2]
-    for (name, saved), (_, again) in zip(model.state_dict().items(), replay_model.state_dict().items()):
-        if not np.array_equal(saved, again):
-            raise RuntimeError(f"the replay of {run_dir} ended with other weights than the run ({name} differs): "
-                               "the run was trained by another version of chainrule, or on other data")
-    return monitor.records
-
-
 # -- plots ------------------------------------------------------------------------------------------
 def new_figure(width: float, height: float):
     """A matplotlib Figure drawn by the Agg canvas: no pyplot, so no global backend is changed."""
@@ -689,7 +653,7 @@ def plot_gradient_flow(history, path) -> Path:
 def plot_curvature(records, path) -> Path:
     """Save the loss Hessian's largest and smallest eigenvalues over training to ``path``, from
     records ``{"epoch": ..., "largest": ..., "smallest": ..., "verdict": ..., "sharp_above": ...}``
-    (``CurvatureMonitor.records``, ``run_curvature(..., over_training=True)``); points judged a
+    (``CurvatureMonitor.records``, ``runs.run_curvature(..., over_training=True)``); points judged a
     saddle are ringed. The scale is linear near 0 and logarithmic beyond, as eigenvalues take both signs."""
     records = [r for r in records if r.get("epoch") is not None]
     if not records:

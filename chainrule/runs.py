@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule import distributed, nn, optim, random, serialization
+from chainrule._arguments import int_arg
 from chainrule.data import DATASETS, StandardScaler, load_dataset, split
 from chainrule.models import ACTIVATIONS, INITS, SequenceClassifier, autoencoder, cnn, mlp
 from chainrule.optim import lr_scheduler
@@ -703,6 +704,42 @@ def evaluate_run(run_dir) -> dict:
     trainer = Trainer(model, build_loss(config, extra["task"]), build_optimizer(config, model),
                       batch_size=config.batch_size, metrics=metrics_for(extra["task"]), verbose=0)
     return trainer.evaluate(data.test, prefix="test_")
+
+
+def run_curvature(run_dir, samples: int = 256, over_training: bool = False, every: int = 1, **options) -> list:
+    """The curvature of a finished run's loss on its first ``samples`` training samples (``chainrule
+    curvature RUN``), as records ``{"epoch": ..., **Curvature.to_dict()}``: one for the run's final
+    weights (epoch None; computed in float64), or, with ``over_training``, one before the first
+    epoch and one after every ``every``-th epoch, from a replay of the training (the same config and seed, so the same
+    numbers: the replay's final weights must equal the run's). ``lr`` is the run's; ``options`` go
+    to ``curvature``."""
+    import tempfile
+
+    from chainrule.diagnostics import CurvatureMonitor, curvature
+
+    samples = int_arg(samples, "samples", "run_curvature", minimum=1)
+    config, extra, model, _ = load_run(run_dir)
+    data = prepare_data(config)
+    _check_same_data(run_dir, extra, data)
+    batch = tuple(part[:samples] for part in data.train)
+    loss_fn = build_loss(config, extra["task"])
+    options = {"lr": config.learning_rate, **options}
+    if not over_training:
+        report = curvature(model.double(), loss_fn, batch, **options)
+        return [{"epoch": None, **report.to_dict()}]  # epoch None: the final weights
+    if config.restarts > 1:
+        raise ValueError(f"--over-training replays one training; {run_dir} kept the best of {config.restarts} "
+                         "restarts")
+    monitor = CurvatureMonitor(loss_fn, batch, every=every, **options)
+    with tempfile.TemporaryDirectory() as replay_dir:
+        replay = dataclasses.replace(config, run_dir=replay_dir)
+        train(replay, verbose=0, callbacks=[monitor])
+        replay_model = load_run(replay_dir)[2]
+    for (name, saved), (_, again) in zip(model.state_dict().items(), replay_model.state_dict().items()):
+        if not np.array_equal(saved, again):
+            raise RuntimeError(f"the replay of {run_dir} ended with other weights than the run ({name} differs): "
+                               "the run was trained by another version of chainrule, or on other data")
+    return monitor.records
 
 
 def predict_run(run_dir, inputs: np.ndarray) -> tuple:

@@ -32,17 +32,20 @@ def product(a, b):
         if a.shape[-1] == 1:
             return _matmul_2d(a.reshape(-1, 1), b).reshape(*a.shape[:-1], b.shape[1])
         return a @ b
-    if a.shape[0] >= b.shape[1] or a.shape[1] == 1 or a.shape[0] * b.shape[1] < 4096:
-        return _matmul_2d(a, b)  # (small products: the orientation gains nothing, the views cost)
-    return (b.T @ a.T).T
+    return _matmul_2d(a, b)
 
 
 def _matmul_2d(a, b):
-    """a @ b for 2-D arrays; large outer products through ``_outer_product`` (small ones cost
-    less as they are than the padding does)."""
-    if a.shape[1] == 1 and a.shape[0] * b.shape[1] >= 4096:
+    """a @ b for 2-D arrays in the orientation OpenBLAS runs fastest (see ``product``); large
+    outer products through ``_outer_product`` (small ones cost less as they are than the padding
+    does)."""
+    if a.shape[0] * b.shape[1] < 4096:
+        return a @ b  # (small products: the orientation gains nothing, the views cost)
+    if a.shape[1] == 1:
         return _outer_product(a, b)
-    return a @ b
+    if a.shape[0] >= b.shape[1]:
+        return a @ b
+    return (b.T @ a.T).T
 
 
 def _outer_product(a, b):

@@ -345,8 +345,12 @@ def test_a_successful_write_removes_temporaries_of_dead_writers_only(tmp_path):
     import os
     import time
 
+    import subprocess
+    import sys
+
     path = tmp_path / "ckpt.safetensors"
-    dead, live = _dead_pid(), os.getppid()
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # alive for sure
+    dead, live = _dead_pid(), writer.pid
     stale = tmp_path / f".ckpt.safetensors.{dead}.tmp"
     busy = tmp_path / f".ckpt.safetensors.{live}.tmp"  # a live process may be writing it right now
     abandoned = tmp_path / ".ckpt.safetensors.1.tmp"  # PID 1 is always alive
@@ -356,7 +360,11 @@ def test_a_successful_write_removes_temporaries_of_dead_writers_only(tmp_path):
         p.write_bytes(b"partial")
     hours_ago = time.time() - 7200
     os.utime(abandoned, (hours_ago, hours_ago))  # so old that its PID, if alive, was reused
-    write_atomic(path, b"complete")
+    try:
+        write_atomic(path, b"complete")
+    finally:
+        writer.kill()
+        writer.wait()
     assert path.read_bytes() == b"complete"
     assert not stale.exists() and not abandoned.exists()
     assert busy.exists() and all(p.exists() for p in others)

@@ -343,10 +343,9 @@ def _dead_pid():
 
 def test_a_successful_write_removes_temporaries_of_dead_writers_only(tmp_path):
     import os
-    import time
-
     import subprocess
     import sys
+    import time
 
     path = tmp_path / "ckpt.safetensors"
     writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # alive for sure

@@ -3,9 +3,20 @@ engine small enough to read. The public surface only: everything here is re-expo
 
 import numpy as _np
 
-from chainrule import autograd, nn, optim
-from chainrule._backend import get_default_dtype, set_default_dtype
-from chainrule._tensor import Tensor
+from chainrule import accelerator, autograd, backends, cuda, nn, optim
+from chainrule._backend import device, get_default_dtype, set_default_dtype
+from chainrule._tensor import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    Tensor,
+)
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.creation import (
     arange,
@@ -37,6 +48,15 @@ int32 = _np.dtype(_np.int32)
 int64 = _np.dtype(_np.int64)
 uint8 = _np.dtype(_np.uint8)
 bool = _np.dtype(_np.bool_)
+# PyTorch's other dtype names (bfloat16 is left out: NumPy has no such dtype)
+int8 = _np.dtype(_np.int8)
+int16 = _np.dtype(_np.int16)
+half = float16
+float = float32  # noqa: A001  (PyTorch's names; they shadow the builtins only inside this module)
+double = float64
+short = int16
+int = int32  # noqa: A001
+long = int64
 
 __version__ = "0.1.0"
 
@@ -60,11 +80,14 @@ def __getattr__(name):
 
 __all__ = [
     # namespaces
-    "autograd", "diagnostics", "explain", "nn", "optim", "train",  # noqa: F405  (the last three load lazily)
+    "accelerator", "autograd", "backends", "cuda", "diagnostics", "explain", "nn", "optim", "train",  # noqa: F405  (the last three load lazily)
     # the tensor, its creation and dtypes
     "Tensor", "arange", "empty", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
     "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros", "zeros_like",
     "bool", "float16", "float32", "float64", "int32", "int64", "uint8",
+    "double", "float", "half", "int", "int8", "int16", "long", "short",
+    "device", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
+    "LongTensor", "ShortTensor",
     "get_default_dtype", "set_default_dtype",
     # modes, randomness, files
     "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",

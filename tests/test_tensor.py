@@ -259,7 +259,8 @@ def test_stack_of_zero_dimensional_tensors_and_promoting_cat_work_as_in_pytorch(
     (lambda x: x.sum(dim=1.0), TypeError, r"sum: dim must be an int or a tuple of ints, got float 1\.0"),
     (lambda x: cr.argmax(x, dim=2.0), TypeError, r"argmax: dim must be an int or a tuple of ints, got float"),
     (lambda x: x.var(correction="a"), TypeError, r"var: correction must be a finite number >= 0, got 'a' \(str\)"),
-    (lambda x: x.to("flaot"), TypeError, r"to: dtype must be a dtype such as float32, int64 or bool, got 'flaot'"),
+    (lambda x: x.to(dtype="flaot"), TypeError, r"to: dtype must be a dtype such as float32, int64 or bool, got 'flaot'"),
+    (lambda x: x.to("flaot"), TypeError, r"to: expected a device such as 'cpu' or a dtype such as float32, got 'flaot'"),
 ])  # fmt: skip
 def test_bad_op_arguments_name_the_op_and_the_argument(make, error, message):
     with pytest.raises(error, match=message):

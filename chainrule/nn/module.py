@@ -19,7 +19,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad: bool = True):
         array = np.empty(0, dtype=np.float32) if data is None else _as_array(data)
         _check_requires_grad(array, requires_grad)
-        Tensor.__init__(self, array, requires_grad)
+        Tensor.__init__(self, array, requires_grad=requires_grad, dtype=array.dtype)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

@@ -34,9 +34,9 @@ class _BatchNorm(Module):
         else:
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype)))
-            self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype)))
-            self.register_buffer("num_batches_tracked", Tensor(xp.zeros((), dtype=xp.int64)))
+            self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype), dtype=dtype))
+            self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype), dtype=dtype))
+            self.register_buffer("num_batches_tracked", Tensor(xp.zeros((), dtype=xp.int64), dtype=xp.int64))
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)

@@ -16,30 +16,40 @@ from chainrule._tensor import (
     LongTensor,
     ShortTensor,
     Tensor,
+    is_floating_point,
+    is_tensor,
+    numel,
 )
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.creation import (
     arange,
+    as_tensor,
+    bernoulli,
     empty,
+    empty_like,
     eye,
     from_numpy,
     full,
     full_like,
     linspace,
+    multinomial,
+    normal,
     ones,
     ones_like,
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
 )
 from chainrule.ops import *  # noqa: F403  (the op functions are the public API, as torch.*)
 from chainrule.ops import __all__ as _op_names
-from chainrule.random import get_rng_state, manual_seed, set_rng_state
+from chainrule.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 
 float16 = _np.dtype(_np.float16)
 float32 = _np.dtype(_np.float32)
@@ -84,6 +94,8 @@ __all__ = [
     # the tensor, its creation and dtypes
     "Tensor", "arange", "empty", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
     "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros", "zeros_like",
+    "as_tensor", "bernoulli", "empty_like", "multinomial", "normal", "randint_like", "randperm",
+    "is_floating_point", "is_tensor", "numel",
     "bool", "float16", "float32", "float64", "int32", "int64", "uint8",
     "double", "float", "half", "int", "int8", "int16", "long", "short",
     "device", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
@@ -91,6 +103,7 @@ __all__ = [
     "get_default_dtype", "set_default_dtype",
     # modes, randomness, files
     "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
+    "initial_seed", "seed",
     "load", "save",  # noqa: F405  (loaded lazily)
     # the ops (chainrule.ops)
     *_op_names,

@@ -479,6 +479,28 @@ class Tensor:
         return self._cast(np.bool_)
 
 
+# -- facts about tensors, as functions (PyTorch's torch.is_tensor, torch.numel, ...) ------------
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a chainrule Tensor (Parameters included)."""
+    return isinstance(obj, Tensor)
+
+
+def _tensor_arg(t, op):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
+    return t
+
+
+def is_floating_point(input) -> bool:
+    """Whether ``input``'s dtype is a floating one (float16, float32, float64)."""
+    return _tensor_arg(input, "is_floating_point").is_floating_point()
+
+
+def numel(input) -> int:
+    """The number of elements of ``input``."""
+    return _tensor_arg(input, "numel")._data.size
+
+
 # -- conversions shared by Tensor.to and Module.to ----------------------------------------------
 _TO_KEYWORDS = ("device", "dtype", "non_blocking", "copy", "memory_format")
 

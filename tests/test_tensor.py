@@ -209,7 +209,7 @@ BAD_CREATION_ARGUMENTS = [
                                                       r"got 'flaot32'"),
     (lambda: cr.tensor([1.0], dtype="U8"), TypeError, r"tensor: dtype must be a dtype such as float32"),
     (lambda: cr.randn(2, dtype="int64"), TypeError, r"randn: dtype must be a floating dtype"),
-    (lambda: cr.rand(2, dtype=cr.float16), TypeError, r"rand: dtype must be float32 or float64, got float16"),
+    (lambda: cr.rand(2, device="cuda"), RuntimeError, r"rand: device 'cuda' is not available: chainrule runs on the CPU"),
     (lambda: cr.eye(-1), ValueError, r"eye: n must be an integer >= 0, got -1"),
     (lambda: cr.eye(2, 1.5), TypeError, r"eye: m must be an integer >= 0, got 1\.5 \(float\)"),
     (lambda: cr.arange(0, 5, -1), ValueError, r"arange: the step -1 does not lead from start=0 to end=5"),

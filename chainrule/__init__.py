@@ -62,10 +62,10 @@ bool = _np.dtype(_np.bool_)
 int8 = _np.dtype(_np.int8)
 int16 = _np.dtype(_np.int16)
 half = float16
-float = float32  # noqa: A001  (PyTorch's names; they shadow the builtins only inside this module)
+float = float32  # PyTorch's names; they shadow the builtins only inside this module)
 double = float64
 short = int16
-int = int32  # noqa: A001
+int = int32
 long = int64
 
 __version__ = "0.1.0"

@@ -118,7 +118,7 @@ class device:
     ('cpu', True)
     """
 
-    __slots__ = ("_type", "_index")
+    __slots__ = ("_index", "_type")
 
     def __init__(self, type, index=None):
         if isinstance(type, device):
@@ -133,7 +133,9 @@ class device:
                 "(chainrule runs on the CPU with NumPy); use device('cpu')"
             )
         if not isinstance(type, str):
-            raise TypeError(f"device: expected a string such as 'cpu' or 'cuda:0', got {type!r} ({type.__class__.__name__})")
+            raise TypeError(
+                f"device: expected a string such as 'cpu' or 'cuda:0', got {type!r} ({type.__class__.__name__})"
+            )
         if not type:
             raise RuntimeError("Device string must not be empty")
         name, colon, number = type.partition(":")
@@ -194,7 +196,7 @@ def as_device(where, op: str) -> device:
     >>> as_device("cuda", "zeros")
     Traceback (most recent call last):
     ...
-    RuntimeError: zeros: device 'cuda' is not available: chainrule runs on the CPU (NumPy arrays); use device='cpu' (chainrule.cuda.is_available() is False)
+    RuntimeError: zeros: device 'cuda' is not available: chainrule runs on the CPU (NumPy arrays); ...
     """
     if where is None or where is cpu:
         return cpu

@@ -143,7 +143,8 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
                 f"gradgradcheck: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs "
                 "that require grad"
             )
-    vs = [Tensor(np.array(getattr(v, "_data", v), dtype=np.float64), requires_grad=True, dtype=np.float64) for v in grad_outputs]
+    vs = [Tensor(np.array(getattr(v, "_data", v), dtype=np.float64), requires_grad=True, dtype=np.float64)
+          for v in grad_outputs]
     n = len(xs)
 
     def first_derivative(*args):

@@ -535,7 +535,7 @@ def test_module_refuses_cuda_and_integer_dtypes():
     for call in (lambda: net.to("cuda"), lambda: net.cuda(), lambda: net.to("cuda:0", cr.float64)):
         with pytest.raises(RuntimeError, match=CUDA_ERROR):
             call()
-    with pytest.raises(TypeError, match=r"nn\.Module\.to only accepts floating point dtypes, but got desired dtype=int64"):
+    with pytest.raises(TypeError, match=r"nn\.Module\.to only accepts floating point dtypes, but got .*=int64"):
         net.to(cr.int64)
     assert net[0].weight.dtype == np.float32  # nothing changed
 

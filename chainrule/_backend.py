@@ -211,3 +211,9 @@ def as_device(where, op: str) -> device:
             f"(chainrule.{'cuda' if where.type == 'cuda' else 'accelerator'}.is_available() is False)"
         )
     return where
+
+
+def as_cuda_device(index, op: str) -> device:
+    """The argument of ``.cuda(device)`` (None, an index, 'cuda:1' or a device) as a CUDA device,
+    checked like every other: a RuntimeError here, where no CUDA device is available."""
+    return as_device("cuda" if index is None else index if isinstance(index, str | device) else f"cuda:{index}", op)

@@ -327,8 +327,7 @@ class Tensor:
 
     def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
         """Not available: chainrule runs on the CPU (a RuntimeError saying so)."""
-        _backend.as_device("cuda" if device is None else device if isinstance(device, (str, _backend.device))
-                           else f"cuda:{device}", "cuda")
+        _backend.as_cuda_device(device, "cuda")
         return self
 
     @property

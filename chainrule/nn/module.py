@@ -242,8 +242,7 @@ class Module:
 
     def cuda(self, device=None) -> "Module":
         """Not available: chainrule runs on the CPU (a RuntimeError saying so)."""
-        _backend.as_device("cuda" if device is None else device if isinstance(device, (str, _backend.device))
-                           else f"cuda:{device}", "nn.Module.cuda")
+        _backend.as_cuda_device(device, "nn.Module.cuda")
         return self
 
     def type(self, dst_type) -> "Module":

@@ -4,7 +4,7 @@ engine small enough to read. The public surface only: everything here is re-expo
 import numpy as _np
 
 from chainrule import accelerator, autograd, backends, cuda, nn, optim
-from chainrule._backend import device, get_default_dtype, set_default_dtype
+from chainrule._backend import device, get_default_device, get_default_dtype, set_default_device, set_default_dtype
 from chainrule._tensor import (
     BoolTensor,
     ByteTensor,
@@ -101,6 +101,7 @@ __all__ = [
     "device", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
     "LongTensor", "ShortTensor",
     "get_default_dtype", "set_default_dtype",
+    "get_default_device", "set_default_device",
     # modes, randomness, files
     "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
     "initial_seed", "seed",

@@ -217,3 +217,14 @@ def as_cuda_device(index, op: str) -> device:
     """The argument of ``.cuda(device)`` (None, an index, 'cuda:1' or a device) as a CUDA device,
     checked like every other: a RuntimeError here, where no CUDA device is available."""
     return as_device("cuda" if index is None else index if isinstance(index, str | device) else f"cuda:{index}", op)
+
+
+def get_default_device() -> device:
+    """The device new tensors are made on: always the CPU here."""
+    return cpu
+
+
+def set_default_device(where) -> None:
+    """Accept the CPU (None or 'cpu') as the default device; any other is a RuntimeError saying
+    that it is not available, as in ``as_device``."""
+    as_device(where, "set_default_device")

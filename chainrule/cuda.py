@@ -36,3 +36,7 @@ def manual_seed(seed: int) -> None:
 def manual_seed_all(seed: int) -> None:
     """Accepted and ignored, as ``manual_seed``."""
     _check_seed(seed, "manual_seed_all")
+
+
+def empty_cache() -> None:
+    """A no-op, as PyTorch's when CUDA was never initialised: there is no GPU memory to free."""

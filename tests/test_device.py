@@ -62,6 +62,15 @@ def test_availability_queries_say_no_gpu():
         True, False, False)
 
 
+def test_the_default_device_is_the_cpu():
+    assert cr.get_default_device() == cr.device("cpu")
+    cr.set_default_device("cpu")
+    cr.set_default_device(None)
+    with pytest.raises(RuntimeError, match="set_default_device: " + CUDA_ERROR):
+        cr.set_default_device("cuda")
+    assert cr.cuda.empty_cache() is None
+
+
 def test_cudnn_flags_are_settable_module_attributes():
     import chainrule.backends.cudnn as cudnn
 

@@ -3,32 +3,53 @@ engine small enough to read. The public surface only: everything here is re-expo
 
 import numpy as _np
 
-from chainrule import autograd, nn, optim
-from chainrule._backend import get_default_dtype, set_default_dtype
-from chainrule._tensor import Tensor
+from chainrule import accelerator, autograd, backends, cuda, nn, optim
+from chainrule._backend import device, get_default_device, get_default_dtype, set_default_device, set_default_dtype
+from chainrule._tensor import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    Tensor,
+    is_floating_point,
+    is_tensor,
+    numel,
+)
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.creation import (
     arange,
+    as_tensor,
+    bernoulli,
     empty,
+    empty_like,
     eye,
     from_numpy,
     full,
     full_like,
     linspace,
+    multinomial,
+    normal,
     ones,
     ones_like,
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
 )
 from chainrule.ops import *  # noqa: F403  (the op functions are the public API, as torch.*)
 from chainrule.ops import __all__ as _op_names
-from chainrule.random import get_rng_state, manual_seed, set_rng_state
+from chainrule.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 
 float16 = _np.dtype(_np.float16)
 float32 = _np.dtype(_np.float32)
@@ -37,6 +58,15 @@ int32 = _np.dtype(_np.int32)
 int64 = _np.dtype(_np.int64)
 uint8 = _np.dtype(_np.uint8)
 bool = _np.dtype(_np.bool_)
+# PyTorch's other dtype names (bfloat16 is left out: NumPy has no such dtype)
+int8 = _np.dtype(_np.int8)
+int16 = _np.dtype(_np.int16)
+half = float16
+float = float32  # PyTorch's names (they shadow the builtins only inside this module)
+double = float64
+short = int16
+int = int32
+long = int64
 
 __version__ = "0.1.0"
 
@@ -60,14 +90,21 @@ def __getattr__(name):
 
 __all__ = [
     # namespaces
-    "autograd", "diagnostics", "explain", "nn", "optim", "train",  # noqa: F405  (the last three load lazily)
+    "accelerator", "autograd", "backends", "cuda", "diagnostics", "explain", "nn", "optim", "train",  # noqa: F405  (the last three load lazily)
     # the tensor, its creation and dtypes
     "Tensor", "arange", "empty", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
     "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "tensor", "zeros", "zeros_like",
+    "as_tensor", "bernoulli", "empty_like", "multinomial", "normal", "randint_like", "randperm",
+    "is_floating_point", "is_tensor", "numel",
     "bool", "float16", "float32", "float64", "int32", "int64", "uint8",
+    "double", "float", "half", "int", "int8", "int16", "long", "short",
+    "device", "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
+    "LongTensor", "ShortTensor",
     "get_default_dtype", "set_default_dtype",
+    "get_default_device", "set_default_device",
     # modes, randomness, files
     "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
+    "initial_seed", "seed",
     "load", "save",  # noqa: F405  (loaded lazily)
     # the ops (chainrule.ops)
     *_op_names,

@@ -68,6 +68,32 @@ def _check_requires_grad(array, requires_grad):
         )
 
 
+def _constructor_array(args: tuple, dtype, op: str):
+    """The array of PyTorch's ``Tensor(*sizes)``/``Tensor(data)`` forms (and of the legacy
+    ``FloatTensor(...)``-style types): ints are sizes (zero-filled; PyTorch leaves the memory
+    uninitialised), nothing is an empty tensor, one sequence, array or tensor is data converted to
+    ``dtype`` (default: the default floating dtype; a tensor keeps its own and shares memory)."""
+    target = _backend.get_default_dtype() if dtype is None else as_dtype(dtype, op)
+    if all(isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) for n in args):
+        if any(n < 0 for n in args):
+            raise ValueError(f"{op}: sizes must be non-negative, got {tuple(int(n) for n in args)}")
+        return xp.zeros(tuple(int(n) for n in args) if args else (0,), target)
+    if len(args) != 1:
+        raise TypeError(
+            f"{op}: expected sizes (ints) or one sequence of data, got {len(args)} arguments "
+            f"({', '.join(type(a).__name__ for a in args)})"
+        )
+    data = args[0]
+    if isinstance(data, Tensor):
+        return data._data if dtype is None else data._data.astype(target, copy=False)
+    if not isinstance(data, xp.ndarray) and not hasattr(data, "__len__"):
+        raise TypeError(
+            f"{op}: data must be a sequence (got {type(data).__name__}); "
+            "make a 0-d tensor with chainrule.tensor(value)"
+        )
+    return _as_array(data, target)
+
+
 class Tensor:
     """An array with an optional gradient and a link to the op that produced it.
 
@@ -95,8 +121,11 @@ class Tensor:
     # NumPy defers its operators to ours: ndarray + Tensor calls Tensor.__radd__.
     __array_ufunc__ = None
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
-        array = _as_array(data, dtype)
+    def __init__(self, *data, requires_grad: bool = False, dtype=None, device=None):
+        # PyTorch's legacy constructor: Tensor(2, 3) is a zero-filled 2x3 float32 tensor and
+        # Tensor([1, 2]) holds [1., 2.] in the default dtype; the library also passes dtype=.
+        _backend.as_device(device, "Tensor")
+        array = _constructor_array(data, dtype, "Tensor")
         _check_requires_grad(array, requires_grad)
         self._data = array
         self._grad = None
@@ -206,6 +235,9 @@ class Tensor:
     def dim(self) -> int:
         return self._data.ndim
 
+    nelement = numel
+    ndimension = dim
+
     def __len__(self):
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -223,8 +255,8 @@ class Tensor:
             raise ValueError(f"item: only one-element tensors convert, this one has shape {self.shape}")
         return self._data.item()
 
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying array (shared, not copied; ``force`` changes nothing on the CPU)."""
         return self._data
 
     def tolist(self):
@@ -268,20 +300,89 @@ class Tensor:
 
         return clone(self)
 
-    def to(self, dtype) -> "Tensor":
-        """This tensor cast to ``dtype`` (differentiable between floating dtypes)."""
+    def to(self, *args, **kwargs) -> "Tensor":
+        """This tensor on a device and/or in a dtype, as PyTorch's forms: ``to(dtype)``,
+        ``to(device)``, ``to(device, dtype)``, ``to(other)`` (other's device and dtype), each with
+        ``non_blocking`` and ``copy`` (keywords, or positional after them). Returns self when
+        nothing changes and ``copy`` is False; a dtype change is differentiable between floating
+        dtypes. Only the CPU holds tensors here: another device is a RuntimeError.
+
+        >>> import chainrule
+        >>> x = chainrule.ones(2)
+        >>> x.to("cpu") is x, x.to(chainrule.float64).dtype
+        (True, dtype('float64'))
+        """
+        dtype, copy = _to_arguments(args, kwargs, "to")
+        out = self if dtype is None else self._cast(dtype)
+        return out.clone() if copy and out is self else out
+
+    def _cast(self, dtype) -> "Tensor":
         from chainrule.ops.shape import cast
 
         return cast(self, dtype)
 
-    def float(self) -> "Tensor":
-        return self.to(np.float32)
+    def cpu(self) -> "Tensor":
+        """This tensor in CPU memory: itself (chainrule's tensors always are)."""
+        return self
 
-    def double(self) -> "Tensor":
-        return self.to(np.float64)
+    def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
+        """Not available: chainrule runs on the CPU (a RuntimeError saying so)."""
+        _backend.as_cuda_device(device, "cuda")
+        return self
 
-    def long(self) -> "Tensor":
-        return self.to(np.int64)
+    @property
+    def device(self) -> "_backend.device":
+        """Where the data lives: ``device(type='cpu')``."""
+        return _backend.cpu
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def type(self, dtype=None, non_blocking: bool = False):
+        """With no argument, the legacy type name (``'torch.FloatTensor'``, as PyTorch gives it, so
+        scripts comparing it keep working); otherwise this tensor cast to ``dtype`` (a dtype, a
+        legacy type such as ``chainrule.LongTensor`` or its name)."""
+        if dtype is None:
+            return f"torch.{_legacy_name(self._data.dtype)}"
+        return self._cast(_legacy_dtype(dtype, "type"))
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        """This tensor cast to ``other``'s dtype."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"type_as: expected a Tensor, got {type(other).__name__}")
+        return self._cast(other._data.dtype)
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def element_size(self) -> int:
+        """Bytes per element (4 for float32)."""
+        return self._data.itemsize
+
+    def contiguous(self) -> "Tensor":
+        """Self when its memory is in row-major (C) order, else a C-ordered copy that stays in the graph."""
+        return self if self._data.flags.c_contiguous else self.clone()
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def pin_memory(self) -> "Tensor":
+        """Self: pinning memory only speeds up copies to a GPU."""
+        return self
+
+    def is_pinned(self) -> bool:
+        return False
+
+    def share_memory_(self) -> "Tensor":
+        """Self: NumPy arrays live in this process's memory; there are no worker processes to share with."""
+        return self
+
+    def __format__(self, format_spec):
+        # PyTorch's rule: a 0-d tensor formats as its number ('{:.2f}'); others only with '{}'.
+        if self._data.ndim == 0:
+            return self._data.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     # -- autograd ---------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -346,6 +447,160 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # -- casts (last in the class: their names would shadow the builtins float, int and bool in
+    # the annotations of anything defined after them) --------------------------------------
+    def float(self) -> "Tensor":
+        return self._cast(np.float32)
+
+    def double(self) -> "Tensor":
+        return self._cast(np.float64)
+
+    def half(self) -> "Tensor":
+        return self._cast(np.float16)
+
+    def long(self) -> "Tensor":
+        return self._cast(np.int64)
+
+    def int(self) -> "Tensor":
+        return self._cast(np.int32)
+
+    def short(self) -> "Tensor":
+        return self._cast(np.int16)
+
+    def char(self) -> "Tensor":
+        return self._cast(np.int8)
+
+    def byte(self) -> "Tensor":
+        return self._cast(np.uint8)
+
+    def bool(self) -> "Tensor":
+        return self._cast(np.bool_)
+
+
+# -- facts about tensors, as functions (PyTorch's torch.is_tensor, torch.numel, ...) ------------
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a chainrule Tensor (Parameters included)."""
+    return isinstance(obj, Tensor)
+
+
+def _tensor_arg(t, op):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
+    return t
+
+
+def is_floating_point(input) -> bool:
+    """Whether ``input``'s dtype is a floating one (float16, float32, float64)."""
+    return _tensor_arg(input, "is_floating_point").is_floating_point()
+
+
+def numel(input) -> int:
+    """The number of elements of ``input``."""
+    return _tensor_arg(input, "numel")._data.size
+
+
+# -- conversions shared by Tensor.to and Module.to ----------------------------------------------
+_TO_KEYWORDS = ("device", "dtype", "non_blocking", "copy", "memory_format")
+
+
+def _names_device(value) -> bool:
+    """Whether a positional argument of ``to`` names a device rather than a dtype: a device, an
+    index, or a string that is not a dtype name ('cpu', 'cuda:0', and typos such as 'cuda:x')."""
+    if isinstance(value, _backend.device):
+        return True
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, str):
+        try:
+            return np.dtype(value).kind not in "biuf"
+        except TypeError:
+            return True
+    return False
+
+
+def _to_arguments(args: tuple, kwargs: dict, op: str):
+    """``(dtype or None, copy)`` from the arguments of PyTorch's ``to`` forms (device, dtype,
+    device and dtype, another tensor; then non_blocking and copy), after checking the device."""
+    unknown = sorted(set(kwargs) - set(_TO_KEYWORDS))
+    if unknown:
+        raise TypeError(f"{op}: unexpected keyword argument(s) {unknown}; expected {', '.join(_TO_KEYWORDS)}")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    rest = list(args)
+    if rest and isinstance(rest[0], Tensor):
+        dtype = rest.pop(0)._data.dtype
+    elif rest and _names_device(rest[0]):
+        device = rest.pop(0)
+        if rest and not isinstance(rest[0], (bool, np.bool_)):
+            dtype = rest.pop(0)
+    elif rest and rest[0] is not None and not isinstance(rest[0], (bool, np.bool_)):
+        dtype = rest.pop(0)
+    flags = dict(zip(("non_blocking", "copy"), rest))
+    if len(rest) > 2 or any(name in kwargs for name in flags):
+        raise TypeError(f"{op}: expected to(device, dtype, non_blocking, copy) or to(dtype / tensor, non_blocking, "
+                        f"copy), got positional {args!r} and keywords {sorted(kwargs)}")
+    if isinstance(device, str) and not isinstance(device, _backend.device):
+        try:
+            device = _backend.device(device)
+        except RuntimeError as err:
+            raise TypeError(f"{op}: expected a device such as 'cpu' or a dtype such as float32, got {device!r} "
+                            f"({err})") from None
+    _backend.as_device(device, op)
+    return (None if dtype is None else as_dtype(dtype, op)), bool(flags.get("copy", kwargs.get("copy", False)))
+
+
+# PyTorch's legacy type names for each dtype (``tensor.type()``; the chainrule.FloatTensor types).
+LEGACY_TYPES = {
+    np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor", np.dtype(np.float16): "HalfTensor",
+    np.dtype(np.int64): "LongTensor", np.dtype(np.int32): "IntTensor", np.dtype(np.int16): "ShortTensor",
+    np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor", np.dtype(np.bool_): "BoolTensor",
+}  # fmt: skip
+_LEGACY_DTYPES = {name: dtype for dtype, name in LEGACY_TYPES.items()}
+
+
+def _legacy_name(dtype) -> str:
+    name = LEGACY_TYPES.get(np.dtype(dtype))
+    if name is None:
+        raise TypeError(f"type: tensors of dtype {dtype} have no legacy type name")
+    return name
+
+
+def _legacy_dtype(value, op: str) -> np.dtype:
+    """A dtype from a dtype, a legacy tensor type (``chainrule.LongTensor``) or its name
+    (``'torch.LongTensor'``)."""
+    legacy = getattr(value, "_legacy_dtype", None)
+    if isinstance(value, type) and legacy is not None:
+        return legacy
+    if isinstance(value, str) and value.rpartition(".")[2] in _LEGACY_DTYPES:
+        if value.startswith(("torch.cuda.", "chainrule.cuda.")):
+            _backend.as_device("cuda", op)
+        return _LEGACY_DTYPES[value.rpartition(".")[2]]
+    return as_dtype(value, op)
+
+
+class _LegacyTensorType(type):
+    """The metaclass of ``chainrule.FloatTensor`` and its kin: PyTorch's legacy constructors.
+    Calling one makes a Tensor of its dtype (``LongTensor([1, 2])``, ``FloatTensor(2, 3)``), and
+    ``isinstance(t, FloatTensor)`` asks whether t is a float32 tensor, as in PyTorch."""
+
+    def __call__(cls, *data, device=None):
+        _backend.as_device(device, cls.__name__)
+        return Tensor._make(_constructor_array(data, cls._legacy_dtype, cls.__name__), False, None)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj._data.dtype == cls._legacy_dtype
+
+
+def _legacy_type(dtype):
+    name = LEGACY_TYPES[np.dtype(dtype)]
+    doc = f"PyTorch's legacy constructor of {np.dtype(dtype)} tensors: ``{name}(data)`` or ``{name}(*sizes)``."
+    return _LegacyTensorType(name, (), {"_legacy_dtype": np.dtype(dtype), "__doc__": doc,
+                                        "__module__": "chainrule"})
+
+
+FloatTensor, DoubleTensor, HalfTensor = _legacy_type(np.float32), _legacy_type(np.float64), _legacy_type(np.float16)
+LongTensor, IntTensor, ShortTensor = _legacy_type(np.int64), _legacy_type(np.int32), _legacy_type(np.int16)
+CharTensor, ByteTensor, BoolTensor = _legacy_type(np.int8), _legacy_type(np.uint8), _legacy_type(np.bool_)
 
 
 # Imported last: chainrule.autograd imports this module (an import statement per call would cost

@@ -280,7 +280,8 @@ def _as_input(value, dtype):
     if isinstance(value, Tensor):
         return value.to(dtype) if value._data.dtype.kind == "f" and value._data.dtype != dtype else value
     array = np.asarray(value)
-    return Tensor(array.astype(dtype) if array.dtype.kind in "fb" else array)
+    array = array.astype(dtype) if array.dtype.kind in "fb" else array
+    return Tensor(array, dtype=array.dtype)
 
 
 class _Hessian:
@@ -330,7 +331,7 @@ class _Hessian:
         self.products += 1
         if not self._curved:
             return np.zeros(self.n)
-        dot = sum((g * Tensor(v[self.starts[i]:self.starts[i + 1]].reshape(g.shape).astype(g._data.dtype))).sum()
+        dot = sum((g * Tensor(v[self.starts[i]:self.starts[i + 1]].reshape(g.shape), dtype=g._data.dtype)).sum()
                   for i, g in self._curved)
         products = autograd.grad(dot, [self.params[i] for i, _ in self._curved], retain_graph=True,
                                  allow_unused=True)

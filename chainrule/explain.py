@@ -215,7 +215,7 @@ def _as_tensor(value, dtype, name, keep_integers=False):
     if not np.isfinite(array).all():
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         raise ValueError(f"explain_step: {name} must be finite, got {array[where]} at index {list(where)}")
-    return Tensor(array, dtype=None if keep_integers and array.dtype.kind in "biu" else dtype)
+    return Tensor(array, dtype=array.dtype if keep_integers and array.dtype.kind in "biu" else dtype)
 
 
 def explain_step(model: Module, loss_fn, x, y, lr: float) -> Explanation:

@@ -5,6 +5,7 @@ from numbers import Integral
 import numpy as np
 
 _generator = None  # created on first use: importing numpy.random costs ~10 ms at start-up
+_seed = None  # the seed _generator started from (initial_seed)
 
 # While the training loop runs this process's share of a global batch (data-parallel training over
 # MPI): (its rows of the batch as a slice rank::world, the global batch size, how many rows that
@@ -20,18 +21,33 @@ def manual_seed(seed: int) -> "np.random.Generator":
     >>> _ = chainrule.manual_seed(0); bool((chainrule.randn(3)._data == a._data).all())
     True
     """
-    global _generator
+    global _generator, _seed
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"manual_seed: expected a non-negative integer, got {seed!r}")
     _generator = np.random.default_rng(int(seed))
+    _seed = int(seed)
     return _generator
+
+
+def seed() -> int:
+    """Seed the generator from the operating system's entropy and return that seed (a 63-bit
+    integer, so that ``manual_seed(seed())`` repeats the draws that follow)."""
+    fresh = int(np.random.SeedSequence().entropy) % 2**63
+    manual_seed(fresh)
+    return fresh
+
+
+def initial_seed() -> int:
+    """The seed the generator started from: the last ``manual_seed`` (or ``seed``), else the
+    one drawn from the operating system at the first random op."""
+    get_generator()
+    return _seed
 
 
 def get_generator() -> "np.random.Generator":
     """The generator random ops draw from (replaced by each `manual_seed`)."""
-    global _generator
     if _generator is None:
-        _generator = np.random.default_rng()
+        seed()
     return _generator
 
 

@@ -798,8 +798,9 @@ def gradcheck_architecture(config: RunConfig, batch: int = 3) -> list:
         if isinstance(module, nn.Dropout):
             module.eval()  # a fresh random mask per call would defeat finite differences
     rng = np.random.default_rng(config.seed)
-    x = Tensor(rng.standard_normal((batch, *shape)))
-    target = Tensor(x._data.reshape(batch, -1) if task == "reconstruction" else rng.integers(0, 3, batch))
+    x = Tensor(rng.standard_normal((batch, *shape)), dtype=np.float64)
+    target = x._data.reshape(batch, -1) if task == "reconstruction" else rng.integers(0, 3, batch)
+    target = Tensor(target, dtype=target.dtype)
     loss_fn = build_loss(config, task)
     report = []
     for name, param in model.named_parameters():

@@ -352,7 +352,7 @@ class _Network(BaseEstimator):
         module.eval()
         try:
             with no_grad():
-                return np.concatenate([module(Tensor(X[i:i + _PREDICT_BATCH]))._data
+                return np.concatenate([module(Tensor(X[i:i + _PREDICT_BATCH], dtype=X.dtype))._data
                                        for i in range(0, len(X), _PREDICT_BATCH)])
         finally:
             module.train(was_training)

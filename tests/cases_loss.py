@@ -203,7 +203,7 @@ def _batch_norm_case(training):
         def op(a, *affine):
             # Fresh running statistics per call, in the input's dtype (PyTorch refuses a mix): in
             # training they are updated, never read.
-            running_mean, running_var = Tensor(mean.astype(a.dtype)), Tensor(var.astype(a.dtype))
+            running_mean, running_var = Tensor(mean, dtype=a.dtype), Tensor(var, dtype=a.dtype)
             return batch_norm(a, running_mean, running_var, *affine, training=training, momentum=0.2, eps=eps)
 
         if d(st.booleans()):

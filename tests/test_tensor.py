@@ -209,7 +209,7 @@ BAD_CREATION_ARGUMENTS = [
                                                       r"got 'flaot32'"),
     (lambda: cr.tensor([1.0], dtype="U8"), TypeError, r"tensor: dtype must be a dtype such as float32"),
     (lambda: cr.randn(2, dtype="int64"), TypeError, r"randn: dtype must be a floating dtype"),
-    (lambda: cr.rand(2, dtype=cr.float16), TypeError, r"rand: dtype must be float32 or float64, got float16"),
+    (lambda: cr.rand(2, device="cuda"), RuntimeError, r"rand: device 'cuda' is not available: chainrule runs on"),
     (lambda: cr.eye(-1), ValueError, r"eye: n must be an integer >= 0, got -1"),
     (lambda: cr.eye(2, 1.5), TypeError, r"eye: m must be an integer >= 0, got 1\.5 \(float\)"),
     (lambda: cr.arange(0, 5, -1), ValueError, r"arange: the step -1 does not lead from start=0 to end=5"),
@@ -259,7 +259,8 @@ def test_stack_of_zero_dimensional_tensors_and_promoting_cat_work_as_in_pytorch(
     (lambda x: x.sum(dim=1.0), TypeError, r"sum: dim must be an int or a tuple of ints, got float 1\.0"),
     (lambda x: cr.argmax(x, dim=2.0), TypeError, r"argmax: dim must be an int or a tuple of ints, got float"),
     (lambda x: x.var(correction="a"), TypeError, r"var: correction must be a finite number >= 0, got 'a' \(str\)"),
-    (lambda x: x.to("flaot"), TypeError, r"to: dtype must be a dtype such as float32, int64 or bool, got 'flaot'"),
+    (lambda x: x.to(dtype="flaot"), TypeError, r"to: dtype must be a dtype such as float32, int64 or bool, got 'flaot"),
+    (lambda x: x.to("flaot"), TypeError, r"to: expected a device such as 'cpu' or a dtype such as float32, got 'flaot"),
 ])  # fmt: skip
 def test_bad_op_arguments_name_the_op_and_the_argument(make, error, message):
     with pytest.raises(error, match=message):

@@ -139,7 +139,7 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         is_outputs_tuple, outputs = _as_tuple(func(*inputs), "the outputs of the user-provided function", "jvp")
         _check_outputs_differentiable(outputs, strict, "jvp")
         # u^T J as a function of u (any value: it is linear in u), then its gradient in u along v
-        us = tuple(Tensor(xp.zeros_like(o._data), requires_grad=True) if o.requires_grad else None
+        us = tuple(Tensor(xp.zeros_like(o._data), requires_grad=True, dtype=o._data.dtype) if o.requires_grad else None
                    for o in outputs)
         grad_inputs = _grads(outputs, inputs, us, create_graph=True)
         if strict:

@@ -52,7 +52,7 @@ def _float64_inputs(inputs, where) -> list:
     if not any(x.requires_grad for x in inputs):
         raise ValueError(f"{where}: no input has requires_grad=True, so there is nothing to check")
     return [
-        Tensor(x._data.astype(np.float64), requires_grad=x.requires_grad)
+        Tensor(x._data, requires_grad=x.requires_grad, dtype=np.float64)
         if x._data.dtype.kind == "f" and x._data.dtype != np.float64 else x
         for x in inputs
     ]
@@ -143,7 +143,8 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
                 f"gradgradcheck: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs "
                 "that require grad"
             )
-    vs = [Tensor(np.array(getattr(v, "_data", v), dtype=np.float64), requires_grad=True) for v in grad_outputs]
+    vs = [Tensor(np.array(getattr(v, "_data", v), dtype=np.float64), requires_grad=True, dtype=np.float64)
+          for v in grad_outputs]
     n = len(xs)
 
     def first_derivative(*args):

@@ -8,6 +8,7 @@ import numpy as np
 
 from chainrule import random
 from chainrule._tensor import Tensor
+from chainrule.creation import as_tensor
 
 
 class Dataset:
@@ -35,7 +36,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset: expected at least one tensor or array, got none")
-        tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+        tensors = tuple(t if isinstance(t, Tensor) else as_tensor(t) for t in tensors)
         for t in tensors:
             if t.ndim == 0:
                 raise ValueError("TensorDataset: tensors need a first (sample) dimension, got a 0-d one")

@@ -127,7 +127,9 @@ class Conv1d(_ConvNd):
     _nd = 1
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", dtype=None):
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        _backend.as_device(device, "Conv1d")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0,
                          groups, bias, padding_mode, dtype)
 
@@ -150,7 +152,9 @@ class Conv2d(_ConvNd):
     _nd = 2
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", dtype=None):
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        _backend.as_device(device, "Conv2d")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0,
                          groups, bias, padding_mode, dtype)
 
@@ -176,7 +180,8 @@ class ConvTranspose2d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
-                 padding_mode: str = "zeros", dtype=None):
+                 padding_mode: str = "zeros", device=None, dtype=None):
+        _backend.as_device(device, "ConvTranspose2d")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, True,
                          output_padding, groups, bias, padding_mode, dtype)
 

@@ -78,8 +78,9 @@ class Embedding(Module):
     [0.0, 0.0, 0.0]
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, device=None, dtype=None):
         super().__init__()
+        _backend.as_device(device, "Embedding")
         int_arg(num_embeddings, "num_embeddings", "Embedding")
         int_arg(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:

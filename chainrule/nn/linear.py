@@ -35,8 +35,9 @@ class Linear(Module):
     (5, 2)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
+        _backend.as_device(device, "Linear")
         self.in_features = int_arg(in_features, "in_features", "Linear")
         self.out_features = int_arg(out_features, "out_features", "Linear")
         dtype = dtype or _backend.get_default_dtype()

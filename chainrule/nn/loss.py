@@ -7,6 +7,7 @@ after the first are keyword-only, so a call written for PyTorch never binds them
 
 from chainrule._arguments import int_arg, number_arg
 from chainrule._tensor import Tensor
+from chainrule.creation import as_tensor
 from chainrule.nn import functional as F
 from chainrule.nn.module import Module
 from chainrule.ops.loss import check_reduction
@@ -23,7 +24,7 @@ class _Loss(Module):
 
 
 def _buffer(value):
-    return value if value is None or isinstance(value, Tensor) else Tensor(value)
+    return value if value is None or isinstance(value, Tensor) else as_tensor(value)
 
 
 class MSELoss(_Loss):

@@ -5,7 +5,8 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from chainrule._tensor import Tensor, _as_array, _check_requires_grad
+from chainrule import _backend
+from chainrule._tensor import Tensor, _as_array, _check_requires_grad, _legacy_dtype, _to_arguments
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -19,7 +20,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad: bool = True):
         array = np.empty(0, dtype=np.float32) if data is None else _as_array(data)
         _check_requires_grad(array, requires_grad)
-        Tensor.__init__(self, array, requires_grad)
+        Tensor.__init__(self, array, requires_grad=requires_grad, dtype=array.dtype)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -216,24 +217,46 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype) -> "Module":
-        """Cast every floating parameter and buffer to ``dtype`` in place (the objects stay the
-        same, so optimizers already holding them keep working)."""
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":  # an integer cast would silently truncate every weight
+    def to(self, *args, **kwargs) -> "Module":
+        """Move and/or cast every floating parameter and buffer in place, as PyTorch's forms:
+        ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``, with
+        ``non_blocking``; returns self. The tensors stay the same objects, so optimizers already
+        holding them keep working. Only the CPU holds tensors here: another device is a
+        RuntimeError; an integer dtype is a TypeError (it would truncate every weight)."""
+        dtype, _ = _to_arguments(args, kwargs, "nn.Module.to")
+        if dtype is not None and dtype.kind != "f":
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
+        return self if dtype is None else self._cast(dtype, floating_only=True)
+
+    def _cast(self, dtype, floating_only: bool) -> "Module":
         for tensor in (*self.parameters(), *self.buffers()):
-            if tensor._data.dtype.kind == "f":
+            if tensor._data.dtype != dtype and (tensor._data.dtype.kind == "f" or not floating_only):
                 tensor._data = tensor._data.astype(dtype)
                 if tensor._grad is not None:
                     tensor._grad = Tensor._make(tensor._grad._data.astype(dtype), False, None)
         return self
 
+    def cpu(self) -> "Module":
+        """Self: chainrule's tensors always live in CPU memory."""
+        return self
+
+    def cuda(self, device=None) -> "Module":
+        """Not available: chainrule runs on the CPU (a RuntimeError saying so)."""
+        _backend.as_cuda_device(device, "nn.Module.cuda")
+        return self
+
+    def type(self, dst_type) -> "Module":
+        """Cast every parameter and buffer (integer ones too, as PyTorch) to ``dst_type``."""
+        return self._cast(_legacy_dtype(dst_type, "nn.Module.type"), floating_only=False)
+
     def double(self) -> "Module":
-        return self.to(np.float64)
+        return self._cast(np.dtype(np.float64), floating_only=True)
 
     def float(self) -> "Module":
-        return self.to(np.float32)
+        return self._cast(np.dtype(np.float32), floating_only=True)
+
+    def half(self) -> "Module":
+        return self._cast(np.dtype(np.float16), floating_only=True)
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":

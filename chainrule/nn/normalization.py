@@ -16,9 +16,11 @@ class _BatchNorm(Module):
     _layout = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, *, bias: bool = True, dtype=None):
+                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None, *,
+                 bias: bool = True):
         super().__init__()
         name = type(self).__name__
+        _backend.as_device(device, name)
         self.num_features = int_arg(num_features, "num_features", name)
         self.eps = number_arg(eps, "eps", name, 0, low_open=True)
         self.momentum = None if momentum is None else number_arg(momentum, "momentum", name, 0, 1)
@@ -34,9 +36,9 @@ class _BatchNorm(Module):
         else:
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype)))
-            self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype)))
-            self.register_buffer("num_batches_tracked", Tensor(xp.zeros((), dtype=xp.int64)))
+            self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype), dtype=dtype))
+            self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype), dtype=dtype))
+            self.register_buffer("num_batches_tracked", Tensor(xp.zeros((), dtype=xp.int64), dtype=xp.int64))
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
@@ -125,8 +127,9 @@ class LayerNorm(Module):
     """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, *, dtype=None):
+                 bias: bool = True, device=None, dtype=None):
         super().__init__()
+        _backend.as_device(device, "LayerNorm")
         try:
             shape = tuple(normalized_shape)
         except TypeError:

@@ -224,7 +224,8 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype=None):
+                 bidirectional: bool = False, device=None, dtype=None):
+        _backend.as_device(device, "RNN")
         super().__init__(_rnn_mode(nonlinearity, "RNN"), input_size, hidden_size, num_layers, bias,
                          batch_first, dropout, bidirectional, dtype)
         self.nonlinearity = nonlinearity
@@ -254,7 +255,8 @@ class LSTM(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, dtype=None):
+                 proj_size: int = 0, device=None, dtype=None):
+        _backend.as_device(device, "LSTM")
         if proj_size != 0:
             raise NotImplementedError(f"LSTM: proj_size={proj_size} is not supported (only 0)")
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
@@ -281,7 +283,9 @@ class GRU(_RNNBase):
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=None):
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None):
+        _backend.as_device(device, "GRU")
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype)
 
@@ -364,7 +368,8 @@ class RNNCell(_CellBase):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
-                 dtype=None):
+                 device=None, dtype=None):
+        _backend.as_device(device, "RNNCell")
         super().__init__(_rnn_mode(nonlinearity, "RNNCell"), input_size, hidden_size, bias, dtype)
         self.nonlinearity = nonlinearity
 
@@ -381,7 +386,8 @@ class LSTMCell(_CellBase):
     ((4, 5), (4, 5))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
+        _backend.as_device(device, "LSTMCell")
         super().__init__("LSTM", input_size, hidden_size, bias, dtype)
 
     def forward(self, input: Tensor, hx=None) -> tuple:
@@ -399,7 +405,8 @@ class GRUCell(_CellBase):
     (5,)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
+        _backend.as_device(device, "GRUCell")
         super().__init__("GRU", input_size, hidden_size, bias, dtype)
 
     def forward(self, input: Tensor, hx=None) -> Tensor:

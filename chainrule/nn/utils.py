@@ -71,7 +71,8 @@ def parameters_to_vector(parameters) -> Tensor:
     params = _params(parameters, "parameters_to_vector")
     if not params:
         raise ValueError("parameters_to_vector: no parameters given")
-    return Tensor(np.concatenate([p._data.reshape(-1) for p in params]))
+    vector = np.concatenate([p._data.reshape(-1) for p in params])
+    return Tensor(vector, dtype=vector.dtype)
 
 
 def vector_to_parameters(vec, parameters) -> None:

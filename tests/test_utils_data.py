@@ -214,6 +214,14 @@ def test_loader_arguments_name_themselves(kwargs, error, message):
         DataLoader(range(4), **kwargs)
 
 
+def test_loader_takes_a_distributed_sampler_for_this_ranks_share():
+    sampler = chainrule.utils.data.DistributedSampler(range(7), num_replicas=2, rank=1, shuffle=False)
+    sampler.set_epoch(3)
+    loader = DataLoader(TensorDataset(*_data(7)), batch_size=2, sampler=sampler)
+    assert sampler.epoch == 3 and len(loader) == 2
+    assert [y.tolist() for _, y in loader] == [[1, 3], [5, 0]]  # positions 1, 3, 5 and the padding's first
+
+
 def test_iterable_dataset_refuses_an_order():
     for kwargs in ({"shuffle": True}, {"sampler": [0]}, {"batch_sampler": [[0]]}):
         with pytest.raises(ValueError, match=r"with an IterableDataset .* must be left unset"):

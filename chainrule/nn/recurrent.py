@@ -277,7 +277,9 @@ class RNN(_RNNBase):
     Input (L, N, input_size) (or (N, L, input_size) with ``batch_first``, or unbatched
     (L, input_size)); optional h0 (num_layers * num_directions, N, hidden_size). Returns
     ``(output, h_n)``: output (L, N, num_directions * hidden_size) holds the last layer's h_t
-    for every t; h_n holds every layer's final state.
+    for every t; h_n holds every layer's final state. The input may also be a PackedSequence
+    (``nn.utils.rnn``, sequences of different lengths): the output is then one too, and h_n holds
+    each sequence's state after its own last step.
 
     >>> import chainrule as cr
     >>> rnn = RNN(3, 5, num_layers=2)

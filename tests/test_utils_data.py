@@ -96,7 +96,7 @@ def test_subset_random_and_weighted_samplers():
     weights = [0.0, 2.0, 0.0, 6.0]
     sampler = WeightedRandomSampler(weights, 4000, generator=np.random.default_rng(3))
     draws = np.array(list(sampler))
-    assert set(draws.tolist()) == {1, 3} and len(sampler) == 4000
+    assert set(draws.tolist()) == {1, 3} and len(sampler) == 4000 and sampler.weights.dtype == np.float64
     assert abs(np.mean(draws == 3) - 0.75) < 0.03  # 6 / (2 + 6); 4000 draws: sd 0.007
     once = list(WeightedRandomSampler([1.0, 1.0, 5.0, 0.5], 4, replacement=False, generator=np.random.default_rng(4)))
     assert sorted(once) == [0, 1, 2, 3]

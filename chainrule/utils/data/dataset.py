@@ -12,6 +12,7 @@ import numpy as np
 
 from chainrule import random
 from chainrule._tensor import Tensor
+from chainrule.creation import from_numpy, tensor
 
 
 class Dataset:
@@ -54,6 +55,14 @@ class IterableDataset(Dataset):
         return ChainDataset([self, other])
 
 
+def _as_tensor(data) -> Tensor:
+    """A tensor as it is, an array shared with its own dtype, anything else as chainrule.tensor
+    reads it (Python floats in the default dtype)."""
+    if isinstance(data, Tensor):
+        return data
+    return from_numpy(data) if isinstance(data, np.ndarray) else tensor(data)
+
+
 class TensorDataset(Dataset):
     """Samples are rows of equally long tensors: ``ds[i] == (t[i] for t in tensors)``.
 
@@ -68,7 +77,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset: expected at least one tensor or array, got none")
-        tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+        tensors = tuple(_as_tensor(t) for t in tensors)
         for t in tensors:
             if t.ndim == 0:
                 raise ValueError("TensorDataset: tensors need a first (sample) dimension, got a 0-d one")

@@ -12,6 +12,7 @@ import numpy as np
 
 from chainrule import random
 from chainrule._tensor import Tensor
+from chainrule.creation import from_numpy
 
 
 def _generator(generator, where):
@@ -161,7 +162,7 @@ class WeightedRandomSampler(Sampler):
                 f"{where}: cannot draw num_samples={self.num_samples} without replacement from "
                 f"{np.count_nonzero(values)} non-zero weights"
             )
-        self.weights = Tensor(values)
+        self.weights = from_numpy(values)  # float64, as PyTorch's (double) weights
         self.generator = _generator(generator, where)
 
     def __iter__(self):

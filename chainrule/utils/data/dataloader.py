@@ -314,14 +314,28 @@ class DataLoader:
 
     def _batches(self):
         fast = _tensor_rows(self.dataset) if self._default_collate else None
-        for index in self.batch_sampler:
-            if fast is not None:
-                tensors, rows = fast
-                index = np.asarray(index, dtype=np.int64)
-                index = index if rows is None else rows[index]
-                yield [t[index] for t in tensors]  # what default_collate gives for tuple samples
-            else:
+        if fast is None:
+            for index in self.batch_sampler:
                 yield self.collate_fn([self.dataset[i] for i in index])
+            return
+        tensors, rows = fast
+        for index in self._index_arrays():
+            index = index if rows is None else rows[index]
+            yield [t[index] for t in tensors]  # what default_collate gives for tuple samples
+
+    def _index_arrays(self):
+        """The batch sampler's batches as integer arrays: sliced from one array of the epoch's
+        indices when the loader made the sampler itself (no list per batch)."""
+        batches, sampler = self.batch_sampler, getattr(self.batch_sampler, "sampler", None)
+        if type(batches) is BatchSampler and type(sampler) in (SequentialSampler, RandomSampler):
+            order = sampler._indices()
+            size = batches.batch_size
+            stop = len(order) - len(order) % size if batches.drop_last else len(order)
+            for start in range(0, stop, size):
+                yield order[start : start + size]
+        else:
+            for index in batches:
+                yield np.asarray(index, dtype=np.int64)
 
     def _stream(self):
         samples = iter(self.dataset)

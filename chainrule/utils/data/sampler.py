@@ -58,6 +58,10 @@ class SequentialSampler(Sampler):
     def __iter__(self):
         return iter(range(len(self.data_source)))
 
+    def _indices(self) -> np.ndarray:
+        """An epoch's indices as one array (what a DataLoader slices its batches from)."""
+        return np.arange(len(self.data_source))
+
     def __len__(self) -> int:
         return len(self.data_source)
 
@@ -91,16 +95,23 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
+        yield from self._indices().tolist()
+
+    def _indices(self) -> np.ndarray:
+        """An epoch's indices as one array, all drawn when the epoch starts (so that random ops
+        during the epoch, dropout's, do not move the order)."""
         n = len(self.data_source)
         generator = random.get_generator() if self.generator is None else self.generator
         if self.replacement:
-            yield from generator.integers(0, n, size=self.num_samples).tolist()
-            return
+            return generator.integers(0, n, size=self.num_samples) if n else np.zeros(0, np.int64)
+        if not n:
+            return np.zeros(0, np.int64)
         # Whole permutations while they fit, then the start of one more (PyTorch's order of draws).
-        for _ in range(self.num_samples // n):
-            yield from generator.permutation(n).tolist()
-        if self.num_samples % n:
-            yield from generator.permutation(n)[: self.num_samples % n].tolist()
+        whole, rest = divmod(self.num_samples, n)
+        parts = [generator.permutation(n) for _ in range(whole)]
+        if rest:
+            parts.append(generator.permutation(n)[:rest])
+        return np.concatenate(parts)
 
     def __len__(self) -> int:
         return self.num_samples

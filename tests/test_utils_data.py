@@ -153,6 +153,19 @@ def test_loader_shuffle_draws_like_a_random_sampler_and_subset_random_sampler_sp
     assert sorted(seen.tolist()) == list(range(8)) and len(train) == 2
 
 
+@pytest.mark.parametrize("dataset", [lambda: TensorDataset(*_data(4)), lambda: _Rows(4)], ids=["tensors", "rows"])
+def test_an_epochs_order_is_drawn_when_it_starts(dataset):
+    ds = dataset()
+    loader = DataLoader(ds, batch_size=3, sampler=RandomSampler(ds, num_samples=10))
+    chainrule.manual_seed(2)
+    order = []
+    for _, y in loader:
+        order += y.tolist()
+        chainrule.randn(5)  # a random op during the epoch (dropout's) does not move the order
+    reference = np.random.default_rng(2)
+    assert order == [*reference.permutation(4), *reference.permutation(4), *reference.permutation(4)[:2]]
+
+
 def test_loader_without_batching_converts_each_sample():
     loader = DataLoader(_Rows(3), batch_size=None)
     samples = list(loader)

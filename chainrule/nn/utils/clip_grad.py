@@ -83,9 +83,10 @@ def _scale(grads, max_norm, total):
     dtype = np.result_type(*grads)
     coef = np.minimum(dtype.type(max_norm) / (total.astype(dtype) + dtype.type(1e-6)), dtype.type(1))
     if not coef >= 1:
-        for g in grads:
-            g._data *= coef
-            g._bump_version()  # in place, as PyTorch's mul_: a graph that saved the gradient sees it
+        with np.errstate(invalid="ignore"):  # an infinite element times 0 (an infinite norm) is NaN, as PyTorch's
+            for g in grads:
+                g._data *= coef
+                g._bump_version()  # in place, as PyTorch's mul_: a graph that saved the gradient sees it
 
 
 def clip_grad_norm_(

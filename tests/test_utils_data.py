@@ -166,6 +166,27 @@ def test_an_epochs_order_is_drawn_when_it_starts(dataset):
     assert order == [*reference.permutation(4), *reference.permutation(4), *reference.permutation(4)[:2]]
 
 
+class _Batched(_Rows):
+    """Fetches a batch at once (PyTorch's __getitems__), and counts how."""
+
+    def __init__(self, n):
+        super().__init__(n)
+        self.calls = []
+
+    def __getitems__(self, indices):
+        self.calls.append(indices)
+        return [self[i] for i in indices]
+
+
+def test_loader_fetches_batches_through_getitems_also_through_a_subset():
+    ds = _Batched(6)
+    assert [y.tolist() for _, y in DataLoader(ds, batch_size=4)] == [[0, 1, 2, 3], [4, 5]]
+    assert ds.calls == [[0, 1, 2, 3], [4, 5]]
+    ds.calls.clear()
+    assert [y.tolist() for _, y in DataLoader(Subset(ds, [5, 1, 2]), batch_size=2)] == [[5, 1], [2]]
+    assert ds.calls == [[5, 1], [2]]
+
+
 def test_loader_without_batching_converts_each_sample():
     loader = DataLoader(_Rows(3), batch_size=None)
     samples = list(loader)

@@ -315,8 +315,10 @@ class DataLoader:
     def _batches(self):
         fast = _tensor_rows(self.dataset) if self._default_collate else None
         if fast is None:
+            # A data set may fetch a whole batch at once through __getitems__ (PyTorch's protocol)
+            fetch = getattr(self.dataset, "__getitems__", None)
             for index in self.batch_sampler:
-                yield self.collate_fn([self.dataset[i] for i in index])
+                yield self.collate_fn(fetch(list(index)) if callable(fetch) else [self.dataset[i] for i in index])
             return
         tensors, rows = fast
         for index in self._index_arrays():

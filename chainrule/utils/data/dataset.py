@@ -188,6 +188,13 @@ class Subset(Dataset):
             return self.dataset[[int(self.indices[i]) for i in index]]
         return self.dataset[int(self.indices[index])]
 
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices`` (a DataLoader's batch), fetched through the data set's own
+        ``__getitems__`` when it has one."""
+        rows = [int(self.indices[i]) for i in indices]
+        fetch = getattr(self.dataset, "__getitems__", None)
+        return fetch(rows) if callable(fetch) else [self.dataset[i] for i in rows]
+
 
 def _split_lengths(n: int, lengths) -> list:
     lengths = list(lengths)

@@ -102,6 +102,27 @@ def test_subset_random_and_weighted_samplers():
     assert sorted(once) == [0, 1, 2, 3]
 
 
+def test_a_generator_of_its_own_repeats_an_order_whatever_else_draws():
+    def split_and_shuffle(generator):
+        parts = random_split(range(10), [0.7, 0.3], generator=generator)
+        chainrule.randn(3)  # draws from chainrule's generator do not touch this one
+        order = [y.item() for _, y in DataLoader(TensorDataset(*_data(5)), shuffle=True, generator=generator)]
+        return [p.indices.tolist() for p in parts], order, list(RandomSampler(range(4), generator=generator))
+
+    first = split_and_shuffle(chainrule.Generator().manual_seed(42))
+    assert split_and_shuffle(chainrule.Generator().manual_seed(42)) == first
+    assert split_and_shuffle(chainrule.Generator().manual_seed(43)) != first
+    reference = np.random.default_rng(42)  # the draws: one permutation each, in that order
+    assert first[0][0] == reference.permutation(10)[:7].tolist() and first[1] == reference.permutation(5).tolist()
+    generator = chainrule.Generator()
+    state = generator.get_state()
+    drawn = list(SubsetRandomSampler([1, 2, 3, 4], generator=generator))
+    assert list(SubsetRandomSampler([1, 2, 3, 4], generator=generator.set_state(state))) == drawn
+    assert chainrule.Generator().manual_seed(7).initial_seed() == 7
+    with pytest.raises(RuntimeError, match="Generator: device 'cuda' is not available"):
+        chainrule.Generator("cuda")
+
+
 def test_batch_sampler_groups_any_sampler():
     assert list(BatchSampler(SequentialSampler(range(7)), 3, drop_last=False)) == [[0, 1, 2], [3, 4, 5], [6]]
     assert list(BatchSampler(range(7), 3, drop_last=True)) == [[0, 1, 2], [3, 4, 5]]
@@ -241,7 +262,7 @@ def test_worker_arguments_are_accepted_and_loading_stays_in_process():
     ({"persistent_workers": True}, ValueError, "persistent_workers needs num_workers > 0"),
     ({"timeout": -1}, ValueError, "timeout must be a non-negative number"),
     ({"worker_init_fn": 3}, TypeError, "worker_init_fn must be callable"),
-    ({"generator": 3}, TypeError, "generator must be a numpy.random.Generator"),
+    ({"generator": 3}, TypeError, "generator must be a numpy.random.Generator, a chainrule.Generator or None"),
 ])  # fmt: skip
 def test_loader_arguments_name_themselves(kwargs, error, message):
     with pytest.raises(error, match=f"DataLoader: {message}"):

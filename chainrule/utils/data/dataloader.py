@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from chainrule import random
 from chainrule._tensor import Tensor
 from chainrule.ops.shape import stack
 from chainrule.utils.data.dataset import IterableDataset, Subset, TensorDataset
@@ -155,7 +156,8 @@ class DataLoader:
     dataset: a map-style data set (``len`` and ``[i]``) or an IterableDataset (a stream,
     batched in its own order).
     shuffle: a new order each epoch (each ``iter``) from chainrule's seeded generator, so
-    ``chainrule.manual_seed`` repeats it (or from ``generator``, a ``numpy.random.Generator``).
+    ``chainrule.manual_seed`` repeats it (or from ``generator``: a ``chainrule.Generator`` or a
+    ``numpy.random.Generator``).
     sampler: the order of the indices instead (any iterable of indices; excludes ``shuffle``).
     batch_sampler: yields whole lists of indices (excludes batch_size, shuffle, sampler and
     drop_last). batch_size=None: no batching, each sample is yielded as ``default_convert`` makes it.
@@ -190,7 +192,7 @@ class DataLoader:
         timeout: float = 0,
         worker_init_fn: Callable | None = None,
         multiprocessing_context=None,
-        generator: np.random.Generator | None = None,
+        generator=None,
         *,
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
@@ -281,10 +283,7 @@ class DataLoader:
             raise TypeError(f"DataLoader: collate_fn must be callable or None, got {type(collate_fn).__name__}")
         if worker_init_fn is not None and not callable(worker_init_fn):
             raise TypeError(f"DataLoader: worker_init_fn must be callable or None, got {type(worker_init_fn).__name__}")
-        if generator is not None and not isinstance(generator, np.random.Generator):
-            raise TypeError(
-                f"DataLoader: generator must be a numpy.random.Generator or None, got {type(generator).__name__}"
-            )
+        random.check_generator(generator, "DataLoader")
         if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
             raise ValueError(
                 f"DataLoader: num_workers must be a non-negative integer (0: no workers), got {num_workers!r}"

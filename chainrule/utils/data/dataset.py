@@ -221,12 +221,13 @@ def _split_lengths(n: int, lengths) -> list:
     return sizes
 
 
-def random_split(dataset, lengths, generator: np.random.Generator | None = None) -> list:
+def random_split(dataset, lengths, generator=None) -> list:
     """Split ``dataset`` into disjoint random Subsets of the given lengths.
 
     ``lengths``: integers summing to ``len(dataset)``, or fractions summing to 1 (floored, the
     remainder given one by one to the first splits, as PyTorch). The order comes from
-    ``generator``, by default chainrule's seeded one (see ``chainrule.manual_seed``).
+    ``generator`` (a ``chainrule.Generator`` or a ``numpy.random.Generator``), by default
+    chainrule's seeded one (see ``chainrule.manual_seed``).
 
     >>> import chainrule
     >>> _ = chainrule.manual_seed(0)
@@ -234,12 +235,9 @@ def random_split(dataset, lengths, generator: np.random.Generator | None = None)
     >>> len(train), len(val), sorted(set(train.indices) | set(val.indices)) == list(range(10))
     (8, 2, True)
     """
-    if generator is not None and not isinstance(generator, np.random.Generator):
-        raise TypeError(
-            f"random_split: generator must be a numpy.random.Generator or None, got {type(generator).__name__}"
-        )
+    random.check_generator(generator, "random_split")
     n = len(dataset)
     sizes = _split_lengths(n, lengths)
-    order = (random.get_generator() if generator is None else generator).permutation(n)
+    order = random.drawing_from(generator).permutation(n)
     bounds = np.cumsum([0, *sizes])
     return [Subset(dataset, order[a:b]) for a, b in itertools.pairwise(bounds)]

@@ -15,13 +15,6 @@ from chainrule._tensor import Tensor
 from chainrule.creation import from_numpy
 
 
-def _generator(generator, where):
-    """``generator`` checked: a numpy Generator, or None for chainrule's (looked up when drawing)."""
-    if generator is not None and not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{where}: generator must be a numpy.random.Generator or None, got {type(generator).__name__}")
-    return generator
-
-
 def _positive_int(value, name, where):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
@@ -83,12 +76,12 @@ class RandomSampler(Sampler):
         data_source,
         replacement: bool = False,
         num_samples: int | None = None,
-        generator: np.random.Generator | None = None,
+        generator=None,
     ):
         self.data_source = data_source
         self.replacement = _flag(replacement, "replacement", "RandomSampler")
         self._num_samples = None if num_samples is None else _positive_int(num_samples, "num_samples", "RandomSampler")
-        self.generator = _generator(generator, "RandomSampler")
+        self.generator = random.check_generator(generator, "RandomSampler")
 
     @property
     def num_samples(self) -> int:
@@ -101,7 +94,7 @@ class RandomSampler(Sampler):
         """An epoch's indices as one array, all drawn when the epoch starts (so that random ops
         during the epoch, dropout's, do not move the order)."""
         n = len(self.data_source)
-        generator = random.get_generator() if self.generator is None else self.generator
+        generator = random.drawing_from(self.generator)
         if self.replacement:
             return generator.integers(0, n, size=self.num_samples) if n else np.zeros(0, np.int64)
         if not n:
@@ -126,12 +119,12 @@ class SubsetRandomSampler(Sampler):
     [3, 5, 7]
     """
 
-    def __init__(self, indices: Sequence[int], generator: np.random.Generator | None = None):
+    def __init__(self, indices: Sequence[int], generator=None):
         self.indices = indices
-        self.generator = _generator(generator, "SubsetRandomSampler")
+        self.generator = random.check_generator(generator, "SubsetRandomSampler")
 
     def __iter__(self):
-        generator = random.get_generator() if self.generator is None else self.generator
+        generator = random.drawing_from(self.generator)
         for i in generator.permutation(len(self.indices)).tolist():
             yield self.indices[i]
 
@@ -149,9 +142,7 @@ class WeightedRandomSampler(Sampler):
     {1, 3}
     """
 
-    def __init__(
-        self, weights, num_samples: int, replacement: bool = True, generator: np.random.Generator | None = None
-    ):
+    def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
         where = "WeightedRandomSampler"
         self.num_samples = _positive_int(num_samples, "num_samples", where)
         self.replacement = _flag(replacement, "replacement", where)
@@ -174,10 +165,10 @@ class WeightedRandomSampler(Sampler):
                 f"{np.count_nonzero(values)} non-zero weights"
             )
         self.weights = from_numpy(values)  # float64, as PyTorch's (double) weights
-        self.generator = _generator(generator, where)
+        self.generator = random.check_generator(generator, where)
 
     def __iter__(self):
-        generator = random.get_generator() if self.generator is None else self.generator
+        generator = random.drawing_from(self.generator)
         p = self.weights._data / self.weights._data.sum()
         yield from generator.choice(len(p), size=self.num_samples, replace=self.replacement, p=p).tolist()
 

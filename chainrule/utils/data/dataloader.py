@@ -150,6 +150,45 @@ def _non_negative(value, name):
     return value
 
 
+def _check_order(dataset, iterable, batch_size, shuffle, sampler, batch_sampler, drop_last):
+    """The arguments that choose the samples and batches, checked as PyTorch's DataLoader does."""
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
+    ):
+        raise ValueError(f"DataLoader: batch_size must be a positive integer or None, got {batch_size!r}")
+    if iterable:
+        for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value not in (None, False):
+                raise ValueError(f"DataLoader: with an IterableDataset {name} must be left unset, got {value!r}")
+    elif not hasattr(dataset, "__getitem__") or (
+        not hasattr(dataset, "__len__") and sampler is None and batch_sampler is None
+    ):
+        raise TypeError(f"DataLoader: dataset must support len() and [i] (a Dataset), got {type(dataset).__name__}")
+    if sampler is not None and shuffle:
+        raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the sampler sets the order)")
+    if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
+        raise ValueError(
+            "DataLoader: batch_sampler excludes batch_size, shuffle, sampler and drop_last (it makes the batches)"
+        )
+    if batch_size is None and drop_last:
+        raise ValueError("DataLoader: batch_size=None (no batching) excludes drop_last")
+
+
+def _check_workers(num_workers, timeout, worker_init_fn, prefetch_factor, persistent_workers):
+    """The worker arguments, checked as PyTorch does although no worker starts."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+        raise ValueError(f"DataLoader: num_workers must be a non-negative integer (0: no workers), got {num_workers!r}")
+    _non_negative(timeout, "timeout")
+    if worker_init_fn is not None and not callable(worker_init_fn):
+        raise TypeError(f"DataLoader: worker_init_fn must be callable or None, got {type(worker_init_fn).__name__}")
+    if prefetch_factor is not None:
+        if num_workers == 0:
+            raise ValueError("DataLoader: prefetch_factor needs num_workers > 0 (as in PyTorch); leave it None")
+        _non_negative(prefetch_factor, "prefetch_factor")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("DataLoader: persistent_workers needs num_workers > 0 (as in PyTorch)")
+
+
 class DataLoader:
     """Iterate over ``dataset`` in batches of ``batch_size`` samples, collated into tensors.
 
@@ -200,33 +239,19 @@ class DataLoader:
         in_order: bool = True,
     ):
         iterable = isinstance(dataset, IterableDataset)
-        self._check(
-            dataset,
-            iterable,
-            batch_size,
-            shuffle,
-            sampler,
-            batch_sampler,
-            num_workers,
-            collate_fn,
-            timeout,
-            worker_init_fn,
-            generator,
-            prefetch_factor,
-            persistent_workers,
-            drop_last,
-        )
+        _check_order(dataset, iterable, batch_size, shuffle, sampler, batch_sampler, drop_last)
+        _check_workers(num_workers, timeout, worker_init_fn, prefetch_factor, persistent_workers)
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable or None, got {type(collate_fn).__name__}")
+        self.generator = random.check_generator(generator, "DataLoader")
         self.dataset = dataset
         self.num_workers = int(num_workers)
         self.prefetch_factor = 2 if num_workers > 0 and prefetch_factor is None else prefetch_factor
+        self.persistent_workers = persistent_workers
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
         self.pin_memory, self.pin_memory_device = pin_memory, pin_memory_device
-        self.timeout, self.worker_init_fn = timeout, worker_init_fn
-        self.multiprocessing_context, self.persistent_workers, self.in_order = (
-            multiprocessing_context,
-            persistent_workers,
-            in_order,
-        )
-        self.generator = generator
+        self.timeout, self.in_order = timeout, in_order
         if batch_sampler is not None:
             batch_size, drop_last = None, False
         if sampler is None and not iterable:
@@ -237,64 +262,9 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.sampler = sampler
         self.batch_sampler = batch_sampler
-        self.collate_fn = collate_fn or (
-            default_convert if self.batch_size is None and batch_sampler is None else default_collate
-        )
+        batched = self.batch_size is not None or batch_sampler is not None
+        self.collate_fn = collate_fn or (default_collate if batched else default_convert)
         self._default_collate = collate_fn is None
-
-    @staticmethod
-    def _check(
-        dataset,
-        iterable,
-        batch_size,
-        shuffle,
-        sampler,
-        batch_sampler,
-        num_workers,
-        collate_fn,
-        timeout,
-        worker_init_fn,
-        generator,
-        prefetch_factor,
-        persistent_workers,
-        drop_last,
-    ):
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
-        ):
-            raise ValueError(f"DataLoader: batch_size must be a positive integer or None, got {batch_size!r}")
-        if iterable:
-            for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
-                if value not in (None, False):
-                    raise ValueError(f"DataLoader: with an IterableDataset {name} must be left unset, got {value!r}")
-        elif not hasattr(dataset, "__getitem__") or (
-            not hasattr(dataset, "__len__") and sampler is None and batch_sampler is None
-        ):
-            raise TypeError(f"DataLoader: dataset must support len() and [i] (a Dataset), got {type(dataset).__name__}")
-        if sampler is not None and shuffle:
-            raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the sampler sets the order)")
-        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
-            raise ValueError(
-                "DataLoader: batch_sampler excludes batch_size, shuffle, sampler and drop_last (it makes the batches)"
-            )
-        if batch_size is None and drop_last:
-            raise ValueError("DataLoader: batch_size=None (no batching) excludes drop_last")
-        if collate_fn is not None and not callable(collate_fn):
-            raise TypeError(f"DataLoader: collate_fn must be callable or None, got {type(collate_fn).__name__}")
-        if worker_init_fn is not None and not callable(worker_init_fn):
-            raise TypeError(f"DataLoader: worker_init_fn must be callable or None, got {type(worker_init_fn).__name__}")
-        random.check_generator(generator, "DataLoader")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
-            raise ValueError(
-                f"DataLoader: num_workers must be a non-negative integer (0: no workers), got {num_workers!r}"
-            )
-        _non_negative(timeout, "timeout")
-        if prefetch_factor is not None:
-            if num_workers == 0:
-                raise ValueError("DataLoader: prefetch_factor needs num_workers > 0 (as in PyTorch); leave it None")
-            _non_negative(prefetch_factor, "prefetch_factor")
-        if persistent_workers and num_workers == 0:
-            raise ValueError("DataLoader: persistent_workers needs num_workers > 0 (as in PyTorch)")
 
     def __len__(self) -> int:
         if isinstance(self.dataset, IterableDataset):

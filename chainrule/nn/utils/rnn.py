@@ -52,11 +52,9 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
     def to(self, *args, **kwargs) -> "PackedSequence":
         """The same packing with ``data.to(*args, **kwargs)`` (self when that changes nothing)."""
         data = self.data.to(*args, **kwargs)
-        return (
-            self
-            if data is self.data
-            else type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
-        )
+        if data is self.data:
+            return self
+        return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
 
     def cpu(self, *args, **kwargs) -> "PackedSequence":
         return self  # chainrule's tensors live on the CPU

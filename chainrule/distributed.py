@@ -576,6 +576,12 @@ class DistributedSampler:
         n, world = len(self.dataset), self.num_replicas
         return n // world if self.drop_last else -(-n // world)
 
+    def set_epoch(self, epoch: int) -> None:
+        """For PyTorch's loops (``sampler.set_epoch(epoch)`` before each epoch): the number is kept
+        as ``epoch``, but the order does not depend on it, since every ``iter`` already draws a new
+        one from chainrule's generator (PyTorch's draws from seed + epoch)."""
+        self.epoch = epoch
+
     def __iter__(self):
         n = len(self.dataset)
         if self.shuffle:

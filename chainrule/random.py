@@ -154,3 +154,65 @@ def batch_random(shape: tuple, dtype=np.float64) -> np.ndarray:
         return generator.random((size, *shape[1:]), dtype=dtype)[rows]
     # Not the batch axis: numbers of this rank's own (drawn for every rank, rank's part kept).
     return generator.random((rows.step, *shape), dtype=dtype)[rows.start]
+
+
+# -- generators of one's own (PyTorch's ``generator=`` arguments) ------------------------------
+class Generator:
+    """PyTorch's ``torch.Generator``: a stream of random numbers of its own, for the functions that
+    take ``generator=`` (DataLoader, the samplers, random_split), so that one order repeats
+    whatever else draws from chainrule's generator. Seeded by ``manual_seed`` (which returns
+    the generator, as PyTorch's); the same seed gives other numbers than PyTorch's.
+
+    >>> from chainrule.utils.data import random_split
+    >>> a = random_split(range(6), [3, 3], generator=Generator().manual_seed(42))[0].indices
+    >>> b = random_split(range(6), [3, 3], generator=Generator().manual_seed(42))[0].indices
+    >>> a.tolist() == b.tolist()
+    True
+    """
+
+    def __init__(self, device="cpu"):
+        if str(device) != "cpu":
+            raise RuntimeError(f"Generator: device {str(device)!r} is not available; chainrule runs on the CPU")
+        self.device = device
+        self.seed()
+
+    def manual_seed(self, seed: int) -> "Generator":
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"Generator.manual_seed: expected a non-negative integer, got {seed!r}")
+        self._seed = int(seed)
+        self._numpy = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self) -> int:
+        """Seed from the operating system's entropy; returns the seed."""
+        self.manual_seed(int(np.random.SeedSequence().entropy) % 2**63)
+        return self._seed
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict:
+        """The state, a JSON-serialisable dict (as ``get_rng_state``'s)."""
+        return self._numpy.bit_generator.state
+
+    def set_state(self, state: dict) -> "Generator":
+        self._numpy.bit_generator.state = check_rng_state(state)
+        return self
+
+
+def check_generator(generator, where: str):
+    """A ``generator=`` argument checked (None, a chainrule Generator or a numpy Generator), or a
+    TypeError naming ``where``."""
+    if generator is not None and not isinstance(generator, (Generator, np.random.Generator)):
+        raise TypeError(
+            f"{where}: generator must be a numpy.random.Generator, a chainrule.Generator or None, "
+            f"got {type(generator).__name__}"
+        )
+    return generator
+
+
+def drawing_from(generator) -> "np.random.Generator":
+    """The NumPy generator a ``generator=`` argument draws from: chainrule's seeded one for None."""
+    if generator is None:
+        return get_generator()
+    return generator._numpy if isinstance(generator, Generator) else generator

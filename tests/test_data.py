@@ -542,7 +542,7 @@ def test_loader_over_subsets_takes_the_right_rows():
 def test_collate_dtypes_and_structures():
     x, label, weight, flag = default_collate([(np.ones(2), 1, 0.5, True), (np.zeros(2), 2, 1.5, False)])
     assert x.dtype == np.float64  # arrays keep their dtype
-    assert label.dtype == np.int64 and weight.dtype == np.float32 and flag.dtype == np.bool_
+    assert label.dtype == np.int64 and weight.dtype == np.float64 and flag.dtype == np.bool_  # as PyTorch
     batch = default_collate([{"a": np.float32(1), "b": [1, 2]}, {"a": np.float32(2), "b": [3, 4]}])
     assert batch["a"].dtype == np.float32 and batch["a"].tolist() == [1, 2]
     assert [t.tolist() for t in batch["b"]] == [[1, 3], [2, 4]]
@@ -552,8 +552,9 @@ def test_collate_dtypes_and_structures():
     assert w.grad.tolist() == [3.0, 3.0]  # tensors that require grad stay in the graph
     with pytest.raises(ValueError, match=r"shapes \[\(2,\), \(3,\)\].*collate_fn"):
         default_collate([np.ones(2), np.ones(3)])
-    with pytest.raises(TypeError, match="cannot collate samples of type str"):
-        default_collate(["a", "b"])
+    assert default_collate(["a", "b"]) == ["a", "b"]  # strings stay a list, as PyTorch's
+    with pytest.raises(TypeError, match="cannot collate samples of type object"):
+        default_collate([object(), object()])
 
 
 def test_loader_custom_collate_and_bad_arguments():

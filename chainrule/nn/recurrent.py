@@ -17,6 +17,7 @@ from chainrule._tensor import Tensor
 from chainrule.nn import init
 from chainrule.nn.functional import dropout
 from chainrule.nn.module import Module, Parameter
+from chainrule.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from chainrule.ops.indexing import getitem
 from chainrule.ops.linalg import linear
 from chainrule.ops.operands import wrap
@@ -155,6 +156,8 @@ class _RNNBase(Module):
         return [tuple(getitem(t, k) for t in tensors) for k in range(layers)]
 
     def _run(self, x, hx):
+        if isinstance(x, PackedSequence):
+            return self._run_packed(x, hx)
         x, batched = self._check_input(x)
         length, batch = x._data.shape[:2]
         states = self._initial_states(hx, batch, batched, x._data.dtype)
@@ -190,6 +193,67 @@ class _RNNBase(Module):
             x = transpose(x, 0, 1)
         return x, final
 
+    def _run_packed(self, packed, hx):
+        """The layers over a PackedSequence: a PackedSequence of outputs and each sequence's
+        final state at its own length, in the batch's original order (PyTorch's semantics).
+
+        The packed batch is unpacked to (T, B, F) in its sorted order and every direction runs
+        as one ``rnn_sequence`` over all T steps: a sequence's steps come before its padding,
+        so its outputs and its state after its last step (gathered there) do not depend on the
+        padding, whose outputs no one reads. The reverse direction must begin at each
+        sequence's own last step, so it runs over the sequences reversed within their lengths
+        (a gather that leaves the padding where it is) and its outputs are put back in order.
+        """
+        where = self._where()
+        data = packed.data
+        _check_dtype(where, data, "input.data", self.weight_ih_l0._data.dtype)
+        if data._data.ndim != 2 or data._data.shape[1] != self.input_size:
+            raise ValueError(
+                f"{where}: packed input data of shape {data._data.shape}, expected (steps, {self.input_size})"
+            )
+        x, lengths = pad_packed_sequence(PackedSequence(data, packed.batch_sizes))  # (T, B, F), sorted order
+        lengths = lengths._data
+        length, batch = x._data.shape[:2]
+        column = xp.arange(batch)
+        states = self._initial_states(hx, batch, True, data._data.dtype)
+        if hx is not None and packed.sorted_indices is not None:  # hx comes in the batch's order
+            order = packed.sorted_indices._data
+            states = [tuple(getitem(s, order) for s in state) for state in states]
+        t = xp.arange(length)[:, None]
+        reversal = (xp.where(t < lengths, lengths - 1 - t, t), column)  # x[reversal]: each sequence backwards
+        last = (lengths - 1, column)  # each sequence's last step
+        directions = 2 if self.bidirectional else 1
+        size = self.hidden_size
+        finals = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                k = layer * directions + direction
+                w_ih, w_hh, *biases = (getattr(self, name) for name in self._all_weight_names[k])
+                b_ih, b_hh = biases if biases else (None, None)
+                state = states[k]
+                c0 = state[1] if self.mode == "LSTM" else None
+                inputs = getitem(x, reversal) if direction else x
+                sequence = rnn_sequence(self.mode, inputs, state[0], c0, w_ih, w_hh, b_ih, b_hh)
+                final = getitem(sequence, last)
+                if self.mode == "LSTM":
+                    hs = getitem(sequence, (Ellipsis, slice(0, size)))
+                    finals.append((getitem(final, (slice(None), slice(0, size))),
+                                   getitem(final, (slice(None), slice(size, None)))))
+                else:
+                    hs = sequence
+                    finals.append((final,))
+                outputs.append(getitem(hs, reversal) if direction else hs)
+            x = outputs[0] if directions == 1 else concatenate(outputs, 2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = dropout(x, self.dropout, True)
+        final = tuple(stack([s[i] for s in finals], 0) for i in range(len(finals[0])))
+        if packed.unsorted_indices is not None:
+            final = tuple(getitem(f, (slice(None), packed.unsorted_indices._data)) for f in final)
+        output = pack_padded_sequence(x, lengths)
+        output = PackedSequence(output.data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        return output, final
+
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
@@ -213,7 +277,9 @@ class RNN(_RNNBase):
     Input (L, N, input_size) (or (N, L, input_size) with ``batch_first``, or unbatched
     (L, input_size)); optional h0 (num_layers * num_directions, N, hidden_size). Returns
     ``(output, h_n)``: output (L, N, num_directions * hidden_size) holds the last layer's h_t
-    for every t; h_n holds every layer's final state.
+    for every t; h_n holds every layer's final state. The input may also be a PackedSequence
+    (``nn.utils.rnn``, sequences of different lengths): the output is then one too, and h_n holds
+    each sequence's state after its own last step.
 
     >>> import chainrule as cr
     >>> rnn = RNN(3, 5, num_layers=2)

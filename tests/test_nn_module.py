@@ -53,8 +53,18 @@ def test_reassigning_and_deleting_attributes_keeps_registries_in_sync():
     assert "temperature" not in dict(net.named_parameters())
     del net.extra
     assert "extra" not in dict(net.named_children())
-    net.heads = 5  # a plain value replaces the registered module
-    assert "heads" not in dict(net.named_children())
+    with pytest.raises(TypeError, match=r"cannot assign 'int' as child module 'heads' \(nn.Module or None expected\)"):
+        net.heads = 5  # as PyTorch: a plain value cannot silently replace a registered module
+    with pytest.raises(TypeError, match=r"cannot assign 'Tensor' as parameter 'temperature'"):
+        net.temperature = cr.ones(1)  # it would stop being trained
+    with pytest.raises(TypeError, match=r"cannot assign 'ndarray' as buffer 'steps'"):
+        net.steps = np.zeros(1)
+    net.steps = cr.ones(1)  # a tensor replaces the buffer
+    assert net.state_dict()["steps"].tolist() == [1.0]
+    net.heads = None
+    assert "heads" not in dict(net.named_children()) and net.heads is None
+    net.body = nn.Parameter(cr.ones(2))  # another kind under the same name moves registries
+    assert "body" not in dict(net.named_children()) and "body" in dict(net.named_parameters())
 
 
 def test_assigning_before_init_is_a_clear_error():
@@ -136,7 +146,7 @@ def test_load_state_dict_errors_name_the_keys_and_shapes():
 
 def test_a_failed_load_state_dict_changes_nothing():
     net = Net()
-    before = {k: v.copy() for k, v in net.state_dict().items()}
+    before = {k: v.clone() for k, v in net.state_dict().items()}
     good = {k: np.full(v.shape, 7.0) for k, v in net.state_dict().items()}
     last = list(good)[-1]
     for bad_value, error in [(np.zeros((9, 9)), RuntimeError), (np.full(good[last].shape, "x"), TypeError),

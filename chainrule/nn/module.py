@@ -637,6 +637,10 @@ class _BackwardHooks:
         return tuple(grad_output[k] for k in self.output_positions)
 
     def _on_input_gradients(self, grads):
+        if self.grad_output is None:
+            # the gradient reached the inputs without passing through the outputs (a double
+            # backward through the module's saved values): PyTorch calls no hook then
+            return grads
         grad_input = [None] * self.n_args
         for i, g in zip(self.input_positions, grads):
             grad_input[i] = g
@@ -645,6 +649,7 @@ class _BackwardHooks:
             replaced = hook(self.module, grad_input, self.grad_output)
             if replaced is not None:
                 grad_input = _checked_gradients(replaced, self.n_args, "backward hook", "grad_input")
+        self.grad_output = None
         return tuple(grad_input[i] for i in self.input_positions)
 
 

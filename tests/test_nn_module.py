@@ -577,3 +577,103 @@ def test_repr_follows_pytorch_layout_for_multi_line_extra_repr():
     assert repr(Block()) == (
         "Block(  # 2 parameters\n  mode=fast\n  (fc): Linear(in_features=1, out_features=1, bias=True)\n)"
     )
+
+
+# -- channel dropout, DataParallel and PyTorch's module paths ---------------------------------------
+
+
+@pytest.mark.parametrize("layer, shape, channel_axes", [
+    (nn.Dropout1d, (6, 5, 7), (0, 1)),
+    (nn.Dropout1d, (5, 7), (0,)),  # unbatched (C, L)
+    (nn.Dropout2d, (6, 5, 3, 4), (0, 1)),
+    (nn.Dropout3d, (4, 5, 2, 3, 2), (0, 1)),
+    (nn.Dropout3d, (5, 2, 3, 2), (0,)),  # unbatched (C, D, H, W)
+])
+def test_channel_dropout_zeros_whole_channels_and_scales_the_rest(layer, shape, channel_axes):
+    cr.manual_seed(0)
+    p = 0.4
+    x = cr.tensor(np.random.default_rng(1).uniform(1, 2, size=shape), requires_grad=True)
+    out = layer(p)(x)
+    ratio = out._data / x._data
+    per_channel = ratio.reshape(*[shape[a] for a in channel_axes], -1)
+    # every position of a channel shares its fate: all 0 or all 1/(1-p)
+    np.testing.assert_allclose(per_channel, per_channel[..., :1] * np.ones_like(per_channel))
+    assert set(np.round(np.unique(per_channel), 12)) <= {0.0, round(1 / (1 - p), 12)}
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad._data, ratio)  # the gradient is the mask
+    assert layer(p).eval()(x) is x
+
+
+def test_channel_dropout_drops_about_p_of_the_channels_and_follows_the_seed():
+    cr.manual_seed(3)
+    out = nn.Dropout2d(0.3)(cr.ones(200, 50, 2, 2))
+    dropped = (out._data[:, :, 0, 0] == 0).mean()
+    assert abs(dropped - 0.3) < 0.02  # 10,000 channels: 4.6 standard deviations
+    cr.manual_seed(3)
+    np.testing.assert_array_equal(nn.Dropout2d(0.3)(cr.ones(200, 50, 2, 2))._data, out._data)
+    assert (nn.Dropout2d(1.0)(cr.ones(2, 3, 4, 4))._data == 0).all()
+    assert nn.functional.dropout2d(cr.ones(2, 3, 4, 4), p=0.0).tolist() == cr.ones(2, 3, 4, 4).tolist()
+
+
+def test_channel_dropout_input_rules_and_warnings_are_pytorchs():
+    with pytest.raises(RuntimeError, match="dropout1d: Expected 2D or 3D input, but received a 4D input"):
+        nn.Dropout1d()(cr.ones(2, 3, 4, 5))
+    with pytest.warns(UserWarning, match="dropout2d: Received a 3D input to dropout2d and assuming that channel-wise"):
+        out = nn.Dropout2d(0.5)(cr.ones(3, 4, 5))  # read as (N, C, L), as PyTorch does
+    assert ((out._data == 0).all(-1) | (out._data == 2).all(-1)).all()
+    with pytest.warns(UserWarning, match="dropout2d: Received a 5-D input to dropout2d, which is deprecated"):
+        nn.functional.dropout2d(cr.ones(2, 3, 2, 2, 2))
+    with pytest.warns(UserWarning, match="dropout3d: Received a 3-D input to dropout3d, which is deprecated"):
+        nn.functional.dropout3d(cr.ones(3, 2, 2))
+    with pytest.raises(ValueError, match=r"Dropout2d: p must be in \[0, 1\], got 1.5"):
+        nn.Dropout2d(1.5)
+    with pytest.raises(TypeError, match="dropout1d: expected a Tensor input, got list"):
+        nn.functional.dropout1d([[1.0]])
+    assert repr(nn.Dropout3d(0.2)) == "Dropout3d(p=0.2, inplace=False)"
+
+
+def test_alpha_dropout_keeps_selu_statistics_and_maps_dropped_units_to_the_saturation():
+    cr.manual_seed(0)
+    p = 0.2
+    x = cr.tensor(np.random.default_rng(0).standard_normal(200_000))
+    out = nn.AlphaDropout(p)(x)._data
+    saturation = -1.0507009873554805 * 1.6732632423543772
+    a = ((1 - p) * (1 + p * saturation**2)) ** -0.5
+    b = -a * saturation * p
+    dropped = np.isclose(out, a * saturation + b)
+    np.testing.assert_allclose(out[~dropped], a * x._data[~dropped] + b)
+    assert abs(dropped.mean() - p) < 0.005
+    assert abs(out.mean()) < 0.01 and abs(out.std() - 1) < 0.01
+    assert nn.functional.alpha_dropout(x, p) is x  # PyTorch's functional default: training=False
+    assert nn.AlphaDropout(p).eval()(x) is x
+
+
+def test_data_parallel_is_a_pass_through_with_prefixed_state_dict_keys():
+    cr.manual_seed(0)
+    inner = nn.Linear(3, 2)
+    model = nn.DataParallel(inner, device_ids=[0], output_device=0)
+    x = cr.randn(4, 3)
+    np.testing.assert_array_equal(model(x)._data, inner(x)._data)
+    assert list(model.state_dict()) == ["module.weight", "module.bias"]
+    assert model.module is inner and model.device_ids == [0] and model.dim == 0
+    assert nn.parallel.DataParallel is nn.DataParallel
+    again = nn.Linear(3, 2)
+    again.load_state_dict({k.removeprefix("module."): v for k, v in model.state_dict().items()})
+    np.testing.assert_array_equal(again(x)._data, inner(x)._data)
+    np.testing.assert_array_equal(nn.parallel.data_parallel(inner, x)._data, inner(x)._data)
+    with pytest.raises(TypeError, match=r"DataParallel: module must be an nn\.Module, got function"):
+        nn.DataParallel(lambda x: x)
+
+
+def test_pytorch_module_paths_name_the_same_classes():
+    from chainrule.nn.modules.loss import _Loss
+
+    m = nn.modules
+    assert m.module.Module is nn.Module and m.linear.Linear is nn.Linear and m.conv.Conv2d is nn.Conv2d
+    assert m.loss.MSELoss is nn.MSELoss and m.loss.CrossEntropyLoss is nn.CrossEntropyLoss
+    assert m.activation.ReLU is nn.ReLU and m.batchnorm.BatchNorm2d is nn.BatchNorm2d
+    assert m.normalization.LayerNorm is nn.LayerNorm and m.pooling.MaxPool2d is nn.MaxPool2d
+    assert m.dropout.Dropout2d is nn.Dropout2d and m.rnn.LSTM is nn.LSTM and m.container.Sequential is nn.Sequential
+    assert m.sparse.Embedding is nn.Embedding and m.flatten.Flatten is nn.Flatten
+    assert m.upsampling.Upsample is nn.Upsample and m.Linear is nn.Linear and m.Conv2d is nn.Conv2d
+    assert nn.parameter.Parameter is nn.Parameter and issubclass(nn.MSELoss, _Loss)

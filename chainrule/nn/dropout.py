@@ -35,7 +35,7 @@ class Dropout1d(Dropout):
     sample and channel), scale the rest by 1/(1-p); the identity in eval mode.
 
     >>> import chainrule as cr
-    >>> out = Dropout1d(0.5)(cr.ones(4, 3, 5))
+    >>> out = Dropout1d(0.5)(cr.ones(4, 3, 5)).numpy()
     >>> bool(((out == 0).all(-1) | (out == 2).all(-1)).all())  # each channel all zero or all kept
     True
     """

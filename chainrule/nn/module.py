@@ -3,6 +3,7 @@ themselves by attribute assignment; state_dict names and shapes match PyTorch's,
 traversal methods and the forward and backward hooks."""
 
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -628,7 +629,13 @@ class _BackwardHooks:
             if replaced is not None:
                 grad_output = _checked_gradients(replaced, len(grad_output), "backward pre-hook", "grad_output")
         self.grad_output = grad_output
-        if not self.input_positions:  # no input needs a gradient: the hooks hear of grad_output now
+        if not self.input_positions and self.module._backward_hooks:
+            # no input needs a gradient: the hooks hear of grad_output now, with grad_input all None
+            warnings.warn(
+                "Full backward hook is firing when gradients are computed with respect to module outputs since "
+                "no inputs require gradients: grad_input is all None",
+                stacklevel=2,
+            )
             for hook in tuple(self.module._backward_hooks.values()):
                 if hook(self.module, (None,) * self.n_args, grad_output) is not None:
                     raise RuntimeError(

@@ -332,7 +332,8 @@ def _flat_names(obj) -> bool:
             and all(isinstance(v, (Tensor, np.ndarray)) for v in obj.values()))
 
 
-def save(obj, f, metadata=None) -> None:
+def save(obj, f, metadata=None, *, pickle_module=None, pickle_protocol=None,
+         _use_new_zipfile_serialization: bool = True, _disable_byteorder_record: bool = False) -> None:
     """Save ``obj`` to ``f`` (a path, or a file opened for binary writing) as safetensors.
 
     ``obj``: a tensor, a state dict, an optimizer's state_dict, or dicts, lists and tuples of
@@ -346,6 +347,7 @@ def save(obj, f, metadata=None) -> None:
 
     ``metadata``: any JSON-serialisable value, returned by ``load(f, with_metadata=True)``.
     The header carries a SHA-256 digest over all metadata and every tensor (see ``_digest``).
+    PyTorch's pickle options are accepted and have nothing to do.
 
     >>> import io, chainrule
     >>> buffer = io.BytesIO()
@@ -556,7 +558,8 @@ def _join(node, arrays, made, where):
     return result
 
 
-def load(f, map_location=None, weights_only: bool = True, with_metadata: bool = False, *, mmap=None):
+def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True, mmap=None,
+         with_metadata: bool = False, **pickle_load_args):
     """Load what ``save`` wrote to ``f`` (a path, or a file opened for binary reading): the saved
     object, with tensors as Tensors (and the metadata too, with ``with_metadata=True``).
 
@@ -566,10 +569,11 @@ def load(f, map_location=None, weights_only: bool = True, with_metadata: bool = 
     older chainrule (no structure in its header) loads as an OrderedDict of arrays.
 
     ``map_location`` is accepted for PyTorch's signature: tensors always load on the CPU, and
-    naming another device raises. ``weights_only`` is accepted too: nothing in a file is ever
-    executed, whatever its value. A truncated, damaged or modified file raises ValueError
-    saying so, as does a file in another format (a PyTorch .pt, a pickle, .npy/.npz, HDF5), with
-    how to convert it.
+    naming another device raises. ``weights_only``, ``pickle_module``, ``mmap`` and pickle's
+    options are accepted too: nothing in a file is ever unpickled or executed, whatever they say.
+
+    A truncated, damaged or modified file raises ValueError saying so, as does a file in another
+    format (a PyTorch .pt, a pickle, .npy/.npz, HDF5), with how to convert it.
     """
     _check_map_location(map_location)
     if not isinstance(weights_only, (bool, np.bool_)):

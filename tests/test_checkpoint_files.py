@@ -233,3 +233,13 @@ def test_a_file_of_an_earlier_chainrule_still_loads_as_arrays(tmp_path):
     path.write_bytes(serialization._safetensors().save(dict(arrays), metadata=meta))
     loaded = cr.load(path)
     assert list(loaded) == ["b", "a"] and type(loaded["b"]) is np.ndarray
+
+
+def test_pytorchs_pickle_options_are_accepted_and_change_nothing():
+    import pickle
+
+    buffer = io.BytesIO()
+    cr.save({"w": cr.ones(2)}, buffer, pickle_module=pickle, pickle_protocol=2, _use_new_zipfile_serialization=True)
+    buffer.seek(0)
+    back = cr.load(buffer, "cpu", pickle, weights_only=False, mmap=False, encoding="latin1")
+    assert list(back) == ["w"] and back["w"].tolist() == [1.0, 1.0]

@@ -46,8 +46,9 @@ from chainrule.ops.operands import tensor_input, wrap
 from chainrule.ops.shape import cast
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p).
+    (``inplace`` is accepted for PyTorch's signature; the result is a new tensor.)
 
     The mask comes from ``chainrule.random.batch_random``: under data-parallel training each sample
     gets the mask it gets in one process, whatever the number of ranks."""

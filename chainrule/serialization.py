@@ -286,6 +286,8 @@ class _Splitter:
             return node
         if isinstance(obj, np.ndarray):
             return {"array": self.name_for(obj, path)}
+        if callable(getattr(obj, "state_dict", None)):  # a module (a ModuleDict has items too), an optimizer
+            raise TypeError(_unsaveable(obj, path))
         if hasattr(obj, "items") and hasattr(obj, "keys"):
             kind = "odict" if isinstance(obj, OrderedDict) else "dict"
             pairs = []

@@ -138,6 +138,8 @@ def test_saving_a_module_or_an_optimizer_says_to_save_its_state_dict(tmp_path):
         cr.save(model, tmp_path / "m.pt")
     with pytest.raises(TypeError, match=r"module Sequential at 'model'.*state_dict\(\)"):
         cr.save({"model": model}, tmp_path / "m.pt")
+    with pytest.raises(TypeError, match=r"module ModuleDict; chainrule saves no modules"):
+        cr.save(nn.ModuleDict({"a": nn.Linear(1, 1)}), tmp_path / "m.pt")
     with pytest.raises(TypeError, match=r"got a SGD object at 'opt'; save its state_dict\(\)"):
         cr.save({"opt": optim.SGD(model.parameters(), lr=0.1)}, tmp_path / "m.pt")
     with pytest.raises(TypeError, match=r"f must be a path .* or a file opened for binary writing, got int"):

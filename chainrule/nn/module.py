@@ -201,7 +201,7 @@ class Module:
         self.add_module(name, module)
 
     def _lookup(self, target: str, what: str):
-        """The attribute at the dotted path ``target``, and the module holding it."""
+        """The module holding the attribute at the dotted path ``target``, and the attribute's name."""
         if not isinstance(target, str):
             raise TypeError(f"get_{what}: target must be a dotted name (str), got {type(target).__name__}")
         module_path, _, name = target.rpartition(".")
@@ -219,7 +219,7 @@ class Module:
             raise TypeError(f"get_submodule: target must be a dotted name (str), got {type(target).__name__}")
         module = self
         for item in target.split(".") if target else ():
-            child = module._modules.get(item) if isinstance(module, Module) else None
+            child = module._modules.get(item)
             if child is None:
                 raise AttributeError(f"{type(module).__name__} has no attribute `{item}`")
             module = child

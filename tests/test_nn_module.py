@@ -631,6 +631,8 @@ def test_channel_dropout_input_rules_and_warnings_are_pytorchs():
     with pytest.raises(TypeError, match="dropout1d: expected a Tensor input, got list"):
         nn.functional.dropout1d([[1.0]])
     assert repr(nn.Dropout3d(0.2)) == "Dropout3d(p=0.2, inplace=False)"
+    assert not isinstance(nn.Dropout2d(), nn.Dropout)  # as in PyTorch: siblings under _DropoutNd
+    assert isinstance(nn.Dropout2d(), nn.modules.dropout._DropoutNd)
 
 
 def test_alpha_dropout_keeps_selu_statistics_and_maps_dropped_units_to_the_saturation():

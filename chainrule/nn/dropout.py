@@ -9,10 +9,10 @@ from chainrule.nn.module import Module
 from chainrule.ops.operands import tensor_input
 
 
-class Dropout(Module):
-    """Zero each element with probability ``p`` in training mode; the identity in eval mode
-    (``chainrule.nn.functional.dropout``). ``inplace`` is accepted for PyTorch's signature; the
-    result is a new tensor either way (the values are the same)."""
+class _DropoutNd(Module):
+    """The dropout layers' shared settings (PyTorch's base of the same name: as there, Dropout2d
+    is not a Dropout). ``inplace`` is accepted for PyTorch's signature; the result is a new
+    tensor either way (the values are the same)."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
@@ -23,14 +23,19 @@ class Dropout(Module):
         self.p = float(p)
         self.inplace = inplace
 
-    def forward(self, x):
-        return F.dropout(tensor_input(x, "Dropout"), self.p, self.training)
-
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
 
 
-class Dropout1d(Dropout):
+class Dropout(_DropoutNd):
+    """Zero each element with probability ``p`` in training mode; the identity in eval mode
+    (``chainrule.nn.functional.dropout``)."""
+
+    def forward(self, x):
+        return F.dropout(tensor_input(x, "Dropout"), self.p, self.training)
+
+
+class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) or (C, L) input with probability ``p`` (one draw per
     sample and channel), scale the rest by 1/(1-p); the identity in eval mode.
 
@@ -44,7 +49,7 @@ class Dropout1d(Dropout):
         return F.dropout1d(tensor_input(x, "Dropout1d"), self.p, self.training)
 
 
-class Dropout2d(Dropout):
+class Dropout2d(_DropoutNd):
     """Zero whole channels of (N, C, H, W) input with probability ``p``, as Dropout1d. As in
     PyTorch, a 3-d input is taken as (N, C, L) with a warning (use Dropout1d for that), and
     inputs of other ranks warn too."""
@@ -53,14 +58,14 @@ class Dropout2d(Dropout):
         return F.dropout2d(tensor_input(x, "Dropout2d"), self.p, self.training)
 
 
-class Dropout3d(Dropout):
+class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``."""
 
     def forward(self, x):
         return F.dropout3d(tensor_input(x, "Dropout3d"), self.p, self.training)
 
 
-class AlphaDropout(Dropout):
+class AlphaDropout(_DropoutNd):
     """Dropout for self-normalising (SELU) networks: dropped units are set to SELU's negative
     saturation and the result is scaled and shifted so that inputs of zero mean and unit variance
     keep them (``chainrule.nn.functional.alpha_dropout``)."""

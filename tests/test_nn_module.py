@@ -367,7 +367,7 @@ def test_named_modules_prefix_memo_and_duplicates():
     assert [n for n, _ in model.named_modules()] == ["", "0", "1"]
     assert [n for n, _ in model.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
     assert [n for n, _ in model.named_modules(prefix="net")] == ["net", "net.0", "net.1"]
-    assert [n for n, _ in model.named_modules(memo={id(shared)})] == ["", "1"]
+    assert [n for n, _ in model.named_modules(memo={shared})] == ["", "1"]
     assert [n for n, _ in model.named_children()] == ["0", "1"]
     every = [n for n, _ in model.named_parameters(remove_duplicate=False)]
     assert every == ["0.weight", "0.bias", "2.weight", "2.bias"]

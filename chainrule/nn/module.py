@@ -283,7 +283,9 @@ class Module:
         module's positional inputs are computed. Both are tuples (None where an input or output
         has no gradient); a tuple the hook returns replaces ``grad_input``. The module's tensor
         inputs and outputs pass through an identity Function that catches their gradients, so
-        the hook sees exactly what flows into and out of the module (PyTorch's semantics)."""
+        the hook sees exactly what flows into and out of the module (PyTorch's semantics). A
+        gradient that reaches the inputs without passing through the outputs (a double backward
+        through values the module saved) calls no hook, as in PyTorch."""
         return self._add_hook(self._backward_hooks, hook, hook, prepend, "register_full_backward_hook")
 
     def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> "RemovableHandle":
@@ -311,9 +313,9 @@ class Module:
         if memo is None:
             memo = set()
         if remove_duplicate:
-            if id(self) in memo:
+            if self in memo:  # modules hash by identity; memo holds modules, as PyTorch's
                 return
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:

@@ -252,7 +252,7 @@ def _as_arrays(tensors) -> "OrderedDict[str, np.ndarray]":
 # {"dict" or "odict": [[key, node], ...]} (pairs, so integer keys stay integers) or
 # {"list" or "tuple": [node, ...]}.
 _STRUCTURE_KEY = "chainrule.structure"
-_CONTAINERS = {dict: "dict", OrderedDict: "odict", list: "list", tuple: "tuple"}
+_CONTAINER_KINDS = ("dict", "odict", "list", "tuple")
 
 
 class _Splitter:
@@ -546,7 +546,7 @@ def _join(node, arrays, made, where):
             else:
                 made[key] = Tensor(array, requires_grad=key[2] and array.dtype.kind == "f")
         return made[key]
-    if len(node) != 1 or kind not in _CONTAINERS.values() or not isinstance(body, list):
+    if len(node) != 1 or kind not in _CONTAINER_KINDS or not isinstance(body, list):
         raise ValueError(f"{where}: damaged structure: unknown node {kind[:40]!r}")
     if kind in ("list", "tuple"):
         items = [_join(item, arrays, made, where) for item in body]

@@ -441,6 +441,20 @@ def test_forward_pre_hook_replaces_the_inputs_and_hooks_can_be_prepended():
     assert calls == ["prepended"]
 
 
+def test_an_always_call_forward_hook_hears_of_a_failed_forward():
+    class Failing(nn.Module):
+        def forward(self, x):
+            raise ValueError("bad input")
+
+    m = Failing()
+    heard = []
+    m.register_forward_hook(lambda mod, args, out: heard.append(("always", out)), always_call=True)
+    m.register_forward_hook(lambda mod, args, out: heard.append(("plain", out)))
+    with pytest.raises(ValueError, match="bad input"):
+        m(cr.ones(1))
+    assert heard == [("always", None)]
+
+
 def test_hooks_with_kwargs_and_handles_as_context_managers():
     class Scale(nn.Module):
         def forward(self, x, *, factor=1.0):

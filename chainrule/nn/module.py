@@ -93,8 +93,18 @@ class Module:
         backward = _BackwardHooks(self, len(args)) if self._backward_hooks or self._backward_pre_hooks else None
         if backward is not None:
             args = backward.wrap_inputs(args)
-        out = self.forward(*args, **kwargs)
-        for hook, with_kwargs in tuple(self._forward_hooks.values()):
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            for hook, with_kwargs, always in tuple(self._forward_hooks.values()):
+                if always:  # told of the failure with output None; the forward's error stays the one raised
+                    try:
+                        hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+                    except Exception as err:
+                        warnings.warn(f"forward hook with always_call=True raised an exception that was "
+                                      f"ignored: {err!r}", stacklevel=2)
+            raise
+        for hook, with_kwargs, _ in tuple(self._forward_hooks.values()):
             replaced = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
             if replaced is not None:
                 out = replaced
@@ -259,7 +269,8 @@ class Module:
                               always_call: bool = False) -> "RemovableHandle":
         """Call ``hook(module, args, output)`` after every forward (``hook(module, args, kwargs,
         output)`` with ``with_kwargs``); a value it returns replaces the output. ``prepend`` runs
-        it before the hooks already registered. Returns a handle whose ``remove()`` unregisters it.
+        it before the hooks already registered; ``always_call`` calls it (with output None) when
+        forward raises, too. Returns a handle whose ``remove()`` unregisters it.
 
         >>> import chainrule as cr
         >>> from chainrule import nn
@@ -269,7 +280,8 @@ class Module:
         tensor([2., 2.])
         >>> handle.remove()
         """
-        return self._add_hook(self._forward_hooks, hook, (hook, bool(with_kwargs)), prepend, "register_forward_hook")
+        return self._add_hook(self._forward_hooks, hook, (hook, bool(with_kwargs), bool(always_call)), prepend,
+                              "register_forward_hook")
 
     def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> "RemovableHandle":
         """Call ``hook(module, args)`` before every forward; a value it returns replaces the

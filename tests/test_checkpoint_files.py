@@ -252,8 +252,9 @@ def test_fit_checkpoints_keep_tensors_in_optimizer_state(tmp_path):
 
     arrays = {}
     meta = split_arrays({"state": {0: {"buf": cr.ones(2), "old": np.zeros(1)}}}, "optimizer", arrays)
-    assert meta == {"state": {"0": {"buf": {"__array__": "optimizer/state/0/buf"},
-                                    "old": {"__array__": "optimizer/state/0/old"}}}}
+    assert meta == {
+        "state": {"0": {"buf": {"__array__": "optimizer/state/0/buf"}, "old": {"__array__": "optimizer/state/0/old"}}}
+    }
     cr.save(arrays, tmp_path / "c", metadata=meta)
     back = join_arrays(*reversed(cr.load(tmp_path / "c", with_metadata=True)))["state"]["0"]
     assert type(back["buf"]) is cr.Tensor and back["buf"].tolist() == [1.0, 1.0]

@@ -244,22 +244,151 @@ def _as_arrays(tensors) -> "OrderedDict[str, np.ndarray]":
     return arrays
 
 
-def save(tensors, path, metadata=None) -> None:
-    """Save a state dict (name -> Tensor or array) to ``path`` in safetensors format.
+# -- objects: nested dicts, lists and tuples of tensors, numbers and strings ----------------------
+# torch.save pickles any object; here the object's shape goes into the header as JSON (the
+# "structure") and its tensors and arrays into the file as named tensors. Every node of the
+# structure is a JSON scalar (None, bool, int, float, str: the value itself) or a one-key object
+# naming its kind: {"tensor": name} (optionally "requires_grad", "parameter"), {"array": name},
+# {"dict" or "odict": [[key, node], ...]} (pairs, so integer keys stay integers) or
+# {"list" or "tuple": [node, ...]}.
+_STRUCTURE_KEY = "chainrule.structure"
+_CONTAINER_KINDS = ("dict", "odict", "list", "tuple")
 
-    ``metadata``: any JSON-serialisable value, returned by ``load(path, with_metadata=True)``.
-    Names follow PyTorch's state_dict keys, so ``safetensors.torch.load_file`` reads the file.
+
+class _Splitter:
+    """Turns an object into its structure, collecting its tensors and arrays under unique names."""
+
+    def __init__(self):
+        self.arrays = OrderedDict()
+        self.names = {}  # id(tensor or array) -> its name: a tensor held twice is stored once
+
+    def name_for(self, value, path: str) -> str:
+        if id(value) in self.names:
+            return self.names[id(value)]
+        name, n = path or "tensor", 1
+        while name in self.arrays or name == "__metadata__":
+            name, n = f"{path or 'tensor'}#{n}", n + 1
+        self.arrays[name] = value
+        self.names[id(value)] = name
+        return name
+
+    def split(self, obj, path: str):
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return obj
+        if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+            return obj.item()
+        if isinstance(obj, Tensor):
+            node = {"tensor": self.name_for(obj, path)}
+            if obj.requires_grad:
+                node["requires_grad"] = True
+            if _is_parameter(obj):
+                node["parameter"] = True
+            return node
+        if isinstance(obj, np.ndarray):
+            return {"array": self.name_for(obj, path)}
+        if callable(getattr(obj, "state_dict", None)):  # a module (a ModuleDict has items too), an optimizer
+            raise TypeError(_unsaveable(obj, path))
+        if hasattr(obj, "items") and hasattr(obj, "keys"):
+            kind = "odict" if isinstance(obj, OrderedDict) else "dict"
+            pairs = []
+            for key, value in obj.items():
+                key = key.item() if isinstance(key, np.generic) else key
+                if not (key is None or isinstance(key, (bool, int, float, str))):
+                    raise TypeError(f"save: {path or 'the object'} has a key of type {type(key).__name__}; "
+                                    "keys must be strings, numbers, booleans or None")
+                pairs.append([key, self.split(value, f"{path}.{key}" if path else str(key))])
+            return {kind: pairs}
+        if isinstance(obj, (list, tuple)):
+            kind = "tuple" if isinstance(obj, tuple) else "list"
+            return {kind: [self.split(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(obj)]}
+        raise TypeError(_unsaveable(obj, path))
+
+
+def _is_parameter(tensor) -> bool:
+    from chainrule.nn.module import Parameter  # nn imports serialization's users, not the reverse
+
+    return isinstance(tensor, Parameter)
+
+
+def _unsaveable(obj, path: str) -> str:
+    where = f" at {path!r}" if path else ""
+    from chainrule.nn.module import Module
+
+    if isinstance(obj, Module):
+        return (f"save: got the module {type(obj).__name__}{where}; chainrule saves no modules (PyTorch pickles "
+                "them, and loading a pickle can run any code): save its state_dict() instead, "
+                "chainrule.save(model.state_dict(), f), and load it into a new model with "
+                "model.load_state_dict(chainrule.load(f))")
+    if callable(getattr(obj, "state_dict", None)):
+        return (f"save: got a {type(obj).__name__} object{where}; save its state_dict() instead "
+                "(and restore it with load_state_dict)")
+    return (f"save: cannot save a {type(obj).__name__}{where}; expected tensors, arrays, numbers, strings, None, "
+            "and dicts, lists and tuples of them")
+
+
+def _flat_names(obj) -> bool:
+    """A dict of name -> tensor: stored under its own keys, so that any safetensors reader
+    (``safetensors.torch.load_file``) reads it back as the same state dict."""
+    return (hasattr(obj, "items") and hasattr(obj, "keys") and len(obj) > 0
+            and all(isinstance(k, str) and k and k != "__metadata__" for k in obj.keys())
+            and all(isinstance(v, (Tensor, np.ndarray)) for v in obj.values()))
+
+
+def save(obj, f, metadata=None, *, pickle_module=None, pickle_protocol=None,
+         _use_new_zipfile_serialization: bool = True, _disable_byteorder_record: bool = False) -> None:
+    """Save ``obj`` to ``f`` (a path, or a file opened for binary writing) as safetensors.
+
+    ``obj``: a tensor, a state dict, an optimizer's state_dict, or dicts, lists and tuples of
+    them with numbers, strings and None: the usual checkpoint ``{'epoch': 3, 'model_state_dict':
+    model.state_dict(), 'optimizer_state_dict': optimizer.state_dict(), 'loss': 0.1}``. ``load``
+    gives it back: tensors as Tensors, arrays as arrays, numbers as numbers, dict, OrderedDict,
+    list and tuple as themselves. A state dict's tensors are stored under its own keys (PyTorch's
+    names), so ``safetensors.torch.load_file`` reads the file; a nested object's are stored under
+    dotted paths (``model_state_dict.fc1.weight``). A Module is refused (TypeError): save its
+    ``state_dict()``. Nothing is pickled. A path is written atomically (see ``write_atomic``).
+
+    ``metadata``: any JSON-serialisable value, returned by ``load(f, with_metadata=True)``.
     The header carries a SHA-256 digest over all metadata and every tensor (see ``_digest``).
+    PyTorch's pickle options are accepted and have nothing to do.
+
+    >>> import io, chainrule
+    >>> buffer = io.BytesIO()
+    >>> chainrule.save({"epoch": 3, "weights": [chainrule.ones(2)], "loss": 0.25}, buffer)
+    >>> _ = buffer.seek(0)
+    >>> chainrule.load(buffer)
+    {'epoch': 3, 'weights': [tensor([1., 1.])], 'loss': 0.25}
     """
-    arrays = _as_arrays(tensors)
+    splitter = _Splitter()
+    if _flat_names(obj):
+        for key, value in obj.items():
+            splitter.arrays[key] = value
+            splitter.names.setdefault(id(value), key)
+    structure = splitter.split(obj, "")
+    arrays = _as_arrays(splitter.arrays)
     file_metadata = {_FORMAT_KEY: FILE_FORMAT, _ORDER_KEY: json.dumps(list(arrays))}
+    try:
+        file_metadata[_STRUCTURE_KEY] = json.dumps(structure)
+    except (ValueError, RecursionError) as err:
+        raise TypeError(f"save: the object cannot be described in JSON ({err})") from None
+    if _depth(json.loads(file_metadata[_STRUCTURE_KEY])) > MAX_JSON_DEPTH:
+        raise ValueError(f"save: the object is nested too deeply to be loaded again (over {MAX_JSON_DEPTH // 3} "
+                         "levels of dicts and lists)")
     if metadata is not None:
         try:
             file_metadata[_META_KEY] = json.dumps(metadata)
         except (TypeError, ValueError, RecursionError) as err:
             raise TypeError(f"save: metadata must be JSON-serialisable ({err})") from None
     file_metadata[_DIGEST_KEY] = _digest(arrays, file_metadata)
-    write_atomic(path, _safetensors().save(dict(arrays), metadata=file_metadata))
+    data = _safetensors().save(dict(arrays), metadata=file_metadata)
+    if hasattr(f, "write"):
+        written = f.write(data)
+        if written is not None and written != len(data):
+            raise OSError(f"save: the file object took {written} of {len(data)} bytes")
+        return
+    if not isinstance(f, (str, os.PathLike)):
+        raise TypeError(f"save: f must be a path (str or os.PathLike) or a file opened for binary writing, "
+                        f"got {type(f).__name__}")
+    write_atomic(f, data)
 
 
 def _zip_kind(raw: bytes) -> str:
@@ -363,16 +492,95 @@ def _check_chainrule_file(file_metadata: dict, arrays, path) -> None:
         raise ValueError(f"load: {path} was modified or damaged after it was written (checksum mismatch)")
 
 
-def load(path, with_metadata: bool = False):
-    """Load a file written by ``save``: an OrderedDict of arrays (and the metadata if asked).
+def _check_map_location(map_location) -> None:
+    """chainrule keeps every tensor on the CPU: map_location may say so, or be a dict or a
+    function (as PyTorch's ``lambda storage, loc: storage``), whose mapping is then moot."""
+    device = map_location if isinstance(map_location, str) else getattr(map_location, "type", None)
+    if isinstance(device, str) and device.split(":")[0] not in ("cpu", "meta"):
+        raise RuntimeError(
+            f"load: map_location={str(map_location)!r}: that device is not available; chainrule runs on the CPU "
+            "only (use map_location='cpu' or leave it out)"
+        )
+    if not (map_location is None or isinstance(map_location, (str, dict)) or callable(map_location)
+            or device is not None):
+        raise TypeError(f"load: map_location must be None, a device, a str, a dict or a function, got "
+                        f"{type(map_location).__name__}")
+
+
+def _read_bytes(f) -> tuple:
+    """The bytes of ``f`` (a path, or a file opened for binary reading) and its name for messages."""
+    if hasattr(f, "read"):
+        raw = f.read()
+        name = getattr(f, "name", None)
+        name = name if isinstance(name, str) else f"<{type(f).__name__}>"
+        if not isinstance(raw, (bytes, bytearray, memoryview)):
+            raise TypeError(f"load: {name} gave {type(raw).__name__}, not bytes: open the file in binary mode ('rb')")
+        return bytes(raw), name
+    if not isinstance(f, (str, os.PathLike)):
+        raise TypeError(f"load: f must be a path (str or os.PathLike) or a file opened for binary reading, "
+                        f"got {type(f).__name__}")
+    path = _existing_file(f, "load")
+    return path.read_bytes(), path
+
+
+def _join(node, arrays, made, where):
+    """The object that ``_Splitter.split`` described as ``node``, its tensors taken from ``arrays``."""
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if not isinstance(node, dict) or len(node) < 1:
+        raise ValueError(f"{where}: damaged structure: {type(node).__name__} node")
+    kind = next(iter(node))
+    body = node[kind]
+    if kind in ("tensor", "array"):
+        if not isinstance(body, str) or body not in arrays or not set(node) <= {kind, "requires_grad", "parameter"}:
+            raise ValueError(f"{where}: damaged structure: the {kind} {str(body)[:60]!r} is not in the file")
+        key = (kind, body, bool(node.get("requires_grad")), bool(node.get("parameter")))
+        if key not in made:  # one object for a tensor that was saved from several places
+            array = arrays[body] if arrays[body].flags.writeable else arrays[body].copy()
+            if kind == "array":
+                made[key] = array
+            elif key[3]:
+                from chainrule.nn.module import Parameter
+
+                made[key] = Parameter(array, key[2] and array.dtype.kind == "f")
+            else:
+                made[key] = Tensor(array, requires_grad=key[2] and array.dtype.kind == "f")
+        return made[key]
+    if len(node) != 1 or kind not in _CONTAINER_KINDS or not isinstance(body, list):
+        raise ValueError(f"{where}: damaged structure: unknown node {kind[:40]!r}")
+    if kind in ("list", "tuple"):
+        items = [_join(item, arrays, made, where) for item in body]
+        return items if kind == "list" else tuple(items)
+    if not all(isinstance(p, list) and len(p) == 2 and (p[0] is None or isinstance(p[0], (bool, int, float, str)))
+               for p in body):
+        raise ValueError(f"{where}: damaged structure: a {kind} entry that is not a [key, value] pair")
+    result = OrderedDict() if kind == "odict" else {}
+    for key, item in body:
+        result[key] = _join(item, arrays, made, where)
+    return result
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True, mmap=None,
+         with_metadata: bool = False, **pickle_load_args):
+    """Load what ``save`` wrote to ``f`` (a path, or a file opened for binary reading): the saved
+    object, with tensors as Tensors (and the metadata too, with ``with_metadata=True``).
+
+    A safetensors file from another writer (``safetensors.torch.save_file(model.state_dict(),
+    path)`` in PyTorch) loads as an OrderedDict of Tensors in name order, ready for
+    ``model.load_state_dict``: the way to start from PyTorch's exact weights. A file from an
+    older chainrule (no structure in its header) loads as an OrderedDict of arrays.
+
+    ``map_location`` is accepted for PyTorch's signature: tensors always load on the CPU, and
+    naming another device raises. ``weights_only``, ``pickle_module``, ``mmap`` and pickle's
+    options are accepted too: nothing in a file is ever unpickled or executed, whatever they say.
 
     A truncated, damaged or modified file raises ValueError saying so, as does a file in another
-    format (a PyTorch .pt, a pickle, .npy/.npz, HDF5), with how to convert it; nothing in the file
-    is ever executed. Safetensors files from other writers (no chainrule metadata, no digest)
-    load with their tensors in name order and metadata None.
+    format (a PyTorch .pt, a pickle, .npy/.npz, HDF5), with how to convert it.
     """
-    path = _existing_file(path, "load")
-    raw = path.read_bytes()
+    _check_map_location(map_location)
+    if not isinstance(weights_only, (bool, np.bool_)):
+        raise TypeError(f"load: weights_only must be a bool, got {type(weights_only).__name__}")
+    raw, path = _read_bytes(f)
     header = _read_header(raw, path)
     file_metadata = _file_metadata(header, path)
     try:
@@ -381,14 +589,18 @@ def load(path, with_metadata: bool = False):
         raise ValueError(f"load: {path} is damaged and cannot be read as safetensors ({err})") from None
     ours = any(key == _META_KEY or key.startswith(_META_KEY + ".") for key in file_metadata)
     if not ours:
-        ordered = OrderedDict((name, arrays[name]) for name in sorted(arrays))
+        ordered = OrderedDict((name, Tensor(arrays[name])) for name in sorted(arrays))
         return (ordered, None) if with_metadata else ordered
     _check_chainrule_file(file_metadata, arrays, path)
     order = decode_json(file_metadata.get(_ORDER_KEY, "[]"), f"load: {path}: {_ORDER_KEY}")
     if not isinstance(order, list) or sorted(order, key=str) != sorted(arrays):
         raise ValueError(f"load: {path}: {_ORDER_KEY} does not list the file's tensors")
-    ordered = OrderedDict((name, arrays[name]) for name in order)
+    if _STRUCTURE_KEY in file_metadata:
+        where = f"load: {path}: {_STRUCTURE_KEY}"
+        result = _join(decode_json(file_metadata[_STRUCTURE_KEY], where), arrays, {}, where)
+    else:
+        result = OrderedDict((name, arrays[name]) for name in order)
     if not with_metadata:
-        return ordered
+        return result
     metadata = decode_json(file_metadata[_META_KEY], f"load: {path}: metadata") if _META_KEY in file_metadata else None
-    return ordered, metadata
+    return result, metadata

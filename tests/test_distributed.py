@@ -238,7 +238,7 @@ def test_world_of_one():
     assert distributed.is_main() and not distributed.is_distributed()
     distributed.barrier()
     model = nn.Linear(3, 2)
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     distributed.broadcast_parameters(model)
     distributed.broadcast_buffers(model)
     distributed.broadcast_rng_state()

@@ -64,7 +64,7 @@ def test_training_normalises_with_the_batch_and_eval_with_the_running_statistics
         mean, var = x.mean(axis=(0, 2, 3), keepdims=True), x.var(axis=(0, 2, 3), keepdims=True)
         np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-5) * w + b, rtol=1e-12, atol=1e-12)
     bn.eval()
-    frozen = {k: v.copy() for k, v in bn.state_dict().items()}
+    frozen = {k: v.numpy().copy() for k, v in bn.state_dict().items()}
     x = rng.normal(size=(2, 3, 2, 2))
     rm, rv = bn.running_mean._data.reshape(1, 3, 1, 1), bn.running_var._data.reshape(1, 3, 1, 1)
     np.testing.assert_allclose(bn(cr.tensor(x))._data, (x - rm) / np.sqrt(rv + 1e-5) * w + b, rtol=1e-12)

@@ -41,6 +41,7 @@ def _ref_step(mode, x, h, c, w_ih, w_hh, b_ih, b_hh):
 
 def _ref_layers(mode, sd, x, h0, c0, num_layers, directions):
     """x (L, N, in); h0, c0 (layers * directions, N, H). Returns output, h_n, c_n."""
+    sd = {k: np.asarray(v) for k, v in sd.items()}  # state_dict holds tensors; the loop is NumPy
     length = x.shape[0]
     h_n, c_n = [], []
     for layer in range(num_layers):
@@ -163,7 +164,7 @@ def test_cell_matches_numpy_step(mode, with_state):
     if with_state:
         hx = (_t(h), _t(c)) if mode == "lstm" else _t(h)
     got = cell(_t(x), hx)
-    sd = cell.state_dict()
+    sd = {k: np.asarray(v) for k, v in cell.state_dict().items()}
     h1, c1 = _ref_step(mode, x, h, c, sd["weight_ih"], sd["weight_hh"], sd["bias_ih"], sd["bias_hh"])
     if mode == "lstm":
         got, got_c = got

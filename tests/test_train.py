@@ -164,7 +164,7 @@ def test_terminate_on_nan_stops_before_the_update_and_keeps_the_last_checkpoint(
 
     class Snapshot(Callback):
         def on_epoch_end(self, trainer, epoch, logs):
-            snapshots[epoch] = {k: v.copy() for k, v in trainer.model.state_dict().items()}
+            snapshots[epoch] = {k: v.numpy().copy() for k, v in trainer.model.state_dict().items()}
 
     def poisoned(out, target):
         calls["n"] += 1

@@ -1,10 +1,17 @@
 """chainrule.nn: modules (layers and networks), their functional forms, losses and initialisers."""
 
-from chainrule.nn import functional, init, utils
+from chainrule.nn import (
+    functional,
+    init,
+    modules,
+    parallel,
+    parameter,
+    utils,
+)
 from chainrule.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
-from chainrule.nn.dropout import Dropout
+from chainrule.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 from chainrule.nn.embedding import Embedding
 from chainrule.nn.linear import Flatten, Identity, Linear
 from chainrule.nn.loss import (
@@ -19,6 +26,7 @@ from chainrule.nn.loss import (
 )
 from chainrule.nn.module import Module, Parameter
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
+from chainrule.nn.parallel import DataParallel
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -48,3 +56,6 @@ __all__ = [
     # namespaces
     "functional", "init", "utils",
 ]  # fmt: skip
+
+# nn.modules, nn.parameter and nn.parallel: PyTorch's paths (nn.modules.linear.Linear is nn.Linear)
+__all__ += ["AlphaDropout", "DataParallel", "Dropout1d", "Dropout2d", "Dropout3d", "modules", "parallel", "parameter"]

@@ -55,7 +55,7 @@ class Sequential(Module):
         for layer in self._layers:
             # A layer without forward hooks is its forward: calling that directly skips
             # Module.__call__'s frame and argument packing (~2k instructions a layer).
-            x = layer.forward(x) if not layer._forward_hooks and type(layer).__call__ is _MODULE_CALL else layer(x)
+            x = layer.forward(x) if not layer._hooked and type(layer).__call__ is _MODULE_CALL else layer(x)
         return x
 
     def _forward_pool_first(self, x):
@@ -70,8 +70,8 @@ class Sequential(Module):
         layers, i = self._layers, 0
         while i < len(layers):
             layer, j = layers[i], i + 1
-            if type(layer) is ReLU and not layer._forward_hooks and isinstance(x, Tensor) and x.dtype.kind == "f":
-                while j < len(layers) and type(layers[j]) in _MAX_POOLS and not layers[j]._forward_hooks \
+            if type(layer) is ReLU and not layer._hooked and isinstance(x, Tensor) and x.dtype.kind == "f":
+                while j < len(layers) and type(layers[j]) in _MAX_POOLS and not layers[j]._hooked \
                         and not layers[j].return_indices:
                     x = layers[j].forward(x)
                     j += 1
@@ -93,7 +93,7 @@ class Sequential(Module):
 
 def _run(layer, x):
     """``layer(x)``, as Sequential.forward calls it (the forward itself when no hook waits)."""
-    return layer.forward(x) if not layer._forward_hooks and type(layer).__call__ is _MODULE_CALL else layer(x)
+    return layer.forward(x) if not layer._hooked and type(layer).__call__ is _MODULE_CALL else layer(x)
 
 
 class ModuleList(Module):

@@ -2,6 +2,8 @@
 their own backward rule live in chainrule.ops and are re-exported here; the rest are composed
 from ops and need no rule."""
 
+import warnings
+
 from chainrule import random
 from chainrule._arguments import number_arg
 from chainrule._backend import xp
@@ -40,12 +42,13 @@ from chainrule.ops.loss import (
     nll_loss,
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
-from chainrule.ops.operands import wrap
+from chainrule.ops.operands import tensor_input, wrap
 from chainrule.ops.shape import cast
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p).
+    (``inplace`` is accepted for PyTorch's signature; the result is a new tensor.)
 
     The mask comes from ``chainrule.random.batch_random``: under data-parallel training each sample
     gets the mask it gets in one process, whatever the number of ranks."""
@@ -57,6 +60,101 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     keep = random.batch_random(d.shape, d.dtype) >= p
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     return mul(x, wrap((keep * scale).astype(d.dtype, copy=False)))
+
+
+def _scaled_mask(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
+    """x times a mask of ``mask_shape`` (broadcast to x) holding 0 with probability p, else 1/(1-p)."""
+    d = x._data
+    keep = random.batch_random(mask_shape, d.dtype) >= p
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    # an unbatched input's mask was drawn with a leading batch axis of 1: drop it
+    return mul(x, wrap((keep * scale).astype(d.dtype, copy=False).reshape(mask_shape[len(mask_shape) - d.ndim:])))
+
+
+def _feature_dropout(x: Tensor, p, training: bool, op: str, batched: bool) -> Tensor:
+    """Dropout of whole channels: one draw per (sample, channel), the same for every position of
+    the channel. An unbatched input draws as a batch of one (PyTorch's unsqueeze(0))."""
+    p = number_arg(p, "p", op, 0, 1)
+    if x.ndim < (2 if batched else 1):
+        raise RuntimeError(f"{op}: Feature dropout requires at least 2 dimensions in the input")
+    if not training or p == 0:
+        return x
+    shape = x.shape if batched else (1, *x.shape)
+    return _scaled_mask(x, p, shape[:2] + (1,) * (len(shape) - 2))
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) input, each with probability p; scale the rest
+    by 1/(1-p). ``inplace`` is accepted; the result is a new tensor."""
+    x = tensor_input(input, "dropout1d")
+    if x.ndim not in (2, 3):
+        raise RuntimeError(
+            f"dropout1d: Expected 2D or 3D input, but received a {x.ndim}D input. Note that dropout1d exists to "
+            "provide channel-wise dropout on inputs with 1 spatial dimension, a channel dimension, and an optional "
+            "batch dimension (i.e. 2D or 3D inputs)."
+        )
+    return _feature_dropout(x, p, training, "dropout1d", batched=x.ndim == 3)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, H, W) input, each with probability p; scale the rest by
+    1/(1-p). As PyTorch: a 3-d input is read as (N, C, L) with a warning, other ranks warn."""
+    x = tensor_input(input, "dropout2d")
+    if x.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated and will result in an error "
+            "in a future release. To retain the behavior and silence this warning, please use dropout instead. "
+            "Note that dropout2d exists to provide channel-wise dropout on inputs with 2 spatial dimensions, a "
+            "channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
+            stacklevel=2,
+        )
+    if x.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior is "
+            "desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior will "
+            "change in a future release to interpret the input as one without a batch dimension, i.e. shape "
+            "(C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2,
+        )
+    return _feature_dropout(x, p, training, "dropout2d", batched=True)
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input, each with probability p;
+    scale the rest by 1/(1-p). Other ranks warn, as in PyTorch."""
+    x = tensor_input(input, "dropout3d")
+    if x.ndim not in (4, 5):
+        warnings.warn(
+            f"dropout3d: Received a {x.ndim}-D input to dropout3d, which is deprecated and will result in an error "
+            "in a future release. To retain the behavior and silence this warning, please use dropout instead. "
+            "Note that dropout3d exists to provide channel-wise dropout on inputs with 3 spatial dimensions, a "
+            "channel dimension, and an optional batch dimension (i.e. 4D or 5D inputs).",
+            stacklevel=2,
+        )
+    return _feature_dropout(x, p, training, "dropout3d", batched=x.ndim == 5)
+
+
+_SELU_SATURATION = -1.0507009873554805 * 1.6732632423543772  # -scale * alpha: SELU's limit at -inf
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Alpha dropout: each element becomes SELU's saturation value a' = -1.7581 with probability
+    p, then the whole is mapped by ``y = a * x + b`` with ``a = ((1 - p)(1 + p a'^2))^(-1/2)`` and
+    ``b = -a a' p``, which keeps zero mean and unit variance. Note PyTorch's default
+    ``training=False`` here."""
+    x = tensor_input(input, "alpha_dropout")
+    p = number_arg(p, "p", "alpha_dropout", 0, 1)
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return mul(x, wrap(xp.zeros((), dtype=x.dtype)))
+    d = x._data
+    keep = random.batch_random(d.shape, d.dtype) >= p
+    a = ((1 - p) * (1 + p * _SELU_SATURATION**2)) ** -0.5
+    b = -a * _SELU_SATURATION * p
+    # a * (x * keep + a' * (1 - keep)) + b
+    shift = xp.where(keep, b, a * _SELU_SATURATION + b).astype(d.dtype)
+    return mul(x, wrap((keep * a).astype(d.dtype))) + wrap(shift)
 
 
 # ---------------------------------------------------------------------------- regression losses
@@ -116,3 +214,4 @@ __all__ = [
     "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax",
     "softplus", "tanh",
 ]  # fmt: skip
+__all__ += ["alpha_dropout", "dropout1d", "dropout2d", "dropout3d"]

@@ -114,7 +114,7 @@ class EarlyStopping(Callback):
         if _better(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = float(value), epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: v.copy() for k, v in trainer.model.state_dict().items()}
+                self.best_weights = {k: v.numpy().copy() for k, v in trainer.model.state_dict().items()}
             return
         self.wait += 1
         if self.wait >= self.patience:

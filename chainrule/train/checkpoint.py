@@ -6,6 +6,7 @@ import numpy as np
 
 from chainrule import random
 from chainrule._arguments import is_int
+from chainrule._tensor import Tensor
 from chainrule.serialization import load, save
 from chainrule.train.history import History
 from chainrule.train.validation import field
@@ -15,9 +16,9 @@ VERSION = 2  # 2: callback states tagged with their class; scheduler arrays spli
 
 
 def split_arrays(obj, prefix: str, arrays: dict):
-    """``obj`` with every ndarray replaced by a ``{"__array__": key}`` placeholder (the array goes
+    """``obj`` with every ndarray (or Tensor) replaced by a ``{"__array__": key}`` placeholder (the array goes
     into ``arrays[key]``): nested optimizer/callback state becomes JSON plus named tensors."""
-    if isinstance(obj, np.ndarray):
+    if isinstance(obj, (np.ndarray, Tensor)):  # (a Tensor loads back as a Tensor)
         arrays[prefix] = obj
         return {"__array__": prefix}
     if isinstance(obj, dict):

@@ -455,7 +455,7 @@ class Trainer:
             runs.append({"run": run, "score": score, "epochs": len(self.history),
                          "loss": self.history["loss"], "val_loss": self.history["val_loss"]})
             if best is None or score < best[0]:
-                best = (score, run, {k: v.copy() for k, v in self.model.state_dict().items()}, self.history)
+                best = (score, run, {k: v.numpy().copy() for k, v in self.model.state_dict().items()}, self.history)
         score, best_run, weights, history = best
         self.model.load_state_dict(weights)
         history.runs, history.best_run = runs, best_run
@@ -501,7 +501,7 @@ class Trainer:
                                  f"{'no' if ours is None else 'a'} {name}; resume with the same settings")
         states = [c["state"] for c in saved]
         callbacks_before = [copy.deepcopy(cb.state_dict()) for cb in stateful]
-        model_before = {k: v.copy() for k, v in self.model.state_dict().items()}
+        model_before = {k: v.numpy().copy() for k, v in self.model.state_dict().items()}
         optimizer_before = copy.deepcopy(self.optimizer.state_dict())
         try:  # each load is all or nothing; together, too
             self._load_callback_states(states, where)

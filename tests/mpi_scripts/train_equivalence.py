@@ -80,7 +80,7 @@ def main(out):
         # Each rank initialises differently: broadcast_parameters and broadcast_rng_state must
         # make every rank continue from rank 0's weights and generator.
         model, history = train(dtype, Trainer, GLOBAL_BATCH[dtype] // world, init_seed=100 + me)
-        state = {k: v.copy() for k, v in model.state_dict().items()}
+        state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
         results[f"{dtype}_spread"] = np.array(_spread(comm, list(state.values())))
         results.update({f"{dtype}/{k}": v for k, v in state.items()})
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):

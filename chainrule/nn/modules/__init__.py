@@ -1,0 +1,47 @@
+"""PyTorch's torch.nn.modules package paths (``nn.modules.linear.Linear``, ``nn.modules.loss``...):
+thin re-exports; every class lives in its chainrule.nn family file and is the same object."""
+
+from chainrule.nn.module import Module
+from chainrule.nn.modules import (
+    activation,
+    batchnorm,
+    container,
+    conv,
+    dropout,
+    flatten,
+    linear,
+    loss,
+    module,
+    normalization,
+    pooling,
+    rnn,
+    sparse,
+    upsampling,
+)
+
+_FILES = (
+    activation,
+    batchnorm,
+    container,
+    conv,
+    dropout,
+    flatten,
+    linear,
+    loss,
+    module,
+    normalization,
+    pooling,
+    rnn,
+    sparse,
+    upsampling,
+)
+# The layer classes themselves, as torch.nn.modules offers them (a star import would also bring
+# the family files' functions, e.g. ``linear``, over the submodules of the same name).
+globals().update(
+    {
+        name: obj
+        for file in _FILES
+        for name, obj in vars(file).items()
+        if isinstance(obj, type) and issubclass(obj, Module) and not name.startswith("_")
+    }
+)

@@ -1,0 +1,3 @@
+"""PyTorch's torch.nn.modules.flatten path: the classes live in chainrule.nn.linear."""
+
+from chainrule.nn.linear import *  # noqa: F403

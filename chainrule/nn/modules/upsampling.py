@@ -1,0 +1,3 @@
+"""PyTorch's torch.nn.modules.upsampling path: the classes live in chainrule.nn.pooling."""
+
+from chainrule.nn.pooling import *  # noqa: F403

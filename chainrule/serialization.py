@@ -544,7 +544,7 @@ def _join(node, arrays, made, where):
 
                 made[key] = Parameter(array, key[2] and array.dtype.kind == "f")
             else:
-                made[key] = Tensor(array, requires_grad=key[2] and array.dtype.kind == "f")
+                made[key] = Tensor(array, dtype=array.dtype, requires_grad=key[2] and array.dtype.kind == "f")
         return made[key]
     if len(node) != 1 or kind not in _CONTAINER_KINDS or not isinstance(body, list):
         raise ValueError(f"{where}: damaged structure: unknown node {kind[:40]!r}")
@@ -589,7 +589,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True,
         raise ValueError(f"load: {path} is damaged and cannot be read as safetensors ({err})") from None
     ours = any(key == _META_KEY or key.startswith(_META_KEY + ".") for key in file_metadata)
     if not ours:
-        ordered = OrderedDict((name, Tensor(arrays[name])) for name in sorted(arrays))
+        ordered = OrderedDict((name, Tensor(arrays[name], dtype=arrays[name].dtype)) for name in sorted(arrays))
         return (ordered, None) if with_metadata else ordered
     _check_chainrule_file(file_metadata, arrays, path)
     order = decode_json(file_metadata.get(_ORDER_KEY, "[]"), f"load: {path}: {_ORDER_KEY}")

@@ -259,3 +259,14 @@ def test_fit_checkpoints_keep_tensors_in_optimizer_state(tmp_path):
     back = join_arrays(*reversed(cr.load(tmp_path / "c", with_metadata=True)))["state"]["0"]
     assert type(back["buf"]) is cr.Tensor and back["buf"].tolist() == [1.0, 1.0]
     assert type(back["old"]) is np.ndarray
+
+
+def test_every_dtype_comes_back_as_it_was_saved():
+    state = {"i": cr.tensor(np.arange(3)), "d": cr.tensor(np.ones(2)), "f": cr.ones(2), "b": cr.tensor([True])}
+    for obj in (state, {"model": state, "epoch": 3}):
+        buffer = io.BytesIO()
+        cr.save(obj, buffer)
+        buffer.seek(0)
+        loaded = cr.load(buffer)
+        loaded = loaded.get("model", loaded)
+        assert {k: v.dtype for k, v in loaded.items()} == {k: v.dtype for k, v in state.items()}

@@ -524,7 +524,7 @@ class Module:
                     object.__setattr__(module, name, fresh)
             for name, buffer in list(module._buffers.items()):
                 if buffer is not None and dot + name in arrays:
-                    fresh = Tensor(arrays[dot + name])
+                    fresh = Tensor(arrays[dot + name], dtype=arrays[dot + name].dtype)
                     module._buffers[name] = fresh
                     object.__setattr__(module, name, fresh)
 

@@ -10,6 +10,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from chainrule._arguments import int_arg
 from chainrule._tensor import Tensor
 
 
@@ -32,6 +33,44 @@ class Pair(NamedTuple):
 
 
 FLAG = "flag"  # a hyperparameter that is True or False
+
+
+class Whole(NamedTuple):
+    """A hyperparameter that is an integer >= ``low`` (LBFGS's max_iter, history_size)."""
+
+    low: int = 1
+
+
+class Choice(NamedTuple):
+    """A hyperparameter that is one of ``options`` (LBFGS's line_search_fn)."""
+
+    options: tuple
+
+
+class Switch(NamedTuple):
+    """One of PyTorch's switches between implementations of the same update (for-each or fused
+    kernels, CUDA-graph capture, autograd through the step). chainrule has one NumPy
+    implementation: the values in ``allowed`` are accepted, the others refused saying ``why``."""
+
+    allowed: tuple
+    why: str = ""
+
+
+# PyTorch's implementation switches, by name; an optimizer lists those its PyTorch twin takes.
+SWITCHES = {
+    "foreach": Switch((None, False, True)),  # PyTorch's choice of kernel: the same update either way
+    "fused": Switch((None, False), "chainrule has no fused kernels (one NumPy implementation per "
+                    "optimizer); pass fused=None or False"),
+    "capturable": Switch((False,), "CUDA-graph capture needs a GPU and chainrule runs on the CPU; "
+                         "pass capturable=False"),
+    "differentiable": Switch((False,), "chainrule updates parameters in place outside autograd, so "
+                             "optimizer.step() cannot be differentiated; pass differentiable=False"),
+}
+
+
+def switches(*names: str) -> dict:
+    """The specs of the named implementation switches, for a ``hyperparameters`` table."""
+    return {name: SWITCHES[name] for name in names}
 
 # Keys the learning-rate schedulers keep in a parameter group next to the hyperparameters.
 SCHEDULE_KEYS = {"initial_lr": Range("initial_lr"), "max_lr": Range("max_lr"), "min_lr": Range("min_lr"),
@@ -65,6 +104,19 @@ def check_hyperparameter(where: str, key: str, value, spec):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{where}: {key} must be True or False, got {_shown(value)}")
         return bool(value)
+    if isinstance(spec, Switch):
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{where}: {key} must be None, True or False, got {_shown(value)}")
+        value = None if value is None else bool(value)
+        if value not in spec.allowed:
+            raise ValueError(f"{where}: {key}={value} is not supported: {spec.why}")
+        return value
+    if isinstance(spec, Whole):
+        return int_arg(value, key, where, spec.low)
+    if isinstance(spec, Choice):
+        if not any(value is option or (isinstance(value, str) and value == option) for option in spec.options):
+            raise ValueError(f"{where}: {key} must be one of {list(spec.options)}, got {_shown(value)}")
+        return value
     if isinstance(spec, Pair):
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) != 2:
             raise TypeError(f"{where}: {key} must be a pair of numbers, got {_shown(value)}")
@@ -254,6 +306,9 @@ class Optimizer:
                     f"{len(own['params'])} here)"
                 )
             keys = set(saved) - {"params"}
+            # a state saved before a switch existed (or by an older PyTorch) runs with its default
+            absent_switches = {k: self.defaults[k] for k in set(self.defaults) - keys if k in SWITCHES}
+            keys |= set(absent_switches)
             missing, unknown = set(self.defaults) - keys, keys - set(self.defaults) - set(SCHEDULE_KEYS)
             if missing or unknown:
                 raise ValueError(f"{where}: param_groups[{i}] lacks {sorted(missing)} and has unknown "
@@ -263,7 +318,8 @@ class Optimizer:
                     raise ValueError(f"{where}: param_groups[{i}]['params'] must be distinct integers, "
                                      f"got {saved['params']!r}")
                 params[int(index)] = p
-            hyper = self._checked({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}, where)
+            hyper = self._checked({**absent_switches, **{k: copy.deepcopy(v) for k, v in saved.items()
+                                                         if k != "params"}}, where)
             new_groups.append(hyper)
         new_state = {}
         for key, saved_state in state_dict["state"].items():

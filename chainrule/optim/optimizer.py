@@ -98,8 +98,9 @@ def _shown(value) -> str:
 
 
 def check_hyperparameter(where: str, key: str, value, spec):
-    """``value`` checked against ``spec`` (a Range, a Pair or FLAG) and returned in plain Python
-    form (a float, a tuple of two floats, a bool); TypeError or ValueError naming ``key`` if not."""
+    """``value`` checked against ``spec`` (a Range, Pair, Whole, Choice, Switch or FLAG) and returned
+    in plain Python form (a float, a tuple of two floats, an int, a bool, None or the chosen option);
+    TypeError or ValueError naming ``key`` if not."""
     if spec == FLAG:
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{where}: {key} must be True or False, got {_shown(value)}")
@@ -149,7 +150,8 @@ class Optimizer:
     straight into ``param_groups`` are not (as in PyTorch); the schedulers write only checked ones.
     """
 
-    # name -> Range, Pair or FLAG; a user's subclass may pass defaults of its own that are not here.
+    # name -> Range, Pair, Whole, Choice, Switch or FLAG; a user's subclass may pass defaults of its own
+    # that are not here.
     hyperparameters: ClassVar[dict] = {"lr": Range("learning rate"), "weight_decay": Range("weight_decay value"),
                              "eps": Range("epsilon value"), "maximize": FLAG}
     # per-parameter state: every key the update may keep, and those it always keeps (None: unchecked)

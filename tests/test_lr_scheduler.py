@@ -195,6 +195,13 @@ def test_step_with_an_epoch_warns_and_jumps_by_the_closed_form():
     assert sched.last_epoch == 7 and sched.get_last_lr() == [LRS[0] * 0.25, LRS[1] * 0.25]
 
 
+def test_reduce_lr_on_plateau_step_with_an_epoch_sets_the_counter():
+    sched = ReduceLROnPlateau(sgd(), patience=0)
+    with pytest.warns(UserWarning, match=r"The epoch parameter"):
+        sched.step(1.0, epoch=9)
+    assert sched.last_epoch == 9 and sched.best == 1.0
+
+
 def test_pytorch_old_base_class_name():
     from chainrule.optim.lr_scheduler import _LRScheduler
 

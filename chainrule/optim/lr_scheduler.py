@@ -793,14 +793,19 @@ class ReduceLROnPlateau(LRScheduler):
             return a < (best * (1.0 - self.threshold) if rel else best - self.threshold)
         return a > (best * (self.threshold + 1.0) if rel else best + self.threshold)
 
-    def step(self, metrics) -> None:
+    def step(self, metrics, epoch: int | None = None) -> None:
         """Record this epoch's metric (a number or a one-element tensor) and reduce if needed; a
-        NaN metric never counts as an improvement (as in PyTorch)."""
+        NaN metric never counts as an improvement (as in PyTorch). ``epoch`` (deprecated in
+        PyTorch, which warns likewise) sets the epoch counter instead of advancing it."""
         if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__float__"):
             raise TypeError(f"ReduceLROnPlateau.step: metrics must be a number or a one-element tensor, "
                             f"got {type(metrics).__name__}")
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            self.last_epoch = int_arg(epoch, "epoch", "ReduceLROnPlateau.step", 0)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         if self._is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0

@@ -263,15 +263,16 @@ def test_unsupported_implementation_switches_are_refused_saying_why(make):
             make(w, foreach="yes")
 
 
-def test_a_state_saved_without_the_switches_loads_with_their_defaults():
-    w = cr.ones(2, requires_grad=True)
-    saved = optim.Adam([w], lr=0.1).state_dict()
-    for key in ("foreach", "capturable", "differentiable", "fused"):
+def test_a_state_saved_without_later_keys_loads_with_their_defaults():
+    # an older chainrule's or PyTorch's state: no implementation switches, no decoupled_weight_decay
+    saved = optim.AdamW([cr.ones(2, requires_grad=True)], lr=0.1).state_dict()
+    for key in ("foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay"):
         del saved["param_groups"][0][key]
-    opt = optim.Adam([cr.ones(2, requires_grad=True)])
+    opt = optim.AdamW([cr.ones(2, requires_grad=True)])
     opt.load_state_dict(saved)
     group = opt.param_groups[0]
     assert group["lr"] == 0.1 and group["foreach"] is None and group["fused"] is None and not group["capturable"]
+    assert group["decoupled_weight_decay"] is True  # AdamW's own default
 
 
 def test_adamw_is_adam_with_decoupled_weight_decay():

@@ -72,6 +72,11 @@ def switches(*names: str) -> dict:
     """The specs of the named implementation switches, for a ``hyperparameters`` table."""
     return {name: SWITCHES[name] for name in names}
 
+
+# Group keys that PyTorch added over the years (its __setstate__ fills them in): a state saved
+# without them, by an older chainrule or PyTorch, loads with this optimizer's defaults.
+ADDED_LATER = frozenset({*SWITCHES, "decoupled_weight_decay"})
+
 # Keys the learning-rate schedulers keep in a parameter group next to the hyperparameters.
 SCHEDULE_KEYS = {"initial_lr": Range("initial_lr"), "max_lr": Range("max_lr"), "min_lr": Range("min_lr"),
                  "max_momentum": Range("max_momentum"), "base_momentum": Range("base_momentum")}
@@ -308,9 +313,8 @@ class Optimizer:
                     f"{len(own['params'])} here)"
                 )
             keys = set(saved) - {"params"}
-            # a state saved before a switch existed (or by an older PyTorch) runs with its default
-            absent_switches = {k: self.defaults[k] for k in set(self.defaults) - keys if k in SWITCHES}
-            keys |= set(absent_switches)
+            added_later = {k: self.defaults[k] for k in set(self.defaults) - keys if k in ADDED_LATER}
+            keys |= set(added_later)
             missing, unknown = set(self.defaults) - keys, keys - set(self.defaults) - set(SCHEDULE_KEYS)
             if missing or unknown:
                 raise ValueError(f"{where}: param_groups[{i}] lacks {sorted(missing)} and has unknown "
@@ -320,8 +324,8 @@ class Optimizer:
                     raise ValueError(f"{where}: param_groups[{i}]['params'] must be distinct integers, "
                                      f"got {saved['params']!r}")
                 params[int(index)] = p
-            hyper = self._checked({**absent_switches, **{k: copy.deepcopy(v) for k, v in saved.items()
-                                                         if k != "params"}}, where)
+            hyper = self._checked({**added_later, **{k: copy.deepcopy(v) for k, v in saved.items()
+                                                     if k != "params"}}, where)
             new_groups.append(hyper)
         new_state = {}
         for key, saved_state in state_dict["state"].items():

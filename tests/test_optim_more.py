@@ -309,3 +309,24 @@ def test_zero_grad_set_to_none_and_add_param_group():
     np.testing.assert_array_equal(a.grad._data, [0.0, 0.0])
     opt.zero_grad()
     assert a.grad is None and b.grad is None
+
+
+def test_named_parameters_are_accepted_and_their_names_kept():
+    model = cr.nn.Linear(3, 2)
+    opt = optim.Adam(model.named_parameters(), lr=0.1)
+    group = opt.param_groups[0]
+    assert group["param_names"] == ["weight", "bias"] and group["params"][0] is model.weight
+    model(cr.ones(4, 3)).sum().backward()
+    opt.step()
+    saved = opt.state_dict()
+    assert saved["param_groups"][0]["param_names"] == ["weight", "bias"] and set(saved["state"]) == {0, 1}
+    fresh = optim.Adam(cr.nn.Linear(3, 2).named_parameters())
+    fresh.load_state_dict(saved)
+    assert fresh.param_groups[0]["lr"] == 0.1 and fresh.param_groups[0]["param_names"] == ["weight", "bias"]
+    with pytest.raises(TypeError, match=r"Adam: a parameter group mixes \(name, tensor\) pairs and bare tensors"):
+        optim.Adam([("w", cr.ones(2, requires_grad=True)), cr.ones(2, requires_grad=True)])
+    with pytest.raises(ValueError, match=r"all parameter groups must be named .* or none"):
+        opt.add_param_group({"params": [cr.ones(2, requires_grad=True)]})
+    saved["param_groups"][0]["param_names"] = ["weight"]
+    with pytest.raises(ValueError, match=r"\['param_names'\] must be one name per parameter"):
+        fresh.load_state_dict(saved)

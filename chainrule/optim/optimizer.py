@@ -202,6 +202,14 @@ class Optimizer:
         params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
             raise ValueError(f"{name}: a parameter group has an empty parameter list")
+        # model.named_parameters(): (name, tensor) pairs, the names kept as PyTorch keeps them
+        named = [isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in params]
+        if any(named) and not all(named):
+            raise TypeError(f"{name}: a parameter group mixes (name, tensor) pairs and bare tensors")
+        names = [n for n, _ in params] if any(named) else None
+        params = [p for _, p in params] if any(named) else params
+        if any(named) != any("param_names" in group for group in self.param_groups) and self.param_groups:
+            raise ValueError(f"{name}: all parameter groups must be named (from named_parameters()) or none")
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         for p in params:
             if not isinstance(p, Tensor):
@@ -215,10 +223,13 @@ class Optimizer:
                     f"{name}: a parameter of shape {p.shape} is given twice (in one group or in two groups)"
                 )
             seen.add(id(p))
-        unknown = set(param_group) - set(self.defaults) - {"params", *SCHEDULE_KEYS}
+        unknown = set(param_group) - set(self.defaults) - {"params", "param_names", *SCHEDULE_KEYS}
         if unknown:
             raise TypeError(f"{name}: unknown hyperparameters {sorted(unknown)} in a parameter group")
         group = self._checked({**self.defaults, **param_group, "params": params})
+        group.pop("param_names", None)
+        if names is not None:
+            group["param_names"] = names
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -315,7 +326,8 @@ class Optimizer:
             keys = set(saved) - {"params"}
             added_later = {k: self.defaults[k] for k in set(self.defaults) - keys if k in ADDED_LATER}
             keys |= set(added_later)
-            missing, unknown = set(self.defaults) - keys, keys - set(self.defaults) - set(SCHEDULE_KEYS)
+            missing = set(self.defaults) - keys
+            unknown = keys - set(self.defaults) - {"param_names", *SCHEDULE_KEYS}
             if missing or unknown:
                 raise ValueError(f"{where}: param_groups[{i}] lacks {sorted(missing)} and has unknown "
                                  f"{sorted(unknown)}: the state of another optimizer than {name}?")
@@ -324,6 +336,11 @@ class Optimizer:
                     raise ValueError(f"{where}: param_groups[{i}]['params'] must be distinct integers, "
                                      f"got {saved['params']!r}")
                 params[int(index)] = p
+            names = saved.get("param_names", [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
+                    or len(names) not in (0, len(own["params"])):
+                raise ValueError(f"{where}: param_groups[{i}]['param_names'] must be one name per parameter, "
+                                 f"got {_shown(names)}")
             hyper = self._checked({**added_later, **{k: copy.deepcopy(v) for k, v in saved.items()
                                                      if k != "params"}}, where)
             new_groups.append(hyper)

@@ -119,7 +119,8 @@ def test_another_optimizers_state_is_refused_and_nothing_changes():
     # without chainrule's class tag (PyTorch's own layout) the keys give it away
     untagged = {k: v for k, v in adam_state.items() if k != "optimizer"}
     with pytest.raises(ValueError, match=r"param_groups\[0\] lacks \['dampening', 'momentum', 'nesterov'\] "
-                                         r"and has unknown \['amsgrad', 'betas', 'eps'\]"):
+                                         r"and has unknown \['amsgrad', 'betas', 'capturable', "
+                                         r"'decoupled_weight_decay', 'eps'\]"):
         sgd.load_state_dict(untagged)
     assert sgd.param_groups[0]["lr"] == 0.1
     after = sgd.state_dict()

@@ -11,14 +11,19 @@ import pytest
 import chainrule as cr
 from chainrule.optim.adam import Adam
 from chainrule.optim.lr_scheduler import (
+    ChainedScheduler,
+    ConstantLR,
     CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
     CyclicLR,
     ExponentialLR,
     LambdaLR,
     LinearLR,
     LRScheduler,
+    MultiplicativeLR,
     MultiStepLR,
     OneCycleLR,
+    PolynomialLR,
     ReduceLROnPlateau,
     SequentialLR,
     StepLR,
@@ -102,6 +107,105 @@ def test_lambda_lr_one_function_per_group():
     f0, f1 = (lambda e: 0.95**e), (lambda e: 1 / (1 + e))
     lrs = run(LambdaLR(sgd(), [f0, f1]), 80)
     close(lrs, np.array([[LRS[0] * f0(t), LRS[1] * f1(t)] for t in range(80)]))
+
+
+def test_multiplicative_lr_multiplies_from_step_one():
+    f0, f1 = (lambda e: 0.9 if e % 3 == 0 else 1.0), (lambda e: 1.02)
+    lrs = run(MultiplicativeLR(sgd(), [f0, f1]), 40)
+    want = [[LRS[0] * math.prod(f0(i) for i in range(1, t + 1)), LRS[1] * 1.02**t] for t in range(40)]
+    close(lrs, np.array(want))
+
+
+@pytest.mark.parametrize("factor, total", [(1 / 3, 5), (0.25, 7), (1.0, 3)])
+def test_constant_lr(factor, total):
+    close(run(ConstantLR(sgd(), factor, total), 20), expected(lambda t, lr0: lr0 * (factor if t < total else 1), 20))
+
+
+def test_constant_lr_defaults_exactly():
+    # by hand: 0.1 / 3 for epochs 0-4 (factor 1/3, total_iters 5), then 0.1 / 3 * (1 / (1 / 3))
+    lrs = run(ConstantLR(sgd()), 7)[:, 0].tolist()
+    assert lrs == [0.1 * (1 / 3)] * 5 + [0.1 * (1 / 3) * (1.0 / (1 / 3))] * 2
+
+
+@pytest.mark.parametrize("total, power", [(5, 1.0), (13, 2.5), (8, 0.5)])
+def test_polynomial_lr(total, power):
+    formula = lambda t, lr0: lr0 * (1 - min(t, total) / total) ** power
+    close(run(PolynomialLR(sgd(), total, power), 30), expected(formula, 30))
+
+
+def cosine_restarts(T_0, T_mult, eta_min):
+    """The closed form, cycle by cycle: (epochs since the restart, cycle length) for epoch t."""
+
+    def formula(t, lr0):
+        start, length = 0, T_0
+        while t >= start + length:
+            start, length = start + length, length * T_mult
+        return eta_min + (lr0 - eta_min) * (1 + math.cos(math.pi * (t - start) / length)) / 2
+
+    return formula
+
+
+@pytest.mark.parametrize("T_0, T_mult, eta_min", [(7, 1, 0.0), (3, 2, 0.001), (2, 3, 0.0)])
+def test_cosine_annealing_warm_restarts(T_0, T_mult, eta_min):
+    lrs = run(CosineAnnealingWarmRestarts(sgd(), T_0, T_mult, eta_min), 60)
+    close(lrs, expected(cosine_restarts(T_0, T_mult, eta_min), 60))
+    restarts = [t for t in range(1, 60) if lrs[t, 0] > lrs[t - 1, 0]]
+    assert restarts == [T_0 * sum(T_mult**i for i in range(k)) for k in range(1, len(restarts) + 1)]
+
+
+def test_cosine_annealing_warm_restarts_fractional_epochs():
+    # T_0 = 3, T_mult = 2: cycles [0, 3), [3, 9), [9, 21); epoch 10.5 is 1.5 into a cycle of 12
+    opt = sgd(lrs=(1.0,))
+    sched = CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.0)
+    for epoch, (t_cur, t_i) in [(0.5, (0.5, 3)), (2.25, (2.25, 3)), (3.0, (0, 6)), (10.5, (1.5, 12)),
+                                (1, (1, 3)), (25, (4, 24))]:
+        sched.step(epoch)
+        assert sched.get_last_lr()[0] == pytest.approx((1 + math.cos(math.pi * t_cur / t_i)) / 2, abs=1e-15)
+        assert sched.last_epoch == math.floor(epoch) and sched.T_i == t_i
+    sched = CosineAnnealingWarmRestarts(sgd(lrs=(1.0,)), T_0=4)  # T_mult 1: epoch modulo T_0
+    sched.step(9.5)
+    assert sched.get_last_lr()[0] == pytest.approx((1 + math.cos(math.pi * 1.5 / 4)) / 2)
+
+
+def test_chained_scheduler_multiplies_the_factors():
+    # by hand: 0.1 * 0.1 (constant) at 0; * 0.9 at 1; at 2 ConstantLR divides by 0.1: 0.1 * 0.9 ** 2
+    opt = sgd(lrs=(0.1,))
+    sched = ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=2), ExponentialLR(opt, gamma=0.9)])
+    close(run(sched, 5)[:, 0], [0.01, 0.009, 0.081, 0.0729, 0.06561])
+    opt = sgd()
+    T = 15
+    sched = ChainedScheduler([LinearLR(opt, 0.2, total_iters=6), CosineAnnealingLR(opt, T)], optimizer=opt)
+    formula = lambda t, lr0: lr0 * (0.2 + 0.8 * min(t, 6) / 6) * (1 + math.cos(math.pi * t / T)) / 2
+    close(run(sched, T), expected(formula, T))
+
+
+def test_sequential_lr_restarts_warm_restarts_at_its_own_epoch_zero():
+    opt = sgd()
+    sched = SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5), CosineAnnealingWarmRestarts(opt, 4, 2)],
+                         milestones=[5])
+    restarts = cosine_restarts(4, 2, 0.0)
+    formula = lambda t, lr0: lr0 * (0.1 + 0.9 * t / 5) if t < 5 else restarts(t - 5, lr0)
+    close(run(sched, 40), expected(formula, 40))
+
+
+def test_step_with_an_epoch_warns_and_jumps_by_the_closed_form():
+    sched = StepLR(sgd(), step_size=3, gamma=0.5)
+    with pytest.warns(UserWarning, match=r"The epoch parameter in `scheduler.step\(\)` was not necessary"):
+        sched.step(7)
+    assert sched.last_epoch == 7 and sched.get_last_lr() == [LRS[0] * 0.25, LRS[1] * 0.25]
+
+
+def test_reduce_lr_on_plateau_step_with_an_epoch_sets_the_counter():
+    sched = ReduceLROnPlateau(sgd(), patience=0)
+    with pytest.warns(UserWarning, match=r"The epoch parameter"):
+        sched.step(1.0, epoch=9)
+    assert sched.last_epoch == 9 and sched.best == 1.0
+
+
+def test_pytorch_old_base_class_name():
+    from chainrule.optim.lr_scheduler import _LRScheduler
+
+    assert _LRScheduler is LRScheduler
 
 
 def cyclic_formula(base, top, up, down, mode, gamma=1.0):
@@ -294,6 +398,13 @@ BUILDERS = {
                                                    mode="exp_range", gamma=0.99)),
     "SequentialLR": (sgd, lambda o: SequentialLR(o, [LinearLR(o, 0.1, total_iters=10),
                                                      CosineAnnealingLR(o, 60)], [10])),
+    "ConstantLR": (sgd, lambda o: ConstantLR(o, 0.5, total_iters=20)),
+    "PolynomialLR": (sgd, lambda o: PolynomialLR(o, total_iters=50, power=2.0)),
+    "MultiplicativeLR": (sgd, lambda o: MultiplicativeLR(o, [Warmup(40), lambda e: 0.97])),
+    "CosineAnnealingWarmRestarts": (sgd, lambda o: CosineAnnealingWarmRestarts(o, 5, T_mult=2, eta_min=1e-3)),
+    "ChainedScheduler": (adam, lambda o: ChainedScheduler([LinearLR(o, 0.1, total_iters=15),
+                                                           CosineAnnealingWarmRestarts(o, 9),
+                                                           ExponentialLR(o, 0.99)])),
 }
 
 
@@ -428,6 +539,29 @@ def test_base_class_sets_initial_lr_and_performs_step_zero():
      r"SequentialLR: schedulers\[1\] \(StepLR\) is attached to another optimizer"),
     (lambda o: SequentialLR(o, [StepLR(o, 2), ReduceLROnPlateau(o)], [5]), ValueError,
      r"schedulers\[1\] is a ReduceLROnPlateau, whose step needs a metric"),
+    (lambda o: ConstantLR(o, factor=0), ValueError, r"ConstantLR: Invalid factor: 0.0 \(factor must be in \(0, 1\]"),
+    (lambda o: ConstantLR(o, factor=1.5), ValueError, r"ConstantLR: Invalid factor: 1.5"),
+    (lambda o: ConstantLR(o, total_iters=2.0), TypeError, r"ConstantLR: total_iters must be an integer >= 1"),
+    (lambda o: PolynomialLR(o, total_iters=0), ValueError, r"PolynomialLR: total_iters must be an integer >= 1"),
+    (lambda o: PolynomialLR(o, power=-1), ValueError, r"PolynomialLR: Invalid power: -1.0"),
+    (lambda o: CosineAnnealingWarmRestarts(o, 0), ValueError,
+     r"CosineAnnealingWarmRestarts: T_0 must be an integer >= 1, got 0"),
+    (lambda o: CosineAnnealingWarmRestarts(o, 5, T_mult=1.5), TypeError,
+     r"CosineAnnealingWarmRestarts: T_mult must be an integer >= 1, got 1.5"),
+    (lambda o: CosineAnnealingWarmRestarts(o, 5).step(-1), ValueError,
+     r"CosineAnnealingWarmRestarts.step: epoch must be >= 0, got -1"),
+    (lambda o: CosineAnnealingWarmRestarts(o, 5).step(math.nan), ValueError,
+     r"CosineAnnealingWarmRestarts.step: Invalid epoch: nan"),
+    (lambda o: MultiplicativeLR(o, 0.9), TypeError, r"MultiplicativeLR: lr_lambda must be callable, got float"),
+    (lambda o: MultiplicativeLR(o, lambda e: math.inf).step(), ValueError,
+     r"MultiplicativeLR: lr_lambda\(1\) returned inf; expected a finite number \(the factor of the current lr\)"),
+    (lambda o: StepLR(o, 2).step(-3), ValueError, r"StepLR.step: epoch must be an integer >= 0, got -3"),
+    (lambda o: ChainedScheduler([]), ValueError, r"ChainedScheduler: expects at least one scheduler"),
+    (lambda o: ChainedScheduler(StepLR(o, 2)), TypeError, r"ChainedScheduler: schedulers must be a list"),
+    (lambda o: ChainedScheduler([StepLR(o, 2), ReduceLROnPlateau(o)]), ValueError,
+     r"ChainedScheduler: schedulers\[1\] is a ReduceLROnPlateau, whose step needs a metric"),
+    (lambda o: ChainedScheduler([StepLR(o, 2), StepLR(sgd(), 3)]), ValueError,
+     r"ChainedScheduler: schedulers\[1\] \(StepLR\) is attached to another optimizer"),
 ])  # fmt: skip
 def test_errors_name_the_argument(build, error, message):
     with pytest.raises(error, match=message):

@@ -104,6 +104,74 @@ def adam_reference(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=F
     return update
 
 
+def adadelta_reference(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    def update(t, p, g, s):
+        g = (-g if maximize else g) + weight_decay * p
+        s["v"] = rho * s.get("v", 0.0) + (1 - rho) * g * g
+        delta = np.sqrt(s.get("u", 0.0) + eps) / np.sqrt(s["v"] + eps) * g
+        s["u"] = rho * s.get("u", 0.0) + (1 - rho) * delta * delta
+        return p - lr * delta
+
+    return update
+
+
+def adamax_reference(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
+    b1, b2 = betas
+
+    def update(t, p, g, s):
+        g = (-g if maximize else g) + weight_decay * p
+        s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+        s["u"] = np.maximum(b2 * s.get("u", 0.0), np.abs(g) + eps)
+        return p - lr / (1 - b1**t) * s["m"] / s["u"]
+
+    return update
+
+
+def nadam_reference(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3, decoupled=False):
+    """Dozat's NAdam with PyTorch's momentum schedule mu_t = b1 (1 - 0.96^(t psi) / 2)."""
+    b1, b2 = betas
+
+    def mu(t):
+        return b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+
+    def update(t, p, g, s):
+        if decoupled:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        product = np.prod([mu(i) for i in range(1, t + 1)])
+        s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+        s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+        denom = np.sqrt(s["v"] / (1 - b2**t)) + eps
+        return (p - lr * (1 - mu(t)) / (1 - product) * g / denom
+                - lr * mu(t + 1) / (1 - product * mu(t + 1)) * s["m"] / denom)
+
+    return update
+
+
+def radam_reference(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+    """Liu et al.'s rectified Adam: momentum SGD until rho_t > 5, then the rectified Adam step."""
+    b1, b2 = betas
+
+    def update(t, p, g, s):
+        if decoupled:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+        s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+        m_hat = s["m"] / (1 - b1**t)
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
+        if rho_t <= 5:
+            return p - lr * m_hat
+        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        adaptive = math.sqrt(1 - b2**t) / (np.sqrt(s["v"]) + eps)  # 1 / sqrt(v_hat), eps as PyTorch adds it
+        return p - lr * rect * m_hat * adaptive
+
+    return update
+
+
 CASES = {
     "sgd": (lambda p: optim.SGD(p, lr=0.05), sgd_reference(0.05)),
     "sgd-momentum": (lambda p: optim.SGD(p, lr=0.05, momentum=0.9), sgd_reference(0.05, 0.9)),
@@ -134,6 +202,39 @@ CASES = {
         lambda p: optim.AdamW(p, lr=0.1, weight_decay=0.3, amsgrad=True),
         adam_reference(0.1, weight_decay=0.3, amsgrad=True, decoupled=True),
     ),
+    "adadelta": (lambda p: optim.Adadelta(p), adadelta_reference()),
+    "adadelta-options": (
+        lambda p: optim.Adadelta(p, lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1, maximize=True),
+        adadelta_reference(0.5, 0.8, 1e-5, 0.1, maximize=True),
+    ),
+    "adamax": (lambda p: optim.Adamax(p, lr=0.05), adamax_reference(0.05)),
+    "adamax-options": (
+        lambda p: optim.Adamax(p, lr=0.05, betas=(0.8, 0.95), eps=1e-3, weight_decay=0.1, maximize=True),
+        adamax_reference(0.05, (0.8, 0.95), 1e-3, 0.1, maximize=True),
+    ),
+    "nadam": (lambda p: optim.NAdam(p, lr=0.05), nadam_reference(0.05)),
+    "nadam-decay": (
+        lambda p: optim.NAdam(p, lr=0.05, betas=(0.8, 0.9), weight_decay=0.1, momentum_decay=0.05),
+        nadam_reference(0.05, (0.8, 0.9), weight_decay=0.1, momentum_decay=0.05),
+    ),
+    "nadam-decoupled": (
+        lambda p: optim.NAdam(p, lr=0.05, weight_decay=0.2, decoupled_weight_decay=True),
+        nadam_reference(0.05, weight_decay=0.2, decoupled=True),
+    ),
+    # with b2 = 0.999 rho_t passes 5 at step 6: both branches within ten steps
+    "radam": (lambda p: optim.RAdam(p, lr=0.05), radam_reference(0.05)),
+    "radam-decay": (
+        lambda p: optim.RAdam(p, lr=0.05, betas=(0.8, 0.9), weight_decay=0.1),
+        radam_reference(0.05, (0.8, 0.9), weight_decay=0.1),
+    ),
+    "radam-decoupled": (
+        lambda p: optim.RAdam(p, lr=0.05, weight_decay=0.2, decoupled_weight_decay=True),
+        radam_reference(0.05, weight_decay=0.2, decoupled=True),
+    ),
+    "adam-decoupled": (
+        lambda p: optim.Adam(p, lr=0.1, weight_decay=0.3, decoupled_weight_decay=True),
+        adam_reference(0.1, weight_decay=0.3, decoupled=True),
+    ),
 }
 
 
@@ -154,6 +255,9 @@ def test_ten_steps_equal_the_published_equations(name):
         lambda p: optim.RMSprop(p, lr=0.001),  # constant-lr RMSprop hovers within ~lr/2 of the optimum
         lambda p: optim.Adam(p, lr=0.05),
         lambda p: optim.AdamW(p, lr=0.05, weight_decay=0.0),
+        lambda p: optim.Adamax(p, lr=0.05),
+        lambda p: optim.NAdam(p, lr=0.01),
+        lambda p: optim.RAdam(p, lr=0.05),
     ],
 )
 def test_converges_on_a_convex_problem(make):

@@ -1,13 +1,19 @@
 """chainrule.optim: gradient descent and its descendants, and learning-rate schedules."""
 
+from chainrule.optim.adadelta import Adadelta
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam
+from chainrule.optim.adamax import Adamax
 from chainrule.optim.adamw import AdamW
+from chainrule.optim.lbfgs import LBFGS
+from chainrule.optim.nadam import NAdam
 from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.radam import RAdam
 from chainrule.optim.rmsprop import RMSprop
 from chainrule.optim.sgd import SGD
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
+__all__ = ["LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "NAdam", "Optimizer", "RAdam",
+           "RMSprop", "lr_scheduler"]
 
 
 def __getattr__(name):

@@ -4,7 +4,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from chainrule.optim.optimizer import FLAG, Optimizer, Range
+from chainrule.optim.optimizer import FLAG, Optimizer, Range, switches
 
 
 class Adagrad(Optimizer):
@@ -23,14 +23,17 @@ class Adagrad(Optimizer):
         "initial_accumulator_value": Range("initial_accumulator_value value"),
         "eps": Range("epsilon value"),
         "maximize": FLAG,
+        **switches("foreach", "differentiable", "fused"),
     }
     state_keys = required_state = frozenset({"step", "sum"})
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False):
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      maximize=maximize))
+                                      foreach=foreach, maximize=maximize, differentiable=differentiable,
+                                      fused=fused))
 
     def _update(self, param, grad, state, group):
         if not state:

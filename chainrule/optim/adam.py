@@ -5,13 +5,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from chainrule.optim.optimizer import FLAG, Optimizer, Pair, Range
+from chainrule.optim.optimizer import FLAG, Optimizer, Pair, Range, switches
 
 
 class Adam(Optimizer):
     """PyTorch's update, at step t:
 
-        g <- g + weight_decay * p                  (L2; see AdamW for the decoupled form)
+        g <- g + weight_decay * p                  (L2), or with decoupled_weight_decay (AdamW):
+        p <- p * (1 - lr * weight_decay)           instead
         m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2
         v^ = max(v^, v) with amsgrad, else v
         p <- p - lr / (1 - b1^t) * m / (sqrt(v^) / sqrt(1 - b2^t) + eps)
@@ -24,19 +25,29 @@ class Adam(Optimizer):
         "weight_decay": Range("weight_decay value"),
         "amsgrad": FLAG,
         "maximize": FLAG,
+        "decoupled_weight_decay": FLAG,
+        **switches("foreach", "capturable", "differentiable", "fused"),
     }
     state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
     required_state = frozenset({"step", "exp_avg", "exp_avg_sq"})
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False):
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None, decoupled_weight_decay: bool = False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def _decay(self, param, grad, group):
-        """L2 regularisation: the decay enters the gradient (and so the moment estimates)."""
+        """L2 regularisation: the decay enters the gradient (and so the moment estimates); or,
+        decoupled (AdamW), the weights shrink directly."""
         if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+            if group["decoupled_weight_decay"]:
+                param *= 1 - group["lr"] * group["weight_decay"]
+            else:
+                grad = grad + group["weight_decay"] * param
         return grad
 
     def _update(self, param, grad, state, group):

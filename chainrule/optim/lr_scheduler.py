@@ -25,15 +25,24 @@ import itertools
 import math
 import numbers
 import types
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 from chainrule._arguments import int_arg, is_int
 from chainrule.optim.optimizer import FLAG, Range, check_hyperparameter
 
 __all__ = [
-    "CosineAnnealingLR", "CyclicLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
-    "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "StepLR",
+    "ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
+    "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR",
+    "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR",
 ]  # fmt: skip
+
+# PyTorch's words, as its schedulers warn when step() is given an epoch.
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. "
+    "Please use `scheduler.step()` to step the scheduler. During the deprecation, if epoch is different from "
+    "None, the closed form is used instead of the new chainable form, where available."
+)
 
 
 # -- argument checks (once, at construction) ---------------------------------------------------
@@ -179,10 +188,14 @@ class LRScheduler:
         """The learning rates for step ``last_epoch`` (called by ``step``; read ``get_last_lr``)."""
         raise NotImplementedError
 
-    def step(self) -> None:
-        """Advance one epoch (or one batch, for the per-batch schedules)."""
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch (or one batch, for the per-batch schedules). ``epoch`` (deprecated in
+        PyTorch, which warns likewise) jumps there, by the closed form where there is one."""
         self._step_count += 1
-        self._update_lr()
+        if epoch is not None:
+            epoch = int_arg(epoch, "epoch", f"{type(self).__name__}.step", 0)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         # epoch given: jump there with the closed form where there is one (SequentialLR does so).
@@ -225,32 +238,30 @@ class LRScheduler:
         self.__dict__.update(state)
 
 
-class LambdaLR(LRScheduler):
-    """``lr = initial_lr * lr_lambda(epoch)``; ``lr_lambda`` is one function or one per group.
+class _FunctionSchedule(LRScheduler):
+    """The schedules given as functions of the epoch (one, or one per group): their checks and
+    their state, which cannot hold the functions (see LambdaLR)."""
 
-    ``state_dict()`` cannot hold the functions: it stores ``None`` for a plain function or lambda
-    and the ``__dict__`` of a callable object, so build the new scheduler with the same functions
-    before ``load_state_dict``.
-    """
+    _factor_of = ""  # what the function's value multiplies, for the error message
 
-    def __init__(self, optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1):
-        _check_optimizer("LambdaLR", optimizer)
-        self.lr_lambdas = _per_group("LambdaLR", "lr_lambda", optimizer, lr_lambda)
+    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+        where = type(self).__name__
+        _check_optimizer(where, optimizer)
+        self.lr_lambdas = _per_group(where, "lr_lambda", optimizer, lr_lambda)
         for fn in self.lr_lambdas:
             if not callable(fn):
-                raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(fn).__name__}")
+                raise TypeError(f"{where}: lr_lambda must be callable, got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
-        lrs = []
-        for fn, base_lr in zip(self.lr_lambdas, self.base_lrs):
+    def _factors(self) -> list[float]:
+        factors = []
+        for fn in self.lr_lambdas:
             factor = fn(self.last_epoch)
             if not (isinstance(factor, numbers.Real) and math.isfinite(factor)):
-                raise ValueError(f"LambdaLR: lr_lambda({self.last_epoch}) returned {factor!r}; expected a "
-                                 "finite number (the factor of the initial lr)")
-            lrs.append(base_lr * factor)
-        return lrs
+                raise ValueError(f"{type(self).__name__}: lr_lambda({self.last_epoch}) returned {factor!r}; "
+                                 f"expected a finite number (the factor of the {self._factor_of})")
+            factors.append(factor)
+        return factors
 
     def state_dict(self) -> dict:
         state = {k: copy.deepcopy(v) for k, v in vars(self).items()
@@ -265,6 +276,42 @@ class LambdaLR(LRScheduler):
         for fn, attrs in zip(self.lr_lambdas, saved):
             if attrs is not None:
                 fn.__dict__.update(attrs)
+
+
+class LambdaLR(_FunctionSchedule):
+    """``lr = initial_lr * lr_lambda(epoch)``; ``lr_lambda`` is one function or one per group.
+
+    ``state_dict()`` cannot hold the functions: it stores ``None`` for a plain function or lambda
+    and the ``__dict__`` of a callable object, so build the new scheduler with the same functions
+    before ``load_state_dict``.
+    """
+
+    _factor_of = "initial lr"
+
+    def __init__(self, optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1):
+        super().__init__(optimizer, lr_lambda, last_epoch)
+
+    def get_lr(self):
+        return [base_lr * factor for base_lr, factor in zip(self.base_lrs, self._factors())]
+
+
+class MultiplicativeLR(_FunctionSchedule):
+    """``lr <- lr * lr_lambda(epoch)`` at every step after the first (step 0 keeps the initial
+    lr): ``lr_t = initial_lr * lr_lambda(1) * ... * lr_lambda(t)``. Its state keeps functions as
+    LambdaLR's does."""
+
+    _factor_of = "current lr"
+
+    def __init__(self, optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1):
+        super().__init__(optimizer, lr_lambda, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        if self._is_initial:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * factor for group, factor in zip(groups, self._factors())]
 
 
 class StepLR(LRScheduler):
@@ -352,6 +399,51 @@ class LinearLR(LRScheduler):
         return [base_lr * factor for base_lr in self.base_lrs]
 
 
+class ConstantLR(LRScheduler):
+    """``lr = initial_lr * factor`` for the first ``total_iters`` epochs, then ``initial_lr``
+    (applied recursively, as PyTorch: the lr is divided by ``factor`` at ``total_iters``)."""
+
+    def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
+        # factor 0 is refused: PyTorch divides by it at total_iters
+        self.factor = _number("ConstantLR", "factor", factor, 0.0, 1.0, low_open=True, closed=True)
+        self.total_iters = int_arg(total_iters, "total_iters", "ConstantLR")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.factor for group in groups]
+        if self.last_epoch != self.total_iters:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * (1.0 / self.factor) for group in groups]
+
+    def _get_closed_form_lr(self):
+        factor = self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor)
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """``lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power``: a polynomial
+    decay to 0 at ``total_iters`` (applied recursively, as PyTorch)."""
+
+    def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
+        self.total_iters = int_arg(total_iters, "total_iters", "PolynomialLR")
+        self.power = _number("PolynomialLR", "power", power)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        decay_factor = ((1.0 - self.last_epoch / self.total_iters)
+                        / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [group["lr"] * decay_factor for group in groups]
+
+    def _get_closed_form_lr(self):
+        decay = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [base_lr * decay for base_lr in self.base_lrs]
+
+
 class CosineAnnealingLR(LRScheduler):
     """``lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``, computed
     recursively as PyTorch does; past ``T_max`` it rises again along the same cosine."""
@@ -377,6 +469,65 @@ class CosineAnnealingLR(LRScheduler):
     def _get_closed_form_lr(self):
         cos = math.cos(math.pi * self.last_epoch / self.T_max)
         return [self.eta_min + (base_lr - self.eta_min) * (1 + cos) / 2 for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov & Hutter, 2017): cosine annealing restarted every cycle, the cycles
+    lasting ``T_0``, ``T_0 * T_mult``, ``T_0 * T_mult**2``... epochs::
+
+        lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+
+    with ``T_cur`` the epochs since the last restart and ``T_i`` the current cycle's length.
+    ``step(epoch)`` jumps to ``epoch``, which may be fractional (``epoch + batch / batches`` to
+    anneal within an epoch), as in PyTorch.
+    """
+
+    def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1):
+        where = "CosineAnnealingWarmRestarts"
+        self.T_0 = int_arg(T_0, "T_0", where)
+        self.T_i = self.T_0
+        self.T_mult = int_arg(T_mult, "T_mult", where)
+        self.eta_min = _number(where, "eta_min", eta_min)
+        self.T_cur = int_arg(last_epoch, "last_epoch", where, -1)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or go to ``epoch`` (a number >= 0, fractional allowed)."""
+        self._step_count += 1
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: float | None = None) -> None:
+        # SequentialLR starts a part at its epoch 0 through here: T_cur and T_i restart too
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:  # a restart
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            epoch = epoch if is_int(epoch) else _number("CosineAnnealingWarmRestarts.step", "epoch", epoch)
+            if epoch < 0:
+                raise ValueError(f"CosineAnnealingWarmRestarts.step: epoch must be >= 0, got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:  # n full cycles lie before epoch: T_0 (T_mult^n - 1) / (T_mult - 1) <= epoch
+                    n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
 
 class CyclicLR(LRScheduler):
@@ -642,14 +793,19 @@ class ReduceLROnPlateau(LRScheduler):
             return a < (best * (1.0 - self.threshold) if rel else best - self.threshold)
         return a > (best * (self.threshold + 1.0) if rel else best + self.threshold)
 
-    def step(self, metrics) -> None:
+    def step(self, metrics, epoch: int | None = None) -> None:
         """Record this epoch's metric (a number or a one-element tensor) and reduce if needed; a
-        NaN metric never counts as an improvement (as in PyTorch)."""
+        NaN metric never counts as an improvement (as in PyTorch). ``epoch`` (deprecated in
+        PyTorch, which warns likewise) sets the epoch counter instead of advancing it."""
         if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__float__"):
             raise TypeError(f"ReduceLROnPlateau.step: metrics must be a number or a one-element tensor, "
                             f"got {type(metrics).__name__}")
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            self.last_epoch = int_arg(epoch, "epoch", "ReduceLROnPlateau.step", 0)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         if self._is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0
@@ -749,3 +905,52 @@ class SequentialLR(LRScheduler):
         self.__dict__.update(state)
         for sched, sched_state in zip(self._schedulers, saved):
             sched.load_state_dict(sched_state)
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers of one optimizer together, each multiplying its own factor into
+    the lr (the chainable, recursive forms compose): e.g. ``ChainedScheduler([ConstantLR(opt,
+    0.1, total_iters=2), ExponentialLR(opt, 0.9)])`` gives ``lr0 * 0.1 * 0.9**t`` for t < 2, then
+    ``lr0 * 0.9**t``. ``optimizer`` defaults to the first scheduler's."""
+
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer=None):
+        where = "ChainedScheduler"
+        if isinstance(schedulers, LRScheduler) or not isinstance(schedulers, Iterable):
+            raise TypeError(f"{where}: schedulers must be a list of schedulers, got {type(schedulers).__name__}")
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError(f"{where}: expects at least one scheduler to be chained, but got no scheduler")
+        for i, sched in enumerate(schedulers):
+            if not isinstance(sched, LRScheduler):
+                raise TypeError(f"{where}: schedulers[{i}] is a {type(sched).__name__}, not an LRScheduler")
+            if isinstance(sched, ReduceLROnPlateau):
+                raise ValueError(f"{where}: schedulers[{i}] is a ReduceLROnPlateau, whose step needs a metric")
+        optimizer = optimizer if optimizer is not None else schedulers[0].optimizer
+        _check_optimizer(where, optimizer)
+        for i, sched in enumerate(schedulers):
+            if sched.optimizer is not optimizer:
+                raise ValueError(f"{where}: schedulers[{i}] ({type(sched).__name__}) is attached to another "
+                                 "optimizer than the others")
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def step(self) -> None:
+        for sched in self._schedulers:
+            sched.step()
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        state = {k: copy.deepcopy(v) for k, v in vars(self).items()
+                 if k not in (*self._not_state, "_schedulers")}
+        state["_schedulers"] = [sched.state_dict() for sched in self._schedulers]
+        return {**state, "scheduler": type(self).__name__}
+
+    def _restore(self, state: dict) -> None:
+        saved = state.pop("_schedulers")  # checked with the rest: each part's load cannot fail now
+        self.__dict__.update(state)
+        for sched, sched_state in zip(self._schedulers, saved):
+            sched.load_state_dict(sched_state)
+
+
+_LRScheduler = LRScheduler  # PyTorch's old name, still used by scripts that subclass it

@@ -10,6 +10,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from chainrule._arguments import int_arg
 from chainrule._tensor import Tensor
 
 
@@ -32,6 +33,49 @@ class Pair(NamedTuple):
 
 
 FLAG = "flag"  # a hyperparameter that is True or False
+
+
+class Whole(NamedTuple):
+    """A hyperparameter that is an integer >= ``low`` (LBFGS's max_iter, history_size)."""
+
+    low: int = 1
+
+
+class Choice(NamedTuple):
+    """A hyperparameter that is one of ``options`` (LBFGS's line_search_fn)."""
+
+    options: tuple
+
+
+class Switch(NamedTuple):
+    """One of PyTorch's switches between implementations of the same update (for-each or fused
+    kernels, CUDA-graph capture, autograd through the step). chainrule has one NumPy
+    implementation: the values in ``allowed`` are accepted, the others refused saying ``why``."""
+
+    allowed: tuple
+    why: str = ""
+
+
+# PyTorch's implementation switches, by name; an optimizer lists those its PyTorch twin takes.
+SWITCHES = {
+    "foreach": Switch((None, False, True)),  # PyTorch's choice of kernel: the same update either way
+    "fused": Switch((None, False), "chainrule has no fused kernels (one NumPy implementation per "
+                    "optimizer); pass fused=None or False"),
+    "capturable": Switch((False,), "CUDA-graph capture needs a GPU and chainrule runs on the CPU; "
+                         "pass capturable=False"),
+    "differentiable": Switch((False,), "chainrule updates parameters in place outside autograd, so "
+                             "optimizer.step() cannot be differentiated; pass differentiable=False"),
+}
+
+
+def switches(*names: str) -> dict:
+    """The specs of the named implementation switches, for a ``hyperparameters`` table."""
+    return {name: SWITCHES[name] for name in names}
+
+
+# Group keys that PyTorch added over the years (its __setstate__ fills them in): a state saved
+# without them, by an older chainrule or PyTorch, loads with this optimizer's defaults.
+ADDED_LATER = frozenset({*SWITCHES, "decoupled_weight_decay"})
 
 # Keys the learning-rate schedulers keep in a parameter group next to the hyperparameters.
 SCHEDULE_KEYS = {"initial_lr": Range("initial_lr"), "max_lr": Range("max_lr"), "min_lr": Range("min_lr"),
@@ -59,12 +103,26 @@ def _shown(value) -> str:
 
 
 def check_hyperparameter(where: str, key: str, value, spec):
-    """``value`` checked against ``spec`` (a Range, a Pair or FLAG) and returned in plain Python
-    form (a float, a tuple of two floats, a bool); TypeError or ValueError naming ``key`` if not."""
+    """``value`` checked against ``spec`` (a Range, Pair, Whole, Choice, Switch or FLAG) and returned
+    in plain Python form (a float, a tuple of two floats, an int, a bool, None or the chosen option);
+    TypeError or ValueError naming ``key`` if not."""
     if spec == FLAG:
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{where}: {key} must be True or False, got {_shown(value)}")
         return bool(value)
+    if isinstance(spec, Switch):
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{where}: {key} must be None, True or False, got {_shown(value)}")
+        value = None if value is None else bool(value)
+        if value not in spec.allowed:
+            raise ValueError(f"{where}: {key}={value} is not supported: {spec.why}")
+        return value
+    if isinstance(spec, Whole):
+        return int_arg(value, key, where, spec.low)
+    if isinstance(spec, Choice):
+        if not any(value is option or (isinstance(value, str) and value == option) for option in spec.options):
+            raise ValueError(f"{where}: {key} must be one of {list(spec.options)}, got {_shown(value)}")
+        return value
     if isinstance(spec, Pair):
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) != 2:
             raise TypeError(f"{where}: {key} must be a pair of numbers, got {_shown(value)}")
@@ -97,7 +155,8 @@ class Optimizer:
     straight into ``param_groups`` are not (as in PyTorch); the schedulers write only checked ones.
     """
 
-    # name -> Range, Pair or FLAG; a user's subclass may pass defaults of its own that are not here.
+    # name -> Range, Pair, Whole, Choice, Switch or FLAG; a user's subclass may pass defaults of its own
+    # that are not here.
     hyperparameters: ClassVar[dict] = {"lr": Range("learning rate"), "weight_decay": Range("weight_decay value"),
                              "eps": Range("epsilon value"), "maximize": FLAG}
     # per-parameter state: every key the update may keep, and those it always keeps (None: unchecked)
@@ -143,6 +202,14 @@ class Optimizer:
         params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
             raise ValueError(f"{name}: a parameter group has an empty parameter list")
+        # model.named_parameters(): (name, tensor) pairs, the names kept as PyTorch keeps them
+        named = [isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in params]
+        if any(named) and not all(named):
+            raise TypeError(f"{name}: a parameter group mixes (name, tensor) pairs and bare tensors")
+        names = [n for n, _ in params] if any(named) else None
+        params = [p for _, p in params] if any(named) else params
+        if any(named) != any("param_names" in group for group in self.param_groups) and self.param_groups:
+            raise ValueError(f"{name}: all parameter groups must be named (from named_parameters()) or none")
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         for p in params:
             if not isinstance(p, Tensor):
@@ -156,10 +223,13 @@ class Optimizer:
                     f"{name}: a parameter of shape {p.shape} is given twice (in one group or in two groups)"
                 )
             seen.add(id(p))
-        unknown = set(param_group) - set(self.defaults) - {"params", *SCHEDULE_KEYS}
+        unknown = set(param_group) - set(self.defaults) - {"params", "param_names", *SCHEDULE_KEYS}
         if unknown:
             raise TypeError(f"{name}: unknown hyperparameters {sorted(unknown)} in a parameter group")
         group = self._checked({**self.defaults, **param_group, "params": params})
+        group.pop("param_names", None)
+        if names is not None:
+            group["param_names"] = names
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -254,7 +324,10 @@ class Optimizer:
                     f"{len(own['params'])} here)"
                 )
             keys = set(saved) - {"params"}
-            missing, unknown = set(self.defaults) - keys, keys - set(self.defaults) - set(SCHEDULE_KEYS)
+            added_later = {k: self.defaults[k] for k in set(self.defaults) - keys if k in ADDED_LATER}
+            keys |= set(added_later)
+            missing = set(self.defaults) - keys
+            unknown = keys - set(self.defaults) - {"param_names", *SCHEDULE_KEYS}
             if missing or unknown:
                 raise ValueError(f"{where}: param_groups[{i}] lacks {sorted(missing)} and has unknown "
                                  f"{sorted(unknown)}: the state of another optimizer than {name}?")
@@ -263,7 +336,13 @@ class Optimizer:
                     raise ValueError(f"{where}: param_groups[{i}]['params'] must be distinct integers, "
                                      f"got {saved['params']!r}")
                 params[int(index)] = p
-            hyper = self._checked({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}, where)
+            names = saved.get("param_names", [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
+                    or len(names) not in (0, len(own["params"])):
+                raise ValueError(f"{where}: param_groups[{i}]['param_names'] must be one name per parameter, "
+                                 f"got {_shown(names)}")
+            hyper = self._checked({**added_later, **{k: copy.deepcopy(v) for k, v in saved.items()
+                                                     if k != "params"}}, where)
             new_groups.append(hyper)
         new_state = {}
         for key, saved_state in state_dict["state"].items():

@@ -4,7 +4,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from chainrule.optim.optimizer import FLAG, Optimizer, Range
+from chainrule.optim.optimizer import FLAG, Optimizer, Range, switches
 
 
 class RMSprop(Optimizer):
@@ -25,15 +25,18 @@ class RMSprop(Optimizer):
         "momentum": Range("momentum value", 0.0, 1.0),
         "centered": FLAG,
         "maximize": FLAG,
+        **switches("capturable", "foreach", "differentiable"),
     }
     state_keys = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
     required_state = frozenset({"step", "square_avg"})
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-                 maximize: bool = False):
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+                                      momentum=momentum, centered=centered, capturable=capturable,
+                                      foreach=foreach, maximize=maximize, differentiable=differentiable))
 
     def _update(self, param, grad, state, group):
         if not state:

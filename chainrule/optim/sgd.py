@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from chainrule._backend import scalar_like
-from chainrule.optim.optimizer import FLAG, Optimizer, Range
+from chainrule.optim.optimizer import FLAG, Optimizer, Range, switches
 
 
 class SGD(Optimizer):
@@ -26,13 +26,16 @@ class SGD(Optimizer):
         "weight_decay": Range("weight_decay value"),
         "nesterov": FLAG,
         "maximize": FLAG,
+        **switches("foreach", "differentiable", "fused"),
     }
     state_keys = frozenset({"momentum_buffer"})
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                                      foreach=foreach, differentiable=differentiable, fused=fused))
 
     def _check_combination(self, group, where):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):

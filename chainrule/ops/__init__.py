@@ -2,7 +2,30 @@
 records one node whose VJP sits directly below the forward."""
 
 from chainrule.ops.arithmetic import add, div, maximum, minimum, mul, neg, pow, sub, where
+from chainrule.ops.arithmetic import (
+    atan2,
+    floor_divide,
+    fmod,
+    hypot,
+    lerp,
+    logaddexp,
+    logaddexp2,
+    remainder,
+    true_divide,
+)
 from chainrule.ops.compare import eq, ge, gt, le, lt, ne
+from chainrule.ops.compare import (
+    allclose,
+    equal,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+)
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
 from chainrule.ops.indexing import getitem, index_put
 from chainrule.ops.linalg import linear, matmul
@@ -23,6 +46,7 @@ from chainrule.ops.pool import (
     max_pool2d,
 )
 from chainrule.ops.recurrent import rnn_sequence
+from chainrule.ops.reduce import cumprod, cumsum, dist, prod
 from chainrule.ops.reduce import (
     amax,
     amin,
@@ -58,6 +82,36 @@ from chainrule.ops.shape import (
 )
 from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.unary import (
+    acos,
+    acosh,
+    asin,
+    asinh,
+    atan,
+    atanh,
+    ceil,
+    cosh,
+    erf,
+    erfc,
+    erfinv,
+    exp2,
+    expm1,
+    floor,
+    frac,
+    log2,
+    log10,
+    logit,
+    nan_to_num,
+    reciprocal,
+    round,
+    rsqrt,
+    sgn,
+    sign,
+    sinh,
+    square,
+    tan,
+    trunc,
+)
+from chainrule.ops.unary import (
     abs,
     clip,
     cos,
@@ -89,11 +143,19 @@ DIFFERENTIABLE = (
     "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "rnn_sequence",
+    # issue 17's math: rounding (zero gradient), more elementwise functions, products, running ops
+    "floor", "ceil", "round", "trunc", "frac", "sign", "sgn", "tan", "asin", "acos", "atan", "sinh",
+    "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "expm1", "rsqrt", "reciprocal",
+    "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot", "logaddexp",
+    "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "true_divide", "prod", "cumsum",
+    "cumprod", "dist",
 )  # fmt: skip
 
 __all__ = [
     *DIFFERENTIABLE,
     "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge",
+    "isnan", "isinf", "isfinite", "isclose", "allclose", "equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not",
 ]  # fmt: skip
 
 
@@ -115,6 +177,8 @@ def _attach_tensor_methods():
     T.__pow__, T.__rpow__ = ops.pow, reflected(ops.pow)
     T.__matmul__, T.__rmatmul__ = ops.matmul, reflected(ops.matmul)
     T.__neg__ = ops.neg
+    T.__mod__, T.__rmod__ = ops.remainder, reflected(ops.remainder)
+    T.__floordiv__, T.__rfloordiv__ = ops.floor_divide, reflected(ops.floor_divide)
     T.__pos__ = lambda self: self
     T.__abs__ = ops.abs
     T.__getitem__ = ops.getitem
@@ -130,6 +194,15 @@ def _attach_tensor_methods():
     ):  # fmt: skip
         setattr(T, name, getattr(ops, name))
     T.clamp = ops.clip
+    for name in (
+        "floor", "ceil", "round", "trunc", "frac", "sign", "sgn", "tan", "asin", "acos", "atan",
+        "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "expm1", "rsqrt",
+        "reciprocal", "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot",
+        "logaddexp", "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "true_divide",
+        "prod", "cumsum", "cumprod", "dist", "isnan", "isinf", "isfinite", "isclose", "allclose",
+        "equal", "logical_and", "logical_or", "logical_xor", "logical_not",
+    ):  # fmt: skip
+        setattr(T, name, getattr(ops, name))
     T.neg = ops.neg
     T.T = property(lambda self: ops.permute(self, tuple(reversed(range(self._data.ndim)))))
     for name in ("add_", "sub_", "mul_", "div_", "pow_", "neg_", "clamp_", "fill_", "zero_", "copy_",

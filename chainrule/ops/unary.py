@@ -295,3 +295,323 @@ def clip(x, min=None, max=None) -> Tensor:
 
 def _clip_vjp(g, inside):
     return (g * inside,)
+
+
+# ---------------------------------------------------------------------------- rounding and sign
+# Piecewise constant: PyTorch records them and gives a zero gradient, so ``round(x).sum()``
+# backpropagates zeros instead of failing. Integer and bool tensors come back as copies.
+
+
+def _zero_slope(name, x, out):
+    return _unary(name, x, out, _zero_slope_vjp, ())
+
+
+def _zero_slope_vjp(g):
+    return (either.zeros_like(g),)
+
+
+def _rounded(x, rounder, name, op):
+    x = x if isinstance(x, Tensor) else constant(x)
+    if x._data.dtype.kind != "f":
+        return wrap(x._data.copy())
+    return _zero_slope(name, x, rounder(x._data))
+
+
+def floor(x) -> Tensor:
+    """The largest integer <= x (elementwise); the gradient is 0."""
+    return _rounded(x, xp.floor, "Floor", "floor")
+
+
+def ceil(x) -> Tensor:
+    """The smallest integer >= x (elementwise); the gradient is 0."""
+    return _rounded(x, xp.ceil, "Ceil", "ceil")
+
+
+def trunc(x) -> Tensor:
+    """x rounded towards 0 (elementwise); the gradient is 0."""
+    return _rounded(x, xp.trunc, "Trunc", "trunc")
+
+
+def round(x, *, decimals: int = 0) -> Tensor:
+    """x rounded to ``decimals`` decimal places, halves to even as PyTorch (``round(2.5) == 2``);
+    negative ``decimals`` round to tens, hundreds... The gradient is 0.
+
+    >>> round(tensor([0.5, 1.5, 1.2345]), decimals=0).tolist()
+    [0.0, 2.0, 1.0]
+    """
+    if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__} {decimals!r}")
+    return _rounded(x, lambda d: xp.round(d, int(decimals)), "Round", "round")
+
+
+def sign(x) -> Tensor:
+    """-1, 0 or 1 by the sign of x (0 at nan, as PyTorch); the gradient is 0."""
+    x = x if isinstance(x, Tensor) else constant(x)
+    if x._data.dtype.kind == "b":
+        return wrap(x._data.copy())
+    if x._data.dtype.kind != "f":
+        return wrap(xp.sign(x._data))
+    return _zero_slope("Sign", x, either.sign(x._data))
+
+
+def sgn(x) -> Tensor:
+    """``sign`` (PyTorch's name that also covers complex numbers, which chainrule has not)."""
+    return sign(x)
+
+
+def frac(x) -> Tensor:
+    """The fractional part x - trunc(x), with x's sign; the gradient is 1."""
+    x = _float_input(x, "frac")
+    return x - trunc(x)
+
+
+# ---------------------------------------------------------------------------- more math
+
+
+def tan(x) -> Tensor:
+    x = _math_input(x, "tan")
+    return _unary("Tan", x, xp.tan(x._data), _tan_vjp, (OUTPUT,))
+
+
+def _tan_vjp(g, out):
+    return (g * (1 + out * out),)
+
+
+def asin(x) -> Tensor:
+    x = _math_input(x, "asin")
+    return _unary("Asin", x, xp.arcsin(x._data), _asin_vjp, (x,))
+
+
+def _asin_vjp(g, x):
+    return (g / either.sqrt(1 - x * x),)
+
+
+def acos(x) -> Tensor:
+    x = _math_input(x, "acos")
+    return _unary("Acos", x, xp.arccos(x._data), _acos_vjp, (x,))
+
+
+def _acos_vjp(g, x):
+    return (-g / either.sqrt(1 - x * x),)
+
+
+def atan(x) -> Tensor:
+    x = _math_input(x, "atan")
+    return _unary("Atan", x, xp.arctan(x._data), _atan_vjp, (x,))
+
+
+def _atan_vjp(g, x):
+    return (g / (1 + x * x),)
+
+
+def sinh(x) -> Tensor:
+    x = _math_input(x, "sinh")
+    return _unary("Sinh", x, xp.sinh(x._data), _sinh_vjp, (x,))
+
+
+def _sinh_vjp(g, x):
+    return (g * either.cosh(x),)
+
+
+def cosh(x) -> Tensor:
+    x = _math_input(x, "cosh")
+    return _unary("Cosh", x, xp.cosh(x._data), _cosh_vjp, (x,))
+
+
+def _cosh_vjp(g, x):
+    return (g * either.sinh(x),)
+
+
+def asinh(x) -> Tensor:
+    x = _math_input(x, "asinh")
+    return _unary("Asinh", x, xp.arcsinh(x._data), _asinh_vjp, (x,))
+
+
+def _asinh_vjp(g, x):
+    return (g / either.sqrt(x * x + 1),)
+
+
+def acosh(x) -> Tensor:
+    x = _math_input(x, "acosh")
+    return _unary("Acosh", x, xp.arccosh(x._data), _acosh_vjp, (x,))
+
+
+def _acosh_vjp(g, x):
+    return (g / either.sqrt((x - 1) * (x + 1)),)
+
+
+def atanh(x) -> Tensor:
+    x = _math_input(x, "atanh")
+    return _unary("Atanh", x, xp.arctanh(x._data), _atanh_vjp, (x,))
+
+
+def _atanh_vjp(g, x):
+    return (g / (1 - x * x),)
+
+
+_LN2 = math.log(2)
+_LN10 = math.log(10)
+
+
+def log2(x) -> Tensor:
+    x = _math_input(x, "log2")
+    return _unary("Log2", x, xp.log2(x._data), _log2_vjp, (x,))
+
+
+def _log2_vjp(g, x):
+    return (g / (x * _LN2),)
+
+
+def log10(x) -> Tensor:
+    x = _math_input(x, "log10")
+    return _unary("Log10", x, xp.log10(x._data), _log10_vjp, (x,))
+
+
+def _log10_vjp(g, x):
+    return (g / (x * _LN10),)
+
+
+def exp2(x) -> Tensor:
+    """2^x."""
+    x = _math_input(x, "exp2")
+    return _unary("Exp2", x, xp.exp2(x._data), _exp2_vjp, (OUTPUT,))
+
+
+def _exp2_vjp(g, out):
+    return (g * out * _LN2,)
+
+
+def expm1(x) -> Tensor:
+    """e^x - 1, accurate near 0."""
+    x = _math_input(x, "expm1")
+    return _unary("Expm1", x, xp.expm1(x._data), _expm1_vjp, (OUTPUT,))
+
+
+def _expm1_vjp(g, out):
+    return (g * (out + 1),)
+
+
+def rsqrt(x) -> Tensor:
+    """1 / sqrt(x)."""
+    x = _math_input(x, "rsqrt")
+    with xp.errstate(divide="ignore"):  # rsqrt(0) = inf, as PyTorch
+        out = 1 / xp.sqrt(x._data)
+    return _unary("Rsqrt", x, out, _rsqrt_vjp, (OUTPUT,))
+
+
+def _rsqrt_vjp(g, out):
+    return (-0.5 * g * out * out * out,)
+
+
+def reciprocal(x) -> Tensor:
+    """1 / x (integer tensors give the default floating dtype)."""
+    x = _math_input(x, "reciprocal")
+    with xp.errstate(divide="ignore"):
+        out = 1 / x._data
+    return _unary("Reciprocal", x, out, _reciprocal_vjp, (OUTPUT,))
+
+
+def _reciprocal_vjp(g, out):
+    return (-g * out * out,)
+
+
+def square(x) -> Tensor:
+    """x * x (an integer tensor stays integer, as PyTorch's)."""
+    x = x if isinstance(x, Tensor) else constant(x)
+    return x * x
+
+
+def erf(x) -> Tensor:
+    """The error function 2/sqrt(pi) * integral_0^x e^(-t^2) dt."""
+    x = _math_input(x, "erf")
+    return _unary("Erf", x, _erf(x._data), _erf_vjp, (x,))
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
+def _erf_vjp(g, x):
+    return (g * _TWO_OVER_SQRT_PI * either.exp(-x * x),)
+
+
+def erfc(x) -> Tensor:
+    """1 - erf(x), accurate where erf(x) is close to 1."""
+    x = _math_input(x, "erfc")
+    return _unary("Erfc", x, _erfc(x._data), _erfc_vjp, (x,))
+
+
+def _erfc_vjp(g, x):
+    return (-g * _TWO_OVER_SQRT_PI * either.exp(-x * x),)
+
+
+def _erfc(values):
+    try:
+        from scipy.special import erfc  # optional, as for erf
+    except ImportError:
+        erfc = np.vectorize(math.erfc, otypes=[values.dtype])
+    return erfc(values).astype(values.dtype, copy=False)
+
+
+def erfinv(x) -> Tensor:
+    """The inverse of erf on (-1, 1) (+-inf at +-1, nan outside)."""
+    x = _math_input(x, "erfinv")
+    return _unary("Erfinv", x, _erfinv(x._data), _erfinv_vjp, (OUTPUT,))
+
+
+def _erfinv_vjp(g, out):
+    # the slope of the inverse: 1 / erf'(out) = sqrt(pi)/2 * e^(out^2)
+    return (g * (1 / _TWO_OVER_SQRT_PI) * either.exp(out * out),)
+
+
+def _erfinv(values):
+    try:
+        from scipy.special import erfinv
+    except ImportError:
+        return _erfinv_newton(values)
+    return erfinv(values).astype(values.dtype, copy=False)
+
+
+def _erfinv_newton(y):
+    """erfinv without SciPy: Winitzki's closed form refined by Newton steps on erf."""
+    y64 = y.astype(np.float64)
+    a = 0.147
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ln = np.log1p(-y64 * y64)
+        first = 2 / (math.pi * a) + ln / 2
+        x = np.sign(y64) * np.sqrt(np.sqrt(first * first - ln / a) - first)
+        for _ in range(4):
+            step = (_erf(x) - y64) / (_TWO_OVER_SQRT_PI * np.exp(-x * x))
+            x = np.where(np.isfinite(step), x - step, x)
+    return x.astype(y.dtype)
+
+
+def logit(x, eps: float | None = None) -> Tensor:
+    """log(x / (1 - x)); with ``eps``, x is first clamped to [eps, 1 - eps] (the gradient is then 0
+    outside it, as PyTorch's)."""
+    x = _math_input(x, "logit")
+    if eps is not None:
+        eps = number_arg(eps, "eps", "logit")
+        x = clip(x, eps, 1 - eps)
+    d = x._data
+    with xp.errstate(divide="ignore"):
+        out = xp.log(d / (1 - d))
+    return _unary("Logit", x, out, _logit_vjp, (x,))
+
+
+def _logit_vjp(g, x):
+    return (g / (x * (1 - x)),)
+
+
+def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    """x with nan, +inf and -inf replaced (by 0 and the dtype's largest and smallest finite
+    values unless given); the gradient passes where x is finite and is 0 elsewhere."""
+    x = x if isinstance(x, Tensor) else constant(x)
+    d = x._data
+    if d.dtype.kind != "f":
+        return wrap(d.copy())
+    out = xp.nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf)
+    return _unary("NanToNum", x, out, _nan_to_num_vjp, (xp.isfinite(d),))
+
+
+def _nan_to_num_vjp(g, finite):
+    return (g * finite,)

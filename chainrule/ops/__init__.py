@@ -1,30 +1,43 @@
 """Every function with a hand-written backward rule, by family. Each computes its result and
 records one node whose VJP sits directly below the forward."""
 
-from chainrule.ops.arithmetic import add, div, maximum, minimum, mul, neg, pow, sub, where
 from chainrule.ops.arithmetic import (
+    add,
     atan2,
+    div,
     floor_divide,
     fmod,
     hypot,
     lerp,
     logaddexp,
     logaddexp2,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
     remainder,
+    sub,
     true_divide,
+    where,
 )
-from chainrule.ops.compare import eq, ge, gt, le, lt, ne
 from chainrule.ops.compare import (
     allclose,
+    eq,
     equal,
+    ge,
+    gt,
     isclose,
     isfinite,
     isinf,
     isnan,
+    le,
     logical_and,
     logical_not,
     logical_or,
     logical_xor,
+    lt,
+    ne,
 )
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
 from chainrule.ops.indexing import getitem, index_put
@@ -46,17 +59,20 @@ from chainrule.ops.pool import (
     max_pool2d,
 )
 from chainrule.ops.recurrent import rnn_sequence
-from chainrule.ops.reduce import cumprod, cumsum, dist, prod
 from chainrule.ops.reduce import (
     amax,
     amin,
     argmax,
     argmin,
+    cumprod,
+    cumsum,
+    dist,
     logsumexp,
     max,
     mean,
     min,
     norm,
+    prod,
     std,
     sum,
     var,
@@ -82,6 +98,7 @@ from chainrule.ops.shape import (
 )
 from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.unary import (
+    abs,
     acos,
     acosh,
     asin,
@@ -89,44 +106,41 @@ from chainrule.ops.unary import (
     atan,
     atanh,
     ceil,
+    clip,
+    cos,
     cosh,
+    elu,
     erf,
     erfc,
     erfinv,
+    exp,
     exp2,
     expm1,
     floor,
     frac,
+    gelu,
+    leaky_relu,
+    log,
+    log1p,
     log2,
     log10,
     logit,
     nan_to_num,
     reciprocal,
+    relu,
     round,
     rsqrt,
     sgn,
-    sign,
-    sinh,
-    square,
-    tan,
-    trunc,
-)
-from chainrule.ops.unary import (
-    abs,
-    clip,
-    cos,
-    elu,
-    exp,
-    gelu,
-    leaky_relu,
-    log,
-    log1p,
-    relu,
     sigmoid,
+    sign,
     sin,
+    sinh,
     softplus,
     sqrt,
+    square,
+    tan,
     tanh,
+    trunc,
 )
 
 # The differentiable ops: the op tests require a gradcheck case for each name here.

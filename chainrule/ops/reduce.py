@@ -408,8 +408,8 @@ def _running(x, dim, dtype, op):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if isinstance(dim, bool) or not isinstance(dim, (int, xp.integer)):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__} {dim!r}")
-    (axis,) = dims(dim, x._data.ndim, op)
-    return x, axis if x._data.ndim else None
+    axes = dims(dim, x._data.ndim, op)  # () for a 0-d tensor, after checking dim is 0 or -1
+    return x, axes[0] if axes else None
 
 
 def _running_values(d, compute, axis):

@@ -572,17 +572,20 @@ def _erfinv(values):
 
 
 def _erfinv_newton(y):
-    """erfinv without SciPy: Winitzki's closed form refined by Newton steps on erf."""
-    y64 = y.astype(np.float64)
+    """erfinv without SciPy: Winitzki's closed form refined by Newton steps, solved for |y| and
+    given y's sign; above 0.5 on erfc(x) = 1 - |y|, which keeps the digits that erf(x) ~ 1 loses."""
+    size = np.abs(y.astype(np.float64))
     a = 0.147
     with np.errstate(divide="ignore", invalid="ignore"):
-        ln = np.log1p(-y64 * y64)
+        ln = np.log1p(-size * size)
         first = 2 / (math.pi * a) + ln / 2
-        x = np.sign(y64) * np.sqrt(np.sqrt(first * first - ln / a) - first)
+        x = np.sqrt(np.sqrt(first * first - ln / a) - first)
+        tail = size > 0.5
         for _ in range(4):
-            step = (_erf(x) - y64) / (_TWO_OVER_SQRT_PI * np.exp(-x * x))
+            miss = np.where(tail, (1 - size) - _erfc(x), _erf(x) - size)
+            step = miss / (_TWO_OVER_SQRT_PI * np.exp(-x * x))
             x = np.where(np.isfinite(step), x - step, x)
-    return x.astype(y.dtype)
+    return (np.sign(y) * x).astype(y.dtype)
 
 
 def logit(x, eps: float | None = None) -> Tensor:

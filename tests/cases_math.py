@@ -70,8 +70,7 @@ def _lerp_case():
             w = d(st.sampled_from([0.25, 0.7, 1.5]))
             return Drawn([values(d, sa), values(d, sb)], lambda a, b: cr.lerp(a, b, w), lambda a, b: a + w * (b - a))
         sa, sb, sw = d(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3)).input_shapes
-        return Drawn([values(d, sa), values(d, sb), values(d, sw, 0.0, 1.0)], cr.lerp,
-                     lambda a, b, w: a + w * (b - a))
+        return Drawn([values(d, sa), values(d, sb), values(d, sw, 0.0, 1.0)], cr.lerp, lambda a, b, w: a + w * (b - a))
 
     return Case("lerp", draw)
 
@@ -156,7 +155,9 @@ CASES = [
     _lerp_case(),
     _dividing("fmod", cr.fmod, np.fmod),
     _dividing("remainder", lambda a, b: a % b, np.remainder),
-    _dividing("remainder", lambda a, b: 2.5 % b + a.remainder(b), lambda a, b: np.remainder(2.5, b) + np.remainder(a, b)),
+    _dividing(
+        "remainder", lambda a, b: 2.5 % b + a.remainder(b), lambda a, b: np.remainder(2.5, b) + np.remainder(a, b)
+    ),
     _dividing("floor_divide", lambda a, b: a // b + a, lambda a, b: np.floor_divide(a, b) + a),
     _dividing("div", lambda a, b: cr.div(a, b, rounding_mode="trunc") + a * b, lambda a, b: np.trunc(a / b) + a * b),
     _dividing("div", lambda a, b: a.div(b, rounding_mode="floor") * b, lambda a, b: np.floor_divide(a, b) * b),

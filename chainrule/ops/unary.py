@@ -336,8 +336,11 @@ def round(x, *, decimals: int = 0) -> Tensor:
     """x rounded to ``decimals`` decimal places, halves to even as PyTorch (``round(2.5) == 2``);
     negative ``decimals`` round to tens, hundreds... The gradient is 0.
 
-    >>> round(tensor([0.5, 1.5, 1.2345]), decimals=0).tolist()
-    [0.0, 2.0, 1.0]
+    >>> import chainrule as cr
+    >>> round(cr.tensor([0.5, 1.5, 2.5, 1234.5])).tolist()
+    [0.0, 2.0, 2.0, 1234.0]
+    >>> round(cr.tensor([1234.5], dtype=cr.float64), decimals=-2).tolist()
+    [1200.0]
     """
     if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
         raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__} {decimals!r}")

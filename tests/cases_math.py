@@ -91,6 +91,25 @@ def _dist_case():
     return Case("dist", draw)
 
 
+def _clamp_case():
+    """clamp with tensor bounds, which get gradients too: x on odd tenths, the bounds on even
+    ones (min below max), so that no broadcast pair is closer than 0.1 to a kink."""
+
+    def draw(d):
+        form = d(st.sampled_from(["both", "min", "max"]))
+        sx, slo, shi = d(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3)).input_shapes
+        x = np.round(values(d, sx) * 5) / 5 + 0.1
+        lo = np.round(values(d, slo, -1.0, -0.2) * 5) / 5
+        hi = np.round(values(d, shi, 0.2, 1.0) * 5) / 5
+        if form == "both":
+            return Drawn([x, lo, hi], cr.clamp, np.clip)
+        if form == "min":
+            return Drawn([x, lo], lambda t, b: t.clamp_min(b), np.maximum)
+        return Drawn([x, hi], lambda t, b: cr.clamp(t, max=b), np.minimum)
+
+    return Case("clip", draw)
+
+
 def _product_case():
     """prod over everything or one dim (PyTorch's prod takes no tuple)."""
 
@@ -161,6 +180,7 @@ CASES = [
     _dividing("floor_divide", lambda a, b: a // b + a, lambda a, b: np.floor_divide(a, b) + a),
     _dividing("div", lambda a, b: cr.div(a, b, rounding_mode="trunc") + a * b, lambda a, b: np.trunc(a / b) + a * b),
     _dividing("div", lambda a, b: a.div(b, rounding_mode="floor") * b, lambda a, b: np.floor_divide(a, b) * b),
+    _clamp_case(),
     _product_case(),
     _running_case("cumsum", cr.cumsum, lambda a, dim: np.cumsum(a, axis=dim)),
     _running_case("cumprod", lambda t, dim: t.cumprod(dim), lambda a, dim: np.cumprod(a, axis=dim)),

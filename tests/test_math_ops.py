@@ -141,6 +141,17 @@ def test_lerp_takes_a_number_or_a_tensor_weight_and_differentiates_all_three():
         cr.lerp(cr.tensor([1, 2]), end, 0.5)
 
 
+def test_clamp_with_tensor_bounds_sends_the_gradient_to_the_bound_that_is_the_result():
+    x = _f64([-2.0, 0.5, 3.0, 0.0])
+    lo, hi = _f64([-1.0, -1.0, -1.0, 1.0]), _f64([1.0, 1.0, 1.0, -1.0])  # the last: min > max
+    out = cr.clamp(x, lo, hi)
+    assert out.tolist() == [-1.0, 0.5, 1.0, -1.0]  # max wins where min > max, as PyTorch
+    out.backward(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert x.grad.tolist() == [0.0, 2.0, 0.0, 0.0]
+    assert lo.grad.tolist() == [1.0, 0.0, 0.0, 0.0] and hi.grad.tolist() == [0.0, 0.0, 3.0, 4.0]
+    assert x.clamp_max(0.0).tolist() == [-2.0, 0.0, 0.0, 0.0] and cr.clamp_min(x, 0.0).tolist() == [0.0, 0.5, 3.0, 0.0]
+
+
 # ---------------------------------------------------------------------------- % and //
 
 

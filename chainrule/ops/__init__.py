@@ -106,6 +106,9 @@ from chainrule.ops.unary import (
     atan,
     atanh,
     ceil,
+    clamp,
+    clamp_max,
+    clamp_min,
     clip,
     cos,
     cosh,
@@ -170,6 +173,7 @@ __all__ = [
     "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge",
     "isnan", "isinf", "isfinite", "isclose", "allclose", "equal",
     "logical_and", "logical_or", "logical_xor", "logical_not",
+    "clamp", "clamp_min", "clamp_max",  # clip under PyTorch's other names
 ]  # fmt: skip
 
 
@@ -214,7 +218,7 @@ def _attach_tensor_methods():
         "reciprocal", "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot",
         "logaddexp", "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "true_divide",
         "prod", "cumsum", "cumprod", "dist", "isnan", "isinf", "isfinite", "isclose", "allclose",
-        "equal", "logical_and", "logical_or", "logical_xor", "logical_not",
+        "equal", "logical_and", "logical_or", "logical_xor", "logical_not", "clamp_min", "clamp_max",
     ):  # fmt: skip
         setattr(T, name, getattr(ops, name))
     T.neg = ops.neg

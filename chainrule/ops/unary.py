@@ -272,7 +272,9 @@ def softplus_beta(beta, owner):
 
 
 def clip(x, min=None, max=None) -> Tensor:
-    """x limited to [min, max] (either may be None); the gradient passes where min <= x <= max."""
+    """x limited to [min, max]: each None, a number or a tensor (broadcasting); where min > max
+    the result is max, as PyTorch's clamp. The gradient passes to x where min <= x <= max, to a
+    tensor min where x < min and to a tensor max where x > max."""
     x = _float_input(x, "clip")
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
@@ -283,18 +285,37 @@ def clip(x, min=None, max=None) -> Tensor:
     lo = None if min is None else xp.asarray(getattr(min, "_data", min), dtype=d.dtype)
     hi = None if max is None else xp.asarray(getattr(max, "_data", max), dtype=d.dtype)
     out = xp.clip(d, lo, hi)
-    if not needs_graph(x):
+    bounds = [b for b in (min, max) if isinstance(b, Tensor) and b.requires_grad]
+    if not needs_graph(x, *bounds):
         return wrap(out)
-    inside = xp.ones(d.shape, dtype=bool)
+    inside = xp.ones(out.shape, dtype=bool)
     if lo is not None:
         inside &= d >= lo
     if hi is not None:
         inside &= d <= hi
-    return record("Clip", out, (x,), _clip_vjp, (inside,))
+    masks = []  # where each bound tensor that requires grad is the result (PyTorch's rule)
+    if isinstance(min, Tensor) and min.requires_grad:
+        masks.append((d < lo) & (lo < hi) if hi is not None else d < lo)
+    if isinstance(max, Tensor) and max.requires_grad:
+        masks.append((d > hi) | (hi < lo) if lo is not None else d > hi)
+    return record("Clip", out, (x, *bounds), _clip_vjp, (inside, *masks))
 
 
-def _clip_vjp(g, inside):
-    return (g * inside,)
+def _clip_vjp(g, inside, *bound_masks):
+    return (g * inside, *(g * mask for mask in bound_masks))
+
+
+clamp = clip
+
+
+def clamp_min(x, min) -> Tensor:
+    """max(x, min): ``clamp(x, min=min)``."""
+    return clip(x, min=min)
+
+
+def clamp_max(x, max) -> Tensor:
+    """min(x, max): ``clamp(x, max=max)``."""
+    return clip(x, max=max)
 
 
 # ---------------------------------------------------------------------------- rounding and sign

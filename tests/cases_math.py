@@ -110,6 +110,23 @@ def _clamp_case():
     return Case("clip", draw)
 
 
+def _cdist_case():
+    def draw(d):
+        p = d(st.sampled_from([2.0, 1.0, 3.0]))
+        batch = d(st.sampled_from([(), (2,)]))
+        rows1, rows2, features = d(st.integers(1, 3)), d(st.integers(1, 3)), d(st.integers(1, 3))
+        # odd and even tenths: every coordinate difference is at least 0.1, clear of |.|'s kink
+        a = np.round(values(d, (*batch, rows1, features)) * 5) / 5 + 0.1
+        b = np.round(values(d, (*batch, rows2, features)) * 5) / 5
+
+        def ref(x, y):
+            return (np.abs(x[..., :, None, :] - y[..., None, :, :]) ** p).sum(-1) ** (1 / p)
+
+        return Drawn([a, b], lambda x, y: cr.cdist(x, y, p), ref)
+
+    return Case("cdist", draw)
+
+
 def _product_case():
     """prod over everything or one dim (PyTorch's prod takes no tuple)."""
 
@@ -185,4 +202,5 @@ CASES = [
     _running_case("cumsum", cr.cumsum, lambda a, dim: np.cumsum(a, axis=dim)),
     _running_case("cumprod", lambda t, dim: t.cumprod(dim), lambda a, dim: np.cumprod(a, axis=dim)),
     _dist_case(),
+    _cdist_case(),
 ]

@@ -315,6 +315,26 @@ def test_dist_is_the_norm_of_the_difference():
     assert cr.dist(a, b).item() == 5.0 and a.dist(b, 1).item() == 7.0 and cr.dist(a, b, math.inf).item() == 4.0
 
 
+def test_cdist_gives_every_pair_of_rows_and_names_bad_shapes():
+    a = cr.tensor([[0.0, 0.0], [3.0, 4.0]], dtype=cr.float64)
+    b = cr.tensor([[0.0, 0.0], [6.0, 8.0], [3.0, 0.0]], dtype=cr.float64)
+    np.testing.assert_allclose(cr.cdist(a, b)._data, [[0.0, 10.0, 3.0], [5.0, 5.0, 4.0]])
+    np.testing.assert_allclose(cr.cdist(a, b, p=1)._data, [[0.0, 14.0, 3.0], [7.0, 7.0, 4.0]])
+    x = _f64([[1.0, 2.0]])
+    cr.cdist(x, cr.tensor([[1.0, 2.0]], dtype=cr.float64)).sum().backward()  # coinciding rows: 0, not nan
+    assert x.grad.tolist() == [[0.0, 0.0]]
+    with pytest.raises(ValueError, match="cdist: x1 and x2 need the same number of features"):
+        cr.cdist(a, cr.ones(2, 3))
+    with pytest.raises(ValueError, match=r"cdist: x2 must be a tensor of at least 2 dims .* got shape \(3,\)"):
+        cr.cdist(a, cr.ones(3))
+
+
+def test_numpy_spellings_are_the_same_functions():
+    assert cr.arcsin is cr.asin and cr.arctan2 is cr.atan2 and cr.fix is cr.trunc and cr.clamp is cr.clip
+    x = cr.tensor([0.5])
+    assert x.arccos().tolist() == cr.acos(x).tolist() and x.fix().tolist() == [0.0]
+
+
 # ---------------------------------------------------------------------------- value tests
 
 

@@ -3,6 +3,7 @@ records one node whose VJP sits directly below the forward."""
 
 from chainrule.ops.arithmetic import (
     add,
+    arctan2,
     atan2,
     div,
     floor_divide,
@@ -64,6 +65,7 @@ from chainrule.ops.reduce import (
     amin,
     argmax,
     argmin,
+    cdist,
     cumprod,
     cumsum,
     dist,
@@ -101,6 +103,12 @@ from chainrule.ops.unary import (
     abs,
     acos,
     acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctanh,
     asin,
     asinh,
     atan,
@@ -119,6 +127,7 @@ from chainrule.ops.unary import (
     exp,
     exp2,
     expm1,
+    fix,
     floor,
     frac,
     gelu,
@@ -165,7 +174,7 @@ DIFFERENTIABLE = (
     "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "expm1", "rsqrt", "reciprocal",
     "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot", "logaddexp",
     "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "true_divide", "prod", "cumsum",
-    "cumprod", "dist",
+    "cumprod", "dist", "cdist",
 )  # fmt: skip
 
 __all__ = [
@@ -174,6 +183,7 @@ __all__ = [
     "isnan", "isinf", "isfinite", "isclose", "allclose", "equal",
     "logical_and", "logical_or", "logical_xor", "logical_not",
     "clamp", "clamp_min", "clamp_max",  # clip under PyTorch's other names
+    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "fix",
 ]  # fmt: skip
 
 
@@ -219,6 +229,7 @@ def _attach_tensor_methods():
         "logaddexp", "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "true_divide",
         "prod", "cumsum", "cumprod", "dist", "isnan", "isinf", "isfinite", "isclose", "allclose",
         "equal", "logical_and", "logical_or", "logical_xor", "logical_not", "clamp_min", "clamp_max",
+        "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "fix",
     ):  # fmt: skip
         setattr(T, name, getattr(ops, name))
     T.neg = ops.neg

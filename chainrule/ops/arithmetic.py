@@ -296,6 +296,9 @@ def atan2(input, other) -> Tensor:
     return _floating_binary(input, other, xp.arctan2, "Atan2", _atan2_vjp, lambda a, b: (a, b), "atan2")
 
 
+arctan2 = atan2  # NumPy's name, which PyTorch accepts too
+
+
 def _atan2_vjp(g, a, b):
     scale = g / (a * a + b * b)
     return scale * b, -scale * a

@@ -473,3 +473,18 @@ def dist(input, other, p: float = 2.0) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"dist: expected a Tensor input, got {type(input).__name__}")
     return norm(input - other, p)
+
+
+def cdist(x1, x2, p: float = 2.0) -> Tensor:
+    """The p-norm distance between each row of x1 (..., P, M) and each row of x2 (..., R, M):
+    out (..., P, R), leading dims broadcasting; composed of ops (the 2-norm's gradient is 0 where
+    two rows coincide, as PyTorch's)."""
+    for name, value in (("x1", x1), ("x2", x2)):
+        if not isinstance(value, Tensor) or value._data.ndim < 2:
+            got = f"shape {value._data.shape}" if isinstance(value, Tensor) else type(value).__name__
+            raise ValueError(f"cdist: {name} must be a tensor of at least 2 dims (..., rows, features), got {got}")
+    if x1._data.shape[-1] != x2._data.shape[-1]:
+        raise ValueError(
+            f"cdist: x1 and x2 need the same number of features (last dim), got {x1._data.shape} and {x2._data.shape}"
+        )
+    return norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, dim=-1)

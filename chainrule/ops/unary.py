@@ -473,6 +473,11 @@ def _atanh_vjp(g, x):
     return (g / (1 - x * x),)
 
 
+# NumPy's names, which PyTorch accepts too
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+fix = trunc
+
+
 _LN2 = math.log(2)
 _LN10 = math.log(10)
 

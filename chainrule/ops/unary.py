@@ -331,7 +331,7 @@ def _zero_slope_vjp(g):
     return (either.zeros_like(g),)
 
 
-def _rounded(x, rounder, name, op):
+def _rounded(x, rounder, name):
     x = x if isinstance(x, Tensor) else constant(x)
     if x._data.dtype.kind != "f":
         return wrap(x._data.copy())
@@ -340,17 +340,17 @@ def _rounded(x, rounder, name, op):
 
 def floor(x) -> Tensor:
     """The largest integer <= x (elementwise); the gradient is 0."""
-    return _rounded(x, xp.floor, "Floor", "floor")
+    return _rounded(x, xp.floor, "Floor")
 
 
 def ceil(x) -> Tensor:
     """The smallest integer >= x (elementwise); the gradient is 0."""
-    return _rounded(x, xp.ceil, "Ceil", "ceil")
+    return _rounded(x, xp.ceil, "Ceil")
 
 
 def trunc(x) -> Tensor:
     """x rounded towards 0 (elementwise); the gradient is 0."""
-    return _rounded(x, xp.trunc, "Trunc", "trunc")
+    return _rounded(x, xp.trunc, "Trunc")
 
 
 def round(x, *, decimals: int = 0) -> Tensor:
@@ -365,7 +365,7 @@ def round(x, *, decimals: int = 0) -> Tensor:
     """
     if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
         raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__} {decimals!r}")
-    return _rounded(x, lambda d: xp.round(d, int(decimals)), "Round", "round")
+    return _rounded(x, lambda d: xp.round(d, int(decimals)), "Round")
 
 
 def sign(x) -> Tensor:

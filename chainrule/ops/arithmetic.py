@@ -234,7 +234,8 @@ def _rounded_div_vjp(g):
 
 
 def floor_divide(a, b) -> Tensor:
-    """a // b: the quotient rounded down, as Python's ``//`` (``div(a, b, rounding_mode="floor")``)."""
+    """a // b: the quotient rounded down, as Python's ``//`` (``div(a, b, rounding_mode="floor")``).
+    Its gradient is 0, as that div's (PyTorch's floor_divide raises in backward instead)."""
     return _rounded_div(a, b, "floor")
 
 

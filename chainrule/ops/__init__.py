@@ -170,10 +170,10 @@ DIFFERENTIABLE = (
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "rnn_sequence",
     # issue 17's math: rounding (zero gradient), more elementwise functions, products, running ops
-    "floor", "ceil", "round", "trunc", "frac", "sign", "sgn", "tan", "asin", "acos", "atan", "sinh",
+    "floor", "ceil", "round", "trunc", "frac", "sign", "tan", "asin", "acos", "atan", "sinh",
     "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "expm1", "rsqrt", "reciprocal",
     "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot", "logaddexp",
-    "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "true_divide", "prod", "cumsum",
+    "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "prod", "cumsum",
     "cumprod", "dist", "cdist",
 )  # fmt: skip
 
@@ -183,7 +183,7 @@ __all__ = [
     "isnan", "isinf", "isfinite", "isclose", "allclose", "equal",
     "logical_and", "logical_or", "logical_xor", "logical_not",
     "clamp", "clamp_min", "clamp_max",  # clip under PyTorch's other names
-    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "fix",
+    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "fix", "sgn", "true_divide",
 ]  # fmt: skip
 
 

@@ -187,9 +187,7 @@ def _where_vjp(g, cond):
     return either.where(cond, g, zero), either.where(cond, zero, g)
 
 
-def true_divide(a, b) -> Tensor:
-    """a / b: ``div`` without rounding (PyTorch's alias)."""
-    return div(a, b)
+true_divide = div  # PyTorch's other name (``rounding_mode`` then stays None)
 
 
 # ---------------------------------------------------------------------------- rounded division

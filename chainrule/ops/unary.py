@@ -378,9 +378,7 @@ def sign(x) -> Tensor:
     return _zero_slope("Sign", x, either.sign(x._data))
 
 
-def sgn(x) -> Tensor:
-    """``sign`` (PyTorch's name that also covers complex numbers, which chainrule has not)."""
-    return sign(x)
+sgn = sign  # PyTorch's name that also covers complex numbers, which chainrule has not
 
 
 def frac(x) -> Tensor:

@@ -152,6 +152,17 @@ def test_clamp_with_tensor_bounds_sends_the_gradient_to_the_bound_that_is_the_re
     assert x.clamp_max(0.0).tolist() == [-2.0, 0.0, 0.0, 0.0] and cr.clamp_min(x, 0.0).tolist() == [0.0, 0.5, 3.0, 0.0]
 
 
+def test_abs_and_clamp_of_integer_tensors_stay_integer_unless_a_bound_is_floating():
+    i = cr.tensor([-7, 1, 5])
+    assert cr.abs(i).tolist() == [7, 1, 5] and cr.abs(i).dtype == cr.int64
+    assert i.clamp(0, 3).tolist() == [0, 1, 3] and i.clamp(0, 3).dtype == cr.int64
+    assert cr.clamp(i, 0.5, 3).tolist() == [0.5, 1.0, 3.0] and cr.clamp(i, 0.5, 3).dtype == cr.float32
+    i32 = cr.tensor([1, 5], dtype=cr.int32)
+    assert i32.clamp(max=2).dtype == cr.int32 and i32.clamp(max=cr.tensor([2, 2])).dtype == cr.int64
+    i.clamp_(-1, 2)
+    assert i.tolist() == [-1, 1, 2] and i.dtype == cr.int64
+
+
 # ---------------------------------------------------------------------------- % and //
 
 

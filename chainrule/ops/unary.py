@@ -9,7 +9,7 @@ from chainrule._backend import get_default_dtype, scalar_like, shared_zeros_like
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import OUTPUT, needs_graph, record
 from chainrule.ops import either
-from chainrule.ops.operands import constant, floating, wrap
+from chainrule.ops.operands import constant, floating, operand, result_type, wrap
 
 
 def _unary(name, x, out, vjp, saved):
@@ -72,7 +72,9 @@ def _sqrt_vjp(g, out):
 
 
 def abs(x) -> Tensor:
-    """|x|; the gradient at 0 (and at nan) is 0, PyTorch's sgn."""
+    """|x|; the gradient at 0 (and at nan) is 0, PyTorch's sgn. Integer tensors stay integer."""
+    if isinstance(x, Tensor) and x._data.dtype.kind in "iu":
+        return wrap(xp.abs(x._data))
     x = _float_input(x, "abs")
     return _unary("Abs", x, xp.abs(x._data), _abs_vjp, (either.sign(x._data),))
 
@@ -274,13 +276,18 @@ def softplus_beta(beta, owner):
 def clip(x, min=None, max=None) -> Tensor:
     """x limited to [min, max]: each None, a number or a tensor (broadcasting); where min > max
     the result is max, as PyTorch's clamp. The gradient passes to x where min <= x <= max, to a
-    tensor min where x < min and to a tensor max where x > max."""
-    x = _float_input(x, "clip")
+    tensor min where x < min and to a tensor max where x > max. An integer x stays integer with
+    integer bounds (a floating bound makes the result floating, as PyTorch's)."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     for name, bound in (("min", min), ("max", max)):
         if not isinstance(bound, (type(None), int, float, np.number, Tensor, np.ndarray)) or isinstance(bound, bool):
             raise TypeError(f"clip: {name} must be a number or a tensor, got {type(bound).__name__} {bound!r}")
+    if isinstance(x, Tensor) and x._data.dtype.kind in "iu":
+        x = operand(x, result_type(x, *(b for b in (min, max) if b is not None)))
+        if x._data.dtype.kind != "f":
+            return wrap(xp.clip(x._data, *(None if b is None else getattr(b, "_data", b) for b in (min, max))))
+    x = _float_input(x, "clip")
     d = x._data
     lo = None if min is None else xp.asarray(getattr(min, "_data", min), dtype=d.dtype)
     hi = None if max is None else xp.asarray(getattr(max, "_data", max), dtype=d.dtype)

@@ -204,10 +204,9 @@ def _integer_pair(a, b, op):
     return a, b
 
 
-def _rounded_div(a, b, rounding_mode):
+def _rounded_div(a, b, rounding_mode, op="div"):
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
-    op = "div" if rounding_mode == "trunc" else "floor_divide"
     a, b = _integer_pair(a, b, op)
     ad, bd = a._data, b._data
     try:
@@ -234,7 +233,7 @@ def _rounded_div_vjp(g):
 def floor_divide(a, b) -> Tensor:
     """a // b: the quotient rounded down, as Python's ``//`` (``div(a, b, rounding_mode="floor")``).
     Its gradient is 0, as that div's (PyTorch's floor_divide raises in backward instead)."""
-    return _rounded_div(a, b, "floor")
+    return _rounded_div(a, b, "floor", "floor_divide")
 
 
 def fmod(a, b) -> Tensor:

@@ -50,7 +50,8 @@ def _count(shape, axes):
 def sum(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
     """The sum over ``dim`` (an int, a tuple or None for all); ``dtype`` converts x first (in the
     graph), and bool and integer tensors sum to int64, as PyTorch's."""
-    x = _converted(x, dtype, "sum")
+    if dtype is not None:  # (a test here: sum is on every loss's path)
+        x = _converted(x, dtype, "sum")
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "sum")
     d = x._data
     out = xp.asarray(d.sum(axis=axes, keepdims=keep, dtype=xp.int64 if d.dtype.kind in "biu" else None))
@@ -91,7 +92,8 @@ def _converted(x, dtype, op):
 
 def mean(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
     """The mean over ``dim``; integer tensors need a floating ``dtype``, as in PyTorch."""
-    x = _converted(x, dtype, "mean")
+    if dtype is not None:
+        x = _converted(x, dtype, "mean")
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "mean")
     d = x._data
     if d.dtype.kind != "f":

@@ -5,6 +5,7 @@ import numpy as np
 import scipy.special
 from cases_conv import CASES as CONV_CASES
 from cases_loss import CASES as LOSS_CASES
+from cases_math import CASES as MATH_CASES
 from cases_recurrent import CASES as RECURRENT_CASES
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -514,3 +515,4 @@ OTHERS = [
 ]
 
 CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES
+CASES += MATH_CASES

@@ -43,7 +43,9 @@ from chainrule.ops.loss import (
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.operands import tensor_input, wrap
+from chainrule.ops.reduce import norm
 from chainrule.ops.shape import cast
+from chainrule.ops.unary import clip
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -204,6 +206,20 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     return _reduce(where(size._data < delta, diff * diff * 0.5, (size - 0.5 * delta) * delta), reduction)
 
 
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """input / max(||input||_p, eps), the p-norm taken over ``dim`` (kept, so that it broadcasts):
+    unit vectors along ``dim``; eps keeps the zero vector at 0 instead of 0 / 0.
+
+    >>> import chainrule as cr
+    >>> normalize(cr.tensor([[3.0, 4.0]])).tolist()
+    [[0.6000000238418579, 0.800000011920929]]
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"normalize: expected a Tensor input, got {type(input).__name__}")
+    eps = number_arg(eps, "eps", "normalize", 0)
+    return input / clip(norm(input, p, dim, keepdim=True), min=eps)
+
+
 from chainrule.nn.embedding import embedding  # noqa: E402  (defined with its layer)
 
 __all__ = [
@@ -213,5 +229,6 @@ __all__ = [
     "dropout", "elu", "embedding", "gelu", "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear",
     "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax",
     "softplus", "tanh",
+    "normalize",
 ]  # fmt: skip
 __all__ += ["alpha_dropout", "dropout1d", "dropout2d", "dropout3d"]

@@ -1,8 +1,45 @@
 """Every function with a hand-written backward rule, by family. Each computes its result and
 records one node whose VJP sits directly below the forward."""
 
-from chainrule.ops.arithmetic import add, div, maximum, minimum, mul, neg, pow, sub, where
-from chainrule.ops.compare import eq, ge, gt, le, lt, ne
+from chainrule.ops.arithmetic import (
+    add,
+    arctan2,
+    atan2,
+    div,
+    floor_divide,
+    fmod,
+    hypot,
+    lerp,
+    logaddexp,
+    logaddexp2,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    remainder,
+    sub,
+    true_divide,
+    where,
+)
+from chainrule.ops.compare import (
+    allclose,
+    eq,
+    equal,
+    ge,
+    gt,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    ne,
+)
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
 from chainrule.ops.indexing import getitem, index_put
 from chainrule.ops.linalg import linear, matmul
@@ -28,11 +65,16 @@ from chainrule.ops.reduce import (
     amin,
     argmax,
     argmin,
+    cdist,
+    cumprod,
+    cumsum,
+    dist,
     logsumexp,
     max,
     mean,
     min,
     norm,
+    prod,
     std,
     sum,
     var,
@@ -59,20 +101,58 @@ from chainrule.ops.shape import (
 from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.unary import (
     abs,
+    acos,
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atanh,
+    ceil,
+    clamp,
+    clamp_max,
+    clamp_min,
     clip,
     cos,
+    cosh,
     elu,
+    erf,
+    erfc,
+    erfinv,
     exp,
+    exp2,
+    expm1,
+    fix,
+    floor,
+    frac,
     gelu,
     leaky_relu,
     log,
     log1p,
+    log2,
+    log10,
+    logit,
+    nan_to_num,
+    reciprocal,
     relu,
+    round,
+    rsqrt,
+    sgn,
     sigmoid,
+    sign,
     sin,
+    sinh,
     softplus,
     sqrt,
+    square,
+    tan,
     tanh,
+    trunc,
 )
 
 # The differentiable ops: the op tests require a gradcheck case for each name here.
@@ -89,11 +169,21 @@ DIFFERENTIABLE = (
     "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "rnn_sequence",
+    # issue 17's math: rounding (zero gradient), more elementwise functions, products, running ops
+    "floor", "ceil", "round", "trunc", "frac", "sign", "tan", "asin", "acos", "atan", "sinh",
+    "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "expm1", "rsqrt", "reciprocal",
+    "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot", "logaddexp",
+    "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "prod", "cumsum",
+    "cumprod", "dist", "cdist",
 )  # fmt: skip
 
 __all__ = [
     *DIFFERENTIABLE,
     "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge",
+    "isnan", "isinf", "isfinite", "isclose", "allclose", "equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not",
+    "clamp", "clamp_min", "clamp_max",  # clip under PyTorch's other names
+    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "fix", "sgn", "true_divide",
 ]  # fmt: skip
 
 
@@ -115,6 +205,8 @@ def _attach_tensor_methods():
     T.__pow__, T.__rpow__ = ops.pow, reflected(ops.pow)
     T.__matmul__, T.__rmatmul__ = ops.matmul, reflected(ops.matmul)
     T.__neg__ = ops.neg
+    T.__mod__, T.__rmod__ = ops.remainder, reflected(ops.remainder)
+    T.__floordiv__, T.__rfloordiv__ = ops.floor_divide, reflected(ops.floor_divide)
     T.__pos__ = lambda self: self
     T.__abs__ = ops.abs
     T.__getitem__ = ops.getitem
@@ -130,6 +222,16 @@ def _attach_tensor_methods():
     ):  # fmt: skip
         setattr(T, name, getattr(ops, name))
     T.clamp = ops.clip
+    for name in (
+        "floor", "ceil", "round", "trunc", "frac", "sign", "sgn", "tan", "asin", "acos", "atan",
+        "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "expm1", "rsqrt",
+        "reciprocal", "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot",
+        "logaddexp", "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "true_divide",
+        "prod", "cumsum", "cumprod", "dist", "isnan", "isinf", "isfinite", "isclose", "allclose",
+        "equal", "logical_and", "logical_or", "logical_xor", "logical_not", "clamp_min", "clamp_max",
+        "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "fix",
+    ):  # fmt: skip
+        setattr(T, name, getattr(ops, name))
     T.neg = ops.neg
     T.T = property(lambda self: ops.permute(self, tuple(reversed(range(self._data.ndim)))))
     for name in ("add_", "sub_", "mul_", "div_", "pow_", "neg_", "clamp_", "fill_", "zero_", "copy_",

@@ -65,8 +65,12 @@ def _mul_vjp(g, a, b, need_a, need_b):
     return g * b if need_a else None, g * a if need_b else None
 
 
-def div(a, b) -> Tensor:
-    """a / b, broadcasting (true division; integer tensors give the default floating dtype)."""
+def div(a, b, *, rounding_mode=None) -> Tensor:
+    """a / b, broadcasting (true division; integer tensors give the default floating dtype).
+    ``rounding_mode="trunc"`` rounds the quotient towards 0, ``"floor"`` down (Python's ``//``);
+    both keep integer tensors integer and give a zero gradient, as PyTorch's."""
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
     a, b = pair(a, b)
     ad, bd = a._data, b._data
     if ad.dtype.kind != "f":  # integers and bools divide in the default floating dtype, as PyTorch's
@@ -181,3 +185,163 @@ def where(condition, a, b) -> Tensor:
 def _where_vjp(g, cond):
     zero = xp.zeros((), dtype=g.dtype)
     return either.where(cond, g, zero), either.where(cond, zero, g)
+
+
+true_divide = div  # PyTorch's other name (``rounding_mode`` then stays None)
+
+
+# ---------------------------------------------------------------------------- rounded division
+
+
+def _integer_pair(a, b, op):
+    """a and b promoted; for integer dtypes, a zero divisor raises as PyTorch does (NumPy would
+    give 0 with a warning)."""
+    a, b = pair(a, b)
+    if a._data.dtype.kind in "biu" and not b._data.all():
+        raise RuntimeError(f"{op}: ZeroDivisionError (an integer tensor divided by 0)")
+    if a._data.dtype.kind == "b":  # bools divide as int64, as PyTorch's
+        a, b = wrap(a._data.astype(xp.int64)), wrap(b._data.astype(xp.int64))
+    return a, b
+
+
+def _rounded_div(a, b, rounding_mode, op="div"):
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    a, b = _integer_pair(a, b, op)
+    ad, bd = a._data, b._data
+    try:
+        with xp.errstate(divide="ignore", invalid="ignore"):  # x / 0: inf or nan, as PyTorch
+            if rounding_mode == "floor":
+                out = xp.floor_divide(ad, bd)  # Python's //, also for floats
+            elif ad.dtype.kind == "f":
+                out = xp.trunc(ad / bd)
+            else:  # exact for any int64: |a| // |b| with the quotient's sign
+                out = xp.sign(ad) * xp.sign(bd) * (xp.abs(ad) // xp.abs(bd))
+    except ValueError as err:
+        raise _binary_error(op, a, b, err) from None
+    if needs_graph(a, b):
+        return record("RoundedDiv", out, (a, b), _rounded_div_vjp, ())
+    return wrap(out)
+
+
+def _rounded_div_vjp(g):
+    # a step function of a and b: PyTorch's gradient is 0 for both
+    zero = either.zeros_like(g)
+    return zero, zero
+
+
+def floor_divide(a, b) -> Tensor:
+    """a // b: the quotient rounded down, as Python's ``//`` (``div(a, b, rounding_mode="floor")``).
+    Its gradient is 0, as that div's (PyTorch's floor_divide raises in backward instead)."""
+    return _rounded_div(a, b, "floor", "floor_divide")
+
+
+def fmod(a, b) -> Tensor:
+    """The remainder of a / b with a's sign (C's fmod): a - trunc(a / b) * b."""
+    return _remainder(a, b, xp.fmod, xp.trunc, "Fmod", "fmod")
+
+
+def remainder(a, b) -> Tensor:
+    """The remainder of a / b with b's sign (Python's ``%``, PyTorch's remainder):
+    a - floor(a / b) * b."""
+    return _remainder(a, b, xp.remainder, xp.floor, "Remainder", "remainder")
+
+
+def _remainder(a, b, compute, rounder, name, op):
+    a, b = _integer_pair(a, b, op)
+    ad, bd = a._data, b._data
+    try:
+        with xp.errstate(divide="ignore", invalid="ignore"):  # x % 0.0 is nan, as PyTorch
+            out = compute(ad, bd)
+    except ValueError as err:
+        raise _binary_error(op, a, b, err) from None
+    if needs_graph(a, b):
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            quotient = rounder(ad / bd)
+        return record(name, out, (a, b), _remainder_vjp, (quotient,))
+    return wrap(out)
+
+
+def _remainder_vjp(g, quotient):
+    # out = a - q b with q a step function of a / b, constant between its jumps
+    return g, -g * quotient
+
+
+# ---------------------------------------------------------------------------- floating binary
+
+
+def _float_pair(a, b):
+    """a and b promoted, integers and bools to the default floating dtype (as PyTorch's atan2)."""
+    a, b = pair(a, b)
+    if a._data.dtype.kind != "f":
+        a, b = wrap(a._data.astype(get_default_dtype())), wrap(b._data.astype(get_default_dtype()))
+    return a, b
+
+
+def _floating_binary(a, b, compute, name, vjp, saved_of, op):
+    a, b = _float_pair(a, b)
+    try:
+        out = compute(a._data, b._data)
+    except ValueError as err:
+        raise _binary_error(op, a, b, err) from None
+    if needs_graph(a, b):
+        return record(name, out, (a, b), vjp, saved_of(a, b))
+    return wrap(out)
+
+
+def atan2(input, other) -> Tensor:
+    """The angle of the point (other, input), in (-pi, pi]: arctan(input / other) by quadrant."""
+    return _floating_binary(input, other, xp.arctan2, "Atan2", _atan2_vjp, lambda a, b: (a, b), "atan2")
+
+
+arctan2 = atan2  # NumPy's name, which PyTorch accepts too
+
+
+def _atan2_vjp(g, a, b):
+    scale = g / (a * a + b * b)
+    return scale * b, -scale * a
+
+
+def hypot(input, other) -> Tensor:
+    """sqrt(input^2 + other^2), without overflow for large values."""
+    return _floating_binary(input, other, xp.hypot, "Hypot", _hypot_vjp, lambda a, b: (a, b, OUTPUT), "hypot")
+
+
+def _hypot_vjp(g, a, b, out):
+    return g * a / out, g * b / out
+
+
+def logaddexp(input, other) -> Tensor:
+    """log(e^input + e^other), without overflow."""
+    return _floating_binary(
+        input, other, xp.logaddexp, "Logaddexp", _logaddexp_vjp, lambda a, b: (a, b, OUTPUT), "logaddexp"
+    )
+
+
+def _logaddexp_vjp(g, a, b, out):
+    return g * either.exp(a - out), g * either.exp(b - out)
+
+
+_LN2 = 0.6931471805599453
+
+
+def logaddexp2(input, other) -> Tensor:
+    """log2(2^input + 2^other), without overflow."""
+    return _floating_binary(
+        input, other, xp.logaddexp2, "Logaddexp2", _logaddexp2_vjp, lambda a, b: (a, b, OUTPUT), "logaddexp2"
+    )
+
+
+def _logaddexp2_vjp(g, a, b, out):
+    # 2^(a - out) = e^((a - out) ln 2)
+    return g * either.exp((a - out) * _LN2), g * either.exp((b - out) * _LN2)
+
+
+def lerp(input, end, weight) -> Tensor:
+    """input + weight * (end - input), weight a number or a tensor (broadcasting); composed of
+    ops, so all three get gradients."""
+    for name, value in (("input", input), ("end", end)):
+        if not isinstance(value, Tensor) or value._data.dtype.kind != "f":
+            got = value._data.dtype if isinstance(value, Tensor) else type(value).__name__
+            raise TypeError(f"lerp: {name} must be a floating tensor, got {got}")
+    return add(input, mul(weight, sub(end, input)))

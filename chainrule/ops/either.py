@@ -44,6 +44,8 @@ sqrt = _dispatch(xp.sqrt, "sqrt")
 sin = _dispatch(xp.sin, "sin")
 cos = _dispatch(xp.cos, "cos")
 tanh = _dispatch(xp.tanh, "tanh")
+sinh = _dispatch(xp.sinh, "sinh")
+cosh = _dispatch(xp.cosh, "cosh")
 maximum = _dispatch(xp.maximum, "maximum")
 
 
@@ -101,3 +103,27 @@ def permute(x, order):
 
         return permute_op(x, order)
     return x.transpose(order)
+
+
+cumsum = _dispatch(xp.cumsum, "cumsum")  # (x, axis): NumPy's axis is PyTorch's dim
+cumprod = _dispatch(xp.cumprod, "cumprod")
+
+
+def stack(items):
+    """``items`` (arrays or tensors of one shape) joined along a new first axis."""
+    if any(isinstance(t, Tensor) for t in items):
+        from chainrule.ops.operands import constant
+        from chainrule.ops.shape import stack as stack_op
+
+        return stack_op([t if isinstance(t, Tensor) else constant(t) for t in items])
+    return xp.stack(items)
+
+
+def concatenate(items):
+    """``items`` (arrays or tensors) joined along their first axis."""
+    if any(isinstance(t, Tensor) for t in items):
+        from chainrule.ops.operands import constant
+        from chainrule.ops.shape import concatenate as concatenate_op
+
+        return concatenate_op([t if isinstance(t, Tensor) else constant(t) for t in items])
+    return xp.concatenate(items)

@@ -1,4 +1,5 @@
-"""Reductions over one axis, several or all (sum mean var std max min logsumexp; argmax argmin).
+"""Reductions over one axis, several or all (sum mean prod var std max min logsumexp; argmax
+argmin), and the running sums and products along one axis (cumsum cumprod).
 
 Every VJP first restores the reduced axes (size 1) so the gradient broadcasts against the input.
 Each takes PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims``.
@@ -10,11 +11,12 @@ from collections import namedtuple
 
 from chainrule._arguments import number_arg
 from chainrule._backend import xp
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor, as_dtype
 from chainrule.autograd.engine import OUTPUT, needs_graph, record
 from chainrule.ops import either
 from chainrule.ops.indexing import scatter_along
 from chainrule.ops.operands import dim_arg, dims, wrap
+from chainrule.ops.shape import cast
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -45,10 +47,14 @@ def _count(shape, axes):
     return n
 
 
-def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+def sum(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
+    """The sum over ``dim`` (an int, a tuple or None for all); ``dtype`` converts x first (in the
+    graph), and bool and integer tensors sum to int64, as PyTorch's."""
+    if dtype is not None:  # (a test here: sum is on every loss's path)
+        x = _converted(x, dtype, "sum")
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "sum")
     d = x._data
-    out = xp.asarray(d.sum(axis=axes, keepdims=keep))
+    out = xp.asarray(d.sum(axis=axes, keepdims=keep, dtype=xp.int64 if d.dtype.kind in "biu" else None))
     if needs_graph(x):
         return record("Sum", out, (x,), _sum_vjp, (kept_shape, d.shape))
     return wrap(out)
@@ -75,11 +81,23 @@ def _spread_vjp(g, axes, g_shape):
     return (g.sum(axis=axes, keepdims=True).reshape(g_shape),)
 
 
-def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+def _converted(x, dtype, op):
+    """x in ``dtype`` (PyTorch's ``dtype=`` of a reduction: the input is converted first)."""
+    if dtype is None:
+        return x
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return cast(x, as_dtype(dtype, op))
+
+
+def mean(x, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
+    """The mean over ``dim``; integer tensors need a floating ``dtype``, as in PyTorch."""
+    if dtype is not None:
+        x = _converted(x, dtype, "mean")
     axes, keep, kept_shape = _prepare(x, dim, axis, keepdim, keepdims, "mean")
     d = x._data
     if d.dtype.kind != "f":
-        raise TypeError(f"mean: expected a floating tensor, got dtype {d.dtype}")
+        raise TypeError(f"mean: expected a floating tensor (or a floating dtype=), got dtype {d.dtype}")
     n = _count(d.shape, axes)
     out = xp.asarray(_quotient(d.sum(axis=axes, keepdims=keep), n))
     if needs_graph(x):
@@ -339,3 +357,136 @@ def argmax(x, dim=None, keepdim=False) -> Tensor:
 def argmin(x, dim=None, keepdim=False) -> Tensor:
     """Index of the smallest value (over the flattened tensor when dim is None); no gradient."""
     return _arg(x, dim, keepdim, xp.argmin, "argmin")
+
+
+# ---------------------------------------------------------------------------- products
+
+
+def prod(x, dim=None, keepdim=False, *, dtype=None) -> Tensor:
+    """The product of all elements, or along one int ``dim``; bool and integer tensors give
+    int64. The gradient is the product of the other elements, also where some are 0 (with one
+    0 only that element gets a gradient; with several, none does), as PyTorch's."""
+    x = _converted(x, dtype, "prod")
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, xp.integer))):
+        raise TypeError(f"prod: dim must be an int or None, got {type(dim).__name__} {dim!r}")
+    axes, keep, kept_shape = _prepare(x, dim, None, keepdim, None, "prod")
+    d = x._data
+    out = xp.asarray(d.prod(axis=axes, keepdims=keep, dtype=xp.int64 if d.dtype.kind in "biu" else None))
+    if needs_graph(x):
+        return record("Prod", out, (x,), _prod_vjp, (x, OUTPUT, axes, kept_shape))
+    return wrap(out)
+
+
+def _prod_vjp(g, x, out, axes, kept_shape):
+    g = g.reshape(kept_shape)
+    if not (either.values(x) == 0).any():
+        return (g * out.reshape(kept_shape) / x,)
+    # out / x is 0 / 0 at a zero: multiply the other elements instead, the products of those
+    # before and after each one (exclusive running products, as PyTorch's prod_backward)
+    if len(axes) == 1:
+        front = x.swapaxes(0, axes[0])
+        return (g * _others_product(front).swapaxes(0, axes[0]),)
+    return (g * _others_product(x.reshape(-1)).reshape(x.shape),)
+
+
+def _others_product(x):
+    """For each x[k], the product of x[j] over all j != k along the first axis."""
+    return _products_before(x) * _products_before(x[::-1])[::-1]
+
+
+def _products_before(x):
+    """x[0] * ... * x[k-1] for each k (1 for k = 0) along the first axis."""
+    ones = xp.ones((1, *x.shape[1:]), dtype=either.values(x).dtype)
+    if x.shape[0] == 1:
+        return ones
+    return either.concatenate([ones, either.cumprod(x[:-1], 0)])
+
+
+def _running(x, dim, dtype, op):
+    """x (converted to ``dtype``) and the one axis a running sum or product runs along (None for
+    a 0-d tensor, whose only element is its own sum)."""
+    x = _converted(x, dtype, op)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if isinstance(dim, bool) or not isinstance(dim, (int, xp.integer)):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__} {dim!r}")
+    axes = dims(dim, x._data.ndim, op)  # () for a 0-d tensor, after checking dim is 0 or -1
+    return x, axes[0] if axes else None
+
+
+def _running_values(d, compute, axis):
+    dtype = xp.int64 if d.dtype.kind in "biu" else None
+    if axis is None:
+        return compute(d.reshape(1), axis=0, dtype=dtype).reshape(())
+    return compute(d, axis=axis, dtype=dtype)
+
+
+def cumsum(x, dim, *, dtype=None) -> Tensor:
+    """Running sums along ``dim``: out[i] = x[0] + ... + x[i]; bool and integer tensors give
+    int64, as PyTorch's."""
+    x, axis = _running(x, dim, dtype, "cumsum")
+    out = _running_values(x._data, xp.cumsum, axis)
+    if needs_graph(x):
+        return record("Cumsum", out, (x,), _cumsum_vjp, (axis,))
+    return wrap(out)
+
+
+def _cumsum_vjp(g, axis):
+    if axis is None:
+        return (g,)
+    return (_reverse_cumsum(g, axis),)
+
+
+def _reverse_cumsum(g, axis):
+    """g[i] + ... + g[n-1] along ``axis``: the running sum taken from the end."""
+    flip = (slice(None),) * axis + (slice(None, None, -1),)
+    return either.cumsum(g[flip], axis)[flip]
+
+
+def cumprod(x, dim, *, dtype=None) -> Tensor:
+    """Running products along ``dim``: out[i] = x[0] * ... * x[i]; the gradient is right at
+    zeros too, as PyTorch's."""
+    x, axis = _running(x, dim, dtype, "cumprod")
+    out = _running_values(x._data, xp.cumprod, axis)
+    if needs_graph(x):
+        return record("Cumprod", out, (x,), _cumprod_vjp, (x, OUTPUT, axis))
+    return wrap(out)
+
+
+def _cumprod_vjp(g, x, out, axis):
+    if axis is None:
+        return (g,)
+    if not (either.values(x) == 0).any():
+        # d out[i] / d x[k] = out[i] / x[k] for i >= k
+        return (_reverse_cumsum(g * out, axis) / x,)
+    # with zeros: grad[k] = (x[0]...x[k-1]) * s[k], where s[k] = sum over i >= k of
+    # g[i] x[k+1]...x[i] follows s[k] = g[k] + x[k+1] s[k+1], from the end
+    x, g = x.swapaxes(0, axis), g.swapaxes(0, axis)
+    n = x.shape[0]
+    sums = [g[n - 1]]
+    for k in range(n - 2, -1, -1):
+        sums.append(g[k] + x[k + 1] * sums[-1])
+    before = _products_before(x)
+    return ((before * either.stack(sums[::-1])).swapaxes(0, axis),)
+
+
+def dist(input, other, p: float = 2.0) -> Tensor:
+    """The p-norm of input - other (broadcasting) over all elements; composed of ops."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"dist: expected a Tensor input, got {type(input).__name__}")
+    return norm(input - other, p)
+
+
+def cdist(x1, x2, p: float = 2.0) -> Tensor:
+    """The p-norm distance between each row of x1 (..., P, M) and each row of x2 (..., R, M):
+    out (..., P, R), leading dims broadcasting; composed of ops (the 2-norm's gradient is 0 where
+    two rows coincide, as PyTorch's)."""
+    for name, value in (("x1", x1), ("x2", x2)):
+        if not isinstance(value, Tensor) or value._data.ndim < 2:
+            got = f"shape {value._data.shape}" if isinstance(value, Tensor) else type(value).__name__
+            raise ValueError(f"cdist: {name} must be a tensor of at least 2 dims (..., rows, features), got {got}")
+    if x1._data.shape[-1] != x2._data.shape[-1]:
+        raise ValueError(
+            f"cdist: x1 and x2 need the same number of features (last dim), got {x1._data.shape} and {x2._data.shape}"
+        )
+    return norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, dim=-1)

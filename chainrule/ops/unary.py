@@ -9,7 +9,7 @@ from chainrule._backend import get_default_dtype, scalar_like, shared_zeros_like
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import OUTPUT, needs_graph, record
 from chainrule.ops import either
-from chainrule.ops.operands import constant, floating, wrap
+from chainrule.ops.operands import constant, floating, operand, result_type, wrap
 
 
 def _unary(name, x, out, vjp, saved):
@@ -72,7 +72,9 @@ def _sqrt_vjp(g, out):
 
 
 def abs(x) -> Tensor:
-    """|x|; the gradient at 0 (and at nan) is 0, PyTorch's sgn."""
+    """|x|; the gradient at 0 (and at nan) is 0, PyTorch's sgn. Integer tensors stay integer."""
+    if isinstance(x, Tensor) and x._data.dtype.kind in "iu":
+        return wrap(xp.abs(x._data))
     x = _float_input(x, "abs")
     return _unary("Abs", x, xp.abs(x._data), _abs_vjp, (either.sign(x._data),))
 
@@ -272,26 +274,381 @@ def softplus_beta(beta, owner):
 
 
 def clip(x, min=None, max=None) -> Tensor:
-    """x limited to [min, max] (either may be None); the gradient passes where min <= x <= max."""
-    x = _float_input(x, "clip")
+    """x limited to [min, max]: each None, a number or a tensor (broadcasting); where min > max
+    the result is max, as PyTorch's clamp. The gradient passes to x where min <= x <= max, to a
+    tensor min where x < min and to a tensor max where x > max. An integer x stays integer with
+    integer bounds (a floating bound makes the result floating, as PyTorch's)."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     for name, bound in (("min", min), ("max", max)):
         if not isinstance(bound, (type(None), int, float, np.number, Tensor, np.ndarray)) or isinstance(bound, bool):
             raise TypeError(f"clip: {name} must be a number or a tensor, got {type(bound).__name__} {bound!r}")
+    if isinstance(x, Tensor) and x._data.dtype.kind in "iu":
+        x = operand(x, result_type(x, *(b for b in (min, max) if b is not None)))
+        if x._data.dtype.kind != "f":
+            return wrap(xp.clip(x._data, *(None if b is None else getattr(b, "_data", b) for b in (min, max))))
+    x = _float_input(x, "clip")
     d = x._data
     lo = None if min is None else xp.asarray(getattr(min, "_data", min), dtype=d.dtype)
     hi = None if max is None else xp.asarray(getattr(max, "_data", max), dtype=d.dtype)
     out = xp.clip(d, lo, hi)
-    if not needs_graph(x):
+    bounds = [b for b in (min, max) if isinstance(b, Tensor) and b.requires_grad]
+    if not needs_graph(x, *bounds):
         return wrap(out)
-    inside = xp.ones(d.shape, dtype=bool)
+    inside = xp.ones(out.shape, dtype=bool)
     if lo is not None:
         inside &= d >= lo
     if hi is not None:
         inside &= d <= hi
-    return record("Clip", out, (x,), _clip_vjp, (inside,))
+    masks = []  # where each bound tensor that requires grad is the result (PyTorch's rule)
+    if isinstance(min, Tensor) and min.requires_grad:
+        masks.append((d < lo) & (lo < hi) if hi is not None else d < lo)
+    if isinstance(max, Tensor) and max.requires_grad:
+        masks.append((d > hi) | (hi < lo) if lo is not None else d > hi)
+    return record("Clip", out, (x, *bounds), _clip_vjp, (inside, *masks))
 
 
-def _clip_vjp(g, inside):
-    return (g * inside,)
+def _clip_vjp(g, inside, *bound_masks):
+    return (g * inside, *(g * mask for mask in bound_masks))
+
+
+clamp = clip
+
+
+def clamp_min(x, min) -> Tensor:
+    """max(x, min): ``clamp(x, min=min)``."""
+    return clip(x, min=min)
+
+
+def clamp_max(x, max) -> Tensor:
+    """min(x, max): ``clamp(x, max=max)``."""
+    return clip(x, max=max)
+
+
+# ---------------------------------------------------------------------------- rounding and sign
+# Piecewise constant: PyTorch records them and gives a zero gradient, so ``round(x).sum()``
+# backpropagates zeros instead of failing. Integer and bool tensors come back as copies.
+
+
+def _zero_slope(name, x, out):
+    return _unary(name, x, out, _zero_slope_vjp, ())
+
+
+def _zero_slope_vjp(g):
+    return (either.zeros_like(g),)
+
+
+def _rounded(x, rounder, name):
+    x = x if isinstance(x, Tensor) else constant(x)
+    if x._data.dtype.kind != "f":
+        return wrap(x._data.copy())
+    return _zero_slope(name, x, rounder(x._data))
+
+
+def floor(x) -> Tensor:
+    """The largest integer <= x (elementwise); the gradient is 0."""
+    return _rounded(x, xp.floor, "Floor")
+
+
+def ceil(x) -> Tensor:
+    """The smallest integer >= x (elementwise); the gradient is 0."""
+    return _rounded(x, xp.ceil, "Ceil")
+
+
+def trunc(x) -> Tensor:
+    """x rounded towards 0 (elementwise); the gradient is 0."""
+    return _rounded(x, xp.trunc, "Trunc")
+
+
+def round(x, *, decimals: int = 0) -> Tensor:
+    """x rounded to ``decimals`` decimal places, halves to even as PyTorch (``round(2.5) == 2``);
+    negative ``decimals`` round to tens, hundreds... The gradient is 0.
+
+    >>> import chainrule as cr
+    >>> round(cr.tensor([0.5, 1.5, 2.5, 1234.5])).tolist()
+    [0.0, 2.0, 2.0, 1234.0]
+    >>> round(cr.tensor([1234.5], dtype=cr.float64), decimals=-2).tolist()
+    [1200.0]
+    """
+    if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__} {decimals!r}")
+    return _rounded(x, lambda d: xp.round(d, int(decimals)), "Round")
+
+
+def sign(x) -> Tensor:
+    """-1, 0 or 1 by the sign of x (0 at nan, as PyTorch); the gradient is 0."""
+    x = x if isinstance(x, Tensor) else constant(x)
+    if x._data.dtype.kind == "b":
+        return wrap(x._data.copy())
+    if x._data.dtype.kind != "f":
+        return wrap(xp.sign(x._data))
+    return _zero_slope("Sign", x, either.sign(x._data))
+
+
+sgn = sign  # PyTorch's name that also covers complex numbers, which chainrule has not
+
+
+def frac(x) -> Tensor:
+    """The fractional part x - trunc(x), with x's sign; the gradient is 1."""
+    x = _float_input(x, "frac")
+    return x - trunc(x)
+
+
+# ---------------------------------------------------------------------------- more math
+
+
+def tan(x) -> Tensor:
+    x = _math_input(x, "tan")
+    return _unary("Tan", x, xp.tan(x._data), _tan_vjp, (OUTPUT,))
+
+
+def _tan_vjp(g, out):
+    return (g * (1 + out * out),)
+
+
+def asin(x) -> Tensor:
+    x = _math_input(x, "asin")
+    return _unary("Asin", x, xp.arcsin(x._data), _asin_vjp, (x,))
+
+
+def _asin_vjp(g, x):
+    return (g / either.sqrt(1 - x * x),)
+
+
+def acos(x) -> Tensor:
+    x = _math_input(x, "acos")
+    return _unary("Acos", x, xp.arccos(x._data), _acos_vjp, (x,))
+
+
+def _acos_vjp(g, x):
+    return (-g / either.sqrt(1 - x * x),)
+
+
+def atan(x) -> Tensor:
+    x = _math_input(x, "atan")
+    return _unary("Atan", x, xp.arctan(x._data), _atan_vjp, (x,))
+
+
+def _atan_vjp(g, x):
+    return (g / (1 + x * x),)
+
+
+def sinh(x) -> Tensor:
+    x = _math_input(x, "sinh")
+    return _unary("Sinh", x, xp.sinh(x._data), _sinh_vjp, (x,))
+
+
+def _sinh_vjp(g, x):
+    return (g * either.cosh(x),)
+
+
+def cosh(x) -> Tensor:
+    x = _math_input(x, "cosh")
+    return _unary("Cosh", x, xp.cosh(x._data), _cosh_vjp, (x,))
+
+
+def _cosh_vjp(g, x):
+    return (g * either.sinh(x),)
+
+
+def asinh(x) -> Tensor:
+    x = _math_input(x, "asinh")
+    return _unary("Asinh", x, xp.arcsinh(x._data), _asinh_vjp, (x,))
+
+
+def _asinh_vjp(g, x):
+    return (g / either.sqrt(x * x + 1),)
+
+
+def acosh(x) -> Tensor:
+    x = _math_input(x, "acosh")
+    return _unary("Acosh", x, xp.arccosh(x._data), _acosh_vjp, (x,))
+
+
+def _acosh_vjp(g, x):
+    return (g / either.sqrt((x - 1) * (x + 1)),)
+
+
+def atanh(x) -> Tensor:
+    x = _math_input(x, "atanh")
+    return _unary("Atanh", x, xp.arctanh(x._data), _atanh_vjp, (x,))
+
+
+def _atanh_vjp(g, x):
+    return (g / (1 - x * x),)
+
+
+# NumPy's names, which PyTorch accepts too
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+fix = trunc
+
+
+_LN2 = math.log(2)
+_LN10 = math.log(10)
+
+
+def log2(x) -> Tensor:
+    x = _math_input(x, "log2")
+    return _unary("Log2", x, xp.log2(x._data), _log2_vjp, (x,))
+
+
+def _log2_vjp(g, x):
+    return (g / (x * _LN2),)
+
+
+def log10(x) -> Tensor:
+    x = _math_input(x, "log10")
+    return _unary("Log10", x, xp.log10(x._data), _log10_vjp, (x,))
+
+
+def _log10_vjp(g, x):
+    return (g / (x * _LN10),)
+
+
+def exp2(x) -> Tensor:
+    """2^x."""
+    x = _math_input(x, "exp2")
+    return _unary("Exp2", x, xp.exp2(x._data), _exp2_vjp, (OUTPUT,))
+
+
+def _exp2_vjp(g, out):
+    return (g * out * _LN2,)
+
+
+def expm1(x) -> Tensor:
+    """e^x - 1, accurate near 0."""
+    x = _math_input(x, "expm1")
+    return _unary("Expm1", x, xp.expm1(x._data), _expm1_vjp, (OUTPUT,))
+
+
+def _expm1_vjp(g, out):
+    return (g * (out + 1),)
+
+
+def rsqrt(x) -> Tensor:
+    """1 / sqrt(x)."""
+    x = _math_input(x, "rsqrt")
+    with xp.errstate(divide="ignore"):  # rsqrt(0) = inf, as PyTorch
+        out = 1 / xp.sqrt(x._data)
+    return _unary("Rsqrt", x, out, _rsqrt_vjp, (OUTPUT,))
+
+
+def _rsqrt_vjp(g, out):
+    return (-0.5 * g * out * out * out,)
+
+
+def reciprocal(x) -> Tensor:
+    """1 / x (integer tensors give the default floating dtype)."""
+    x = _math_input(x, "reciprocal")
+    with xp.errstate(divide="ignore"):
+        out = 1 / x._data
+    return _unary("Reciprocal", x, out, _reciprocal_vjp, (OUTPUT,))
+
+
+def _reciprocal_vjp(g, out):
+    return (-g * out * out,)
+
+
+def square(x) -> Tensor:
+    """x * x (an integer tensor stays integer, as PyTorch's)."""
+    x = x if isinstance(x, Tensor) else constant(x)
+    return x * x
+
+
+def erf(x) -> Tensor:
+    """The error function 2/sqrt(pi) * integral_0^x e^(-t^2) dt."""
+    x = _math_input(x, "erf")
+    return _unary("Erf", x, _erf(x._data), _erf_vjp, (x,))
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
+def _erf_vjp(g, x):
+    return (g * _TWO_OVER_SQRT_PI * either.exp(-x * x),)
+
+
+def erfc(x) -> Tensor:
+    """1 - erf(x), accurate where erf(x) is close to 1."""
+    x = _math_input(x, "erfc")
+    return _unary("Erfc", x, _erfc(x._data), _erfc_vjp, (x,))
+
+
+def _erfc_vjp(g, x):
+    return (-g * _TWO_OVER_SQRT_PI * either.exp(-x * x),)
+
+
+def _erfc(values):
+    try:
+        from scipy.special import erfc  # optional, as for erf
+    except ImportError:
+        erfc = np.vectorize(math.erfc, otypes=[values.dtype])
+    return erfc(values).astype(values.dtype, copy=False)
+
+
+def erfinv(x) -> Tensor:
+    """The inverse of erf on (-1, 1) (+-inf at +-1, nan outside)."""
+    x = _math_input(x, "erfinv")
+    return _unary("Erfinv", x, _erfinv(x._data), _erfinv_vjp, (OUTPUT,))
+
+
+def _erfinv_vjp(g, out):
+    # the slope of the inverse: 1 / erf'(out) = sqrt(pi)/2 * e^(out^2)
+    return (g * (1 / _TWO_OVER_SQRT_PI) * either.exp(out * out),)
+
+
+def _erfinv(values):
+    try:
+        from scipy.special import erfinv
+    except ImportError:
+        return _erfinv_newton(values)
+    return erfinv(values).astype(values.dtype, copy=False)
+
+
+def _erfinv_newton(y):
+    """erfinv without SciPy: Winitzki's closed form refined by Newton steps, solved for |y| and
+    given y's sign; above 0.5 on erfc(x) = 1 - |y|, which keeps the digits that erf(x) ~ 1 loses."""
+    size = np.abs(y.astype(np.float64))
+    a = 0.147
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ln = np.log1p(-size * size)
+        first = 2 / (math.pi * a) + ln / 2
+        x = np.sqrt(np.sqrt(first * first - ln / a) - first)
+        tail = size > 0.5
+        for _ in range(4):
+            miss = np.where(tail, (1 - size) - _erfc(x), _erf(x) - size)
+            step = miss / (_TWO_OVER_SQRT_PI * np.exp(-x * x))
+            x = np.where(np.isfinite(step), x - step, x)
+    return (np.sign(y) * x).astype(y.dtype)
+
+
+def logit(x, eps: float | None = None) -> Tensor:
+    """log(x / (1 - x)); with ``eps``, x is first clamped to [eps, 1 - eps] (the gradient is then 0
+    outside it, as PyTorch's)."""
+    x = _math_input(x, "logit")
+    if eps is not None:
+        eps = number_arg(eps, "eps", "logit")
+        x = clip(x, eps, 1 - eps)
+    d = x._data
+    with xp.errstate(divide="ignore"):
+        out = xp.log(d / (1 - d))
+    return _unary("Logit", x, out, _logit_vjp, (x,))
+
+
+def _logit_vjp(g, x):
+    return (g / (x * (1 - x)),)
+
+
+def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    """x with nan, +inf and -inf replaced (by 0 and the dtype's largest and smallest finite
+    values unless given); the gradient passes where x is finite and is 0 elsewhere."""
+    x = x if isinstance(x, Tensor) else constant(x)
+    d = x._data
+    if d.dtype.kind != "f":
+        return wrap(d.copy())
+    out = xp.nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf)
+    return _unary("NanToNum", x, out, _nan_to_num_vjp, (xp.isfinite(d),))
+
+
+def _nan_to_num_vjp(g, finite):
+    return (g * finite,)

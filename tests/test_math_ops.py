@@ -395,3 +395,17 @@ def test_normalize_gives_unit_vectors_along_dim_and_zero_for_the_zero_vector():
     assert gradcheck(lambda v: F.normalize(v, dim=-1), [t]) and gradgradcheck(lambda v: F.normalize(v, p=3), [t])
     with pytest.raises(ValueError, match="normalize: eps"):
         F.normalize(t, eps=-1.0)
+
+
+def test_max_and_min_of_two_tensors_are_elementwise_as_in_pytorch():
+    a = cr.tensor([0.2, 0.6, 0.5], dtype=cr.float64, requires_grad=True)
+    b = cr.tensor([0.3, 0.1, 0.5], dtype=cr.float64)
+    np.testing.assert_array_equal(cr.max(a, b).numpy(), [0.3, 0.6, 0.5])
+    np.testing.assert_array_equal(a.min(b).numpy(), [0.2, 0.1, 0.5])
+    np.testing.assert_array_equal(cr.max(a, other=b).numpy(), cr.maximum(a, b).numpy())
+    cr.max(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [0.0, 1.0, 0.5])  # a tie shares the gradient
+    bools = cr.max(cr.tensor([True, False, False]), cr.tensor([False, False, True]))
+    assert bools.dtype == cr.bool and bools.tolist() == [True, False, True]
+    with pytest.raises(TypeError, match="max: with a tensor `other`"):
+        cr.max(a, b, keepdims=True)

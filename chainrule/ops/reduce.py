@@ -13,7 +13,7 @@ from chainrule._arguments import number_arg
 from chainrule._backend import xp
 from chainrule._tensor import Tensor, as_dtype
 from chainrule.autograd.engine import OUTPUT, needs_graph, record
-from chainrule.ops import either
+from chainrule.ops import arithmetic, either
 from chainrule.ops.indexing import scatter_along
 from chainrule.ops.operands import dim_arg, dims, wrap
 from chainrule.ops.shape import cast
@@ -228,10 +228,13 @@ def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     return _extreme(x, dim, axis, keepdim, keepdims, xp.min, "Amin")
 
 
-def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None, other=None):
     """As ``torch.max``: the largest element, whose gradient ties share evenly; with an int
     ``dim``, ``(values, indices)``, the gradient going to the indexed element alone (the first
-    maximum), as PyTorch's; with a tuple of dims, the values over them (as ``amax``)."""
+    maximum), as PyTorch's; with a tuple of dims, the values over them (as ``amax``); with a
+    tensor in place of ``dim`` (or ``other=``), the elementwise ``maximum``."""
+    if other is not None or isinstance(dim, Tensor):
+        return _elementwise("max", x, dim if other is None else other, (axis, keepdims), "maximum")
     dim = dim_arg(dim, axis)
     if isinstance(dim, int):
         return _indexed_extreme(x, dim, keepdim if keepdims is None else keepdims, xp.argmax, "max")
@@ -240,14 +243,23 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return amax(x, dim, keepdim, keepdims=keepdims)
 
 
-def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """As ``torch.min``: see ``max``."""
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None, other=None):
+    """As ``torch.min``: see ``max`` (with a tensor in place of ``dim``, ``minimum``)."""
+    if other is not None or isinstance(dim, Tensor):
+        return _elementwise("min", x, dim if other is None else other, (axis, keepdims), "minimum")
     dim = dim_arg(dim, axis)
     if isinstance(dim, int):
         return _indexed_extreme(x, dim, keepdim if keepdims is None else keepdims, xp.argmin, "min")
     if dim is None:
         return _extreme(x, None, None, keepdim, keepdims, xp.min, "Min", nan_shares=True)
     return amin(x, dim, keepdim, keepdims=keepdims)
+
+
+def _elementwise(op, x, other, reduce_args, name):
+    """``torch.max(input, other)``: the elementwise form, which takes no reduction arguments."""
+    if any(a is not None for a in reduce_args):
+        raise TypeError(f"{op}: with a tensor `other`, axis and keepdims do not apply")
+    return getattr(arithmetic, name)(x, other)
 
 
 def _indexed_extreme(x, dim, keepdim, pick, op):

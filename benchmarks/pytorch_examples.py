@@ -388,7 +388,7 @@ def _child(options, rest):
         program = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(program)
         os.chdir(workdir)
-        values = [float(v) for v in _flatten(program.main(lib))]
+        values = [v if isinstance(v, str) else float(v) for v in _flatten(program.main(lib))]
         (workdir / "items.json").write_text(json.dumps(values))
         return
 
@@ -407,14 +407,14 @@ def _child(options, rest):
 
 
 def _flatten(value):
-    """The numbers in a nested result (dicts by sorted key, sequences, arrays, tensors)."""
+    """The numbers and strings in a nested result (dicts by sorted key, sequences, arrays, tensors)."""
     if isinstance(value, dict):
         for key in sorted(value):
             yield from _flatten(value[key])
     elif isinstance(value, (list, tuple)):
         for v in value:
             yield from _flatten(v)
-    elif isinstance(value, (bool, int, float, np.number)):
+    elif isinstance(value, (bool, int, float, str, np.number)):
         yield value
     else:
         yield from np.asarray(value.detach() if hasattr(value, "detach") else value, dtype=np.float64).ravel()
@@ -511,6 +511,9 @@ def compare_runs(name, run_torch, run_chainrule, rtol):
         mismatch = mismatch or f".item() called {len(items_t)} times against {len(items_c)}"
         worst = float("inf")
     for a, b in zip(items_t, items_c):
+        if isinstance(a, str) or isinstance(b, str):  # a style program's formatted text
+            mismatch = mismatch or (None if a == b else f"{a!r} against {b!r}")
+            continue
         worst = max(worst, relative_difference(a, b))
     if mismatch:
         status_c = f"differs: {mismatch}"[:100]

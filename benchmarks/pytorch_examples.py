@@ -558,7 +558,9 @@ def main(argv=None):
     for name in wanted:
         if name == "style":
             jobs += [
-                (f"style/{p.stem}", None, [], p) for p in sorted(STYLE_DIR.glob("*.py")) if not p.name.startswith("_")
+                (f"style/{p.stem.removeprefix('style_')}", None, [], p)
+                for p in sorted(STYLE_DIR.glob("*.py"))
+                if not p.name.startswith("_")
             ]
         else:
             path, flags = SCRIPTS[name]

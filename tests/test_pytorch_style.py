@@ -286,3 +286,12 @@ def test_the_import_swap_rewrites_only_torch_imports():
         "def f():\n    import chainrule.nn.functional as F\n    return torch.randn(2)  # import torch\n"
     )
     ast.parse(swap_imports(source))
+
+
+def test_the_example_in_docs_pytorch_md_runs():
+    text = (ROOT / "docs" / "pytorch.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {"__name__": "docs_pytorch"}
+    exec(compile(example, "docs/pytorch.md", "exec"), namespace)
+    assert str(namespace["device"]) == "cpu"
+    assert np.isfinite(namespace["loss"].item())

@@ -65,7 +65,7 @@ def main(torch):
         "losses": losses,
         "restored_loss": restored_loss,
         "epoch": checkpoint["epoch"],
-        "weights": {name: value.detach().numpy() for name, value in model.state_dict().items()},
-        "restored_weights": {name: value.detach().numpy() for name, value in restored.state_dict().items()},
+        "weights": {name: value.detach().numpy() for name, value in model.named_parameters()},
+        "restored_weights": {name: value.detach().numpy() for name, value in restored.named_parameters()},
         "modes": modes,
     }

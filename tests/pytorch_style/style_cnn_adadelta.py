@@ -82,5 +82,5 @@ def main(torch):
         "correct": correct,
         "report": f"Average loss: {test_loss:.4f}, Accuracy: {correct}/{len(train_loader.dataset)}",
         "device": str(device),
-        "weights": {name: value.detach().cpu().numpy() for name, value in model.state_dict().items()},
+        "weights": {name: value.detach().cpu().numpy() for name, value in model.named_parameters()},
     }

@@ -83,5 +83,5 @@ def main(torch):
         "losses": losses,
         "sample": sample.view(2, 1, 2, 3).numpy(),
         "comparison": comparison.detach().numpy(),
-        "weights": {name: value.detach().cpu().numpy() for name, value in model.state_dict().items()},
+        "weights": {name: value.detach().cpu().numpy() for name, value in model.named_parameters()},
     }

@@ -310,16 +310,19 @@ def _patch_shuffle(lib, shared):
     if loader_class is None:
         return
     original = loader_class.__init__
-    signature = inspect.signature(original)
-    takes_sampler = "sampler" in signature.parameters
+    parameters = inspect.signature(original).parameters
+    takes_sampler = "sampler" in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
 
-    def __init__(self, *args, **kwargs):
-        bound = signature.bind(self, *args, **kwargs)
-        shuffle = bound.arguments.get("shuffle")
+    def __init__(self, dataset, *args, **kwargs):
+        args = list(args)
+        if len(args) >= 2:  # DataLoader(dataset, batch_size, shuffle, ...): PyTorch's order
+            shuffle, args[1] = args[1], False
+        else:
+            shuffle = kwargs.get("shuffle")
+            kwargs["shuffle"] = False
         if shuffle and takes_sampler:
-            bound.arguments["shuffle"] = False
-            bound.arguments["sampler"] = _SharedOrder(shared, len(bound.arguments["dataset"]))
-        original(*bound.args, **bound.kwargs)
+            kwargs["sampler"] = _SharedOrder(shared, len(dataset))
+        original(self, dataset, *args, **kwargs)
         if shuffle and not takes_sampler:
             self.generator = _SharedOrder(shared, 0)
 

@@ -38,6 +38,15 @@ back on PyTorch. Both runs get:
     * `Tensor.item`: every value it returns to the script itself is logged at full precision (losses,
       counts), so the comparison does not stop at the printed digits.
 
+The patched functions are thereby the harness's in both runs (dropout's own code, for instance, is
+checked by the test suite, not here). regression/main.py needs no flags: it stops by itself once
+its loss is below 1e-3. Our style programs are deterministic without patches (weights and noise
+come from NumPy), so they run unpatched, `main(torch)` in each library.
+
+Options: --against torch checks the harness itself (PyTorch against PyTorch seeded differently
+must agree to the last bit through the patches alone); --keep DIR keeps each run's folder (the
+rewritten script, initial.safetensors, the logged values); --verbose prints every run's output.
+
 The report is a table of script / status of each run (`ok`, or the first error line) / number of
 values compared / max relative difference between the two runs, over the logged `.item()` values
 and the numbers printed on every line (text between the numbers must match; a printed number may

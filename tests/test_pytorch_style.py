@@ -101,12 +101,8 @@ def log_softmax(z):
 def conv2d(x, weight, bias):
     """Valid cross-correlation, stride 1: (N, C, H, W) with (O, C, k, k) -> (N, O, H-k+1, W-k+1)."""
     k = weight.shape[-1]
-    rows, cols = x.shape[2] - k + 1, x.shape[3] - k + 1
-    out = np.empty((x.shape[0], weight.shape[0], rows, cols))
-    for i in range(rows):
-        for j in range(cols):
-            out[:, :, i, j] = np.einsum("nchw,ochw->no", x[:, :, i : i + k, j : j + k], weight)
-    return out + bias[None, :, None, None]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))  # (N, C, H', W', k, k)
+    return np.einsum("nchwij,ocij->nohw", windows, weight) + bias[None, :, None, None]
 
 
 def max_pool2(x):
@@ -145,6 +141,7 @@ def test_cnn_with_adadelta_steplr_and_dataloader_trains_as_numpy_says():
     assert result["correct"] == correct
     assert result["report"] == f"Average loss: {test_loss:.4f}, Accuracy: {correct}/8"
     assert result["device"] == "cpu"
+    assert result["accelerators"] == [False, False]
     for name, value in params.items():
         close(result["weights"][name], value)
 
@@ -229,6 +226,7 @@ def test_manual_updates_item_assignment_and_tensor_conveniences():
     assert result["correct"] == int((scores.argmax(axis=1) == labels).sum()) == 4
     assert result["formatted"] == f"Loss: {losses[-1]:.4f}"
     assert result["is_leaf"] == [True, True]
+    assert result["is_cuda"] == [False, False]
 
 
 def test_checkpoint_round_trip_continues_training_identically():

@@ -37,6 +37,7 @@ def main(torch):
             x = torch.flatten(x, 1)
             return F.log_softmax(self.fc1(x), dim=1)
 
+    use_accel = torch.accelerator.is_available() or torch.backends.mps.is_available()
     use_cuda = torch.cuda.is_available()
     device = torch.device("cuda" if use_cuda else "cpu")
     torch.manual_seed(1)
@@ -82,5 +83,6 @@ def main(torch):
         "correct": correct,
         "report": f"Average loss: {test_loss:.4f}, Accuracy: {correct}/{len(train_loader.dataset)}",
         "device": str(device),
+        "accelerators": [use_accel, use_cuda],
         "weights": {name: value.detach().cpu().numpy() for name, value in model.named_parameters()},
     }

@@ -66,4 +66,5 @@ def main(torch):
         "correct": correct,
         "formatted": "Loss: {:.4f}".format(loss),  # noqa: UP032 (the examples' spelling: Tensor.__format__)
         "is_leaf": [p.is_leaf for p in model.parameters()],
+        "is_cuda": [x.is_cuda, model.weight.is_cuda],
     }

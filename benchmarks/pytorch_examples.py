@@ -48,10 +48,11 @@ must agree to the last bit through the patches alone); --keep DIR keeps each run
 rewritten script, initial.safetensors, the logged values); --verbose prints every run's output.
 
 The report is a table of script / status of each run (`ok`, or the first error line) / number of
-values compared / max relative difference between the two runs, over the logged `.item()` values
-and the numbers printed on every line (text between the numbers must match; a printed number may
-differ by one unit of its last digit, a rounding flip). Exit status 1 when a run fails or a
-difference exceeds --rtol (1e-6).
+values compared and their max relative difference, over the logged `.item()` values and the
+numbers printed on every line (text between the numbers must match; a printed number may differ
+by one unit of its last digit, a rounding flip) / number of weight tensors compared at the end of
+the run (every parameter set at a first call) and their max relative difference (max|a - b| /
+max|a| per tensor). Exit status 1 when a run fails or a difference exceeds --rtol (1e-6).
 """
 
 import argparse
@@ -236,6 +237,7 @@ class _Shared:
         self.set_ids = set()
         self.called = set()
         self.script = None
+        self.parameters = []  # (key, parameter) in the order they were first set
 
 
 def _install_patches(lib, shared):
@@ -353,6 +355,7 @@ def _patch_first_call(lib, shared):
                 continue
             shared.set_ids.add(id(p))
             key = f"{len(shared.set_ids) - 1:04d}.{name}"
+            shared.parameters.append((key, p))
             if writing:
                 shared.weights[key] = np.array(p.detach().cpu().numpy(), dtype=np.float64)
                 continue
@@ -377,6 +380,16 @@ def _patch_first_call(lib, shared):
         return original(self, *args, **kwargs)
 
     module_class.__call__ = __call__
+
+
+def _write_logs(shared):
+    """At exit: the logged .item() values and the final value of every parameter set at first call."""
+    from safetensors.numpy import save_file
+
+    shared.items_file.write_text(json.dumps(shared.items))
+    final = {key: np.array(np.asarray(p.detach()), dtype=np.float64) for key, p in shared.parameters}
+    if final:
+        save_file(final, str(shared.items_file.with_name("final.safetensors")))
 
 
 def _child(options, rest):
@@ -411,7 +424,7 @@ def _child(options, rest):
     if options.role == "second" and library_name == "torch":  # --against torch: the patches must beat the seed
         seed = lib.manual_seed
         lib.manual_seed = lambda s: seed(s + 1000)
-    atexit.register(lambda: shared.items_file.write_text(json.dumps(shared.items)))
+    atexit.register(_write_logs, shared)
     os.chdir(workdir)
     sys.argv = [options.script, *rest]
     sys.path.insert(0, str(Path(options.script).parent))
@@ -459,9 +472,12 @@ def _run(library_name, role, script, flags, folder, options, style=None):
     ]
     command += ["--style", str(style)] if style else ["--script", str(script), "--", *flags]
     done = subprocess.run(command, capture_output=True, text=True, timeout=options.timeout)
-    items_file = workdir / "items.json"
+    from safetensors.numpy import load_file
+
+    items_file, final_file = workdir / "items.json", workdir / "final.safetensors"
     items = json.loads(items_file.read_text()) if items_file.exists() else []
-    return done.returncode, done.stdout, done.stderr, items
+    final = load_file(str(final_file)) if final_file.exists() else {}
+    return done.returncode, done.stdout, done.stderr, items, final
 
 
 def relative_difference(a: float, b: float) -> float:
@@ -512,12 +528,24 @@ def _first_error(stderr: str) -> str:
 
 
 def compare_runs(name, run_torch, run_chainrule, rtol):
-    """One row of the table: (name, torch status, chainrule status, values compared, max rel diff, ok)."""
-    (rc_t, out_t, err_t, items_t), (rc_c, out_c, err_c, items_c) = run_torch, run_chainrule
+    """One row of the table: (name, torch status, chainrule status, values compared, their max
+    relative difference, final weight tensors compared, their max relative difference, ok).
+
+    A weight tensor's difference is max|a - b| / max|a|, so entries near zero do not dominate.
+    """
+    (rc_t, out_t, err_t, items_t, final_t), (rc_c, out_c, err_c, items_c, final_c) = run_torch, run_chainrule
     status_t = "ok" if rc_t == 0 else _first_error(err_t)
     status_c = "ok" if rc_c == 0 else _first_error(err_c)
     if rc_t or rc_c:
-        return name, status_t, status_c, 0, float("nan"), False
+        return name, status_t, status_c, 0, float("nan"), 0, float("nan"), False
+    worst_weights = 0.0
+    for key in sorted(set(final_t) | set(final_c)):
+        a, b = final_t.get(key), final_c.get(key)
+        if a is None or b is None or a.shape != b.shape:
+            worst_weights = float("inf")
+            continue
+        scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
+        worst_weights = max(worst_weights, 0.0 if scale == 0 else float(np.abs(a - b).max() / scale))
     worst, mismatch = compare_outputs(out_t, out_c)
     if len(items_t) != len(items_c):
         mismatch = mismatch or f".item() called {len(items_t)} times against {len(items_c)}"
@@ -529,7 +557,8 @@ def compare_runs(name, run_torch, run_chainrule, rtol):
         worst = max(worst, relative_difference(a, b))
     if mismatch:
         status_c = f"differs: {mismatch}"[:100]
-    return name, status_t, status_c, len(items_t), worst, mismatch is None and worst <= rtol
+    ok = mismatch is None and worst <= rtol and worst_weights <= rtol
+    return name, status_t, status_c, len(items_t), worst, len(final_t), worst_weights, ok
 
 
 def main(argv=None):
@@ -603,9 +632,15 @@ def main(argv=None):
             rows.append(compare_runs(name, run_t, run_c, options.rtol))
             print(f"{name}: done", file=sys.stderr, flush=True)
 
-    print(f"\n{'script':24s} {'torch':10s} {options.against:44s} {'values':>6s} {'max rel diff':>12s}")
-    for name, status_t, status_c, count, worst, _ in rows:
-        print(f"{name:24s} {status_t[:10]:10s} {status_c[:44]:44s} {count:6d} {worst:12.3g}")
+    print(
+        f"\n{'script':20s} {'torch':10s} {options.against:36s} {'values':>6s} {'max rel diff':>12s} "
+        f"{'weights':>7s} {'max rel diff':>12s}"
+    )
+    for name, status_t, status_c, count, worst, tensors, worst_weights, _ in rows:
+        print(
+            f"{name:20s} {status_t[:10]:10s} {status_c[:36]:36s} {count:6d} {worst:12.3g} "
+            f"{tensors:7d} {worst_weights:12.3g}"
+        )
         for status in (status_t, status_c):
             if len(status) > 10 and status != "ok":
                 print(f"    {status}")

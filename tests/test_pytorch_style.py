@@ -178,6 +178,7 @@ def test_vae_step_with_adam_matches_numpy():
         close(result["weights"][name], value)
 
 
+@pytest.mark.filterwarnings("ignore:dropout2d")  # a 2-d input, as in mnist_rnn: PyTorch warns too
 def test_lstm_batchnorm_dropout2d_model_in_eval_mode_matches_numpy():
     program, result = run("style_rnn_eval")
     p, hidden = program.weights(), program.HIDDEN

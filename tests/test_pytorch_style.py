@@ -8,7 +8,6 @@ benchmarks/pytorch_examples.py runs the same programs under PyTorch too and comp
 
 import ast
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -254,12 +253,35 @@ def test_checkpoint_round_trip_continues_training_identically():
     assert result["modes"] == [True, True, True, False, False]
 
 
+def harness():
+    """benchmarks/pytorch_examples.py as a module (it imports only NumPy at the top)."""
+    spec = importlib.util.spec_from_file_location("pytorch_examples", ROOT / "benchmarks" / "pytorch_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_harness_comparison_rejects_runs_that_differ():
+    h = harness()
+    printed = "Train Epoch: 1 [0/256 (0%)]\tLoss: 2.302585\nTest set: Average loss: 2.3026, Accuracy: 20/128 (16%)"
+    same = (0, printed, "", [2.302585092994, 20.0], {"0000.fc.weight": np.array([[0.5, -0.25]])})
+    assert h.compare_runs("mnist", same, same, 1e-6)[-1] is True
+    rows = {
+        "a loss off by 1e-5": (0, printed, "", [2.302585092994 * (1 + 1e-5), 20.0], same[4]),
+        "a count off by one": (0, printed.replace("20/128", "21/128"), "", same[3], same[4]),
+        "other text": (0, printed.replace("Test set", "Test"), "", same[3], same[4]),
+        "one .item() fewer": (0, printed, "", same[3][:1], same[4]),
+        "a weight off by 1e-5": (0, printed, "", same[3], {"0000.fc.weight": np.array([[0.5, -0.25 + 5e-6]])}),
+        "another parameter": (0, printed, "", same[3], {"0000.fc.bias": np.array([0.5, -0.25])}),
+        "a failed run": (1, "", "Traceback ...\nAttributeError: no view_as", [], {}),
+    }
+    for what, run_chainrule in rows.items():
+        assert h.compare_runs("mnist", same, run_chainrule, 1e-6)[-1] is False, what
+    assert h.compare_runs("mnist", same, rows["a failed run"], 1e-6)[2] == "AttributeError: no view_as"
+
+
 def test_the_import_swap_rewrites_only_torch_imports():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from pytorch_examples import swap_imports
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    swap_imports = harness().swap_imports
     source = (
         "from __future__ import print_function\n"
         "import argparse\n"

@@ -28,9 +28,8 @@ back on PyTorch. Both runs get:
       dropout whose keep-mask (uniform >= p) comes from the shared generator; dropout2d masks
       whole channels as PyTorch does (dims 2+ of a 4-d input; a 2-d or 3-d input is one unbatched
       sample whose channels are dim 0, so a (N, C) input loses whole rows);
-    * `DataLoader(..., shuffle=True)`: shuffle=False with a sampler whose order is a permutation
-      from the shared generator (today's chainrule DataLoader has no `sampler=`: it gets an
-      object with the generator's `permutation` as its `generator`);
+    * `utils.data.DataLoader(..., shuffle=True)`: shuffle=False with a sampler whose order is a
+      permutation from the shared generator;
     * `nn.Module.__call__`: the first call of a module sets each of its parameters not yet set,
       in order of `named_parameters()`: the PyTorch run writes their values to a shared
       .safetensors file, the chainrule run reads them back (`p.data = tensor(values)`), so both
@@ -307,22 +306,10 @@ class _SharedOrder:
     def __iter__(self):
         return iter(self.shared.rng.permutation(self.n).tolist())
 
-    def permutation(self, n):  # today's chainrule DataLoader asks its `generator` for this
-        return self.shared.rng.permutation(n)
-
 
 def _patch_shuffle(lib, shared):
-    import inspect
-
-    utils = getattr(lib, "utils", None)
-    loader_class = getattr(getattr(utils, "data", None), "DataLoader", None)
-    if loader_class is None and hasattr(lib, "data"):  # chainrule before chainrule.utils.data
-        loader_class = lib.data.DataLoader
-    if loader_class is None:
-        return
+    loader_class = lib.utils.data.DataLoader
     original = loader_class.__init__
-    parameters = inspect.signature(original).parameters
-    takes_sampler = "sampler" in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
 
     def __init__(self, dataset, *args, **kwargs):
         args = list(args)
@@ -331,11 +318,9 @@ def _patch_shuffle(lib, shared):
         else:
             shuffle = kwargs.get("shuffle")
             kwargs["shuffle"] = False
-        if shuffle and takes_sampler:
+        if shuffle:
             kwargs["sampler"] = _SharedOrder(shared, len(dataset))
         original(self, dataset, *args, **kwargs)
-        if shuffle and not takes_sampler:
-            self.generator = _SharedOrder(shared, 0)
 
     loader_class.__init__ = __init__
 

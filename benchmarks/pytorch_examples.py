@@ -21,7 +21,9 @@ back on PyTorch. Both runs get:
   `utils.save_image` writes a placeholder file where the script asks for a picture;
 - epochs cut by the script's own flags (SCRIPTS below: `--epochs 2`, `--dry-run` where the script
   has it, small batches), and a fresh working directory;
-- float64 (`set_default_dtype(float64)`) and one shared NumPy generator, drawn in program order,
+- float64 (`set_default_dtype(float64)`), `manual_seed(0)` before the script starts (so the
+  PyTorch run's initial weights repeat from one harness run to the next even where the script
+  seeds nothing), and one shared NumPy generator, drawn in program order,
   through these patches, the same in both libraries:
     * `randn(*size)` and `randn_like(t)`: standard normals from the shared generator;
     * `nn.functional.dropout`/`dropout2d` and `nn.Dropout.forward`/`nn.Dropout2d.forward`: inverted
@@ -403,6 +405,7 @@ def _child(options, rest):
         return
 
     lib.set_default_dtype(lib.float64)
+    lib.manual_seed(0)  # a script that seeds nothing (regression) starts the same at every harness run
     shared = _Shared(options.role == "first", workdir, options.weights)
     shared.script = options.script
     _install_patches(lib, shared)

@@ -12,17 +12,28 @@ from chainrule.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigm
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
-from chainrule.nn.embedding import Embedding
+from chainrule.nn.embedding import Embedding, EmbeddingBag
 from chainrule.nn.linear import Flatten, Identity, Linear
 from chainrule.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
 )
 from chainrule.nn.module import Module, Parameter
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
@@ -43,7 +54,7 @@ __all__ = [
     # containers and base classes
     "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
     # layers
-    "Dropout", "Embedding", "Flatten", "Identity", "Linear", "Residual",
+    "Dropout", "Embedding", "EmbeddingBag", "Flatten", "Identity", "Linear", "Residual",
     "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell",
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm",
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
@@ -51,6 +62,9 @@ __all__ = [
     # losses
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss", "NLLLoss",
     "SmoothL1Loss",
+    "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "KLDivLoss", "MarginRankingLoss",
+    "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss",
+    "TripletMarginLoss",
     # activations
     "ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Softplus", "Tanh",
     # namespaces

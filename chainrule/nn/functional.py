@@ -2,6 +2,7 @@
 their own backward rule live in chainrule.ops and are re-exported here; the rest are composed
 from ops and need no rule."""
 
+import math
 import warnings
 
 from chainrule import random
@@ -31,7 +32,8 @@ from chainrule.ops import (
     tanh,
     upsample,
 )
-from chainrule.ops.arithmetic import mul, sub, where
+from chainrule.ops.arithmetic import minimum, mul, sub, where
+from chainrule.ops.indexing import getitem
 from chainrule.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -42,10 +44,10 @@ from chainrule.ops.loss import (
     nll_loss,
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
-from chainrule.ops.operands import tensor_input, wrap
+from chainrule.ops.operands import floating, tensor_input, wrap
 from chainrule.ops.reduce import norm
 from chainrule.ops.shape import cast
-from chainrule.ops.unary import clip
+from chainrule.ops.unary import clamp_min, clip, exp, log
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -206,6 +208,403 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     return _reduce(where(size._data < delta, diff * diff * 0.5, (size - 0.5 * delta) * delta), reduction)
 
 
+# ---------------------------------------------------------------------------- more losses
+# Composed from differentiable ops (no rule of their own): their first and second derivatives
+# come from the ops' rules. Each checks its arguments first, with PyTorch's messages where it
+# has them.
+
+
+def _float_like(value, x: Tensor) -> Tensor:
+    """value (a Tensor or anything NumPy reads) as a tensor in x's dtype (a recorded cast for a
+    tensor that requires grad)."""
+    if isinstance(value, Tensor):
+        return value if value._data.dtype == x._data.dtype else cast(value, x._data.dtype)
+    return wrap(xp.asarray(value, dtype=x._data.dtype))
+
+
+def _values(value):
+    return value._data if isinstance(value, Tensor) else xp.asarray(value)
+
+
+def _same_shape(op, **named):
+    """Refuse tensors of different shapes, naming each (PyTorch's margin losses do not broadcast)."""
+    shapes = {name: tuple(_values(v).shape) for name, v in named.items()}
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{name}: {shape}" for name, shape in shapes.items())
+        raise ValueError(f"{op}: all input tensors should have same size but got sizes: {listed}")
+
+
+def _log_sigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), without softplus's linear threshold (smooth to any order)."""
+    return -softplus(-x, threshold=math.inf)
+
+
+def kl_div(input: Tensor, target, *, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence of the distribution ``target`` from log-probabilities ``input``:
+    ``target (log target - input)`` (0 where target = 0), or with ``log_target`` (target given as
+    log-probabilities) ``exp(target) (target - input)``. reduction "batchmean" divides the sum by
+    the batch size (dim 0), which is the divergence's definition; "mean" divides by the element
+    count and warns, as PyTorch.
+
+    >>> import chainrule as cr
+    >>> p = cr.tensor([[0.5, 0.5]])
+    >>> kl_div(p.log(), p, reduction="batchmean").item()
+    0.0
+    """
+    op = "kl_div"
+    x = floating(input, op)
+    if reduction not in ("mean", "sum", "none", "batchmean"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support size."
+            "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+            "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+            stacklevel=2,
+        )
+    t = _float_like(target, x)
+    check_target_shape(t.shape, x.shape, op)
+    if log_target:
+        loss = exp(t) * (t - x)
+    else:
+        positive = t._data > 0
+        # t log t, 0 where t = 0 (its limit); log reads 1 there, so no -inf enters the graph
+        loss = t * (log(where(positive, t, 1.0)) - x)
+        loss = where(positive, loss, 0.0)
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / x.shape[0] if x.ndim else total
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0, *,
+                          reduction: str = "mean") -> Tensor:
+    """``1 - cos(x1, x2)`` where target = 1 and ``max(0, cos(x1, x2) - margin)`` where target = -1
+    (0 for other targets): pulls pairs marked similar together, pushes dissimilar ones apart.
+    Inputs (N, D) with target (N,), or (D,) with a 0-d target; the cosine is
+    ``x1.x2 / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12))`` as PyTorch's.
+
+    >>> import chainrule as cr
+    >>> cosine_embedding_loss(cr.tensor([[1.0, 0.0]]), cr.tensor([[0.0, 1.0]]), cr.tensor([1])).item()
+    1.0
+    """
+    op = "cosine_embedding_loss"
+    x1, x2 = floating(input1, op), floating(input2, op)
+    check_reduction(reduction, op)
+    margin = number_arg(margin, "margin", op)
+    y = _values(target)
+    if y.ndim not in (0, 1):
+        raise ValueError(f"{op}: 0D or 1D target tensor expected, multi-target not supported (got shape {y.shape})")
+    if x1.ndim != y.ndim + 1 or x1.shape != x2.shape or x1.shape[:-1] != y.shape:
+        raise ValueError(
+            f"{op}: expected inputs (N, D) with target (N,) or (D,) with a 0-d target, got inputs "
+            f"{x1.shape} and {x2.shape} and target {y.shape}"
+        )
+    eps = 1e-12
+    dim = x1.ndim - 1
+    dot = (x1 * x2).sum(dim=dim)
+    cos = dot / ((((x1 * x1).sum(dim=dim) + eps) * ((x2 * x2).sum(dim=dim) + eps)) ** 0.5)
+    loss = where(y == 1, 1 - cos, 0.0) + where(y == -1, clamp_min(cos - margin, 0), 0.0)
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0, *,
+                        reduction: str = "mean") -> Tensor:
+    """``max(0, -target (x1 - x2) + margin)``: target 1 asks x1 to rank above x2 by the margin,
+    -1 below. input1, input2 and target of one shape.
+
+    >>> import chainrule as cr
+    >>> margin_ranking_loss(cr.tensor([1.0, 0.0]), cr.tensor([0.0, 1.0]), cr.tensor([1.0, 1.0])).item()
+    0.5
+    """
+    op = "margin_ranking_loss"
+    x1, x2 = floating(input1, op), floating(input2, op)
+    check_reduction(reduction, op)
+    margin = number_arg(margin, "margin", op)
+    _same_shape(op, input1=x1, input2=x2, target=target)
+    y = _float_like(target, x1)
+    return _reduce(clamp_min(-y * (x1 - x2) + margin, 0), reduction)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """``||x1 - x2 + eps||_p`` over the last dim (PyTorch's: eps is added to the difference, which
+    keeps the 2-norm's gradient finite at x1 = x2).
+
+    >>> import chainrule as cr
+    >>> round(pairwise_distance(cr.tensor([[3.0, 0.0]]), cr.tensor([[0.0, 4.0]]), eps=0.0).item(), 6)
+    5.0
+    """
+    op = "pairwise_distance"
+    x1, x2 = floating(x1, op), floating(x2, op)
+    p = number_arg(p, "p", op, 0)
+    eps = number_arg(eps, "eps", op, 0)
+    ndim = max(x1.ndim, x2.ndim)
+    difference = x1 - x2 + eps
+    return norm(difference, p, ndim - 1 if ndim else None, keepdim=keepdim)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2.0, eps: float = 1e-6, swap: bool = False, *,
+                        reduction: str = "mean") -> Tensor:
+    """``max(0, d(a, p) - d(a, n) + margin)`` with d the ``pairwise_distance`` (p-norm over the
+    last dim): the anchor nearer the positive than the negative by the margin. ``swap`` uses
+    ``min(d(a, n), d(p, n))`` as the negative's distance (Balntas et al., 2016). Inputs (N, D)
+    or (D,).
+
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[0.0, 0.0]])
+    >>> round(triplet_margin_loss(a, cr.tensor([[1.0, 0.0]]), cr.tensor([[3.0, 0.0]]), eps=0.0).item(), 6)
+    0.0
+    """
+    op = "triplet_margin_loss"
+    a, pos, neg = (floating(t, op) for t in (anchor, positive, negative))
+    check_reduction(reduction, op)
+    margin = number_arg(margin, "margin", op)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    if not a.ndim == pos.ndim == neg.ndim:
+        raise ValueError(
+            f"{op}: All inputs should have same dimension but got {a.ndim}D, {pos.ndim}D and {neg.ndim}D inputs."
+        )
+    distance_positive = pairwise_distance(a, pos, p, eps)
+    distance_negative = pairwise_distance(a, neg, p, eps)
+    if swap:
+        distance_negative = minimum(distance_negative, pairwise_distance(pos, neg, p, eps))
+    return _reduce(clamp_min(margin + distance_positive - distance_negative, 0), reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of ``target`` under N(input, var):
+    ``0.5 (log(max(var, eps)) + (input - target)^2 / max(var, eps))`` (+ 0.5 log(2 pi) if ``full``).
+
+    var: a number, the input's shape, the input's shape without its last dim, or the input's
+    shape with one dim of size 1 (one variance shared along it); entries must be >= 0. The clamp
+    at eps is not differentiated (PyTorch clamps a copy under no_grad): var's gradient is the
+    loss's derivative at the clamped value. target: the input's shape or broadcastable to it.
+
+    >>> import chainrule as cr
+    >>> gaussian_nll_loss(cr.tensor([1.0]), cr.tensor([3.0]), cr.tensor([4.0])).item()  # 0.5 (log 4 + 1)
+    1.1931471824645996
+    """
+    op = "gaussian_nll_loss"
+    x = floating(input, op)
+    check_reduction(reduction, op)
+    eps = number_arg(eps, "eps", op, 0)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"{op}: var has negative entry/entries (got {var})")
+        var = wrap(xp.full(x.shape, var, dtype=x.dtype))
+    v = _float_like(var, x)
+    if (v._data < 0).any():
+        raise ValueError(f"{op}: var has negative entry/entries")
+    if v.shape != x.shape:
+        if v.shape == x.shape[:-1]:
+            v = v.unsqueeze(-1)  # one variance per sample: broadcast along the last dim
+        elif not (v.ndim == x.ndim and sum(b for a, b in zip(x.shape, v.shape) if a != b) == 1):
+            raise ValueError(
+                f"{op}: var is of incorrect size: got {v.shape} for input of shape {x.shape} (expected "
+                "the input's shape, it without the last dim, or it with one dim of size 1)"
+            )
+    t = _float_like(target, x)
+    try:
+        fits = xp.broadcast_shapes(t.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{op}: target has shape {t.shape}, expected the input's shape {x.shape} or one broadcastable to it"
+        )
+    # max(var, eps) forwards, var's own gradient backwards (exactly: the second term is 0)
+    v = wrap(xp.maximum(v._data, eps).astype(x.dtype)) + (v - wrap(v._data))
+    loss = 0.5 * (log(v) + (x - t) ** 2 / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input: Tensor, target, log_input: bool = True, full: bool = False, *,
+                     eps: float = 1e-8, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of counts ``target`` under Poisson(rate): ``exp(input) - target
+    input`` when ``log_input`` (input is the log-rate), else ``input - target log(input + eps)``.
+    ``full`` adds Stirling's approximation of log(target!), ``t log t - t + 0.5 log(2 pi t)``,
+    where target > 1.
+
+    >>> import chainrule as cr
+    >>> poisson_nll_loss(cr.tensor([0.0]), cr.tensor([2.0])).item()  # e^0 - 2 * 0
+    1.0
+    """
+    op = "poisson_nll_loss"
+    x = floating(input, op)
+    check_reduction(reduction, op)
+    eps = number_arg(eps, "eps", op)
+    t = _float_like(target, x)
+    check_target_shape(t.shape, x.shape, op)
+    loss = exp(x) - t * x if log_input else x - t * log(x + eps)
+    if full:
+        big = t._data > 1
+        safe = where(big, t, 2.0)  # the masked entries read 2, so no log(0) enters the graph
+        stirling = safe * log(safe) - safe + 0.5 * log(2 * math.pi * safe)
+        loss = loss + where(big, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def _class_rows(input, target, op):
+    """The input as (N, C) (a (C,) input is one row) and the target as N valid class indices."""
+    x = floating(input, op)
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise ValueError(f"{op}: expected input (N, C) or (C,) with C > 0, got shape {x.shape}")
+    rows = x if x.ndim == 2 else x.unsqueeze(0)
+    y = _values(target)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got dtype {y.dtype}")
+    if y.shape != x.shape[:-1]:
+        raise ValueError(f"{op}: target has shape {y.shape}, expected {x.shape[:-1]} for input of shape {x.shape}")
+    y = y.reshape(-1)
+    classes = x.shape[-1]
+    if y.size and (y.min() < 0 or y.max() >= classes):
+        bad = y.min() if y.min() < 0 else y.max()
+        raise IndexError(f"{op}: target out of range: got {bad}, expected class indices in [0, {classes})")
+    return x, rows, y
+
+
+def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, weight=None, *,
+                      reduction: str = "mean") -> Tensor:
+    """Multi-class hinge loss: for each row x with class y,
+    ``sum_{i != y} w[y] max(0, margin - x[y] + x[i])^p / C``; p is 1 or 2, weight (C,) per class.
+
+    >>> import chainrule as cr
+    >>> multi_margin_loss(cr.tensor([[0.1, 0.2, 0.4, 0.8]]), cr.tensor([3])).item()  # (0.3 + 0.4 + 0.6) / 4
+    0.32499998807907104
+    """
+    op = "multi_margin_loss"
+    if p not in (1, 2) or isinstance(p, bool):
+        raise ValueError(f"{op}: only p == 1 and p == 2 supported, got p={p!r}")
+    margin = number_arg(margin, "margin", op)
+    check_reduction(reduction, op)
+    x, rows, y = _class_rows(input, target, op)
+    classes = x.shape[-1]
+    picked = getitem(rows, (xp.arange(len(y)), y)).unsqueeze(1)  # x[y], one per row
+    hinge = clamp_min(rows - picked + margin, 0)
+    if p == 2:
+        hinge = hinge * hinge
+    others = xp.ones(rows.shape, dtype=x.dtype)
+    others[xp.arange(len(y)), y] = 0  # the target's own class does not count
+    if weight is not None:
+        w = _values(weight)
+        if w.shape != (classes,):
+            raise ValueError(
+                f"{op}: weight must be one-dimensional with one entry per class ({classes},), got shape {w.shape}"
+            )
+        others *= w.astype(x.dtype)[y][:, None]
+    loss = (hinge * wrap(others)).sum(dim=1) / classes
+    return _reduce(loss if x.ndim == 2 else loss.squeeze(0), reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss: each row's target lists its classes, ended by the first -1;
+    ``sum_{j in targets} sum_{i not in targets} max(0, 1 - (x[j] - x[i])) / C``.
+
+    >>> import chainrule as cr
+    >>> multilabel_margin_loss(cr.tensor([[0.1, 0.2, 0.4, 0.8]]), cr.tensor([[3, 0, -1, 1]])).item()
+    0.8500000238418579
+    """
+    op = "multilabel_margin_loss"
+    check_reduction(reduction, op)
+    x = floating(input, op)
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise ValueError(f"{op}: expected input (N, C) or (C,) with C > 0, got shape {x.shape}")
+    y = _values(target)
+    if y.dtype.kind not in "iu" or y.shape != x.shape:
+        raise ValueError(
+            f"{op}: target must hold integer class indices of the input's shape {x.shape}, got "
+            f"dtype {y.dtype} and shape {y.shape}"
+        )
+    rows = x if x.ndim == 2 else x.unsqueeze(0)
+    y = y.reshape(rows.shape)
+    classes = x.shape[-1]
+    # pairs[n, j, i]: how often j is listed as a target of row n, where i is not one
+    pairs = xp.zeros((len(y), classes, classes), dtype=x.dtype)
+    for n, listed in enumerate(y):
+        ended = xp.flatnonzero(listed == -1)
+        listed = listed[: ended[0]] if ended.size else listed
+        if listed.size and (listed.min() < 0 or listed.max() >= classes):
+            raise IndexError(
+                f"{op}: target out of range: row {n} lists {listed.tolist()}, expected classes in "
+                f"[0, {classes}) ended by -1"
+            )
+        chosen = xp.zeros(classes, dtype=x.dtype)
+        xp.add.at(chosen, listed, 1)
+        pairs[n] = chosen[:, None] * (chosen == 0)[None, :]
+    hinge = clamp_min(1 - rows.unsqueeze(2) + rows.unsqueeze(1), 0)  # [n, j, i]: 1 - (x[j] - x[i])
+    loss = (hinge * wrap(pairs)).sum(dim=(1, 2)) / classes
+    return _reduce(loss if x.ndim == 2 else loss.squeeze(0), reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target, weight=None, *, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of logits per class, averaged over the C classes of each sample:
+    ``-sum_c w_c (y_c log sigmoid(x_c) + (1 - y_c) log sigmoid(-x_c)) / C``; input and target
+    (N, C) or (C,), weight broadcasting to them.
+
+    >>> import chainrule as cr
+    >>> round(multilabel_soft_margin_loss(cr.tensor([[0.0, 0.0]]), cr.tensor([[1.0, 0.0]])).item(), 4)
+    0.6931
+    """
+    op = "multilabel_soft_margin_loss"
+    x = floating(input, op)
+    check_reduction(reduction, op)
+    if x.ndim == 0:
+        raise ValueError(f"{op}: expected input (N, C) or (C,), got a 0-d tensor")
+    t = _float_like(target, x)
+    check_target_shape(t.shape, x.shape, op)
+    loss = -(t * _log_sigmoid(x) + (1 - t) * _log_sigmoid(-x))
+    if weight is not None:
+        w = _float_like(weight, x)
+        try:
+            xp.broadcast_shapes(w.shape, x.shape)
+        except ValueError:
+            raise ValueError(
+                f"{op}: weight of shape {w.shape} does not broadcast to the input's shape {x.shape}"
+            ) from None
+        loss = loss * w
+    loss = loss.sum(dim=x.ndim - 1) / x.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0, *, reduction: str = "mean") -> Tensor:
+    """``x`` where target = 1 and ``max(0, margin - x)`` where target = -1 (for x a distance,
+    e.g. an L1 distance between pairs marked similar or dissimilar); input and target of one shape.
+
+    >>> import chainrule as cr
+    >>> hinge_embedding_loss(cr.tensor([0.3, 0.2]), cr.tensor([1, -1])).item()  # (0.3 + 0.8) / 2
+    0.550000011920929
+    """
+    op = "hinge_embedding_loss"
+    x = floating(input, op)
+    check_reduction(reduction, op)
+    margin = number_arg(margin, "margin", op)
+    y = _values(target)
+    check_target_shape(y.shape, x.shape, op)
+    # PyTorch's: a target other than +-1 counts both terms
+    loss = where(y != 1, clamp_min(margin - x, 0), 0.0) + where(y != -1, x, 0.0)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
+    """Two-class logistic loss ``log(1 + exp(-y x))`` for targets y = +-1; input and target of one shape.
+
+    >>> import chainrule as cr
+    >>> round(soft_margin_loss(cr.tensor([0.0]), cr.tensor([1.0])).item(), 4)
+    0.6931
+    """
+    op = "soft_margin_loss"
+    x = floating(input, op)
+    check_reduction(reduction, op)
+    y = _float_like(target, x)
+    check_target_shape(y.shape, x.shape, op)
+    return _reduce(softplus(-y * x, threshold=math.inf), reduction)
+
+
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """input / max(||input||_p, eps), the p-norm taken over ``dim`` (kept, so that it broadcasts):
     unit vectors along ``dim``; eps keeps the zero vector at 0 instead of 0 / 0.
@@ -220,14 +619,17 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     return input / clip(norm(input, p, dim, keepdim=True), min=eps)
 
 
-from chainrule.nn.embedding import embedding  # noqa: E402  (defined with its layer)
+from chainrule.nn.embedding import embedding, embedding_bag  # noqa: E402  (defined with its layer)
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",
     "conv_transpose2d", "interpolate", "max_pool1d", "max_pool2d", "upsample",
     "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    "alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d", "elu", "embedding", "gelu",
+    "alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d", "elu", "embedding", "embedding_bag", "gelu",
     "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear",
     "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax",
     "normalize", "softplus", "tanh",
+    "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "kl_div", "margin_ranking_loss",
+    "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "pairwise_distance",
+    "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
 ]  # fmt: skip

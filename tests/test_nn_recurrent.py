@@ -422,8 +422,10 @@ def test_bad_arguments_and_dtypes():
         GRU(3, 4, num_layers=0)
     with pytest.raises(ValueError, match=r"dropout must be a finite number >= 0 and <= 1, got 1\.5"):
         LSTM(3, 4, num_layers=2, dropout=1.5)
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size, got proj_size=4"):
+        LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="proj_size should be a positive integer or zero"):
+        LSTM(3, 4, proj_size=-1)
     with pytest.raises(TypeError, match="input has dtype float64, but the parameters are float32"):
         LSTM(3, 4)(cr.randn(5, 2, 3, dtype=F64))
     with pytest.raises(TypeError, match="input must be a Tensor"):

@@ -54,3 +54,28 @@ CASES += [
     Case("EmbeddingBag(sum) 2-D per_sample_weights", lambda nn: nn.EmbeddingBag(10, 4, mode="sum", padding_idx=7),
          [TOKENS, _rng.standard_normal((3, 4))], call=lambda layer, x, w, lib: layer(x, per_sample_weights=w)),
 ]
+
+
+def _packed(layer, x, lib):
+    """The input (4, 3, F) packed with lengths 4, 2, 3 (unsorted: enforce_sorted=False)."""
+    rnn = lib.nn.utils.rnn
+    packed = rnn.pack_padded_sequence(x, lib.tensor([4, 2, 3]), enforce_sorted=False)
+    output, (h_n, c_n) = layer(packed)
+    return rnn.pad_packed_sequence(output)[0], h_n, c_n
+
+
+CASES += [
+    Case("LSTM(3, 5, proj_size=2)", lambda nn: nn.LSTM(3, 5, proj_size=2), [(4, 2, 3)]),
+    Case("LSTM(proj_size, batch_first, bias=False)", lambda nn: nn.LSTM(3, 5, bias=False, batch_first=True, proj_size=3),
+         [(2, 4, 3)]),
+    Case("LSTM(proj_size, bidirectional)", lambda nn: nn.LSTM(3, 5, bidirectional=True, proj_size=2), [(4, 2, 3)]),
+    Case("LSTM(proj_size, 2 layers, bidirectional)",
+         lambda nn: nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=3), [(5, 2, 3)]),
+    Case("LSTM(proj_size, 2 layers) with (h0, c0)", lambda nn: nn.LSTM(3, 4, num_layers=2, proj_size=2),
+         [(5, 2, 3), (2, 2, 2), (2, 2, 4)], call=lambda layer, x, h, c, lib: layer(x, (h, c))),
+    Case("LSTM(proj_size) unbatched", lambda nn: nn.LSTM(3, 4, proj_size=1), [(5, 3)]),
+    Case("LSTM(proj_size, bidirectional) packed", lambda nn: nn.LSTM(3, 4, bidirectional=True, proj_size=2),
+         [(4, 3, 3)], call=_packed),
+    Case("LSTM(proj_size, 2 layers) packed", lambda nn: nn.LSTM(3, 4, num_layers=2, proj_size=3), [(4, 3, 3)],
+         call=_packed),
+]

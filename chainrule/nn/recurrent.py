@@ -51,11 +51,20 @@ class _RNNBase(Module):
     (and backwards too when ``bidirectional``) over the sequence."""
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=None):
+                 dropout=0.0, bidirectional=False, dtype=None, proj_size=0):
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size, hidden_size)
         int_arg(num_layers, "num_layers", name)
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(
+                f"{name}: proj_size should be a positive integer or zero to disable projections, got {proj_size!r}"
+            )
+        if proj_size and proj_size >= hidden_size:
+            raise ValueError(
+                f"{name}: proj_size has to be smaller than hidden_size, got proj_size={proj_size} and "
+                f"hidden_size={hidden_size}"
+            )
         number_arg(dropout, "dropout", name, 0, 1)
         if dropout > 0 and num_layers == 1:
             warnings.warn(
@@ -70,21 +79,26 @@ class _RNNBase(Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = proj_size
         gates = GATES[mode]
         dtype = dtype or _backend.get_default_dtype()
         directions = 2 if bidirectional else 1
-        # Names per (layer, direction), in PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh.
+        state_size = self._state_size
+        # Names per (layer, direction), in PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh,
+        # then weight_hr with a projection.
         self._all_weight_names = []
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
+            layer_input = input_size if layer == 0 else state_size * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 shapes = {
                     "weight_ih": (gates * hidden_size, layer_input),
-                    "weight_hh": (gates * hidden_size, hidden_size),
+                    "weight_hh": (gates * hidden_size, state_size),
                 }
                 if bias:
                     shapes["bias_ih"] = shapes["bias_hh"] = (gates * hidden_size,)
+                if proj_size:
+                    shapes["weight_hr"] = (proj_size, hidden_size)
                 for base, shape in shapes.items():
                     setattr(self, base + suffix, Parameter(xp.empty(shape, dtype=dtype)))
                 self._all_weight_names.append([base + suffix for base in shapes])
@@ -98,8 +112,23 @@ class _RNNBase(Module):
 
     @property
     def all_weights(self) -> list:
-        """The parameters per (layer, direction): [weight_ih, weight_hh, bias_ih, bias_hh]."""
+        """The parameters per (layer, direction): [weight_ih, weight_hh, bias_ih, bias_hh] (and
+        weight_hr with a projection)."""
         return [[getattr(self, name) for name in names] for names in self._all_weight_names]
+
+    @property
+    def _state_size(self) -> int:
+        """h's features: proj_size under a projection, else hidden_size."""
+        return self.proj_size or self.hidden_size
+
+    def _sequence(self, k, x, state, reverse=False):
+        """(layer, direction) number k run over the sequence x (L, N, F) from ``state``."""
+        weights = {name.split("_l")[0]: getattr(self, name) for name in self._all_weight_names[k]}
+        c0 = state[1] if self.mode == "LSTM" else None
+        # One op runs the layer over the whole sequence (backprop through time in its VJP).
+        return rnn_sequence(self.mode, x, state[0], c0, weights["weight_ih"], weights["weight_hh"],
+                            weights.get("bias_ih"), weights.get("bias_hh"), reverse=reverse,
+                            weight_hr=weights.get("weight_hr"))
 
     def flatten_parameters(self) -> None:
         """A no-op, kept so that PyTorch code calling it runs (there is no cuDNN buffer here)."""
@@ -134,22 +163,23 @@ class _RNNBase(Module):
         """One state tuple per (layer, direction), from hx or zeros."""
         layers = self.num_layers * (2 if self.bidirectional else 1)
         names = ("h0", "c0") if self.mode == "LSTM" else ("h0",)
+        sizes = (self._state_size, self.hidden_size)  # h's features, c's
         if hx is None:
-            zeros = wrap(xp.zeros((batch, self.hidden_size), dtype=dtype))
-            return [(zeros,) * len(names)] * layers
+            return [tuple(wrap(xp.zeros((batch, sizes[i]), dtype=dtype)) for i in range(len(names)))] * layers
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise TypeError(f"{self._where()}: hx must be a tuple (h0, c0), got {type(hx).__name__}")
             tensors = tuple(hx)
         else:
             tensors = (hx,)
-        expected = (layers, batch, self.hidden_size) if batched else (layers, self.hidden_size)
-        for name, t in zip(names, tensors):
+        for name, t, size in zip(names, tensors, sizes):
+            expected = (layers, batch, size) if batched else (layers, size)
             _check_dtype(self._where(), t, name, dtype)
             if t._data.shape != expected:
                 raise ValueError(
                     f"{self._where()}: {name} has shape {t._data.shape}, expected {expected} "
-                    f"(num_layers * num_directions, {'N, ' if batched else ''}hidden_size)"
+                    f"(num_layers * num_directions, {'N, ' if batched else ''}"
+                    f"{'proj_size' if name == 'h0' and self.proj_size else 'hidden_size'})"
                 )
         if not batched:
             tensors = tuple(unsqueeze(t, 1) for t in tensors)
@@ -167,15 +197,10 @@ class _RNNBase(Module):
             outputs = []
             for direction in range(directions):
                 k = layer * directions + direction
-                w_ih, w_hh, *biases = (getattr(self, name) for name in self._all_weight_names[k])
-                b_ih, b_hh = biases if biases else (None, None)
-                # One op runs the layer over the whole sequence (backprop through time in its VJP).
-                state = states[k]
-                c0 = state[1] if self.mode == "LSTM" else None
-                sequence = rnn_sequence(self.mode, x, state[0], c0, w_ih, w_hh, b_ih, b_hh, reverse=bool(direction))
+                sequence = self._sequence(k, x, states[k], reverse=bool(direction))
                 last = 0 if direction else length - 1  # the step processed last
                 if self.mode == "LSTM":
-                    size = self.hidden_size
+                    size = self._state_size
                     hs = getitem(sequence, (Ellipsis, slice(0, size)))
                     finals.append((getitem(hs, last), getitem(sequence, (last, slice(None), slice(size, None)))))
                 else:
@@ -223,18 +248,14 @@ class _RNNBase(Module):
         reversal = (xp.where(t < lengths, lengths - 1 - t, t), column)  # x[reversal]: each sequence backwards
         last = (lengths - 1, column)  # each sequence's last step
         directions = 2 if self.bidirectional else 1
-        size = self.hidden_size
+        size = self._state_size
         finals = []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(directions):
                 k = layer * directions + direction
-                w_ih, w_hh, *biases = (getattr(self, name) for name in self._all_weight_names[k])
-                b_ih, b_hh = biases if biases else (None, None)
-                state = states[k]
-                c0 = state[1] if self.mode == "LSTM" else None
                 inputs = getitem(x, reversal) if direction else x
-                sequence = rnn_sequence(self.mode, inputs, state[0], c0, w_ih, w_hh, b_ih, b_hh)
+                sequence = self._sequence(k, inputs, states[k])
                 final = getitem(sequence, last)
                 if self.mode == "LSTM":
                     hs = getitem(sequence, (Ellipsis, slice(0, size)))
@@ -268,6 +289,8 @@ class _RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 
@@ -312,6 +335,11 @@ class LSTM(_RNNBase):
     Optional state ``(h0, c0)``, each (num_layers * num_directions, N, hidden_size). Returns
     ``(output, (h_n, c_n))``.
 
+    ``proj_size`` > 0 (smaller than hidden_size) projects the hidden state, h' = (o * tanh(c'))
+    W_hr^T with weight_hr_l{k} (proj_size, hidden_size) (Sak et al., 2014): h, h0, h_n and the
+    output have proj_size features per direction, weight_hh_l{k} is (4 * hidden, proj_size), c
+    keeps hidden_size.
+
     >>> import chainrule as cr
     >>> lstm = LSTM(3, 5, batch_first=True, bidirectional=True)
     >>> output, (h_n, c_n) = lstm(cr.randn(4, 7, 3))
@@ -323,10 +351,8 @@ class LSTM(_RNNBase):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, device=None, dtype=None):
         _backend.as_device(device, "LSTM")
-        if proj_size != 0:
-            raise NotImplementedError(f"LSTM: proj_size={proj_size} is not supported (only 0)")
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)
+                         bidirectional, dtype, proj_size)
 
     def forward(self, input: Tensor, hx=None) -> tuple:
         output, (h_n, c_n) = self._run(input, hx)

@@ -11,6 +11,10 @@ the step VJPs), so a sequence of length L records one node instead of a dozen pe
 input projection x W_ih^T of all steps, and in the backward the input and weight gradients, are
 each one matrix product over the sequence. Under create_graph ``remake`` runs the same loop on
 the tensors and the VJP runs on what it recorded, so the gradient differentiates again.
+
+An LSTM with a projection (PyTorch's ``proj_size``) carries ``h = (o * tanh(c)) W_hr^T`` instead
+of the cell's own ``o * tanh(c)``: the sequence applies W_hr after each cell step and its VJP
+maps the state's gradient back through it before the cell's VJP, so the cell stays as it is.
 """
 
 from chainrule._backend import xp
@@ -106,8 +110,8 @@ def _rnn_relu_cell_vjp(d_state, state, activations, previous):
 def lstm_cell(gx, gh, state):
     """Gates in PyTorch's order i, f, g, o: c' = f * c + i * g, h' = o * tanh(c'), where
     i, f, o = sigmoid(...) and g = tanh(...) of the gates' pre-activations."""
-    h, c = state
-    size = h.shape[-1]
+    c = state[1]
+    size = c.shape[-1]  # the hidden size (h has proj_size features under a projection)
     gates = gx + gh
     g = either.tanh(gates[..., 2 * size:3 * size])  # before the sigmoid, which overwrites gates on arrays
     # One sigmoid over all four blocks (the g block's is unused) costs less than slicing first.
@@ -177,38 +181,44 @@ def _concatenate(items):
     return concatenate(items, -1) if isinstance(items[0], Tensor) else xp.concatenate(items, axis=-1)
 
 
-def _run(mode, x, initial, w_ih, w_hh, b_ih, b_hh, out=None):
+def _run(mode, x, initial, w_ih, w_hh, b_ih, b_hh, out=None, w_hr=None):
     """The cell over the sequence x (L, N, F), from the state ``initial``: the state after every
-    step and every step's activations (two lists over time). ``out``: an array (L, N, entries * H)
-    that receives the states side by side at every step, while they are still in the cache
-    (stacking them at the end reads them back from memory); the states kept are then views of
-    it, not a second copy."""
+    step, every step's activations and (with the projection ``w_hr``) every step's unprojected
+    h (three lists over time). ``out``: an array (L, N, h features + c features) that receives
+    the states side by side at every step, while they are still in the cache (stacking them at
+    the end reads them back from memory); the states kept are then views of it, not a second
+    copy."""
     cell = CELLS[mode][0]
     affine = linear if isinstance(w_hh, Tensor) else linear_forward
     projected = affine(x, w_ih, b_ih)
-    size = w_hh.shape[1]
+    size = w_hh.shape[1]  # h's features: hidden_size, or proj_size under a projection
     state = initial
-    after, activations = [], []
+    after, activations, unprojected = [], [], []
     with xp.errstate(over="ignore"):
         for t in range(len(projected)):
             state, step = cell(projected[t], affine(state[0], w_hh, b_hh), state)
+            if w_hr is not None:
+                unprojected.append(state[0])
+                state = (affine(state[0], w_hr, None), *state[1:])
             activations.append(step)
             if out is None:
                 after.append(state)
             else:
                 row = _rows(state, out, t)
                 after.append((row,) if len(state) == 1 else (row[:, :size], row[:, size:]))
-    return after, activations
+    return after, activations, unprojected
 
 
 def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, weight_hh: Tensor,
-                 bias_ih=None, bias_hh=None, reverse: bool = False) -> Tensor:
+                 bias_ih=None, bias_hh=None, reverse: bool = False, weight_hr=None) -> Tensor:
     """One recurrent layer over a whole sequence, in one direction.
 
     mode: "RNN_TANH", "RNN_RELU", "GRU" or "LSTM" (PyTorch's equations and gate order);
     input (L, N, F); h0, c0 (N, H) (c0 only for LSTM, else None); weights as PyTorch's layers.
     ``reverse`` runs from the last step to the first. Returns (L, N, H) the hidden state at every
-    step, and for LSTM (L, N, 2H): the hidden state then the cell state.
+    step, and for LSTM (L, N, 2H): the hidden state then the cell state. ``weight_hr`` (P, H),
+    LSTM only: the projection h = (o * tanh(c)) W_hr^T; h0 and weight_hh then have P features
+    and the result is (L, N, P + H).
     """
     if mode not in GATES:
         raise ValueError(f"rnn_sequence: mode must be one of {sorted(GATES)}, got {mode!r}")
@@ -219,13 +229,21 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
         raise ValueError(f"rnn_sequence: expected an input (L, N, F) of at least one step, got shape {x.shape}")
     if reverse:
         x = x[::-1]
+    if weight_hr is not None and mode != "LSTM":
+        raise ValueError(f"rnn_sequence: weight_hr (a projection) is for mode 'LSTM' only, got mode {mode!r}")
     size = weight_hh._data.shape[1]
-    out = xp.empty((*x.shape[:2], len(initial) * size), dtype=x.dtype)  # LSTM: h then c, side by side
-    after, activations = _run(mode, x, tuple(s._data for s in initial), weight_ih._data, weight_hh._data,
-                              *(None if b is None else b._data for b in biases), out)
+    width = size + (weight_hh._data.shape[0] // 4 if mode == "LSTM" else 0)  # LSTM: h then c, side by side
+    out = xp.empty((*x.shape[:2], width), dtype=x.dtype)
+    projection = None if weight_hr is None else weight_hr._data
+    after, activations, unprojected = _run(
+        mode, x, tuple(s._data for s in initial), weight_ih._data, weight_hh._data,
+        *(None if b is None else b._data for b in biases), out, projection,
+    )
     if reverse:
         out = out[::-1]
     parents = (input, *initial, weight_ih, weight_hh, *(b for b in biases if b is not None))
+    if weight_hr is not None:
+        parents += (weight_hr,)
     if not needs_graph(*parents):
         return wrap(out)
     needs = tuple(p.requires_grad for p in parents)
@@ -236,11 +254,13 @@ def rnn_sequence(mode: str, input: Tensor, h0: Tensor, c0, weight_ih: Tensor, we
     def remake(input, *rest):
         initial, (weight_ih, weight_hh, *given) = rest[:entries], rest[entries:]
         biases = [given.pop(0) if has else None for has in has_bias]
+        weight_hr = given.pop(0) if given else None
         x = input[::-1] if reverse else input
-        return (mode, reverse, needs, has_bias, input, weight_ih, weight_hh,
-                *_run(mode, x, initial, weight_ih, weight_hh, *biases), *initial)
+        return (mode, reverse, needs, has_bias, input, weight_ih, weight_hh, weight_hr,
+                *_run(mode, x, initial, weight_ih, weight_hh, *biases, None, weight_hr), *initial)
 
-    saved = (mode, reverse, needs, has_bias, input, weight_ih, weight_hh, after, activations, *initial)
+    saved = (mode, reverse, needs, has_bias, input, weight_ih, weight_hh, projection, after, activations,
+             unprojected, *initial)
     name = f"{mode.title().replace('_', '')}Sequence"
     return record(name, out, parents, _rnn_sequence_vjp, saved, remake)
 
@@ -257,7 +277,8 @@ def _rows(blocks, rows, t):
     return rows[t]
 
 
-def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, after, activations, *initial):
+def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, w_hr, after, activations, unprojected,
+                      *initial):
     """Backpropagation through time: the step VJPs from the last step to the first, then the
     parameters' gradients as products over the whole sequence."""
     cell_vjp = CELLS[mode][1]
@@ -266,17 +287,22 @@ def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, after, a
     if reverse:
         g = g[::-1]
         x = x[::-1]
-    outside = [g[..., k * size:(k + 1) * size] for k in range(len(initial))]  # dL/d(h_t), dL/d(c_t)
+    outside = [g[..., :size], g[..., size:]] if len(initial) == 2 else [g]  # dL/d(h_t), dL/d(c_t)
     # The gradients of the gates' pre-activations, from gx and (where they differ: GRU) from gh:
     # on arrays written into rows of one array while they are still in the cache (stacking
     # them at the end reads them back from memory), on tensors stacked at the end.
     per_step = isinstance(g, Tensor)
     d_gx = [None] * length if per_step else xp.empty((length, *g.shape[1:-1], w_hh.shape[0]), dtype=g.dtype)
     d_gh = None
+    # the gradients of the projected h at every step (for W_hr's), and each taken back through W_hr
+    d_projected = None if w_hr is None else [None] * length
     carried = None  # the gradient reaching the state from the step after
     for t in range(length - 1, -1, -1):
         here = tuple([o[t] for o in outside])
         d_state = here if carried is None else tuple(map(_plus, carried, here))
+        if w_hr is not None:
+            d_projected[t] = d_state[0]
+            d_state = (d_state[0] @ w_hr, *d_state[1:])
         blocks_x, blocks_h, direct = cell_vjp(d_state, after[t], activations[t], after[t - 1] if t else initial)
         row = _rows(blocks_x, d_gx, t)
         if blocks_h is not None:
@@ -303,4 +329,10 @@ def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, after, a
     for flat, has in zip((flat_x, flat_h), has_bias):
         if has:
             grads.append(flat.sum(axis=0) if next(need) else None)
+    if w_hr is not None:
+        if next(need):
+            d_projected, unprojected = _stack(d_projected), _stack(unprojected)
+            grads.append(d_projected.reshape(-1, size).T @ unprojected.reshape(-1, unprojected.shape[-1]))
+        else:
+            grads.append(None)
     return tuple(grads)

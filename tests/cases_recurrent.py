@@ -68,4 +68,42 @@ def _case():
     return Case("rnn_sequence", draw)
 
 
-CASES = [_case()]
+def _projected_reference(x, h, c, w_ih, w_hh, w_hr, reverse):
+    """An LSTM with a projection, step by step: h = (o * tanh(c)) W_hr^T."""
+    size = w_hr.shape[1]
+    steps = range(len(x) - 1, -1, -1) if reverse else range(len(x))
+    out = np.zeros((len(x), x.shape[1], w_hr.shape[0] + size))
+    for t in steps:
+        a = x[t] @ w_ih.T + h @ w_hh.T
+        i, f, o = _sigmoid(a[:, :size]), _sigmoid(a[:, size:2 * size]), _sigmoid(a[:, 3 * size:])
+        c = f * c + i * np.tanh(a[:, 2 * size:3 * size])
+        h = (o * np.tanh(c)) @ w_hr.T
+        out[t] = np.concatenate([h, c], axis=1)
+    return out
+
+
+def _projected_case():
+    """rnn_sequence's LSTM with weight_hr (PyTorch's proj_size): its own parent and gradient."""
+
+    def draw(d):
+        length, batch, features = (d(st.integers(1, n)) for n in (3, 2, 3))
+        size = d(st.integers(2, 3))
+        proj = d(st.integers(1, size - 1))
+        reverse = d(st.booleans())
+        arrays = [
+            values(d, (length, batch, features)), values(d, (batch, proj)), values(d, (batch, size)),
+            values(d, (4 * size, features)) * 0.5, values(d, (4 * size, proj)) * 0.5, values(d, (proj, size)),
+        ]
+
+        def op(x, h0, c0, w_ih, w_hh, w_hr):
+            return rnn_sequence("LSTM", x, h0, c0, w_ih, w_hh, reverse=reverse, weight_hr=w_hr)
+
+        def reference(x, h0, c0, w_ih, w_hh, w_hr):
+            return _projected_reference(x, h0, c0, w_ih, w_hh, w_hr, reverse)
+
+        return Drawn(arrays, op, reference)
+
+    return Case("rnn_sequence", draw)
+
+
+CASES = [_case(), _projected_case()]

@@ -100,7 +100,7 @@ def _renorm_(weight, indices, max_norm, norm_type, owner):
     no_grad); it counts as an in-place change of the weight, so a node that saved the weight
     before it refuses to backpropagate, as in PyTorch."""
     max_norm = number_arg(max_norm, "max_norm", owner, 0)
-    norm_type = number_arg(norm_type, "norm_type", owner)
+    norm_type = _norm_type(norm_type, owner)
     rows = xp.unique(indices)
     if not rows.size:
         return
@@ -118,6 +118,13 @@ def _renorm_(weight, indices, max_norm, norm_type, owner):
     if large.any():
         d[rows[large]] = values[large] * (max_norm / (norms[large] + 1e-7))[:, None].astype(d.dtype)
         weight._bump_version()
+
+
+def _norm_type(value, owner):
+    """A p-norm's p: a real number, +-inf included (the max and min norms)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{owner}: norm_type must be a real number (inf allowed), got {value!r}")
+    return float(value)
 
 
 def _scaled_gradient(out, scale):
@@ -173,7 +180,7 @@ class Embedding(Module):
         self.embedding_dim = embedding_dim
         self.padding_idx = _padding_index(padding_idx, num_embeddings, where)
         self.max_norm = None if max_norm is None else number_arg(max_norm, "max_norm", where, 0)
-        self.norm_type = number_arg(norm_type, "norm_type", where)
+        self.norm_type = _norm_type(norm_type, where)
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
         _refuse_sparse(sparse, where)
         self.sparse = False
@@ -383,7 +390,7 @@ class EmbeddingBag(Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.max_norm = None if max_norm is None else number_arg(max_norm, "max_norm", where, 0)
-        self.norm_type = number_arg(norm_type, "norm_type", where)
+        self.norm_type = _norm_type(norm_type, where)
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
         self.mode = mode
         self.sparse = False

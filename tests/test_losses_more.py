@@ -3,6 +3,7 @@ PoissonNLL, MultiMargin, MultiLabelMargin, MultiLabelSoftMargin, HingeEmbedding,
 values against NumPy formulas written here (loops where the definition is a loop), first and
 second derivatives against float64 finite differences, module = functional, and the errors."""
 
+import itertools
 import math
 import warnings
 
@@ -391,3 +392,110 @@ def test_float32_stays_float32():
         assert loss.dtype == np.float32
         loss.backward()
     assert x32.grad.dtype == np.float32
+
+
+# ---------------------------------------------------------------------------- CTC
+
+
+def _collapse(path, blank):
+    out = []
+    for k, c in enumerate(path):
+        if c != blank and (k == 0 or c != path[k - 1]):
+            out.append(c)
+    return out
+
+
+def _ctc_brute_force(log_probs, target, length, blank):
+    """-log of the summed probability of every path over the first ``length`` steps that
+    collapses (repeats merged, blanks removed) to the target."""
+    total = 0.0
+    for path in itertools.product(range(log_probs.shape[1]), repeat=length):
+        if _collapse(path, blank) == list(target):
+            total += np.exp(sum(log_probs[t, c] for t, c in enumerate(path)))
+    return -np.log(total) if total else np.inf
+
+
+CTC_LOG_PROBS = np.log(RNG.dirichlet(np.ones(3), (5, 3)))  # T = 5, N = 3, C = 3
+CTC_TARGETS = np.array([[1, 1], [2, 1], [2, 0]])
+CTC_INPUT_LENGTHS = [5, 4, 3]
+CTC_TARGET_LENGTHS = [2, 2, 1]
+
+
+@pytest.mark.parametrize("blank", [0, 2])
+def test_ctc_loss_equals_the_sum_over_alignments(blank):
+    targets = np.where(CTC_TARGETS == blank, 1 - blank // 2, CTC_TARGETS)  # no blank among the labels
+    out = F.ctc_loss(_t(CTC_LOG_PROBS), targets, CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS, blank, reduction="none")
+    expected = [
+        _ctc_brute_force(CTC_LOG_PROBS[:, n], targets[n, : CTC_TARGET_LENGTHS[n]], CTC_INPUT_LENGTHS[n], blank)
+        for n in range(3)
+    ]
+    np.testing.assert_allclose(out._data, expected, rtol=1e-12)
+    mean = nn.CTCLoss(blank)(_t(CTC_LOG_PROBS), cr.tensor(targets), CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS)
+    np.testing.assert_allclose(mean._data, np.mean(np.array(expected) / CTC_TARGET_LENGTHS), rtol=1e-12)
+    # the same targets one after the other (1-D)
+    flat = np.concatenate([targets[n, :k] for n, k in enumerate(CTC_TARGET_LENGTHS)])
+    out_flat = F.ctc_loss(_t(CTC_LOG_PROBS), flat, CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS, blank, reduction="none")
+    np.testing.assert_allclose(out_flat._data, expected, rtol=1e-12)
+
+
+def test_ctc_loss_empty_target_unbatched_and_impossible_alignments():
+    lp = CTC_LOG_PROBS[:, 0]
+    empty = F.ctc_loss(_t(lp), np.zeros(0, dtype=int), [4], [0], reduction="sum")
+    np.testing.assert_allclose(empty._data, -lp[:4, 0].sum(), rtol=1e-12)  # blanks only
+    single = F.ctc_loss(_t(lp), np.array([1, 2]), [5], [2], reduction="none")
+    assert single.shape == () and single.item() == pytest.approx(_ctc_brute_force(lp, [1, 2], 5, 0), rel=1e-12)
+    # [1, 1] needs 3 steps (1, blank, 1): impossible in 2
+    x = _t(CTC_LOG_PROBS[:2], grad=True)
+    losses = F.ctc_loss(x, CTC_TARGETS, [2, 2, 2], CTC_TARGET_LENGTHS, reduction="none")
+    assert losses._data[0] == np.inf and np.isfinite(losses._data[1:]).all()
+    zeroed = F.ctc_loss(x, CTC_TARGETS, [2, 2, 2], CTC_TARGET_LENGTHS, reduction="sum", zero_infinity=True)
+    np.testing.assert_allclose(zeroed._data, losses._data[1:].sum(), rtol=1e-12)
+    zeroed.backward()
+    np.testing.assert_array_equal(x.grad._data[:, 0], 0)
+    assert np.isfinite(x.grad._data).all()
+
+
+def test_ctc_loss_first_and_second_derivatives():
+    def fn(lp):
+        return F.ctc_loss(lp.log_softmax(2), CTC_TARGETS, CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS)
+
+    _check_derivatives(fn, RNG.standard_normal((5, 3, 3)))
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: F.ctc_loss(_t(CTC_LOG_PROBS), CTC_TARGETS[None], CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS),
+            r"targets must be \(3, S\) or 1-D",
+        ),
+        (lambda: F.ctc_loss(_t(CTC_LOG_PROBS[0, 0]), CTC_TARGETS, [5], [2]), r"log_probs must be \(T, N, C\)"),
+        (
+            lambda: F.ctc_loss(_t(CTC_LOG_PROBS), CTC_TARGETS, [6, 4, 3], CTC_TARGET_LENGTHS),
+            r"input_lengths must lie in \[1, 5\] \(T\), got \[6, 4, 3\]",
+        ),
+        (
+            lambda: F.ctc_loss(_t(CTC_LOG_PROBS), CTC_TARGETS, [5, 4], CTC_TARGET_LENGTHS),
+            "input_lengths must hold 3 integers",
+        ),
+        (
+            lambda: F.ctc_loss(_t(CTC_LOG_PROBS), CTC_TARGETS, CTC_INPUT_LENGTHS, [3, 2, 1]),
+            r"target_lengths must lie in \[0, 2\]",
+        ),
+        (
+            lambda: F.ctc_loss(_t(CTC_LOG_PROBS), np.array([1, 2, 1]), CTC_INPUT_LENGTHS, [1, 1, 2]),
+            "target_lengths must sum to 3",
+        ),
+        (
+            lambda: F.ctc_loss(_t(CTC_LOG_PROBS), CTC_TARGETS, CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS, blank=3),
+            r"blank must be in label range \[0, 3\), got 3",
+        ),
+        (
+            lambda: F.ctc_loss(_t(CTC_LOG_PROBS), CTC_TARGETS, CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS, blank=1),
+            r"target 0 holds \[1, 1\]: expected classes in \[0, 3\) other than blank=1",
+        ),
+    ],
+)
+def test_ctc_loss_bad_arguments(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()

@@ -136,3 +136,32 @@ CASES += [
     Case("MultiMarginLoss unbatched", lambda nn: nn.MultiMarginLoss(), [(5,), np.array(2)]),
     Case("MultiLabelMarginLoss unbatched", lambda nn: nn.MultiLabelMarginLoss(), [(5,), LABEL_LISTS[0]]),
 ]
+
+
+def _ctc(targets, input_lengths, target_lengths):
+    """CTCLoss called on log_softmax(logits) (PyTorch's gradient with respect to log_probs adds
+    exp(log_probs), which the log_softmax's backward removes; chainrule's omits it)."""
+
+    def call(layer, logits, lib):
+        log_probs = logits.log_softmax(-1)
+        as_tensor = lib.tensor
+        return layer(log_probs, as_tensor(targets), as_tensor(input_lengths), as_tensor(target_lengths))
+
+    return call
+
+
+CTC_TARGETS = np.array([[1, 2, 2], [3, 1, 0], [2, 0, 0]])  # padded; lengths 3, 2, 1 (a repeat in the first)
+for r in REDUCTIONS:
+    CASES.append(
+        Case(f"CTCLoss({r})", lambda nn, r=r: nn.CTCLoss(reduction=r), [(7, 3, 4)],
+             call=_ctc(CTC_TARGETS, [7, 6, 4], [3, 2, 1]))
+    )  # fmt: skip
+CASES += [
+    Case("CTCLoss 1-D targets, blank=3", lambda nn: nn.CTCLoss(blank=3), [(6, 2, 4)],
+         call=_ctc(np.array([0, 1, 1, 2, 0]), [6, 5], [3, 2])),
+    Case("CTCLoss empty target", lambda nn: nn.CTCLoss(reduction="sum"), [(5, 2, 3)],
+         call=_ctc(np.array([[1, 2], [0, 0]]), [5, 3], [2, 0])),
+    Case("CTCLoss zero_infinity", lambda nn: nn.CTCLoss(reduction="none", zero_infinity=True), [(4, 2, 3)],
+         call=_ctc(np.array([[1, 1, 1], [1, 2, 0]]), [4, 4], [3, 2])),  # the first needs 5 steps
+    Case("CTCLoss unbatched", lambda nn: nn.CTCLoss(), [(6, 4)], call=_ctc(np.array([1, 3]), [6], [2])),
+]  # fmt: skip

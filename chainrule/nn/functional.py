@@ -45,8 +45,8 @@ from chainrule.ops.loss import (
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.operands import floating, tensor_input, wrap
-from chainrule.ops.reduce import norm
-from chainrule.ops.shape import cast
+from chainrule.ops.reduce import logsumexp, norm
+from chainrule.ops.shape import cast, concatenate, stack
 from chainrule.ops.unary import clamp_min, clip, exp, log
 
 
@@ -605,6 +605,111 @@ def soft_margin_loss(input: Tensor, target, *, reduction: str = "mean") -> Tenso
     return _reduce(softplus(-y * x, threshold=math.inf), reduction)
 
 
+def _lengths(value, batch, op, name):
+    lengths = xp.asarray(value._data if isinstance(value, Tensor) else value)
+    if lengths.ndim == 0 and batch == 1:
+        lengths = lengths.reshape(1)
+    if lengths.dtype.kind not in "iu" or lengths.shape != (batch,):
+        raise ValueError(f"{op}: {name} must hold {batch} integers (one per sequence), got {lengths.tolist()!r}")
+    return lengths.astype(xp.int64)
+
+
+_UNREACHABLE = -1e30  # log-probability of an alignment prefix that cannot happen (see ctc_loss)
+
+
+def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: int = 0, reduction: str = "mean",
+             zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification (Graves et al., 2006): ``-log p(target | input)``
+    summed over every alignment of the target to the input's steps (repeats merged, ``blank``
+    between them), by the forward algorithm in log space.
+
+    log_probs: (T, N, C) log-probabilities (a log_softmax's output), or (T, C) for one sequence;
+    targets: (N, S) class indices (padded) or 1-D, all targets one after the other;
+    input_lengths, target_lengths: N integers. "mean" divides each loss by its target length
+    and averages them, "sum" adds them, "none" keeps them. A target that cannot be aligned in
+    its input's steps costs inf, or 0 with ``zero_infinity``.
+
+    Composed from ops (a loop over the steps of logsumexp and where), so its gradients of every
+    order come from theirs: the backward is the backward (beta) recursion. Unlike PyTorch's, the
+    gradient is that of this function of log_probs; PyTorch's adds exp(log_probs), which makes
+    no difference after a log_softmax (its backward sends that term to zero).
+
+    >>> import chainrule as cr
+    >>> log_probs = cr.tensor([[[0.5, 0.5]], [[0.5, 0.5]]]).log()  # T = 2, N = 1, blank + one class
+    >>> round(ctc_loss(log_probs, cr.tensor([[1]]), [2], [1], reduction="sum").item(), 6)  # -log(3/4)
+    0.287682
+    """
+    op = "ctc_loss"
+    x = floating(log_probs, op)
+    check_reduction(reduction, op)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: log_probs must be (T, N, C) or (T, C), got shape {x.shape}")
+    batched = x.ndim == 3
+    if not batched:
+        x = x.unsqueeze(1)
+    steps, batch, classes = x.shape
+    if isinstance(blank, bool) or not isinstance(blank, int) or not 0 <= blank < classes:
+        raise ValueError(f"{op}: blank must be in label range [0, {classes}), got {blank!r}")
+    t_lengths = _lengths(input_lengths, batch, op, "input_lengths")
+    s_lengths = _lengths(target_lengths, batch, op, "target_lengths")
+    if t_lengths.min() < 1 or t_lengths.max() > steps:
+        raise ValueError(f"{op}: input_lengths must lie in [1, {steps}] (T), got {t_lengths.tolist()}")
+    y = _values(targets)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must hold integer class indices, got dtype {y.dtype}")
+    if not batched and y.ndim == 1 and s_lengths.sum() != y.size:
+        y = y.reshape(1, -1)  # one unbatched target, padded
+    if y.ndim == 2 and y.shape[0] == batch:
+        if s_lengths.min() < 0 or s_lengths.max() > y.shape[1]:
+            raise ValueError(f"{op}: target_lengths must lie in [0, {y.shape[1]}] (S), got {s_lengths.tolist()}")
+        rows = [y[n, : s_lengths[n]] for n in range(batch)]
+    elif y.ndim == 1:
+        if s_lengths.min() < 0 or s_lengths.sum() != y.size:
+            raise ValueError(
+                f"{op}: 1-D targets hold all targets one after the other: target_lengths must sum to "
+                f"{y.size}, got {s_lengths.tolist()}"
+            )
+        rows = xp.split(y, xp.cumsum(s_lengths)[:-1])
+    else:
+        raise ValueError(f"{op}: targets must be ({batch}, S) or 1-D, got shape {y.shape}")
+    for n, row in enumerate(rows):
+        if row.size and (row.min() < 0 or row.max() >= classes or (row == blank).any()):
+            raise ValueError(
+                f"{op}: target {n} holds {row.tolist()}: expected classes in [0, {classes}) other than blank={blank}"
+            )
+    # The extended targets: blank, y1, blank, y2, ..., blank (2 S_n + 1 states, padded with blanks).
+    width = 2 * int(s_lengths.max()) + 1
+    extended = xp.full((batch, width), blank, dtype=xp.int64)
+    for n, row in enumerate(rows):
+        extended[n, 1 : 2 * len(row) : 2] = row
+    # A state may skip the blank before it when it is a label unlike the label two states back.
+    skip = xp.zeros((batch, width), dtype=bool)
+    skip[:, 2:] = (extended[:, 2:] != blank) & (extended[:, 2:] != extended[:, :-2])
+    emissions = getitem(x, (slice(None), xp.arange(batch)[:, None], extended))  # (T, N, states)
+    # -inf would be the exact start value of the states that cannot be reached yet, but their
+    # logsumexp's gradient would be nan (0 * inf); a finite -1e30 gives exp(...) = 0 instead.
+    unreachable = wrap(xp.full((batch, 1), _UNREACHABLE, dtype=x.dtype))
+    start = xp.arange(width) < 2
+    alpha = where(start, getitem(emissions, 0), unreachable)
+    for t in range(1, steps):
+        previous = concatenate([unreachable, getitem(alpha, (slice(None), slice(0, -1)))], 1)
+        before_that = concatenate([unreachable, getitem(previous, (slice(None), slice(0, -1)))], 1)
+        before_that = where(skip, before_that, unreachable)
+        step = getitem(emissions, t) + logsumexp(stack([alpha, previous, before_that]), 0)
+        alpha = where((t < t_lengths)[:, None], step, alpha)  # a finished sequence keeps its last
+    last = 2 * s_lengths  # the final blank, and the last label before it (if any)
+    ends = getitem(alpha, (xp.arange(batch)[:, None], xp.stack([last, xp.maximum(last - 1, 0)], 1)))
+    ends = where((s_lengths > 0)[:, None] | xp.array([True, False]), ends, unreachable)
+    likelihood = logsumexp(ends, 1)
+    impossible = likelihood._data < _UNREACHABLE / 2
+    loss = where(impossible, 0.0 if zero_infinity else math.inf, -likelihood)
+    if reduction == "mean":
+        return (loss / wrap(xp.maximum(s_lengths, 1).astype(x.dtype))).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss if batched else loss.squeeze(0)
+
+
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """input / max(||input||_p, eps), the p-norm taken over ``dim`` (kept, so that it broadcasts):
     unit vectors along ``dim``; eps keeps the zero vector at 0 instead of 0 / 0.
@@ -629,7 +734,7 @@ __all__ = [
     "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear",
     "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax",
     "normalize", "softplus", "tanh",
-    "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "kl_div", "margin_ranking_loss",
+    "cosine_embedding_loss", "ctc_loss", "gaussian_nll_loss", "hinge_embedding_loss", "kl_div", "margin_ranking_loss",
     "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "pairwise_distance",
     "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
 ]  # fmt: skip

@@ -304,3 +304,26 @@ class SoftMarginLoss(_Loss):
 
     def forward(self, input, target):
         return F.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification: ``-log p(target | input)`` over every alignment
+    of each target to its input's steps (see ``functional.ctc_loss``). Call ``(log_probs,
+    targets, input_lengths, target_lengths)`` with log_probs (T, N, C) from a log_softmax.
+
+    >>> import chainrule as cr
+    >>> log_probs = cr.randn(6, 2, 4).log_softmax(2)
+    >>> CTCLoss()(log_probs, cr.tensor([[1, 2], [3, 3]]), [6, 5], [2, 2]).shape
+    ()
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction)
+        if isinstance(blank, bool) or not isinstance(blank, int) or blank < 0:
+            raise ValueError(f"CTCLoss: blank must be a class index >= 0, got {blank!r}")
+        self.blank = blank
+        self.zero_infinity = bool(zero_infinity)
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)

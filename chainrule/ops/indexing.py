@@ -7,7 +7,7 @@ element may be picked twice, so those gradients are added (np.add.at), never ove
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
-from chainrule.ops.operands import constant, tensor_input, wrap
+from chainrule.ops.operands import constant, dims, operand, tensor_input, wrap
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
 
@@ -142,3 +142,250 @@ def _scatter_along_array(values, indices, axis, shape):
     out = xp.zeros(shape, dtype=values.dtype)
     xp.put_along_axis(out, indices, values, axis)
     return out
+
+
+# ---------------------------------------------------------------------------- gather and scatter
+# PyTorch's gather/scatter family picks or writes ``index[i][j][k]`` along one dim at every other
+# position (i, j, k). Spelled as one integer-array index per dim (``_along``), each is indexing,
+# ``index_scatter`` or ``index_put`` above, so their rules (and second derivatives) come with them.
+
+
+def _index_tensor(index, op: str, name: str = "index"):
+    """An integer index given as a tensor, array or list, as an int64 array."""
+    array = xp.asarray(index._data if isinstance(index, Tensor) else index)
+    if array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
+        raise TypeError(f"{op}: {name} must be an integer tensor, got dtype {array.dtype}")
+    return array.astype(xp.int64, copy=False)
+
+
+def _along(x, dim, index, op: str, src=None):
+    """The integer-array index that reaches ``x[..., index[i,j,k], ...]`` (index along ``dim``,
+    the other dims at the index's own position), after PyTorch's checks: the index has x's
+    number of dims, is no larger than x outside ``dim`` (nor than ``src`` anywhere) and lies in
+    [0, size of dim)."""
+    index = _index_tensor(index, op)
+    d = x._data
+    if not d.ndim:
+        raise ValueError(f"{op}: expected an input with at least 1 dim, got a 0-d tensor (reshape it to (1,))")
+    if index.ndim != d.ndim:
+        raise ValueError(f"{op}: index has {index.ndim} dims, but the input has {d.ndim}; they must agree")
+    (axis,) = dims(dim, d.ndim, op)
+    for i, n in enumerate(index.shape):
+        if i != axis and n > d.shape[i]:
+            raise ValueError(f"{op}: index of shape {index.shape} is larger than the input {d.shape} in dim {i}")
+        if src is not None and src.ndim == d.ndim and n > src.shape[i]:
+            raise ValueError(f"{op}: index of shape {index.shape} is larger than src {src.shape} in dim {i}")
+    if index.size and (index.min() < 0 or index.max() >= d.shape[axis]):
+        raise IndexError(
+            f"{op}: index values must lie in [0, {d.shape[axis]}) along dim {dim}, got {index.min()}..{index.max()}"
+        )
+    parts = list(xp.indices(index.shape, sparse=True))
+    parts[axis] = index
+    return tuple(parts), index.shape
+
+
+def _source(src, x, shape, op):
+    """``src`` (a tensor or a number) cut to the index's ``shape``, in x's dtype."""
+    if not isinstance(src, Tensor):
+        return constant(xp.asarray(src, dtype=x._data.dtype))
+    if src._data.ndim != len(shape):
+        raise ValueError(f"{op}: src has {src._data.ndim} dims, but the index has {len(shape)}")
+    if src._data.shape != shape:
+        src = getitem(src, tuple(slice(0, n) for n in shape))
+    return operand(src, x._data.dtype)
+
+
+def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+    """``out[i][j][k] = input[i][index[i][j][k]][k]`` for dim=1 (likewise for other dims); out
+    has the index's shape.
+
+    >>> gather(tensor([[1., 2.], [3., 4.]]), 1, tensor([[0, 0], [1, 0]]))
+    tensor([[1., 1.],
+            [4., 3.]])
+    """
+    x = tensor_input(input, "gather")
+    parts, _ = _along(x, dim, index, "gather")
+    return getitem(x, parts)
+
+
+def scatter_add(input, dim: int, index, src) -> Tensor:
+    """A copy of input with ``src[i][j][k]`` added at ``[i][index[i][j][k]][k]`` (dim=1), repeated
+    indices adding up."""
+    x = tensor_input(input, "scatter_add")
+    src = tensor_input(src, "scatter_add")
+    parts, shape = _along(x, dim, index, "scatter_add", src._data)
+    src = _source(src, x, shape, "scatter_add")
+    return x + index_scatter(src, parts, x._data.shape)
+
+
+def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
+    """A copy of input with ``src[i][j][k]`` (or the number ``value``) written at
+    ``[i][index[i][j][k]][k]`` (dim=1); where an index repeats, which write wins is unspecified,
+    as in PyTorch. ``reduce='add'|'multiply'`` is the older spelling of ``scatter_reduce``."""
+    x = tensor_input(input, "scatter")
+    if src is None and value is None:
+        raise TypeError("scatter: expected src (a tensor) or value (a number)")
+    if src is None or not isinstance(src, Tensor):
+        src = value if src is None else src
+        parts, shape = _along(x, dim, index, "scatter")
+        src = xp.asarray(src, dtype=x._data.dtype)
+    else:
+        parts, shape = _along(x, dim, index, "scatter", src._data)
+    if reduce is not None:
+        modes = {"add": "sum", "multiply": "prod"}
+        if reduce not in modes:
+            raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        src = src if isinstance(src, Tensor) else constant(xp.broadcast_to(src, shape))
+        return scatter_reduce(x, dim, index, src, modes[reduce])
+    if isinstance(src, Tensor):
+        src = _source(src, x, shape, "scatter")
+    return index_put(x, parts, src)
+
+
+_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
+    """A copy of input where each position hit by the index holds the reduction (``'sum'``,
+    ``'prod'``, ``'mean'``, ``'amax'``, ``'amin'``) of the src values sent there, and of its own
+    value when ``include_self``. Gradients as PyTorch's: amax/amin share them evenly among the
+    values equal to the result; 'prod' has none here.
+
+    >>> scatter_reduce(tensor([0., 0.]), 0, tensor([0, 0, 1]), tensor([1., 3., 2.]), "amax")
+    tensor([3., 2.])
+    """
+    x = tensor_input(input, "scatter_reduce")
+    src = tensor_input(src, "scatter_reduce")
+    if reduce not in _REDUCTIONS:
+        raise ValueError(f"scatter_reduce: reduce must be one of {_REDUCTIONS}, got {reduce!r}")
+    parts, shape = _along(x, dim, index, "scatter_reduce", src._data)
+    src = _source(src, x, shape, "scatter_reduce")
+    d = x._data
+    hits = _scatter_array(xp.ones(shape, dtype=d.dtype), parts, d.shape)
+    hit = hits > 0
+    base = x if include_self else index_put(x, hit, xp.zeros((), d.dtype))
+    if reduce == "sum":
+        out = base + index_scatter(src, parts, d.shape)
+    elif reduce == "mean":
+        count = hits + (1 if include_self else 0)
+        out = index_put(x, hit, ((base + index_scatter(src, parts, d.shape)) / xp.maximum(count, 1))[hit])
+    elif reduce == "prod":
+        if needs_graph(x, src):
+            raise RuntimeError("scatter_reduce: reduce='prod' has no gradient in chainrule (use sum of logs)")
+        values = d.copy()
+        values[hit & (not include_self)] = 1
+        xp.multiply.at(values, parts, src._data)
+        out = wrap(values)
+    else:
+        values = d.copy()
+        ufunc = xp.maximum if reduce == "amax" else xp.minimum
+        if not include_self:
+            values[hit] = xp.inf if reduce == "amin" else -xp.inf
+        ufunc.at(values, parts, src._data)
+        # Each value equal to the result gets an equal share of its gradient (PyTorch's rule):
+        # the result as (sum of the tied values) / (their number), which equals it.
+        mine = (d == values) & (~hit if not include_self else True)
+        theirs = src._data == values[parts]
+        ties = mine + _scatter_array(theirs.astype(d.dtype), parts, d.shape)
+        out = (x * mine + index_scatter(src * theirs, parts, d.shape)) / ties
+    return out
+
+
+def index_select(input, dim: int, index) -> Tensor:
+    """The slices of input at ``index`` (a 1-D integer tensor) along ``dim``."""
+    x = tensor_input(input, "index_select")
+    index = _index_tensor(index, "index_select")
+    if index.ndim > 1:
+        raise ValueError(f"index_select: index must be 1-D, got shape {index.shape}")
+    (axis,) = dims(dim, x._data.ndim, "index_select") if x._data.ndim else (0,)
+    if not x._data.ndim:
+        return getitem(x.reshape(1), index.reshape(-1)).reshape(index.shape)
+    return getitem(x, (slice(None),) * axis + (index.reshape(-1),))
+
+
+def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
+    """A copy of input with ``alpha * source`` slices added at ``index`` along ``dim`` (repeated
+    indices add up)."""
+    x = tensor_input(input, "index_add")
+    index = _index_tensor(index, "index_add").reshape(-1)
+    (axis,) = dims(dim, x._data.ndim, "index_add")
+    parts = (slice(None),) * axis + (index,)
+    if isinstance(source, Tensor) and source._data.shape != xp.empty(x._data.shape)[parts].shape:
+        raise ValueError(f"index_add: source of shape {source.shape} does not fit {x.shape} indexed at {index.size}")
+    return x + index_scatter(source * alpha if alpha != 1 else source, parts, x._data.shape)
+
+
+def index_fill(input, dim: int, index, value) -> Tensor:
+    """A copy of input with the slices at ``index`` along ``dim`` set to ``value``."""
+    x = tensor_input(input, "index_fill")
+    index = _index_tensor(index, "index_fill").reshape(-1)
+    (axis,) = dims(dim, x._data.ndim, "index_fill") if x._data.ndim else (0,)
+    if not x._data.ndim:
+        return index_put(x, ..., value) if index.size else x
+    return index_put(x, (slice(None),) * axis + (index,), value)
+
+
+def _mask(mask, x, op):
+    m = xp.asarray(mask._data if isinstance(mask, Tensor) else mask)
+    if m.dtype != bool:
+        raise TypeError(f"{op}: mask must be a boolean tensor, got dtype {m.dtype}")
+    return m
+
+
+def masked_fill(input, mask, value) -> Tensor:
+    """A copy of input with ``value`` (a number or 0-d tensor) where ``mask`` (broadcast to the
+    input's shape) is True."""
+    from chainrule.ops.arithmetic import where
+
+    x = tensor_input(input, "masked_fill")
+    m = _mask(mask, x, "masked_fill")
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+    if not isinstance(value, Tensor):
+        value = constant(xp.asarray(value, dtype=x._data.dtype))
+    try:
+        xp.broadcast_to(m, x._data.shape)
+    except ValueError:
+        raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to {x.shape}") from None
+    if value._data.dtype != x._data.dtype:
+            value = operand(value, x._data.dtype)
+    return where(m, value, x)
+
+
+def masked_select(input, mask) -> Tensor:
+    """The 1-D tensor of input's elements where ``mask`` is True (the two broadcast together)."""
+    from chainrule.ops.shape import broadcast_to
+
+    x = tensor_input(input, "masked_select")
+    m = _mask(mask, x, "masked_select")
+    try:
+        shape = xp.broadcast_shapes(m.shape, x._data.shape)
+    except ValueError:
+        raise ValueError(f"masked_select: mask of shape {m.shape} does not broadcast with {x.shape}") from None
+    if x._data.shape != shape:
+        x = broadcast_to(x, shape)
+    return getitem(x, xp.broadcast_to(m, shape))
+
+
+def take(input, index) -> Tensor:
+    """Elements of input, read as 1-D, at ``index``; the result has the index's shape."""
+    x = tensor_input(input, "take")
+    index = _index_tensor(index, "take")
+    n = x._data.size
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"take: index out of range for a tensor of {n} elements")
+    return getitem(x.reshape(-1), index)
+
+
+def nonzero(input, *, as_tuple: bool = False):
+    """Indices of the non-zero elements: an (n, ndim) int64 tensor, or with ``as_tuple`` one 1-D
+    tensor per dim (what ``x[x.nonzero(as_tuple=True)]`` indexes with)."""
+    d = tensor_input(input, "nonzero")._data
+    if as_tuple:
+        return tuple(wrap(i.astype(xp.int64)) for i in xp.nonzero(d if d.ndim else d.reshape(1)))
+    return wrap(xp.argwhere(d).astype(xp.int64))
+
+
+def argwhere(input) -> Tensor:
+    """As ``nonzero(input)``: an (n, ndim) int64 tensor of the non-zero elements' indices."""
+    return nonzero(input)

@@ -220,25 +220,86 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
     return tuple(pieces)
 
 
-def pad(x, pad, value: float = 0.0) -> Tensor:
-    """Pad with a constant, PyTorch's convention: ``pad = (left, right)`` for the last dim, then
-    ``(top, bottom)`` for the one before, and so on."""
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(x, pad, mode: str = "constant", value=None) -> Tensor:
+    """Pad (or, with negative widths, crop), PyTorch's convention: ``pad = (left, right)`` for the
+    last dim, then ``(top, bottom)`` for the one before, and so on.
+
+    ``mode='constant'`` fills with ``value`` (default 0) and pads any number of dims; ``'reflect'``
+    (mirror, without repeating the edge), ``'replicate'`` (repeat the edge) and ``'circular'``
+    (wrap around) pad the last 1, 2 or 3 dims of an input with one or two more (batch, channel).
+    Their gradients send each output's gradient back to the element it copies (summed).
+
+    >>> pad(tensor([[1., 2., 3.]]), (2, 1), mode="reflect")
+    tensor([[3., 2., 1., 2., 3., 2.]])
+    """
     d = x._data
     pad = tuple(int_arg(p, "pad", "pad", None) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > d.ndim:
         raise ValueError(f"pad: expected pairs for at most {d.ndim} dims, got {pad}")
-    if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative padding {pad} is not supported")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
     widths = [(0, 0)] * d.ndim
     for i in range(len(pad) // 2):
         widths[d.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    out = xp.pad(d, widths, constant_values=value)
+    if mode != "constant":
+        return _pad_by_index(x, widths, len(pad) // 2, mode, value)
+    if any(lo < 0 or hi < 0 for lo, hi in widths):  # negative widths crop first
+        from chainrule.ops.indexing import getitem
+
+        x = getitem(x, tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, d.shape)))
+        d = x._data
+        widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    if not any(lo or hi for lo, hi in widths):
+        return x
+    out = xp.pad(d, widths, constant_values=0.0 if value is None else value)
     region = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, d.shape))
     return _moved("Pad", x, out, _pad_vjp, (region,))
 
 
 def _pad_vjp(g, region):
     return (g[region],)
+
+
+def _pad_by_index(x, widths, padded, mode, value):
+    """reflect/replicate/circular: x read at integer positions along each padded dim (indexing,
+    whose gradient adds up the copies)."""
+    from chainrule.ops.indexing import getitem
+
+    d = x._data
+    if value is not None and value != 0:
+        raise ValueError(f"pad: mode {mode!r} takes no value, got value={value!r}")
+    if d.ndim not in (padded + 1, padded + 2):
+        raise ValueError(
+            f"pad: mode {mode!r} pads the last {padded} dim(s) of a {padded + 1}-d or {padded + 2}-d input, "
+            f"got shape {d.shape}"
+        )
+    for axis, (lo, hi) in enumerate(widths):
+        if not lo and not hi:
+            continue
+        n = d.shape[axis]
+        if lo < 0 or hi < 0:
+            raise ValueError(f"pad: negative padding {(lo, hi)} needs mode='constant'")
+        limit = n - 1 if mode == "reflect" else n if mode == "circular" else None
+        if limit is not None and (lo > limit or hi > limit):
+            raise ValueError(
+                f"pad: {mode} padding {(lo, hi)} of dim {axis} must be at most {limit} for its size {n}"
+            )
+        if mode == "replicate" and not n:
+            raise ValueError(f"pad: cannot replicate-pad dim {axis} of size 0")
+        at = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            period = max(2 * n - 2, 1)
+            at = at % period
+            at = np.where(at < n, at, period - at)
+        elif mode == "replicate":
+            at = np.clip(at, 0, n - 1)
+        else:
+            at = at % n
+        x = getitem(x, (slice(None),) * axis + (at,))
+    return x
 
 
 def clone(x) -> Tensor:

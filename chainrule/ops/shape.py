@@ -4,6 +4,8 @@ possible, and a view shares its input's version counter (PyTorch's views do), so
 place is seen by every node that saved the other. Each VJP undoes the move with reshape,
 transpose or indexing, which are ops themselves: every rule here differentiates to any order."""
 
+import itertools
+
 import numpy as np
 
 from chainrule._arguments import int_arg
@@ -317,3 +319,308 @@ def cast(x, dtype) -> Tensor:
     if dtype.kind != "f":
         return wrap(out)
     return _moved("Cast", x, out, _identity_vjp, ())
+
+
+# ---------------------------------------------------------------------------- composed moves
+# PyTorch's other ways of moving elements, each written with the ops above or indexing: their
+# gradients (and second derivatives) are those ops' rules.
+
+
+_axes = dims  # (flip and roll take an argument named dims)
+
+
+def _index(x, index):
+    from chainrule.ops.indexing import getitem
+
+    return getitem(x, index)
+
+
+def _axis(dim, ndim, op):
+    return dims(dim, ndim, op)[0]
+
+
+def t(input) -> Tensor:
+    """The transpose of a matrix (0-d and 1-d tensors come back as they are)."""
+    if input._data.ndim > 2:
+        raise ValueError(f"t: expected a tensor with at most 2 dims, got shape {input._data.shape}")
+    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+
+
+def view_as(input, other) -> Tensor:
+    """``input.view(other.shape)``."""
+    return view(input, other._data.shape)
+
+
+def reshape_as(input, other) -> Tensor:
+    """``input.reshape(other.shape)``."""
+    return reshape(input, other._data.shape)
+
+
+def expand_as(input, other) -> Tensor:
+    """``input.expand(other.shape)``."""
+    return expand(input, other._data.shape)
+
+
+def movedim(input, source, destination) -> Tensor:
+    """Move the dim(s) ``source`` to position(s) ``destination``, the others keeping their order."""
+    ndim = input._data.ndim
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: source {source} and destination {destination} differ in length")
+    src = [_axis(s, ndim, "movedim") for s in src]
+    dst = [_axis(s, ndim, "movedim") for s in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: repeated dims in source {source} or destination {destination}")
+    order = [None] * ndim
+    for s, dd in zip(src, dst):
+        order[dd] = s
+    rest = iter(a for a in range(ndim) if a not in src)
+    order = [next(rest) if o is None else o for o in order]
+    return permute(input, order)
+
+
+moveaxis = movedim
+
+
+def unflatten(input, dim: int, sizes) -> Tensor:
+    """Split dim ``dim`` into ``sizes`` (one may be -1)."""
+    shape = input._data.shape
+    axis = _axis(dim, len(shape), "unflatten")
+    return reshape(input, (*shape[:axis], *sizes, *shape[axis + 1:]))
+
+
+def narrow(input, dim: int, start: int, length: int) -> Tensor:
+    """The ``length`` elements from ``start`` (negative counts from the end) along ``dim``: a view."""
+    shape = input._data.shape
+    axis = _axis(dim, len(shape), "narrow")
+    start = int_arg(int(start) if isinstance(start, Tensor) else start, "start", "narrow", -shape[axis], shape[axis])
+    start %= shape[axis] if shape[axis] else 1
+    length = int_arg(length, "length", "narrow", 0, shape[axis] - start)
+    return _index(input, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def chunk(input, chunks: int, dim: int = 0) -> tuple:
+    """At most ``chunks`` pieces along ``dim``, each of ``ceil(size / chunks)`` (the last smaller)."""
+    chunks = int_arg(chunks, "chunks", "chunk")
+    size = input._data.shape[_axis(dim, input._data.ndim, "chunk")]
+    return split(input, max(-(-size // chunks), 1), dim)
+
+
+def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
+    """Pieces along ``dim``: ``n`` nearly equal ones (the first ``size % n`` one longer) for an int,
+    or cut before each listed index."""
+    axis = _axis(dim, input._data.ndim, "tensor_split")
+    size = input._data.shape[axis]
+    if isinstance(indices_or_sections, int):
+        n = int_arg(indices_or_sections, "sections", "tensor_split")
+        lengths = [size // n + (1 if i < size % n else 0) for i in range(n)]
+        cuts = np.cumsum([0, *lengths]).tolist()
+    else:
+        cuts = [0, *(int(i) for i in indices_or_sections), size]
+    lead = (slice(None),) * axis
+    return tuple(_index(input, (*lead, slice(a, max(a, b)))) for a, b in itertools.pairwise(cuts))
+
+
+def unbind(input, dim: int = 0) -> tuple:
+    """The slices along ``dim``, that dim removed."""
+    axis = _axis(dim, input._data.ndim, "unbind")
+    return tuple(_index(input, (slice(None),) * axis + (i,)) for i in range(input._data.shape[axis]))
+
+
+def flip(input, dims) -> Tensor:
+    """The order of elements reversed along each of ``dims``."""
+    axes = _axes(dims, input._data.ndim, "flip")
+    return _index(input, tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(input._data.ndim)))
+
+
+def fliplr(input) -> Tensor:
+    """Columns (dim 1) reversed; needs at least 2 dims."""
+    if input._data.ndim < 2:
+        raise ValueError(f"fliplr: expected at least 2 dims, got shape {input._data.shape}")
+    return flip(input, 1)
+
+
+def flipud(input) -> Tensor:
+    """Rows (dim 0) reversed; needs at least 1 dim."""
+    if input._data.ndim < 1:
+        raise ValueError("fliplr: expected at least 1 dim, got a 0-d tensor")
+    return flip(input, 0)
+
+
+def roll(input, shifts, dims=None) -> Tensor:
+    """Elements shifted by ``shifts`` along ``dims`` (flattened when dims is None), wrapping round:
+    ``out[(i + shift) % n] = input[i]``."""
+    if dims is None:
+        if not isinstance(shifts, int):
+            raise ValueError("roll: with dims=None, shifts must be one int")
+        return reshape(roll(flatten(input), shifts, 0), input._data.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    axes = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(axes):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} differ in length")
+    out = input
+    for shift, dim in zip(shifts, axes):
+        axis = _axis(dim, input._data.ndim, "roll")
+        n = input._data.shape[axis]
+        out = _index(out, (slice(None),) * axis + ((np.arange(n) - shift) % max(n, 1),))
+    return out
+
+
+def repeat(input, *sizes) -> Tensor:
+    """Tile: ``sizes[i]`` copies along each dim (more sizes than dims add leading dims)."""
+    sizes = _shape_arg(sizes)
+    shape = input._data.shape
+    if len(sizes) < len(shape):
+        raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor with {len(shape)} dims")
+    shape = (1,) * (len(sizes) - len(shape)) + shape
+    # Each dim becomes (copies, size): a broadcast that reshapes to the tiled tensor.
+    paired = reshape(input, tuple(n for s in shape for n in (1, s)))
+    tiled = broadcast_to(paired, tuple(n for r, s in zip(sizes, shape) for n in (r, s)))
+    return reshape(tiled, tuple(r * s for r, s in zip(sizes, shape)))
+
+
+def repeat_interleave(input, repeats, dim=None, *, output_size=None) -> Tensor:
+    """Each element (or slice along ``dim``) repeated ``repeats`` times (an int, or a tensor of one
+    count per element); flattened first when dim is None."""
+    if dim is None:
+        input, dim = flatten(input), 0
+    axis = _axis(dim, input._data.ndim, "repeat_interleave")
+    n = input._data.shape[axis]
+    counts = xp.asarray(repeats._data if isinstance(repeats, Tensor) else repeats)
+    if counts.dtype.kind not in "iu" or (counts.ndim and counts.shape != (n,)) or (counts < 0).any():
+        raise ValueError(
+            f"repeat_interleave: repeats must be a non-negative int or {n} of them, got {counts.tolist()}"
+        )
+    return _index(input, (slice(None),) * axis + (np.repeat(np.arange(n), counts),))
+
+
+def unfold(input, dimension: int, size: int, step: int) -> Tensor:
+    """Windows of ``size`` elements every ``step`` along ``dimension``, as a new last dim:
+    ``out[..., i, ..., j] = input[..., i * step + j, ...]``."""
+    shape = input._data.shape
+    axis = _axis(dimension, max(len(shape), 1), "unfold") if shape else 0
+    n = shape[axis] if shape else 1
+    size = int_arg(size, "size", "unfold", 0, n)
+    step = int_arg(step, "step", "unfold")
+    starts = np.arange(0, n - size + 1, step)
+    windows = starts[:, None] + np.arange(size)
+    if not shape:  # a 0-d tensor unfolds as one element
+        return _index(reshape(input, 1), windows[0])
+    out = _index(input, (slice(None),) * axis + (windows,))
+    return movedim(out, axis + 1, -1)
+
+
+def tril(input, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims (on and below ``diagonal``), zeros elsewhere."""
+    return _triangle(input, diagonal, xp.tril, "tril")
+
+
+def triu(input, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims (on and above ``diagonal``), zeros elsewhere."""
+    return _triangle(input, diagonal, xp.triu, "triu")
+
+
+def _triangle(input, diagonal, keep, op):
+    from chainrule.ops.arithmetic import where
+
+    d = input._data
+    if d.ndim < 2:
+        raise ValueError(f"{op}: expected at least 2 dims, got shape {d.shape}")
+    mask = keep(xp.ones(d.shape[-2:], dtype=bool), int_arg(diagonal, "diagonal", op, None))
+    return where(mask, input, xp.zeros((), dtype=d.dtype))
+
+
+def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of the (dim1, dim2) planes (above the main one for offset > 0), as a new last dim."""
+    d = input._data
+    a, b = _axis(dim1, d.ndim, "diagonal"), _axis(dim2, d.ndim, "diagonal")
+    if a == b:
+        raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    offset = int_arg(offset, "offset", "diagonal", None)
+    moved = movedim(input, (a, b), (-2, -1))
+    rows, cols = d.shape[a], d.shape[b]
+    start_r, start_c = max(-offset, 0), max(offset, 0)
+    length = max(min(rows - start_r, cols - start_c), 0)
+    return _index(moved, (Ellipsis, np.arange(length) + start_r, np.arange(length) + start_c))
+
+
+_diagonal = diagonal  # (diag's argument is named diagonal)
+
+
+def diag_embed(input, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Matrices (in dims dim1, dim2 of the result) whose ``offset`` diagonal holds the last dim."""
+    from chainrule.ops.indexing import index_scatter
+
+    d = input._data
+    offset = int_arg(offset, "offset", "diag_embed", None)
+    n = d.shape[-1] if d.ndim else 1
+    side = n + abs(offset)
+    at = np.arange(n)
+    rows, cols = at + max(-offset, 0), at + max(offset, 0)
+    out = index_scatter(input, (Ellipsis, rows, cols), (*d.shape[:-1], side, side))
+    ndim = d.ndim + 1
+    a, b = _axis(dim1, ndim, "diag_embed"), _axis(dim2, ndim, "diag_embed")
+    if a == b:
+        raise ValueError(f"diag_embed: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    return movedim(out, (-2, -1), (a, b))
+
+
+def diag(input, diagonal: int = 0) -> Tensor:
+    """For a vector, the square matrix with it on the ``diagonal``-th diagonal; for a matrix, that
+    diagonal as a vector."""
+    ndim = input._data.ndim
+    if ndim == 1:
+        return diag_embed(input, diagonal)
+    if ndim == 2:
+        return _diagonal(input, diagonal)
+    raise ValueError(f"diag: expected a 1-d or 2-d tensor, got shape {input._data.shape}")
+
+
+def trace(input) -> Tensor:
+    """The sum of a matrix's main diagonal."""
+    if input._data.ndim != 2:
+        raise ValueError(f"trace: expected a 2-d tensor, got shape {input._data.shape}")
+    return diagonal(input).sum()
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids of 1-D tensors: the i-th varies along dim i (``'ij'``), or with the first
+    two dims swapped (``'xy'``, as NumPy's default)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t_ in tensors:
+        if t_._data.ndim > 1:
+            raise ValueError(f"meshgrid: expected 0-d or 1-d tensors, got shape {t_._data.shape}")
+    sizes = [t_._data.size for t_ in tensors]
+    if indexing == "xy" and len(tensors) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for i, t_ in enumerate(tensors):
+        at = i if indexing == "ij" or len(tensors) < 2 or i > 1 else 1 - i
+        shape = [1] * len(tensors)
+        shape[at] = -1
+        grids.append(broadcast_to(reshape(t_, shape), sizes))
+    return tuple(grids)
+
+
+def hstack(tensors) -> Tensor:
+    """Join along dim 1 (dim 0 for 1-d tensors)."""
+    tensors = [reshape(t_, 1) if not t_._data.ndim else t_ for t_ in tensors]
+    return concatenate(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    """Join along dim 0, 1-d tensors (length n) taken as rows (1, n)."""
+    return concatenate([reshape(t_, (1, -1)) if t_._data.ndim <= 1 else t_ for t_ in tensors], 0)
+
+
+row_stack = vstack
+
+
+def column_stack(tensors) -> Tensor:
+    """Join along dim 1, 0-d and 1-d tensors (length n) taken as columns (n, 1)."""
+    columns = [reshape(t_, (-1, 1)) if t_._data.ndim <= 1 else t_ for t_ in tensors]
+    return concatenate(columns, 1)

@@ -4,8 +4,41 @@ records one node whose VJP sits directly below the forward."""
 from chainrule.ops.arithmetic import add, div, maximum, minimum, mul, neg, pow, sub, where
 from chainrule.ops.compare import eq, ge, gt, le, lt, ne
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
-from chainrule.ops.indexing import getitem, index_put
-from chainrule.ops.linalg import linear, matmul
+from chainrule.ops.indexing import (
+    argwhere,
+    gather,
+    getitem,
+    index_add,
+    index_fill,
+    index_put,
+    index_select,
+    masked_fill,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+    take,
+)
+from chainrule.ops.linalg import (
+    addcdiv,
+    addcmul,
+    addmm,
+    addmv,
+    baddbmm,
+    bmm,
+    cross,
+    dot,
+    einsum,
+    ger,
+    inner,
+    linear,
+    matmul,
+    mm,
+    mv,
+    outer,
+    vdot,
+)
 from chainrule.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -41,22 +74,52 @@ from chainrule.ops.shape import (
     broadcast_to,
     cast,
     cat,
+    chunk,
     clone,
+    column_stack,
     concatenate,
+    diag,
+    diag_embed,
+    diagonal,
     expand,
+    expand_as,
     flatten,
+    flip,
+    fliplr,
+    flipud,
+    hstack,
+    meshgrid,
+    moveaxis,
+    movedim,
+    narrow,
     pad,
     permute,
+    repeat,
+    repeat_interleave,
     reshape,
+    reshape_as,
+    roll,
+    row_stack,
     split,
     squeeze,
     stack,
     swapaxes,
+    t,
+    tensor_split,
+    trace,
     transpose,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+    unfold,
     unsqueeze,
     view,
+    view_as,
+    vstack,
 )
 from chainrule.ops.softmax import log_softmax, softmax
+from chainrule.ops.sorting import argsort, kthvalue, msort, sort, topk
 from chainrule.ops.unary import (
     abs,
     clip,
@@ -89,11 +152,20 @@ DIFFERENTIABLE = (
     "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "rnn_sequence",
+    # shape, indexing, sorting and products (composed from the ops above, except einsum)
+    "t", "view_as", "reshape_as", "expand_as", "movedim", "moveaxis", "unflatten", "narrow", "chunk",
+    "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "repeat", "repeat_interleave", "unfold",
+    "tril", "triu", "diagonal", "diag_embed", "diag", "trace", "meshgrid", "hstack", "vstack", "row_stack",
+    "column_stack", "gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
+    "index_fill", "masked_fill", "masked_select", "take", "sort", "msort", "topk", "kthvalue",
+    "einsum", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv",
+    "baddbmm", "addcmul", "addcdiv",
 )  # fmt: skip
 
 __all__ = [
     *DIFFERENTIABLE,
     "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge",
+    "argsort", "nonzero", "argwhere",
 ]  # fmt: skip
 
 
@@ -141,8 +213,45 @@ def _attach_tensor_methods():
     T.__isub__ = inplace.sub_
     T.__imul__ = inplace.mul_
     T.__itruediv__ = inplace.div_
+    _attach_index_methods(T)
     T.any = lambda self, *a, **k: Tensor._make(self._data.any(*a, **k), False, None)
     T.all = lambda self, *a, **k: Tensor._make(self._data.all(*a, **k), False, None)
+
+
+def _attach_index_methods(T):
+    """The shape, indexing, sorting and product methods, and their in-place forms."""
+    import chainrule.ops as ops
+    from chainrule import creation
+    from chainrule.ops.inplace import modify
+
+    for name in (
+        "t", "view_as", "reshape_as", "expand_as", "movedim", "moveaxis", "unflatten", "narrow", "chunk",
+        "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "repeat", "repeat_interleave", "unfold",
+        "tril", "triu", "diagonal", "diag_embed", "diag", "trace", "gather", "scatter", "scatter_add",
+        "scatter_reduce", "index_select", "index_add", "index_fill", "masked_fill", "masked_select", "take",
+        "sort", "argsort", "msort", "topk", "kthvalue", "nonzero", "argwhere", "mm", "bmm", "mv", "dot",
+        "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv", "baddbmm", "addcmul", "addcdiv",
+    ):  # fmt: skip
+        setattr(T, name, getattr(ops, name))
+    for name in ("new_tensor", "new_zeros", "new_ones", "new_empty", "new_full"):
+        setattr(T, name, getattr(creation, name))
+    T.where = lambda self, condition, other: ops.where(condition, self, other)
+
+    def in_place(name):
+        op = getattr(ops, name)
+
+        def method(self, *args, **kwargs):
+            return modify(self, lambda x: op(x, *args, **kwargs), f"{name}_")
+
+        method.__name__ = f"{name}_"
+        method.__doc__ = f"``{name}`` written into self (see chainrule.ops.inplace)."
+        return method
+
+    for name in (
+        "scatter", "scatter_add", "scatter_reduce", "index_add", "index_fill", "masked_fill", "tril", "triu",
+        "addmm", "addcmul", "addcdiv",
+    ):  # fmt: skip
+        setattr(T, f"{name}_", in_place(name))
 
 
 _attach_tensor_methods()

@@ -348,7 +348,7 @@ def masked_fill(input, mask, value) -> Tensor:
     except ValueError:
         raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to {x.shape}") from None
     if value._data.dtype != x._data.dtype:
-            value = operand(value, x._data.dtype)
+        value = operand(value, x._data.dtype)
     return where(m, value, x)
 
 

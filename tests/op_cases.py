@@ -4,6 +4,7 @@ size-1 axes, 0-d tensors, negative axes) and giving the op and its NumPy referen
 import numpy as np
 import scipy.special
 from cases_conv import CASES as CONV_CASES
+from cases_index import CASES as INDEX_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_recurrent import CASES as RECURRENT_CASES
 from hypothesis import strategies as st
@@ -514,3 +515,4 @@ OTHERS = [
 ]
 
 CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES
+CASES += INDEX_CASES

@@ -310,8 +310,10 @@ def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
     index = _index_tensor(index, "index_add").reshape(-1)
     (axis,) = dims(dim, x._data.ndim, "index_add")
     parts = (slice(None),) * axis + (index,)
-    if isinstance(source, Tensor) and source._data.shape != xp.empty(x._data.shape)[parts].shape:
-        raise ValueError(f"index_add: source of shape {source.shape} does not fit {x.shape} indexed at {index.size}")
+    expected = (*x._data.shape[:axis], index.size, *x._data.shape[axis + 1 :])
+    if not isinstance(source, Tensor) or source._data.shape != expected:
+        shown = source.shape if isinstance(source, Tensor) else type(source).__name__
+        raise ValueError(f"index_add: source must be a tensor of shape {expected}, got {shown}")
     return x + index_scatter(source * alpha if alpha != 1 else source, parts, x._data.shape)
 
 

@@ -428,9 +428,9 @@ def unbind(input, dim: int = 0) -> tuple:
     return tuple(_index(input, (slice(None),) * axis + (i,)) for i in range(input._data.shape[axis]))
 
 
-def flip(input, dims) -> Tensor:
-    """The order of elements reversed along each of ``dims``."""
-    axes = _axes(dims, input._data.ndim, "flip")
+def flip(input, dims, *more) -> Tensor:
+    """The order of elements reversed along each of ``dims`` (``x.flip(0, 1)`` also reads so)."""
+    axes = _axes((dims, *more) if more else dims, input._data.ndim, "flip")
     return _index(input, tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(input._data.ndim)))
 
 

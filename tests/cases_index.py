@@ -37,6 +37,11 @@ def _t(d, shape, rng):
     return (lambda x: cr.t(x.reshape(-1, shape[-1])) * 2), (lambda a: a.reshape(-1, shape[-1]).T * 2)
 
 
+def _swapdims(d, shape):
+    a, b = _dim(d, shape), _dim(d, shape)
+    return (lambda x: x.swapdims(a, b) * 2), (lambda a_: np.swapaxes(a_, a, b) * 2)
+
+
 def _as(name):
     def make(d, shape, rng):
         if name == "expand_as":
@@ -217,7 +222,33 @@ def _pad_mode(d, shape, rng):
     return (lambda x: F.pad(x, pad, mode=mode) * 2), (lambda a: ref(a) * 2)
 
 
+def _select(d, shape, rng):
+    dim = _dim(d, shape)
+    i = int(rng.integers(-shape[dim], shape[dim]))
+    return (lambda x: x.select(dim, i) * 2), (lambda a: np.take(a, i, axis=dim) * 2)
+
+
+def _rot90(d, shape, rng):
+    k = int(rng.integers(-1, 5))
+    axes = tuple(int(a) for a in rng.permutation(len(shape))[:2])
+    return (lambda x: cr.rot90(x, k, axes) * 2), (lambda a: np.rot90(a, k, axes) * 2)
+
+
+def _atleast(n):
+    def make(d, shape, rng):
+        op = cr.atleast_1d if n == 1 else cr.atleast_2d
+        ref = np.atleast_1d if n == 1 else np.atleast_2d
+        return (lambda x: op(x) * 2), (lambda a: ref(a) * 2)
+
+    return make
+
+
 MOVES = [
+    one("select", _select),
+    one("swapdims", lambda d, s, r: _swapdims(d, s)),
+    one("rot90", _rot90, min_dims=2),
+    one("atleast_1d", _atleast(1), min_dims=0),
+    one("atleast_2d", _atleast(2), min_dims=0),
     one("t", _t),
     one("view_as", _as("view_as")),
     one("reshape_as", _as("reshape_as")),
@@ -577,7 +608,20 @@ def _pointwise_case(name, op, ref):
     return Case(name, draw)
 
 
+def _tensordot_case():
+    forms = {2: ((2, 3, 4), (3, 4, 2)), 0: ((2,), (3, 1)), 1: ((3, 2), (2, 4)), ((1, 0), (0, 2)): ((2, 3), (3, 4, 2))}
+
+    def draw(d):
+        dims = d(st.sampled_from(list(forms)))
+        arrays = [values(d, s) for s in forms[dims]]
+        return Drawn(arrays, lambda a, b: cr.tensordot(a, b, dims), lambda a, b: np.tensordot(a, b, dims))
+
+    return Case("tensordot", draw)
+
+
 PRODUCTS = [
+    _tensordot_case(),
+    _pair_case("kron", cr.kron, np.kron, lambda n, k, m, b: [(n, k)[: b % 3], (m, b)]),
     _einsum_case(),
     _pair_case("mm", cr.mm, np.matmul, lambda n, k, m, b: [(n, k), (k, m)]),
     _pair_case("bmm", cr.bmm, np.matmul, lambda n, k, m, b: [(b, n, k), (b, k, m)]),

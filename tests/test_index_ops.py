@@ -346,3 +346,36 @@ def test_new_tensor_family_takes_selfs_dtype():
     assert x.new_zeros(3, dtype=cr.int64).dtype == np.int64
     assert x.new_tensor([1.0], requires_grad=True).requires_grad
     np.testing.assert_array_equal(x.new_full((2,), 3).numpy(), [3.0, 3.0])
+
+
+# ---------------------------------------------------------------------------- index helpers
+
+
+def test_unique_bincount_and_buckets():
+    v = cr.tensor([3, 1, 3, 2, 1, 1])
+    values, inverse, counts = cr.unique(v, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(values.numpy(), [1, 2, 3])
+    np.testing.assert_array_equal(inverse.numpy(), [2, 0, 2, 1, 0, 0])
+    np.testing.assert_array_equal(counts.numpy(), [3, 1, 2])
+    rows = cr.unique(cr.tensor([[1, 2], [0, 5], [1, 2]]), dim=0)
+    np.testing.assert_array_equal(rows.numpy(), [[0, 5], [1, 2]])
+    np.testing.assert_array_equal(v.bincount(minlength=5).numpy(), [0, 3, 1, 2, 0])
+    assert v.bincount().dtype == np.int64
+    boundaries = cr.tensor([1.0, 3.0, 5.0])
+    np.testing.assert_array_equal(cr.bucketize(cr.tensor([0.0, 1.0, 4.0, 9.0]), boundaries).numpy(), [0, 0, 2, 3])
+    np.testing.assert_array_equal(cr.bucketize(cr.tensor([1.0, 3.0]), boundaries, right=True).numpy(), [1, 2])
+    rows = cr.searchsorted(cr.tensor([[1.0, 3.0], [2.0, 4.0]]), cr.tensor([[2.0], [5.0]]))
+    np.testing.assert_array_equal(rows.numpy(), [[1], [2]])
+    np.testing.assert_array_equal(cr.tril_indices(3, 3).numpy(), [[0, 1, 1, 2, 2, 2], [0, 0, 1, 0, 1, 2]])
+    np.testing.assert_array_equal(cr.triu_indices(2, 3, 1).numpy(), [[0, 0, 1], [1, 2, 2]])
+    with pytest.raises(ValueError, match="bincount: expected a 1-D tensor of non-negative integers"):
+        cr.bincount(cr.tensor([-1, 2]))
+
+
+def test_select_rot90_and_tensordot():
+    x = cr.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(x.select(1, -1).numpy(), [2.0, 5.0])
+    np.testing.assert_array_equal(x.rot90().numpy(), np.rot90(np.arange(6.0).reshape(2, 3)))
+    assert cr.tensordot(x, x, ([0, 1], [0, 1])).item() == 55.0
+    with pytest.raises(IndexError, match="select: index 3 is out of range"):
+        x.select(1, 3)

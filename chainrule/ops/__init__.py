@@ -6,6 +6,8 @@ from chainrule.ops.compare import eq, ge, gt, le, lt, ne
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
 from chainrule.ops.indexing import (
     argwhere,
+    bincount,
+    bucketize,
     gather,
     getitem,
     index_add,
@@ -18,7 +20,12 @@ from chainrule.ops.indexing import (
     scatter,
     scatter_add,
     scatter_reduce,
+    searchsorted,
+    select,
     take,
+    tril_indices,
+    triu_indices,
+    unique,
 )
 from chainrule.ops.linalg import (
     addcdiv,
@@ -32,11 +39,13 @@ from chainrule.ops.linalg import (
     einsum,
     ger,
     inner,
+    kron,
     linear,
     matmul,
     mm,
     mv,
     outer,
+    tensordot,
     vdot,
 )
 from chainrule.ops.loss import (
@@ -71,6 +80,8 @@ from chainrule.ops.reduce import (
     var,
 )
 from chainrule.ops.shape import (
+    atleast_1d,
+    atleast_2d,
     broadcast_to,
     cast,
     cat,
@@ -99,11 +110,13 @@ from chainrule.ops.shape import (
     reshape,
     reshape_as,
     roll,
+    rot90,
     row_stack,
     split,
     squeeze,
     stack,
     swapaxes,
+    swapdims,
     t,
     tensor_split,
     trace,
@@ -160,12 +173,14 @@ DIFFERENTIABLE = (
     "index_fill", "masked_fill", "masked_select", "take", "sort", "msort", "topk", "kthvalue",
     "einsum", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv",
     "baddbmm", "addcmul", "addcdiv",
+    "select", "swapdims", "rot90", "atleast_1d", "atleast_2d", "tensordot", "kron",
 )  # fmt: skip
 
 __all__ = [
     *DIFFERENTIABLE,
     "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge",
-    "argsort", "nonzero", "argwhere",
+    "argsort", "nonzero", "argwhere", "unique", "bincount", "searchsorted", "bucketize", "tril_indices",
+    "triu_indices",
 ]  # fmt: skip
 
 
@@ -231,6 +246,7 @@ def _attach_index_methods(T):
         "scatter_reduce", "index_select", "index_add", "index_fill", "masked_fill", "masked_select", "take",
         "sort", "argsort", "msort", "topk", "kthvalue", "nonzero", "argwhere", "mm", "bmm", "mv", "dot",
         "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv", "baddbmm", "addcmul", "addcdiv",
+        "select", "swapdims", "rot90", "kron", "unique", "bincount",
     ):  # fmt: skip
         setattr(T, name, getattr(ops, name))
     for name in ("new_tensor", "new_zeros", "new_ones", "new_empty", "new_full"):

@@ -391,3 +391,81 @@ def nonzero(input, *, as_tuple: bool = False):
 def argwhere(input) -> Tensor:
     """As ``nonzero(input)``: an (n, ndim) int64 tensor of the non-zero elements' indices."""
     return nonzero(input)
+
+
+def select(input, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim``, that dim removed (``x.select(1, 2) == x[:, 2]``): a view."""
+    x = tensor_input(input, "select")
+    (axis,) = dims(dim, x._data.ndim, "select")
+    n = x._data.shape[axis]
+    if not -n <= int(index) < n:
+        raise IndexError(f"select: index {index} is out of range for dim {dim} of size {n}")
+    return getitem(x, (slice(None),) * axis + (int(index),))
+
+
+# ---------------------------------------------------------------------------- index helpers
+# Integer results computed from values: no gradient.
+
+
+def unique(input, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """The distinct values (sorted), and optionally, for each input element, the index of its
+    value among them (``return_inverse``) and how often each occurs (``return_counts``); with
+    ``dim``, the distinct slices along it."""
+    d = tensor_input(input, "unique")._data
+    axis = None if dim is None else dims(dim, d.ndim, "unique")[0]
+    values, inverse, counts = xp.unique(d, return_inverse=True, return_counts=True, axis=axis)
+    inverse = inverse.reshape(d.shape if axis is None else -1).astype(xp.int64)
+    out = (wrap(values),)
+    if return_inverse:
+        out += (wrap(inverse),)
+    if return_counts:
+        out += (wrap(counts.astype(xp.int64)),)
+    return out[0] if len(out) == 1 else out
+
+
+def bincount(input, weights=None, minlength: int = 0) -> Tensor:
+    """How often each value 0, 1, ... occurs in a 1-D non-negative integer tensor (or the sum of
+    ``weights`` at each): length ``max(input) + 1``, at least ``minlength``."""
+    d = _index_tensor(input, "bincount", "input")
+    if d.ndim != 1 or (d.size and d.min() < 0):
+        raise ValueError(f"bincount: expected a 1-D tensor of non-negative integers, got shape {d.shape}")
+    w = None if weights is None else xp.asarray(weights._data if isinstance(weights, Tensor) else weights)
+    out = xp.bincount(d, w, minlength=minlength)
+    return wrap(out if w is not None else out.astype(xp.int64))
+
+
+def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool = False, side=None,
+                 sorter=None) -> Tensor:
+    """Where each value of ``input`` would go in ``sorted_sequence`` (along its last dim) to keep
+    it sorted: the first such place, or the last with ``right=True`` / ``side='right'``."""
+    seq = sorted_sequence._data if isinstance(sorted_sequence, Tensor) else xp.asarray(sorted_sequence)
+    values = input._data if isinstance(input, Tensor) else xp.asarray(input)
+    side = side or ("right" if right else "left")
+    if sorter is not None:
+        order = xp.asarray(sorter._data if isinstance(sorter, Tensor) else sorter)
+        seq = xp.take_along_axis(seq, order, -1)
+    if seq.ndim <= 1:
+        out = xp.searchsorted(seq, values, side=side)
+    else:
+        if seq.shape[:-1] != values.shape[:-1]:
+            raise ValueError(f"searchsorted: leading dims of {seq.shape} and {values.shape} differ")
+        rows = [xp.searchsorted(s, v, side=side) for s, v in zip(seq.reshape(-1, seq.shape[-1]),
+                                                                 values.reshape(-1, values.shape[-1]))]
+        out = xp.stack(rows).reshape(values.shape)
+    return wrap(out.astype(xp.int32 if out_int32 else xp.int64))
+
+
+def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False) -> Tensor:
+    """The bucket of each value between 1-D sorted ``boundaries``: i with
+    ``boundaries[i-1] < x <= boundaries[i]`` (``<=`` and ``<`` swapped with ``right=True``)."""
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None) -> Tensor:
+    """The (2, n) int64 row and column indices of a row x col matrix's lower triangle."""
+    return wrap(xp.stack(xp.tril_indices(row, offset, col)).astype(dtype or xp.int64))
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None) -> Tensor:
+    """The (2, n) int64 row and column indices of a row x col matrix's upper triangle."""
+    return wrap(xp.stack(xp.triu_indices(row, offset, col)).astype(dtype or xp.int64))

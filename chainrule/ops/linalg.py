@@ -422,3 +422,32 @@ def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:
     """``input + value * tensor1 / tensor2`` (broadcasting)."""
     return input + (tensor1 / tensor2 if value == 1 else value * tensor1 / tensor2)
+
+
+def tensordot(a, b, dims=2) -> Tensor:
+    """Sums of products over the last ``dims`` dims of a and the first of b (an int), or over the
+    listed pairs of dims (``([1, 0], [0, 1])``): an einsum."""
+    na, nb = a._data.ndim, b._data.ndim
+    if isinstance(dims, int):
+        pairs = (list(range(na - dims, na)), list(range(dims)))
+    else:
+        pairs = tuple([side] if isinstance(side, int) else list(side) for side in dims)
+    if len(pairs[0]) != len(pairs[1]) or na + nb > len(_LETTERS):
+        raise ValueError(f"tensordot: dims {dims} do not pair up dims of shapes {a._data.shape} and {b._data.shape}")
+    la, lb = list(_LETTERS[:na]), list(_LETTERS[na : na + nb])
+    for i, j in zip(*pairs):
+        lb[j % nb] = la[i % na]
+    shared = set(la) & set(lb)
+    out = "".join(c for c in la if c not in shared) + "".join(c for c in lb if c not in shared)
+    return einsum(f"{''.join(la)},{''.join(lb)}->{out}", a, b)
+
+
+def kron(input, other) -> Tensor:
+    """The Kronecker product: every element of input times the whole of other, in blocks."""
+    n = max(input._data.ndim, other._data.ndim)
+    a = input.reshape((1,) * (n - input._data.ndim) + input._data.shape)
+    b = other.reshape((1,) * (n - other._data.ndim) + other._data.shape)
+    interleaved = a.reshape(tuple(s for k in a._data.shape for s in (k, 1))) * b.reshape(
+        tuple(s for k in b._data.shape for s in (1, k))
+    )
+    return interleaved.reshape(tuple(p * q for p, q in zip(a._data.shape, b._data.shape)))

@@ -624,3 +624,42 @@ def column_stack(tensors) -> Tensor:
     """Join along dim 1, 0-d and 1-d tensors (length n) taken as columns (n, 1)."""
     columns = [reshape(t_, (-1, 1)) if t_._data.ndim <= 1 else t_ for t_ in tensors]
     return concatenate(columns, 1)
+
+
+swapdims = transpose
+
+
+def rot90(input, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims``, from the first towards the second."""
+    a, b = (_axis(d_, input._data.ndim, "rot90") for d_ in dims)
+    if a == b or len(dims) != 2:
+        raise ValueError(f"rot90: dims must be two different dims, got {dims}")
+    k %= 4
+    if k == 0:
+        return input
+    if k == 2:
+        return flip(input, (a, b))
+    if k == 1:
+        return transpose(flip(input, b), a, b)
+    return flip(transpose(input, a, b), b)
+
+
+def atleast_1d(*tensors):
+    """Each tensor with at least 1 dim (0-d ones reshaped to (1,)); one result for one tensor."""
+    return _at_least(tensors, 1)
+
+
+def atleast_2d(*tensors):
+    """Each tensor with at least 2 dims (leading size-1 dims added)."""
+    return _at_least(tensors, 2)
+
+
+def _at_least(tensors, ndim):
+    def make(t_):
+        shape = t_._data.shape
+        return t_ if len(shape) >= ndim else reshape(t_, (1,) * (ndim - len(shape)) + shape)
+
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(make(t_) for t_ in tensors[0])
+    out = tuple(make(t_) for t_ in tensors)
+    return out[0] if len(out) == 1 else out

@@ -125,6 +125,13 @@ def test_scatter_reduce_by_hand():
         np.testing.assert_allclose(got.numpy(), expected, err_msg=f"{reduce} {include_self}")
 
 
+def test_scatter_reduce_of_integers_as_pytorch():
+    x, index, src = cr.tensor([10, 20, 30]), cr.tensor([0, 0, 2, 0]), cr.tensor([1, 5, 40, 3])
+    np.testing.assert_array_equal(x.scatter_reduce(0, index, src, "mean").numpy(), [4, 20, 35])  # rounded down
+    np.testing.assert_array_equal(x.scatter_reduce(0, index, src, "amax", include_self=False).numpy(), [5, 20, 40])
+    assert x.scatter_reduce(0, index, src, "sum").dtype == np.int64
+
+
 def test_scatter_reduce_amax_shares_the_gradient_among_ties_as_pytorch():
     x = cr.tensor([2.0, 0.0], requires_grad=True)
     src = cr.tensor([2.0, 1.0, 2.0], requires_grad=True)

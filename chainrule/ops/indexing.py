@@ -261,34 +261,50 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     parts, shape = _along(x, dim, index, "scatter_reduce", src._data)
     src = _source(src, x, shape, "scatter_reduce")
     d = x._data
+    if reduce == "prod" or d.dtype.kind != "f":
+        if needs_graph(x, src):
+            raise RuntimeError(
+                "scatter_reduce: reduce='prod' has no gradient in chainrule; compute it under no_grad(), "
+                "or as exp of a 'sum' of logs"
+            )
+        return wrap(_scatter_reduce_array(d, parts, src._data, reduce, include_self))
     hits = _scatter_array(xp.ones(shape, dtype=d.dtype), parts, d.shape)
     hit = hits > 0
     base = x if include_self else index_put(x, hit, xp.zeros((), d.dtype))
+    total = base + index_scatter(src, parts, d.shape)
     if reduce == "sum":
-        out = base + index_scatter(src, parts, d.shape)
-    elif reduce == "mean":
+        return total
+    if reduce == "mean":
         count = hits + (1 if include_self else 0)
-        out = index_put(x, hit, ((base + index_scatter(src, parts, d.shape)) / xp.maximum(count, 1))[hit])
-    elif reduce == "prod":
-        if needs_graph(x, src):
-            raise RuntimeError("scatter_reduce: reduce='prod' has no gradient in chainrule (use sum of logs)")
-        values = d.copy()
-        values[hit & (not include_self)] = 1
-        xp.multiply.at(values, parts, src._data)
-        out = wrap(values)
-    else:
-        values = d.copy()
-        ufunc = xp.maximum if reduce == "amax" else xp.minimum
-        if not include_self:
-            values[hit] = xp.inf if reduce == "amin" else -xp.inf
-        ufunc.at(values, parts, src._data)
-        # Each value equal to the result gets an equal share of its gradient (PyTorch's rule):
-        # the result as (sum of the tied values) / (their number), which equals it.
-        mine = (d == values) & (~hit if not include_self else True)
-        theirs = src._data == values[parts]
-        ties = mine + _scatter_array(theirs.astype(d.dtype), parts, d.shape)
-        out = (x * mine + index_scatter(src * theirs, parts, d.shape)) / ties
-    return out
+        return index_put(x, hit, (total / xp.maximum(count, 1))[hit])
+    values = _scatter_reduce_array(d, parts, src._data, reduce, include_self)
+    # Each value equal to the result gets an equal share of its gradient (PyTorch's rule): the
+    # result as (sum of the tied values) / (their number), which equals it.
+    mine = (d == values) & (~hit if not include_self else True)
+    theirs = src._data == values[parts]
+    ties = mine + _scatter_array(theirs.astype(d.dtype), parts, d.shape)
+    return (x * mine + index_scatter(src * theirs, parts, d.shape)) / ties
+
+
+def _scatter_reduce_array(d, parts, src, reduce, include_self):
+    """scatter_reduce's values, on arrays (integer means round down, as PyTorch's)."""
+    values = d.copy()
+    hit = _scatter_array(xp.ones(src.shape, dtype=xp.int64), parts, d.shape)
+    if not include_self:
+        if reduce in ("amax", "amin") and d.dtype.kind == "f":
+            fill = -xp.inf if reduce == "amax" else xp.inf
+        elif reduce in ("amax", "amin"):
+            fill = xp.iinfo(d.dtype).min if reduce == "amax" else xp.iinfo(d.dtype).max
+        else:
+            fill = 1 if reduce == "prod" else 0
+        values[hit > 0] = fill
+    ufunc = {"sum": xp.add, "mean": xp.add, "prod": xp.multiply, "amax": xp.maximum, "amin": xp.minimum}[reduce]
+    ufunc.at(values, parts, src)
+    if reduce == "mean":
+        count = xp.maximum(hit + (1 if include_self else 0), 1)
+        values = values // count if d.dtype.kind != "f" else values / count
+        values = xp.where(hit > 0, values, d).astype(d.dtype)
+    return values
 
 
 def index_select(input, dim: int, index) -> Tensor:

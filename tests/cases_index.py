@@ -453,7 +453,26 @@ def _take(d, shape, rng):
     return (lambda x: x.take(cr.tensor(index)) * 2), (lambda a: np.take(a, index) * 2)
 
 
+def _take_along_dim(d, shape, rng):
+    if d(st.booleans()):
+        index = rng.integers(-int(np.prod(shape)), int(np.prod(shape)), size=4)
+        return (lambda x: cr.take_along_dim(x, cr.tensor(index)) * 2), (lambda a: np.take(a, index) * 2)
+    dim = _dim(d, shape)
+    sizes = tuple(int(rng.integers(1, 4)) if i == dim % len(shape) else d(st.sampled_from([1, n]))
+                  for i, n in enumerate(shape))  # broadcasts against the input outside dim
+    index = rng.integers(0, shape[dim], size=sizes)
+
+    def ref(a):
+        outside = np.broadcast_shapes(tuple(1 if i == dim % a.ndim else n for i, n in enumerate(a.shape)), sizes)
+        full = tuple(a.shape[i] if i == dim % a.ndim else n for i, n in enumerate(outside))
+        return np.take_along_axis(np.broadcast_to(a, full), np.broadcast_to(index, tuple(
+            sizes[i] if i == dim % a.ndim else n for i, n in enumerate(outside))), dim) * 2
+
+    return (lambda x: x.take_along_dim(cr.tensor(index), dim) * 2), ref
+
+
 INDEXING = [
+    one("take_along_dim", _take_along_dim),
     one("gather", _gather),
     _source_case("scatter"),
     _source_case("scatter_add"),

@@ -23,6 +23,7 @@ from chainrule.ops.indexing import (
     searchsorted,
     select,
     take,
+    take_along_dim,
     tril_indices,
     triu_indices,
     unique,
@@ -173,7 +174,7 @@ DIFFERENTIABLE = (
     "index_fill", "masked_fill", "masked_select", "take", "sort", "msort", "topk", "kthvalue",
     "einsum", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv",
     "baddbmm", "addcmul", "addcdiv",
-    "select", "swapdims", "rot90", "atleast_1d", "atleast_2d", "tensordot", "kron",
+    "select", "swapdims", "rot90", "atleast_1d", "atleast_2d", "tensordot", "kron", "take_along_dim",
 )  # fmt: skip
 
 __all__ = [
@@ -246,12 +247,13 @@ def _attach_index_methods(T):
         "scatter_reduce", "index_select", "index_add", "index_fill", "masked_fill", "masked_select", "take",
         "sort", "argsort", "msort", "topk", "kthvalue", "nonzero", "argwhere", "mm", "bmm", "mv", "dot",
         "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv", "baddbmm", "addcmul", "addcdiv",
-        "select", "swapdims", "rot90", "kron", "unique", "bincount",
+        "select", "swapdims", "rot90", "kron", "unique", "bincount", "take_along_dim",
     ):  # fmt: skip
         setattr(T, name, getattr(ops, name))
     for name in ("new_tensor", "new_zeros", "new_ones", "new_empty", "new_full"):
         setattr(T, name, getattr(creation, name))
     T.where = lambda self, condition, other: ops.where(condition, self, other)
+    T.mT = property(lambda self: ops.transpose(self, -2, -1))
 
     def in_place(name):
         op = getattr(ops, name)

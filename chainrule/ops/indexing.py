@@ -208,6 +208,33 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     return getitem(x, parts)
 
 
+def take_along_dim(input, indices, dim=None) -> Tensor:
+    """input read at ``indices`` along ``dim`` (as ``np.take_along_axis``), the two broadcast
+    outside it; with dim None, of the flattened input."""
+    x = tensor_input(input, "take_along_dim")
+    index = _index_tensor(indices, "take_along_dim", "indices")
+    if dim is None:
+        return take(x, index.reshape(-1))
+    (axis,) = dims(dim, x._data.ndim, "take_along_dim")
+    if index.ndim != x._data.ndim:
+        raise ValueError(f"take_along_dim: indices have {index.ndim} dims, but the input has {x._data.ndim}")
+    def at(shape, size):  # shape with dim ``axis`` of ``size``
+        return (*shape[:axis], size, *shape[axis + 1 :])
+
+    n = x._data.shape[axis]
+    try:
+        outside = xp.broadcast_shapes(at(x._data.shape, 1), at(index.shape, 1))
+    except ValueError:
+        shapes = f"{x.shape} and {index.shape}"
+        raise ValueError(f"take_along_dim: shapes {shapes} do not broadcast outside dim {dim}") from None
+    if at(x._data.shape, 1) != outside:
+        from chainrule.ops.shape import broadcast_to
+
+        x = broadcast_to(x, at(outside, n))
+    index = xp.broadcast_to(index, at(outside, index.shape[axis]))
+    return gather(x, axis, xp.where(index < 0, index + n, index))
+
+
 def scatter_add(input, dim: int, index, src) -> Tensor:
     """A copy of input with ``src[i][j][k]`` added at ``[i][index[i][j][k]][k]`` (dim=1), repeated
     indices adding up."""

@@ -429,7 +429,7 @@ def _masked_fill_case():
     def draw(d):
         shape = d(shapes(min_dims=0))
         rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
-        mask = rng.random(shape[d(st.integers(0, len(shape))):]) > 0.5
+        mask = np.array(rng.random(shape[d(st.integers(0, len(shape))) :]) > 0.5)
         return Drawn([values(d, shape), values(d, ())],
                      lambda x, v: x.masked_fill(cr.tensor(mask), v) * 2, lambda a, v: np.where(mask, v, a) * 2)
 
@@ -437,7 +437,7 @@ def _masked_fill_case():
 
 
 def _masked_select(d, shape, rng):
-    mask = rng.random(d(st.sampled_from([shape, shape[1:], (2, *shape)]))) > 0.4  # broadcast either way
+    mask = np.array(rng.random(d(st.sampled_from([shape, shape[1:], (2, *shape)]))) > 0.4)  # broadcast either way
     mask.flat[0] = True  # (an empty selection leaves nothing to check)
     full = np.broadcast_shapes(mask.shape, shape)
 

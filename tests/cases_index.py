@@ -350,7 +350,7 @@ def _source_case(name):
         src_shape = tuple(n + int(rng.integers(0, 2)) for n in index.shape)
         parts = _np_along(index, dim)
         cut = tuple(slice(0, n) for n in index.shape)
-        reduce = d(st.sampled_from(["sum", "mean", "amax", "amin"]))
+        reduce = d(st.sampled_from(["sum", "mean", "amax", "amin", "prod"]))
         include_self = d(st.booleans())
 
         def ref(a, s):
@@ -363,7 +363,11 @@ def _source_case(name):
             else:
                 hit = np.zeros(shape, bool)
                 hit[parts] = True
-                if reduce in ("sum", "mean"):
+                if reduce == "prod":
+                    if not include_self:
+                        out[hit] = 1
+                    np.multiply.at(out, parts, s)
+                elif reduce in ("sum", "mean"):
                     if not include_self:
                         out[hit] = 0
                     np.add.at(out, parts, s)

@@ -141,9 +141,15 @@ def test_scatter_reduce_amax_shares_the_gradient_among_ties_as_pytorch():
     np.testing.assert_allclose(src.grad.numpy(), [1.0, 0.0, 1.0])
 
 
-def test_scatter_reduce_prod_has_no_gradient():
-    with pytest.raises(RuntimeError, match="prod"):
-        cr.ones(2, requires_grad=True).scatter_reduce(0, cr.tensor([0]), cr.ones(1), "prod")
+def test_scatter_reduce_prod_sends_a_lone_zero_the_product_of_the_others():
+    src = cr.tensor([2.0, 0.0, 3.0, 0.0, 0.0, 5.0], requires_grad=True)
+    x = cr.tensor([1.0, 1.0, 7.0], requires_grad=True)
+    out = x.scatter_reduce(0, cr.tensor([0, 0, 0, 1, 1, 2]), src, "prod")
+    np.testing.assert_array_equal(out.detach().numpy(), [0.0, 0.0, 35.0])
+    out.sum().backward()
+    # position 0: one zero (gets 1 * 2 * 3); position 1: two zeros (nothing); position 2: no zero
+    np.testing.assert_array_equal(src.grad.numpy(), [0.0, 6.0, 0.0, 0.0, 0.0, 7.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 5.0])
 
 
 def test_gather_family_errors():

@@ -288,15 +288,12 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     parts, shape = _along(x, dim, index, "scatter_reduce", src._data)
     src = _source(src, x, shape, "scatter_reduce")
     d = x._data
-    if reduce == "prod" or d.dtype.kind != "f":
-        if needs_graph(x, src):
-            raise RuntimeError(
-                "scatter_reduce: reduce='prod' has no gradient in chainrule; compute it under no_grad(), "
-                "or as exp of a 'sum' of logs"
-            )
+    if d.dtype.kind != "f" or not needs_graph(x, src):
         return wrap(_scatter_reduce_array(d, parts, src._data, reduce, include_self))
     hits = _scatter_array(xp.ones(shape, dtype=d.dtype), parts, d.shape)
     hit = hits > 0
+    if reduce == "prod":
+        return _scatter_prod(x, src, parts, hit, include_self)
     base = x if include_self else index_put(x, hit, xp.zeros((), d.dtype))
     total = base + index_scatter(src, parts, d.shape)
     if reduce == "sum":
@@ -311,6 +308,39 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     theirs = src._data == values[parts]
     ties = mine + _scatter_array(theirs.astype(d.dtype), parts, d.shape)
     return (x * mine + index_scatter(src * theirs, parts, d.shape)) / ties
+
+
+def _scatter_prod(x, src, parts, hit, include_self):
+    """The product at each hit position, its gradient PyTorch's: the product of the other factors
+    (for a factor that is the only zero too; where two are zero, none). Written as
+    sign * exp(sum of log|factor|) over the non-zero factors, times the zero factor where there
+    is one, whose values equal the exact product up to rounding: the exact product plus that
+    expression minus its own values keeps both the exact values and its derivatives."""
+    from chainrule.ops.arithmetic import where
+    from chainrule.ops.unary import abs, exp, log
+
+    d, shape = x._data, x._data.shape
+    factors = [(src, parts)] + ([(x, ...)] if include_self else [])
+    zeros = xp.zeros((), d.dtype)
+    logs = count = picked = 0
+    sign = 1
+    for f, at in factors:
+        is_zero = f._data == 0
+        signs = xp.where(f._data < 0, -1.0, 1.0).astype(d.dtype)
+        if at is ...:
+            logs, count, sign = logs + log(abs(where(is_zero, 1.0, f))), count + is_zero, sign * signs
+            picked = picked + where(is_zero, f, zeros)
+        else:
+            logs = logs + index_scatter(log(abs(where(is_zero, 1.0, f))), at, shape)
+            count = count + _scatter_array(is_zero.astype(d.dtype), at, shape)
+            product = xp.ones(shape, d.dtype)
+            xp.multiply.at(product, at, signs)
+            sign = sign * product
+            picked = picked + index_scatter(where(is_zero, f, zeros), at, shape)
+    nonzero = exp(logs) * sign
+    expr = where(count == 0, nonzero, zeros) + where(count == 1, nonzero * picked, zeros)
+    exact = _scatter_reduce_array(d, parts, src._data, "prod", include_self)
+    return where(hit, (expr - expr._data) + exact, x)
 
 
 def _scatter_reduce_array(d, parts, src, reduce, include_self):

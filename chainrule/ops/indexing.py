@@ -2,6 +2,8 @@
 
 The VJP scatters the gradient back into zeros of the input's shape; with integer arrays the same
 element may be picked twice, so those gradients are added (np.add.at), never overwritten.
+PyTorch's gather/scatter/index_*/masked_* family is written with these (no rule of its own), and
+the integer helpers (nonzero, unique, bincount, searchsorted) compute indices without gradient.
 """
 
 from chainrule._backend import xp

@@ -1,5 +1,6 @@
-"""Matrix products: matmul for 1-D, 2-D and batched (broadcast) operands, and the fused affine
-map of a Linear layer."""
+"""Matrix products: matmul for 1-D, 2-D and batched (broadcast) operands, the fused affine map of
+a Linear layer, and einsum; PyTorch's named products (mm, bmm, dot, outer, addmm, tensordot ...)
+are written with them."""
 
 from chainrule._backend import xp
 from chainrule._tensor import Tensor

@@ -2,7 +2,9 @@
 flatten, concatenate, stack, split, pad (and clone, cast). Forwards return NumPy views where
 possible, and a view shares its input's version counter (PyTorch's views do), so modifying one in
 place is seen by every node that saved the other. Each VJP undoes the move with reshape,
-transpose or indexing, which are ops themselves: every rule here differentiates to any order."""
+transpose or indexing, which are ops themselves: every rule here differentiates to any order.
+PyTorch's other moves (flip, roll, repeat, unfold, diagonal, tril, meshgrid ...) are written with
+these and indexing, at the end of the file."""
 
 import itertools
 

@@ -392,3 +392,23 @@ def test_select_rot90_and_tensordot():
     assert cr.tensordot(x, x, ([0, 1], [0, 1])).item() == 55.0
     with pytest.raises(IndexError, match="select: index 3 is out of range"):
         x.select(1, 3)
+
+
+def test_padding_layers_pad_as_f_pad():
+    x = cr.tensor(RNG.standard_normal((2, 3, 4, 5)))
+    np.testing.assert_array_equal(cr.nn.ZeroPad2d((1, 0, 2, -1))(x).numpy(), F.pad(x, (1, 0, 2, -1)).numpy())
+    np.testing.assert_array_equal(
+        cr.nn.ReflectionPad2d(2)(x).numpy(), np.pad(x.numpy(), [(0, 0)] * 2 + [(2, 2)] * 2, "reflect")
+    )
+    np.testing.assert_array_equal(
+        cr.nn.ReplicationPad1d((0, 3))(x[0]).numpy(), np.pad(x[0].numpy(), [(0, 0), (0, 0), (0, 3)], "edge")
+    )
+    np.testing.assert_array_equal(
+        cr.nn.CircularPad1d(1)(x[0]).numpy(), np.pad(x[0].numpy(), [(0, 0), (0, 0), (1, 1)], "wrap")
+    )
+    np.testing.assert_array_equal(
+        cr.nn.ConstantPad3d(1, 2.5)(x).numpy(), np.pad(x.numpy(), [(0, 0)] + [(1, 1)] * 3, constant_values=2.5)
+    )
+    assert repr(cr.nn.ConstantPad1d(2, 3.5)) == "ConstantPad1d(padding=(2, 2), value=3.5)"
+    with pytest.raises(ValueError, match=r"ZeroPad2d: padding must be an int or 4 ints, got \(1, 2\)"):
+        cr.nn.ZeroPad2d((1, 2))

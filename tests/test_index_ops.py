@@ -412,3 +412,9 @@ def test_padding_layers_pad_as_f_pad():
     assert repr(cr.nn.ConstantPad1d(2, 3.5)) == "ConstantPad1d(padding=(2, 2), value=3.5)"
     with pytest.raises(ValueError, match=r"ZeroPad2d: padding must be an int or 4 ints, got \(1, 2\)"):
         cr.nn.ZeroPad2d((1, 2))
+
+
+def test_unflatten_layer_undoes_flatten():
+    layer = cr.nn.Unflatten(1, (1, 2, -1))
+    assert layer(cr.randn(3, 8)).shape == (3, 1, 2, 4)
+    assert repr(layer) == "Unflatten(dim=1, unflattened_size=(1, 2, -1))"

@@ -6,7 +6,7 @@ from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.embedding import Embedding
-from chainrule.nn.linear import Flatten, Identity, Linear
+from chainrule.nn.linear import Flatten, Identity, Linear, Unflatten
 from chainrule.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -59,7 +59,7 @@ __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
     "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
     "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
-    "CircularPad1d", "CircularPad2d", "CircularPad3d",
+    "CircularPad1d", "CircularPad2d", "CircularPad3d", "Unflatten",
     # losses
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss", "NLLLoss",
     "SmoothL1Loss",

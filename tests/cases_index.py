@@ -475,7 +475,27 @@ def _take_along_dim(d, shape, rng):
     return (lambda x: x.take_along_dim(cr.tensor(index), dim) * 2), ref
 
 
+def _index_put_accumulate_case():
+    def draw(d):
+        shape = d(shapes(min_dims=1))
+        rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
+        index = (rng.integers(-shape[0], shape[0], size=5),)  # repeats add up
+        selected = np.empty(shape)[index].shape
+        value_shape = selected[d(st.integers(0, len(selected))) :]
+
+        def ref(a, v):
+            out = a.copy()
+            np.add.at(out, index, np.broadcast_to(v, selected))
+            return out
+
+        return Drawn([values(d, shape), values(d, value_shape)],
+                     lambda t, v: cr.index_put(t, index, v, accumulate=True), ref)
+
+    return Case("index_put", draw)
+
+
 INDEXING = [
+    _index_put_accumulate_case(),
     one("take_along_dim", _take_along_dim),
     one("gather", _gather),
     _source_case("scatter"),

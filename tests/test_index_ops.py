@@ -166,6 +166,15 @@ def test_gather_family_errors():
         x.scatter_reduce(0, cr.tensor([[0]]), x, "max")
 
 
+def test_inplace_forms_record_when_only_the_written_values_require_grad():
+    src = cr.tensor([[2.0, 3.0]], requires_grad=True)
+    y = cr.zeros(2, 2)
+    y.scatter_(0, cr.tensor([[1, 0]]), src)
+    assert y.requires_grad
+    (y * cr.tensor([[1.0, 10.0], [100.0, 1000.0]])).sum().backward()
+    np.testing.assert_array_equal(src.grad.numpy(), [[100.0, 10.0]])
+
+
 def test_inplace_forms_write_into_the_tensor_and_keep_the_graph():
     w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = w * 1
@@ -418,3 +427,19 @@ def test_unflatten_layer_undoes_flatten():
     layer = cr.nn.Unflatten(1, (1, 2, -1))
     assert layer(cr.randn(3, 8)).shape == (3, 1, 2, 4)
     assert repr(layer) == "Unflatten(dim=1, unflattened_size=(1, 2, -1))"
+
+
+def test_index_put_replaces_or_accumulates():
+    x = cr.zeros(3, 2)
+    rows, cols = cr.tensor([0, 2, 0]), cr.tensor([1, 0, 1])
+    np.testing.assert_array_equal(
+        x.index_put((rows, cols), cr.tensor(1.0), accumulate=True).numpy(), [[0, 2], [0, 0], [1, 0]]
+    )
+    np.testing.assert_array_equal(
+        x.index_put([rows, cols], cr.tensor([5.0, 6.0, 5.0])).numpy(), [[0, 5], [0, 0], [6, 0]]
+    )
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    y.index_put_((rows, cols), w[[0, 1, 0]], accumulate=True)
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 1.0])

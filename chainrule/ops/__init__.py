@@ -258,8 +258,8 @@ def _attach_index_methods(T):
     def in_place(name):
         op = getattr(ops, name)
 
-        def method(self, *args, **kwargs):
-            return modify(self, lambda x: op(x, *args, **kwargs), f"{name}_")
+        def method(self, *args, **kwargs):  # (args go to modify, which records if one requires grad)
+            return modify(self, lambda x, *a: op(x, *a, **kwargs), f"{name}_", *args)
 
         method.__name__ = f"{name}_"
         method.__doc__ = f"``{name}`` written into self (see chainrule.ops.inplace)."
@@ -270,6 +270,14 @@ def _attach_index_methods(T):
         "addmm", "addcmul", "addcdiv",
     ):  # fmt: skip
         setattr(T, f"{name}_", in_place(name))
+
+    def index_put_method(self, indices, values, accumulate=False):  # PyTorch's: a tuple (or list) of tensors
+        return ops.index_put(self, tuple(indices), values, accumulate)
+
+    def index_put_(self, indices, values, accumulate=False):
+        return modify(self, lambda x, v: ops.index_put(x, tuple(indices), v, accumulate), "index_put_", values)
+
+    T.index_put, T.index_put_ = index_put_method, index_put_
 
 
 _attach_tensor_methods()

@@ -81,13 +81,19 @@ def _scatter_array(values, parts, shape):
     return grad
 
 
-def index_put(x, index, value) -> Tensor:
+def index_put(x, index, value, accumulate: bool = False) -> Tensor:
     """A copy of ``x`` with ``x[index]`` replaced by ``value`` (broadcast): what ``x[index] = value``
-    computes (``Tensor.__setitem__`` writes it back in place)."""
+    computes (``Tensor.__setitem__`` writes it back in place). With ``accumulate``, value is
+    added there instead, repeated indices adding up."""
     parts = _parts(index)
     x = tensor_input(x, "index_put")
     if not isinstance(value, Tensor):
         value = constant(xp.asarray(value, dtype=x._data.dtype))
+    if accumulate:
+        from chainrule.ops.shape import broadcast_to
+
+        selected = xp.empty(x._data.shape, dtype=bool)[parts].shape  # (no copy of x's values)
+        return x + index_scatter(broadcast_to(operand(value, x._data.dtype), selected), parts, x._data.shape)
     try:
         out = _put_array(x._data, parts, value._data)
     except (IndexError, ValueError) as err:

@@ -301,7 +301,33 @@ def _meshgrid_case():
     return Case("meshgrid", draw)
 
 
+def _several(name, op, ref, shape_of):
+    def draw(d):
+        arrays = [values(d, shape_of(d)) for _ in range(d(st.integers(1, 3)))]
+        return Drawn(arrays, lambda *ts: op(*ts) * 2, lambda *xs: ref(*xs) * 2)
+
+    return Case(name, draw)
+
+
+def _cartesian_ref(*xs):
+    if len(xs) == 1:
+        return xs[0]
+    return np.stack([g.reshape(-1) for g in np.meshgrid(*xs, indexing="ij")], 1)
+
+
+def _block_diag_ref(*xs):
+    blocks = [np.atleast_2d(x) for x in xs]
+    out = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
+    r = c = 0
+    for b in blocks:
+        out[r : r + b.shape[0], c : c + b.shape[1]] = b
+        r, c = r + b.shape[0], c + b.shape[1]
+    return out
+
+
 JOINS = [
+    _several("cartesian_prod", cr.cartesian_prod, _cartesian_ref, lambda d: (d(st.integers(1, 3)),)),
+    _several("block_diag", cr.block_diag, _block_diag_ref, lambda d: d(shapes(min_dims=0, max_dims=2, max_side=3))),
     _joined("hstack", cr.hstack, np.hstack),
     _joined("vstack", cr.vstack, np.vstack),
     _joined("row_stack", cr.row_stack, np.vstack),

@@ -83,7 +83,9 @@ from chainrule.ops.reduce import (
 from chainrule.ops.shape import (
     atleast_1d,
     atleast_2d,
+    block_diag,
     broadcast_to,
+    cartesian_prod,
     cast,
     cat,
     chunk,
@@ -175,6 +177,7 @@ DIFFERENTIABLE = (
     "einsum", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv",
     "baddbmm", "addcmul", "addcdiv",
     "select", "swapdims", "rot90", "atleast_1d", "atleast_2d", "tensordot", "kron", "take_along_dim",
+    "cartesian_prod", "block_diag",
 )  # fmt: skip
 
 __all__ = [

@@ -665,3 +665,27 @@ def _at_least(tensors, ndim):
         return tuple(make(t_) for t_ in tensors[0])
     out = tuple(make(t_) for t_ in tensors)
     return out[0] if len(out) == 1 else out
+
+
+def cartesian_prod(*tensors) -> Tensor:
+    """Every combination of one element from each 1-D tensor, as rows (the first varying slowest);
+    one tensor comes back as it is."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([reshape(g, -1) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def block_diag(*tensors) -> Tensor:
+    """The 2-D tensors (0-d and 1-d ones read as 1 x 1 and 1 x n) along the diagonal of one
+    matrix, zeros elsewhere."""
+    blocks = [reshape(t_, (1, -1)) if t_._data.ndim < 2 else t_ for t_ in tensors]
+    for b in blocks:
+        if b._data.ndim != 2:
+            raise ValueError(f"block_diag: expected tensors with at most 2 dims, got shape {b._data.shape}")
+    width = sum(b._data.shape[1] for b in blocks)
+    rows, left = [], 0
+    for b in blocks:
+        cols = b._data.shape[1]
+        rows.append(pad(b, (left, width - left - cols)))
+        left += cols
+    return concatenate(rows, 0)

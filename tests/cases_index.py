@@ -37,11 +37,6 @@ def _t(d, shape, rng):
     return (lambda x: cr.t(x.reshape(-1, shape[-1])) * 2), (lambda a: a.reshape(-1, shape[-1]).T * 2)
 
 
-def _swapdims(d, shape):
-    a, b = _dim(d, shape), _dim(d, shape)
-    return (lambda x: x.swapdims(a, b) * 2), (lambda a_: np.swapaxes(a_, a, b) * 2)
-
-
 def _as(name):
     def make(d, shape, rng):
         if name == "expand_as":
@@ -57,12 +52,6 @@ def _movedim(d, shape, rng):
     src = _dim(d, shape)
     dst = _dim(d, shape)
     return (lambda x: cr.movedim(x, src, dst) * 1), (lambda a: np.moveaxis(a, src, dst))
-
-
-def _moveaxis(d, shape, rng):
-    order = list(rng.permutation(len(shape)))
-    dst = list(range(len(shape)))
-    return (lambda x: cr.moveaxis(x, order, dst) * 1), (lambda a: np.moveaxis(a, order, dst))
 
 
 def _unflatten(d, shape, rng):
@@ -245,7 +234,6 @@ def _atleast(n):
 
 MOVES = [
     one("select", _select),
-    one("swapdims", lambda d, s, r: _swapdims(d, s)),
     one("rot90", _rot90, min_dims=2),
     one("atleast_1d", _atleast(1), min_dims=0),
     one("atleast_2d", _atleast(2), min_dims=0),
@@ -254,7 +242,6 @@ MOVES = [
     one("reshape_as", _as("reshape_as")),
     one("expand_as", _as("expand_as")),
     one("movedim", _movedim),
-    one("moveaxis", _moveaxis),
     one("unflatten", _unflatten),
     one("narrow", _narrow),
     one("chunk", _chunk),
@@ -330,7 +317,6 @@ JOINS = [
     _several("block_diag", cr.block_diag, _block_diag_ref, lambda d: d(shapes(min_dims=0, max_dims=2, max_side=3))),
     _joined("hstack", cr.hstack, np.hstack),
     _joined("vstack", cr.vstack, np.vstack),
-    _joined("row_stack", cr.row_stack, np.vstack),
     _joined("column_stack", cr.column_stack, np.column_stack),
     _meshgrid_case(),
 ]
@@ -696,9 +682,7 @@ PRODUCTS = [
     _pair_case("bmm", cr.bmm, np.matmul, lambda n, k, m, b: [(b, n, k), (b, k, m)]),
     _pair_case("mv", cr.mv, np.matmul, lambda n, k, m, b: [(n, k), (k,)]),
     _pair_case("dot", cr.dot, np.dot, lambda n, k, m, b: [(k,), (k,)]),
-    _pair_case("vdot", cr.vdot, np.vdot, lambda n, k, m, b: [(k,), (k,)]),
     _pair_case("outer", cr.outer, np.outer, lambda n, k, m, b: [(n,), (m,)]),
-    _pair_case("ger", cr.ger, np.outer, lambda n, k, m, b: [(n,), (m,)]),
     _pair_case("inner", cr.inner, np.inner, lambda n, k, m, b: [[(k,), (m, k)], [(n, k), (k,)], [(n, k), (m, b, k)],
                                                                  [(), (m, k)]][b - 1]),
     _cross_case(),

@@ -169,20 +169,22 @@ DIFFERENTIABLE = (
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "rnn_sequence",
     # shape, indexing, sorting and products (composed from the ops above, except einsum)
-    "t", "view_as", "reshape_as", "expand_as", "movedim", "moveaxis", "unflatten", "narrow", "chunk",
+    "t", "view_as", "reshape_as", "expand_as", "movedim", "unflatten", "narrow", "chunk",
     "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "repeat", "repeat_interleave", "unfold",
-    "tril", "triu", "diagonal", "diag_embed", "diag", "trace", "meshgrid", "hstack", "vstack", "row_stack",
+    "tril", "triu", "diagonal", "diag_embed", "diag", "trace", "meshgrid", "hstack", "vstack",
     "column_stack", "gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
     "index_fill", "masked_fill", "masked_select", "take", "sort", "msort", "topk", "kthvalue",
-    "einsum", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv",
+    "einsum", "mm", "bmm", "mv", "dot", "outer", "inner", "cross", "addmm", "addmv",
     "baddbmm", "addcmul", "addcdiv",
-    "select", "swapdims", "rot90", "atleast_1d", "atleast_2d", "tensordot", "kron", "take_along_dim",
+    "select", "rot90", "atleast_1d", "atleast_2d", "tensordot", "kron", "take_along_dim",
     "cartesian_prod", "block_diag",
 )  # fmt: skip
 
 __all__ = [
     *DIFFERENTIABLE,
     "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge",
+    # other names of differentiable ops above (the same functions)
+    "moveaxis", "row_stack", "vdot", "ger", "swapdims",
     "argsort", "nonzero", "argwhere", "unique", "bincount", "searchsorted", "bucketize", "tril_indices",
     "triu_indices",
 ]  # fmt: skip
@@ -250,7 +252,7 @@ def _attach_index_methods(T):
         "scatter_reduce", "index_select", "index_add", "index_fill", "masked_fill", "masked_select", "take",
         "sort", "argsort", "msort", "topk", "kthvalue", "nonzero", "argwhere", "mm", "bmm", "mv", "dot",
         "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv", "baddbmm", "addcmul", "addcdiv",
-        "select", "swapdims", "rot90", "kron", "unique", "bincount", "take_along_dim",
+        "select", "rot90", "kron", "unique", "bincount", "take_along_dim",
     ):  # fmt: skip
         setattr(T, name, getattr(ops, name))
     for name in ("new_tensor", "new_zeros", "new_ones", "new_empty", "new_full"):

@@ -185,6 +185,7 @@ __all__ = [
     "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge",
     # other names of differentiable ops above (the same functions)
     "moveaxis", "row_stack", "vdot", "ger", "swapdims",
+    # integer results, no gradient
     "argsort", "nonzero", "argwhere", "unique", "bincount", "searchsorted", "bucketize", "tril_indices",
     "triu_indices",
 ]  # fmt: skip

@@ -222,6 +222,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 rows with a 1 at each class index: shape ``tensor.shape + (num_classes,)``
     (``num_classes=-1``: one more than the largest index).
 
+    >>> import chainrule
     >>> one_hot(chainrule.tensor([0, 2]), 3)
     tensor([[1, 0, 0],
             [0, 0, 1]])

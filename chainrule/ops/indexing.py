@@ -207,6 +207,7 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     """``out[i][j][k] = input[i][index[i][j][k]][k]`` for dim=1 (likewise for other dims); out
     has the index's shape.
 
+    >>> from chainrule import tensor
     >>> gather(tensor([[1., 2.], [3., 4.]]), 1, tensor([[0, 0], [1, 0]]))
     tensor([[1., 1.],
             [4., 3.]])
@@ -286,6 +287,7 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     value when ``include_self``. Gradients as PyTorch's: amax/amin share them evenly among the
     values equal to the result; 'prod' has none here.
 
+    >>> from chainrule import tensor
     >>> scatter_reduce(tensor([0., 0.]), 0, tensor([0, 0, 1]), tensor([1., 3., 2.]), "amax")
     tensor([3., 2.])
     """

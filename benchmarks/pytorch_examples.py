@@ -32,8 +32,9 @@ back on PyTorch. Both runs get:
       sample whose channels are dim 0, so a (N, C) input loses whole rows);
     * `utils.data.DataLoader(..., shuffle=True)`: shuffle=False with a sampler whose order is a
       permutation from the shared generator;
-    * `nn.Module.__call__`: the first call of a module sets each of its parameters not yet set,
-      in order of `named_parameters()`: the PyTorch run writes their values to a shared
+    * `nn.Module.__call__` and `optim.Optimizer.__init__`: the first call of a module (making
+      of an optimizer) sets each of its parameters not yet set, in order of `named_parameters()`
+      (of the optimizer's groups): the PyTorch run writes their values to a shared
       .safetensors file, the chainrule run reads them back (`p.data = tensor(values)`), so both
       start from PyTorch's initial weights;
     * `Tensor.item`: every value it returns to the script itself is logged at full precision (losses,
@@ -391,8 +392,8 @@ def _patch_first_call(lib, shared):
     if not writing:
         shared.weights = load_file(str(shared.weights_file)) if shared.weights_file.exists() else {}
 
-    def set_parameters(module):
-        for name, p in module.named_parameters():
+    def set_parameters(module=None, named=None):
+        for name, p in module.named_parameters() if named is None else named:
             if id(p) in shared.set_ids:
                 continue
             shared.set_ids.add(id(p))
@@ -422,6 +423,18 @@ def _patch_first_call(lib, shared):
         return original(self, *args, **kwargs)
 
     module_class.__call__ = __call__
+
+    # a script may call forward() itself (mnist_forward_forward): its optimizer's parameters are
+    # set when the optimizer is made, which is before their first use in the usual script too
+    optimizer_class = lib.optim.Optimizer
+    original_init = optimizer_class.__init__
+
+    def __init__(self, params, *args, **kwargs):
+        original_init(self, params, *args, **kwargs)
+        parameters = [p for group in self.param_groups for p in group["params"]]
+        set_parameters(named=[(f"optimizer{i}", p) for i, p in enumerate(parameters)])
+
+    optimizer_class.__init__ = __init__
 
 
 def _write_logs(shared):

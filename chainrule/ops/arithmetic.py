@@ -16,8 +16,10 @@ def _binary_error(op, a, b, err):
     return ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast ({err})")
 
 
-def add(a, b) -> Tensor:
-    """a + b, broadcasting."""
+def add(a, b, *, alpha=1) -> Tensor:
+    """a + alpha * b, broadcasting (PyTorch's ``alpha`` scales the second operand)."""
+    if alpha != 1:
+        b = mul(b, alpha)
     a, b = pair(a, b)
     try:
         out = a._data + b._data
@@ -32,8 +34,10 @@ def _add_vjp(g):
     return g, g
 
 
-def sub(a, b) -> Tensor:
-    """a - b, broadcasting."""
+def sub(a, b, *, alpha=1) -> Tensor:
+    """a - alpha * b, broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
     a, b = pair(a, b)
     try:
         out = a._data - b._data

@@ -187,13 +187,28 @@ def _updated(target, other, ufunc):
     return target
 
 
-def add_(self, other, *, alpha=1) -> Tensor:
+def _old_overload(name, other, deprecated, alpha):
+    """PyTorch still takes ``x.add_(alpha, other)`` (its old order, kept by older scripts such as
+    ``p.data.add_(-lr, p.grad.data)``): (other, alpha) in either order."""
+    if not deprecated:
+        return other, alpha
+    if len(deprecated) > 1 or isinstance(other, Tensor) or not isinstance(deprecated[0], Tensor) or alpha != 1:
+        raise TypeError(
+            f"{name}: expected ({name}(other, *, alpha=1) or the old {name}(alpha, other) with a number "
+            f"and a tensor), got the positional arguments {(other, *deprecated)!r}"
+        )
+    return deprecated[0], other
+
+
+def add_(self, other, *deprecated, alpha=1) -> Tensor:
+    other, alpha = _old_overload("add_", other, deprecated, alpha)
     if alpha == 1 and _updated(self, other, xp.add) is not None:
         return self
     return modify(self, lambda old, o: arithmetic.add(old, _scaled(o, alpha)), "add_", other)
 
 
-def sub_(self, other, *, alpha=1) -> Tensor:
+def sub_(self, other, *deprecated, alpha=1) -> Tensor:
+    other, alpha = _old_overload("sub_", other, deprecated, alpha)
     if alpha == 1 and _updated(self, other, xp.subtract) is not None:
         return self
     return modify(self, lambda old, o: arithmetic.sub(old, _scaled(o, alpha)), "sub_", other)

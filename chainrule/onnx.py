@@ -9,7 +9,7 @@ def export(model, args=(), f=None, *more, **options):
     >>> export(None)
     Traceback (most recent call last):
     ...
-    NotImplementedError: onnx.export: chainrule has no ONNX exporter; save the weights with chainrule.save(model.state_dict(), 'model.safetensors'), load them into the same model built in PyTorch (load_state_dict of safetensors.torch.load_file) and export from there
+    NotImplementedError: onnx.export: chainrule has no ONNX exporter; save the weights with ...
     """
     raise NotImplementedError(
         "onnx.export: chainrule has no ONNX exporter; save the weights with "

@@ -23,7 +23,7 @@ sparse_coo_tensor = _refuse("sparse_coo_tensor")
 sparse_csr_tensor = _refuse("sparse_csr_tensor")
 mm = _refuse("sparse.mm")
 addmm = _refuse("sparse.addmm")
-sum = _refuse("sparse.sum")  # noqa: A001  (PyTorch's name)
+sum = _refuse("sparse.sum")  # PyTorch's name (shadows the builtin only here)
 softmax = _refuse("sparse.softmax")
 log_softmax = _refuse("sparse.log_softmax")
 

@@ -27,10 +27,18 @@ def set_sharing_strategy(new_strategy: str) -> None:
     _STRATEGY[0] = new_strategy
 
 
+# what scripts take from torch.multiprocessing to start and feed processes (Python's names)
+_PROCESSES = (
+    "Process", "spawn", "start_processes", "set_start_method", "get_start_method", "get_context",
+    "Queue", "SimpleQueue", "JoinableQueue", "Pool", "Manager", "Event", "Lock", "Value", "Array",
+    "Pipe", "ProcessContext", "SpawnContext", "ProcessRaisedException", "ProcessExitedException",
+)  # fmt: skip
+
+
 def __getattr__(name):
     """Process, spawn, set_start_method, Queue, Pool...: not available, with the reason."""
-    if name.startswith("__"):
-        raise AttributeError(name)
+    if name not in _PROCESSES:
+        raise AttributeError(f"module 'chainrule.multiprocessing' has no attribute {name!r}")
     raise RuntimeError(
         f"multiprocessing.{name}: chainrule cannot share tensors between processes (they are NumPy "
         "arrays owned by one process), so Hogwild-style training, where worker processes update one "

@@ -41,7 +41,7 @@ def test_multiprocessing_refuses_hogwild_with_the_reason():
     for name in ("set_start_method", "Process", "spawn", "Queue"):
         with pytest.raises(RuntimeError, match=rf"multiprocessing\.{name}: .*Hogwild.*one process"):
             getattr(mp, name)
-    assert not hasattr(mp, "__wrapped__")  # dunder probes (inspect, copy) get AttributeError
+    assert not hasattr(mp, "__wrapped__") and not hasattr(mp, "pytest_plugins")  # probes: AttributeError
     mp.set_sharing_strategy("file_system")  # DataLoader settings are accepted
     assert mp.get_sharing_strategy() == "file_system"
     assert mp.get_all_sharing_strategies() == {"file_descriptor", "file_system"}

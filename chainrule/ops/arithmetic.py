@@ -61,7 +61,10 @@ def mul(a, b) -> Tensor:
     except ValueError as err:
         raise _binary_error("mul", a, b, err) from None
     if needs_graph(a, b):
-        return record("Mul", out, (a, b), _mul_vjp, (a, b, a.requires_grad, b.requires_grad))
+        # each operand is saved only for the other's gradient, as PyTorch's: x * 0.5 keeps no hold
+        # on x, so x may change in place afterwards (velocities[0] = ... after velocities * dt)
+        need_a, need_b = a.requires_grad, b.requires_grad
+        return record("Mul", out, (a, b), _mul_vjp, (a if need_b else None, b if need_a else None, need_a, need_b))
     return wrap(out)
 
 

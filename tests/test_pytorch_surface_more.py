@@ -147,3 +147,67 @@ def test_activation_reprs_show_inplace_as_pytorch_does():
     assert repr(nn.ELU(0.5)) == "ELU(alpha=0.5)"
     x = _t((4,))
     np.testing.assert_array_equal(nn.ReLU(inplace=True)(x).numpy(), np.maximum(x.numpy(), 0))
+
+
+# -- in-place writes into buffers (differentiable_physics/mass_spring.py) ---------------------------
+
+
+def _springs(x):
+    """forces = zeros; forces[i] += f; forces[j] -= f; forces[:, 1] -= g, mass_spring's pattern."""
+    forces = torch.zeros(2, 3, dtype=torch.float64)
+    force = x * x
+    forces[0] += force
+    forces[1] -= 2 * force
+    forces[:, 1] -= 9.81
+    return forces
+
+
+def test_in_place_on_a_view_of_a_buffer_brings_the_buffer_into_the_graph():
+    x = _t((3,), True)
+    forces = _springs(x)
+    assert forces.requires_grad
+    xv = x.detach().numpy()
+    expected = np.stack([xv**2, -2 * xv**2])
+    expected[:, 1] -= 9.81
+    np.testing.assert_allclose(forces.detach().numpy(), expected)
+    weights = rng.standard_normal((2, 3))
+    (forces * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * xv * weights[0] - 4 * xv * weights[1])
+    assert gradcheck(_springs, (x,))
+    assert gradgradcheck(lambda x: _springs(x) ** 2, (x,))
+
+
+def test_in_place_on_a_view_of_a_buffer_reaches_later_views_and_writes():
+    x = _t((2,), True)
+    buffer = torch.zeros(3, 2, dtype=torch.float64)
+    row = buffer[1]
+    row += x  # the buffer joins the graph through row
+    row *= 3.0  # row is now a view in the graph: the buffer follows again
+    buffer[2] = row * 2.0 + x * x  # (row * x would save row, which this write changes: refused)
+    np.testing.assert_allclose(buffer.detach().numpy()[1], 3 * x.detach().numpy())
+    buffer.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 9 + 2 * x.detach().numpy())  # d/dx (3x + 6x + x^2)
+
+
+def test_in_place_on_a_view_is_refused_while_another_view_shares_the_buffer():
+    x = _t((2,), True)
+    buffer = torch.zeros(4, dtype=torch.float64)
+    view, overlapping = buffer[1:3], buffer[:2]  # overlapping would keep values without gradient
+    with pytest.raises(RuntimeError, match=r"add_: the tensor \(shape \(2,\)\) shares its memory with another"):
+        view += x
+    del overlapping
+
+
+def test_a_product_with_a_constant_does_not_hold_its_input():
+    # mass_spring: positions + velocities * dt, then velocities[0] = ... in place
+    x = _t((3,), True)
+    velocities = x * 1.0
+    positions = velocities * 0.5
+    velocities[0] = torch.tensor(0.0, dtype=torch.float64)  # PyTorch's MulBackward keeps only dt
+    (positions.sum() + velocities.sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.5, 1.5, 1.5])
+    w = _t((3,), True) * 1.0
+    product = w * x  # each operand is needed for the other's gradient: changing one is refused
+    w.mul_(2.0)
+    with pytest.raises(RuntimeError, match=r"backward of Mul: one of the tensors it saved"):
+        product.sum().backward()

@@ -211,3 +211,18 @@ def test_a_product_with_a_constant_does_not_hold_its_input():
     w.mul_(2.0)
     with pytest.raises(RuntimeError, match=r"backward of Mul: one of the tensors it saved"):
         product.sum().backward()
+
+
+def test_functional_activations_take_inplace():
+    # F.relu(x, inplace=True) and F.leaky_relu(x, 0.2, True), as scripts write them
+    import chainrule.nn.functional as F
+
+    x = _t((5,), True)
+    v = x.detach().numpy()
+    np.testing.assert_array_equal(F.relu(x, inplace=True).detach().numpy(), np.maximum(v, 0))
+    np.testing.assert_allclose(F.leaky_relu(x, 0.2, True).detach().numpy(), np.where(v > 0, v, 0.2 * v))
+    np.testing.assert_allclose(F.leaky_relu(x, negative_slope=0.5).detach().numpy(), np.where(v > 0, v, 0.5 * v))
+    np.testing.assert_allclose(F.elu(x, 2.0, True).detach().numpy(), np.where(v > 0, v, 2.0 * np.expm1(v)))
+    F.relu(x, inplace=True).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), (v > 0).astype(float))
+    assert F.relu.__name__ == "relu"

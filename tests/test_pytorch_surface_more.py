@@ -226,3 +226,32 @@ def test_functional_activations_take_inplace():
     F.relu(x, inplace=True).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), (v > 0).astype(float))
     assert F.relu.__name__ == "relu"
+
+
+# -- PyTorch's deprecated names that older scripts still call ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "old, args", [("uniform", (-0.5, 0.5)), ("normal", (0.0, 0.1)), ("constant", (0.25,)), ("xavier_uniform", ()),
+                  ("xavier_normal", ()), ("kaiming_uniform", ()), ("kaiming_normal", ()), ("orthogonal", ())]
+)  # fmt: skip
+def test_init_names_without_underscore_warn_and_do_the_same(old, args):
+    # siamese_network: torch.nn.init.xavier_uniform(m.weight)
+    new = getattr(nn.init, old + "_")
+    a, b = torch.empty(4, 6), torch.empty(4, 6)
+    torch.manual_seed(5)
+    new(a, *args)
+    torch.manual_seed(5)
+    with pytest.warns(FutureWarning, match=rf"`nn.init.{old}` is now deprecated in favor of `nn.init.{old}_`"):
+        assert getattr(nn.init, old)(b, *args) is b
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_clip_grad_norm_without_underscore():
+    # word_language_model (older versions): torch.nn.utils.clip_grad_norm(model.parameters(), clip)
+    p = torch.tensor([3.0, 4.0], dtype=torch.float64, requires_grad=True)
+    (p * p).sum().backward()  # gradient (6, 8), norm 10
+    with pytest.warns(FutureWarning, match=r"clip_grad_norm_"):
+        total = torch.nn.utils.clip_grad_norm([p], 5.0)
+    assert float(total) == pytest.approx(10.0)
+    np.testing.assert_allclose(p.grad.numpy(), [3.0, 4.0], rtol=1e-5)  # scaled by 5 / (10 + 1e-6)

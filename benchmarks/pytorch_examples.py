@@ -6,6 +6,9 @@ it print PyTorch's losses? (issue 17's yardstick; torch is needed here, never in
 DIR is a checkout of the official examples: `git clone https://github.com/pytorch/examples DIR`
 (the scripts stay out of this repository). Without --examples only our own script-style programs
 (tests/pytorch_style/*.py, `main(torch)` with the library passed in) run under both libraries.
+`--only more` (or their names) runs other scripts of the repository (MORE_SCRIPTS below:
+time_sequence_prediction, mnist_forward_forward, dcgan, mass_spring, word_language_model) with
+stand-in data files written in their working directory; they are not part of the default run.
 
 Each script runs twice, each time in a fresh subprocess started by this file (`--child`): once as
 it is under PyTorch, once after a text rewrite of its import statements alone (`import torch` ->

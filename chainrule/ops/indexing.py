@@ -6,6 +6,8 @@ PyTorch's gather/scatter/index_*/masked_* family is written with these (no rule 
 the integer helpers (nonzero, unique, bincount, searchsorted) compute indices without gradient.
 """
 
+import weakref
+
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
@@ -50,7 +52,28 @@ def getitem(x, index) -> Tensor:
         result = wrap(out)
     if xp.may_share_memory(out, d):
         result._version = x._shared_version()
+        if result.grad_fn is None:  # a view outside the graph: remember where it sits, so that an
+            _remember_view(result, x, parts)  # in-place op bringing it in can bring x in too
     return result
+
+
+# id(view) -> (weak reference to the view, base, index parts) for basic-index views taken while
+# the base was outside the graph, as ``forces = zeros_like(x); forces[i] += f`` does
+# (chainrule.ops.inplace.modify reads it; tensors compare elementwise, so ids are the keys)
+PLAIN_VIEWS = {}
+
+
+def _remember_view(view, base, parts):
+    key = id(view)
+    PLAIN_VIEWS[key] = (weakref.ref(view, lambda _, key=key: PLAIN_VIEWS.pop(key, None)), base, parts)
+
+
+def plain_view_base(view):
+    """(base, parts) if ``view`` was taken by basic indexing from a base outside the graph."""
+    entry = PLAIN_VIEWS.get(id(view))
+    if entry is None or entry[0]() is not view:
+        return None
+    return entry[1], entry[2]
 
 
 def _getitem_vjp(g, parts, shape):

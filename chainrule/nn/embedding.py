@@ -87,8 +87,8 @@ def _padding_index(padding_idx, num_embeddings, owner):
 
 
 def _refuse_sparse(sparse, owner):
-    if sparse:
-        raise ValueError(
+    if sparse:  # NotImplementedError, as chainrule.sparse's refusals
+        raise NotImplementedError(
             f"{owner}: sparse=True is not supported: chainrule has no sparse tensors, so the weight's "
             "gradient is dense (pass sparse=False)"
         )

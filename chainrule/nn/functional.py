@@ -15,7 +15,10 @@ from chainrule.ops import (
     avg_pool2d,
     conv1d,
     conv2d,
+    conv3d,
+    conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     elu,
     gelu,
     interpolate,
@@ -32,6 +35,7 @@ from chainrule.ops import (
     upsample,
 )
 from chainrule.ops.arithmetic import mul, sub, where
+from chainrule.ops.conv import fold, unfold
 from chainrule.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -221,6 +225,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
 
 
 from chainrule.nn.embedding import embedding  # noqa: E402  (defined with its layer)
+from chainrule.nn.pixelshuffle import pixel_shuffle, pixel_unshuffle  # noqa: E402  (defined with its layer)
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",
@@ -230,4 +235,5 @@ __all__ = [
     "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear",
     "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax",
     "normalize", "softplus", "tanh",
+    "conv3d", "conv_transpose1d", "conv_transpose3d", "fold", "unfold", "pixel_shuffle", "pixel_unshuffle",
 ]  # fmt: skip

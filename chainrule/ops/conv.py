@@ -1,9 +1,10 @@
 """Convolution: one N-d cross-correlation (PyTorch's conv), computed as a single matrix product
 over a strided view of the sliding windows; its transpose (conv_transpose2d), which is also the
-input gradient of a convolution; the weight gradient; and nearest-neighbour upsampling. The
-derivatives of each of the three convolution ops are the other two, so they differentiate to any
-order. The 1-d and 2-d functions are thin faces over the N-d code; pooling shares the argument
-and padding helpers."""
+input gradient of a convolution; the weight gradient; the sliding blocks as columns (unfold,
+"im2col") and back (fold, its adjoint); and nearest-neighbour upsampling. The derivatives of each
+of the three convolution ops are the other two, so they differentiate to any order. The 1-d, 2-d
+and 3-d functions are thin faces over the N-d code; pooling shares the argument and padding
+helpers."""
 
 import itertools
 import math

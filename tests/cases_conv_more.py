@@ -25,8 +25,9 @@ def _block_entries(sizes, kernel, dilation, padding, stride):
     """(row offset (i, j), column, image position (y, x)) for every in-image entry of the
     unfolded matrix: row c * kh * kw + i * kw + j, column by * Lw + bx."""
     blocks = _block_counts(sizes, kernel, dilation, padding, stride)
-    for (i, j), (by, bx) in itertools.product(itertools.product(*map(range, kernel)),
-                                              itertools.product(*map(range, blocks))):
+    for (i, j), (by, bx) in itertools.product(
+        itertools.product(*map(range, kernel)), itertools.product(*map(range, blocks))
+    ):
         y = by * stride[0] + i * dilation[0] - padding[0]
         x = bx * stride[1] + j * dilation[1] - padding[1]
         if 0 <= y < sizes[0] and 0 <= x < sizes[1]:
@@ -49,8 +50,9 @@ def unfold_reference(a, kernel_size, dilation=1, padding=0, stride=1):
 
 def fold_reference(a, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """F.fold one entry at a time: each column entry added to the image position it came from."""
-    sizes, kernel, dilation, padding, stride = (_expand(v, 2) for v in (output_size, kernel_size, dilation,
-                                                                        padding, stride))
+    sizes, kernel, dilation, padding, stride = (
+        _expand(v, 2) for v in (output_size, kernel_size, dilation, padding, stride)
+    )
     batched = a.ndim == 3
     a = a if batched else a[None]
     rows = math.prod(kernel)
@@ -127,8 +129,7 @@ def _conv_transpose_case(nd, name, op, max_kernel, max_size):
         unbatched = d(st.booleans())
         if unbatched:  # (C, *sizes): the reference sees a batch of one
             arrays[0] = arrays[0][0]
-            return Drawn(arrays, lambda *t: op(*t, **kw),
-                         lambda x, *a: conv_transpose_reference(x[None], *a, **kw)[0])
+            return Drawn(arrays, lambda *t: op(*t, **kw), lambda x, *a: conv_transpose_reference(x[None], *a, **kw)[0])
         return Drawn(arrays, lambda *t: op(*t, **kw), lambda *a: conv_transpose_reference(*a, **kw))
 
     return Case(name, draw)
@@ -147,7 +148,7 @@ def _block_settings(d):
 def _unfold_case():
     def draw(d):
         kw, sizes = _block_settings(d)
-        lead = (d(st.integers(1, 2)), d(st.integers(1, 2)))[d(st.integers(0, 1)):]
+        lead = (d(st.integers(1, 2)), d(st.integers(1, 2)))[d(st.integers(0, 1)) :]
         return Drawn([values(d, (*lead, *sizes))], lambda t: unfold(t, **kw), lambda a: unfold_reference(a, **kw))
 
     return Case("F.unfold", draw)
@@ -161,8 +162,11 @@ def _fold_case():
         rows = d(st.integers(1, 2)) * math.prod(args[0])
         lead = (d(st.integers(1, 2)),)[: d(st.integers(0, 1))]
         output_size = sizes if d(st.booleans()) or len(set(sizes)) > 1 else sizes[0]
-        return Drawn([values(d, (*lead, rows, blocks))], lambda t: fold(t, output_size, **kw),
-                     lambda a: fold_reference(a, output_size, **kw))
+        return Drawn(
+            [values(d, (*lead, rows, blocks))],
+            lambda t: fold(t, output_size, **kw),
+            lambda a: fold_reference(a, output_size, **kw),
+        )
 
     return Case("fold", draw)
 

@@ -68,8 +68,9 @@ def test_conv_transpose_layers_match_the_loop(nd, cls, kw):
     x = _rand(2, 4, *((5,) if nd == 1 else (3, 2, 3)))
     w, b = _params(layer)
     ref_kw = {k: v for k, v in kw.items() if k != "bias"}
-    np.testing.assert_allclose(layer(_t(x)).numpy(), conv_transpose_reference(x, w, b, **ref_kw), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        layer(_t(x)).numpy(), conv_transpose_reference(x, w, b, **ref_kw), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_conv_transpose1d_is_the_adjoint_of_conv1d_and_output_size_picks_the_output_padding():
@@ -257,42 +258,87 @@ def test_pixel_shuffle_and_unshuffle_are_inverse_permutations():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: nn.Conv3d(3, 4, 3)(cr.zeros(1, 2, 5, 5, 5)), ValueError,
-         "Conv3d(3 -> 4, kernel 3x3x3): input has 2 channels (shape (1, 2, 5, 5, 5)), expected 3"),
-        (lambda: nn.Conv3d(3, 4, 3)(cr.zeros(3, 5, 5)), ValueError,
-         "Conv3d(3 -> 4, kernel 3x3x3): expected a 4-d (unbatched) or 5-d (batched) input, got shape (3, 5, 5)"),
-        (lambda: nn.Conv3d(3, 4, (3, 3)), TypeError,
-         "Conv3d: kernel_size must be an int or a tuple of 3 ints, got (3, 3)"),
-        (lambda: nn.ConvTranspose1d(2, 4, 3)(cr.zeros(1, 3, 5)), ValueError,
-         "ConvTranspose1d(2 -> 4, kernel 3): input has 3 channels (shape (1, 3, 5)), expected 2"),
-        (lambda: nn.ConvTranspose1d(2, 4, 3, padding_mode="circular"), ValueError,
-         "ConvTranspose1d: only padding_mode='zeros' is supported (as PyTorch), got 'circular'"),
-        (lambda: nn.ConvTranspose3d(2, 4, 3, stride=2, output_padding=2)(cr.zeros(1, 2, 3, 3, 3)), ValueError,
-         "output_padding (2, 2, 2) must be smaller than stride (2, 2, 2) or dilation (1, 1, 1)"),
+        (
+            lambda: nn.Conv3d(3, 4, 3)(cr.zeros(1, 2, 5, 5, 5)),
+            ValueError,
+            "Conv3d(3 -> 4, kernel 3x3x3): input has 2 channels (shape (1, 2, 5, 5, 5)), expected 3",
+        ),
+        (
+            lambda: nn.Conv3d(3, 4, 3)(cr.zeros(3, 5, 5)),
+            ValueError,
+            "Conv3d(3 -> 4, kernel 3x3x3): expected a 4-d (unbatched) or 5-d (batched) input, got shape (3, 5, 5)",
+        ),
+        (
+            lambda: nn.Conv3d(3, 4, (3, 3)),
+            TypeError,
+            "Conv3d: kernel_size must be an int or a tuple of 3 ints, got (3, 3)",
+        ),
+        (
+            lambda: nn.ConvTranspose1d(2, 4, 3)(cr.zeros(1, 3, 5)),
+            ValueError,
+            "ConvTranspose1d(2 -> 4, kernel 3): input has 3 channels (shape (1, 3, 5)), expected 2",
+        ),
+        (
+            lambda: nn.ConvTranspose1d(2, 4, 3, padding_mode="circular"),
+            ValueError,
+            "ConvTranspose1d: only padding_mode='zeros' is supported (as PyTorch), got 'circular'",
+        ),
+        (
+            lambda: nn.ConvTranspose3d(2, 4, 3, stride=2, output_padding=2)(cr.zeros(1, 2, 3, 3, 3)),
+            ValueError,
+            "output_padding (2, 2, 2) must be smaller than stride (2, 2, 2) or dilation (1, 1, 1)",
+        ),
         (lambda: nn.Conv1d(2, 4, 3, padding_mode="mirror"), ValueError, "Conv1d: padding_mode must be one of"),
-        (lambda: F.conv3d(cr.zeros(1, 2, 4, 4, 4), cr.zeros(3, 2, 3, 3)), ValueError,
-         "conv3d: weight must have 5 dims, got shape (3, 2, 3, 3)"),
-        (lambda: F.conv_transpose1d(cr.zeros(1, 2, 4), cr.zeros(3, 2, 3)), ValueError,
-         "conv_transpose1d: input has 2 channels (shape (1, 2, 4)), but weight of shape (3, 2, 3) expects 3"),
-        (lambda: nn.Unfold(2)(cr.zeros(1, 2, 4, 4, 4)), ValueError,
-         "Unfold: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape (1, 2, 4, 4, 4)"),
-        (lambda: F.unfold(cr.zeros(1, 2, 2, 2), 3), ValueError,
-         "unfold: input of spatial size (2, 2) with kernel_size=(3, 3), dilation=(1, 1), padding=(0, 0), "
-         "stride=(1, 1) has (0, 0) sliding blocks; expected at least one along each dim"),
-        (lambda: nn.Fold((4, 4), 2)(cr.zeros(1, 8, 8)), ValueError,
-         "Fold: with output_size=(4, 4), kernel_size=(2, 2), dilation=(1, 1), padding=(0, 0), stride=(1, 1) "
-         "there are 3 * 3 sliding blocks, so input's last dim must be 9, got shape (1, 8, 8)"),
-        (lambda: F.fold(cr.zeros(1, 5, 9), (4, 4), 2), ValueError,
-         "fold: input's dim 1 (5, shape (1, 5, 9)) must be divisible by the product of kernel_size (2, 2)"),
+        (
+            lambda: F.conv3d(cr.zeros(1, 2, 4, 4, 4), cr.zeros(3, 2, 3, 3)),
+            ValueError,
+            "conv3d: weight must have 5 dims, got shape (3, 2, 3, 3)",
+        ),
+        (
+            lambda: F.conv_transpose1d(cr.zeros(1, 2, 4), cr.zeros(3, 2, 3)),
+            ValueError,
+            "conv_transpose1d: input has 2 channels (shape (1, 2, 4)), but weight of shape (3, 2, 3) expects 3",
+        ),
+        (
+            lambda: nn.Unfold(2)(cr.zeros(1, 2, 4, 4, 4)),
+            ValueError,
+            "Unfold: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape (1, 2, 4, 4, 4)",
+        ),
+        (
+            lambda: F.unfold(cr.zeros(1, 2, 2, 2), 3),
+            ValueError,
+            "unfold: input of spatial size (2, 2) with kernel_size=(3, 3), dilation=(1, 1), padding=(0, 0), "
+            "stride=(1, 1) has (0, 0) sliding blocks; expected at least one along each dim",
+        ),
+        (
+            lambda: nn.Fold((4, 4), 2)(cr.zeros(1, 8, 8)),
+            ValueError,
+            "Fold: with output_size=(4, 4), kernel_size=(2, 2), dilation=(1, 1), padding=(0, 0), stride=(1, 1) "
+            "there are 3 * 3 sliding blocks, so input's last dim must be 9, got shape (1, 8, 8)",
+        ),
+        (
+            lambda: F.fold(cr.zeros(1, 5, 9), (4, 4), 2),
+            ValueError,
+            "fold: input's dim 1 (5, shape (1, 5, 9)) must be divisible by the product of kernel_size (2, 2)",
+        ),
         (lambda: nn.Fold(4, 2, padding=-1), ValueError, "Fold: padding must be at least 0, got -1"),
         (lambda: nn.Unfold(2)([[1.0]]), TypeError, "Unfold: expected a Tensor input, got list"),
-        (lambda: nn.PixelShuffle(2)(cr.zeros(1, 5, 2, 2)), ValueError,
-         "PixelShuffle: the channel dim (dim -3) of an input of shape (1, 5, 2, 2) must be divisible by "
-         "upscale_factor^2 = 4, got 5"),
-        (lambda: nn.PixelShuffle(2)(cr.zeros(4, 2)), ValueError,
-         "PixelShuffle: expected an input of at least 3 dims (*, C, H, W), got shape (4, 2)"),
-        (lambda: F.pixel_unshuffle(cr.zeros(1, 1, 4, 5), 2), ValueError,
-         "pixel_unshuffle: height and width (dims -2, -1) of an input of shape (1, 1, 4, 5) must be divisible"),
+        (
+            lambda: nn.PixelShuffle(2)(cr.zeros(1, 5, 2, 2)),
+            ValueError,
+            "PixelShuffle: the channel dim (dim -3) of an input of shape (1, 5, 2, 2) must be divisible by "
+            "upscale_factor^2 = 4, got 5",
+        ),
+        (
+            lambda: nn.PixelShuffle(2)(cr.zeros(4, 2)),
+            ValueError,
+            "PixelShuffle: expected an input of at least 3 dims (*, C, H, W), got shape (4, 2)",
+        ),
+        (
+            lambda: F.pixel_unshuffle(cr.zeros(1, 1, 4, 5), 2),
+            ValueError,
+            "pixel_unshuffle: height and width (dims -2, -1) of an input of shape (1, 1, 4, 5) must be divisible",
+        ),
         (lambda: nn.PixelUnshuffle(0), ValueError, "PixelUnshuffle: downscale_factor must be an integer >= 1, got 0"),
     ],
 )

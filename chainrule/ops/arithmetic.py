@@ -165,8 +165,13 @@ def _extreme_vjp(g, tie, a_loses, b_loses):
     return either.where(a_loses, 0, shared), either.where(b_loses, 0, shared)
 
 
-def where(condition, a, b) -> Tensor:
-    """``a`` where ``condition`` holds, else ``b`` (broadcasting); no gradient to the condition."""
+def where(condition, a=None, b=None) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (broadcasting); no gradient to the condition.
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``."""
+    if a is None and b is None:
+        from chainrule.ops.indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
     cond = condition._data if isinstance(condition, Tensor) else xp.asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")

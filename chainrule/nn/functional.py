@@ -226,6 +226,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 rows with a 1 at each class index: shape ``tensor.shape + (num_classes,)``
     (``num_classes=-1``: one more than the largest index).
 
+    >>> import chainrule
     >>> one_hot(chainrule.tensor([0, 2]), 3)
     tensor([[1, 0, 0],
             [0, 0, 1]])
@@ -247,6 +248,24 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 from chainrule.nn.embedding import embedding  # noqa: E402  (defined with its layer)
 from chainrule.nn.pixelshuffle import pixel_shuffle, pixel_unshuffle  # noqa: E402  (defined with its layer)
+
+
+def _taking_inplace(op, *defaults):
+    """PyTorch's functional activations take ``inplace`` after their own arguments (the tensor ops
+    do not): accepted, and the result is a new tensor, as the layers' (docs/pytorch.md)."""
+
+    def activation(input, *args, inplace: bool = False, **kwargs):
+        if len(args) == len(defaults) + 1:  # F.leaky_relu(x, 0.2, True): inplace by position
+            args = args[:-1]
+        return op(input, *args, **kwargs)
+
+    activation.__name__, activation.__qualname__, activation.__doc__ = op.__name__, op.__name__, op.__doc__
+    return activation
+
+
+relu = _taking_inplace(relu)
+leaky_relu = _taking_inplace(leaky_relu, 0.01)
+elu = _taking_inplace(elu, 1.0)
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",

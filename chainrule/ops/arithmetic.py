@@ -16,8 +16,10 @@ def _binary_error(op, a, b, err):
     return ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast ({err})")
 
 
-def add(a, b) -> Tensor:
-    """a + b, broadcasting."""
+def add(a, b, *, alpha=1) -> Tensor:
+    """a + alpha * b, broadcasting (PyTorch's ``alpha`` scales the second operand)."""
+    if alpha != 1:
+        b = mul(b, alpha)
     a, b = pair(a, b)
     try:
         out = a._data + b._data
@@ -32,8 +34,10 @@ def _add_vjp(g):
     return g, g
 
 
-def sub(a, b) -> Tensor:
-    """a - b, broadcasting."""
+def sub(a, b, *, alpha=1) -> Tensor:
+    """a - alpha * b, broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
     a, b = pair(a, b)
     try:
         out = a._data - b._data
@@ -57,7 +61,10 @@ def mul(a, b) -> Tensor:
     except ValueError as err:
         raise _binary_error("mul", a, b, err) from None
     if needs_graph(a, b):
-        return record("Mul", out, (a, b), _mul_vjp, (a, b, a.requires_grad, b.requires_grad))
+        # each operand is saved only for the other's gradient, as PyTorch's: x * 0.5 keeps no hold
+        # on x, so x may change in place afterwards (velocities[0] = ... after velocities * dt)
+        need_a, need_b = a.requires_grad, b.requires_grad
+        return record("Mul", out, (a, b), _mul_vjp, (a if need_b else None, b if need_a else None, need_a, need_b))
     return wrap(out)
 
 

@@ -6,6 +6,8 @@ PyTorch's gather/scatter/index_*/masked_* family is written with these (no rule 
 the integer helpers (nonzero, unique, bincount, searchsorted) compute indices without gradient.
 """
 
+import weakref
+
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
@@ -50,7 +52,28 @@ def getitem(x, index) -> Tensor:
         result = wrap(out)
     if xp.may_share_memory(out, d):
         result._version = x._shared_version()
+        if result.grad_fn is None:  # a view outside the graph: remember where it sits, so that an
+            _remember_view(result, x, parts)  # in-place op bringing it in can bring x in too
     return result
+
+
+# id(view) -> (weak reference to the view, base, index parts) for basic-index views taken while
+# the base was outside the graph, as ``forces = zeros_like(x); forces[i] += f`` does
+# (chainrule.ops.inplace.modify reads it; tensors compare elementwise, so ids are the keys)
+PLAIN_VIEWS = {}
+
+
+def _remember_view(view, base, parts):
+    key = id(view)
+    PLAIN_VIEWS[key] = (weakref.ref(view, lambda _, key=key: PLAIN_VIEWS.pop(key, None)), base, parts)
+
+
+def plain_view_base(view):
+    """(base, parts) if ``view`` was taken by basic indexing from a base outside the graph."""
+    entry = PLAIN_VIEWS.get(id(view))
+    if entry is None or entry[0]() is not view:
+        return None
+    return entry[1], entry[2]
 
 
 def _getitem_vjp(g, parts, shape):
@@ -207,6 +230,7 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     """``out[i][j][k] = input[i][index[i][j][k]][k]`` for dim=1 (likewise for other dims); out
     has the index's shape.
 
+    >>> from chainrule import tensor
     >>> gather(tensor([[1., 2.], [3., 4.]]), 1, tensor([[0, 0], [1, 0]]))
     tensor([[1., 1.],
             [4., 3.]])
@@ -286,6 +310,7 @@ def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bo
     value when ``include_self``. Gradients as PyTorch's: amax/amin share them evenly among the
     values equal to the result; 'prod' has none here.
 
+    >>> from chainrule import tensor
     >>> scatter_reduce(tensor([0., 0.]), 0, tensor([0, 0, 1]), tensor([1., 3., 2.]), "amax")
     tensor([3., 2.])
     """

@@ -193,6 +193,7 @@ def einsum(equation: str, *operands) -> Tensor:
     (ones and identity matrices standing in for labels only it has and for its diagonals), so it
     differentiates again.
 
+    >>> from chainrule import tensor
     >>> einsum("ij,j->i", tensor([[1., 2.], [3., 4.]]), tensor([1., 1.]))
     tensor([3., 7.])
     """

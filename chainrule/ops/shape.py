@@ -236,6 +236,7 @@ def pad(x, pad, mode: str = "constant", value=None) -> Tensor:
     (wrap around) pad the last 1, 2 or 3 dims of an input with one or two more (batch, channel).
     Their gradients send each output's gradient back to the element it copies (summed).
 
+    >>> from chainrule import tensor
     >>> pad(tensor([[1., 2., 3.]]), (2, 1), mode="reflect")
     tensor([[3., 2., 1., 2., 3., 2.]])
     """

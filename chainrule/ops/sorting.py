@@ -43,6 +43,7 @@ def _pick(x, order, axis):
 def sort(input, dim: int = -1, descending: bool = False, stable: bool = False):
     """``(values, indices)``: input sorted along ``dim`` and where each value came from.
 
+    >>> from chainrule import tensor
     >>> sort(tensor([3., 1., 2.]))
     sort(values=tensor([1., 2., 3.]), indices=tensor([1, 2, 0]))
     """

@@ -31,7 +31,7 @@ def initialise(model: nn.Module, scheme: str = "default", nonlinearity: str = "r
     gain_name = nonlinearity if nonlinearity in ("relu", "leaky_relu", "tanh", "sigmoid") else "relu"
     for module in model.modules():
         weight = getattr(module, "weight", None)
-        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)) and weight is not None:
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)) and weight is not None:
             if scheme == "xavier":
                 init.xavier_uniform_(weight, gain=init.calculate_gain(gain_name))
             else:

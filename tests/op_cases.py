@@ -4,6 +4,7 @@ size-1 axes, 0-d tensors, negative axes) and giving the op and its NumPy referen
 import numpy as np
 import scipy.special
 from cases_conv import CASES as CONV_CASES
+from cases_conv_more import CASES as CONV_MORE_CASES
 from cases_index import CASES as INDEX_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_math import CASES as MATH_CASES
@@ -518,3 +519,4 @@ OTHERS = [
 CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES
 CASES += MATH_CASES
 CASES += INDEX_CASES
+CASES += CONV_MORE_CASES

@@ -10,9 +10,10 @@ from chainrule.nn import (
 )
 from chainrule.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
-from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from chainrule.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from chainrule.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 from chainrule.nn.embedding import Embedding, EmbeddingBag
+from chainrule.nn.fold import Fold, Unfold
 from chainrule.nn.linear import Flatten, Identity, Linear, Unflatten
 from chainrule.nn.loss import (
     BCELoss,
@@ -56,6 +57,7 @@ from chainrule.nn.padding import (
     ZeroPad3d,
 )
 from chainrule.nn.parallel import DataParallel
+from chainrule.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -94,3 +96,4 @@ __all__ = [
 
 # nn.modules, nn.parameter and nn.parallel: PyTorch's paths (nn.modules.linear.Linear is nn.Linear)
 __all__ += ["AlphaDropout", "DataParallel", "Dropout1d", "Dropout2d", "Dropout3d", "modules", "parallel", "parameter"]
+__all__ += ["Conv3d", "ConvTranspose1d", "ConvTranspose3d", "Fold", "Unfold", "PixelShuffle", "PixelUnshuffle"]

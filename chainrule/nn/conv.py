@@ -1,5 +1,6 @@
-"""Convolution layers: Conv1d and Conv2d slide a learned kernel over the input (one set of
-weights shared across positions), ConvTranspose2d is their adjoint (learned upsampling)."""
+"""Convolution layers: Conv1d, Conv2d and Conv3d slide a learned kernel over the input (one set
+of weights shared across positions), ConvTranspose1d/2d/3d are their adjoints (learned
+upsampling). One N-d class each, with thin 1-d, 2-d and 3-d faces."""
 
 import math
 
@@ -8,8 +9,17 @@ from chainrule._arguments import int_arg
 from chainrule._backend import xp
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
-from chainrule.ops.conv import _tuple, conv1d, conv2d, conv_transpose2d
+from chainrule.ops.conv import (
+    _tuple,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from chainrule.ops.operands import tensor_input
+from chainrule.ops.shape import pad
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -34,8 +44,8 @@ class _ConvNd(Module):
             )
         if not isinstance(padding_mode, str) or padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        if transposed and padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported (as PyTorch), got {padding_mode!r}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _tuple(kernel_size, nd, "kernel_size", name, 1)
@@ -57,6 +67,7 @@ class _ConvNd(Module):
         self.output_padding = _tuple(output_padding, nd, "output_padding", name, 0)
         self.groups = groups
         self.padding_mode = padding_mode
+        self._reversed_padding_repeated_twice = self._pad_widths()
         dtype = dtype or _backend.get_default_dtype()
         if transposed:
             shape = (in_channels, out_channels // groups, *self.kernel_size)
@@ -68,6 +79,18 @@ class _ConvNd(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _pad_widths(self):
+        """F.pad's widths (last dim first) that padding_mode != 'zeros' pads with before a
+        convolution without padding (PyTorch's ``_reversed_padding_repeated_twice``)."""
+        if self.padding == "valid":
+            pairs = [(0, 0)] * self._nd
+        elif self.padding == "same":  # the odd element of d (k - 1) at the end, as F.conv's 'same'
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            pairs = [(t // 2, t - t // 2) for t in totals]
+        else:
+            pairs = [(p, p) for p in self.padding]
+        return [w for pair in reversed(pairs) for w in pair]
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)) for the weight (U(+-1/sqrt(fan_in)))
@@ -96,6 +119,15 @@ class _ConvNd(Module):
                 f"{label}: input has {channels} channels (shape {shape}), expected {self.in_channels}"
             )
 
+    def _conv_forward(self, x, function):
+        """``function`` (F.conv1d, 2d or 3d) of x by the layer's parameters; other padding modes
+        than zeros pad x first (F.pad) and convolve without padding, as PyTorch."""
+        self._check_input(x)
+        if self.padding_mode == "zeros":
+            return function(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        padded = pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+        return function(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * self._nd:
@@ -117,7 +149,8 @@ class Conv1d(_ConvNd):
     """1-d convolution (cross-correlation) over (N, C_in, L) or (C_in, L) inputs.
 
     weight: (out_channels, in_channels/groups, kernel_size); bias: (out_channels,). Output length
-    floor((L + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1.
+    floor((L + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1. ``padding_mode``
+    'zeros', 'reflect', 'replicate' or 'circular' says what the padding holds.
 
     >>> import chainrule as cr
     >>> Conv1d(4, 8, 3, padding=1)(cr.zeros(2, 4, 10)).shape
@@ -134,15 +167,15 @@ class Conv1d(_ConvNd):
                          groups, bias, padding_mode, dtype)
 
     def forward(self, x):
-        self._check_input(x)
-        return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._conv_forward(x, conv1d)
 
 
 class Conv2d(_ConvNd):
     """2-d convolution (cross-correlation) over (N, C_in, H, W) or (C_in, H, W) inputs.
 
     weight: (out_channels, in_channels/groups, kh, kw); bias: (out_channels,). kernel_size,
-    stride, padding (or "valid"/"same") and dilation are ints or pairs.
+    stride, padding (or "valid"/"same") and dilation are ints or pairs; ``padding_mode`` 'zeros',
+    'reflect', 'replicate' or 'circular'.
 
     >>> import chainrule as cr
     >>> Conv2d(1, 16, 3)(cr.zeros(8, 1, 28, 28)).shape
@@ -159,29 +192,45 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, dtype)
 
     def forward(self, x):
-        self._check_input(x)
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._conv_forward(x, conv2d)
 
 
-class ConvTranspose2d(_ConvNd):
-    """2-d transposed convolution (the adjoint of Conv2d; "deconvolution"), over (N, C_in, H, W)
-    or (C_in, H, W) inputs: output height (H - 1) stride - 2 padding + dilation (kh - 1) +
-    output_padding + 1, likewise for the width.
+class Conv3d(_ConvNd):
+    """3-d convolution (cross-correlation) over (N, C_in, D, H, W) or (C_in, D, H, W) inputs
+    (video, volumes).
 
-    weight: (in_channels, out_channels/groups, kh, kw); bias: (out_channels,).
-    ``forward(x, output_size)`` picks the output_padding that gives that size.
+    weight: (out_channels, in_channels/groups, kd, kh, kw); bias: (out_channels,). kernel_size,
+    stride, padding (or "valid"/"same") and dilation are ints or triples; ``padding_mode``
+    'zeros', 'reflect', 'replicate' or 'circular'.
 
     >>> import chainrule as cr
-    >>> ConvTranspose2d(16, 8, 2, stride=2)(cr.zeros(4, 16, 7, 7)).shape
-    (4, 8, 14, 14)
+    >>> Conv3d(2, 4, 3, padding=1)(cr.zeros(1, 2, 5, 6, 7)).shape
+    (1, 4, 5, 6, 7)
     """
 
-    _nd = 2
+    _nd = 3
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
-                 padding_mode: str = "zeros", device=None, dtype=None):
-        _backend.as_device(device, "ConvTranspose2d")
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        _backend.as_device(device, "Conv3d")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0,
+                         groups, bias, padding_mode, dtype)
+
+    def forward(self, x):
+        return self._conv_forward(x, conv3d)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """What the transposed convolutions share: their arguments (PyTorch's order, output_padding
+    before groups), the output_size rule and the forward. Subclasses set ``_nd`` and
+    ``_function``."""
+
+    _function = None
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                 dilation, padding_mode, device, dtype):
+        _backend.as_device(device, type(self).__name__)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, True,
                          output_padding, groups, bias, padding_mode, dtype)
 
@@ -213,5 +262,72 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, x, output_size=None):
         self._check_input(x)
         output_padding = self._output_padding(x, output_size)
-        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, output_padding,
-                                self.groups, self.dilation)
+        return self._function(x, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
+                              self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-d transposed convolution (the adjoint of Conv1d), over (N, C_in, L) or (C_in, L) inputs:
+    output length (L - 1) stride - 2 padding + dilation (kernel_size - 1) + output_padding + 1.
+
+    weight: (in_channels, out_channels/groups, kernel_size); bias: (out_channels,).
+    ``forward(x, output_size)`` picks the output_padding that gives that size.
+
+    >>> import chainrule as cr
+    >>> ConvTranspose1d(8, 4, 4, stride=2, padding=1)(cr.zeros(2, 8, 10)).shape
+    (2, 4, 20)
+    """
+
+    _nd = 1
+    _function = staticmethod(conv_transpose1d)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-d transposed convolution (the adjoint of Conv2d; "deconvolution"), over (N, C_in, H, W)
+    or (C_in, H, W) inputs: output height (H - 1) stride - 2 padding + dilation (kh - 1) +
+    output_padding + 1, likewise for the width.
+
+    weight: (in_channels, out_channels/groups, kh, kw); bias: (out_channels,).
+    ``forward(x, output_size)`` picks the output_padding that gives that size.
+
+    >>> import chainrule as cr
+    >>> ConvTranspose2d(16, 8, 2, stride=2)(cr.zeros(4, 16, 7, 7)).shape
+    (4, 8, 14, 14)
+    """
+
+    _nd = 2
+    _function = staticmethod(conv_transpose2d)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-d transposed convolution (the adjoint of Conv3d), over (N, C_in, D, H, W) or
+    (C_in, D, H, W) inputs; each output size as ConvTranspose1d's length.
+
+    weight: (in_channels, out_channels/groups, kd, kh, kw); bias: (out_channels,).
+    ``forward(x, output_size)`` picks the output_padding that gives that size.
+
+    >>> import chainrule as cr
+    >>> ConvTranspose3d(4, 2, 2, stride=2)(cr.zeros(1, 4, 3, 4, 5)).shape
+    (1, 2, 6, 8, 10)
+    """
+
+    _nd = 3
+    _function = staticmethod(conv_transpose3d)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)

@@ -16,7 +16,10 @@ from chainrule.ops import (
     avg_pool2d,
     conv1d,
     conv2d,
+    conv3d,
+    conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     elu,
     gelu,
     interpolate,
@@ -33,6 +36,7 @@ from chainrule.ops import (
     upsample,
 )
 from chainrule.ops.arithmetic import minimum, mul, sub, where
+from chainrule.ops.conv import fold, unfold
 from chainrule.ops.indexing import getitem
 from chainrule.ops.loss import (
     binary_cross_entropy,
@@ -747,6 +751,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 from chainrule.nn.embedding import embedding, embedding_bag  # noqa: E402  (defined with its layer)
+from chainrule.nn.pixelshuffle import pixel_shuffle, pixel_unshuffle  # noqa: E402  (defined with its layer)
 
 
 def _taking_inplace(op, *defaults):
@@ -777,4 +782,5 @@ __all__ = [
     "cosine_embedding_loss", "ctc_loss", "gaussian_nll_loss", "hinge_embedding_loss", "kl_div", "margin_ranking_loss",
     "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "pairwise_distance",
     "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
+    "conv3d", "conv_transpose1d", "conv_transpose3d", "fold", "unfold", "pixel_shuffle", "pixel_unshuffle",
 ]  # fmt: skip

@@ -40,7 +40,17 @@ from chainrule.ops.compare import (
     lt,
     ne,
 )
-from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
+from chainrule.ops.conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    fold,
+    interpolate,
+    upsample,
+)
 from chainrule.ops.indexing import (
     argwhere,
     bincount,
@@ -246,6 +256,7 @@ DIFFERENTIABLE = (
     "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
     "batch_norm", "layer_norm",
     "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
+    "conv3d", "conv_transpose1d", "conv_transpose3d", "fold",  # F.unfold: fold's adjoint, not torch.unfold
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "rnn_sequence",
     # issue 17's math: rounding (zero gradient), more elementwise functions, products, running ops

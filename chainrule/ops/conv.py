@@ -1,9 +1,10 @@
 """Convolution: one N-d cross-correlation (PyTorch's conv), computed as a single matrix product
 over a strided view of the sliding windows; its transpose (conv_transpose2d), which is also the
-input gradient of a convolution; the weight gradient; and nearest-neighbour upsampling. The
-derivatives of each of the three convolution ops are the other two, so they differentiate to any
-order. The 1-d and 2-d functions are thin faces over the N-d code; pooling shares the argument
-and padding helpers."""
+input gradient of a convolution; the weight gradient; the sliding blocks as columns (unfold,
+"im2col") and back (fold, its adjoint); and nearest-neighbour upsampling. The derivatives of each
+of the three convolution ops are the other two, so they differentiate to any order. The 1-d, 2-d
+and 3-d functions are thin faces over the N-d code; pooling shares the argument and padding
+helpers."""
 
 import itertools
 import math
@@ -444,6 +445,33 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """3-d cross-correlation (PyTorch's F.conv3d): input (N, C_in, D, H, W) or (C_in, D, H, W),
+    weight (C_out, C_in/groups, kd, kh, kw), bias (C_out,); stride, padding (also "valid"/"same")
+    and dilation are ints or triples; each output size as conv1d's length.
+
+    >>> import chainrule as cr
+    >>> conv3d(cr.ones(1, 2, 4, 5, 6), cr.ones(3, 2, 3, 3, 3), padding=(1, 0, 0)).shape
+    (1, 3, 4, 3, 4)
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-d transposed convolution (PyTorch's F.conv_transpose1d), the adjoint of conv1d: input
+    (N, C_in, L) or (C_in, L), weight (C_in, C_out/groups, k), bias (C_out,); output length
+    (L - 1) * s - 2p + d(k - 1) + output_padding + 1.
+
+    >>> import chainrule as cr
+    >>> conv_transpose1d(cr.ones(1, 1, 3), cr.ones(1, 1, 2), stride=2).tolist()
+    [[[1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]]
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, dilation, groups, 1,
+                           "conv_transpose1d")
+
+
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """2-d transposed convolution (PyTorch's F.conv_transpose2d), the adjoint of conv2d: input
@@ -456,6 +484,149 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     """
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, dilation, groups, 2,
                            "conv_transpose2d")
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """3-d transposed convolution (PyTorch's F.conv_transpose3d), the adjoint of conv3d: input
+    (N, C_in, D, H, W) or (C_in, D, H, W), weight (C_in, C_out/groups, kd, kh, kw), bias (C_out,);
+    each output size as conv_transpose1d's length.
+
+    >>> import chainrule as cr
+    >>> conv_transpose3d(cr.ones(1, 2, 2, 3, 4), cr.ones(2, 5, 2, 2, 2), stride=2).shape
+    (1, 5, 4, 6, 8)
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, dilation, groups, 3,
+                           "conv_transpose3d")
+
+
+# ---------------------------------------------------------------------------- sliding blocks
+
+
+class _Blocks(LinearMap):
+    """im2col and its adjoint col2im, on the last len(kernel) axes of a batch (N, C, *sizes):
+    ``apply`` gives (N, C * prod(kernel), L), one column per block (zero padded), rows ordered
+    channel first, then kernel offset (PyTorch's F.unfold); ``adjoint`` adds each column back
+    where it was read (F.fold). ``batched=False``: the same without the N axis."""
+
+    names = ("Unfold", "Fold")
+
+    def __init__(self, sizes, kernel, dilation, padding, stride, batched):
+        self.sizes, self.kernel, self.dilation = sizes, kernel, dilation
+        self.padding, self.stride, self.batched = padding, stride, batched
+        self.blocks = _block_counts(sizes, kernel, dilation, padding, stride)
+
+    def apply(self, a):
+        a = a if self.batched else a[None]
+        n, c = a.shape[:2]
+        nd = len(self.kernel)
+        padded = _pad_axes(a, self.padding, self.padding)
+        win = _windows(padded, self.kernel, self.stride, self.dilation)  # (N, C, *blocks, *kernel)
+        order = (0, 1, *range(2 + nd, 2 + 2 * nd), *range(2, 2 + nd))
+        out = win.transpose(order).reshape(n, c * math.prod(self.kernel), math.prod(self.blocks))
+        if xp.may_share_memory(out, a):  # the reshape found a view (1x1 blocks): the output owns its data
+            out = out.copy()
+        return out if self.batched else out[0]
+
+    def adjoint(self, b):
+        b = b if self.batched else b[None]
+        n = b.shape[0]
+        c = b.shape[1] // math.prod(self.kernel)
+        cols = b.reshape(n, c, *self.kernel, *self.blocks)
+        frame = [s + 2 * p for s, p in zip(self.sizes, self.padding)]
+        out = xp.zeros((n, c, *frame), dtype=b.dtype)
+        # one strided add per kernel offset, over every sample, channel and block at once
+        for offsets in itertools.product(*map(range, self.kernel)):
+            region = tuple(slice(k * d, k * d + s * (o - 1) + 1, s)
+                           for k, d, s, o in zip(offsets, self.dilation, self.stride, self.blocks))
+            out[(slice(None), slice(None), *region)] += cols[(slice(None), slice(None), *offsets)]
+        out = xp.ascontiguousarray(_pad_axes(out, [-p for p in self.padding], [-p for p in self.padding]))
+        return out if self.batched else out[0]
+
+
+def _block_counts(sizes, kernel, dilation, padding, stride):
+    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                 for n, k, d, p, s in zip(sizes, kernel, dilation, padding, stride))
+
+
+def _block_settings(kernel_size, dilation, padding, stride, op):
+    nd = 2  # PyTorch's fold and unfold take 2 spatial dims; _Blocks takes any number
+    return (_tuple(kernel_size, nd, "kernel_size", op, 1), _tuple(dilation, nd, "dilation", op, 1),
+            _tuple(padding, nd, "padding", op, 0), _tuple(stride, nd, "stride", op, 1))
+
+
+def _describe_blocks(kernel, dilation, padding, stride):
+    return f"kernel_size={kernel}, dilation={dilation}, padding={padding}, stride={stride}"
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """The sliding blocks of a batched (N, C, H, W) or unbatched (C, H, W) input as columns
+    (PyTorch's F.unfold, "im2col"): output (N, C * kh * kw, L), L the number of blocks,
+    prod_i floor((S_i + 2 padding_i - dilation_i (k_i - 1) - 1) / stride_i) + 1;
+    ``out[n, (c * kh + i) * kw + j, y * Lw + x] = x_padded[n, c, y s + i d, x s + j d]``.
+    Its adjoint is ``fold``; a convolution is ``weight.view(F, -1) @ unfold(x)``.
+
+    >>> import chainrule as cr
+    >>> unfold(cr.arange(9.0).reshape(1, 1, 3, 3), 2).tolist()
+    [[[0.0, 1.0, 3.0, 4.0], [1.0, 2.0, 4.0, 5.0], [3.0, 4.0, 6.0, 7.0], [4.0, 5.0, 7.0, 8.0]]]
+    """
+    return _unfold(input, kernel_size, dilation, padding, stride, "unfold")
+
+
+def _unfold(input, kernel_size, dilation, padding, stride, op):
+    """``unfold``, its errors naming ``op`` (the function or the layer)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    kernel, dilation, padding, stride = _block_settings(kernel_size, dilation, padding, stride, op)
+    shape = input._data.shape
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape {shape}")
+    plan = _Blocks(shape[-2:], kernel, dilation, padding, stride, len(shape) == 4)
+    if any(b < 1 for b in plan.blocks):
+        raise ValueError(
+            f"{op}: input of spatial size {shape[-2:]} with {_describe_blocks(kernel, dilation, padding, stride)} "
+            f"has {plan.blocks} sliding blocks; expected at least one along each dim"
+        )
+    return linear_map(input, plan)
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Columns of sliding blocks summed back into a batched (N, C, H, W) or unbatched (C, H, W)
+    image of ``output_size`` (H, W) (PyTorch's F.fold, "col2im"): the adjoint of ``unfold`` with
+    the same settings, so where blocks overlap their values add up. input (N, C * kh * kw, L) or
+    (C * kh * kw, L), L the number of blocks ``unfold`` makes of an (H, W) image.
+
+    >>> import chainrule as cr
+    >>> fold(cr.ones(1, 4, 4), (3, 3), 2).tolist()
+    [[[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]]
+    """
+    return _fold(input, output_size, kernel_size, dilation, padding, stride, "fold")
+
+
+def _fold(input, output_size, kernel_size, dilation, padding, stride, op):
+    """``fold``, its errors naming ``op`` (the function or the layer)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    output_size = _tuple(output_size, 2, "output_size", op, 1)
+    kernel, dilation, padding, stride = _block_settings(kernel_size, dilation, padding, stride, op)
+    shape = input._data.shape
+    if len(shape) not in (2, 3):
+        raise ValueError(
+            f"{op}: expected a 2-d (C * kh * kw, L) or 3-d (N, C * kh * kw, L) input, got shape {shape}"
+        )
+    plan = _Blocks(output_size, kernel, dilation, padding, stride, len(shape) == 3)
+    settings = f"output_size={output_size}, {_describe_blocks(kernel, dilation, padding, stride)}"
+    if shape[-2] % math.prod(kernel):
+        raise ValueError(
+            f"{op}: input's dim {len(shape) - 2} ({shape[-2]}, shape {shape}) must be divisible by the "
+            f"product of kernel_size {kernel}"
+        )
+    if any(b < 1 for b in plan.blocks) or shape[-1] != math.prod(plan.blocks):
+        raise ValueError(
+            f"{op}: with {settings} there are {' * '.join(map(str, plan.blocks))} sliding blocks, so "
+            f"input's last dim must be {math.prod(plan.blocks)}, got shape {shape}"
+        )
+    return linear_map(input, plan, adjoint=True)
 
 
 # ---------------------------------------------------------------------------- upsampling

@@ -50,7 +50,14 @@ from chainrule.ops.loss import (
     mse_loss,
     nll_loss,
 )
-from chainrule.ops.normalization import batch_norm, layer_norm
+from chainrule.ops.normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    rms_norm,
+)
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -114,6 +121,7 @@ from chainrule.ops.unary import (
     atan,
     atanh,
     ceil,
+    celu,
     clamp,
     clamp_max,
     clamp_min,
@@ -131,27 +139,39 @@ from chainrule.ops.unary import (
     floor,
     frac,
     gelu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
     leaky_relu,
     log,
     log1p,
     log2,
     log10,
     logit,
+    logsigmoid,
+    mish,
     nan_to_num,
+    prelu,
     reciprocal,
     relu,
+    relu6,
     round,
     rsqrt,
+    selu,
     sgn,
     sigmoid,
     sign,
+    silu,
     sin,
     sinh,
     softplus,
+    softshrink,
     sqrt,
     square,
     tan,
     tanh,
+    threshold,
     trunc,
 )
 
@@ -175,6 +195,9 @@ DIFFERENTIABLE = (
     "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot", "logaddexp",
     "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "prod", "cumsum",
     "cumprod", "dist", "cdist",
+    # issue 18's normalisations and activations
+    "group_norm", "instance_norm", "rms_norm", "local_response_norm", "silu", "mish", "relu6", "hardtanh",
+    "hardswish", "hardsigmoid", "selu", "celu", "prelu", "logsigmoid", "threshold", "softshrink", "hardshrink",
 )  # fmt: skip
 
 __all__ = [

@@ -3,9 +3,11 @@ size-1 axes, 0-d tensors, negative axes) and giving the op and its NumPy referen
 
 import numpy as np
 import scipy.special
+from cases_activations import CASES as ACTIVATION_CASES
 from cases_conv import CASES as CONV_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_math import CASES as MATH_CASES
+from cases_norms import CASES as NORM_CASES
 from cases_recurrent import CASES as RECURRENT_CASES
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -516,3 +518,4 @@ OTHERS = [
 
 CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES
 CASES += MATH_CASES
+CASES += ACTIVATION_CASES + NORM_CASES

@@ -207,6 +207,11 @@ def test_the_functional_and_top_level_names_are_pytorchs():
         assert getattr(cr, name) is getattr(F, name)
 
 
+def test_pytorchs_module_paths_name_the_same_classes():
+    assert nn.modules.activation.SiLU is nn.SiLU and nn.modules.activation.PReLU is nn.PReLU
+    assert nn.modules.Hardswish is nn.Hardswish
+
+
 def test_an_mlp_with_the_new_activations_trains():
     """Every new activation carries a gradient through a small network: the loss falls."""
     cr.manual_seed(0)

@@ -222,6 +222,14 @@ def test_local_response_norm_layer():
 # ---------------------------------------------------------------------------- all of them
 
 
+def test_pytorchs_module_paths_name_the_same_classes():
+    m = nn.modules
+    assert m.instancenorm.InstanceNorm2d is nn.InstanceNorm2d and m.normalization.GroupNorm is nn.GroupNorm
+    assert m.normalization.RMSNorm is nn.RMSNorm and m.normalization.LocalResponseNorm is nn.LocalResponseNorm
+    assert m.InstanceNorm1d is nn.InstanceNorm1d and m.GroupNorm is nn.GroupNorm
+    assert not isinstance(nn.InstanceNorm1d(2), m.batchnorm._BatchNorm)  # siblings, as in PyTorch
+
+
 def test_the_functional_and_top_level_names_are_pytorchs():
     for name in ("group_norm", "instance_norm", "rms_norm", "local_response_norm"):
         assert name in F.__all__ and callable(getattr(F, name))

@@ -746,7 +746,10 @@ def threshold(x, threshold: float, value: float, inplace: bool = False) -> Tenso
     value = number_arg(value, "value", "threshold")
     d = x._data
     below = d <= threshold
-    return _piecewise_linear("Threshold", x, xp.where(below, d.dtype.type(value), d), lambda: ~below)
+    # each term 0 where the other applies, rather than where() (see _hardswish_vjp); maximum keeps
+    # -inf from the masked term (-inf * 0 is nan) and passes nan
+    out = xp.maximum(d, d.dtype.type(threshold)) * ~below + d.dtype.type(value) * below
+    return _piecewise_linear("Threshold", x, out, lambda: ~below)
 
 
 def hardshrink(x, lambd: float = 0.5) -> Tensor:
@@ -754,8 +757,8 @@ def hardshrink(x, lambd: float = 0.5) -> Tensor:
     x = _float_input(x, "hardshrink")
     lambd = number_arg(lambd, "lambd", "hardshrink")
     d = x._data
-    inside = (d >= -lambd) & (d <= lambd)
-    return _piecewise_linear("Hardshrink", x, xp.where(inside, d.dtype.type(0), d), lambda: ~inside)
+    outside = ~((d >= -lambd) & (d <= lambd))  # nan included, as PyTorch's
+    return _piecewise_linear("Hardshrink", x, d * outside, lambda: outside)
 
 
 def softshrink(x, lambd: float = 0.5) -> Tensor:

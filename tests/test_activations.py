@@ -156,8 +156,10 @@ def test_bad_arguments_and_inputs_name_the_culprit(call, error, message):
 def test_softmin_is_softmax_of_the_negation_and_warns_without_dim():
     x = np.random.default_rng(0).normal(size=(2, 3, 4))
     expected = np.exp(-x) / np.exp(-x).sum(axis=0, keepdims=True)  # 3-d input: PyTorch's implicit dim 0
-    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin") as record:
         got = nn.Softmin()(cr.tensor(x, dtype=cr.float64))
+        F.softmin(cr.tensor(x))
+    assert [w.filename for w in record] == [__file__, __file__]  # the caller's line, as PyTorch's
     np.testing.assert_allclose(got._data, expected, rtol=1e-14)
     got = F.softmin(cr.tensor(x, dtype=cr.float64), dim=-1, dtype=cr.float32)
     assert got.dtype == cr.float32

@@ -219,7 +219,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
         warnings.warn(
             "softmin: Implicit dimension choice for softmin has been deprecated. Change the call to include "
             "dim=X as an argument.",
-            stacklevel=_stacklevel,
+            stacklevel=_stacklevel - 1,  # (PyTorch counts from its helper _get_softmax_dim)
         )
         dim = 0 if x.ndim in (0, 1, 3) else 1
     if dtype is not None:

@@ -698,6 +698,9 @@ def relu6(x, inplace: bool = False) -> Tensor:
     return hardtanh(x, 0.0, 6.0)
 
 
+_SIXTH = float(np.float32(1 / 6))
+
+
 def hardsigmoid(x, inplace: bool = False) -> Tensor:
     """min(max(x + 3, 0), 6) / 6: slope 1/6 strictly between -3 and 3, 0 elsewhere."""
     x = _float_input(x, "hardsigmoid")
@@ -706,9 +709,6 @@ def hardsigmoid(x, inplace: bool = False) -> Tensor:
     # PyTorch's kernel multiplies by the float32 1/6 (0.1666666716) in float64 too: so do we, and
     # the gradients agree bit for bit (the exact 1/6 would differ from PyTorch's by 3e-8)
     return _piecewise_linear("Hardsigmoid", x, out, lambda: ((d > -3) & (d < 3)) * d.dtype.type(_SIXTH))
-
-
-_SIXTH = float(np.float32(1 / 6))
 
 
 def hardswish(x, inplace: bool = False) -> Tensor:

@@ -177,6 +177,7 @@ def test_hardtanh_takes_pytorchs_deprecated_keywords_with_a_warning():
     (nn.Hardtanh(-2.0, 3.0), "Hardtanh(min_val=-2.0, max_val=3.0)"), (nn.SiLU(), "SiLU()"),
     (nn.CELU(0.5, inplace=True), "CELU(alpha=0.5, inplace=True)"), (nn.GLU(), "GLU(dim=-1)"),
     (nn.Threshold(0.1, 20.0), "Threshold(threshold=0.1, value=20.0)"), (nn.Softmin(1), "Softmin(dim=1)"),
+    (nn.Hardswish(inplace=True), "Hardswish()"), (nn.SELU(inplace=True), "SELU(inplace=True)"),
     (nn.Softshrink(), "Softshrink(0.5)"), (nn.Hardshrink(1.0), "Hardshrink(1.0)"), (nn.LogSigmoid(), "LogSigmoid()"),
 ])  # fmt: skip
 def test_reprs_are_pytorchs(layer, text):

@@ -185,11 +185,17 @@ class Hardswish(_Elementwise):
 
     _function = staticmethod(ops.hardswish)
 
+    def extra_repr(self):
+        return ""  # PyTorch's shows no inplace for this one
+
 
 class Hardsigmoid(_Elementwise):
     """relu6(x + 3) / 6: a cheap sigmoid, 0 below -3 and 1 above 3."""
 
     _function = staticmethod(ops.hardsigmoid)
+
+    def extra_repr(self):
+        return ""  # PyTorch's shows no inplace for this one
 
 
 class SELU(_Elementwise):

@@ -5,6 +5,7 @@ import numpy as np
 import scipy.special
 from cases_activations import CASES as ACTIVATION_CASES
 from cases_conv import CASES as CONV_CASES
+from cases_index import CASES as INDEX_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_math import CASES as MATH_CASES
 from cases_norms import CASES as NORM_CASES
@@ -518,4 +519,5 @@ OTHERS = [
 
 CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES
 CASES += MATH_CASES
+CASES += INDEX_CASES
 CASES += ACTIVATION_CASES + NORM_CASES

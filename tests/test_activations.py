@@ -231,6 +231,8 @@ def test_the_functional_and_top_level_names_are_pytorchs():
         assert callable(getattr(F, name)) and name in F.__all__
     for name in ("selu", "celu", "prelu", "threshold", "hardshrink"):  # torch.X exists for these
         assert getattr(cr, name) is getattr(F, name)
+    x = cr.tensor([-1.0, 0.25, 2.0])
+    assert x.hardshrink(0.5).tolist() == [-1.0, 0.0, 2.0] and x.prelu(cr.tensor([0.5])).tolist() == [-0.5, 0.25, 2.0]
 
 
 def test_pytorchs_module_paths_name_the_same_classes():

@@ -351,6 +351,7 @@ def _attach_tensor_methods():
     ):  # fmt: skip
         setattr(T, name, getattr(ops, name))
     T.neg = ops.neg
+    T.prelu, T.hardshrink = ops.prelu, ops.hardshrink  # the activations torch.Tensor has as methods
     T.T = property(lambda self: ops.permute(self, tuple(reversed(range(self._data.ndim)))))
     for name in ("add_", "sub_", "mul_", "div_", "pow_", "neg_", "clamp_", "fill_", "zero_", "copy_",
                  "normal_", "uniform_"):

@@ -3,11 +3,13 @@ size-1 axes, 0-d tensors, negative axes) and giving the op and its NumPy referen
 
 import numpy as np
 import scipy.special
+from cases_activations import CASES as ACTIVATION_CASES
 from cases_conv import CASES as CONV_CASES
 from cases_conv_more import CASES as CONV_MORE_CASES
 from cases_index import CASES as INDEX_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_math import CASES as MATH_CASES
+from cases_norms import CASES as NORM_CASES
 from cases_recurrent import CASES as RECURRENT_CASES
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -520,3 +522,4 @@ CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + R
 CASES += MATH_CASES
 CASES += INDEX_CASES
 CASES += CONV_MORE_CASES
+CASES += ACTIVATION_CASES + NORM_CASES

@@ -8,7 +8,34 @@ from chainrule.nn import (
     parameter,
     utils,
 )
-from chainrule.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from chainrule.nn.activation import (
+    CELU,
+    ELU,
+    GELU,
+    GLU,
+    SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    Softshrink,
+    Softsign,
+    Tanh,
+    Tanhshrink,
+    Threshold,
+)
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from chainrule.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
@@ -38,7 +65,18 @@ from chainrule.nn.loss import (
     TripletMarginLoss,
 )
 from chainrule.nn.module import Module, Parameter
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
+from chainrule.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    LocalResponseNorm,
+    RMSNorm,
+)
 from chainrule.nn.padding import (
     CircularPad1d,
     CircularPad2d,
@@ -97,3 +135,8 @@ __all__ = [
 # nn.modules, nn.parameter and nn.parallel: PyTorch's paths (nn.modules.linear.Linear is nn.Linear)
 __all__ += ["AlphaDropout", "DataParallel", "Dropout1d", "Dropout2d", "Dropout3d", "modules", "parallel", "parameter"]
 __all__ += ["Conv3d", "ConvTranspose1d", "ConvTranspose3d", "Fold", "Unfold", "PixelShuffle", "PixelUnshuffle"]
+__all__ += [  # issue 18's normalisations and activations
+    "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "RMSNorm",
+    "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish", "PReLU", "ReLU6",
+    "SELU", "SiLU", "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
+]  # fmt: skip

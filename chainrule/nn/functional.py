@@ -14,6 +14,7 @@ from chainrule.ops import (
     adaptive_avg_pool2d,
     avg_pool1d,
     avg_pool2d,
+    celu,
     conv1d,
     conv2d,
     conv3d,
@@ -22,17 +23,33 @@ from chainrule.ops import (
     conv_transpose3d,
     elu,
     gelu,
+    group_norm,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    instance_norm,
     interpolate,
     leaky_relu,
     linear,
+    local_response_norm,
     log_softmax,
+    logsigmoid,
     max_pool1d,
     max_pool2d,
+    mish,
+    prelu,
     relu,
+    relu6,
+    rms_norm,
+    selu,
     sigmoid,
+    silu,
     softmax,
     softplus,
+    softshrink,
     tanh,
+    threshold,
     upsample,
 )
 from chainrule.ops.arithmetic import minimum, mul, sub, where
@@ -48,9 +65,9 @@ from chainrule.ops.loss import (
     nll_loss,
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
-from chainrule.ops.operands import floating, tensor_input, wrap
+from chainrule.ops.operands import dims, floating, tensor_input, wrap
 from chainrule.ops.reduce import logsumexp, norm
-from chainrule.ops.shape import cast, concatenate, pad, stack
+from chainrule.ops.shape import cast, concatenate, pad, split, stack
 from chainrule.ops.unary import clamp_min, clip, exp, log
 
 
@@ -163,6 +180,57 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     # a * (x * keep + a' * (1 - keep)) + b
     shift = xp.where(keep, b, a * _SELU_SATURATION + b).astype(d.dtype)
     return mul(x, wrap((keep * a).astype(d.dtype))) + wrap(shift)
+
+
+# ---------------------------------------------------------------------------- activations of ops
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit: ``a * sigmoid(b)``, a and b the two halves of input along ``dim``
+    (whose size must be even).
+
+    >>> import chainrule as cr
+    >>> glu(cr.tensor([[2.0, 0.0]])).tolist()
+    [[1.0]]
+    """
+    x = tensor_input(input, "glu")
+    if x.ndim == 0:
+        raise ValueError("glu: does not support scalars because halving size must be even")
+    (axis,) = dims(dim, x.ndim, "glu")
+    size = x.shape[axis]
+    if size % 2:
+        raise ValueError(f"glu: halving dimension must be even, but dimension {dim} is size {size} (shape {x.shape})")
+    a, b = split(x, size // 2, axis)
+    return a * sigmoid(b)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|): tanh's shape with polynomial tails."""
+    x = tensor_input(input, "softsign")
+    return x / (x.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    x = tensor_input(input, "tanhshrink")
+    return x - tanh(x)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``softmax(-x, dim)``: probabilities that favour the smallest entries. ``dim=None`` picks
+    PyTorch's implicit dim (0 for 0-, 1- and 3-d inputs, else 1) with its deprecation warning;
+    ``dtype`` converts the input first."""
+    x = tensor_input(input, "softmin")
+    if dim is None:
+        warnings.warn(
+            "softmin: Implicit dimension choice for softmin has been deprecated. Change the call to include "
+            "dim=X as an argument.",
+            stacklevel=_stacklevel - 1,  # (PyTorch counts from its helper _get_softmax_dim)
+        )
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    if dtype is not None:
+        x = cast(x, dtype)
+    return softmax(-x, dim)
 
 
 # ---------------------------------------------------------------------------- regression losses
@@ -783,4 +851,9 @@ __all__ = [
     "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "pairwise_distance",
     "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
     "conv3d", "conv_transpose1d", "conv_transpose3d", "fold", "unfold", "pixel_shuffle", "pixel_unshuffle",
+]  # fmt: skip
+__all__ += [  # issue 18's normalisations and activations
+    "group_norm", "instance_norm", "local_response_norm", "rms_norm", "celu", "glu", "hardshrink", "hardsigmoid",
+    "hardswish", "hardtanh", "logsigmoid", "mish", "prelu", "relu6", "selu", "silu", "softmin", "softshrink",
+    "softsign", "tanhshrink", "threshold",
 ]  # fmt: skip

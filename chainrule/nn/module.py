@@ -558,7 +558,7 @@ class Module:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
         children = [(n, m) for n, m in self._modules.items() if m is not None]
-        count = self.num_parameters()
+        count = Module.num_parameters(self)  # (PReLU's num_parameters is PyTorch's int attribute)
         suffix = f"  # {count:,} parameters" if count and (top or children) else ""
         if not children and len(extra_lines) <= 1:
             return f"{type(self).__name__}({extra})" + (suffix if top else "")

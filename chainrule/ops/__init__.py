@@ -103,7 +103,14 @@ from chainrule.ops.loss import (
     mse_loss,
     nll_loss,
 )
-from chainrule.ops.normalization import batch_norm, layer_norm
+from chainrule.ops.normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    rms_norm,
+)
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -203,6 +210,7 @@ from chainrule.ops.unary import (
     atan,
     atanh,
     ceil,
+    celu,
     clamp,
     clamp_max,
     clamp_min,
@@ -220,27 +228,39 @@ from chainrule.ops.unary import (
     floor,
     frac,
     gelu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
     leaky_relu,
     log,
     log1p,
     log2,
     log10,
     logit,
+    logsigmoid,
+    mish,
     nan_to_num,
+    prelu,
     reciprocal,
     relu,
+    relu6,
     round,
     rsqrt,
+    selu,
     sgn,
     sigmoid,
     sign,
+    silu,
     sin,
     sinh,
     softplus,
+    softshrink,
     sqrt,
     square,
     tan,
     tanh,
+    threshold,
     trunc,
 )
 
@@ -275,6 +295,10 @@ DIFFERENTIABLE = (
     "baddbmm", "addcmul", "addcdiv",
     "select", "rot90", "atleast_1d", "atleast_2d", "tensordot", "kron", "take_along_dim",
     "cartesian_prod", "block_diag",
+    # issue 18's normalisations and activations (instance_norm, a composition, has op-table cases
+    # but stays out of the top level: torch.instance_norm takes its arguments in another order)
+    "group_norm", "rms_norm", "local_response_norm", "silu", "mish", "relu6", "hardtanh",
+    "hardswish", "hardsigmoid", "selu", "celu", "prelu", "logsigmoid", "threshold", "softshrink", "hardshrink",
 )  # fmt: skip
 
 __all__ = [
@@ -338,6 +362,7 @@ def _attach_tensor_methods():
     ):  # fmt: skip
         setattr(T, name, getattr(ops, name))
     T.neg = ops.neg
+    T.prelu, T.hardshrink = ops.prelu, ops.hardshrink  # the activations torch.Tensor has as methods
     T.T = property(lambda self: ops.permute(self, tuple(reversed(range(self._data.ndim)))))
     for name in ("add_", "sub_", "mul_", "div_", "pow_", "neg_", "clamp_", "fill_", "zero_", "copy_",
                  "normal_", "uniform_"):

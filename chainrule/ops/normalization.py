@@ -1,16 +1,23 @@
-"""Normalisation: batch norm (each channel over the batch and positions) and layer norm (each
-sample over its trailing dims), each one node whose backward is the closed-form derivative of
-``(x - mean) / sqrt(var + eps)``, not a chain of small ops.
+"""Normalisation: batch norm (each channel over the batch and positions), layer norm (each
+sample over its trailing dims), group norm (each sample's groups of channels; instance norm is one
+group per channel) and RMS norm (layer norm without centring), each one node whose backward is the
+closed-form derivative of ``(x - mean) / sqrt(var + eps)``, not a chain of small ops. Local
+response norm is a composition of ops.
 
-Both save the normalised input and the inverse standard deviation. Those are computed by
+Each saves the normalised input and the inverse standard deviation. Those are computed by
 ``_moments`` and ``_standardise``, which take arrays (the forward) or tensors (``remake``, under
 create_graph), so the one backward rule of each op also differentiates to any order.
 """
 
+import math
+
+from chainrule._arguments import int_arg, number_arg
+from chainrule._backend import xp
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
 from chainrule.ops import either
 from chainrule.ops.operands import floating, same_dtype, wrap
+from chainrule.ops.shape import pad
 
 
 def _moments(x, axes):
@@ -179,3 +186,180 @@ def _layer_norm_vjp(g, xhat, invstd, weight, axes, need_x, need_w, has_bias):
     if has_bias:
         grads.append(g)
     return tuple(grads)
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise each sample's channels in ``num_groups`` groups: ``(x - mean) / sqrt(var + eps)``
+    over each group's channels and positions, then ``* weight + bias`` per channel (dim 1).
+
+    Independent of the batch (the same in training and eval); with one group it is layer norm over
+    (C, ...) with per-channel affine parameters, with C groups instance norm.
+
+    >>> import chainrule as cr
+    >>> y = group_norm(cr.tensor([[1.0, 3.0, 0.0, 4.0]]), 2)
+    >>> [round(v, 3) for v in y._data.ravel().tolist()]
+    [-1.0, 1.0, -1.0, 1.0]
+    """
+    op = "group_norm"
+    x = floating(input, op)
+    d = x._data
+    if d.ndim < 2:
+        raise ValueError(f"{op}: expected an input (N, C, ...) of at least 2 dims, got shape {d.shape}")
+    num_groups = int_arg(num_groups, "num_groups", op)
+    n, channels = d.shape[:2]
+    if channels % num_groups:
+        raise ValueError(f"{op}: the input's {channels} channels (shape {d.shape}) are not divisible by "
+                         f"num_groups={num_groups}")
+    positions = math.prod(d.shape[2:])
+    if n * channels // num_groups * positions == 1:  # PyTorch's test (_verify_batch_size), as it is
+        raise ValueError(f"{op}: expected more than 1 value per channel when training, got input of shape {d.shape}")
+    _check_shape(weight, (channels,), op, "weight")
+    _check_shape(bias, (channels,), op, "bias")
+    _same_dtype(op, x, weight, bias)
+    grouped = (n, num_groups, channels // num_groups * positions)
+    kept = (1, channels) + (1,) * (d.ndim - 2)
+    centred, _, var = _moments(d.reshape(grouped), 2)
+    xhat, invstd = _standardise(centred, var, eps)
+    out = _affine(xhat.reshape(d.shape), weight, bias, kept)
+    if not needs_graph(x, weight, bias):
+        return wrap(out)
+    rest = (weight, d.shape, kept, (0, *range(2, d.ndim)), x.requires_grad,
+            weight is not None and weight.requires_grad, bias is not None)
+
+    def remake(x, *affine):
+        centred, _, var = _moments(x.reshape(grouped), 2)
+        return (*_standardise(centred, var, eps), *rest)
+
+    return record("GroupNorm", out, _parents(x, weight, bias), _group_norm_vjp, (xhat, invstd, *rest), remake)
+
+
+def _group_norm_vjp(g, xhat, invstd, weight, shape, kept, axes, need_x, need_w, has_bias):
+    """xhat (N, G, k) and invstd (N, G, 1) are grouped; g and the gradients have x's shape."""
+    gx = None
+    if need_x:
+        gh = (g if weight is None else g * weight.reshape(kept)).reshape(xhat.shape)
+        # layer norm's formula within each group
+        gx = invstd * (gh - gh.mean(axis=2, keepdims=True) - xhat * (gh * xhat).mean(axis=2, keepdims=True))
+        gx = gx.reshape(shape)
+    grads = [gx]
+    if weight is not None:
+        grads.append((g * xhat.reshape(shape)).sum(axis=axes) if need_w else None)
+    if has_bias:
+        grads.append(g.sum(axis=axes))
+    return tuple(grads)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each sample (N, C, ...) over its positions, then ``* weight +
+    bias`` per channel: ``group_norm`` with one group per channel.
+
+    With ``use_input_stats`` (training) the statistics are each instance's, and ``running_mean``
+    and ``running_var`` (when given) move towards their averages over the batch: ``r = (1 -
+    momentum) r + momentum s`` (unbiased variances). Otherwise the running statistics are used, as
+    batch norm in eval mode.
+
+    >>> import chainrule as cr
+    >>> y = instance_norm(cr.tensor([[[1.0, 3.0], [0.0, 4.0]]]))
+    >>> [round(v, 3) for v in y._data.ravel().tolist()]
+    [-1.0, 1.0, -1.0, 1.0]
+    """
+    op = "instance_norm"
+    x = floating(input, op)
+    d = x._data
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{op}: running_mean and running_var are needed when use_input_stats=False")
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    if math.prod(d.shape[2:]) == 1:  # also an input without positions: PyTorch's test
+        raise ValueError(f"{op}: expected more than 1 spatial element when training, got input of shape {d.shape}")
+    channels = d.shape[1]
+    for tensor, what in ((running_mean, "running_mean"), (running_var, "running_var")):
+        _check_shape(tensor, (channels,), op, what)
+    _same_dtype(op, x, running_mean, running_var, weight, bias)
+    if running_mean is not None or running_var is not None:
+        momentum = number_arg(momentum, "momentum", op)
+        axes = tuple(range(2, d.ndim))
+        if running_mean is not None:
+            running_mean._data[...] = (1 - momentum) * running_mean._data + momentum * d.mean(axis=axes).mean(0)
+        if running_var is not None:
+            unbiased = d.var(axis=axes, ddof=1).mean(0)
+            running_var._data[...] = (1 - momentum) * running_var._data + momentum * unbiased
+    return group_norm(x, channels, weight, bias, eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps: float | None = None) -> Tensor:
+    """``x / sqrt(mean(x^2) + eps) * weight`` over the trailing ``normalized_shape`` dims: layer
+    norm without centring or bias. ``eps=None`` is the machine epsilon of x's dtype, as PyTorch.
+
+    >>> import chainrule as cr
+    >>> y = rms_norm(cr.tensor([[3.0, 4.0]]), 2)  # divided by sqrt((9 + 16) / 2)
+    >>> [round(v, 4) for v in y._data.ravel().tolist()]
+    [0.8485, 1.1314]
+    """
+    op = "rms_norm"
+    x = floating(input, op)
+    d = x._data
+    normalized = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(normalized)
+    if not k or d.ndim < k or d.shape[d.ndim - k:] != normalized:
+        raise ValueError(f"{op}: input of shape {d.shape} does not end in normalized_shape {normalized}")
+    _check_shape(weight, normalized, op, "weight")
+    _same_dtype(op, x, weight)
+    eps = float(xp.finfo(d.dtype).eps) if eps is None else number_arg(eps, "eps", op)
+    axes = tuple(range(d.ndim - k, d.ndim))
+    xhat, invrms = _rescale(d, axes, eps)
+    out = xhat if weight is None else xhat * weight._data
+    if not needs_graph(x, weight):
+        return wrap(out)
+    rest = (weight, axes, x.requires_grad, weight is not None and weight.requires_grad)
+
+    def remake(x, *affine):
+        return (*_rescale(x, axes, eps), *rest)
+
+    return record("RMSNorm", out, _parents(x, weight, None), _rms_norm_vjp, (xhat, invrms, *rest), remake)
+
+
+def _rescale(x, axes, eps):
+    """``x / sqrt(mean(x^2) + eps)`` over ``axes`` and that inverse root mean square (arrays or tensors)."""
+    invrms = 1 / either.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
+    return x * invrms, invrms
+
+
+def _rms_norm_vjp(g, xhat, invrms, weight, axes, need_x, need_w):
+    gx = None
+    if need_x:
+        gh = g if weight is None else g * weight
+        gx = invrms * (gh - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
+    grads = [gx]
+    if weight is not None:  # summed over the leading dims by the engine
+        grads.append(g * xhat if need_w else None)
+    return tuple(grads)
+
+
+def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """``x / (k + alpha * mean of x^2 over `size` neighbouring channels)^beta`` (AlexNet's), the
+    window centred on each channel and zero-padded at the ends (dim 1 of (N, C, ...): channel
+    c - size//2 to c + (size-1)//2, so below the first channel of the example lies a zero). A
+    composition of ops (square, pad, slices, power), so it needs no rule of its own.
+
+    >>> import chainrule as cr
+    >>> local_response_norm(cr.ones(1, 3, 1), 2, alpha=1.0, beta=1.0, k=0.0).tolist()  # x / mean(x^2)
+    [[[2.0], [1.0], [1.0]]]
+    """
+    op = "local_response_norm"
+    x = floating(input, op)
+    d = x._data
+    if d.ndim < 3:
+        raise ValueError(f"{op}: expected an input (N, C, ...) of 3 or more dims, got shape {d.shape}")
+    size = int_arg(size, "size", op)
+    alpha, beta, k = (number_arg(v, name, op) for v, name in ((alpha, "alpha"), (beta, "beta"), (k, "k")))
+    if d.size == 0:
+        return x
+    channels = d.shape[1]
+    # the window of channel c is c - size//2 ... c + (size-1)//2: zero squares padded at both ends
+    padded = pad(x * x, (0, 0) * (d.ndim - 2) + (size // 2, (size - 1) // 2))
+    total = padded[:, :channels]
+    for start in range(1, size):
+        total = total + padded[:, start:start + channels]
+    return x / (total / size * alpha + k) ** beta

@@ -9,7 +9,7 @@ from chainrule._backend import get_default_dtype, scalar_like, shared_zeros_like
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import OUTPUT, needs_graph, record
 from chainrule.ops import either
-from chainrule.ops.operands import constant, floating, operand, result_type, wrap
+from chainrule.ops.operands import constant, floating, operand, result_type, same_dtype, wrap
 
 
 def _unary(name, x, out, vjp, saved):
@@ -652,3 +652,241 @@ def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float |
 
 def _nan_to_num_vjp(g, finite):
     return (g * finite,)
+
+
+# ---------------------------------------------------------------------------- more activations
+# PyTorch's gradients at the kinks, checked against it: hardtanh (relu6), hardsigmoid, threshold,
+# hardshrink and softshrink pass none on a boundary; hardswish's slope is 0 at -3 and 1 at 3.
+# ``inplace`` is accepted for PyTorch's signatures (as by nn.ReLU); the result is a new tensor.
+
+
+def _piecewise_linear_vjp(g, slope):
+    """The rule of a piecewise linear function: its slope is a constant (a mask or an array)."""
+    return (g * slope,)
+
+
+def _piecewise_linear(name, x, out, slope):
+    """Record ``out``, whose slope ``slope()`` (computed only when a node is needed) is constant."""
+    if needs_graph(x):
+        return record(name, out, (x,), _piecewise_linear_vjp, (slope(),))
+    return wrap(out)
+
+
+def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient passes strictly inside (0 on the bounds).
+
+    >>> import chainrule as cr
+    >>> hardtanh(cr.tensor([-2.0, 0.5, 3.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    x = _float_input(x, "hardtanh")
+    if type(min_val) is not float or type(max_val) is not float:  # (the usual floats cost one test)
+        min_val = number_arg(min_val, "min_val", "hardtanh")
+        max_val = number_arg(max_val, "max_val", "hardtanh")
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val} and max_val={max_val}"
+        )
+    d = x._data
+    # PyTorch zeroes where x <= min_val or x >= max_val, so the gradient passes at nan
+    slope = lambda: ~((d <= min_val) | (d >= max_val))
+    return _piecewise_linear("Hardtanh", x, xp.clip(d, min_val, max_val), slope)
+
+
+def relu6(x, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6): ``hardtanh(x, 0, 6)``, as PyTorch defines it (no gradient at 0 and 6)."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+_SIXTH = float(np.float32(1 / 6))
+
+
+def hardsigmoid(x, inplace: bool = False) -> Tensor:
+    """min(max(x + 3, 0), 6) / 6: slope 1/6 strictly between -3 and 3, 0 elsewhere."""
+    x = _float_input(x, "hardsigmoid")
+    d = x._data
+    out = xp.clip(d + 3, 0, 6) / 6
+    # PyTorch's kernel multiplies by the float32 1/6 (0.1666666716) in float64 too: so do we, and
+    # the gradients agree bit for bit (the exact 1/6 would differ from PyTorch's by 3e-8)
+    return _piecewise_linear("Hardsigmoid", x, out, lambda: ((d > -3) & (d < 3)) * d.dtype.type(_SIXTH))
+
+
+def hardswish(x, inplace: bool = False) -> Tensor:
+    """x * min(max(x + 3, 0), 6) / 6; slope 0 up to -3 (included), x/3 + 1/2 up to 3, then 1."""
+    x = _float_input(x, "hardswish")
+    d = x._data
+    return _unary("Hardswish", x, d * xp.clip(d + 3, 0, 6) / 6, _hardswish_vjp, (x,))
+
+
+def _hardswish_vjp(g, x):
+    # Masks times values rather than where(), which NumPy runs with a branch per element (10 ms a
+    # million random signs, against 0.3 ms a pass). As PyTorch: 0 for x <= -3, x/3 + 1/2 below 3,
+    # else 1 (nan included); the clip keeps inf and nan from the masked term (inf * 0 is nan).
+    d = either.values(x)
+    middle = (d > -3) & (d < 3)
+    return (g * ((_finite_clip(x, -3, 3) / 3 + 0.5) * middle + ~(middle | (d <= -3))),)
+
+
+def _finite_clip(x, low, high):
+    """x clipped to [low, high] with nan taken as high in a first-order backward (so that a mask
+    can zero it); a tensor (create_graph) is clipped by the op."""
+    return x.clip(low, high) if isinstance(x, Tensor) else xp.fmax(xp.fmin(x, high), low)
+
+
+def threshold(x, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else ``value``; the gradient passes where x > threshold (and at nan,
+    which passes through, as PyTorch's).
+
+    >>> import chainrule as cr
+    >>> threshold(cr.tensor([0.5, 1.0, 2.0]), 1.0, -5.0).tolist()
+    [-5.0, -5.0, 2.0]
+    """
+    x = _float_input(x, "threshold")
+    threshold = number_arg(threshold, "threshold", "threshold")
+    value = number_arg(value, "value", "threshold")
+    d = x._data
+    below = d <= threshold
+    # each term 0 where the other applies, rather than where() (see _hardswish_vjp); maximum keeps
+    # -inf from the masked term (-inf * 0 is nan) and passes nan
+    out = xp.maximum(d, d.dtype.type(threshold)) * ~below + d.dtype.type(value) * below
+    return _piecewise_linear("Threshold", x, out, lambda: ~below)
+
+
+def hardshrink(x, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0 (no gradient on [-lambd, lambd])."""
+    x = _float_input(x, "hardshrink")
+    lambd = number_arg(lambd, "lambd", "hardshrink")
+    d = x._data
+    outside = ~((d >= -lambd) & (d <= lambd))  # nan included, as PyTorch's
+    return _piecewise_linear("Hardshrink", x, d * outside, lambda: outside)
+
+
+def softshrink(x, lambd: float = 0.5) -> Tensor:
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (no gradient on [-lambd, lambd])."""
+    x = _float_input(x, "softshrink")
+    lambd = number_arg(lambd, "lambd", "softshrink", 0)
+    d = x._data
+    out = d - xp.clip(d, -lambd, lambd)
+    return _piecewise_linear("Softshrink", x, out, lambda: ~((d >= -lambd) & (d <= lambd)))
+
+
+def silu(x, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (swish); the slope sigmoid(x) (1 + x (1 - sigmoid(x)))."""
+    x = _float_input(x, "silu")
+    d = x._data
+    return _unary("Silu", x, d * sigmoid_values(d), _silu_vjp, (x,))
+
+
+def _silu_vjp(g, x):
+    s = either.sigmoid(x)
+    return (g * (s * (1 + x * (1 - s))),)
+
+
+def _tanh_softplus(x):
+    """tanh(log(1 + e^x)) of arrays or tensors, from s = sigmoid(x): 1 + e^x = 1 / (1 - s), so it
+    is (1 - (1 - s)^2) / (1 + (1 - s)^2) = s (2 - s) / (1 + (1 - s)^2), which neither overflows
+    nor cancels (a tensor version of log(1 + e^x) would be softplus, linear above 20)."""
+    s = either.sigmoid(x)
+    rest = 1 - s
+    return s * (2 - s) / (1 + rest * rest), s
+
+
+def mish(x, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x)); the slope tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2)."""
+    x = _float_input(x, "mish")
+    t, _ = _tanh_softplus(x._data)
+    return _unary("Mish", x, x._data * t, _mish_vjp, (x,))
+
+
+def _mish_vjp(g, x):
+    t, s = _tanh_softplus(x)
+    return (g * (t + x * s * (1 - t * t)),)
+
+
+def logsigmoid(x) -> Tensor:
+    """log(sigmoid(x)) = min(x, 0) - log(1 + e^-|x|), which never overflows; slope sigmoid(-x)."""
+    x = _float_input(x, "logsigmoid")
+    d = x._data
+    out = xp.minimum(d, d.dtype.type(0)) - xp.log1p(xp.exp(-xp.abs(d)))
+    return _unary("LogSigmoid", x, out, _logsigmoid_vjp, (x,))
+
+
+def _logsigmoid_vjp(g, x):
+    return (g * either.sigmoid(-x),)
+
+
+def _scaled_elu(name, x, alpha, scale, input_scale):
+    """PyTorch's elu family: scale * x for x > 0, else scale * alpha * (e^(x input_scale) - 1)."""
+    d = x._data
+    # the sum of both parts, each 0 where the other applies (so exact), rather than NumPy's where()
+    # with its branch per element (see _hardswish_vjp)
+    positive_part = xp.maximum(d, 0) if scale == 1 else xp.maximum(d, 0) * scale
+    negative_part = xp.minimum(d, 0) if input_scale == 1 else xp.minimum(d, 0) * input_scale
+    out = positive_part + (scale * alpha) * xp.expm1(negative_part)
+    return _unary(name, x, out, _scaled_elu_vjp, (OUTPUT, d <= 0, alpha * scale, scale, input_scale))
+
+
+def _scaled_elu_vjp(g, out, negative, alpha_scale, scale, input_scale):
+    # below 0, out = scale alpha (e^(x input_scale) - 1): its slope is (out + scale alpha) input_scale;
+    # the clip is that part alone, finite where x is inf or nan (whose slope is then scale, PyTorch's)
+    return (g * (((_finite_clip(out, -math.inf, 0) + alpha_scale) * input_scale - scale) * negative + scale),)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x, inplace: bool = False) -> Tensor:
+    """scale * (max(0, x) + min(0, alpha (e^x - 1))), alpha = 1.6733, scale = 1.0507: keeps
+    activations near zero mean and unit variance (self-normalising networks)."""
+    return _scaled_elu("Selu", _float_input(x, "selu"), _SELU_ALPHA, _SELU_SCALE, 1.0)
+
+
+def celu(x, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha (e^(x / alpha) - 1)): ELU with a slope continuous at 0.
+
+    (PyTorch's backward rounds 1/alpha through float32, so for an alpha that float32 does not hold
+    exactly, 0.7 say, its float64 gradients differ from the exact ones here by about 1e-8.)"""
+    x = _float_input(x, "celu")
+    alpha = number_arg(alpha, "alpha", "celu")
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (x is divided by it), got 0.0")
+    return _scaled_elu("Celu", x, alpha, 1.0, 1.0 / alpha)
+
+
+def prelu(x, weight) -> Tensor:
+    """x for x > 0, weight * x otherwise, with one learned slope per channel (dim 1) or one for
+    all (``weight`` of 1 element). At 0 the input's gradient is the slope, as PyTorch's.
+
+    >>> import chainrule as cr
+    >>> prelu(cr.tensor([[-2.0, 3.0]]), cr.tensor([0.25])).tolist()
+    [[-0.5, 3.0]]
+    """
+    x = floating(x, "prelu")
+    weight = floating(weight, "prelu")
+    same_dtype("prelu", x, weight)  # PyTorch promotes neither
+    if weight._data.ndim > 1:
+        raise ValueError(f"prelu: expected weight to be a scalar or 1-D tensor, got shape {weight._data.shape}")
+    d, w = x._data, weight._data
+    count = w.size
+    if count != 1:
+        channels = d.shape[1] if d.ndim > 1 else 1
+        if d.ndim == 0 or count != channels:
+            raise ValueError(
+                f"prelu: {count} weights do not match the input's {channels} channel(s) (dim 1 of shape "
+                f"{d.shape}); expected 1 weight or one per channel"
+            )
+    kept = (1, count) + (1,) * (d.ndim - 2) if count != 1 else ()
+    # one of the two terms is 0 (exact), and no where() (see _hardswish_vjp)
+    out = xp.maximum(d, 0) + w.reshape(kept) * xp.minimum(d, 0)
+    if not needs_graph(x, weight):
+        return wrap(out)
+    axes = tuple(i for i in range(d.ndim) if i != 1) if count != 1 else None
+    rest = (d > 0, kept, axes, w.shape, x.requires_grad, weight.requires_grad)
+    return record("Prelu", out, (x, weight), _prelu_vjp, (x, weight, *rest))
+
+
+def _prelu_vjp(g, x, weight, positive, kept, axes, shape, need_x, need_w):
+    gx = g * positive + (g * weight.reshape(kept)) * ~positive if need_x else None
+    gw = (g * x.clip(max=0)).sum(axis=axes).reshape(shape) if need_w else None
+    return gx, gw

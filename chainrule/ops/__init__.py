@@ -54,10 +54,19 @@ from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
     avg_pool1d,
     avg_pool2d,
+    avg_pool3d,
     max_pool1d,
     max_pool2d,
+    max_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
 )
 from chainrule.ops.recurrent import rnn_sequence
 from chainrule.ops.reduce import (
@@ -168,6 +177,8 @@ DIFFERENTIABLE = (
     "batch_norm", "layer_norm",
     "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "adaptive_max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "rnn_sequence",
     # issue 17's math: rounding (zero gradient), more elementwise functions, products, running ops
     "floor", "ceil", "round", "trunc", "frac", "sign", "tan", "asin", "acos", "atan", "sinh",

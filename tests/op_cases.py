@@ -6,6 +6,7 @@ import scipy.special
 from cases_conv import CASES as CONV_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_math import CASES as MATH_CASES
+from cases_pool_more import CASES as POOL_MORE_CASES
 from cases_recurrent import CASES as RECURRENT_CASES
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -516,3 +517,4 @@ OTHERS = [
 
 CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES
 CASES += MATH_CASES
+CASES += POOL_MORE_CASES

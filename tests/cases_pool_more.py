@@ -67,6 +67,12 @@ def max_unpool_reference(x, indices, plane):
     return out.reshape(*x.shape[:-nd], *plane)
 
 
+def _keys_cubic(s, a=-0.75):
+    """Keys' cubic convolution kernel at distance s."""
+    s = abs(s)
+    return ((a + 2) * s - (a + 3)) * s * s + 1 if s <= 1 else ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
+
+
 def _source_taps(n_in, n_out, scale, mode, align_corners, nd):
     """[(input index, weight), ...] for each output position along one axis, from PyTorch's
     formulas written out per position (scale: the given scale factor or None)."""
@@ -92,13 +98,7 @@ def _source_taps(n_in, n_out, scale, mode, align_corners, nd):
         if mode == "bicubic":
             base = math.floor(source)
             t = source - base
-            a = -0.75
-
-            def kernel(s):
-                s = abs(s)
-                return ((a + 2) * s - (a + 3)) * s * s + 1 if s <= 1 else ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
-
-            taps.append([(min(max(base + j, 0), n_in - 1), kernel(t - j)) for j in (-1, 0, 1, 2)])
+            taps.append([(min(max(base + j, 0), n_in - 1), _keys_cubic(t - j)) for j in (-1, 0, 1, 2)])
         elif n_out == n_in:
             taps.append([(o, 1.0)])
         else:
@@ -109,8 +109,9 @@ def _source_taps(n_in, n_out, scale, mode, align_corners, nd):
     return taps
 
 
-def interpolate_reference(x, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                          recompute_scale_factor=None):
+def interpolate_reference(
+    x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None
+):
     """Each output element as the sum over its per-axis taps' products of weights (loops)."""
     nd = x.ndim - 2
     sizes = x.shape[2:]
@@ -163,8 +164,14 @@ def _avg_pool3d_case():
         kernel = tuple(d(st.integers(1, 2)) for _ in range(3))
         stride = d(st.sampled_from([None, 1, (2, 1, 2)]))
         padding = tuple(d(st.integers(0, k // 2)) for k in kernel)
-        kw = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=d(st.booleans()),
-                  count_include_pad=d(st.booleans()), divisor_override=d(st.sampled_from([None, None, 3])))
+        kw = dict(
+            kernel_size=kernel,
+            stride=stride,
+            padding=padding,
+            ceil_mode=d(st.booleans()),
+            count_include_pad=d(st.booleans()),
+            divisor_override=d(st.sampled_from([None, None, 3])),
+        )
         x = values(d, (*_lead(d), *(k + d(st.integers(0, 1)) for k in kernel)))
         return Drawn([x], lambda t: avg_pool3d(t, **kw), lambda a: avg_pool_reference(a, 3, **kw))
 
@@ -176,9 +183,13 @@ def _adaptive_avg3d_case():
         sizes = tuple(d(st.integers(1, 3)) for _ in range(3))
         outs = tuple(d(st.sampled_from([None, 1, 2, 3])) for _ in sizes)
         x = values(d, (*_lead(d), *sizes))
-        return Drawn([x], lambda t: adaptive_avg_pool3d(t, outs),
-                     lambda a: interpolate_reference(a.reshape(-1, 1, *sizes), outs_of(sizes, outs),
-                                                     mode="area").reshape(*a.shape[:-3], *outs_of(sizes, outs)))
+        return Drawn(
+            [x],
+            lambda t: adaptive_avg_pool3d(t, outs),
+            lambda a: interpolate_reference(a.reshape(-1, 1, *sizes), outs_of(sizes, outs), mode="area").reshape(
+                *a.shape[:-3], *outs_of(sizes, outs)
+            ),
+        )
 
     return Case("adaptive_avg_pool3d", draw)
 
@@ -196,8 +207,11 @@ def _adaptive_max_case(nd, name, op):
         output_size = outs[0] if nd == 1 and d(st.booleans()) else outs
         x = distinct(d, (*_lead(d), *sizes))
         pick = d(st.booleans())  # through return_indices or not
-        return Drawn([x], lambda t: op(t, output_size, return_indices=True)[0] if pick else op(t, output_size),
-                     lambda a: adaptive_max_pool_reference(a, nd, output_size)[0])
+        return Drawn(
+            [x],
+            lambda t: op(t, output_size, return_indices=True)[0] if pick else op(t, output_size),
+            lambda a: adaptive_max_pool_reference(a, nd, output_size)[0],
+        )
 
     return Case(name, draw)
 
@@ -210,8 +224,7 @@ def _max_unpool_case(nd, name, op):
     def draw(d):
         kernel = tuple(d(st.integers(1, 3 if nd < 3 else 2)) for _ in range(nd))
         stride = tuple(d(st.integers(1, k)) for k in kernel)
-        padding = tuple(p if 2 * p % s == 0 else 0 for p, s in
-                        zip((d(st.integers(0, k // 2)) for k in kernel), stride))
+        padding = tuple(p if 2 * p % s == 0 else 0 for p, s in zip((d(st.integers(0, k // 2)) for k in kernel), stride))
         sizes = tuple(k + s * d(st.integers(0, 2 if nd < 3 else 1)) for k, s in zip(kernel, stride))
         source = distinct(d, (*_lead(d), *sizes))
         pooled, indices = max_pool_reference(source, nd, kernel, stride, padding)
@@ -230,6 +243,7 @@ def _max_unpool_case(nd, name, op):
 
 def _interpolate_case():
     """Every mode, sizes up and down, integer and non-integer scale factors, align_corners."""
+
     def draw(d):
         mode = d(st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"]))
         nd = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode) or d(st.integers(1, 3))

@@ -82,11 +82,12 @@ def _source_taps(n_in, n_out, scale, mode, align_corners, nd):
             if mode == "nearest" and nd == 2 and n_out in (n_in, 2 * n_in):  # PyTorch's 2-d shortcuts
                 taps.append([(o * n_in // n_out, 1.0)])
                 continue
+            # float64 input: PyTorch's ratio is float32 for 2-d input, float64 otherwise; the
+            # product is rounded to float32 before the floor
             ratio = np.float32(1.0 / scale) if scale else np.float32(n_in) / np.float32(n_out)
-            if mode == "nearest":
-                source = np.floor(np.float32(o) * ratio)
-            else:
-                source = np.floor(np.float32((o + 0.5) * float(ratio)))
+            if nd != 2:
+                ratio = 1.0 / scale if scale else n_in / n_out
+            source = np.floor(np.float32((o + 0.5 if mode == "nearest-exact" else o) * float(ratio)))
             taps.append([(min(int(source), n_in - 1), 1.0)])
             continue
         if align_corners:

@@ -35,22 +35,22 @@ def _ratio(n_in, n_out, scale, align_corners):
     return 1.0 / scale if scale else n_in / n_out
 
 
-def _nearest_taps(n_in, n_out, scale, exact, shortcuts):
+def _nearest_taps(n_in, n_out, scale, exact, nd, dtype):
     """One tap per output: floor(o * ratio) ('nearest', OpenCV's rule, kept by PyTorch) or
-    floor((o + 0.5) * ratio) ('nearest-exact'), clipped to the input, in float32 as PyTorch
-    computes them (so that borderline positions round the same way). ``shortcuts``: PyTorch's 2-d
-    'nearest' copies when n_out == n_in and takes o // 2 when n_out == 2 n_in, whatever the
-    scale factor (its 1-d and 3-d forwards do not)."""
+    floor((o + 0.5) * ratio) ('nearest-exact'), clipped to the input, rounded as PyTorch's CPU
+    kernels round (measured): the ratio in float32 for 2-d inputs and in the input's precision
+    otherwise, the product rounded to float32 before the floor, so that borderline positions
+    land where PyTorch's do. PyTorch's 2-d 'nearest' also copies when n_out == n_in and takes
+    o // 2 when n_out == 2 n_in, whatever the scale factor (its 1-d and 3-d forwards do not)."""
     o = np.arange(n_out)
-    if shortcuts and n_out == n_in:
+    if nd == 2 and not exact and n_out == n_in:
         return None
-    if shortcuts and n_out == 2 * n_in:
+    if nd == 2 and not exact and n_out == 2 * n_in:
         return [(o >> 1, None)]
-    ratio = np.float32(1.0 / scale) if scale else np.float32(n_in) / np.float32(n_out)
-    if exact:
-        source = np.floor(((o + 0.5) * np.float64(ratio)).astype(np.float32))
-    else:
-        source = np.floor(o.astype(np.float32) * ratio)
+    ratio = 1.0 / scale if scale else n_in / n_out
+    if nd == 2 or dtype == np.float32:
+        ratio = float(np.float32(1.0 / scale) if scale else np.float32(n_in) / np.float32(n_out))
+    source = np.floor(((o + 0.5 if exact else o) * ratio).astype(np.float32))
     return [(np.minimum(source.astype(np.int64), n_in - 1), None)]
 
 
@@ -267,8 +267,8 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
 
         return _adaptive_avg_pool(input, outs, nd, op)
     if mode in ("nearest", "nearest-exact"):
-        exact, shortcuts = mode == "nearest-exact", mode == "nearest" and nd == 2
-        taps = [_nearest_taps(n, o, s, exact, shortcuts) for n, o, s in zip(sizes, outs, scales)]
+        exact = mode == "nearest-exact"
+        taps = [_nearest_taps(n, o, s, exact, nd, d.dtype) for n, o, s in zip(sizes, outs, scales)]
     elif mode == "bicubic":
         taps = [_cubic_taps(n, o, s, align_corners) for n, o, s in zip(sizes, outs, scales)]
     else:

@@ -15,6 +15,7 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.nn import functional as F
+from chainrule.ops import resample
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -24,6 +25,28 @@ def test_table_entries_match_their_loops(case, data):
     drawn = case.draw(data.draw)
     got = drawn.op(*[cr.tensor(a, dtype=cr.float64) for a in drawn.arrays])
     np.testing.assert_allclose(got._data, drawn.reference(*drawn.arrays), rtol=1e-12, atol=1e-12)
+
+
+INTERPOLATE = [case for case in CASES if case.name == "interpolate"]
+
+
+@pytest.mark.parametrize("case", INTERPOLATE, ids=["interpolate"])
+@settings(max_examples=15)
+@given(data=st.data())
+def test_interpolate_through_taps_as_large_axes_go(case, data):
+    """Small axes resample by dense matrix products; large ones (past _DENSE_ENTRIES) by taps and
+    segment sums: the table's small sizes, forced through the taps, give the same values and
+    gradients."""
+    drawn = case.draw(data.draw)
+    tensors = [cr.tensor(a, dtype=cr.float64, requires_grad=True) for a in drawn.arrays]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resample, "_DENSE_ENTRIES", 0)
+        out = drawn.op(*tensors)
+        plan = out.grad_fn.saved[0]
+        assert not hasattr(plan, "dense") or plan.dense == [None] * len(plan.dense)  # ('area': no taps)
+        np.testing.assert_allclose(out._data, drawn.reference(*drawn.arrays), rtol=1e-12, atol=1e-12)
+        assert gradcheck(drawn.op, tensors)
+        assert gradgradcheck(drawn.op, tensors)
 
 
 # ---------------------------------------------------------------------------- 3-d pooling layers

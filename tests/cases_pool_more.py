@@ -70,7 +70,36 @@ def max_unpool_reference(x, indices, plane):
 def _keys_cubic(s, a=-0.75):
     """Keys' cubic convolution kernel at distance s."""
     s = abs(s)
+    if s >= 2:
+        return 0.0
     return ((a + 2) * s - (a + 3)) * s * s + 1 if s <= 1 else ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
+
+
+def _antialias_source_taps(n_in, n_out, scale, align_corners, cubic):
+    """PIL's antialiasing filter as PyTorch applies it: output o averages the inputs around its
+    centre ratio * (o + 0.5) with a triangle (or Keys' cubic, a = -0.5) widened by the ratio
+    when shrinking, normalised; an axis of unchanged size is copied."""
+    if n_out == n_in:
+        return [[(o, 1.0)] for o in range(n_out)]
+    if align_corners:
+        ratio = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        ratio = 1.0 / scale if scale else n_in / n_out
+    half = 2.0 if cubic else 1.0
+    support, stretch = (half * ratio, 1.0 / ratio) if ratio >= 1 else (half, 1.0)
+    taps = []
+    for o in range(n_out):
+        centre = ratio * (o + 0.5)
+        inputs = range(max(int(centre - support + 0.5), 0), min(int(centre + support + 0.5), n_in))
+        weights = [
+            _keys_cubic((i - centre + 0.5) * stretch, -0.5)
+            if cubic
+            else max(0.0, 1.0 - abs(i - centre + 0.5) * stretch)
+            for i in inputs
+        ]
+        total = sum(weights)
+        taps.append([(i, w / total if total else 0.0) for i, w in zip(inputs, weights)])
+    return taps
 
 
 def _source_taps(n_in, n_out, scale, mode, align_corners, nd):
@@ -111,7 +140,7 @@ def _source_taps(n_in, n_out, scale, mode, align_corners, nd):
 
 
 def interpolate_reference(
-    x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None
+    x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False
 ):
     """Each output element as the sum over its per-axis taps' products of weights (loops)."""
     nd = x.ndim - 2
@@ -129,7 +158,11 @@ def interpolate_reference(
             box = tuple(slice(w.start, w.stop) for w in map(_window, o, sizes, outs))
             out[(..., *o)] = x[(..., *box)].mean(axis=tuple(range(2, 2 + nd)))
         return out
-    taps = [_source_taps(n, m, s, mode, align_corners, nd) for n, m, s in zip(sizes, outs, scales)]
+    if antialias:
+        cubic = mode == "bicubic"
+        taps = [_antialias_source_taps(n, m, s, align_corners, cubic) for n, m, s in zip(sizes, outs, scales)]
+    else:
+        taps = [_source_taps(n, m, s, mode, align_corners, nd) for n, m, s in zip(sizes, outs, scales)]
     out = np.zeros((*x.shape[:2], *outs))
     for o in _positions(outs):
         for combo in itertools.product(*(t[i] for t, i in zip(taps, o))):
@@ -260,6 +293,8 @@ def _interpolate_case():
             factors = [f if int(n * f) >= 1 else 1.0 for f, n in zip(factors, shape[2:])]  # an output
             kw["scale_factor"] = factors[0] if len(set(factors)) == 1 and d(st.booleans()) else tuple(factors)
             kw["recompute_scale_factor"] = d(st.sampled_from([None, True]))
+        if mode in ("bilinear", "bicubic"):
+            kw["antialias"] = d(st.booleans())
         ref_kw = dict(kw, align_corners=kw.get("align_corners") or False)
         return Drawn([values(d, shape)], lambda t: interpolate(t, **kw), lambda a: interpolate_reference(a, **ref_kw))
 

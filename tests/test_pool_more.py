@@ -239,6 +239,17 @@ def test_interpolate_hand_examples():
     np.testing.assert_allclose(F.interpolate(y, size=(3, 4), mode="bicubic")._data, y._data, rtol=1e-12)
 
 
+def test_antialias_hand_examples():
+    """Shrinking 4 -> 1 widens the triangle to 4 inputs: weights 1 - |i - 2 + 0.5| / 4, i.e.
+    (5, 7, 7, 5) / 24; 3 -> 2 rows weigh (0.625, 0.375) and (0.375, 0.625); an unchanged axis
+    is copied."""
+    x = cr.tensor([[[[1.0, 2.0, 3.0, 10.0]]]], dtype=cr.float64)
+    assert F.interpolate(x, size=(1, 1), mode="bilinear", antialias=True).tolist() == [[[[3.75]]]]
+    y = cr.tensor([[[[1.0, 2.0], [3.0, 10.0], [5.0, 6.0]]]], dtype=cr.float64)
+    out = F.interpolate(y, size=(2, 2), mode="bilinear", antialias=True)
+    np.testing.assert_allclose(out._data, [[[[1.75, 5.0], [4.25, 7.5]]]], rtol=1e-12)
+
+
 def test_nearest_rounds_like_pytorch_in_float32():
     """26 -> 22 positions: the exact source of output 11 is 11 * 26 / 22 = 13, which float32
     arithmetic in 2-d rounds to 12.99..., hence 12 (PyTorch's 2-d kernel); 1-d uses the input's
@@ -337,9 +348,9 @@ def test_extra_repr_matches_pytorch():
             "interpolate: recompute_scale_factor is not meaningful with an explicit size",
         ),
         (
-            lambda: F.interpolate(cr.zeros(1, 1, 4, 4), size=8, mode="bilinear", antialias=True),
-            NotImplementedError,
-            "interpolate: antialias=True is not supported",
+            lambda: F.interpolate(cr.zeros(1, 1, 4, 4), size=8, mode="nearest", antialias=True),
+            ValueError,
+            "interpolate: antialias=True is restricted to the bilinear and bicubic modes, got 'nearest'",
         ),
         (
             lambda: F.interpolate(cr.zeros(4, 4), size=8),

@@ -4,8 +4,10 @@ non-integer sizes and scale factors, align_corners and recompute_scale_factor. I
 compared as floats (an integer output gets no comparison of its own).
 
 PyTorch quirks left out (chainrule's gradient follows its forward, PyTorch's does not): a given
-scale_factor whose output size equals the input's (bicubic; and 1-d/3-d nearest, also at twice
-the input's), and max_unpool where two windows share a maximum (stride < kernel)."""
+scale_factor whose output size equals the input's (bicubic, antialiased modes; and 1-d/3-d
+nearest, also at twice the input's), and max_unpool where two windows share a maximum (stride <
+kernel). Also left out: antialiased resizing to a width of 1, where PyTorch's forward repeats the
+first row (its backward does not)."""
 
 from layers_vs_torch import Case
 
@@ -207,6 +209,30 @@ CASES = [
         lambda nn: nn.Identity(),
         [(2, 3, 8, 3)],
         call=_interpolate(scale_factor=(2.05, 1.1), mode="nearest"),
+    ),
+    Case(
+        "interpolate(size (3, 5), bilinear, antialias)",
+        lambda nn: nn.Identity(),
+        [(2, 3, 9, 13)],
+        call=_interpolate(size=(3, 5), mode="bilinear", antialias=True),
+    ),
+    Case(
+        "interpolate(scale (0.3, 1.6), bicubic, antialias)",
+        lambda nn: nn.Identity(),
+        [(2, 3, 11, 5)],
+        call=_interpolate(scale_factor=(0.3, 1.6), mode="bicubic", antialias=True),
+    ),
+    Case(
+        "interpolate(size (4, 2), bilinear, antialias, align_corners)",
+        lambda nn: nn.Identity(),
+        [(2, 3, 9, 7)],
+        call=_interpolate(size=(4, 2), mode="bilinear", antialias=True, align_corners=True),
+    ),
+    Case(
+        "interpolate(size (6, 3), bicubic, antialias, align_corners)",
+        lambda nn: nn.Identity(),
+        [(2, 3, 13, 7)],
+        call=_interpolate(size=(6, 3), mode="bicubic", antialias=True, align_corners=True),
     ),
     Case(
         "interpolate(scale 0.35, bicubic)",

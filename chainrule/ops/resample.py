@@ -1,5 +1,6 @@
 """Resampling (PyTorch's F.interpolate): along each spatial axis every output position reads a
-few input positions with fixed weights (nearest: 1, linear: 2, cubic: 4), so resizing is a
+few input positions with fixed weights (nearest: 1, linear: 2, cubic: 4, antialiased: as many
+as the widened filter covers), so resizing is a
 separable linear map, applied one axis at a time; its rule is the adjoint map (each output's
 gradient spread back over the positions it read), which differentiates to any order. The source
 positions follow PyTorch's formulas exactly (aten's UpSample.h), float32 rounding of the nearest
@@ -86,6 +87,38 @@ def _cubic_taps(n_in, n_out, scale, align_corners, a=-0.75):
 
     weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
     return [(np.clip(base - 1 + j, 0, n_in - 1), w) for j, w in enumerate(weights)]
+
+
+def _antialias_taps(n_in, n_out, scale, align_corners, cubic):
+    """Antialiased resizing (PIL's, as PyTorch's antialias=True): output o averages the inputs
+    within the filter's support around its centre ratio * (o + 0.5), the filter (a triangle, or
+    Keys' cubic with a = -0.5) stretched by the ratio when shrinking, so that every input
+    contributes; each output's weights are normalised to sum to 1. Padded to one tap count with
+    zero weights (indices repeated, so that they never decrease). An axis whose size does not
+    change is copied, whatever the scale factor, as PyTorch's forward does."""
+    if n_out == n_in:
+        return None
+    ratio = _ratio(n_in, n_out, scale, align_corners)
+    half = 2.0 if cubic else 1.0
+    support = half * ratio if ratio >= 1.0 else half
+    stretch = 1.0 / ratio if ratio >= 1.0 else 1.0
+    o = np.arange(n_out)
+    centre = ratio * (o + 0.5)
+    first = np.maximum((centre - support + 0.5).astype(np.int64), 0)
+    last = np.minimum((centre + support + 0.5).astype(np.int64), n_in)  # one past
+    count = int((last - first).max())
+    j = np.arange(count)[None, :]
+    x = np.abs((first[:, None] + j - centre[:, None] + 0.5) * stretch)
+    if cubic:
+        a = -0.5
+        w = np.where(x < 1, ((a + 2) * x - (a + 3)) * x * x + 1, np.where(x < 2, (((x - 5) * x + 8) * x - 4) * a, 0.0))
+    else:
+        w = np.maximum(1.0 - x, 0.0)
+    w = np.where(j < (last - first)[:, None], w, 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    w = np.divide(w, total, out=np.zeros_like(w), where=total != 0)
+    index = np.minimum(first[:, None] + j, (last - 1)[:, None])
+    return [(index[:, k], w[:, k]) for k in range(count)]
 
 
 # ---------------------------------------------------------------------------- the linear map
@@ -250,6 +283,7 @@ def interpolate(
     (5-d), 'area' (adaptive average pooling). The interpolating modes read output position o at
     input position (o + 0.5) * ratio - 0.5, ratio = in / out or 1 / scale_factor; with
     ``align_corners=True`` at o * (in - 1) / (out - 1), so that the corner elements line up.
+    ``antialias=True`` (bilinear, bicubic) widens the filter by the ratio when shrinking, as PIL.
 
     >>> import chainrule as cr
     >>> interpolate(cr.tensor([[[1.0, 2.0]]]), scale_factor=2).tolist()
@@ -286,8 +320,8 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
     nd = d.ndim - 2
     if mode in _SPATIAL_DIMS and _SPATIAL_DIMS[mode] != nd:
         raise ValueError(f"{op}: mode {mode!r} needs a {_SPATIAL_DIMS[mode] + 2}-d input, got shape {d.shape}")
-    if antialias:
-        raise NotImplementedError(f"{op}: antialias=True is not supported")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"{op}: antialias=True is restricted to the bilinear and bicubic modes, got {mode!r}")
     sizes = d.shape[2:]
     if mode == "area":  # PyTorch always recomputes the ratio from the sizes here
         recompute_scale_factor = recompute_scale_factor or scale_factor is not None
@@ -299,11 +333,13 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
     if mode in ("nearest", "nearest-exact"):
         exact = mode == "nearest-exact"
         taps = [_nearest_taps(n, o, s, exact, nd, d.dtype) for n, o, s in zip(sizes, outs, scales)]
+    elif antialias:
+        taps = [_antialias_taps(n, o, s, align_corners, mode == "bicubic") for n, o, s in zip(sizes, outs, scales)]
     elif mode == "bicubic":
         taps = [_cubic_taps(n, o, s, align_corners) for n, o, s in zip(sizes, outs, scales)]
     else:
         taps = [_linear_taps(n, o, s, align_corners) for n, o, s in zip(sizes, outs, scales)]
-    name = f"{_NAMES[mode]}{nd}d"
+    name = f"{_NAMES[mode]}{nd}d{'Aa' if antialias else ''}"
     return linear_map(input, _Resample(taps, sizes, (name, f"{name}Backward")))
 
 

@@ -16,7 +16,7 @@ from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
 from chainrule.ops.either import values
 from chainrule.ops.linalg import product
-from chainrule.ops.linear_map import LinearMap, linear_map
+from chainrule.ops.linear_map import LinearMap, linear_map  # noqa: F401  (i18-conv uses them: fold, unfold)
 from chainrule.ops.operands import constant, same_dtype, wrap
 
 # ---------------------------------------------------------------------------- window helpers

@@ -146,6 +146,27 @@ def test_adaptive_max_pool_ties_go_to_the_first_maximum_and_shared_maxima_sum_gr
     np.testing.assert_allclose(t.grad._data, routed.reshape(x.shape), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "pool, expected",
+    [
+        (lambda x: F.max_pool1d(x, 5, return_indices=True), [2]),
+        (lambda x: F.max_pool1d(x, 3, 2, 1, return_indices=True), [0, 2, 3]),  # windows -1..1, 1..3, 3..5
+        (lambda x: F.adaptive_max_pool1d(x, 2, return_indices=True), [2, 2]),  # windows 0..2, 2..4
+        (lambda x: F.max_pool2d(x.reshape(1, 1, 1, 5), (1, 5), return_indices=True), [2]),
+    ],
+)
+def test_a_window_holding_nans_gives_its_last_nan_index_and_gradient(pool, expected):
+    """PyTorch's kernels let every nan replace the running maximum, so the last nan wins."""
+    x = cr.tensor([[[np.nan, 1.0, np.nan, 3.0, 2.0]]], dtype=cr.float64, requires_grad=True)
+    out, indices = pool(x)
+    assert indices._data.ravel().tolist() == expected
+    np.testing.assert_array_equal(out._data.ravel(), x._data.ravel()[expected])
+    out.sum().backward()
+    grad = np.zeros(5)
+    np.add.at(grad, expected, 1.0)
+    np.testing.assert_array_equal(x.grad._data.ravel(), grad)
+
+
 # ---------------------------------------------------------------------------- max unpooling
 
 

@@ -77,8 +77,9 @@ def _offsets(kernel, stride, dilation, outs):
 
 
 def _nan_windows(out):
-    """Where a window's maximum is nan (its first nan takes the gradient, as in PyTorch), or
-    None when there is none (the usual case, at the cost of one scan of the output)."""
+    """Where a window's maximum is nan (its last nan takes the gradient, as in PyTorch, whose
+    kernels let every nan replace the running maximum), or None when there is none (the usual
+    case, at the cost of one scan of the output)."""
     nan_out = xp.isnan(out)
     return nan_out if nan_out.any() else None
 
@@ -170,13 +171,17 @@ class _MaxRouting(LinearMap):
         unclaimed = xp.ones(out.shape, dtype=bool)
         hit = xp.empty(out.shape, dtype=bool)
         nan_out = _nan_windows(out)
-        parts = self.parts if self.parts is not None else (self.padded[index] for index in slices)
-        for part, index in zip(parts, slices):
+        parts = self.parts if self.parts is not None else [self.padded[index] for index in slices]
+        if nan_out is not None:  # a window holding a nan: its last nan, found first
+            last_nan = xp.full(out.shape, -1)
+            for k, part in enumerate(parts):
+                last_nan[xp.isnan(part)] = k
+        for k, (part, index) in enumerate(zip(parts, slices)):
             xp.equal(part, out, out=hit)
-            if nan_out is not None:
-                hit |= xp.isnan(part) & nan_out
             hit &= unclaimed
             unclaimed ^= hit
+            if nan_out is not None:
+                hit |= last_nan == k
             yield index, hit
 
     def apply(self, g):
@@ -472,8 +477,8 @@ def _adaptive_taps(n, o):
 
 
 def _adaptive_argmax(d, outs):
-    """Each adaptive window's first maximum (in window order, nan counting as the largest) as an
-    index into the flattened input plane: an int64 array of the output's shape."""
+    """Each adaptive window's first maximum (in window order; a window holding nans: its last
+    nan) as an index into the flattened input plane: an int64 array of the output's shape."""
     nd = len(outs)
     sizes = d.shape[-nd:]
     taps = [_adaptive_taps(n, o) for n, o in zip(sizes, outs)]
@@ -487,7 +492,12 @@ def _adaptive_argmax(d, outs):
     lead = windows.ndim - 2 * nd
     order = (*range(lead), *(lead + 2 * i for i in range(nd)), *(lead + 2 * i + 1 for i in range(nd)))
     windows = windows.transpose(order).reshape(*d.shape[:-nd], *outs, -1)
-    within = xp.unravel_index(windows.argmax(axis=-1), tuple(t.shape[1] for t in taps))
+    first = windows.argmax(axis=-1)
+    nan = xp.isnan(windows)
+    if nan.any():  # PyTorch's kernel lets every nan replace the running maximum: the last one wins
+        last_nan = windows.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
+        first = xp.where(nan.any(axis=-1), last_nan, first)
+    within = xp.unravel_index(first, tuple(t.shape[1] for t in taps))
     position = xp.indices(outs, sparse=True)
     coords = [t[p, w] for t, p, w in zip(taps, position, within)]
     return xp.ravel_multi_index(coords, sizes).astype(xp.int64)

@@ -343,9 +343,11 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
     return linear_map(input, _Resample(taps, sizes, (name, f"{name}Backward")))
 
 
-def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:
+def upsample(
+    input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None, recompute_scale_factor=None
+) -> Tensor:
     """PyTorch's older name for ``interpolate``."""
-    return interpolate(input, size, scale_factor, mode, align_corners)
+    return interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor)
 
 
 def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:

@@ -271,6 +271,19 @@ def test_antialias_hand_examples():
     np.testing.assert_allclose(out._data, [[[[1.75, 5.0], [4.25, 7.5]]]], rtol=1e-12)
 
 
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_an_inf_spreads_as_its_taps_read_it(mode):
+    """Small axes resample by matrix products, where 0 * inf would put nan all along the axis:
+    an inf must reach only the outputs whose taps read it (0 * inf = nan there, as in PyTorch)."""
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 1, 1] = np.inf
+    out = F.interpolate(cr.tensor(x), scale_factor=2, mode=mode)
+    np.testing.assert_array_equal(out._data, interpolate_reference(x, scale_factor=2, mode=mode))
+    if mode != "bicubic":  # (whose four taps read row 1 from every row)
+        assert np.isfinite(out._data[0, 0, 5]).all()  # the last row reads row 2 only
+
+
 def test_nearest_rounds_like_pytorch_in_float32():
     """26 -> 22 positions: the exact source of output 11 is 11 * 26 / 22 = 13, which float32
     arithmetic in 2-d rounds to 12.99..., hence 12 (PyTorch's 2-d kernel); 1-d uses the input's

@@ -1,10 +1,10 @@
 """Resampling (PyTorch's F.interpolate): along each spatial axis every output position reads a
 few input positions with fixed weights (nearest: 1, linear: 2, cubic: 4, antialiased: as many
-as the widened filter covers), so resizing is a
-separable linear map, applied one axis at a time; its rule is the adjoint map (each output's
-gradient spread back over the positions it read), which differentiates to any order. The source
-positions follow PyTorch's formulas exactly (aten's UpSample.h), float32 rounding of the nearest
-modes included. Mode 'area' is adaptive average pooling."""
+as the widened filter covers), so resizing is a separable linear map, applied one axis at a
+time; its rule is the adjoint map (each output's gradient spread back over the positions it
+read), which differentiates to any order. The source positions follow PyTorch's formulas
+(aten's UpSample.h), float32 rounding of the nearest modes included. Mode 'area' is adaptive
+average pooling."""
 
 import math
 
@@ -147,7 +147,8 @@ def _segment_sums(b, index, axis, n):
 # An axis whose map has at most this many entries (n_out * n_in) is applied as a dense matrix
 # product: BLAS beats take-and-weigh and, far more, the segment sums of the adjoint for the small
 # feature maps of networks (benchmarks/NOTES.md: 2x bilinear of (32, 64, 28, 28) float32, forward
-# and backward 425 -> 60 ms); larger axes keep the taps (a dense map grows as n_out * n_in).
+# and backward 425 -> 27 ms); larger axes keep the taps (a dense map grows as n_out * n_in), and
+# so do arrays holding an inf or a nan (0 * inf in a product would spread nan along the axis).
 _DENSE_ENTRIES = 128 * 128
 
 
@@ -181,11 +182,17 @@ class _Resample(LinearMap):
             None if t is None or len(t[0][0]) * n > _DENSE_ENTRIES else _dense(t, n) for t, n in zip(taps, sizes)
         ]
 
+    def _dense_for(self, a):
+        """The dense matrices, or Nones where ``a`` holds a non-finite value."""
+        if any(m is not None for m in self.dense) and not xp.isfinite(a).all():
+            return [None] * len(self.dense)
+        return self.dense
+
     def apply(self, a):
         if all(taps is None for taps in self.taps):
             return a.copy()  # a new array, as PyTorch returns a new tensor
         nd = len(self.taps)
-        for i, (taps, dense) in enumerate(zip(self.taps, self.dense)):
+        for i, (taps, dense) in enumerate(zip(self.taps, self._dense_for(a))):
             axis = a.ndim - nd + i
             if dense is not None:
                 a = _product_along(a, dense.astype(a.dtype, copy=False), axis)
@@ -203,8 +210,9 @@ class _Resample(LinearMap):
         if all(taps is None for taps in self.taps):
             return b.copy()
         nd = len(self.taps)
+        denses = self._dense_for(b)
         for i in reversed(range(nd)):
-            taps, dense = self.taps[i], self.dense[i]
+            taps, dense = self.taps[i], denses[i]
             axis = b.ndim - nd + i
             if dense is not None:
                 b = _product_along(b, dense.T.astype(b.dtype), axis)

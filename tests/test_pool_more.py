@@ -284,6 +284,23 @@ def test_an_inf_spreads_as_its_taps_read_it(mode):
         assert np.isfinite(out._data[0, 0, 5]).all()  # the last row reads row 2 only
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_adaptive_avg_pool_keeps_an_inf_in_its_windows():
+    """Its per-axis matrix products would put 0 * inf = nan in every window of the axis."""
+    x = np.zeros((1, 1, 4, 5))
+    x[0, 0, 0, 1] = np.inf
+    x[0, 0, 3, 4] = np.nan
+    t = cr.tensor(x, requires_grad=True)
+    out = F.adaptive_avg_pool2d(t, (3, 2))
+    np.testing.assert_array_equal(out._data, interpolate_reference(x, size=(3, 2), mode="area"))
+    assert np.isfinite(out._data).sum() == 4  # windows rows [0,2) [1,3) [2,4), cols [0,3) [2,5)
+    g = np.ones((1, 1, 3, 2))
+    g[0, 0, 1, 0] = np.inf
+    out.backward(g)
+    spread = np.isinf(t.grad._data[0, 0])
+    assert spread[1:3, 0:3].all() and spread.sum() == 6  # the window (rows 1-2, cols 0-2) alone
+
+
 def test_nearest_rounds_like_pytorch_in_float32():
     """26 -> 22 positions: the exact source of output 11 is 11 * 26 / 22 = 13, which float32
     arithmetic in 2-d rounds to 12.99..., hence 12 (PyTorch's 2-d kernel); 1-d uses the input's

@@ -423,10 +423,26 @@ class _AxisAverages(LinearMap):
 
 def _apply_per_axis(a, mats, transpose):
     nd = len(mats)
+    finite = xp.isfinite(a).all()
     for i, m in enumerate(mats):
         axis = a.ndim - nd + i
-        a = xp.moveaxis(xp.tensordot(a, m, axes=([axis], [0 if transpose else 1])), -1, axis)
+        if finite:
+            a = xp.moveaxis(xp.tensordot(a, m, axes=([axis], [0 if transpose else 1])), -1, axis)
+        else:
+            a = _window_by_window(a, m.T if transpose else m, axis)
     return xp.ascontiguousarray(a)
+
+
+def _window_by_window(a, m, axis):
+    """``m`` (n_out, n_in) applied along ``axis``, each output from the non-zero entries of its
+    row only: an inf or a nan then reaches just the windows that hold it (in the full product,
+    0 * inf would put nan in every window)."""
+    a = xp.moveaxis(a, axis, -1)
+    out = xp.empty((*a.shape[:-1], m.shape[0]), dtype=a.dtype)
+    for i, row in enumerate(m):
+        inside = xp.flatnonzero(row)
+        out[..., i] = a[..., inside] @ row[inside]
+    return xp.moveaxis(out, -1, axis)
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:

@@ -521,10 +521,10 @@ def _adaptive_argmax(d, outs):
 
 class _PlanePick(LinearMap):
     """``apply``: each output takes the input element at its index in the flattened plane (the
-    last nd dims), times ``keep`` when given; ``adjoint``: each value added back at its index
-    (times ``keep``). Adaptive max pooling picks each window's maximum; max unpooling is the
-    adjoint, with ``keep`` marking the last of the values sent to one place (the one that stays
-    when later ones overwrite earlier ones, as PyTorch's unpooling writes them)."""
+    last nd dims), where ``keep`` (when given) is True, else 0; ``adjoint``: each value where
+    ``keep`` is True added back at its index. Adaptive max pooling picks each window's maximum;
+    max unpooling is the adjoint, with ``keep`` marking the last of the values sent to one place
+    (the one that stays when later ones overwrite earlier ones, as PyTorch's unpooling writes)."""
 
     def __init__(self, index, plane, names, keep=None):
         self.index, self.plane, self.names, self.keep = index, tuple(plane), names, keep
@@ -533,11 +533,11 @@ class _PlanePick(LinearMap):
     def apply(self, a):
         flat = a.reshape(self.rows, -1)
         picked = xp.take_along_axis(flat, self.index.reshape(self.rows, -1), axis=-1).reshape(self.index.shape)
-        return picked if self.keep is None else picked * self.keep
+        return picked if self.keep is None else xp.where(self.keep, picked, 0)  # (0 * inf would be nan)
 
     def adjoint(self, b):
         size = math.prod(self.plane)
-        values = b if self.keep is None else b * self.keep
+        values = b if self.keep is None else xp.where(self.keep, b, 0)
         where = self.index.reshape(self.rows, -1) + (xp.arange(self.rows) * size)[:, None]
         sums = xp.bincount(where.ravel(), weights=values.ravel(), minlength=self.rows * size)
         return sums.astype(b.dtype, copy=False).reshape(*self.index.shape[: -len(self.plane)], *self.plane)
@@ -630,7 +630,7 @@ def _max_unpool(x, indices, kernel_size, stride, padding, output_size, nd, op):
             f"{op}: index {int(bad)} in indices is outside the output plane of size {plane} "
             f"({size} elements)"
         )
-    keep = _last_of_each(index.reshape(-1, math.prod(d.shape[-nd:])), size).reshape(d.shape).astype(d.dtype)
+    keep = _last_of_each(index.reshape(-1, math.prod(d.shape[-nd:])), size).reshape(d.shape)
     pick = _PlanePick(index.astype(xp.int64), plane, (f"MaxUnpool{nd}dBackward", f"MaxUnpool{nd}d"), keep)
     return linear_map(x, pick, adjoint=True)
 

@@ -4,6 +4,7 @@ size-1 axes, 0-d tensors, negative axes) and giving the op and its NumPy referen
 import numpy as np
 import scipy.special
 from cases_conv import CASES as CONV_CASES
+from cases_index import CASES as INDEX_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_math import CASES as MATH_CASES
 from cases_pool_more import CASES as POOL_MORE_CASES
@@ -517,4 +518,5 @@ OTHERS = [
 
 CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES
 CASES += MATH_CASES
+CASES += INDEX_CASES
 CASES += POOL_MORE_CASES

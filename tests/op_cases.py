@@ -10,6 +10,7 @@ from cases_index import CASES as INDEX_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_math import CASES as MATH_CASES
 from cases_norms import CASES as NORM_CASES
+from cases_pool_more import CASES as POOL_MORE_CASES
 from cases_recurrent import CASES as RECURRENT_CASES
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -523,3 +524,4 @@ CASES += MATH_CASES
 CASES += INDEX_CASES
 CASES += CONV_MORE_CASES
 CASES += ACTIVATION_CASES + NORM_CASES
+CASES += POOL_MORE_CASES

@@ -247,8 +247,9 @@ def test_extra_repr_matches_pytorch():
          "adaptive_avg_pool2d: output_size must be an int or a tuple of 2 ints or None, got (2, 2, 2)"),
         (lambda: adaptive_avg_pool2d(cr.zeros(1, 1, 4, 4), 0), ValueError,
          "adaptive_avg_pool2d: output_size must be at least 1, got (0, 0)"),
-        (lambda: Upsample(scale_factor=2, mode="bilinear"), ValueError,
-         "Upsample: only mode='nearest' is supported, got 'bilinear'"),
+        (lambda: Upsample(scale_factor=2, mode="cubic"), ValueError,
+         "Upsample: mode must be one of 'nearest', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area', "
+         "'nearest-exact', got 'cubic'"),
         (lambda: Upsample(), ValueError, "Upsample: pass exactly one of size and scale_factor"),
     ],
 )

@@ -66,7 +66,19 @@ from chainrule.ops.loss import (
 )
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.operands import dims, floating, tensor_input, wrap
+from chainrule.ops.pool import (
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+    avg_pool3d,
+    max_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+)
 from chainrule.ops.reduce import logsumexp, norm
+from chainrule.ops.resample import upsample_bilinear, upsample_nearest
 from chainrule.ops.shape import cast, concatenate, pad, split, stack
 from chainrule.ops.unary import clamp_min, clip, exp, log
 
@@ -231,6 +243,45 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     if dtype is not None:
         x = cast(x, dtype)
     return softmax(-x, dim)
+# ---------------------------------------------------------------------------- power-average pooling
+
+
+def _lp_pool(x, norm_type, kernel_size, stride, ceil_mode, nd, op):
+    """PyTorch's composition: (sum of x^p over each window)^(1/p), the sum taken as the window's
+    mean (no padding; a ceil_mode window cut short averages fewer elements) times the kernel's
+    size; p = inf is the max of |x|."""
+    x = tensor_input(x, op)
+    max_pool = (max_pool1d, max_pool2d, max_pool3d)[nd - 1]
+    if norm_type == float("inf"):
+        return max_pool(x.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -max_pool(-x.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    norm_type = number_arg(norm_type, "norm_type", op)
+    kernel = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * nd
+    avg_pool = (avg_pool1d, avg_pool2d, avg_pool3d)[nd - 1]
+    out = avg_pool(x**norm_type, kernel_size, stride, 0, ceil_mode)
+    return (out.sign() * relu(out.abs()) * int(xp.prod(kernel))) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over the last dim: (sum of x^p over each window)^(1/p) (PyTorch's
+    F.lp_pool1d); p = 1 is sum pooling, p = inf max pooling of |x|.
+
+    >>> import chainrule as cr
+    >>> lp_pool1d(cr.tensor([[[3.0, 4.0, 1.0, 0.0]]]), 2, 2).tolist()
+    [[[5.0, 1.0]]]
+    """
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1, "lp_pool1d")
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over the last two dims (PyTorch's F.lp_pool2d)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 2, "lp_pool2d")
+
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over the last three dims (PyTorch's F.lp_pool3d)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3, "lp_pool3d")
 
 
 # ---------------------------------------------------------------------------- regression losses
@@ -856,4 +907,9 @@ __all__ += [  # issue 18's normalisations and activations
     "group_norm", "instance_norm", "local_response_norm", "rms_norm", "celu", "glu", "hardshrink", "hardsigmoid",
     "hardswish", "hardtanh", "logsigmoid", "mish", "prelu", "relu6", "selu", "silu", "softmin", "softshrink",
     "softsign", "tanhshrink", "threshold",
+]  # fmt: skip
+__all__ += [
+    "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "avg_pool3d",
+    "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+    "upsample_bilinear", "upsample_nearest",
 ]  # fmt: skip

@@ -114,10 +114,19 @@ from chainrule.ops.normalization import (
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
     avg_pool1d,
     avg_pool2d,
+    avg_pool3d,
     max_pool1d,
     max_pool2d,
+    max_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
 )
 from chainrule.ops.recurrent import rnn_sequence
 from chainrule.ops.reduce import (
@@ -278,6 +287,8 @@ DIFFERENTIABLE = (
     "conv1d", "conv2d", "conv_transpose2d", "interpolate", "upsample",
     "conv3d", "conv_transpose1d", "conv_transpose3d", "fold",  # F.unfold: fold's adjoint, not torch.unfold
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "adaptive_max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "rnn_sequence",
     # issue 17's math: rounding (zero gradient), more elementwise functions, products, running ops
     "floor", "ceil", "round", "trunc", "frac", "sign", "tan", "asin", "acos", "atan", "sinh",

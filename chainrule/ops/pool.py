@@ -1,9 +1,11 @@
-"""Pooling: max and average over sliding windows, and adaptive average pooling to a fixed output
-size, each over the last 1 or 2 dims (one N-d implementation, thin 1-d and 2-d faces). Max and
-average pooling loop over the kernel's offsets, each step a strided slice of the whole input;
-nothing loops over samples or positions. Average pooling is a linear map, and so is max pooling's
-backward (the gradient routed to each window's maximum): each is a ``LinearMap`` whose rule is its
-adjoint, so both differentiate to any order."""
+"""Pooling: max and average over sliding windows, adaptive average and max pooling to a fixed
+output size, and max unpooling, each over the last 1, 2 or 3 dims (one N-d implementation, thin
+1-d, 2-d and 3-d faces). Max and average pooling loop over the kernel's offsets, each step a
+strided slice of the whole input; nothing loops over samples or positions. Average pooling is a
+linear map, and so is max pooling's backward (the gradient routed to each window's maximum);
+adaptive max pooling picks one element per window (a gather) and max unpooling puts them back
+(its adjoint). Each is a ``LinearMap`` whose rule is its adjoint, so all differentiate to any
+order."""
 
 import itertools
 import math
@@ -75,8 +77,9 @@ def _offsets(kernel, stride, dilation, outs):
 
 
 def _nan_windows(out):
-    """Where a window's maximum is nan (its first nan takes the gradient, as in PyTorch), or
-    None when there is none (the usual case, at the cost of one scan of the output)."""
+    """Where a window's maximum is nan (its last nan takes the gradient, as in PyTorch, whose
+    kernels let every nan replace the running maximum), or None when there is none (the usual
+    case, at the cost of one scan of the output)."""
     nan_out = xp.isnan(out)
     return nan_out if nan_out.any() else None
 
@@ -168,13 +171,17 @@ class _MaxRouting(LinearMap):
         unclaimed = xp.ones(out.shape, dtype=bool)
         hit = xp.empty(out.shape, dtype=bool)
         nan_out = _nan_windows(out)
-        parts = self.parts if self.parts is not None else (self.padded[index] for index in slices)
-        for part, index in zip(parts, slices):
+        parts = self.parts if self.parts is not None else [self.padded[index] for index in slices]
+        if nan_out is not None:  # a window holding a nan: its last nan, found first
+            last_nan = xp.full(out.shape, -1)
+            for k, part in enumerate(parts):
+                last_nan[xp.isnan(part)] = k
+        for k, (part, index) in enumerate(zip(parts, slices)):
             xp.equal(part, out, out=hit)
-            if nan_out is not None:
-                hit |= xp.isnan(part) & nan_out
             hit &= unclaimed
             unclaimed ^= hit
+            if nan_out is not None:
+                hit |= last_nan == k
             yield index, hit
 
     def apply(self, g):
@@ -230,6 +237,20 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     """
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2,
                      "max_pool2d")
+
+
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max over windows of the last three dims (PyTorch's F.max_pool3d): input (N, C, D, H, W) or
+    (C, D, H, W); with ``return_indices`` also returns each maximum's index in the flattened
+    D * H * W input volume.
+
+    >>> import chainrule as cr
+    >>> max_pool3d(cr.ones(2, 3, 4, 6, 6), 2).shape
+    (2, 3, 2, 3, 3)
+    """
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3,
+                     "max_pool3d")
 
 
 # ---------------------------------------------------------------------------- average pooling
@@ -322,6 +343,19 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                      2, "avg_pool2d")
 
 
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """Mean over windows of the last three dims (PyTorch's F.avg_pool3d): input (N, C, D, H, W) or
+    (C, D, H, W); ``divisor_override`` replaces the window size as the divisor.
+
+    >>> import chainrule as cr
+    >>> avg_pool3d(cr.ones(1, 1, 2, 4, 4), 2).tolist()
+    [[[[[1.0, 1.0], [1.0, 1.0]]]]]
+    """
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                     3, "avg_pool3d")
+
+
 # ---------------------------------------------------------------------------- adaptive average pooling
 
 
@@ -335,15 +369,20 @@ def _averaging_matrix(n, o, dtype):
     return (inside / (end - start)[:, None]).astype(dtype)
 
 
-def _adaptive_avg_pool(x, output_size, nd, op):
-    d = _spatial_input(x, nd, op)
-    sizes = d.shape[-nd:]
+def _adaptive_outs(sizes, output_size, nd, op):
+    """The output sizes: an int, or nd ints or Nones (None keeps that dim's size)."""
     items = (output_size,) * nd if output_size is None or isinstance(output_size, int) else tuple(output_size)
     if len(items) != nd:
         raise ValueError(
             f"{op}: output_size must be an int or a tuple of {nd} ints or None, got {output_size!r}"
         )
-    outs = _tuple(tuple(n if o is None else o for o, n in zip(items, sizes)), nd, "output_size", op, 1)
+    return _tuple(tuple(n if o is None else o for o, n in zip(items, sizes)), nd, "output_size", op, 1)
+
+
+def _adaptive_avg_pool(x, output_size, nd, op):
+    d = _spatial_input(x, nd, op)
+    sizes = d.shape[-nd:]
+    outs = _adaptive_outs(sizes, output_size, nd, op)
     if all(o == 1 for o in outs):
         return linear_map(x, _GlobalMean(sizes))
     return linear_map(x, _AxisAverages([_averaging_matrix(n, o, d.dtype) for n, o in zip(sizes, outs)]))
@@ -384,10 +423,26 @@ class _AxisAverages(LinearMap):
 
 def _apply_per_axis(a, mats, transpose):
     nd = len(mats)
+    finite = xp.isfinite(a).all()
     for i, m in enumerate(mats):
         axis = a.ndim - nd + i
-        a = xp.moveaxis(xp.tensordot(a, m, axes=([axis], [0 if transpose else 1])), -1, axis)
+        if finite:
+            a = xp.moveaxis(xp.tensordot(a, m, axes=([axis], [0 if transpose else 1])), -1, axis)
+        else:
+            a = _window_by_window(a, m.T if transpose else m, axis)
     return xp.ascontiguousarray(a)
+
+
+def _window_by_window(a, m, axis):
+    """``m`` (n_out, n_in) applied along ``axis``, each output from the non-zero entries of its
+    row only: an inf or a nan then reaches just the windows that hold it (in the full product,
+    0 * inf would put nan in every window)."""
+    a = xp.moveaxis(a, axis, -1)
+    out = xp.empty((*a.shape[:-1], m.shape[0]), dtype=a.dtype)
+    for i, row in enumerate(m):
+        inside = xp.flatnonzero(row)
+        out[..., i] = a[..., inside] @ row[inside]
+    return xp.moveaxis(out, -1, axis)
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
@@ -410,3 +465,217 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     (2, 3, 1, 1)
     """
     return _adaptive_avg_pool(input, output_size, 2, "adaptive_avg_pool2d")
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to an ``output_size`` (int, triple, None keeps a dim) grid over the last
+    three dims (PyTorch's F.adaptive_avg_pool3d).
+
+    >>> import chainrule as cr
+    >>> adaptive_avg_pool3d(cr.ones(2, 3, 5, 7, 5), (1, 2, 3)).shape
+    (2, 3, 1, 2, 3)
+    """
+    return _adaptive_avg_pool(input, output_size, 3, "adaptive_avg_pool3d")
+
+
+# ---------------------------------------------------------------------------- adaptive max pooling
+
+
+def _adaptive_taps(n, o):
+    """(o, k) indices along one axis: row i lists PyTorch's window [floor(i n / o),
+    ceil((i + 1) n / o)), padded to the longest window's length k by repeating its last element
+    (a repeat never changes a maximum, and comes after the element it repeats)."""
+    i = xp.arange(o)
+    start = (i * n) // o
+    end = -((-(i + 1) * n) // o)
+    k = int((end - start).max())
+    return xp.minimum(start[:, None] + xp.arange(k), (end - 1)[:, None])
+
+
+def _adaptive_argmax(d, outs):
+    """Each adaptive window's first maximum (in window order; a window holding nans: its last
+    nan) as an index into the flattened input plane: an int64 array of the output's shape."""
+    nd = len(outs)
+    sizes = d.shape[-nd:]
+    taps = [_adaptive_taps(n, o) for n, o in zip(sizes, outs)]
+    # windows as (..., o1, k1, o2, k2, ...) by broadcasting each axis's (o, k) indices
+    grids = []
+    for i, t in enumerate(taps):
+        shape = [1] * (2 * nd)
+        shape[2 * i: 2 * i + 2] = t.shape
+        grids.append(t.reshape(shape))
+    windows = d[(..., *grids)]
+    lead = windows.ndim - 2 * nd
+    order = (*range(lead), *(lead + 2 * i for i in range(nd)), *(lead + 2 * i + 1 for i in range(nd)))
+    windows = windows.transpose(order).reshape(*d.shape[:-nd], *outs, -1)
+    first = windows.argmax(axis=-1)
+    nan = xp.isnan(windows)
+    if nan.any():  # PyTorch's kernel lets every nan replace the running maximum: the last one wins
+        last_nan = windows.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
+        first = xp.where(nan.any(axis=-1), last_nan, first)
+    within = xp.unravel_index(first, tuple(t.shape[1] for t in taps))
+    position = xp.indices(outs, sparse=True)
+    coords = [t[p, w] for t, p, w in zip(taps, position, within)]
+    return xp.ravel_multi_index(coords, sizes).astype(xp.int64)
+
+
+class _PlanePick(LinearMap):
+    """``apply``: each output takes the input element at its index in the flattened plane (the
+    last nd dims), where ``keep`` (when given) is True, else 0; ``adjoint``: each value where
+    ``keep`` is True added back at its index. Adaptive max pooling picks each window's maximum;
+    max unpooling is the adjoint, with ``keep`` marking the last of the values sent to one place
+    (the one that stays when later ones overwrite earlier ones, as PyTorch's unpooling writes)."""
+
+    def __init__(self, index, plane, names, keep=None):
+        self.index, self.plane, self.names, self.keep = index, tuple(plane), names, keep
+        self.rows = math.prod(index.shape[: index.ndim - len(self.plane)])
+
+    def apply(self, a):
+        flat = a.reshape(self.rows, -1)
+        picked = xp.take_along_axis(flat, self.index.reshape(self.rows, -1), axis=-1).reshape(self.index.shape)
+        return picked if self.keep is None else xp.where(self.keep, picked, 0)  # (0 * inf would be nan)
+
+    def adjoint(self, b):
+        size = math.prod(self.plane)
+        values = b if self.keep is None else xp.where(self.keep, b, 0)
+        where = self.index.reshape(self.rows, -1) + (xp.arange(self.rows) * size)[:, None]
+        sums = xp.bincount(where.ravel(), weights=values.ravel(), minlength=self.rows * size)
+        return sums.astype(b.dtype, copy=False).reshape(*self.index.shape[: -len(self.plane)], *self.plane)
+
+
+def _adaptive_max_pool(x, output_size, return_indices, nd, op):
+    d = _spatial_input(x, nd, op)
+    outs = _adaptive_outs(d.shape[-nd:], output_size, nd, op)
+    index = _adaptive_argmax(d, outs)
+    names = (f"AdaptiveMaxPool{nd}d", f"AdaptiveMaxPool{nd}dBackward")
+    out = linear_map(x, _PlanePick(index, d.shape[-nd:], names))
+    return (out, wrap(index)) if return_indices else out
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to ``output_size`` positions (PyTorch's F.adaptive_max_pool1d): window i covers
+    [floor(i L / out), ceil((i + 1) L / out)); the gradient goes to each window's first maximum.
+    With ``return_indices`` also returns the maxima's positions along L.
+
+    >>> import chainrule as cr
+    >>> adaptive_max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0, 5.0]]]), 2).tolist()
+    [[[3.0, 5.0]]]
+    """
+    return _adaptive_max_pool(input, output_size, return_indices, 1, "adaptive_max_pool1d")
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to an ``output_size`` (int, pair, None keeps a dim) grid (PyTorch's
+    F.adaptive_max_pool2d); indices are positions in the flattened H * W input plane.
+
+    >>> import chainrule as cr
+    >>> adaptive_max_pool2d(cr.ones(2, 3, 7, 5), (3, 2)).shape
+    (2, 3, 3, 2)
+    """
+    return _adaptive_max_pool(input, output_size, return_indices, 2, "adaptive_max_pool2d")
+
+
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to an ``output_size`` (int, triple, None keeps a dim) grid over the last three
+    dims (PyTorch's F.adaptive_max_pool3d); indices are positions in the flattened D * H * W volume.
+
+    >>> import chainrule as cr
+    >>> adaptive_max_pool3d(cr.ones(3, 4, 5, 6), 2).shape
+    (3, 2, 2, 2)
+    """
+    return _adaptive_max_pool(input, output_size, return_indices, 3, "adaptive_max_pool3d")
+
+
+# ---------------------------------------------------------------------------- max unpooling
+
+
+def _unpool_sizes(sizes, kernel, stride, padding, output_size, op):
+    """PyTorch's rule: (n - 1) stride - 2 padding + kernel per dim, or ``output_size`` (nd sizes,
+    or nd + 2 with N and C first) within one stride of that."""
+    default = [(n - 1) * s - 2 * p + k for n, k, s, p in zip(sizes, kernel, stride, padding)]
+    if output_size is None:
+        outs = default
+    else:
+        outs = list(output_size)
+        nd = len(kernel)
+        if len(outs) == nd + 2:
+            outs = outs[2:]
+        if len(outs) != nd:
+            raise ValueError(f"{op}: output_size must hold {nd} or {nd + 2} sizes, got {tuple(output_size)}")
+        for i, (o, d, s) in enumerate(zip(outs, default, stride)):
+            if not d - s < o < d + s:
+                raise ValueError(
+                    f"{op}: output_size {tuple(output_size)} is invalid: dim {i} must be between "
+                    f"{d - s} and {d + s} (exclusive), got {o}"
+                )
+    if any(o < 1 for o in outs):
+        raise ValueError(f"{op}: the output's spatial size {tuple(outs)} must be positive")
+    return tuple(int(o) for o in outs)
+
+
+def _max_unpool(x, indices, kernel_size, stride, padding, output_size, nd, op):
+    d = _spatial_input(x, nd, op)
+    if not isinstance(indices, Tensor) or indices._data.dtype.kind not in "iu":
+        got = indices._data.dtype if isinstance(indices, Tensor) else type(indices).__name__
+        raise TypeError(f"{op}: indices must be an integer Tensor (as max_pool{nd}d returns), got {got}")
+    index = indices._data
+    if index.shape != d.shape:
+        raise ValueError(f"{op}: indices must have the input's shape {d.shape}, got {index.shape}")
+    kernel, stride, padding, _ = pool_args(kernel_size, stride, padding, 1, nd, op)
+    plane = _unpool_sizes(d.shape[-nd:], kernel, stride, padding, output_size, op)
+    size = math.prod(plane)
+    if index.size and (index.min() < 0 or index.max() >= size):
+        bad = index.min() if index.min() < 0 else index.max()
+        raise ValueError(
+            f"{op}: index {int(bad)} in indices is outside the output plane of size {plane} "
+            f"({size} elements)"
+        )
+    keep = _last_of_each(index.reshape(-1, math.prod(d.shape[-nd:])), size).reshape(d.shape)
+    pick = _PlanePick(index.astype(xp.int64), plane, (f"MaxUnpool{nd}dBackward", f"MaxUnpool{nd}d"), keep)
+    return linear_map(x, pick, adjoint=True)
+
+
+def _last_of_each(flat, size):
+    """For (rows, n) indices, whether each is the last in its row to name its position."""
+    where = (flat + (xp.arange(len(flat)) * size)[:, None]).ravel()
+    _, first_from_end = xp.unique(where[::-1], return_index=True)
+    last = xp.zeros(where.size, dtype=bool)
+    last[where.size - 1 - first_from_end] = True
+    return last
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The inverse of max_pool1d with ``return_indices`` (PyTorch's F.max_unpool1d): zeros of the
+    pooled input's length, each value put back at its index. Where several values name one
+    position the last stays (as PyTorch) and alone gets that position's gradient.
+
+    >>> import chainrule as cr
+    >>> out, idx = max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2, return_indices=True)
+    >>> max_unpool1d(out, idx, 2).tolist()
+    [[[0.0, 3.0, 2.0, 0.0]]]
+    """
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1, "max_unpool1d")
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The inverse of max_pool2d with ``return_indices`` (PyTorch's F.max_unpool2d): each value
+    put back at its index in a zero H * W plane of size ``(H_in - 1) stride - 2 padding +
+    kernel_size`` (or ``output_size``).
+
+    >>> import chainrule as cr
+    >>> out, idx = max_pool2d(cr.tensor([[[[1.0, 5.0], [7.0, 2.0]]]]), 2, return_indices=True)
+    >>> max_unpool2d(out, idx, 2).tolist()
+    [[[[0.0, 0.0], [7.0, 0.0]]]]
+    """
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2, "max_unpool2d")
+
+
+def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The inverse of max_pool3d with ``return_indices`` (PyTorch's F.max_unpool3d).
+
+    >>> import chainrule as cr
+    >>> out, idx = max_pool3d(cr.ones(1, 2, 4, 4, 4), 2, return_indices=True)
+    >>> max_unpool3d(out, idx, 2).shape
+    (1, 2, 4, 4, 4)
+    """
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 3, "max_unpool3d")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from op_table import Case, Drawn, values
 
 import chainrule as cr
-from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
+from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -19,6 +19,7 @@ from chainrule.ops.pool import (
     max_pool1d,
     max_pool2d,
 )
+from chainrule.ops.resample import interpolate, upsample
 
 # ---------------------------------------------------------------------------- loop references
 

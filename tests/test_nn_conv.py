@@ -14,7 +14,8 @@ from chainrule import nn
 from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.pooling import MaxPool2d
-from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate
+from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d
+from chainrule.ops.resample import interpolate
 
 # ---------------------------------------------------------------------------- the op table
 
@@ -157,12 +158,13 @@ def test_modifying_a_convolutions_input_in_place_raises_at_backward():
         (lambda: conv_transpose2d(cr.zeros(1, 2, 5, 5), cr.zeros(3, 2, 3, 3)), ValueError,
          "conv_transpose2d: input has 2 channels (shape (1, 2, 5, 5)), but weight of shape (3, 2, 3, 3) "
          "expects 3"),
-        (lambda: interpolate(cr.zeros(1, 1, 3), scale_factor=1.5), ValueError,
-         "interpolate: scale_factor must be positive integers for 1 dims, got 1.5"),
-        (lambda: interpolate(cr.zeros(1, 1, 3), size=5), ValueError,
-         "interpolate: size (5,) is not an integer multiple of the input's spatial size (3,)"),
-        (lambda: interpolate(cr.zeros(1, 1, 3), scale_factor=2, mode="linear"), ValueError,
-         "interpolate: only mode='nearest' is supported, got 'linear'"),
+        (lambda: interpolate(cr.zeros(1, 1, 3), scale_factor=-1.5), ValueError,
+         "interpolate: scale_factor must be positive and finite, got -1.5"),
+        (lambda: interpolate(cr.zeros(1, 1, 3), size=5, scale_factor=2), ValueError,
+         "interpolate: pass exactly one of size and scale_factor, got size=5, scale_factor=2"),
+        (lambda: interpolate(cr.zeros(1, 1, 3), scale_factor=2, mode="cubic"), ValueError,
+         "interpolate: mode must be one of 'nearest', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area', "
+         "'nearest-exact', got 'cubic'"),
     ],
 )
 def test_op_errors_say_what_was_received_and_expected(call, error, message):

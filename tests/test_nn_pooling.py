@@ -26,7 +26,6 @@ from chainrule.nn.pooling import (
     MaxPool2d,
     Upsample,
 )
-from chainrule.ops.conv import interpolate
 from chainrule.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -35,6 +34,7 @@ from chainrule.ops.pool import (
     max_pool1d,
     max_pool2d,
 )
+from chainrule.ops.resample import interpolate
 
 # ---------------------------------------------------------------------------- the op table
 

@@ -48,8 +48,6 @@ from chainrule.ops.conv import (
     conv_transpose2d,
     conv_transpose3d,
     fold,
-    interpolate,
-    upsample,
 )
 from chainrule.ops.indexing import (
     argwhere,
@@ -148,6 +146,7 @@ from chainrule.ops.reduce import (
     sum,
     var,
 )
+from chainrule.ops.resample import interpolate, upsample
 from chainrule.ops.shape import (
     atleast_1d,
     atleast_2d,

@@ -1,7 +1,7 @@
 """Convolution: one N-d cross-correlation (PyTorch's conv), computed as a single matrix product
 over a strided view of the sliding windows; its transpose (conv_transpose2d), which is also the
 input gradient of a convolution; the weight gradient; the sliding blocks as columns (unfold,
-"im2col") and back (fold, its adjoint); and nearest-neighbour upsampling. The derivatives of each
+"im2col") and back (fold, its adjoint). The derivatives of each
 of the three convolution ops are the other two, so they differentiate to any order. The 1-d, 2-d
 and 3-d functions are thin faces over the N-d code; pooling shares the argument and padding
 helpers."""
@@ -627,10 +627,3 @@ def _fold(input, output_size, kernel_size, dilation, padding, stride, op):
             f"input's last dim must be {math.prod(plan.blocks)}, got shape {shape}"
         )
     return linear_map(input, plan, adjoint=True)
-
-
-# ---------------------------------------------------------------------------- upsampling
-
-
-# interpolate moved to chainrule.ops.resample (every mode); imported here for the old path.
-from chainrule.ops.resample import interpolate, upsample  # noqa: E402, F401

@@ -3,6 +3,7 @@ size-1 axes, 0-d tensors, negative axes) and giving the op and its NumPy referen
 
 import numpy as np
 import scipy.special
+from cases_attention import CASES as ATTENTION_CASES
 from cases_conv import CASES as CONV_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_math import CASES as MATH_CASES
@@ -516,3 +517,4 @@ OTHERS = [
 
 CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES
 CASES += MATH_CASES
+CASES += ATTENTION_CASES

@@ -32,6 +32,7 @@ from chainrule.ops import (
     upsample,
 )
 from chainrule.ops.arithmetic import mul, sub, where
+from chainrule.ops.attention import scaled_dot_product_attention
 from chainrule.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -231,3 +232,4 @@ __all__ = [
     "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax",
     "normalize", "softplus", "tanh",
 ]  # fmt: skip
+__all__ += ["scaled_dot_product_attention"]

@@ -22,6 +22,7 @@ from chainrule.ops.arithmetic import (
     true_divide,
     where,
 )
+from chainrule.ops.attention import scaled_dot_product_attention
 from chainrule.ops.compare import (
     allclose,
     eq,
@@ -175,6 +176,7 @@ DIFFERENTIABLE = (
     "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot", "logaddexp",
     "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "prod", "cumsum",
     "cumprod", "dist", "cdist",
+    "scaled_dot_product_attention",  # issue 18: attention
 )  # fmt: skip
 
 __all__ = [

@@ -1,6 +1,8 @@
 """Matrix products: matmul for 1-D, 2-D and batched (broadcast) operands, and the fused affine
 map of a Linear layer."""
 
+import math
+
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
@@ -29,9 +31,10 @@ def product(a, b):
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         return matmul(a, b)
     if a.ndim != 2:
-        if a.shape[-1] == 1:
-            return _matmul_2d(a.reshape(-1, 1), b).reshape(*a.shape[:-1], b.shape[1])
-        return a @ b
+        # One product of all the rows: NumPy's matmul of a stacked a loops over its leading dims,
+        # 2.5x slower for a Linear on (32, 64, 128) (a transformer's; benchmarks/NOTES.md, issue 18).
+        lead = a.shape[:-1]
+        return _matmul_2d(a.reshape(math.prod(lead), a.shape[-1]), b).reshape(*lead, b.shape[1])
     return _matmul_2d(a, b)
 
 

@@ -148,6 +148,11 @@ def test_recorded_gradient_equals_the_plain_one(packed):
             ValueError,
             "does not broadcast",
         ),
+        (  # a mask may not add batch dims, as in PyTorch
+            lambda q, k, v: F.scaled_dot_product_attention(q, k, v, cr.ones(4, 2, 3, 3, 5, dtype=cr.bool)),
+            ValueError,
+            "does not broadcast",
+        ),
         (
             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, cr.zeros(3, 5, dtype=cr.int64)),
             TypeError,

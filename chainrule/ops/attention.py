@@ -193,7 +193,7 @@ def _weights(q, k, scale, allowed, bias):
     if allowed is not None:
         if xp.broadcast_shapes(s.shape, allowed.shape) == s.shape:
             xp.copyto(s, -xp.inf, where=~allowed)
-        else:  # the mask has more batch dims than the scores
+        else:  # the mask has batch dims that q k^T lacks (value's)
             s = xp.where(allowed, s, -xp.inf)
     if bias is not None:
         if xp.broadcast_shapes(s.shape, bias.shape) == s.shape:
@@ -245,11 +245,13 @@ def _mask(attn_mask, dtype, batch, L, S):
     if d.dtype != bool and d.dtype != dtype:
         raise TypeError(f"{_OP}: attn_mask must be boolean or of query's dtype {dtype}, got dtype {d.dtype}")
     try:
-        xp.broadcast_shapes(d.shape, (*batch, L, S))
+        fits = xp.broadcast_shapes(d.shape, (*batch, L, S)) == (*batch, L, S)
     except ValueError:
+        fits = False
+    if not fits:  # (a mask may not add batch dims to the result, as in PyTorch)
         raise ValueError(
             f"{_OP}: attn_mask of shape {d.shape} does not broadcast to the scores' shape {(*batch, L, S)} (..., L, S)"
-        ) from None
+        )
     if d.dtype == bool:
         return d, None
     return None, (attn_mask if isinstance(attn_mask, Tensor) else d)

@@ -106,6 +106,24 @@ def gru(lib):
     return _training_step(lib, lambda _: Classifier(), *_data((100, 40, 1))), 100, None
 
 
+def transformer(lib):
+    """A 2-layer TransformerEncoder (d_model 128, 4 heads, feed-forward 512, dropout 0) over 32
+    sequences of 64 vectors (batch_first), mean-pooled into a linear head of 10 classes."""
+    nn = _library(lib)[0]
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(128, 4, dim_feedforward=512, dropout=0.0, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x):
+            return self.head(self.encoder(x).mean(1))
+
+    return _training_step(lib, lambda _: Classifier(), *_data((32, 64, 128))), 32, None
+
+
 def mlp_numpy_floor(lib, batch=32):
     """The MLP step written out in NumPy by hand (no framework: the same products, oriented as
     chainrule orients them, ReLU, softmax cross-entropy and SGD with momentum): what any NumPy
@@ -278,6 +296,8 @@ WORKLOADS = {
     "xor": ("2-8-1 network on XOR (4 samples), training", xor),
     "cnn": ("CNN conv16-pool-conv32-pool-linear, batch 64 of 1x28x28, training", cnn),
     "gru": ("GRU hidden 128, 100 sequences of length 40, training", gru),
+    "transformer": ("TransformerEncoder 2 layers (d_model 128, 4 heads, ff 512), 32 sequences of 64, training",
+                    transformer),
     "mlp_inference": ("MLP 784-256-256-10, batch 1024, inference (forward only)", mlp_inference),
     # second derivatives: create_graph, then a backward through the recorded gradient
     "mlp_hvp": ("MLP 784-256-256-10, batch 128, Hessian-vector product of the loss (double backward both)",

@@ -4,6 +4,7 @@ size-1 axes, 0-d tensors, negative axes) and giving the op and its NumPy referen
 import numpy as np
 import scipy.special
 from cases_activations import CASES as ACTIVATION_CASES
+from cases_attention import CASES as ATTENTION_CASES
 from cases_conv import CASES as CONV_CASES
 from cases_conv_more import CASES as CONV_MORE_CASES
 from cases_index import CASES as INDEX_CASES
@@ -525,3 +526,4 @@ CASES += INDEX_CASES
 CASES += CONV_MORE_CASES
 CASES += ACTIVATION_CASES + NORM_CASES
 CASES += POOL_MORE_CASES
+CASES += ATTENTION_CASES

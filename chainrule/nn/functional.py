@@ -53,6 +53,7 @@ from chainrule.ops import (
     upsample,
 )
 from chainrule.ops.arithmetic import minimum, mul, sub, where
+from chainrule.ops.attention import scaled_dot_product_attention
 from chainrule.ops.conv import fold, unfold
 from chainrule.ops.indexing import getitem
 from chainrule.ops.loss import (
@@ -913,3 +914,4 @@ __all__ += [
     "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
     "upsample_bilinear", "upsample_nearest",
 ]  # fmt: skip
+__all__ += ["scaled_dot_product_attention"]

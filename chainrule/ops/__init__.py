@@ -22,6 +22,7 @@ from chainrule.ops.arithmetic import (
     true_divide,
     where,
 )
+from chainrule.ops.attention import scaled_dot_product_attention
 from chainrule.ops.compare import (
     allclose,
     eq,
@@ -309,6 +310,7 @@ DIFFERENTIABLE = (
     # but stays out of the top level: torch.instance_norm takes its arguments in another order)
     "group_norm", "rms_norm", "local_response_norm", "silu", "mish", "relu6", "hardtanh",
     "hardswish", "hardsigmoid", "selu", "celu", "prelu", "logsigmoid", "threshold", "softshrink", "hardshrink",
+    "scaled_dot_product_attention",  # issue 18: attention
 )  # fmt: skip
 
 __all__ = [

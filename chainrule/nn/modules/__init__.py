@@ -19,6 +19,7 @@ from chainrule.nn.modules import (
     pooling,
     rnn,
     sparse,
+    transformer,
     upsampling,
 )
 
@@ -39,6 +40,7 @@ _FILES = (
     pooling,
     rnn,
     sparse,
+    transformer,
     upsampling,
 )
 # The layer classes themselves, as torch.nn.modules offers them (a star import would also bring

@@ -3,8 +3,8 @@ what its attention heads look at. Each training sequence is the digits, a separa
 answer (`3 1 4 1 5 9 > 9 5 1 4 1 3`); the model predicts every next token but is trained only
 on the answer's, and a causal mask lets each position attend to itself and the ones before it,
 as in GPT. Answering needs attention: the token to write next sits at another position, which a
-head must find. For `reverse` the head that fetches it looks from answer position i to input
-position length-1-i: an anti-diagonal in the attention map. `copy` gives a shifted diagonal;
+head must find. For `reverse` the query about to write answer digit i (at the separator for
+i = 0) looks at input position length-1-i: an anti-diagonal in the attention map. `copy` gives a shifted diagonal;
 `sort` looks for the next smallest digit wherever it is.
 
     python examples/attention_task.py [--task reverse|copy|sort] [--quick] [--out DIR]
@@ -38,13 +38,21 @@ def make_sequences(rng, count: int, length: int, task: str) -> np.ndarray:
 class CausalTransformer(nn.Module):
     """(N, L) tokens -> (N, L, vocab) scores for the token after each position."""
 
-    def __init__(self, vocab: int, max_length: int, d_model: int = 64, nhead: int = 2, num_layers: int = 2,
-                 dim_feedforward: int = 128):
+    def __init__(
+        self,
+        vocab: int,
+        max_length: int,
+        d_model: int = 64,
+        nhead: int = 2,
+        num_layers: int = 2,
+        dim_feedforward: int = 128,
+    ):
         super().__init__()
         self.token = nn.Embedding(vocab, d_model)
         self.position = nn.Embedding(max_length, d_model)  # where a token sits: attention alone cannot tell
-        layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout=0.0, batch_first=True,
-                                           norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d_model, nhead, dim_feedforward, dropout=0.0, batch_first=True, norm_first=True
+        )
         self.decoder = nn.TransformerEncoder(layer, num_layers)  # self-attention only, made causal by the mask
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab)
@@ -76,12 +84,12 @@ def generate(model, prompts, length: int) -> np.ndarray:
         for _ in range(length):
             following = model(tokens)[:, -1].argmax(dim=-1)
             tokens = cr.cat([tokens, following.unsqueeze(1)], dim=1)
-    return tokens.numpy()[:, prompts.shape[1]:]
+    return tokens.numpy()[:, prompts.shape[1] :]
 
 
 def source_positions(sequence, length: int, task: str) -> list:
     """For each answer token of one sequence, the input positions it comes from."""
-    digits, answer = sequence[:length], sequence[length + 1:]
+    digits, answer = sequence[:length], sequence[length + 1 :]
     if task == "reverse":
         return [[length - 1 - i] for i in range(length)]
     if task == "copy":
@@ -104,7 +112,7 @@ def draw(maps, sequence, task: str, path: Path) -> None:
     labels = [SYMBOLS[t] for t in sequence[:-1]]  # the model's input: every token but the last
     fig = Figure(figsize=(3.6 * heads, 3.4 * layers + 0.6), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = np.atleast_2d(fig.subplots(layers, heads, squeeze=False))
+    axes = fig.subplots(layers, heads, squeeze=False)
     for layer in range(layers):
         for head in range(heads):
             ax = axes[layer, head]
@@ -125,18 +133,21 @@ def main(task: str = "reverse", quick: bool = False, out: str = "runs/examples")
     rng = np.random.default_rng(0)
     length = 6
     model = CausalTransformer(vocab=len(SYMBOLS), max_length=2 * length)
-    steps, batch_size = (80, 64) if quick else (1000, 64)
+    steps, batch_size = (40, 32) if quick else (1000, 64)
     optimizer = optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
     scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps, pct_start=0.1)
-    print(f"task {task}: {length} digits, a separator, the answer; {sum(p.numel() for p in model.parameters())} "
-          f"parameters, {steps} steps of {batch_size} fresh sequences")
+    print(
+        f"task {task}: {length} digits, a separator, the answer; {sum(p.numel() for p in model.parameters())} "
+        f"parameters, {steps} steps of {batch_size} fresh sequences"
+    )
     started = time.perf_counter()
     for step in range(1, steps + 1):
         sequences = cr.tensor(make_sequences(rng, batch_size, length, task))
         scores = model(sequences[:, :-1])  # position t predicts token t + 1
         # Only the answer is learnable: positions length (the separator) to 2 length - 1 predict it.
-        loss = nn.functional.cross_entropy(scores[:, length:].reshape(-1, len(SYMBOLS)),
-                                           sequences[:, length + 1:].reshape(-1))
+        loss = nn.functional.cross_entropy(
+            scores[:, length:].reshape(-1, len(SYMBOLS)), sequences[:, length + 1 :].reshape(-1)
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -145,11 +156,14 @@ def main(task: str = "reverse", quick: bool = False, out: str = "runs/examples")
             print(f"step {step}: loss {loss.item():.4f}")
     print(f"trained in {time.perf_counter() - started:.1f} s")
 
-    test = make_sequences(np.random.default_rng(1), 1000, length, task)  # another generator: unseen sequences
+    # Test sequences from another generator: training drew its (at most 64000 of 10^6) from the first one.
+    test = make_sequences(np.random.default_rng(1), 1000, length, task)
     answers = generate(model, test[:, : length + 1], length)
-    print(f"test digit accuracy: {np.mean(answers == test[:, length + 1:]):.4f}")
-    print(f"test sequence accuracy: {np.mean((answers == test[:, length + 1:]).all(axis=1)):.4f}"
-          f"  (whole answer right, generated greedily from the prompt)")
+    print(f"test digit accuracy: {np.mean(answers == test[:, length + 1 :]):.4f}")
+    print(
+        f"test sequence accuracy: {np.mean((answers == test[:, length + 1 :]).all(axis=1)):.4f}"
+        f"  (whole answer right, generated greedily from the prompt)"
+    )
 
     with cr.no_grad():
         maps = model.attention_maps(cr.tensor(test[:200, :-1]))
@@ -157,15 +171,23 @@ def main(task: str = "reverse", quick: bool = False, out: str = "runs/examples")
     shares = [attention_on_sources(weights, test[:200], length, task) for weights in maps]
     for layer, per_head in enumerate(shares):
         print(f"  layer {layer + 1}: " + ", ".join(f"head {h + 1} {share:.2f}" for h, share in enumerate(per_head)))
-    fetching = [f"layer {layer + 1} head {h + 1}" for layer, per_head in enumerate(shares)
-                for h, share in enumerate(per_head) if share > 0.5]
-    pattern = {"reverse": "the anti-diagonal from the separator's row to the first digit's column",
-               "copy": "a diagonal shifted by the prompt's length",
-               "sort": "each answer row lighting up the next smallest digit, wherever it sits"}[task]
-    print(f"the picture: {len(fetching)} of {len(maps) * maps[0].shape[1]} heads "
-          f"({', '.join(fetching) or 'none'}) put over half their attention, from the answer rows, on the digit "
-          f"to write next: {pattern}. The rows of the prompt's digits are never scored (what follows them is "
-          f"random), so their attention is untrained.")
+    fetching = [
+        f"layer {layer + 1} head {h + 1}"
+        for layer, per_head in enumerate(shares)
+        for h, share in enumerate(per_head)
+        if share > 0.5
+    ]
+    pattern = {
+        "reverse": "the anti-diagonal from the separator's row to the first digit's column",
+        "copy": "a diagonal shifted by the prompt's length",
+        "sort": "each answer row lighting up the next smallest digit, wherever it sits",
+    }[task]
+    print(
+        f"the picture: {len(fetching)} of {len(maps) * maps[0].shape[1]} heads "
+        f"({', '.join(fetching) or 'none'}) put over half their attention, from the answer rows, on the digit "
+        f"to write next: {pattern}. The rows of the prompt's digits are never scored (what follows them is "
+        f"random), so their attention is untrained."
+    )
     path = Path(out) / f"attention_{task}.png"
     draw(maps, test[0], task, path)
     print("wrote", path)
@@ -173,8 +195,12 @@ def main(task: str = "reverse", quick: bool = False, out: str = "runs/examples")
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=("reverse", "copy", "sort"), default="reverse",
-                        help="what the answer is: the digits reversed, copied or sorted")
-    parser.add_argument("--quick", action="store_true", help="80 training steps only (a smoke test)")
+    parser.add_argument(
+        "--task",
+        choices=("reverse", "copy", "sort"),
+        default="reverse",
+        help="what the answer is: the digits reversed, copied or sorted",
+    )
+    parser.add_argument("--quick", action="store_true", help="40 training steps of 32 sequences (a smoke test)")
     parser.add_argument("--out", default="runs/examples", help="folder for the pictures")
     main(**vars(parser.parse_args()))

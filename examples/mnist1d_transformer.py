@@ -6,7 +6,8 @@ Trained with AdamW and a one-cycle schedule (warm-up, then cosine decay), steppe
 
     python examples/mnist1d_transformer.py [--quick] [--out DIR]
 
-Measured (full mode, 30 epochs, 2 CPU cores): see the README's table beside the CNN and GRU.
+Measured (full mode, 30 epochs, 2 CPU cores shared with other jobs, OPENBLAS_NUM_THREADS=1): test
+accuracy 97.4% after 102 s of training (the CNN example: 97.7%, the GRU: 94.5%).
 Writes DIR/mnist1d_transformer_history.png (loss and accuracy per epoch, learning rate).
 """
 
@@ -27,8 +28,18 @@ from chainrule.train import fit
 class TransformerClassifier(nn.Module):
     """(N, L) signals -> (N, classes) scores."""
 
-    def __init__(self, d_model: int = 64, nhead: int = 4, num_layers: int = 2, dim_feedforward: int = 128,
-                 dropout: float = 0.1, patch: int = 6, stride: int = 2, length: int = 40, classes: int = 10):
+    def __init__(
+        self,
+        d_model: int = 64,
+        nhead: int = 4,
+        num_layers: int = 2,
+        dim_feedforward: int = 128,
+        dropout: float = 0.1,
+        patch: int = 6,
+        stride: int = 2,
+        length: int = 40,
+        classes: int = 10,
+    ):
         super().__init__()
         # A strided Conv1d with one input channel is a Linear map of each patch of `patch` points.
         padding = (patch - stride) // 2
@@ -38,8 +49,9 @@ class TransformerClassifier(nn.Module):
         # Attention ignores order: the learned position embedding tells each token where it sits.
         self.position = nn.Parameter(cr.zeros(1, tokens + 1, d_model))
         nn.init.normal_(self.position, std=0.02)
-        layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d_model, nhead, dim_feedforward, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, num_layers)
         self.norm = nn.LayerNorm(d_model)  # pre-norm layers leave their last output unnormalised
         self.head = nn.Linear(d_model, classes)
@@ -56,18 +68,27 @@ def main(quick: bool = False, out: str = "runs/examples") -> None:
     X_train, y_train = mnist1d(train=True)
     X_test, y_test = mnist1d(train=False)
     if quick:
-        X_train, y_train, X_test, y_test = X_train[:300], y_train[:300], X_test[:200], y_test[:200]
+        X_train, y_train, X_test, y_test = X_train[:400], y_train[:400], X_test[:200], y_test[:200]
     print(f"MNIST-1D: {len(X_train)} training and {len(X_test)} test signals of length {X_train.shape[1]}")
 
     model = TransformerClassifier()
     print(f"{sum(p.numel() for p in model.parameters())} parameters")
-    epochs, batch_size = (2, 100) if quick else (30, 100)
+    epochs, batch_size = (3, 50) if quick else (30, 100)
     optimizer = optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
-    scheduler = OneCycleLR(optimizer, max_lr=3e-3, epochs=epochs, steps_per_epoch=-(-len(X_train) // batch_size),
-                           pct_start=0.1)
+    scheduler = OneCycleLR(
+        optimizer, max_lr=3e-3, epochs=epochs, steps_per_epoch=-(-len(X_train) // batch_size), pct_start=0.1
+    )
     started = time.perf_counter()
-    history = fit(model, nn.CrossEntropyLoss(), optimizer, (X_train, y_train), epochs=epochs,
-                  batch_size=batch_size, scheduler=scheduler, verbose=0)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        (X_train, y_train),
+        epochs=epochs,
+        batch_size=batch_size,
+        scheduler=scheduler,
+        verbose=0,
+    )
     seconds = time.perf_counter() - started
     print(f"trained {epochs} epochs in {seconds:.1f} s; training accuracy {history.last['accuracy']:.4f}")
 
@@ -82,6 +103,6 @@ def main(quick: bool = False, out: str = "runs/examples") -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 epochs on 300 signals (a smoke test)")
+    parser.add_argument("--quick", action="store_true", help="3 epochs on 400 signals (a smoke test)")
     parser.add_argument("--out", default="runs/examples", help="folder for the pictures")
     main(**vars(parser.parse_args()))

@@ -4,8 +4,10 @@ answer (`3 1 4 1 5 9 > 9 5 1 4 1 3`); the model predicts every next token but is
 on the answer's, and a causal mask lets each position attend to itself and the ones before it,
 as in GPT. Answering needs attention: the token to write next sits at another position, which a
 head must find. For `reverse` the query about to write answer digit i (at the separator for
-i = 0) looks at input position length-1-i: an anti-diagonal in the attention map. `copy` gives a shifted diagonal;
-`sort` looks for the next smallest digit wherever it is.
+i = 0) looks at input position length-1-i: an anti-diagonal in the attention map. `copy` gives
+a shifted diagonal; `sort` looks for the next smallest digit wherever it is. The program is
+PyTorch's API throughout: with its two chainrule imports replaced by `import torch as cr` and
+`from torch import nn, optim` it runs on PyTorch unchanged.
 
     python examples/attention_task.py [--task reverse|copy|sort] [--quick] [--out DIR]
 

@@ -147,6 +147,7 @@ class MultiheadAttention(Module):
         is_causal: bool = False,
     ):
         batched = self._check_inputs(query, key, value)
+        shared = "qkv" if query is key and key is value else "kv" if key is value else None
         dtype = query._data.dtype
         key_padding_mask = canonical_mask(key_padding_mask, "key_padding_mask", dtype, self._name())
         attn_mask = canonical_mask(attn_mask, "attn_mask", dtype, self._name())
@@ -165,7 +166,7 @@ class MultiheadAttention(Module):
         causal = bool(is_causal) and key_padding_mask is None and not need_weights
         if causal:
             attn_mask = None  # PyTorch trusts the hint: attention is causal whatever the mask holds
-        q, k, v = self._project(query, key, value)
+        q, k, v = self._project(query, key, value, shared)
         heads, depth = self.num_heads, self.head_dim
         if self.bias_k is not None:
             k = cat([k, self.bias_k.expand(n, 1, self.embed_dim)], 1)
@@ -202,16 +203,25 @@ class MultiheadAttention(Module):
     def _name(self):
         return f"MultiheadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads})"
 
-    def _project(self, query, key, value):
+    def _project(self, query, key, value, shared):
+        """The query, key and value projections: one product for the inputs that are one tensor
+        (self-attention: all three; PyTorch's ``_in_projection_packed`` does the same), cut
+        into its three (N, L, E) parts."""
         e = self.embed_dim
-        b = self.in_proj_bias
-        biases = (None, None, None) if b is None else (b[:e], b[e : 2 * e], b[2 * e :])
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            weights = (w[:e], w[e : 2 * e], w[2 * e :])
-        else:
+        w, b = self.in_proj_weight, self.in_proj_bias
+        if not self._qkv_same_embed_dim:
             weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
-        return tuple(linear(x, w, bias) for x, w, bias in zip((query, key, value), weights, biases))
+            biases = (None, None, None) if b is None else (b[:e], b[e : 2 * e], b[2 * e :])
+            return tuple(linear(x, w, bias) for x, w, bias in zip((query, key, value), weights, biases))
+        if shared == "qkv":
+            both = linear(query, w, b)
+            return both[..., :e], both[..., e : 2 * e], both[..., 2 * e :]
+        q = linear(query, w[:e], None if b is None else b[:e])
+        if shared == "kv":
+            both = linear(key, w[e:], None if b is None else b[e:])
+            return q, both[..., :e], both[..., e:]
+        k = linear(key, w[e : 2 * e], None if b is None else b[e : 2 * e])
+        return q, k, linear(value, w[2 * e :], None if b is None else b[2 * e :])
 
     def _merged_mask(self, attn_mask, key_padding_mask, n):
         """attn_mask (L, S) or (N * heads, L, S) and key_padding_mask (N, S), as one additive mask

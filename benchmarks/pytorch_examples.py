@@ -6,6 +6,9 @@ it print PyTorch's losses? (issue 17's yardstick; torch is needed here, never in
 DIR is a checkout of the official examples: `git clone https://github.com/pytorch/examples DIR`
 (the scripts stay out of this repository). Without --examples only our own script-style programs
 (tests/pytorch_style/*.py, `main(torch)` with the library passed in) run under both libraries.
+`--only more` (or their names) runs other scripts of the repository (MORE_SCRIPTS below:
+time_sequence_prediction, mnist_forward_forward, dcgan, mass_spring, word_language_model) with
+stand-in data files written in their working directory; they are not part of the default run.
 
 Each script runs twice, each time in a fresh subprocess started by this file (`--child`): once as
 it is under PyTorch, once after a text rewrite of its import statements alone (`import torch` ->
@@ -32,8 +35,9 @@ back on PyTorch. Both runs get:
       sample whose channels are dim 0, so a (N, C) input loses whole rows);
     * `utils.data.DataLoader(..., shuffle=True)`: shuffle=False with a sampler whose order is a
       permutation from the shared generator;
-    * `nn.Module.__call__`: the first call of a module sets each of its parameters not yet set,
-      in order of `named_parameters()`: the PyTorch run writes their values to a shared
+    * `nn.Module.__call__` and `optim.Optimizer.__init__`: the first call of a module (making
+      of an optimizer) sets each of its parameters not yet set, in order of `named_parameters()`
+      (of the optimizer's groups): the PyTorch run writes their values to a shared
       .safetensors file, the chainrule run reads them back (`p.data = tensor(values)`), so both
       start from PyTorch's initial weights;
     * `Tensor.item`: every value it returns to the script itself is logged at full precision (losses,
@@ -82,6 +86,64 @@ SCRIPTS = {
     "mnist_rnn": (
         "mnist_rnn/main.py",
         ["--epochs", "2", "--dry-run", "--log-interval", "1", "--batch-size", "32", "--test-batch-size", "64"],
+    ),
+}
+# other scripts of the same repository (issue 17's follow-up), run only when named in --only (or
+# `--only more`): their stand-in data is written by _standin_files, and some stop by design (see
+# docs/pytorch.md, "Other scripts of pytorch/examples")
+MORE_SCRIPTS = {
+    # LBFGS on float64 LSTMCells; a stand-in traindata.pt of 5 short sine waves instead of 100 x 1000
+    "time_sequence_prediction": ("time_sequence_prediction/train.py", ["--steps", "2", "--device", "cpu"]),
+    # Hinton's forward-forward on MNIST-shaped data; torch.randint patched like randn
+    "mnist_forward_forward": (
+        "mnist_forward_forward/main.py",
+        ["--epochs", "3", "--train_size", "64", "--test_size", "32", "--log-interval", "1", "--no_mps"],
+    ),
+    # torchvision's FakeData stand-in (random 3x64x64 images); narrow layers to stay fast
+    "dcgan": (
+        "dcgan/main.py",
+        [
+            "--dataset",
+            "fake",
+            "--dry-run",
+            "--batchSize",
+            "4",
+            "--nz",
+            "8",
+            "--ngf",
+            "4",
+            "--ndf",
+            "4",
+            "--workers",
+            "0",
+            "--manualSeed",
+            "1",
+        ],
+    ),
+    # a differentiable mass-spring simulation: in-place updates of views of a zeros buffer
+    "mass_spring": (
+        "differentiable_physics/mass_spring.py",
+        ["--epochs", "20", "--log_interval", "5", "--steps", "15"],
+    ),
+    # a stand-in corpus of random words from a 50-word vocabulary in ./data/wikitext-2
+    "word_language_model": (
+        "word_language_model/main.py",
+        [
+            "--epochs",
+            "1",
+            "--emsize",
+            "8",
+            "--nhid",
+            "8",
+            "--bptt",
+            "5",
+            "--batch_size",
+            "4",
+            "--log-interval",
+            "2",
+            "--dropout",
+            "0.2",
+        ],
     ),
 }
 SHARED_SEED = 20240917  # the shared generator's seed: any fixed number
@@ -168,6 +230,21 @@ class MNIST:
         if self.target_transform is not None:
             target = self.target_transform(target)
         return image, target
+
+
+class FakeData:
+    """torchvision's FakeData: random images of image_size (C, H, W) as H x W x C uint8 arrays."""
+
+    def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10, transform=None,
+                 target_transform=None, random_offset=0):
+        generator = np.random.default_rng(3)
+        channels, height, width = image_size
+        self.data = generator.integers(0, 256, size=(size, height, width, channels), dtype=np.uint8)
+        self.targets = generator.integers(0, num_classes, size=size)
+        self.transform, self.target_transform = transform, target_transform
+
+    __len__ = MNIST.__len__
+    __getitem__ = MNIST.__getitem__
 ''',
     "torchvision/transforms.py": '''"""ToTensor and Normalize computed in NumPy float64, handed over as
 the library's tensors."""
@@ -208,6 +285,14 @@ class Normalize:
         mean = np.asarray(self.mean, dtype=np.float64).reshape(-1, 1, 1)
         std = np.asarray(self.std, dtype=np.float64).reshape(-1, 1, 1)
         return library.tensor((array - mean) / std, dtype=library.get_default_dtype())
+
+
+class Lambda:
+    def __init__(self, lambd):
+        self.lambd = lambd
+
+    def __call__(self, image):
+        return self.lambd(image)
 ''',
     "torchvision/utils.py": '''"""save_image writes a placeholder where the script expects a picture."""
 import os
@@ -259,6 +344,14 @@ def _install_patches(lib, shared):
         )
 
     lib.randn, lib.randn_like = randn, randn_like
+
+    def randint(low, high=None, size=None, dtype=None, requires_grad=False, **ignored):
+        if size is None:  # randint(high, size): PyTorch's two-argument form
+            low, high, size = 0, low, high
+        values = shared.rng.integers(low, high, size=tuple(size))
+        return lib.tensor(values, dtype=dtype or lib.int64)
+
+    lib.randint = randint
 
     def masked(x, p, training, mask_shape):
         if not training or p == 0:
@@ -336,8 +429,8 @@ def _patch_first_call(lib, shared):
     if not writing:
         shared.weights = load_file(str(shared.weights_file)) if shared.weights_file.exists() else {}
 
-    def set_parameters(module):
-        for name, p in module.named_parameters():
+    def set_parameters(module=None, named=None):
+        for name, p in module.named_parameters() if named is None else named:
             if id(p) in shared.set_ids:
                 continue
             shared.set_ids.add(id(p))
@@ -367,6 +460,18 @@ def _patch_first_call(lib, shared):
         return original(self, *args, **kwargs)
 
     module_class.__call__ = __call__
+
+    # a script may call forward() itself (mnist_forward_forward): its optimizer's parameters are
+    # set when the optimizer is made, which is before their first use in the usual script too
+    optimizer_class = lib.optim.Optimizer
+    original_init = optimizer_class.__init__
+
+    def __init__(self, params, *args, **kwargs):
+        original_init(self, params, *args, **kwargs)
+        parameters = [p for group in self.param_groups for p in group["params"]]
+        set_parameters(named=[(f"optimizer{i}", p) for i, p in enumerate(parameters)])
+
+    optimizer_class.__init__ = __init__
 
 
 def _write_logs(shared):
@@ -414,9 +519,32 @@ def _child(options, rest):
         lib.manual_seed = lambda s: seed(s + 1000)
     atexit.register(_write_logs, shared)
     os.chdir(workdir)
+    _standin_files(Path(options.script).parent.name, lib)
     sys.argv = [options.script, *rest]
     sys.path.insert(0, str(Path(options.script).parent))
     runpy.run_path(options.script, run_name="__main__")
+
+
+def _standin_files(example, lib):
+    """The data files a script reads from its working directory, the same values in both runs."""
+    generator = np.random.default_rng(4)
+    if example == "time_sequence_prediction":
+        # generate_sine_wave.py's waves (period 2 pi T, random phase), 5 of length 60: the script
+        # loads them with torch.load, so each library writes its own file format
+        T, L, N = 20, 60, 5
+        x = np.arange(L) + generator.integers(-4 * T, 4 * T, N).reshape(N, 1)
+        lib.save(np.sin(x / 1.0 / T).astype("float64"), "traindata.pt")
+        if lib.__name__ == "torch":  # PyTorch >= 2.6 loads only tensors by default: the script
+            load = lib.load  # predates that, and its file holds a NumPy array
+
+            lib.load = lambda f, *args, **kwargs: load(f, *args, **{"weights_only": False, **kwargs})
+    elif example == "word_language_model":
+        folder = Path("data/wikitext-2")
+        folder.mkdir(parents=True, exist_ok=True)
+        vocabulary = [f"w{i}" for i in range(50)]
+        for part, lines in (("train", 40), ("valid", 12), ("test", 12)):
+            text = "".join(" ".join(generator.choice(vocabulary, 7)) + "\n" for _ in range(lines))
+            (folder / f"{part}.txt").write_text(text)
 
 
 def _flatten(value):
@@ -465,7 +593,9 @@ def _run(library_name, role, script, flags, folder, options, style=None):
     items_file, final_file = workdir / "items.json", workdir / "final.safetensors"
     items = json.loads(items_file.read_text()) if items_file.exists() else []
     final = load_file(str(final_file)) if final_file.exists() else {}
-    return done.returncode, done.stdout, done.stderr, items, final
+    # a script that prints a path in its working directory prints the same text in both runs
+    stdout = done.stdout.replace(str(workdir.resolve()), "<workdir>").replace(str(workdir), "<workdir>")
+    return done.returncode, stdout, done.stderr, items, final
 
 
 def relative_difference(a: float, b: float) -> float:
@@ -556,7 +686,11 @@ def compare_runs(name, run_torch, run_chainrule, rtol):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", help="a checkout of https://github.com/pytorch/examples")
-    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SCRIPTS)},style (default: all)")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated subset of {','.join(SCRIPTS)},style (default: all) "
+        f"or of {','.join(MORE_SCRIPTS)} (all four: more)",
+    )
     parser.add_argument("--rtol", type=float, default=1e-6)
     parser.add_argument("--train-size", type=int, default=256)
     parser.add_argument("--test-size", type=int, default=128)
@@ -581,9 +715,10 @@ def main(argv=None):
         return _child(options, rest)
 
     wanted = options.only.split(",") if options.only else [*SCRIPTS, "style"]
-    unknown = [w for w in wanted if w not in SCRIPTS and w != "style"]
+    wanted = [w for name in wanted for w in (MORE_SCRIPTS if name == "more" else [name])]
+    unknown = [w for w in wanted if w not in SCRIPTS and w not in MORE_SCRIPTS and w != "style"]
     if unknown:
-        parser.error(f"--only: unknown {unknown}; choose from {[*SCRIPTS, 'style']}")
+        parser.error(f"--only: unknown {unknown}; choose from {[*SCRIPTS, *MORE_SCRIPTS, 'more', 'style']}")
     if options.examples is None:
         wanted = [w for w in wanted if w == "style"]
         print("no --examples DIR given: running only our script-style programs (tests/pytorch_style)")
@@ -596,7 +731,7 @@ def main(argv=None):
                 if not p.name.startswith("_")
             ]
         else:
-            path, flags = SCRIPTS[name]
+            path, flags = SCRIPTS[name] if name in SCRIPTS else MORE_SCRIPTS[name]
             script = Path(options.examples) / path
             if not script.exists():
                 parser.error(f"--examples: {script} does not exist (git clone https://github.com/pytorch/examples)")
@@ -615,7 +750,8 @@ def main(argv=None):
             if script is not None and options.against == "chainrule":
                 second = folder / "swapped" / script.parent.name / script.name
                 second.parent.mkdir(parents=True, exist_ok=True)
-                second.write_text(swap_imports(script.read_text()))
+                for source in script.parent.glob("*.py"):  # the script and the modules it imports
+                    (second.parent / source.name).write_text(swap_imports(source.read_text()))
             run_t = _run("torch", "first", script, flags, folder, options, style)
             run_c = _run(options.against, "second", second, flags, folder, options, style)
             if options.verbose:

@@ -76,8 +76,11 @@ __version__ = "0.1.0"
 # ~7 ms of the import).
 _LAZY_SUBMODULES = ("compare", "data", "diagnostics", "distributed", "explain", "models", "runs", "train")
 _LAZY_SUBMODULES += ("utils",)  # chainrule.utils.data: PyTorch's path for DataLoader and the data sets
+_LAZY_SUBMODULES += ("xpu", "onnx", "multiprocessing")  # PyTorch's paths: no XPU, no exporter, no sharing
+_LAZY_SUBMODULES += ("sparse",)  # no sparse tensors: making one says so (chainrule/sparse.py)
 _LAZY_FUNCTIONS = {"load": "serialization", "save": "serialization"}
 _LAZY_FUNCTIONS["Generator"] = "random"  # PyTorch's torch.Generator, for generator= of the data utilities
+_LAZY_FUNCTIONS.update(dict.fromkeys(("sparse_coo_tensor", "sparse_csr_tensor", "spmm"), "sparse"))
 
 
 def __getattr__(name):

@@ -339,6 +339,23 @@ class Tensor:
     def is_cuda(self) -> bool:
         return False
 
+    @property
+    def is_sparse(self) -> bool:
+        """False: every chainrule tensor is dense (chainrule.sparse says why)."""
+        return False
+
+    def to_dense(self, dtype=None, *, masked_grad=None) -> "Tensor":
+        """Self (cast to ``dtype`` if given): the tensor is dense already, as in PyTorch."""
+        return self if dtype is None else self.to(dtype)
+
+    def to_sparse(self, *args, **kwargs):
+        """Not available: raises NotImplementedError (no sparse tensors; chainrule.sparse)."""
+        from chainrule.sparse import _refuse
+
+        return _refuse("to_sparse")()
+
+    to_sparse_coo = to_sparse_csr = to_sparse  # the same refusal (its message names to_sparse)
+
     def type(self, dtype=None, non_blocking: bool = False):
         """With no argument, the legacy type name (``'torch.FloatTensor'``, as PyTorch gives it, so
         scripts comparing it keep working); otherwise this tensor cast to ``dtype`` (a dtype, a

@@ -339,3 +339,30 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
         out = np.argsort(keys, axis=1, kind="stable")[:, :n]
     out = out.astype(np.int64)
     return _leaf(xp.asarray(out if weights.ndim == 2 else out[0]), False)
+# The Tensor.new_* methods: new tensors with self's dtype unless one is given (not its shape).
+
+
+def new_tensor(self, data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A copy of ``data`` (detached, if a tensor) in self's dtype unless ``dtype`` is given."""
+    data = data._data if isinstance(data, Tensor) else data
+    return _leaf(_as_array(data, self._data.dtype if dtype is None else dtype, copy=True), requires_grad)
+
+
+def new_zeros(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``size`` in self's dtype unless ``dtype`` is given."""
+    return zeros(*size, dtype=self._data.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``size`` in self's dtype unless ``dtype`` is given."""
+    return ones(*size, dtype=self._data.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uninitialised memory of ``size`` in self's dtype unless ``dtype`` is given."""
+    return empty(*size, dtype=self._data.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``size`` filled with ``fill_value``, in self's dtype unless ``dtype`` is given."""
+    return full(size, fill_value, dtype=self._data.dtype if dtype is None else dtype, requires_grad=requires_grad)

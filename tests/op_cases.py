@@ -5,6 +5,7 @@ import numpy as np
 import scipy.special
 from cases_attention import CASES as ATTENTION_CASES
 from cases_conv import CASES as CONV_CASES
+from cases_index import CASES as INDEX_CASES
 from cases_loss import CASES as LOSS_CASES
 from cases_math import CASES as MATH_CASES
 from cases_recurrent import CASES as RECURRENT_CASES
@@ -518,3 +519,4 @@ OTHERS = [
 CASES = ELEMENTWISE + REDUCTIONS + SHAPES + OTHERS + LOSS_CASES + CONV_CASES + RECURRENT_CASES
 CASES += MATH_CASES
 CASES += ATTENTION_CASES
+CASES += INDEX_CASES

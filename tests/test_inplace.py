@@ -218,7 +218,15 @@ def test_writing_a_tensor_that_requires_grad_into_a_buffer_records_it():
     (buffer * cr.tensor([1.0, 10.0, 100.0, 1000.0], dtype=cr.float64)).sum().backward()
     np.testing.assert_array_equal(x.grad._data, [20.0, 400.0])
     base = cr.zeros(4, dtype=cr.float64)
-    view = base[1:3]  # the base is not in the graph and could not see the gradient: refused
+    view = base[1:3]  # the base outside the graph joins it through the view (PyTorch's CopySlices)
+    view.copy_(x * x)
+    assert base.requires_grad and view.requires_grad
+    np.testing.assert_array_equal(base._data, [0.0, 1.0, 4.0, 0.0])
+    x.grad = None
+    (base * cr.tensor([1.0, 10.0, 100.0, 1000.0], dtype=cr.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad._data, [20.0, 400.0])
+    other = cr.zeros(4, dtype=cr.float64)
+    view, _another = other[1:3], other[:2]  # another view would miss the gradient: refused
     with pytest.raises(RuntimeError, match=r"copy_: the tensor \(shape \(2,\)\) shares its memory with another"):
         view.copy_(x * x)
 

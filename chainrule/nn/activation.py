@@ -18,11 +18,15 @@ class ReLU(Module):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
+        self.inplace = inplace  # shown as PyTorch shows it; the result is a new tensor either way
 
     def forward(self, x):
         if not isinstance(x, Tensor):
             tensor_input(x, "ReLU")
         return ops.relu(x)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
@@ -31,6 +35,7 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = number_arg(negative_slope, "negative_slope", "LeakyReLU")
+        self.inplace = inplace
 
     def forward(self, x):
         if not isinstance(x, Tensor):
@@ -38,7 +43,7 @@ class LeakyReLU(Module):
         return ops.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):
@@ -47,6 +52,7 @@ class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha = number_arg(alpha, "alpha", "ELU")
+        self.inplace = inplace
 
     def forward(self, x):
         if not isinstance(x, Tensor):
@@ -54,7 +60,7 @@ class ELU(Module):
         return ops.elu(x, self.alpha)
 
     def extra_repr(self):
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class GELU(Module):

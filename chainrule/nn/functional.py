@@ -5,7 +5,7 @@ from ops and need no rule."""
 import warnings
 
 from chainrule import random
-from chainrule._arguments import number_arg
+from chainrule._arguments import int_arg, number_arg
 from chainrule._backend import xp
 from chainrule._tensor import Tensor
 from chainrule.ops import (
@@ -45,7 +45,7 @@ from chainrule.ops.loss import (
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.operands import tensor_input, wrap
 from chainrule.ops.reduce import norm
-from chainrule.ops.shape import cast
+from chainrule.ops.shape import cast, pad
 from chainrule.ops.unary import clip
 
 
@@ -219,9 +219,49 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
         raise TypeError(f"normalize: expected a Tensor input, got {type(input).__name__}")
     eps = number_arg(eps, "eps", "normalize", 0)
     return input / clip(norm(input, p, dim, keepdim=True), min=eps)
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 rows with a 1 at each class index: shape ``tensor.shape + (num_classes,)``
+    (``num_classes=-1``: one more than the largest index).
+
+    >>> import chainrule
+    >>> one_hot(chainrule.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"one_hot: expected a Tensor of class indices, got {type(tensor).__name__}")
+    d = tensor._data
+    if d.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer tensor of class indices, got dtype {d.dtype}")
+    if num_classes == -1:
+        if not d.size:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        num_classes = int(d.max()) + 1
+    num_classes = int_arg(num_classes, "num_classes", "one_hot", 0)
+    if d.size and (d.min() < 0 or d.max() >= num_classes):
+        raise ValueError(f"one_hot: class indices must lie in [0, {num_classes}), got {d.min()}..{d.max()}")
+    return wrap((d[..., None] == xp.arange(num_classes)).astype(xp.int64))
 
 
 from chainrule.nn.embedding import embedding  # noqa: E402  (defined with its layer)
+
+
+def _taking_inplace(op, *defaults):
+    """PyTorch's functional activations take ``inplace`` after their own arguments (the tensor ops
+    do not): accepted, and the result is a new tensor, as the layers' (docs/pytorch.md)."""
+
+    def activation(input, *args, inplace: bool = False, **kwargs):
+        if len(args) == len(defaults) + 1:  # F.leaky_relu(x, 0.2, True): inplace by position
+            args = args[:-1]
+        return op(input, *args, **kwargs)
+
+    activation.__name__, activation.__qualname__, activation.__doc__ = op.__name__, op.__name__, op.__doc__
+    return activation
+
+
+relu = _taking_inplace(relu)
+leaky_relu = _taking_inplace(leaky_relu, 0.01)
+elu = _taking_inplace(elu, 1.0)
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",
@@ -230,6 +270,6 @@ __all__ = [
     "alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d", "elu", "embedding", "gelu",
     "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear",
     "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax",
-    "normalize", "softplus", "tanh",
+    "normalize", "one_hot", "pad", "softplus", "tanh",
 ]  # fmt: skip
 __all__ += ["scaled_dot_product_attention"]

@@ -3,6 +3,7 @@ Kaiming/He keep activations and gradients at a steady scale through depth, the c
 for vanishing and exploding gradients. Formulas and defaults as PyTorch's torch.nn.init."""
 
 import math
+import warnings
 
 import numpy as np
 
@@ -141,3 +142,27 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(shape))
+
+
+def _deprecated(new):
+    """PyTorch's old names without the trailing underscore (``xavier_uniform``): the same function,
+    with PyTorch's FutureWarning naming the new one (older scripts such as siamese_network use them)."""
+    old = new.__name__[:-1]
+
+    def deprecated(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.", FutureWarning, 2)
+        return new(*args, **kwargs)
+
+    deprecated.__name__ = deprecated.__qualname__ = old
+    deprecated.__doc__ = f"Deprecated: ``{new.__name__}`` (with a FutureWarning, as PyTorch)."
+    return deprecated
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)

@@ -1,4 +1,4 @@
-"""Fully connected layers: Linear (the weighted sum of a layer of neurons), Identity, Flatten."""
+"""Fully connected layers: Linear (the weighted sum of a layer of neurons), Identity, Flatten, Unflatten."""
 
 import math
 
@@ -10,7 +10,7 @@ from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.linalg import fast_layout, linear
 from chainrule.ops.operands import tensor_input
-from chainrule.ops.shape import flatten
+from chainrule.ops.shape import flatten, unflatten
 
 
 class Identity(Module):
@@ -85,3 +85,19 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size`` (Flatten's inverse): ``Unflatten(1, (1, 28, 28))``
+    turns (N, 784) into (N, 1, 28, 28)."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim = int_arg(dim, "dim", "Unflatten", None)
+        self.unflattened_size = tuple(int_arg(n, "unflattened_size", "Unflatten", -1) for n in unflattened_size)
+
+    def forward(self, x):
+        return unflatten(tensor_input(x, "Unflatten"), self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

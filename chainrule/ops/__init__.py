@@ -42,8 +42,51 @@ from chainrule.ops.compare import (
     ne,
 )
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d, interpolate, upsample
-from chainrule.ops.indexing import getitem, index_put
-from chainrule.ops.linalg import linear, matmul
+from chainrule.ops.indexing import (
+    argwhere,
+    bincount,
+    bucketize,
+    gather,
+    getitem,
+    index_add,
+    index_fill,
+    index_put,
+    index_select,
+    masked_fill,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+    searchsorted,
+    select,
+    take,
+    take_along_dim,
+    tril_indices,
+    triu_indices,
+    unique,
+)
+from chainrule.ops.linalg import (
+    addcdiv,
+    addcmul,
+    addmm,
+    addmv,
+    baddbmm,
+    bmm,
+    cross,
+    dot,
+    einsum,
+    ger,
+    inner,
+    kron,
+    linear,
+    matmul,
+    mm,
+    mv,
+    outer,
+    tensordot,
+    vdot,
+)
 from chainrule.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -81,25 +124,61 @@ from chainrule.ops.reduce import (
     var,
 )
 from chainrule.ops.shape import (
+    atleast_1d,
+    atleast_2d,
+    block_diag,
     broadcast_to,
+    cartesian_prod,
     cast,
     cat,
+    chunk,
     clone,
+    column_stack,
     concatenate,
+    diag,
+    diag_embed,
+    diagonal,
     expand,
+    expand_as,
     flatten,
+    flip,
+    fliplr,
+    flipud,
+    hstack,
+    meshgrid,
+    moveaxis,
+    movedim,
+    narrow,
     pad,
     permute,
+    repeat,
+    repeat_interleave,
     reshape,
+    reshape_as,
+    roll,
+    rot90,
+    row_stack,
     split,
     squeeze,
     stack,
     swapaxes,
+    swapdims,
+    t,
+    tensor_split,
+    trace,
     transpose,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+    unfold,
     unsqueeze,
     view,
+    view_as,
+    vstack,
 )
 from chainrule.ops.softmax import log_softmax, softmax
+from chainrule.ops.sorting import argsort, kthvalue, msort, sort, topk
 from chainrule.ops.unary import (
     abs,
     acos,
@@ -177,6 +256,16 @@ DIFFERENTIABLE = (
     "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "prod", "cumsum",
     "cumprod", "dist", "cdist",
     "scaled_dot_product_attention",  # issue 18: attention
+    # shape, indexing, sorting and products (composed from the ops above, except einsum)
+    "t", "view_as", "reshape_as", "expand_as", "movedim", "unflatten", "narrow", "chunk",
+    "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "repeat", "repeat_interleave", "unfold",
+    "tril", "triu", "diagonal", "diag_embed", "diag", "trace", "meshgrid", "hstack", "vstack",
+    "column_stack", "gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
+    "index_fill", "masked_fill", "masked_select", "take", "sort", "msort", "topk", "kthvalue",
+    "einsum", "mm", "bmm", "mv", "dot", "outer", "inner", "cross", "addmm", "addmv",
+    "baddbmm", "addcmul", "addcdiv",
+    "select", "rot90", "atleast_1d", "atleast_2d", "tensordot", "kron", "take_along_dim",
+    "cartesian_prod", "block_diag",
 )  # fmt: skip
 
 __all__ = [
@@ -186,6 +275,11 @@ __all__ = [
     "logical_and", "logical_or", "logical_xor", "logical_not",
     "clamp", "clamp_min", "clamp_max",  # clip under PyTorch's other names
     "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "fix", "sgn", "true_divide",
+    # other names of differentiable ops above (the same functions)
+    "moveaxis", "row_stack", "vdot", "ger", "swapdims",
+    # integer results, no gradient
+    "argsort", "nonzero", "argwhere", "unique", "bincount", "searchsorted", "bucketize", "tril_indices",
+    "triu_indices",
 ]  # fmt: skip
 
 
@@ -245,8 +339,55 @@ def _attach_tensor_methods():
     T.__isub__ = inplace.sub_
     T.__imul__ = inplace.mul_
     T.__itruediv__ = inplace.div_
+    _attach_index_methods(T)
     T.any = lambda self, *a, **k: Tensor._make(self._data.any(*a, **k), False, None)
     T.all = lambda self, *a, **k: Tensor._make(self._data.all(*a, **k), False, None)
+
+
+def _attach_index_methods(T):
+    """The shape, indexing, sorting and product methods, and their in-place forms."""
+    import chainrule.ops as ops
+    from chainrule import creation
+    from chainrule.ops.inplace import modify
+
+    for name in (
+        "t", "view_as", "reshape_as", "expand_as", "movedim", "moveaxis", "unflatten", "narrow", "chunk",
+        "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "repeat", "repeat_interleave", "unfold",
+        "tril", "triu", "diagonal", "diag_embed", "diag", "trace", "gather", "scatter", "scatter_add",
+        "scatter_reduce", "index_select", "index_add", "index_fill", "masked_fill", "masked_select", "take",
+        "sort", "argsort", "msort", "topk", "kthvalue", "nonzero", "argwhere", "mm", "bmm", "mv", "dot",
+        "vdot", "outer", "ger", "inner", "cross", "addmm", "addmv", "baddbmm", "addcmul", "addcdiv",
+        "select", "rot90", "kron", "unique", "bincount", "take_along_dim",
+    ):  # fmt: skip
+        setattr(T, name, getattr(ops, name))
+    for name in ("new_tensor", "new_zeros", "new_ones", "new_empty", "new_full"):
+        setattr(T, name, getattr(creation, name))
+    T.where = lambda self, condition, other: ops.where(condition, self, other)
+    T.mT = property(lambda self: ops.transpose(self, -2, -1))
+
+    def in_place(name):
+        op = getattr(ops, name)
+
+        def method(self, *args, **kwargs):  # (args go to modify, which records if one requires grad)
+            return modify(self, lambda x, *a: op(x, *a, **kwargs), f"{name}_", *args)
+
+        method.__name__ = f"{name}_"
+        method.__doc__ = f"``{name}`` written into self (see chainrule.ops.inplace)."
+        return method
+
+    for name in (
+        "scatter", "scatter_add", "scatter_reduce", "index_add", "index_fill", "masked_fill", "tril", "triu",
+        "addmm", "addcmul", "addcdiv",
+    ):  # fmt: skip
+        setattr(T, f"{name}_", in_place(name))
+
+    def index_put_method(self, indices, values, accumulate=False):  # PyTorch's: a tuple (or list) of tensors
+        return ops.index_put(self, tuple(indices), values, accumulate)
+
+    def index_put_(self, indices, values, accumulate=False):
+        return modify(self, lambda x, v: ops.index_put(x, tuple(indices), v, accumulate), "index_put_", values)
+
+    T.index_put, T.index_put_ = index_put_method, index_put_
 
 
 _attach_tensor_methods()

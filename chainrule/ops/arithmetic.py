@@ -16,8 +16,10 @@ def _binary_error(op, a, b, err):
     return ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast ({err})")
 
 
-def add(a, b) -> Tensor:
-    """a + b, broadcasting."""
+def add(a, b, *, alpha=1) -> Tensor:
+    """a + alpha * b, broadcasting (PyTorch's ``alpha`` scales the second operand)."""
+    if alpha != 1:
+        b = mul(b, alpha)
     a, b = pair(a, b)
     try:
         out = a._data + b._data
@@ -32,8 +34,10 @@ def _add_vjp(g):
     return g, g
 
 
-def sub(a, b) -> Tensor:
-    """a - b, broadcasting."""
+def sub(a, b, *, alpha=1) -> Tensor:
+    """a - alpha * b, broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
     a, b = pair(a, b)
     try:
         out = a._data - b._data
@@ -57,7 +61,10 @@ def mul(a, b) -> Tensor:
     except ValueError as err:
         raise _binary_error("mul", a, b, err) from None
     if needs_graph(a, b):
-        return record("Mul", out, (a, b), _mul_vjp, (a, b, a.requires_grad, b.requires_grad))
+        # each operand is saved only for the other's gradient, as PyTorch's: x * 0.5 keeps no hold
+        # on x, so x may change in place afterwards (velocities[0] = ... after velocities * dt)
+        need_a, need_b = a.requires_grad, b.requires_grad
+        return record("Mul", out, (a, b), _mul_vjp, (a if need_b else None, b if need_a else None, need_a, need_b))
     return wrap(out)
 
 
@@ -165,8 +172,13 @@ def _extreme_vjp(g, tie, a_loses, b_loses):
     return either.where(a_loses, 0, shared), either.where(b_loses, 0, shared)
 
 
-def where(condition, a, b) -> Tensor:
-    """``a`` where ``condition`` holds, else ``b`` (broadcasting); no gradient to the condition."""
+def where(condition, a=None, b=None) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (broadcasting); no gradient to the condition.
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``."""
+    if a is None and b is None:
+        from chainrule.ops.indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
     cond = condition._data if isinstance(condition, Tensor) else xp.asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")

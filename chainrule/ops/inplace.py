@@ -19,7 +19,7 @@ from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph
 from chainrule.autograd.mode import no_grad, state
 from chainrule.ops import arithmetic
-from chainrule.ops.indexing import _parts, index_put
+from chainrule.ops.indexing import PLAIN_VIEWS, _parts, getitem, index_put, plain_view_base
 from chainrule.ops.operands import constant
 from chainrule.ops.shape import cast
 from chainrule.ops.unary import clip
@@ -42,6 +42,9 @@ def modify(target, op, name, *operands):
         )
     views = _view_chain(target, name)
     if not views and target.grad_fn is None and _is_shared(target):
+        plain = _plain_view(target)
+        if plain is not None:
+            return _modify_plain_view(target, op, name, operands, *plain)
         raise RuntimeError(
             f"{name}: the tensor (shape {tuple(target.shape)}) shares its memory with another tensor (a view, "
             "its base or a detach()) that is not in the graph, so the gradient of the value written here "
@@ -67,6 +70,43 @@ def modify(target, op, name, *operands):
     for view_node, inside in views:
         previous = _rebase(view, view_node, inside, previous)
         view = view_node.parents[0]
+    return target
+
+
+def _plain_view(tensor):
+    """(base, index parts) when ``tensor`` is a basic-index view of a base outside the graph, and
+    nothing else shares their memory (another view would miss the gradient): PyTorch's
+    ``forces = zeros_like(x); forces[i] += f``, where the base joins the graph through the view."""
+    found = plain_view_base(tensor)
+    if found is None:
+        return None
+    base, parts = found
+    alone = sys.getrefcount(tensor._version) == 3  # the base's slot, the view's, the argument
+    if base._version is not tensor._version or base.grad_fn is not None or base.requires_grad or not alone:
+        return None
+    return base, parts
+
+
+def _modify_plain_view(target, op, name, operands, base, parts):
+    """The in-place op on a view whose base was outside the graph: the base becomes
+    ``index_put(base_before, parts, new view value)`` and the view is indexed from it again, as
+    PyTorch's CopySlices does, so later uses of either (and later in-place ops) reach the operands."""
+    base_before = Tensor._make(base._data.copy(), False, None)
+    previous = Tensor._make(target._data.copy(), False, None)
+    operands = tuple(previous if o is target else o for o in operands)
+    target._bump_version()
+    target._version.append(state.inplace_ops)
+    value = op(previous, *operands)
+    rebased = index_put(base_before, parts, value)
+    _write(base, rebased._data, name)
+    if rebased.grad_fn is None:  # the new value does not depend on anything that requires grad
+        return target
+    rebased.grad_fn.previous = base_before
+    base.grad_fn, base.requires_grad = rebased.grad_fn, True
+    view = getitem(base, parts)
+    view.grad_fn.previous = previous
+    target.grad_fn, target.requires_grad = view.grad_fn, True
+    PLAIN_VIEWS.pop(id(target), None)
     return target
 
 
@@ -187,13 +227,28 @@ def _updated(target, other, ufunc):
     return target
 
 
-def add_(self, other, *, alpha=1) -> Tensor:
+def _old_overload(name, other, deprecated, alpha):
+    """PyTorch still takes ``x.add_(alpha, other)`` (its old order, kept by older scripts such as
+    ``p.data.add_(-lr, p.grad.data)``): (other, alpha) in either order."""
+    if not deprecated:
+        return other, alpha
+    if len(deprecated) > 1 or isinstance(other, Tensor) or not isinstance(deprecated[0], Tensor) or alpha != 1:
+        raise TypeError(
+            f"{name}: expected ({name}(other, *, alpha=1) or the old {name}(alpha, other) with a number "
+            f"and a tensor), got the positional arguments {(other, *deprecated)!r}"
+        )
+    return deprecated[0], other
+
+
+def add_(self, other, *deprecated, alpha=1) -> Tensor:
+    other, alpha = _old_overload("add_", other, deprecated, alpha)
     if alpha == 1 and _updated(self, other, xp.add) is not None:
         return self
     return modify(self, lambda old, o: arithmetic.add(old, _scaled(o, alpha)), "add_", other)
 
 
-def sub_(self, other, *, alpha=1) -> Tensor:
+def sub_(self, other, *deprecated, alpha=1) -> Tensor:
+    other, alpha = _old_overload("sub_", other, deprecated, alpha)
     if alpha == 1 and _updated(self, other, xp.subtract) is not None:
         return self
     return modify(self, lambda old, o: arithmetic.sub(old, _scaled(o, alpha)), "sub_", other)

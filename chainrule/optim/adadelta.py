@@ -43,10 +43,7 @@ class Adadelta(Optimizer):
             state["square_avg"] = np.zeros_like(param)
             state["acc_delta"] = np.zeros_like(param)
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = self._descent_grad(param, grad, group)
         rho, eps = group["rho"], group["eps"]
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho

@@ -40,10 +40,7 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = np.full_like(param, group["initial_accumulator_value"])
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = self._descent_grad(param, grad, group)
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         total = state["sum"]
         total += grad * grad

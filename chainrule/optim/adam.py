@@ -40,16 +40,6 @@ class Adam(Optimizer):
                                       differentiable=differentiable, fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay))
 
-    def _decay(self, param, grad, group):
-        """L2 regularisation: the decay enters the gradient (and so the moment estimates); or,
-        decoupled (AdamW), the weights shrink directly."""
-        if group["weight_decay"]:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - group["lr"] * group["weight_decay"]
-            else:
-                grad = grad + group["weight_decay"] * param
-        return grad
-
     def _update(self, param, grad, state, group):
         if not state:
             state["step"] = 0
@@ -57,9 +47,7 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(param)
         state["step"] += 1
         step = state["step"]
-        if group["maximize"]:
-            grad = -grad
-        grad = self._decay(param, grad, group)
+        grad = self._descent_grad(param, grad, group)
         beta1, beta2 = group["betas"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg *= beta1

@@ -41,10 +41,7 @@ class Adamax(Optimizer):
             state["exp_avg"] = np.zeros_like(param)
             state["exp_inf"] = np.zeros_like(param)
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = self._descent_grad(param, grad, group)
         beta1, beta2 = group["betas"]
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         exp_avg += (1 - beta1) * (grad - exp_avg)  # PyTorch's lerp: the same value, its rounding

@@ -836,7 +836,23 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new_lr
 
 
-class SequentialLR(LRScheduler):
+class _OfSchedulers(LRScheduler):
+    """A schedule made of other schedulers (``_schedulers``): its state holds each part's."""
+
+    def state_dict(self) -> dict:
+        state = {k: copy.deepcopy(v) for k, v in vars(self).items()
+                 if k not in (*self._not_state, "_schedulers")}
+        state["_schedulers"] = [sched.state_dict() for sched in self._schedulers]
+        return {**state, "scheduler": type(self).__name__}
+
+    def _restore(self, state: dict) -> None:
+        saved = state.pop("_schedulers")  # checked with the rest: each part's load cannot fail now
+        self.__dict__.update(state)
+        for sched, sched_state in zip(self._schedulers, saved):
+            sched.load_state_dict(sched_state)
+
+
+class SequentialLR(_OfSchedulers):
     """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` from its own step 0,
     and so on: e.g. ``SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5),
     CosineAnnealingLR(opt, T_max=95)], milestones=[5])`` warms up for 5 epochs, then anneals."""
@@ -894,20 +910,8 @@ class SequentialLR(LRScheduler):
             sched.step()
         self._last_lr = sched.get_last_lr()
 
-    def state_dict(self) -> dict:
-        state = {k: copy.deepcopy(v) for k, v in vars(self).items()
-                 if k not in (*self._not_state, "_schedulers")}
-        state["_schedulers"] = [sched.state_dict() for sched in self._schedulers]
-        return {**state, "scheduler": type(self).__name__}
 
-    def _restore(self, state: dict) -> None:
-        saved = state.pop("_schedulers")  # checked with the rest: each part's load cannot fail now
-        self.__dict__.update(state)
-        for sched, sched_state in zip(self._schedulers, saved):
-            sched.load_state_dict(sched_state)
-
-
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_OfSchedulers):
     """Step several schedulers of one optimizer together, each multiplying its own factor into
     the lr (the chainable, recursive forms compose): e.g. ``ChainedScheduler([ConstantLR(opt,
     0.1, total_iters=2), ExponentialLR(opt, 0.9)])`` gives ``lr0 * 0.1 * 0.9**t`` for t < 2, then
@@ -939,18 +943,6 @@ class ChainedScheduler(LRScheduler):
         for sched in self._schedulers:
             sched.step()
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict:
-        state = {k: copy.deepcopy(v) for k, v in vars(self).items()
-                 if k not in (*self._not_state, "_schedulers")}
-        state["_schedulers"] = [sched.state_dict() for sched in self._schedulers]
-        return {**state, "scheduler": type(self).__name__}
-
-    def _restore(self, state: dict) -> None:
-        saved = state.pop("_schedulers")  # checked with the rest: each part's load cannot fail now
-        self.__dict__.update(state)
-        for sched, sched_state in zip(self._schedulers, saved):
-            sched.load_state_dict(sched_state)
 
 
 _LRScheduler = LRScheduler  # PyTorch's old name, still used by scripts that subclass it

@@ -270,6 +270,22 @@ class Optimizer:
         """Move ``param`` in place, using and updating its ``state``."""
         raise NotImplementedError
 
+    @staticmethod
+    def _descent_grad(param: np.ndarray, grad: np.ndarray, group: dict) -> np.ndarray:
+        """The gradient the update follows, in PyTorch's order: negated under ``maximize``, then
+        ``weight_decay * param`` added (L2 through the gradient, so through the moment
+        estimates too); with ``decoupled_weight_decay`` (AdamW's way) the weights shrink directly
+        instead."""
+        if group["maximize"]:
+            grad = -grad
+        decay = group["weight_decay"]
+        if decay:
+            if group.get("decoupled_weight_decay"):
+                param *= 1 - group["lr"] * decay
+            else:
+                grad = grad + decay * param
+        return grad
+
     # -- saving and resuming ----------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`` as in

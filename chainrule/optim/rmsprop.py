@@ -43,10 +43,7 @@ class RMSprop(Optimizer):
             state["step"] = 0
             state["square_avg"] = np.zeros_like(param)
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
+        grad = self._descent_grad(param, grad, group)
         alpha = group["alpha"]
         square_avg = state["square_avg"]
         square_avg *= alpha

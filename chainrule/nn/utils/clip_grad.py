@@ -2,6 +2,7 @@
 their joint norm stays below a limit (clip_grad_norm_), or clamp each element (clip_grad_value_)."""
 
 import math
+import warnings
 
 import numpy as np
 
@@ -129,3 +130,14 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
         if p._grad is not None:
             np.clip(p._grad._data, -clip_value, clip_value, out=p._grad._data)
             p._grad._bump_version()
+
+
+def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None):
+    """Deprecated: ``clip_grad_norm_`` (with PyTorch's FutureWarning; older scripts such as
+    word_language_model call it so)."""
+    warnings.warn(
+        "`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
+        FutureWarning,
+        2,
+    )
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import strategies as st
 from op_table import Case, Drawn, values
 
-from chainrule.ops.attention import scaled_dot_product_attention
+from chainrule.ops.attention import packed_self_attention, scaled_dot_product_attention
 
 
 def reference(q, k, v, allowed=None, bias=None, scale=None, group=1):
@@ -72,4 +72,36 @@ def _case():
     return Case("scaled_dot_product_attention", draw)
 
 
-CASES = [_case()]
+def _packed_case():
+    """MultiheadAttention's self-attention node: query, key and value side by side in one
+    (N, L, 3E) projection; a float mask (a differentiable input) or causal."""
+
+    def draw(d):
+        n, length = d(st.integers(1, 2)), d(st.integers(1, 3))
+        heads, depth = 2, d(st.integers(2, 3))  # both over 1: a mix-up of the two would show
+        form = d(st.sampled_from(["plain", "float", "causal"]))
+        arrays = [values(d, (n, length, 3 * heads * depth))]
+
+        def split(qkv):
+            parts = qkv.reshape(n, length, 3, heads, depth).transpose(2, 0, 3, 1, 4)
+            return parts[0], parts[1], parts[2]
+
+        if form == "float":
+            arrays.append(values(d, (n, 1, length, length)))
+            return Drawn(
+                arrays,
+                lambda qkv, m: packed_self_attention(qkv, heads, m),
+                lambda qkv, m: reference(*split(qkv), None, m),
+            )
+        causal = form == "causal"
+        allowed = np.tri(length, dtype=bool) if causal else None
+        return Drawn(
+            arrays,
+            lambda qkv: packed_self_attention(qkv, heads, is_causal=causal),
+            lambda qkv: reference(*split(qkv), allowed),
+        )
+
+    return Case("packed_self_attention", draw)
+
+
+CASES = [_case(), _packed_case()]

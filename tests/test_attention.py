@@ -110,6 +110,28 @@ def test_sdpa_learned_float_mask_gets_a_gradient():
     assert gradcheck(lambda q, k, v, b: F.scaled_dot_product_attention(q, k, v, attn_mask=b), (q, k, v, bias))
 
 
+@pytest.mark.parametrize("packed", [False, True])
+def test_recorded_gradient_equals_the_plain_one(packed):
+    """The rule runs on arrays in backward and on tensors under create_graph, where parts of it
+    (the softmax's rule, joining the heads) take other paths: both must give one gradient
+    (gradgradcheck only checks the recorded one against its own derivative)."""
+    from chainrule.ops.attention import packed_self_attention
+
+    def fn(*inputs):
+        cr.manual_seed(5)
+        if packed:
+            return packed_self_attention(inputs[0], 2, inputs[1], dropout_p=0.3)
+        return F.scaled_dot_product_attention(*inputs, dropout_p=0.3)
+
+    inputs = [_t((2, 3, 12), True), _t((2, 1, 3, 3), True)] if packed else [_t((2, 3, 4), True) for _ in range(3)]
+    g = _t(fn(*inputs).shape)
+    plain = cr.autograd.grad(fn(*inputs), inputs, g)
+    recorded = cr.autograd.grad(fn(*inputs), inputs, g, create_graph=True)
+    for a, b in zip(plain, recorded):
+        assert b.requires_grad
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize(
     "call, error, words",
     [
@@ -123,6 +145,11 @@ def test_sdpa_learned_float_mask_gets_a_gradient():
         ),
         (
             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, cr.ones(4, 5, dtype=cr.bool)),
+            ValueError,
+            "does not broadcast",
+        ),
+        (  # a mask may not add batch dims, as in PyTorch
+            lambda q, k, v: F.scaled_dot_product_attention(q, k, v, cr.ones(4, 2, 3, 3, 5, dtype=cr.bool)),
             ValueError,
             "does not broadcast",
         ),

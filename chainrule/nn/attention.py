@@ -12,7 +12,7 @@ from chainrule.nn import init
 from chainrule.nn.functional import dropout as dropout_fn
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module, Parameter
-from chainrule.ops.attention import scaled_dot_product_attention
+from chainrule.ops.attention import packed_self_attention, scaled_dot_product_attention
 from chainrule.ops.linalg import linear
 from chainrule.ops.operands import wrap
 from chainrule.ops.shape import cat, pad
@@ -166,8 +166,14 @@ class MultiheadAttention(Module):
         causal = bool(is_causal) and key_padding_mask is None and not need_weights
         if causal:
             attn_mask = None  # PyTorch trusts the hint: attention is causal whatever the mask holds
-        q, k, v = self._project(query, key, value, shared)
         heads, depth = self.num_heads, self.head_dim
+        p = self.dropout if self.training else 0.0
+        if shared == "qkv" and not need_weights and self.bias_k is None and not self.add_zero_attn:
+            # self-attention (a transformer layer's): one projection, one attention node
+            both = linear(query, self.in_proj_weight, self.in_proj_bias)
+            mask = self._merged_mask(attn_mask, key_padding_mask, n)
+            return self._output(packed_self_attention(both, heads, mask, p, causal), n, length, batched), None
+        q, k, v = self._project(query, key, value, shared)
         if self.bias_k is not None:
             k = cat([k, self.bias_k.expand(n, 1, self.embed_dim)], 1)
             v = cat([v, self.bias_v.expand(n, 1, self.embed_dim)], 1)
@@ -179,7 +185,6 @@ class MultiheadAttention(Module):
             k, v = cat([k, zeros], 2), cat([v, zeros], 2)
             attn_mask, key_padding_mask = _pad_key(attn_mask), _pad_key(key_padding_mask)
         mask = self._merged_mask(attn_mask, key_padding_mask, n)
-        p = self.dropout if self.training else 0.0
         weights = None
         if need_weights:  # PyTorch's explicit path: softmax of the scores, returned
             scores = (q * math.sqrt(1.0 / depth)) @ k.transpose(-1, -2)
@@ -192,13 +197,14 @@ class MultiheadAttention(Module):
                 weights = weights.squeeze(0)
         else:
             out = scaled_dot_product_attention(q, k, v, mask, p, causal)
-        # (N, heads, L, depth) -> (N, L, E), projected; back to the caller's layout
+        return self._output(out, n, length, batched), weights
+
+    def _output(self, out, n, length, batched):
+        """(N, heads, L, depth) -> (N, L, E), projected, in the caller's layout."""
         out = self.out_proj(out.transpose(1, 2).reshape(n, length, self.embed_dim))
         if not batched:
-            out = out.squeeze(0)
-        elif not self.batch_first:
-            out = out.transpose(0, 1)
-        return out, weights
+            return out.squeeze(0)
+        return out if self.batch_first else out.transpose(0, 1)
 
     def _name(self):
         return f"MultiheadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads})"

@@ -255,7 +255,6 @@ DIFFERENTIABLE = (
     "square", "erf", "erfc", "erfinv", "logit", "nan_to_num", "atan2", "hypot", "logaddexp",
     "logaddexp2", "lerp", "fmod", "remainder", "floor_divide", "prod", "cumsum",
     "cumprod", "dist", "cdist",
-    "scaled_dot_product_attention",  # issue 18: attention
     # shape, indexing, sorting and products (composed from the ops above, except einsum)
     "t", "view_as", "reshape_as", "expand_as", "movedim", "unflatten", "narrow", "chunk",
     "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "repeat", "repeat_interleave", "unfold",
@@ -266,6 +265,7 @@ DIFFERENTIABLE = (
     "baddbmm", "addcmul", "addcdiv",
     "select", "rot90", "atleast_1d", "atleast_2d", "tensordot", "kron", "take_along_dim",
     "cartesian_prod", "block_diag",
+    "scaled_dot_product_attention",  # issue 18: attention
 )  # fmt: skip
 
 __all__ = [

@@ -66,12 +66,7 @@ def scaled_dot_product_attention(
             raise ValueError(f"{_OP}: pass attn_mask or is_causal=True, not both (PyTorch refuses the pair too)")
         allowed = xp.tri(L, S, dtype=bool)  # top-left aligned: key j <= query i
     bias_data = bias._data if isinstance(bias, Tensor) else bias
-    p = _weights(q._data, k._data, scale, allowed, bias_data)
-    keep, factor = None, 1.0
-    if dropout_p > 0:
-        keep = random.batch_random(p.shape, p.dtype) >= dropout_p
-        factor = 0.0 if dropout_p == 1 else 1 / (1 - dropout_p)
-    out = (p if keep is None else p * keep * factor) @ v._data
+    out, p, keep, factor = _attend(q._data, k._data, v._data, scale, allowed, bias_data, dropout_p)
     learned_bias = isinstance(bias, Tensor) and needs_graph(bias)
     if not needs_graph(q, k, v) and not learned_bias:
         return wrap(out)
@@ -82,6 +77,16 @@ def scaled_dot_product_attention(
         return (q, k, v, _weights(q, k, scale, allowed, learned[0] if learned else bias_data), *rest)
 
     return record("ScaledDotProductAttention", out, parents, _attention_vjp, (q, k, v, p, *rest), remake)
+
+
+def _attend(q, k, v, scale, allowed, bias, dropout_p):
+    """The forward on arrays: (output, attention weights, dropout's keep mask or None, its scale)."""
+    p = _weights(q, k, scale, allowed, bias)
+    keep, factor = None, 1.0
+    if dropout_p > 0:
+        keep = random.batch_random(p.shape, p.dtype) >= dropout_p
+        factor = 0.0 if dropout_p == 1 else 1 / (1 - dropout_p)
+    return (p if keep is None else p * keep * factor) @ v, p, keep, factor
 
 
 def _attention_vjp(g, q, k, v, p, keep, factor, scale, needs):
@@ -96,10 +101,77 @@ def _attention_vjp(g, q, k, v, p, keep, factor, scale, needs):
     gp = g @ v.swapaxes(-1, -2)
     if keep is not None:
         gp = gp * keep * factor
-    gs = p * (gp - (gp * p).sum(axis=-1, keepdims=True))
+    gs = _softmax_backward(gp, p)
     gq = (gs @ k) * scale if need_q else None
     gk = (gs.swapaxes(-1, -2) @ q) * scale if need_k else None
     return (gq, gk, gv, gs) if len(needs) > 3 else (gq, gk, gv)
+
+
+def packed_self_attention(qkv, heads: int, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False) -> Tensor:
+    """Self-attention of the query, key and value held side by side in one projection ``qkv``
+    (N, L, 3E), in ``heads`` heads of E / heads features (PyTorch's in_proj layout): output
+    (N, heads, L, E / heads), ``scaled_dot_product_attention`` of the three parts with its
+    default scale. ``attn_mask``: None or a float mask (a tensor) broadcasting to (N, heads, L, L).
+
+    One node whose gradient for qkv comes in one piece (MultiheadAttention's self-attention):
+    three slices of qkv would each scatter their gradient into zeros of qkv's shape, then summed.
+    The rule is ``_attention_vjp``'s, on the parts.
+    """
+    d = qkv._data
+    q, k, v = _heads(d, heads)
+    length = d.shape[1]
+    scale = 1 / math.sqrt(q.shape[-1])
+    allowed = xp.tri(length, length, dtype=bool) if is_causal else None
+    bias = attn_mask._data if isinstance(attn_mask, Tensor) else attn_mask
+    out, p, keep, factor = _attend(q, k, v, scale, allowed, bias, dropout_p)
+    learned = isinstance(attn_mask, Tensor) and needs_graph(attn_mask)
+    if not needs_graph(qkv) and not learned:
+        return wrap(out)
+    rest = (keep, factor, scale, heads, learned)
+
+    def remake(qkv, *mask):
+        q, k, _ = _heads(qkv, heads)
+        return (qkv, _weights(q, k, scale, allowed, mask[0] if mask else bias), *rest)
+
+    parents = (qkv, attn_mask) if learned else (qkv,)
+    return record("PackedSelfAttention", out, parents, _packed_vjp, (qkv, p, *rest), remake)
+
+
+def _packed_vjp(g, qkv, p, keep, factor, scale, heads, learned):
+    q, k, v = _heads(qkv, heads)
+    grads = _attention_vjp(g, q, k, v, p, keep, factor, scale, (True, True, True, True)[: 3 + learned])
+    return (_join_heads(grads[:3]), *grads[3:])
+
+
+def _heads(qkv, heads):
+    """(N, L, 3E) -> query, key and value, each (N, heads, L, E / heads): views of an array,
+    recorded for a tensor."""
+    n, length, width = qkv.shape
+    parts = either.permute(qkv.reshape(n, length, 3, heads, width // (3 * heads)), (2, 0, 3, 1, 4))
+    return parts[0], parts[1], parts[2]
+
+
+def _join_heads(parts):
+    """The inverse of ``_heads``: three (N, heads, L, D) gradients -> one (N, L, 3 heads D),
+    written straight into place for arrays."""
+    n, heads, length, depth = parts[0].shape
+    if any(isinstance(t, Tensor) for t in parts):
+        return either.permute(either.stack(parts), (1, 3, 0, 2, 4)).reshape(n, length, 3 * heads * depth)
+    out = xp.empty((n, length, 3, heads, depth), dtype=parts[0].dtype)
+    for i, part in enumerate(parts):
+        out[:, :, i] = part.transpose(0, 2, 1, 3)
+    return out.reshape(n, length, 3 * heads * depth)
+
+
+def _softmax_backward(gp, p):
+    """``p (gp - sum_j gp p)``: on arrays in place in gp (a temporary of the rule's own: two
+    fewer passes over the batch x heads x L x S scores), recorded on tensors."""
+    dot = (gp * p).sum(axis=-1, keepdims=True)
+    if isinstance(gp, Tensor) or isinstance(p, Tensor):
+        return p * (gp - dot)
+    gp -= dot
+    gp *= p
+    return gp
 
 
 def _weights(q, k, scale, allowed, bias):
@@ -121,7 +193,7 @@ def _weights(q, k, scale, allowed, bias):
     if allowed is not None:
         if xp.broadcast_shapes(s.shape, allowed.shape) == s.shape:
             xp.copyto(s, -xp.inf, where=~allowed)
-        else:  # the mask has more batch dims than the scores
+        else:  # the mask has batch dims that q k^T lacks (value's)
             s = xp.where(allowed, s, -xp.inf)
     if bias is not None:
         if xp.broadcast_shapes(s.shape, bias.shape) == s.shape:
@@ -173,11 +245,13 @@ def _mask(attn_mask, dtype, batch, L, S):
     if d.dtype != bool and d.dtype != dtype:
         raise TypeError(f"{_OP}: attn_mask must be boolean or of query's dtype {dtype}, got dtype {d.dtype}")
     try:
-        xp.broadcast_shapes(d.shape, (*batch, L, S))
+        fits = xp.broadcast_shapes(d.shape, (*batch, L, S)) == (*batch, L, S)
     except ValueError:
+        fits = False
+    if not fits:  # (a mask may not add batch dims to the result, as in PyTorch)
         raise ValueError(
             f"{_OP}: attn_mask of shape {d.shape} does not broadcast to the scores' shape {(*batch, L, S)} (..., L, S)"
-        ) from None
+        )
     if d.dtype == bool:
         return d, None
     return None, (attn_mask if isinstance(attn_mask, Tensor) else d)

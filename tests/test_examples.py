@@ -56,12 +56,22 @@ def test_digits_mlp(tmp_path):
     assert_png(tmp_path / "digits_mlp_history.png")
 
 
-@pytest.mark.parametrize("name", ["mnist1d_cnn", "mnist1d_gru"])
+@pytest.mark.parametrize("name", ["mnist1d_cnn", "mnist1d_gru", "mnist1d_transformer"])
 def test_mnist1d_examples(tmp_path, name):
     out = run_example(f"{name}.py", tmp_path)
     assert "MNIST-1D: " in out
     assert 0.15 < number_after("test accuracy:", out) <= 1  # 10 classes: chance is 0.1
     assert_png(tmp_path / f"{name}_history.png")
+
+
+def test_attention_task_learns_to_reverse_and_draws_the_anti_diagonal(tmp_path):
+    out = run_example("attention_task.py", tmp_path)
+    assert number_after("test digit accuracy:", out) > 0.9  # chance is 0.1; 40 quick steps reach 1.0
+    assert number_after("test sequence accuracy:", out) > 0.5
+    shares = [float(s) for s in re.findall(r"head \d+ (\d\.\d+)", out.split("per head:")[1].split("the picture")[0])]
+    assert len(shares) == 4 and max(shares) > 0.8, shares  # some head looks at the mirrored digit
+    assert "anti-diagonal" in out
+    assert_png(tmp_path / "attention_reverse.png")
 
 
 def test_autoencoder(tmp_path):

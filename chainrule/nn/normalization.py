@@ -22,6 +22,33 @@ from chainrule.ops.normalization import (
 from chainrule.ops.operands import tensor_input
 
 
+def _scale_and_shift(module, shape, weight: bool, bias, dtype) -> None:
+    """Register the learned scale ``weight`` (ones of ``shape``) and shift ``bias`` (zeros), or
+    None for each that is off; ``bias=None``: the layer has no bias at all (RMSNorm)."""
+    dtype = dtype or _backend.get_default_dtype()
+    module.register_parameter("weight", Parameter(xp.ones(shape, dtype=dtype)) if weight else None)
+    if bias is not None:
+        module.register_parameter("bias", Parameter(xp.zeros(shape, dtype=dtype)) if weight and bias else None)
+
+
+def _reset_scale_and_shift(module) -> None:
+    if module.weight is not None:
+        module.weight._data[...] = 1
+    if getattr(module, "bias", None) is not None:
+        module.bias._data[...] = 0
+
+
+def _normalized_shape(normalized_shape, name) -> tuple:
+    """An int or a sequence of ints, as a non-empty tuple (LayerNorm, RMSNorm)."""
+    try:
+        shape = tuple(normalized_shape)
+    except TypeError:
+        shape = (normalized_shape,)
+    if not shape:
+        raise ValueError(f"{name}: normalized_shape must hold at least one size, got {normalized_shape!r}")
+    return tuple(int_arg(n, "normalized_shape", name) for n in shape)
+
+
 class _NormBase(Module):
     """Batch and instance norm's parameters (weight ones, bias zeros: (C,)) and running statistics
     (buffers running_mean, running_var, num_batches_tracked), as PyTorch's _NormBase."""
@@ -37,15 +64,8 @@ class _NormBase(Module):
         self.momentum = None if momentum is None else number_arg(momentum, "momentum", name, 0, 1)
         self.affine = affine
         self.track_running_stats = track_running_stats
+        _scale_and_shift(self, num_features, affine, bool(bias), dtype)
         dtype = dtype or _backend.get_default_dtype()
-        if affine:
-            self.weight = Parameter(xp.ones(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(xp.zeros(num_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype), dtype=dtype))
             self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype), dtype=dtype))
@@ -62,10 +82,7 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.weight is not None:
-            self.weight._data[...] = 1
-        if self.bias is not None:
-            self.bias._data[...] = 0
+        _reset_scale_and_shift(self)
 
     def extra_repr(self):
         return (
@@ -146,31 +163,13 @@ class LayerNorm(Module):
                  bias: bool = True, device=None, dtype=None):
         super().__init__()
         _backend.as_device(device, "LayerNorm")
-        try:
-            shape = tuple(normalized_shape)
-        except TypeError:
-            shape = (normalized_shape,)
-        if not shape:
-            raise ValueError(f"LayerNorm: normalized_shape must hold at least one size, got {normalized_shape!r}")
-        shape = tuple(int_arg(n, "normalized_shape", "LayerNorm") for n in shape)
-        self.normalized_shape = shape
+        self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
         self.eps = number_arg(eps, "eps", "LayerNorm", 0, low_open=True)
         self.elementwise_affine = elementwise_affine
-        dtype = dtype or _backend.get_default_dtype()
-        if elementwise_affine:
-            self.weight = Parameter(xp.ones(shape, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        if elementwise_affine and bias:
-            self.bias = Parameter(xp.zeros(shape, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _scale_and_shift(self, self.normalized_shape, elementwise_affine, bool(bias), dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight._data[...] = 1
-        if self.bias is not None:
-            self.bias._data[...] = 0
+        _reset_scale_and_shift(self)
 
     def forward(self, x):
         shape, k = tensor_input(x, "LayerNorm").shape, len(self.normalized_shape)
@@ -272,21 +271,10 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.eps = number_arg(eps, "eps", "GroupNorm", 0, low_open=True)
         self.affine = affine
-        dtype = dtype or _backend.get_default_dtype()
-        if affine:
-            self.weight = Parameter(xp.ones(num_channels, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(xp.zeros(num_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _scale_and_shift(self, num_channels, affine, bool(bias), dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight._data[...] = 1
-        if self.bias is not None:
-            self.bias._data[...] = 0
+        _reset_scale_and_shift(self)
 
     def forward(self, x):
         return group_norm(tensor_input(x, "GroupNorm"), self.num_groups, self.weight, self.bias, self.eps)
@@ -312,23 +300,13 @@ class RMSNorm(Module):
                  device=None, dtype=None):
         super().__init__()
         _backend.as_device(device, "RMSNorm")
-        try:
-            shape = tuple(normalized_shape)
-        except TypeError:
-            shape = (normalized_shape,)
-        if not shape:
-            raise ValueError(f"RMSNorm: normalized_shape must hold at least one size, got {normalized_shape!r}")
-        self.normalized_shape = tuple(int_arg(n, "normalized_shape", "RMSNorm") for n in shape)
+        self.normalized_shape = _normalized_shape(normalized_shape, "RMSNorm")
         self.eps = None if eps is None else number_arg(eps, "eps", "RMSNorm", 0)
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=dtype or _backend.get_default_dtype()))
-        else:
-            self.register_parameter("weight", None)
+        _scale_and_shift(self, self.normalized_shape, elementwise_affine, None, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight._data[...] = 1
+        _reset_scale_and_shift(self)
 
     def forward(self, x):
         return rms_norm(tensor_input(x, "RMSNorm"), self.normalized_shape, self.weight, self.eps)

@@ -7,8 +7,13 @@ from chainrule.ops.operands import pair, wrap
 
 def _compare(a, b, test, op):
     a, b = pair(a, b)
+    return _broadcast(test, a._data, b._data, op)
+
+
+def _broadcast(test, a, b, op):
+    """``test(a, b)`` on arrays, as a tensor; shapes that do not broadcast are named."""
     try:
-        return wrap(test(a._data, b._data))
+        return wrap(test(a, b))
     except ValueError as err:
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast ({err})") from None
 
@@ -86,12 +91,10 @@ def equal(input, other) -> bool:
 
 
 def _logical(a, b, test, op):
+    # no promotion, unlike _compare: truth values do not depend on the dtype
     a = a._data if isinstance(a, Tensor) else xp.asarray(a)
     b = b._data if isinstance(b, Tensor) else xp.asarray(b)
-    try:
-        return wrap(test(a, b))
-    except ValueError as err:
-        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast ({err})") from None
+    return _broadcast(test, a, b, op)
 
 
 def logical_and(input, other) -> Tensor:

@@ -137,6 +137,16 @@ def _batch_norm_vjp(g, xhat, invstd, weight, kept, axes, count, need_x, need_w, 
     return tuple(grads)
 
 
+def _trailing_axes(d, normalized_shape, op):
+    """``normalized_shape`` as a tuple, and the trailing axes of ``d`` it names (layer and RMS
+    norm); the input must end in it."""
+    normalized = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(normalized)
+    if not k or d.ndim < k or d.shape[d.ndim - k:] != normalized:
+        raise ValueError(f"{op}: input of shape {d.shape} does not end in normalized_shape {normalized}")
+    return normalized, tuple(range(d.ndim - k, d.ndim))
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing ``normalized_shape`` dims.
 
@@ -150,14 +160,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     op = "layer_norm"
     x = floating(input, op)
     d = x._data
-    normalized = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    k = len(normalized)
-    if not k or d.ndim < k or d.shape[d.ndim - k:] != normalized:
-        raise ValueError(f"{op}: input of shape {d.shape} does not end in normalized_shape {normalized}")
+    normalized, axes = _trailing_axes(d, normalized_shape, op)
     _check_shape(weight, normalized, op, "weight")
     _check_shape(bias, normalized, op, "bias")
     _same_dtype(op, x, weight, bias)
-    axes = tuple(range(d.ndim - k, d.ndim))
     centred, _, var = _moments(d, axes)
     xhat, invstd = _standardise(centred, var, eps)
     out = _affine(xhat, weight, bias, normalized)
@@ -300,14 +306,10 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None) -> 
     op = "rms_norm"
     x = floating(input, op)
     d = x._data
-    normalized = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    k = len(normalized)
-    if not k or d.ndim < k or d.shape[d.ndim - k:] != normalized:
-        raise ValueError(f"{op}: input of shape {d.shape} does not end in normalized_shape {normalized}")
+    normalized, axes = _trailing_axes(d, normalized_shape, op)
     _check_shape(weight, normalized, op, "weight")
     _same_dtype(op, x, weight)
     eps = float(xp.finfo(d.dtype).eps) if eps is None else number_arg(eps, "eps", op)
-    axes = tuple(range(d.ndim - k, d.ndim))
     xhat, invrms = _rescale(d, axes, eps)
     out = xhat if weight is None else xhat * weight._data
     if not needs_graph(x, weight):

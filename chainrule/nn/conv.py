@@ -145,7 +145,24 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """What Conv1d, Conv2d and Conv3d share: PyTorch's arguments and the forward. Subclasses set
+    ``_nd`` and ``_function``."""
+
+    _function = None
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        _backend.as_device(device, type(self).__name__)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0,
+                         groups, bias, padding_mode, dtype)
+
+    def forward(self, x):
+        return self._conv_forward(x, self._function)
+
+
+class Conv1d(_Conv):
     """1-d convolution (cross-correlation) over (N, C_in, L) or (C_in, L) inputs.
 
     weight: (out_channels, in_channels/groups, kernel_size); bias: (out_channels,). Output length
@@ -158,19 +175,10 @@ class Conv1d(_ConvNd):
     """
 
     _nd = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
-                 dtype=None):
-        _backend.as_device(device, "Conv1d")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0,
-                         groups, bias, padding_mode, dtype)
-
-    def forward(self, x):
-        return self._conv_forward(x, conv1d)
+    _function = staticmethod(conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-d convolution (cross-correlation) over (N, C_in, H, W) or (C_in, H, W) inputs.
 
     weight: (out_channels, in_channels/groups, kh, kw); bias: (out_channels,). kernel_size,
@@ -183,19 +191,10 @@ class Conv2d(_ConvNd):
     """
 
     _nd = 2
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
-                 dtype=None):
-        _backend.as_device(device, "Conv2d")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0,
-                         groups, bias, padding_mode, dtype)
-
-    def forward(self, x):
-        return self._conv_forward(x, conv2d)
+    _function = staticmethod(conv2d)
 
 
-class Conv3d(_ConvNd):
+class Conv3d(_Conv):
     """3-d convolution (cross-correlation) over (N, C_in, D, H, W) or (C_in, D, H, W) inputs
     (video, volumes).
 
@@ -209,16 +208,7 @@ class Conv3d(_ConvNd):
     """
 
     _nd = 3
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None,
-                 dtype=None):
-        _backend.as_device(device, "Conv3d")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0,
-                         groups, bias, padding_mode, dtype)
-
-    def forward(self, x):
-        return self._conv_forward(x, conv3d)
+    _function = staticmethod(conv3d)
 
 
 class _ConvTransposeNd(_ConvNd):

@@ -54,7 +54,7 @@ SHAPES = ((5,), (4, 3), (3, 4, 2))
 def _class_setup(shape, rng):
     axis = 0 if len(shape) == 1 else 1
     classes = shape[axis]
-    target_shape = shape[:axis] + shape[axis + 1:]
+    target_shape = shape[:axis] + shape[axis + 1 :]
     return axis, classes, target_shape
 
 
@@ -95,12 +95,18 @@ def test_cross_entropy_with_class_indices_equals_its_composed_definition_for_eve
         seed = _seed(np.random.default_rng(1))
         w = None if weight is None else cr.tensor(weight)
         fused = _value_and_grads(
-            lambda a: F.cross_entropy(a, cr.tensor(t), w, ignore_index=ignore_index, reduction=reduction,
-                                      label_smoothing=smoothing), [x], seed)
+            lambda a: F.cross_entropy(
+                a, cr.tensor(t), w, ignore_index=ignore_index, reduction=reduction, label_smoothing=smoothing
+            ),
+            [x],
+            seed,
+        )
         seed = _seed(np.random.default_rng(1))
         composed = _value_and_grads(
             lambda a: _composed_cross_entropy(a, t, weight, ignore_index, reduction, smoothing, axis, classes),
-            [x], seed)
+            [x],
+            seed,
+        )
         _assert_same(fused, composed, dtype, what)
 
 
@@ -127,8 +133,10 @@ def test_cross_entropy_with_probabilities_equals_its_composed_definition(shape, 
             return _reduced(loss, reduction, loss._data.size)
 
         fused = _value_and_grads(
-            lambda a, b: F.cross_entropy(a, b, w, reduction=reduction, label_smoothing=smoothing), [x, p],
-            _seed(np.random.default_rng(3)))
+            lambda a, b: F.cross_entropy(a, b, w, reduction=reduction, label_smoothing=smoothing),
+            [x, p],
+            _seed(np.random.default_rng(3)),
+        )
         _assert_same(fused, _value_and_grads(composed, [x, p], _seed(np.random.default_rng(3))), dtype, what)
 
 
@@ -146,14 +154,18 @@ def test_nll_loss_equals_its_composed_definition_for_every_option(shape, dtype):
         valid = t != ignore_index
         wn = np.ones(classes) if weight is None else weight
         onehot = np.moveaxis(np.eye(classes)[np.where(valid, t, 0)], -1, axis)
-        q = (onehot * wn.reshape([classes if i == axis else 1 for i in range(x.ndim)]) * np.expand_dims(valid, axis))
+        q = onehot * wn.reshape([classes if i == axis else 1 for i in range(x.ndim)]) * np.expand_dims(valid, axis)
         divisor = float((wn[np.where(valid, t, 0)] * valid).sum())
         fused = _value_and_grads(
-            lambda a: F.nll_loss(a, cr.tensor(t), w, ignore_index=ignore_index, reduction=reduction), [x],
-            _seed(np.random.default_rng(5)))
+            lambda a: F.nll_loss(a, cr.tensor(t), w, ignore_index=ignore_index, reduction=reduction),
+            [x],
+            _seed(np.random.default_rng(5)),
+        )
         composed = _value_and_grads(
-            lambda a: _reduced(-(a * cr.tensor(q.astype(dtype))).sum(dim=axis), reduction, divisor), [x],
-            _seed(np.random.default_rng(5)))
+            lambda a: _reduced(-(a * cr.tensor(q.astype(dtype))).sum(dim=axis), reduction, divisor),
+            [x],
+            _seed(np.random.default_rng(5)),
+        )
         _assert_same(fused, composed, dtype, what)
 
 
@@ -210,17 +222,19 @@ def test_binary_and_squared_losses_equal_their_composed_definitions(shape, dtype
         seed = np.random.default_rng(7)
         fused = _value_and_grads(
             lambda a, b: F.binary_cross_entropy_with_logits(a, b, w, reduction=reduction, pos_weight=pw),
-            [x, y], _seed(seed))
+            [x, y],
+            _seed(seed),
+        )
         seed = np.random.default_rng(7)
         _assert_same(fused, _value_and_grads(logits_composed, [x, y], _seed(seed)), dtype, "bce logits " + what)
         if use_pos:
             continue
         seed = np.random.default_rng(8)
-        fused = _value_and_grads(lambda a, b: F.binary_cross_entropy(a, b, w, reduction=reduction), [p, y],
-                                 _seed(seed))
+        fused = _value_and_grads(lambda a, b: F.binary_cross_entropy(a, b, w, reduction=reduction), [p, y], _seed(seed))
         seed = np.random.default_rng(8)
-        composed = _value_and_grads(lambda a, b: weighted(-(b * a.log() + (1 - b) * (1 - a).log())), [p, y],
-                                    _seed(seed))
+        composed = _value_and_grads(
+            lambda a, b: weighted(-(b * a.log() + (1 - b) * (1 - a).log())), [p, y], _seed(seed)
+        )
         _assert_same(fused, composed, dtype, "bce " + what)
         if use_w:
             continue
@@ -235,9 +249,10 @@ def test_binary_and_squared_losses_equal_their_composed_definitions(shape, dtype
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_softmax_and_log_softmax_equal_exp_over_sum_on_every_dim(dtype):
+@pytest.mark.parametrize("shape", ((3, 4, 2), (4, 16, 71)))  # (the second takes the long-row path)
+def test_softmax_and_log_softmax_equal_exp_over_sum_on_every_dim(shape, dtype):
     rng = np.random.default_rng(10)
-    x = rng.standard_normal((3, 4, 2)).astype(dtype)
+    x = rng.standard_normal(shape).astype(dtype)
     for dim in (0, 1, 2, -1, -3):
         seed = np.random.default_rng(11)
         fused = _value_and_grads(lambda a: F.softmax(a, dim), [x], _seed(seed))
@@ -299,8 +314,7 @@ def test_layer_norm_and_batch_norm_equal_their_composed_definitions(dtype):
         return centred / scale * g.reshape(1, 3, 1) + b.reshape(1, 3, 1)
 
     seed = np.random.default_rng(16)
-    fused = _value_and_grads(lambda a, g, b: F.batch_norm(a, None, None, g, b, training=True), [x, g1, b1],
-                             _seed(seed))
+    fused = _value_and_grads(lambda a, g, b: F.batch_norm(a, None, None, g, b, training=True), [x, g1, b1], _seed(seed))
     seed = np.random.default_rng(16)
     _assert_same(fused, _value_and_grads(batch_composed, [x, g1, b1], _seed(seed)), dtype, "batch_norm")
 
@@ -354,8 +368,11 @@ def test_pooling_paths_equal_reductions_over_reshaped_windows(dtype):
         ("avg_pool2d", lambda a: F.avg_pool2d(a, 2), lambda a: windows(a).mean((3, 5))),
         ("adaptive_avg_pool2d", lambda a: F.adaptive_avg_pool2d(a, (3, 2)), lambda a: windows(a).mean((3, 5))),
         ("adaptive_avg_pool2d global", lambda a: F.adaptive_avg_pool2d(a, 1), lambda a: a.mean((2, 3), keepdim=True)),
-        ("max_pool1d overlapping", lambda a: F.max_pool1d(a.reshape(2, 3, 24), 3, 1),
-         lambda a: cr.stack([a.reshape(2, 3, 24)[..., i:i + 22] for i in range(3)], -1).amax(-1)),
+        (
+            "max_pool1d overlapping",
+            lambda a: F.max_pool1d(a.reshape(2, 3, 24), 3, 1),
+            lambda a: cr.stack([a.reshape(2, 3, 24)[..., i : i + 22] for i in range(3)], -1).amax(-1),
+        ),
     ]
     for what, fused, composed in checks:
         seed = np.random.default_rng(21)
@@ -374,8 +391,14 @@ def _composed_conv2d(x, w, b, stride, padding, dilation):
     f, _, kh, kw = w.shape
     xp_ = cr.pad(x, (pw, pw, ph, ph))
     oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    cols = cr.stack([xp_[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw]
-                     for i in range(kh) for j in range(kw)], -1)  # (N, C, OH, OW, KH*KW)
+    cols = cr.stack(
+        [
+            xp_[:, :, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw]
+            for i in range(kh)
+            for j in range(kw)
+        ],
+        -1,
+    )  # (N, C, OH, OW, KH*KW)
     cols = cols.permute(0, 2, 3, 1, 4).reshape(n, oh, ow, c * kh * kw)
     out = cols @ w.reshape(f, c * kh * kw).T + b
     return out.permute(0, 3, 1, 2)
@@ -394,17 +417,22 @@ def test_conv2d_equals_its_composed_definition(stride, padding, dilation, dtype)
     seed = np.random.default_rng(23)
     fused = _value_and_grads(lambda a, m, c: F.conv2d(a, m, c, stride, padding, dilation), [x, w, b], _seed(seed))
     seed = np.random.default_rng(23)
-    composed = _value_and_grads(lambda a, m, c: _composed_conv2d(a, m, c, stride, padding, dilation), [x, w, b],
-                                _seed(seed))
+    composed = _value_and_grads(
+        lambda a, m, c: _composed_conv2d(a, m, c, stride, padding, dilation), [x, w, b], _seed(seed)
+    )
     _assert_same(fused, composed, dtype, f"conv2d stride={stride} padding={padding} dilation={dilation}")
     seed = np.random.default_rng(23)
-    fused = _value_and_grads(lambda a, m, c: F.conv1d(a, m, c, stride[0], padding[0], dilation[0]),
-                             [x[:, :, 0], w[..., 0], b], _seed(seed))
+    fused = _value_and_grads(
+        lambda a, m, c: F.conv1d(a, m, c, stride[0], padding[0], dilation[0]), [x[:, :, 0], w[..., 0], b], _seed(seed)
+    )
     seed = np.random.default_rng(23)
     composed = _value_and_grads(
-        lambda a, m, c: _composed_conv2d(a.unsqueeze(-1), m.unsqueeze(-1), c, (stride[0], 1), (padding[0], 0),
-                                         (dilation[0], 1))[..., 0],
-        [x[:, :, 0], w[..., 0], b], _seed(seed))
+        lambda a, m, c: _composed_conv2d(
+            a.unsqueeze(-1), m.unsqueeze(-1), c, (stride[0], 1), (padding[0], 0), (dilation[0], 1)
+        )[..., 0],
+        [x[:, :, 0], w[..., 0], b],
+        _seed(seed),
+    )
     _assert_same(fused, composed, dtype, f"conv1d stride={stride[0]} padding={padding[0]} dilation={dilation[0]}")
 
 
@@ -421,7 +449,27 @@ def test_batch_norm_in_eval_mode_equals_its_composed_definition(dtype):
 
     seed = np.random.default_rng(25)
     fused = _value_and_grads(
-        lambda a, g, b: F.batch_norm(a, cr.tensor(mean), cr.tensor(var), g, b, training=False), [x, g1, b1],
-        _seed(seed))
+        lambda a, g, b: F.batch_norm(a, cr.tensor(mean), cr.tensor(var), g, b, training=False), [x, g1, b1], _seed(seed)
+    )
     seed = np.random.default_rng(25)
     _assert_same(fused, _value_and_grads(composed, [x, g1, b1], _seed(seed)), dtype, "batch_norm eval")
+
+
+@pytest.mark.parametrize("dtype", (np.float16, *DTYPES))
+@pytest.mark.parametrize("shape", [(3, 4, 64, 64), (2, 33, 65), (5, 9), (70, 67), (4096,), (2, 3, 0, 9), (300, 1)])
+def test_last_axis_reductions_equal_numpys_max_and_sum(shape, dtype):
+    # (the halving maximum and the product with ones that softmax and attention use on long rows)
+    from chainrule.ops.softmax import last_axis_max, last_axis_sum
+
+    rng = np.random.default_rng(0)
+    d = rng.standard_normal(shape).astype(dtype)
+    if d.size > 200:
+        d.flat[[5, 77, 150]] = (np.nan, -np.inf, np.inf)
+    for a in (d, d[..., ::2] if d.ndim else d):  # contiguous and strided
+        np.testing.assert_array_equal(last_axis_max(a), a.max(axis=-1, keepdims=True))
+        finite = np.nan_to_num(a, nan=0.0, posinf=1.0, neginf=-1.0)
+        total = last_axis_sum(finite)
+        assert total.dtype == a.dtype and total.shape == (*a.shape[:-1], 1)
+        np.testing.assert_allclose(
+            total, finite.sum(axis=-1, keepdims=True), rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-3
+        )

@@ -17,6 +17,7 @@ from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
 from chainrule.ops import either
 from chainrule.ops.operands import floating, wrap
+from chainrule.ops.softmax import last_axis_max, last_axis_sum
 
 _OP = "scaled_dot_product_attention"
 
@@ -166,9 +167,9 @@ def _join_heads(parts):
 def _softmax_backward(gp, p):
     """``p (gp - sum_j gp p)``: on arrays in place in gp (a temporary of the rule's own: two
     fewer passes over the batch x heads x L x S scores), recorded on tensors."""
-    dot = (gp * p).sum(axis=-1, keepdims=True)
     if isinstance(gp, Tensor) or isinstance(p, Tensor):
-        return p * (gp - dot)
+        return p * (gp - (gp * p).sum(axis=-1, keepdims=True))
+    dot = last_axis_sum(gp * p)
     gp -= dot
     gp *= p
     return gp
@@ -202,15 +203,15 @@ def _weights(q, k, scale, allowed, bias):
             s = s + bias
     s -= _row_shift(s)
     xp.exp(s, out=s)
-    total = s.sum(axis=-1, keepdims=True)
+    total = last_axis_sum(s)
     total[total == 0] = 1
-    s /= total
+    s *= 1 / total  # (PyTorch's softmax also multiplies by the reciprocal: one division per row)
     return s
 
 
 def _row_shift(s):
     """Each row's maximum (0 where it is not finite: a fully masked row)."""
-    top = s.max(axis=-1, keepdims=True)
+    top = last_axis_max(s)
     top[~xp.isfinite(top)] = 0
     return top
 

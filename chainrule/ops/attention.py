@@ -90,22 +90,36 @@ def _attend(q, k, v, scale, allowed, bias, dropout_p):
     return (p if keep is None else p * keep * factor) @ v, p, keep, factor
 
 
-def _attention_vjp(g, q, k, v, p, keep, factor, scale, needs):
+def _attention_vjp(g, q, k, v, p, keep, factor, scale, needs, into=(None, None, None)):
     """With w = p (dropped out: w = p keep factor): dv = w^T g; dp = (g v^T) keep factor;
     the softmax's rule gives the scores' gradient ds = p (dp - sum_j dp p), which is the additive
-    mask's gradient; dq = ds k scale and dk = ds^T q scale."""
+    mask's gradient; dq = ds k scale and dk = ds^T q scale. ``into``: arrays to write dq, dk
+    and dv into (views, for the packed layout), or None."""
     need_q, need_k, need_v = needs[:3]
     w = p if keep is None else p * keep * factor
-    gv = w.swapaxes(-1, -2) @ g if need_v else None
+    gv = _product(w.swapaxes(-1, -2), g, into[2]) if need_v else None
     if not (need_q or need_k or len(needs) > 3):
         return None, None, gv
     gp = g @ v.swapaxes(-1, -2)
     if keep is not None:
         gp = gp * keep * factor
     gs = _softmax_backward(gp, p)
-    gq = (gs @ k) * scale if need_q else None
-    gk = (gs.swapaxes(-1, -2) @ q) * scale if need_k else None
+    gq = _scaled(_product(gs, k, into[0]), scale) if need_q else None
+    gk = _scaled(_product(gs.swapaxes(-1, -2), q, into[1]), scale) if need_k else None
     return (gq, gk, gv, gs) if len(needs) > 3 else (gq, gk, gv)
+
+
+def _product(a, b, into):
+    """a @ b, written into the array ``into`` when given: BLAS writes a strided view in place,
+    for less than the product and a copy into it cost."""
+    return a @ b if into is None else xp.matmul(a, b, out=into)
+
+
+def _scaled(a, scale):
+    if isinstance(a, Tensor):
+        return a * scale
+    a *= scale  # (the product's own result)
+    return a
 
 
 def packed_self_attention(qkv, heads: int, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False) -> Tensor:
@@ -140,8 +154,13 @@ def packed_self_attention(qkv, heads: int, attn_mask=None, dropout_p: float = 0.
 
 def _packed_vjp(g, qkv, p, keep, factor, scale, heads, learned):
     q, k, v = _heads(qkv, heads)
-    grads = _attention_vjp(g, q, k, v, p, keep, factor, scale, (True, True, True, True)[: 3 + learned])
-    return (_join_heads(grads[:3]), *grads[3:])
+    needs = (True, True, True, True)[: 3 + learned]
+    if isinstance(qkv, Tensor):
+        grads = _attention_vjp(g, q, k, v, p, keep, factor, scale, needs)
+        return (_join_heads(grads[:3]), *grads[3:])
+    gqkv = xp.empty(qkv.shape, dtype=qkv.dtype)  # the three gradients are written into its parts
+    grads = _attention_vjp(g, q, k, v, p, keep, factor, scale, needs, _heads(gqkv, heads))
+    return (gqkv, *grads[3:])
 
 
 def _heads(qkv, heads):
@@ -153,15 +172,9 @@ def _heads(qkv, heads):
 
 
 def _join_heads(parts):
-    """The inverse of ``_heads``: three (N, heads, L, D) gradients -> one (N, L, 3 heads D),
-    written straight into place for arrays."""
+    """The inverse of ``_heads`` on tensors: three (N, heads, L, D) -> one (N, L, 3 heads D)."""
     n, heads, length, depth = parts[0].shape
-    if any(isinstance(t, Tensor) for t in parts):
-        return either.permute(either.stack(parts), (1, 3, 0, 2, 4)).reshape(n, length, 3 * heads * depth)
-    out = xp.empty((n, length, 3, heads, depth), dtype=parts[0].dtype)
-    for i, part in enumerate(parts):
-        out[:, :, i] = part.transpose(0, 2, 1, 3)
-    return out.reshape(n, length, 3 * heads * depth)
+    return either.permute(either.stack(parts), (1, 3, 0, 2, 4)).reshape(n, length, 3 * heads * depth)
 
 
 def _softmax_backward(gp, p):

@@ -86,19 +86,22 @@ def _packed_case():
             parts = qkv.reshape(n, length, 3, heads, depth).transpose(2, 0, 3, 1, 4)
             return parts[0], parts[1], parts[2]
 
+        def joined(out):  # (N, heads, L, depth) -> (N, L, heads depth)
+            return out.transpose(0, 2, 1, 3).reshape(n, length, heads * depth)
+
         if form == "float":
             arrays.append(values(d, (n, 1, length, length)))
             return Drawn(
                 arrays,
                 lambda qkv, m: packed_self_attention(qkv, heads, m),
-                lambda qkv, m: reference(*split(qkv), None, m),
+                lambda qkv, m: joined(reference(*split(qkv), None, m)),
             )
         causal = form == "causal"
         allowed = np.tri(length, dtype=bool) if causal else None
         return Drawn(
             arrays,
             lambda qkv: packed_self_attention(qkv, heads, is_causal=causal),
-            lambda qkv: reference(*split(qkv), allowed),
+            lambda qkv: joined(reference(*split(qkv), allowed)),
         )
 
     return Case("packed_self_attention", draw)

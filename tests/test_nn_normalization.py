@@ -217,3 +217,72 @@ def test_layer_norm_parameters_state_dict_and_gradcheck():
     x = cr.tensor(rng.normal(size=(2, 2, 3)), requires_grad=True)
     assert gradcheck(lambda t, *p: ln(t), (x, *ln.parameters()))
     assert gradgradcheck(lambda t, *p: ln(t), (x, *ln.parameters()))
+
+
+def _norm_reference(x, g, w, b, k, centre):
+    """Layer norm (``centre``) or RMS norm over the last k dims in float64: output and the
+    gradients of x, weight and bias for output gradient g, from the textbook formulas."""
+    axes = tuple(range(x.ndim - k, x.ndim))
+    lead = tuple(range(x.ndim - k))
+    shifted = x - x.mean(axis=axes, keepdims=True) if centre else x
+    inv = 1 / np.sqrt((shifted**2).mean(axis=axes, keepdims=True) + 1e-5)
+    xhat = shifted * inv
+    gh = g * w
+    inner = gh - xhat * (gh * xhat).mean(axis=axes, keepdims=True)
+    gx = inv * (inner - gh.mean(axis=axes, keepdims=True) if centre else inner)
+    return xhat * w + b, gx, (g * xhat).sum(axis=lead), g.sum(axis=lead)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5), (np.float16, 2e-2)])
+@pytest.mark.parametrize("shape, k", [((4, 3, 5), 1), ((2, 3, 4), 2), ((6,), 1), ((0, 6), 1)])
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("centre", [True, False], ids=["layer_norm", "rms_norm"])
+def test_layer_and_rms_norm_values_and_gradients_in_every_dtype_and_memory_order(dtype, tol, shape, k,
+                                                                                transposed, centre):
+    """C-ordered float32/float64 inputs take BLAS products for their row means and the parameters'
+    sums; other dtypes and non-contiguous inputs (a transposed view) NumPy's reductions: each
+    against the formulas in float64."""
+    from chainrule.ops.normalization import rms_norm
+
+    x = rng.normal(1.0, 3.0, shape)
+    g = rng.normal(size=shape)
+    w, b = rng.normal(1.0, 0.5, shape[len(shape) - k:]), rng.normal(size=shape[len(shape) - k:])
+    if transposed:  # the same values, handed over as a transposed view of a C-ordered tensor
+        xt = cr.tensor(x.T.copy().astype(dtype), requires_grad=True)
+        leaf, xin = xt, xt.permute(*reversed(range(x.ndim)))
+        assert not xin._data.flags.c_contiguous or x.ndim == 1 or not x.size
+    else:
+        leaf = xin = cr.tensor(x.astype(dtype), requires_grad=True)
+    wt, bt = cr.tensor(w.astype(dtype), requires_grad=True), cr.tensor(b.astype(dtype), requires_grad=True)
+    normalized = shape[len(shape) - k:]
+    if centre:
+        out = layer_norm(xin, normalized, wt, bt)
+    else:
+        out = rms_norm(xin, normalized, wt, eps=1e-5)
+        b = np.zeros_like(b)
+    out.backward(cr.tensor(g.astype(dtype)))
+    expected = _norm_reference(x, g, w, b, k, centre)
+    got = [out._data, leaf.grad._data.T if transposed else leaf.grad._data, wt.grad._data]
+    got += [bt.grad._data] if centre else []
+    for value, reference in zip(got, expected):
+        assert value.dtype == dtype and value.shape == reference.shape
+        np.testing.assert_allclose(value, reference, rtol=tol, atol=tol * np.abs(reference).max(initial=1))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_changing_the_output_in_place_leaves_the_gradient_alone(weighted):
+    """Without an affine map the normalised input is the output: the rule keeps its own copy."""
+    from chainrule.ops.normalization import rms_norm
+
+    x = cr.tensor(rng.normal(size=(3, 4)), requires_grad=True)
+    w = cr.tensor(rng.normal(size=4), requires_grad=True) if weighted else None
+    for norm in (lambda t: layer_norm(t, 4, w), lambda t: rms_norm(t, 4, w)):
+        y = norm(x)
+        (y * y).sum().backward()
+        expected, x.grad = x.grad._data.copy(), None
+        y = norm(x)
+        z = y * 1.0
+        y.mul_(3.0)
+        (z * z).sum().backward()
+        np.testing.assert_allclose(x.grad._data, expected, rtol=1e-12)
+        x.grad = None

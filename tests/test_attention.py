@@ -484,3 +484,51 @@ def test_modules_paths_are_pytorchs():
     assert nn.modules.activation.MultiheadAttention is nn.MultiheadAttention
     assert nn.modules.transformer.TransformerEncoderLayer is nn.TransformerEncoderLayer
     assert nn.modules.Transformer is nn.Transformer
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["plain", "bool batch mask", "float mask learned", "broadcast mask", "dropout", "key heads broadcast", "packed"],
+)
+def test_attention_in_batch_blocks_equals_attention_in_one_block(form, monkeypatch):
+    """Long batches are computed in blocks of rows that fit the cache (``_blocks``): the same
+    numbers as one block, forward and backward, whatever the masks and broadcasting."""
+    from chainrule.ops import attention
+
+    rng = np.random.default_rng(3)
+
+    def arrays():
+        shapes = {
+            "packed": [(5, 4, 12), (5, 1, 4, 4)],
+            "key heads broadcast": [(5, 2, 4, 3), (5, 1, 6, 3), (5, 1, 6, 2)],
+        }
+        return [rng.standard_normal(s) for s in shapes.get(form, [(5, 2, 4, 3), (5, 2, 6, 3), (5, 2, 6, 2)])]
+
+    def run(inputs):
+        tensors = [cr.tensor(a, requires_grad=True) for a in inputs]
+        cr.manual_seed(4)
+        if form == "packed":
+            out = attention.packed_self_attention(tensors[0], 2, tensors[1], dropout_p=0.2)
+        else:
+            mask = {
+                "bool batch mask": np.random.default_rng(1).random((5, 1, 4, 6)) > 0.3,
+                "float mask learned": cr.tensor(
+                    np.random.default_rng(1).standard_normal((5, 2, 4, 6)), requires_grad=True
+                ),
+                "broadcast mask": np.random.default_rng(1).standard_normal((4, 6)),
+            }.get(form)
+            if isinstance(mask, cr.Tensor):
+                tensors.append(mask)
+            out = F.scaled_dot_product_attention(
+                *tensors[:3], attn_mask=mask, dropout_p=0.3 if form == "dropout" else 0.0
+            )
+        out.backward(cr.tensor(np.random.default_rng(2).standard_normal(out.shape)))
+        return [out.numpy()] + [t.grad.numpy() for t in tensors]
+
+    inputs = arrays()
+    whole = run(inputs)
+    monkeypatch.setattr(attention, "_BLOCK_BYTES", 1)  # one batch row per block
+    assert len(attention._blocks(*(np.empty((5, 2, 4, 3)),) * 3, (5, 2, 4, 6))) == 5
+    blocked = run(inputs)
+    for a, b in zip(whole, blocked):
+        np.testing.assert_array_equal(a, b)

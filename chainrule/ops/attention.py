@@ -20,7 +20,6 @@ from chainrule.ops.operands import floating, wrap
 from chainrule.ops.softmax import last_axis_max, last_axis_sum
 
 _OP = "scaled_dot_product_attention"
-_BLOCK_BYTES = 1 << 18
 
 
 def scaled_dot_product_attention(
@@ -83,78 +82,16 @@ def scaled_dot_product_attention(
 
 def _attend(q, k, v, scale, allowed, bias, dropout_p, into=None):
     """The forward on arrays: (output, attention weights, dropout's keep mask or None, its
-    scale); ``into``: an array to write the output into (a view), or None. Computed in blocks
-    of the batch (see ``_blocks``)."""
-    masks = (m.shape for m in (allowed, bias) if m is not None)
-    shape = xp.broadcast_shapes((*q.shape[:-1], 1), (*k.shape[:-2], 1, k.shape[-2]), *masks)
+    scale); ``into``: an array to write the output into (a view), or None."""
+    p = _weights(q, k, scale, allowed, bias)
     keep, factor = None, 1.0
-    if dropout_p > 0:  # drawn whole: the same numbers in blocks or not
-        keep = random.batch_random(shape, q.dtype) >= dropout_p
+    if dropout_p > 0:
+        keep = random.batch_random(p.shape, p.dtype) >= dropout_p
         factor = 0.0 if dropout_p == 1 else 1 / (1 - dropout_p)
-    blocks = _blocks(q, k, v, shape)
-    if len(blocks) == 1:
-        p = _weights(q, k, scale, allowed, bias)
-        return _product(p if keep is None else p * keep * factor, v, into), p, keep, factor
-    p = xp.empty(shape, dtype=q.dtype)
-    out = into
-    if out is None:
-        out = xp.empty((*xp.broadcast_shapes(shape[:-2], v.shape[:-2]), shape[-2], v.shape[-1]), dtype=q.dtype)
-    allowed, bias = (_with_rows(m, len(shape), shape[0]) for m in (allowed, bias))
-    for b in blocks:
-        pb = _weights(q[b], k[b], scale, _rows(allowed, b), _rows(bias, b), p[b])
-        _product(pb if keep is None else pb * keep[b] * factor, v[b], out[b])
-    return out, p, keep, factor
+    return _product(p if keep is None else p * keep * factor, v, into), p, keep, factor
 
 
 def _attention_vjp(g, q, k, v, p, keep, factor, scale, needs, into=(None, None, None)):
-    """``_attention_grads`` in blocks of the batch (see ``_blocks``), joined."""
-    blocks = _blocks(q, k, v, p.shape) if isinstance(p, xp.ndarray) else ()
-    if len(blocks) < 2:
-        return _attention_grads(g, q, k, v, p, keep, factor, scale, needs, into)
-    parts = [
-        _attention_grads(
-            g[b], q[b], k[b], v[b], p[b], _rows(keep, b), factor, scale, needs, [_rows(t, b) for t in into]
-        )
-        for b in blocks
-    ]
-    joined = []
-    for i, grads in enumerate(zip(*parts)):
-        if grads[0] is None:
-            joined.append(None)
-        elif i < 3 and into[i] is not None:
-            joined.append(into[i])  # (written in place, block by block)
-        else:
-            joined.append(xp.concatenate(grads))
-    return tuple(joined)
-
-
-def _blocks(q, k, v, shape):
-    """Slices of the batch (leading dim) to compute attention in: blocks whose scores (of
-    ``shape``'s rows) take about 256 KiB, so that the passes over them (scale, mask, maximum,
-    exponential, sum, normalise; backward: product, sum, difference, product) find them in the
-    core's cache instead of memory. One block when q, k and v do not all have the leading dim."""
-    if q.ndim < 3 or not q.ndim == k.ndim == v.ndim == len(shape) or not q.shape[0] == k.shape[0] == v.shape[0]:
-        return (slice(None),)
-    rows = shape[0]
-    per_row = math.prod(shape[1:]) * q.dtype.itemsize
-    step = max(1, _BLOCK_BYTES // max(per_row, 1))
-    return [slice(i, min(i + step, rows)) for i in range(0, rows, step)] if rows > step else (slice(None),)
-
-
-def _with_rows(mask, ndim, rows):
-    """A mask (None, or an array broadcasting to the scores) as a view of ``ndim`` dims whose
-    leading dim is ``rows``, so that it can be sliced with the batch."""
-    if mask is None:
-        return None
-    mask = mask.reshape((1,) * (ndim - mask.ndim) + mask.shape)
-    return xp.broadcast_to(mask, (rows, *mask.shape[1:]))
-
-
-def _rows(a, block):
-    return None if a is None else a[block]
-
-
-def _attention_grads(g, q, k, v, p, keep, factor, scale, needs, into=(None, None, None)):
     """With w = p (dropped out: w = p keep factor): dv = w^T g; dp = (g v^T) keep factor;
     the softmax's rule gives the scores' gradient ds = p (dp - sum_j dp p), which is the additive
     mask's gradient; dq = ds k scale and dk = ds^T q scale. ``into``: arrays to write dq, dk
@@ -262,16 +199,12 @@ def _softmax_backward(gp, p):
     return gp
 
 
-def _weights(q, k, scale, allowed, bias, into=None):
+def _weights(q, k, scale, allowed, bias):
     """softmax over the keys of ``q k^T scale``, masked (``allowed``: a boolean array, False ->
     -inf) and shifted (``bias``: added): arrays in the forward (computed in place), tensors in
     ``remake`` (recorded). A row with every key masked gets weights 0, not 0/0 = nan: its shift
-    is taken as 0, so exp gives zeros, and their sum is divided as 1. ``into``: an array of the
-    weights' shape to compute them in, or None."""
-    if into is not None and into.shape[:-2] == xp.broadcast_shapes(q.shape[:-2], k.shape[:-2]):
-        s = xp.matmul(q, k.swapaxes(-1, -2), out=into)
-    else:
-        s = q @ k.swapaxes(-1, -2)
+    is taken as 0, so exp gives zeros, and their sum is divided as 1."""
+    s = q @ k.swapaxes(-1, -2)
     if isinstance(s, Tensor):
         s = s * scale
         if allowed is not None:
@@ -297,9 +230,6 @@ def _weights(q, k, scale, allowed, bias, into=None):
     total = last_axis_sum(s)
     total[total == 0] = 1
     s *= 1 / total  # (PyTorch's softmax also multiplies by the reciprocal: one division per row)
-    if into is not None and s is not into:  # (a mask added batch dims)
-        into[...] = s
-        return into
     return s
 
 

@@ -919,38 +919,56 @@ _MLP_DOC = """
     ----------
     hidden_layer_sizes : widths of the hidden layers, e.g. (128, 64); () is a linear model.
     activation : {activations}; 'logistic' is the sigmoid.
-    solver : 'adam', 'sgd', 'adagrad' or 'rmsprop' (chainrule.optim; scikit-learn's 'lbfgs' is
-        not offered).
+    solver : 'adam', 'sgd', 'lbfgs' (full-batch L-BFGS through scipy, with max_fun), or chainrule's
+        'adagrad' and 'rmsprop'.
     alpha : L2 penalty on the weight matrices (not the biases): scikit-learn's
         ``alpha / 2 * sum(W ** 2) / batch size``, part of the loss.
     batch_size : 'auto' is min(200, n_samples).
-    learning_rate_init, max_iter (epochs), shuffle, momentum and nesterovs_momentum (sgd only),
-        beta_1, beta_2 and epsilon (adam only).
+    learning_rate : for 'sgd', as scikit-learn's: 'constant'; 'invscaling', after each epoch
+        ``learning_rate_init / (t_ + 1) ** power_t`` (t_ counts samples); 'adaptive', divided by 5
+        whenever the stopping rule would stop (stopping once it is 1e-6 or less). A change keeps the
+        momentum's step as it was (scikit-learn's velocity). Other solvers ignore it.
+    learning_rate_init, power_t, max_iter (epochs; iterations for 'lbfgs'), max_fun ('lbfgs'),
+        shuffle, momentum and nesterovs_momentum (sgd only), beta_1, beta_2 and epsilon (adam only).
+    loss (regressors) : 'squared_error' (half the mean squared error) or 'poisson' (half the Poisson
+        deviance of the rate exp(output); targets >= 0; ``out_activation_`` 'exp').
     tol, n_iter_no_change : scikit-learn's rule: after each epoch, the count of epochs grows when
         the training loss is above the best so far minus tol and is reset otherwise; the best is
-        recorded whenever the loss falls; training stops once the count exceeds n_iter_no_change.
-        With early_stopping the same rule runs on the validation score (accuracy, R^2).
+        recorded whenever the loss falls; training stops once the count exceeds n_iter_no_change
+        (``np.inf``: never). With early_stopping the same rule runs on the validation score
+        (accuracy, R^2).
     early_stopping, validation_fraction : hold out that fraction (stratified for binary
         classifiers, as scikit-learn), stop on its score and keep the best-scoring epoch's weights.
     random_state : None, an int or a RandomState; an int k trains exactly as
         ``chainrule.manual_seed(k)`` would (initialisation, shuffling, dropout); None draws the
         seed from chainrule's generator. The caller's generator state is left as it was.
-    warm_start : a later fit continues from the current weights.
-    verbose : print one line per epoch.
+    warm_start : a later fit continues from the current weights (and refuses targets whose classes
+        differ from the first fit's, as scikit-learn).
+    verbose : print scikit-learn's lines on stdout (``Iteration 1, loss = 0.69314718``, the
+        validation score, the stopping rule's decisions).
     dropout : dropout probability after each hidden activation.
     batch_norm : BatchNorm1d before each hidden activation.
     restarts : train this many times from fresh initialisations and keep the best run.
     lr_schedule : None/'constant', 'cosine' (to zero over max_iter epochs), 'step' (x0.1 every
         max_iter // 3 epochs), 'plateau' (x0.2 after 3 epochs without improvement), or a callable
-        ``optimizer -> chainrule.optim.lr_scheduler`` object, stepped once per epoch.
+        ``optimizer -> chainrule.optim.lr_scheduler`` object, stepped once per epoch; not with an
+        sgd ``learning_rate`` other than 'constant'.
 
-    Fitted attributes: ``module_`` (the trained chainrule network), ``classes_`` (classifiers),
-    ``n_features_in_``, ``n_outputs_`` (regressors), ``out_activation_`` (classifiers),
+    ``fit(X, y, sample_weight=None)`` and ``partial_fit`` take sample weights (the loss is their
+    weighted mean, the penalty divided by their sum, as scikit-learn's) and sparse X (made dense).
+    The weights start as scikit-learn's (Glorot-uniform), drawn from chainrule's generator.
+
+    Fitted attributes: ``module_`` (the trained chainrule network), ``coefs_`` and ``intercepts_``
+    (views of its Linear layers' weights, coefs_ (in, out) as scikit-learn's: writing into them
+    changes the network; arrays assigned to them start the next partial_fit or warm start),
+    ``n_layers_``, ``classes_`` (classifiers), ``n_features_in_``, ``feature_names_in_`` (for
+    X with column names), ``n_outputs_``, ``out_activation_``, ``loss_`` (the last epoch's),
     ``loss_curve_`` (scikit-learn's loss, penalty included, of every epoch, over warm starts and
     partial fits), ``n_iter_`` (epochs of the latest fit or partial_fit), ``t_`` (training samples
     seen), ``best_loss_`` (None with early_stopping), ``validation_scores_`` and
     ``best_validation_score_`` (with early_stopping, else None), ``history_`` (the latest fit's
-    chainrule History, with validation loss and learning rates).
+    chainrule History, with validation loss and learning rates). With batch_norm the network is not
+    a chain of Linear layers: coefs_, intercepts_ and n_layers_ are then absent (read module_).
     """.format(activations=", ".join(ACTIVATIONS))
 
 
@@ -1041,8 +1059,12 @@ _NET_DOC = """
     works as it is; settings of your own go in with ``functools.partial(MyNet, width=64)``, and a
     search tries several by listing partials under ``"module"``. n_features_in is X.shape[1] (the
     channels of images (N, C, H, W)). The module is cast to X's dtype and its randomness is
-    seeded from ``random_state``. Every other parameter and fitted attribute is MLPClassifier's;
-    ``alpha`` decays every parameter of 2 or more dimensions.
+    seeded from ``random_state`` and keeps its own initialisation. Every other parameter and
+    fitted attribute is MLPClassifier's (``loss`` MLPRegressor's); ``alpha`` decays every parameter
+    of 2 or more dimensions. ``coefs_``, ``intercepts_`` and ``n_layers_`` exist when the module's
+    parameters all belong to Linear layers with biases that chain by shape, in the order they are
+    registered (an nn.Sequential of Linear layers and parameter-free units); for any other module
+    they are absent (AttributeError, saying why) and ``module_`` is the network.
     """
 
 

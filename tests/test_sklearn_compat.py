@@ -21,6 +21,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network._base import LOSS_FUNCTIONS
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import (
+    check_sample_weight_equivalence_on_dense_data,
+    check_sample_weight_equivalence_on_sparse_data,
+)
 
 import chainrule as cr
 from chainrule import nn
@@ -321,6 +325,13 @@ def test_weighted_fits_follow_scikit_learns_from_the_same_weights(task):
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9)
     if task == "poisson":
         assert ours.out_activation_ == "exp" and (ours.predict(X) > 0).all()
+
+
+def test_scikit_learns_repeated_samples_checks_without_dropout_and_batch_norm():
+    # the network that test_sklearn's estimator checks run with dropout and batch norm, without them
+    net = MLPClassifier((16, 16), solver="sgd", learning_rate_init=0.05, lr_schedule="cosine", random_state=0)
+    check_sample_weight_equivalence_on_dense_data("MLPClassifier", net)
+    check_sample_weight_equivalence_on_sparse_data("MLPClassifier", net)
 
 
 def test_integer_weights_are_repeated_samples():

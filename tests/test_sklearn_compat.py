@@ -87,6 +87,7 @@ def test_every_scikit_learn_parameter_with_its_default(ours, theirs):
     ("alpha", -1.0), ("learning_rate", "optimal"), ("power_t", -0.5), ("max_fun", 0), ("batch_size", 0),
     ("n_iter_no_change", 0), ("n_iter_no_change", 2.5), ("tol", -1.0), ("beta_1", 1.0), ("epsilon", 0.0),
     ("max_iter", 0), ("shuffle", "no"), ("learning_rate_init", 0), ("early_stopping", 1), ("verbose", -1),
+    ("validation_fraction", 1.0), ("validation_fraction", -0.1), ("random_state", -1),
 ])  # fmt: skip
 def test_bad_parameters_are_refused_in_scikit_learns_words(name, value):
     X, y = make_blobs(20, centers=2, random_state=0)
@@ -101,6 +102,14 @@ def test_bad_parameters_are_refused_in_scikit_learns_words(name, value):
     with pytest.raises(InvalidParameterError) as got:
         MLPRegressor(loss="huber").fit(X, y)
     assert message(got.value) == message(expected.value)
+
+
+def test_validation_fraction_zero_is_refused_only_by_early_stopping():
+    X, y = make_blobs(20, centers=2, random_state=0)
+    MLPClassifier((3,), max_iter=2, validation_fraction=0.0).fit(X, y)  # unused without early stopping
+    for make in (MLPClassifier, neural_network.MLPClassifier):
+        with pytest.raises(ValueError, match=r"test_size=0\.0 should be either positive"):
+            make(early_stopping=True, validation_fraction=0.0).fit(X, y)
 
 
 def test_lbfgs_is_a_solver_without_partial_fit():

@@ -195,9 +195,8 @@ def _glorot_uniform(linear: nn.Linear, factor: float) -> None:
     """scikit-learn's MLP initialisation (``_init_coef``), drawn from chainrule's generator: weights
     and biases uniform in +-sqrt(factor / (fan_in + fan_out)), factor 2 for logistic units, else 6."""
     bound = math.sqrt(factor / (linear.in_features + linear.out_features))
-    generator = random.get_generator()
-    for p in (linear.weight, linear.bias):
-        p._data[...] = generator.uniform(-bound, bound, p.shape)
+    nn.init.uniform_(linear.weight, -bound, bound)
+    nn.init.uniform_(linear.bias, -bound, bound)
 
 
 class _PoissonLoss:
@@ -279,7 +278,8 @@ class _StoppingRule(Callback):
 # -- the shared estimator ------------------------------------------------------------------------
 class _Network(BaseEstimator):
     """Training and prediction shared by the four estimators. A subclass says what network to
-    build (``_network``) and how targets become network outputs (``_targets``, ``_loss``)."""
+    build (``_network``, ``_initialize``) and how targets become network outputs and losses
+    (``_targets``, ``_data_loss``, ``_sample_losses``)."""
 
     _allow_nd = False
 

@@ -41,8 +41,8 @@ from chainrule._tensor import Tensor
 from chainrule.autograd.mode import no_grad
 from chainrule.optim import lr_scheduler
 from chainrule.train import Trainer
-from chainrule.train.history import History
 from chainrule.train.callbacks import Callback
+from chainrule.train.history import History
 
 __all__ = [
     "MLPClassifier", "MLPRegressor", "NeuralNetClassifier", "NeuralNetRegressor", "format_results", "search",
@@ -285,7 +285,7 @@ class _LBFGS:
         self.validation_scores_ = self.best_validation_score_ = None  # scikit-learn's lbfgs has no hold-out
         self.history_ = History([{"epoch": i + 1, "loss": loss} for i, loss in enumerate(curve)],
                                 runs=[{"loss": float(r.fun), "iterations": int(r.nit)} for _, r, _ in runs],
-                                best_run=best, stopped=None if result.status else str(result.message))
+                                best_run=best, stopped=str(result.message))
         self.module_.to(dtype)
         self.module_.zero_grad()  # the last evaluation's gradients would only weigh down pickles
         if not all(np.isfinite(p._data).all() for p in self.module_.parameters()):
@@ -351,10 +351,9 @@ class _Network(_LBFGS, BaseEstimator):
     def _param_checks(self) -> list:
         """(parameter, is it valid, what is expected) for every parameter, in scikit-learn's words;
         numbers must also be finite (scikit-learn lets inf through where chainrule would train on it)."""
-        solvers = "{" + ", ".join(map(repr, sorted(SOLVERS))) + "}"
+        solvers = "{" + ", ".join(map(repr, sorted((*SOLVERS, "lbfgs")))) + "}"
         return [
-            ("solver", _is_name(self.solver, (*SOLVERS, "lbfgs")), f"a str among {solvers} (chainrule trains by stochastic "
-             "gradient methods, so scikit-learn's 'lbfgs' is not offered)"),
+            ("solver", _is_name(self.solver, (*SOLVERS, "lbfgs")), f"a str among {solvers}"),
             ("alpha", _in(self.alpha, 0), "a finite float in the range [0.0, inf)"),
             ("batch_size", _is_name(self.batch_size, ("auto",)) or (is_int(self.batch_size) and self.batch_size >= 1),
              "a str among {'auto'} or an int in the range [1, inf)"),

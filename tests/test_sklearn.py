@@ -373,7 +373,7 @@ def test_the_network_computes_in_the_dtype_of_X():
 
 def test_parameters_are_checked_at_fit_not_at_construction():
     X, y = make_blobs(20, centers=2, random_state=0)
-    bad = [("solver", "lbfgs"), ("hidden_layer_sizes", (4, 0)), ("activation", "swish"), ("alpha", -1.0),
+    bad = [("solver", "newton"), ("hidden_layer_sizes", (4, 0)), ("activation", "swish"), ("alpha", -1.0),
            ("batch_size", 0), ("max_iter", 0), ("dropout", 1.0), ("momentum", 1.0), ("validation_fraction", 1.0),
            ("restarts", 0), ("learning_rate_init", 0.0), ("random_state", -1), ("tol", -1.0),
            ("n_iter_no_change", 0),

@@ -14,31 +14,37 @@ a cross-validated architecture search that returns a ranked table. Needs scikit-
 
 import contextlib
 import copy
+import itertools
 import math
 import warnings
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 
 try:
+    from scipy import sparse
     from scipy.optimize import minimize
-    from scipy.special import expit, softmax
-    from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin
+    from scipy.special import expit, softmax, xlogy
+    from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin, _fit_context
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
-    from sklearn.utils._param_validation import InvalidParameterError
+    from sklearn.utils._param_validation import Interval, InvalidParameterError, Options, StrOptions
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 except ImportError:  # pragma: no cover - the message is the point
     raise ImportError(
         "chainrule.sklearn needs scikit-learn 1.6 or later: pip install 'chainrule[sklearn]'"
     ) from None
 
 from chainrule import models, nn, optim, random
-from chainrule._arguments import is_int, is_real
+from chainrule._arguments import is_int
 from chainrule._tensor import Tensor
 from chainrule.autograd.mode import no_grad
+from chainrule.nn import functional as F
 from chainrule.optim import lr_scheduler
 from chainrule.train import Trainer
 from chainrule.train.callbacks import Callback
@@ -48,35 +54,54 @@ __all__ = [
     "MLPClassifier", "MLPRegressor", "NeuralNetClassifier", "NeuralNetRegressor", "format_results", "search",
 ]  # fmt: skip
 
-SOLVERS = {"sgd": optim.SGD, "adam": optim.Adam, "adagrad": optim.Adagrad, "rmsprop": optim.RMSprop}
+class _LearningRate:
+    """scikit-learn's ``_optimizer.learning_rate``: the current rate of every parameter group."""
+
+    @property
+    def learning_rate(self) -> float:
+        return self.param_groups[0]["lr"]
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        for group in self.param_groups:
+            group["lr"] = value
+
+
+# Module-level classes, so that a fitted estimator pickles with its optimizer.
+class _SGD(_LearningRate, optim.SGD):
+    pass
+
+
+class _Adam(_LearningRate, optim.Adam):
+    pass
+
+
+class _Adagrad(_LearningRate, optim.Adagrad):
+    pass
+
+
+class _RMSprop(_LearningRate, optim.RMSprop):
+    pass
+
+
+SOLVERS = {"sgd": _SGD, "adam": _Adam, "adagrad": _Adagrad, "rmsprop": _RMSprop}
 # scikit-learn's four names, then the other units chainrule.models knows.
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "softplus")
 LR_SCHEDULES = ("constant", "cosine", "step", "plateau")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _PREDICT_BATCH = 4096  # rows per forward pass at prediction: bounds memory, not results
+_NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need "
+               "to be preprocessed.")  # scikit-learn's words
 
 
 # -- parameters, checked at fit ------------------------------------------------------------------
-def _in(value, low: float, high: float = math.inf, *, low_closed: bool = True, high_closed: bool = False) -> bool:
-    """A finite real number (not a bool) in the interval: NaN and infinities are refused."""
+def _finite(value) -> bool:
+    """Not infinite (scikit-learn's intervals let inf through, where chainrule would train on it)."""
     try:
-        if not is_real(value) or not math.isfinite(value):
-            return False
+        return math.isfinite(value)
     except OverflowError:  # an int beyond the float range
         return False
-    above = value >= low if low_closed else value > low
-    return above and (value <= high if high_closed else value < high)
-
-
-def _is_name(value, names) -> bool:
-    return isinstance(value, str) and value in names
-
-
-def _is_bool(value) -> bool:
-    return isinstance(value, (bool, np.bool_))
-
-
-_BOOL = "an instance of 'bool' or an instance of 'numpy.bool'"
 
 
 def _seed(random_state) -> int:
@@ -111,31 +136,71 @@ def _scheduler(spec, optimizer, max_iter: int, where: str):
 
 class _Loss:
     """scikit-learn's MLP loss on a batch of n samples: ``scale`` times the data loss (mean
-    cross-entropy, the log loss summed over labels, half the mean squared error) plus the L2
-    penalty ``alpha / 2 * sum(W ** 2) / n`` over the weight matrices; its gradient is the one
-    scikit-learn's backpropagation computes, and its value is what ``tol`` is compared with."""
+    cross-entropy, the log loss summed over labels, half the mean squared error, half the Poisson
+    deviance) plus the L2 penalty ``alpha / 2 * sum(W ** 2) / n`` over the weight matrices; its
+    gradient is the one scikit-learn's backpropagation computes, and its value is what ``tol`` is
+    compared with. With ``sample_weight`` (w, one per sample) the data loss is the w-weighted mean of
+    ``per_sample(output, target)`` and n becomes sum(w), as scikit-learn's."""
 
-    def __init__(self, data_loss: nn.Module, scale: float, weights: list, alpha: float):
+    def __init__(self, data_loss, scale: float, weights: list, alpha: float, per_sample=None):
         self.data_loss, self.scale, self.weights, self.alpha = data_loss, scale, weights, alpha
+        self.per_sample = per_sample
 
-    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
-        loss = self.data_loss(output, target)
-        if self.scale != 1.0:
-            loss = loss * self.scale
+    def __call__(self, output: Tensor, target: Tensor, sample_weight=None) -> Tensor:
+        if sample_weight is None:
+            loss = self.data_loss(output, target)
+            if self.scale != 1.0:
+                loss = loss * self.scale
+            n = output.shape[0]
+        else:
+            w = np.asarray(sample_weight, dtype=output.dtype)
+            n = float(w.sum())
+            loss = (self.per_sample(output, target) * Tensor(w / n, dtype=output.dtype)).sum()
         if self.alpha and self.weights:
             squares = sum((w * w).sum() for w in self.weights)
-            loss = loss + squares * (0.5 * self.alpha / output.shape[0])
+            loss = loss + squares * (0.5 * self.alpha / n)
         return loss
+
+
+class _Weighted:
+    """The loss for chainrule's Trainer, which hands a loss (output, target) only: the sample
+    weights travel as the targets' last column and are split off here (``integer``: the targets
+    are class indices, carried as floats beside the weights)."""
+
+    def __init__(self, loss: _Loss, integer: bool):
+        self.loss, self.integer = loss, integer
+
+    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
+        packed = target._data
+        values = packed[:, :-1]
+        target = Tensor(values[:, 0].astype(np.int64)) if self.integer else Tensor(values, dtype=output.dtype)
+        return self.loss(output, target, packed[:, -1])
+
+
+def _poisson(output: Tensor, target: Tensor) -> Tensor:
+    """Half the Poisson deviance of rates exp(output) per sample, summed over targets (scikit-learn's
+    ``poisson_loss``, its constant ``y log y - y`` included so that the value is the deviance)."""
+    y = target._data
+    constant = np.sum(xlogy(y, y) - y, axis=1)
+    return (output.exp() - target * output).sum(1) + Tensor(constant, dtype=output.dtype)
+
+
+class _PoissonLoss:
+    """``_poisson`` averaged over the samples."""
+
+    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
+        return _poisson(output, target).mean()
 
 
 class _StoppingRule(Callback):
     """scikit-learn's per-epoch bookkeeping (``_fit_stochastic``) inside chainrule's loop: n_iter_,
-    t_, loss_curve_, the no-improvement count and the stop once it exceeds n_iter_no_change; with
-    early stopping the validation score and the best epoch's weights, put back at the end. Each
-    random restart starts from the state the fit started with; ``keep`` adopts the kept run's."""
+    t_, loss_, loss_curve_, the verbose lines, the no-improvement count, the learning rate of
+    ``learning_rate`` and the stop once the count exceeds n_iter_no_change; with early stopping the
+    validation score and the best epoch's weights, put back at the end. Each random restart starts
+    from the state the fit started with; ``keep`` adopts the kept run's."""
 
-    _ATTRIBUTES = ("n_iter_", "t_", "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
-                   "_no_improvement_count", "_best_state")
+    _ATTRIBUTES = ("n_iter_", "t_", "loss_", "loss_curve_", "best_loss_", "validation_scores_",
+                   "best_validation_score_", "_no_improvement_count", "_best_state")
 
     def __init__(self, estimator, val, n_samples: int):
         self.estimator, self.val, self.n_samples = estimator, val, n_samples
@@ -145,7 +210,7 @@ class _StoppingRule(Callback):
         self.stopped = False
 
     def _attributes(self) -> dict:
-        return {name: copy.deepcopy(getattr(self.estimator, name)) for name in self._ATTRIBUTES}
+        return {name: copy.deepcopy(getattr(self.estimator, name, None)) for name in self._ATTRIBUTES}
 
     def _weights(self) -> dict:
         return {k: np.array(v, copy=True) for k, v in self.estimator.module_.state_dict().items()}
@@ -162,15 +227,25 @@ class _StoppingRule(Callback):
         est = self.estimator
         est.n_iter_ += 1
         est.t_ += self.n_samples
+        est.loss_ = logs["loss"]
         est.loss_curve_.append(logs["loss"])
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
         score = est._validation_score(*self.val) if self.val is not None else None
+        if score is not None and est.verbose:
+            print(f"Validation score: {score:f}")
         if est._update_no_improvement_count(logs["loss"], score):
             est._best_state = self._weights()
+        est._iteration_ends()
         if est._no_improvement_count > est.n_iter_no_change:
-            self.stopped = True
             what = "Validation score" if est.early_stopping else "Training loss"
-            trainer.stop(f"{what} did not improve more than tol={est.tol} for {est.n_iter_no_change} "
-                         "consecutive epochs")
+            message = (f"{what} did not improve more than tol={est.tol:f} for {int(est.n_iter_no_change)} "
+                       "consecutive epochs.")
+            if est._trigger_stopping(message):
+                self.stopped = True
+                trainer.stop(message)
+            else:
+                est._no_improvement_count = 0
 
     def on_train_end(self, trainer):
         est = self.estimator
@@ -251,33 +326,27 @@ class _LBFGS:
         module.train()
         module.zero_grad()
         X = np.asarray(X, dtype=dtype)
-        loss = self._training_loss()(module(Tensor(X, dtype=dtype)), Tensor(y, dtype=y.dtype))
+        loss = self._training_loss()(module(Tensor(X, dtype=dtype)), Tensor(y, dtype=y.dtype), sample_weight)
         loss.backward()
         return float(loss._data), _lbfgs_pack(_lbfgs_layout(module), grads=True)
 
-    def _fit_lbfgs(self, X, y, sample_weight=None):
+    def _fit_lbfgs(self, X, targets, sample_weight=None, *, fresh: bool):
         """Fit by L-BFGS-B over the whole training set (``max_iter`` iterations and ``max_fun``
         loss evaluations at most, stopping once the projected gradient is below ``tol``), as
-        scikit-learn's ``_fit_lbfgs``; X and y already validated. Computes in float64 whatever X's
-        dtype (scikit-learn's packed vector is float64 too); the network ends in X's dtype."""
-        where = type(self).__name__
-        fresh = not hasattr(self, "module_") or not self.warm_start
-        targets, n_outputs = self._targets(y, fresh=fresh)
-        dtype = X.dtype
-        X = X.astype(np.float64, copy=False)
+        scikit-learn's ``_fit_lbfgs``: X validated, targets as ``_targets`` gives them, module_
+        built. Computes in float64 whatever X's dtype (scikit-learn's packed vector is float64
+        too); the network ends in X's dtype. A fresh fit with ``restarts`` keeps the lowest loss."""
         runs = []
-        with self._own_generator(fresh):
-            for _ in range(self.restarts if fresh else 1):
-                if fresh:
-                    self.module_ = self._network(self.n_features_in_, n_outputs)
-                if any(isinstance(m, _DROPOUTS) and m.p > 0 for m in self.module_.modules()):
-                    raise ValueError(f"{where}: solver='lbfgs' minimises one fixed full-batch loss, which "
-                                     "dropout would make random; use dropout with 'adam' or 'sgd'")
-                runs.append((self.module_, *self._lbfgs_run(X, targets, sample_weight)))
+        for run in range(self.restarts if fresh else 1):
+            if run:
+                self.module_ = self._network(self.n_features_in_, self.n_outputs_)
+            if any(isinstance(m, _DROPOUTS) and m.p > 0 for m in self.module_.modules()):
+                raise ValueError(f"{type(self).__name__}: solver='lbfgs' minimises one fixed full-batch loss, "
+                                 "which dropout would make random; use dropout with 'adam' or 'sgd'")
+            runs.append((self.module_, *self._lbfgs_run(X.astype(np.float64, copy=False), targets, sample_weight)))
         best = min(range(len(runs)), key=lambda i: runs[i][1].fun)
         self.module_, result, curve = runs[best]
-        if fresh:
-            self._reset_stopping()
+        self.module_.to(X.dtype)
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
         self.loss_curve_.extend(curve)
@@ -286,21 +355,15 @@ class _LBFGS:
         self.history_ = History([{"epoch": i + 1, "loss": loss} for i, loss in enumerate(curve)],
                                 runs=[{"loss": float(r.fun), "iterations": int(r.nit)} for _, r, _ in runs],
                                 best_run=best, stopped=str(result.message))
-        self.module_.to(dtype)
-        self.module_.zero_grad()  # the last evaluation's gradients would only weigh down pickles
-        if not all(np.isfinite(p._data).all() for p in self.module_.parameters()):
-            raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
-                             "values and need to be preprocessed.")
         if result.status != 0:  # scikit-learn's words (sklearn.utils.optimize._check_optimize_result)
-            message = (f"{where}: lbfgs failed to converge after {self.n_iter_} iteration(s) "
-                       f"(status={result.status}):\n{result.message}\n")
+            message = (f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n"
+                       f"{result.message}\n")
             if self.n_iter_ == self.max_iter:
                 message += ("\nIncrease the number of iterations to improve the convergence "
                             f"(max_iter={self.max_iter}).")
             message += ("\nYou might also want to scale the data as shown in:\n"
                         "    https://scikit-learn.org/stable/modules/preprocessing.html")
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
-        return self
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
     def _lbfgs_run(self, X, targets, sample_weight):
         """One L-BFGS-B minimisation from the module's current weights: (scipy's result, the loss
@@ -348,42 +411,42 @@ class _Network(_LBFGS, BaseEstimator):
         raise NotImplementedError
 
     # -- checks -----------------------------------------------------------------------------
+    # scikit-learn's constraints (its messages, through its parameter validation at fit and
+    # partial_fit), with chainrule's solvers and its own parameters added; momentum stays below 1,
+    # where chainrule's SGD takes it.
+    _parameter_constraints: ClassVar[dict] = {
+        "solver": [StrOptions({"lbfgs", *SOLVERS})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions(set(LEARNING_RATES))],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "restarts": [Interval(Integral, 1, None, closed="left")],
+        "lr_schedule": [None, StrOptions(set(LR_SCHEDULES)), callable],
+    }
+
     def _param_checks(self) -> list:
-        """(parameter, is it valid, what is expected) for every parameter, in scikit-learn's words;
-        numbers must also be finite (scikit-learn lets inf through where chainrule would train on it)."""
-        solvers = "{" + ", ".join(map(repr, sorted((*SOLVERS, "lbfgs")))) + "}"
-        return [
-            ("solver", _is_name(self.solver, (*SOLVERS, "lbfgs")), f"a str among {solvers}"),
-            ("alpha", _in(self.alpha, 0), "a finite float in the range [0.0, inf)"),
-            ("batch_size", _is_name(self.batch_size, ("auto",)) or (is_int(self.batch_size) and self.batch_size >= 1),
-             "a str among {'auto'} or an int in the range [1, inf)"),
-            ("learning_rate_init", _in(self.learning_rate_init, 0, low_closed=False),
-             "a finite float in the range (0.0, inf)"),
-            ("max_iter", is_int(self.max_iter) and self.max_iter >= 1, "an int in the range [1, inf)"),
-            ("shuffle", _is_bool(self.shuffle), _BOOL),
-            ("tol", _in(self.tol, 0), "a finite float in the range [0.0, inf)"),
-            ("verbose", _is_bool(self.verbose) or (is_int(self.verbose) and self.verbose >= 0),
-             "an int in the range [0, inf) or an instance of 'bool'"),
-            ("warm_start", _is_bool(self.warm_start), _BOOL),
-            ("momentum", _in(self.momentum, 0, 1), "a float in the range [0.0, 1.0)"),
-            ("nesterovs_momentum", _is_bool(self.nesterovs_momentum), _BOOL),
-            ("early_stopping", _is_bool(self.early_stopping), _BOOL),
-            ("validation_fraction", _in(self.validation_fraction, 0, 1, low_closed=False),
-             "a float in the range (0.0, 1.0)"),
-            ("beta_1", _in(self.beta_1, 0, 1), "a float in the range [0.0, 1.0)"),
-            ("beta_2", _in(self.beta_2, 0, 1), "a float in the range [0.0, 1.0)"),
-            ("epsilon", _in(self.epsilon, 0, low_closed=False), "a finite float in the range (0.0, inf)"),
-            ("n_iter_no_change", (is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1)
-             or (is_real(self.n_iter_no_change) and self.n_iter_no_change == math.inf),
-             "an int in the range [1, inf) or a float among {inf}"),
-            ("restarts", is_int(self.restarts) and self.restarts >= 1, "an int in the range [1, inf)"),
-            ("lr_schedule", self.lr_schedule is None or callable(self.lr_schedule)
-             or _is_name(self.lr_schedule, LR_SCHEDULES),
-             f"None, a str among {{{', '.join(map(repr, LR_SCHEDULES))}}} or a callable optimizer -> scheduler"),
-            ("random_state", self.random_state is None or isinstance(self.random_state, np.random.RandomState)
-             or (is_int(self.random_state) and 0 <= self.random_state < 2**32),
-             "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
-        ]  # fmt: skip
+        """(parameter, is it valid, what is expected) beyond the constraints: numbers must be finite
+        (scikit-learn lets inf through where chainrule would train on it)."""
+        return [(name, _finite(getattr(self, name)), f"a finite float in the range {bounds}")
+                for name, bounds in (("alpha", "[0.0, inf)"), ("learning_rate_init", "(0.0, inf)"),
+                                     ("power_t", "[0.0, inf)"), ("tol", "[0.0, inf)"),
+                                     ("epsilon", "(0.0, inf)"))]
 
     def _check_params(self) -> None:
         for name, ok, expected in self._param_checks():
@@ -391,15 +454,27 @@ class _Network(_LBFGS, BaseEstimator):
                 value = getattr(self, name)
                 raise InvalidParameterError(f"The {name!r} parameter of {type(self).__name__} must be {expected}. "
                                             f"Got {value!r} instead.")
+        scheduled = self.lr_schedule is not None and self.lr_schedule != "constant"
+        if scheduled and self.solver == "sgd" and self.learning_rate != "constant":
+            raise ValueError(f"{type(self).__name__}: learning_rate={self.learning_rate!r} and "
+                             f"lr_schedule={self.lr_schedule!r} both set sgd's learning rate; choose one")
 
     def _validate(self, X, y="no_validation", *, reset: bool):
         """scikit-learn's own validation: array conversion, finiteness, n_features_in_ and
         feature names; floating X keeps its dtype (float32 or float64), anything else becomes
-        float64, and the network computes in that dtype."""
-        kwargs = dict(dtype=(np.float64, np.float32), allow_nd=self._allow_nd, reset=reset)
+        float64, and the network computes in that dtype. Sparse X (CSR, CSC or any format scipy
+        converts to them) becomes a dense array: the network's first layer multiplies dense inputs."""
+        kwargs = dict(dtype=(np.float64, np.float32), allow_nd=self._allow_nd, reset=reset,
+                      accept_sparse=("csr", "csc"))
         if isinstance(y, str) and y == "no_validation":  # scikit-learn's marker: X alone
-            return validate_data(self, X, **kwargs)
-        return validate_data(self, X, y, multi_output=True, **kwargs)
+            X = validate_data(self, X, **kwargs)
+            return X.toarray() if sparse.issparse(X) else X
+        X, y = validate_data(self, X, y, multi_output=True, **kwargs)
+        return (X.toarray() if sparse.issparse(X) else X), y
+
+    def _sample_weight(self, sample_weight, X):
+        """scikit-learn's check of sample_weight (one finite number per sample), or None."""
+        return None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
 
     # -- the random stream ------------------------------------------------------------------
     @contextlib.contextmanager
@@ -426,8 +501,8 @@ class _Network(_LBFGS, BaseEstimator):
             size = min(200, n_samples)
         else:
             if self.batch_size > n_samples:
-                warnings.warn(f"{where}: batch_size={self.batch_size} is larger than the {n_samples} "
-                              f"training samples; using {n_samples}", UserWarning, stacklevel=4)
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                              UserWarning, stacklevel=5)
             size = min(self.batch_size, n_samples)
         if any(isinstance(m, _BATCH_NORMS) for m in self.module_.modules()):
             if n_samples < 2:
@@ -450,10 +525,33 @@ class _Network(_LBFGS, BaseEstimator):
 
     def _training_loss(self) -> _Loss:
         """scikit-learn's loss for this network: the data loss plus the L2 penalty on every
-        parameter of 2 or more dimensions (the weight matrices, not the biases)."""
+        parameter of 2 or more dimensions (the weight matrices, not the biases). Call it as
+        ``loss(module_(X), Tensor(targets), sample_weight=None)``, targets as ``_targets`` gives them."""
         data_loss, scale = self._data_loss()
         weights = [p for p in self.module_.parameters() if p.ndim > 1]
-        return _Loss(data_loss, scale, weights, float(self.alpha))
+        return _Loss(data_loss, scale, weights, float(self.alpha), self._sample_losses)
+
+    def _iteration_ends(self) -> None:
+        """scikit-learn's 'invscaling' after each epoch: learning_rate_init / (t_ + 1) ** power_t
+        (t_ counts samples), for sgd as scikit-learn's SGDOptimizer."""
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            self._optimizer.learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+
+    def _trigger_stopping(self, message: str) -> bool:
+        """Whether to stop once the count exceeds n_iter_no_change; with 'adaptive' (sgd) the rate is
+        divided by 5 instead, until it is 1e-6 or less (scikit-learn's SGDOptimizer)."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(message + " Stopping.")
+            return True
+        if self._optimizer.learning_rate <= 1e-6:
+            if self.verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self._optimizer.learning_rate /= 5.0
+        if self.verbose:
+            print(f"{message} Setting learning rate to {self._optimizer.learning_rate:f}")
+        return False
 
     def _reset_stopping(self) -> None:
         """A fresh fit's bookkeeping, as scikit-learn's ``_initialize``."""
@@ -508,80 +606,179 @@ class _Network(_LBFGS, BaseEstimator):
         finally:
             module.train(was_training)
 
-    def _train(self, X, y, *, incremental: bool, classes=None):
+    def _train(self, X, y, *, incremental: bool, classes=None, sample_weight=None):
         """Fit (``incremental=False``) or one more epoch (partial_fit); X and y already validated."""
-        where = type(self).__name__
+        self._check_params()
         if incremental and self.early_stopping:
-            raise ValueError(f"{where}.partial_fit: early_stopping=True needs whole fits; use fit")
+            raise ValueError("partial_fit does not support early_stopping=True")
         fresh = not hasattr(self, "module_") or (not incremental and not self.warm_start)
-        targets, n_outputs = self._targets(y, fresh=fresh, classes=classes)
+        targets, n_outputs = self._targets(y, fresh=fresh, classes=classes, incremental=incremental)
         with self._own_generator(fresh):
             if fresh:
                 self.module_ = self._network(self.n_features_in_, n_outputs).to(X.dtype)
                 self._reset_stopping()
-            if fresh or not incremental:  # partial_fit continues the optimizer; fit starts a new one
-                self._optimizer = self._new_optimizer()
-                self._scheduler = _scheduler(self.lr_schedule, self._optimizer, self.max_iter, where)
-            val = None
-            if self.early_stopping:
-                X, X_val, targets, y_val = self._split(X, targets)
-                val = (X_val, y_val)
-            batch_size = self._batch_size(len(X))
-            rule = _StoppingRule(self, val, len(X))
-            trainer = Trainer(self.module_, self._training_loss(), self._optimizer, batch_size=batch_size,
-                              shuffle=bool(self.shuffle), metrics=(), scheduler=self._scheduler, callbacks=[rule],
-                              verbose=2 if self.verbose else 0, monitor_gradients=False)
-            history = trainer.fit((X, targets), epochs=1 if incremental else self.max_iter, val_data=val,
-                                  restarts=self.restarts if fresh and not incremental else 1)
-        stopped = rule.keep(history.best_run or 0)
+            self.n_outputs_ = n_outputs
+            self._describe_network()
+            # weights a user assigned to coefs_/intercepts_: the start of a partial_fit or a warm start;
+            # a fresh fit initialises anew, as scikit-learn's does
+            self._load_assigned(use=incremental or self.warm_start)
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, targets, sample_weight, fresh=fresh)
+            else:
+                self._fit_stochastic(X, targets, sample_weight, incremental=incremental, fresh=fresh)
         self.module_.zero_grad()  # the last batch's gradients would only weigh down pickles
-        if not all(np.isfinite(p._data).all() for p in self.module_.parameters()):
-            raise ValueError(f"{where}: training produced non-finite weights; scale the inputs (e.g. "
-                             "StandardScaler) or lower learning_rate_init")
-        self.history_ = history
-        if not incremental and not stopped and self.n_iter_ == self.max_iter:
-            warnings.warn(f"{where}: Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                          f"optimization hasn't converged yet (max_iter={self.max_iter}, tol={self.tol}, "
-                          f"n_iter_no_change={self.n_iter_no_change})", ConvergenceWarning, stacklevel=3)
+        self._check_finite_weights()
         return self
 
-    def _split(self, X, targets):
+    def _fit_stochastic(self, X, targets, sample_weight, *, incremental: bool, fresh: bool):
+        """Mini-batch epochs through chainrule's Trainer with scikit-learn's bookkeeping."""
+        where = type(self).__name__
+        # partial_fit continues the optimizer; fit starts a new one, as scikit-learn's
+        if fresh or not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_optimizer()
+            self._scheduler = _scheduler(self.lr_schedule, self._optimizer, self.max_iter, where)
+        val = trainer_val = None
+        if self.early_stopping:
+            X, X_val, targets, y_val, sample_weight, w_val = self._split(X, targets, sample_weight)
+            val = (X_val, y_val, w_val)
+            trainer_val = (X_val, self._pack(y_val, w_val))
+        loss = self._training_loss()
+        if sample_weight is not None:
+            loss = _Weighted(loss, integer=targets.ndim == 1)
+        batch_size = self._batch_size(len(X))
+        rule = _StoppingRule(self, val, len(X))
+        trainer = Trainer(self.module_, loss, self._optimizer, batch_size=batch_size, shuffle=bool(self.shuffle),
+                          metrics=(), scheduler=self._scheduler, callbacks=[rule], verbose=0,
+                          monitor_gradients=False)
+        history = trainer.fit((X, self._pack(targets, sample_weight)), epochs=1 if incremental else self.max_iter,
+                              val_data=trainer_val, restarts=self.restarts if fresh and not incremental else 1)
+        stopped = rule.keep(history.best_run or 0)
+        self.history_ = history
+        if not incremental and not stopped and self.n_iter_ == self.max_iter:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
+                          "hasn't converged yet.", ConvergenceWarning, stacklevel=4)
+
+    @staticmethod
+    def _pack(targets, sample_weight):
+        """The targets as the Trainer carries them: with weights, the weights as a last column."""
+        if sample_weight is None:
+            return targets
+        return np.column_stack([targets.reshape(len(targets), -1).astype(np.float64), sample_weight])
+
+    def _check_finite_weights(self) -> None:
+        if not all(np.isfinite(p._data).all() for p in self.module_.parameters()):
+            raise ValueError(_NON_FINITE)
+
+    def _split(self, X, targets, sample_weight=None):
         """The early-stopping hold-out, drawn from the estimator's stream; stratified where
-        scikit-learn stratifies (single-output classifiers: binary targets)."""
-        stratify = targets.reshape(len(targets), -1)[:, 0] if self._stratify_split() else None
+        scikit-learn stratifies (classifiers with one output: binary targets)."""
+        stratify = self._stratify(targets)
         seed = int(random.get_generator().integers(np.iinfo(np.int32).max))
-        X, X_val, targets, y_val = train_test_split(X, targets, test_size=self.validation_fraction,
-                                                    random_state=seed, stratify=stratify)
-        if len(X_val) < 2:
-            raise ValueError(f"{type(self).__name__}: the validation set holds {len(X_val)} sample(s); "
-                             "increase validation_fraction or the data set for early_stopping")
-        return X, X_val, targets, y_val
+        arrays = (X, targets) if sample_weight is None else (X, targets, sample_weight)
+        parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=seed, stratify=stratify)
+        if len(parts[1]) < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
+                             "your dataset.")
+        if sample_weight is None:
+            parts += [None, None]
+        return parts
 
-    def _stratify_split(self) -> bool:
-        return False
+    def _stratify(self, targets):
+        """What scikit-learn's split stratifies on (None: no stratification)."""
+        return None
 
-    def fit(self, X, y):
+    # -- coefs_ and intercepts_ -------------------------------------------------------------------
+    def _linear_chain(self) -> list:
+        """The network's Linear layers, when they hold every parameter and chain by shape (in the
+        order registered, as in nn.Sequential): what scikit-learn's coefs_ and intercepts_ describe."""
+        if "module_" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} is not fitted yet: coefs_ and intercepts_ come with fit")
+        owners = [m for m in self.module_.modules() if m._parameters]
+        others = sorted({type(m).__name__ for m in owners if not isinstance(m, nn.Linear) or m.bias is None})
+        chained = all(a.out_features == b.in_features for a, b in itertools.pairwise(owners))
+        if others or not owners or not chained:
+            reason = (f"it also holds {', '.join(others)} parameters" if others
+                      else "its Linear layers do not chain by shape")
+            raise AttributeError(f"{type(self).__name__}: coefs_ and intercepts_ describe a chain of Linear layers "
+                                 f"with biases; module_ is not one ({reason}): read module_ instead")
+        return owners
+
+    @property
+    def coefs_(self) -> list:
+        """The weight matrices, (in, out) as scikit-learn's: views of the Linear layers' weights."""
+        if "_coefs" in self.__dict__:
+            return self._coefs
+        return [linear.weight._data.T for linear in self._linear_chain()]
+
+    @coefs_.setter
+    def coefs_(self, value) -> None:
+        self._coefs = value  # used at the next partial_fit, warm start or prediction
+
+    @property
+    def intercepts_(self) -> list:
+        """The bias vectors: views of the Linear layers' biases."""
+        if "_intercepts" in self.__dict__:
+            return self._intercepts
+        return [linear.bias._data for linear in self._linear_chain()]
+
+    @intercepts_.setter
+    def intercepts_(self, value) -> None:
+        self._intercepts = value
+
+    def _describe_network(self) -> None:
+        """n_layers_ as scikit-learn counts them (inputs, hidden layers, outputs), where the network
+        is a chain of Linear layers."""
+        try:
+            self.n_layers_ = len(self._linear_chain()) + 1
+        except AttributeError:
+            self.__dict__.pop("n_layers_", None)
+
+    def _load_assigned(self, use: bool = True) -> None:
+        """Copy arrays a user assigned to coefs_ or intercepts_ into the network (``use``), or drop them."""
+        assigned = [(name, self.__dict__.pop(name)) for name in ("_coefs", "_intercepts") if name in self.__dict__]
+        if not use or not assigned:
+            return
+        chain = self._linear_chain()
+        for name, arrays in assigned:
+            public = name[1:] + "_"
+            targets = [(linear.weight._data.T if name == "_coefs" else linear.bias._data) for linear in chain]
+            arrays = [np.asarray(a) for a in arrays]
+            if len(arrays) != len(targets) or any(a.shape != t.shape for a, t in zip(arrays, targets)):
+                raise ValueError(f"{type(self).__name__}: {public} was assigned arrays of shapes "
+                                 f"{[a.shape for a in arrays]}; the network's are {[t.shape for t in targets]}")
+            for a, t in zip(arrays, targets):
+                t[...] = a
+
+    # -- fitting ----------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
         """Train the network on X (n_samples, n_features) and targets y; returns self.
 
         A fresh fit seeds chainrule's generator from ``random_state``; with ``warm_start`` a
         later fit continues from the current weights (with a fresh optimizer, as scikit-learn).
+        ``sample_weight`` weighs each sample's loss (scikit-learn's weighted mean).
         """
-        self._check_params()
         first = not hasattr(self, "module_") or not self.warm_start
         X, y = self._validate(X, y, reset=first)
+        return self._train(X, y, incremental=False, sample_weight=self._sample_weight(sample_weight, X))
+
+    def _check_solver(self) -> bool:
         if self.solver == "lbfgs":
-            return self._fit_lbfgs(X, y)
-        return self._train(X, y, incremental=False)
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                                 "stochastic.")
+        return True
 
     # -- prediction -------------------------------------------------------------------------
     def _outputs(self, X) -> np.ndarray:
         """The network's raw outputs for X, validated as at fit."""
         check_is_fitted(self, "module_")
+        self._load_assigned()
         return self._forward(self._validate(X, reset=False))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -592,7 +789,7 @@ class _Classifier(ClassifierMixin, _Network):
 
     _binary_logistic = False
 
-    def _targets(self, y, *, fresh: bool, classes=None):
+    def _targets(self, y, *, fresh: bool, classes=None, incremental: bool = False):
         where = type(self).__name__
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -619,12 +816,15 @@ class _Classifier(ClassifierMixin, _Network):
                 raise ValueError(f"{where}: y has {y.shape[1]} labels, the network was fitted with "
                                  f"{len(self.classes_)}")
             return y.astype(np.float64), len(self.classes_)
+        present = unique_labels(y)
+        # scikit-learn's rules: a warm fit needs the same classes; any later call only known ones
+        if not fresh and not incremental and set(present) != set(self.classes_):
+            raise ValueError("warm_start can only be used where `y` has the same classes as in the previous call "
+                             f"to fit. Previously got {self.classes_}, `y` has {present}")
         index = np.searchsorted(self.classes_, y).clip(0, len(self.classes_) - 1)
-        unknown = self.classes_[index] != y
-        if unknown.any():
-            raise ValueError(f"{where}: y holds labels {sorted(set(y[unknown].tolist()))[:5]} that are not "
-                             f"among classes_ {self.classes_.tolist()}; pass every class to the first "
-                             "partial_fit (classes=...) or refit without warm_start")
+        if (self.classes_[index] != y).any():
+            raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                             f"'y' has {present}.")
         if self.out_activation_ == "logistic":  # two classes, one output: the probability of classes_[1]
             return index.astype(np.float64).reshape(-1, 1), 1
         return index.astype(np.int64), len(self.classes_)
@@ -635,30 +835,40 @@ class _Classifier(ClassifierMixin, _Network):
             return nn.BCEWithLogitsLoss(), float(len(self.classes_)) if self._multilabel else 1.0
         return nn.CrossEntropyLoss(), 1.0
 
-    def _validation_score(self, X_val, y_val) -> float:
+    def _sample_losses(self, output: Tensor, target: Tensor) -> Tensor:
+        """Each sample's log loss (n,), summed over labels."""
+        if self.out_activation_ == "logistic":
+            return F.binary_cross_entropy_with_logits(output, target, reduction="none").sum(1)
+        return F.cross_entropy(output, target, reduction="none")
+
+    def _validation_score(self, X_val, y_val, sample_weight=None) -> float:
         """scikit-learn's early-stopping score: the accuracy (of whole label rows for multi-label)."""
         out = self._forward(X_val)
         if self.out_activation_ == "logistic":  # labels, or the second of two classes
-            return float(accuracy_score(y_val.astype(int), (out > 0).astype(int)))
-        return float(accuracy_score(y_val, out.argmax(axis=1)))
+            return float(accuracy_score(y_val.astype(int), (out > 0).astype(int), sample_weight=sample_weight))
+        return float(accuracy_score(y_val, out.argmax(axis=1), sample_weight=sample_weight))
 
-    def _stratify_split(self) -> bool:
-        # scikit-learn stratifies when its network has one output: binary class targets
-        return not self._multilabel and len(self.classes_) <= 2
+    def _stratify(self, targets):
+        # scikit-learn stratifies when its network has one output (binary class targets), on the
+        # 0/1 column as booleans: its message then names the class True or False
+        if self._multilabel or len(self.classes_) > 2:
+            return None
+        return targets.reshape(len(targets), -1)[:, :1] == 1 if len(self.classes_) == 2 else targets
 
-    def partial_fit(self, X, y, classes=None):
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One more epoch over (X, y), continuing the optimizer. The first call needs
         ``classes`` (every label that will ever occur), unless y is a multi-label indicator."""
-        self._check_params()
         first = not hasattr(self, "module_")
         if first and classes is None and type_of_target(y) != "multilabel-indicator":
-            raise ValueError(f"{type(self).__name__}.partial_fit: the first call needs classes=, every "
-                             "class label that will occur (as in scikit-learn)")
+            raise ValueError("classes must be passed on the first call to partial_fit.")
         if not first and classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
-            raise ValueError(f"{type(self).__name__}.partial_fit: classes={list(classes)} differs from "
-                             f"classes_ {self.classes_.tolist()} of the first call")
+            raise ValueError(f"`classes={unique_labels(classes)!r}` is not the same as on last call to partial_fit, "
+                             f"was: {self.classes_!r}")
         X, y = self._validate(X, y, reset=first)
-        return self._train(X, y, incremental=True, classes=classes)
+        return self._train(X, y, incremental=True, classes=classes,
+                           sample_weight=self._sample_weight(sample_weight, X))
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n_samples, n_classes); for multi-label targets the probability of
@@ -691,7 +901,7 @@ class _Classifier(ClassifierMixin, _Network):
 class _Regressor(MultiOutputMixin, RegressorMixin, _Network):
     """Real-valued targets, one output per target column, mean squared error."""
 
-    def _targets(self, y, *, fresh: bool, classes=None):
+    def _targets(self, y, *, fresh: bool, classes=None, incremental: bool = False):
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -699,25 +909,44 @@ class _Regressor(MultiOutputMixin, RegressorMixin, _Network):
         if not fresh and targets.shape[1] != self.n_outputs_:
             raise ValueError(f"{type(self).__name__}: y has {targets.shape[1]} target columns, the "
                              f"network was fitted with {self.n_outputs_}")
-        self.n_outputs_ = targets.shape[1]
-        return targets, self.n_outputs_
+        if getattr(self, "loss", "squared_error") == "poisson" and (targets < 0).any():
+            raise ValueError(f"{type(self).__name__}: loss='poisson' needs targets y >= 0, got a minimum of "
+                             f"{targets.min()}")
+        if fresh:
+            self.out_activation_ = "exp" if getattr(self, "loss", "squared_error") == "poisson" else "identity"
+        return targets, targets.shape[1]
 
     def _data_loss(self):
+        if self.out_activation_ == "exp":
+            return _PoissonLoss(), 1.0
         return nn.MSELoss(), 0.5  # scikit-learn's squared loss is half the mean squared error
 
-    def _validation_score(self, X_val, y_val) -> float:
+    def _sample_losses(self, output: Tensor, target: Tensor) -> Tensor:
+        """Each sample's loss (n,): half the squared error averaged over targets, or half the
+        Poisson deviance summed over them, as scikit-learn's."""
+        if self.out_activation_ == "exp":
+            return _poisson(output, target)
+        difference = output - target
+        return (difference * difference).mean(1) * 0.5
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        out = super()._forward(X)
+        return np.exp(out) if self.out_activation_ == "exp" else out  # the network gives log-rates
+
+    def _validation_score(self, X_val, y_val, sample_weight=None) -> float:
         """scikit-learn's early-stopping score: R^2 (NaN when the predictions are not finite)."""
         out = self._forward(X_val)
         if not np.isfinite(out).all():
             return math.nan
-        return float(r2_score(y_val, out))
+        return float(r2_score(y_val, out, sample_weight=sample_weight))
 
-    def partial_fit(self, X, y):
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
         """One more epoch over (X, y), continuing the optimizer."""
-        self._check_params()
         first = not hasattr(self, "module_")
         X, y = self._validate(X, y, reset=first)
-        return self._train(X, y, incremental=True)
+        return self._train(X, y, incremental=True, sample_weight=self._sample_weight(sample_weight, X))
 
     def predict(self, X) -> np.ndarray:
         """Predictions (n_samples,) for one target, else (n_samples, n_targets)."""
@@ -727,17 +956,28 @@ class _Regressor(MultiOutputMixin, RegressorMixin, _Network):
 
 # -- multilayer perceptrons ----------------------------------------------------------------------
 class _MLP(_Network):
+    _parameter_constraints: ClassVar[dict] = {
+        **_Network._parameter_constraints,
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+    }
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
-                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dropout=0.0, batch_norm=False, restarts=1, lr_schedule=None):
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_norm=False, restarts=1,
+                 lr_schedule=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -752,6 +992,7 @@ class _MLP(_Network):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.restarts = restarts
@@ -762,17 +1003,9 @@ class _MLP(_Network):
         return [sizes] if is_int(sizes) else list(sizes)
 
     def _param_checks(self):
-        sizes = self.hidden_layer_sizes
-        listed = is_int(sizes) or (hasattr(sizes, "__iter__") and not isinstance(sizes, str))
-        return [
-            *super()._param_checks(),
-            ("hidden_layer_sizes", listed and all(is_int(h) and h > 0 for h in self._hidden()),
-             "an int in the range [1, inf) or an array-like of them, one per hidden layer"),
-            ("activation", _is_name(self.activation, ACTIVATIONS),
-             f"a str among {{{', '.join(map(repr, ACTIVATIONS))}}}"),
-            ("dropout", _in(self.dropout, 0, 1), "a float in the range [0.0, 1.0)"),
-            ("batch_norm", _is_bool(self.batch_norm), _BOOL),
-        ]
+        # scikit-learn's constraint lets any array-like through, and refuses sizes of 0 later
+        return [*super()._param_checks(), ("hidden_layer_sizes", all(is_int(h) and h > 0 for h in self._hidden()),
+                "an int in the range [1, inf) or an array-like of them, one per hidden layer")]
 
     def _network(self, n_features, n_outputs):
         name = {"logistic": "sigmoid", "identity": "relu"}.get(self.activation, self.activation)
@@ -833,23 +1066,49 @@ class MLPClassifier(_Classifier, _MLP):
 
 
 class MLPRegressor(_Regressor, _MLP):
-    __doc__ = """A multilayer perceptron regressor trained by backpropagation on the mean squared
-    error: scikit-learn's MLPRegressor, built from chainrule layers; one output per target.""" + _MLP_DOC
+    __doc__ = """A multilayer perceptron regressor trained by backpropagation on half the mean
+    squared error (``loss='squared_error'``) or half the Poisson deviance of exp(output) (``'poisson'``):
+    scikit-learn's MLPRegressor, built from chainrule layers; one output per target.""" + _MLP_DOC
+
+    _parameter_constraints: ClassVar[dict] = {**_MLP._parameter_constraints,
+                                              "loss": [StrOptions({"squared_error", "poisson"})]}
+
+    # scikit-learn puts loss first, before hidden_layer_sizes; here it is keyword-only, so that
+    # MLPRegressor((64,)) keeps meaning what it always meant
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="squared_error", solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_norm=False,
+                 restarts=1, lr_schedule=None):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+            momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change, max_fun=max_fun, dropout=dropout, batch_norm=batch_norm,
+            restarts=restarts, lr_schedule=lr_schedule)
+        self.loss = loss
 
 
 # -- any chainrule module ------------------------------------------------------------------------
 class _NeuralNet(_Network):
     _allow_nd = True  # images (N, C, H, W) and sequences (N, L, F) go to the module as they are
+    _parameter_constraints: ClassVar[dict] = {**_Network._parameter_constraints, "module": [callable]}
 
-    def __init__(self, module, *, solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, restarts=1, lr_schedule=None):
+    def __init__(self, module, *, solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 max_fun=15000, restarts=1, lr_schedule=None):
         self.module = module
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -864,12 +1123,9 @@ class _NeuralNet(_Network):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.restarts = restarts
         self.lr_schedule = lr_schedule
-
-    def _param_checks(self):
-        return [*super()._param_checks(), ("module", callable(self.module),
-                "a callable (n_features_in, n_outputs) -> chainrule.nn.Module, such as a Module class")]
 
     def _network(self, n_features, n_outputs):
         net = self.module(n_features, n_outputs)
@@ -900,7 +1156,24 @@ class NeuralNetClassifier(_Classifier, _NeuralNet):
 
 class NeuralNetRegressor(_Regressor, _NeuralNet):
     __doc__ = """Any chainrule network as a scikit-learn regressor (fit, predict, partial_fit,
-    pipelines and searches).""" + _NET_DOC
+    pipelines and searches); ``loss`` as MLPRegressor's.""" + _NET_DOC
+
+    _parameter_constraints: ClassVar[dict] = {**_NeuralNet._parameter_constraints,
+                                    "loss": [StrOptions({"squared_error", "poisson"})]}
+
+    def __init__(self, module, *, loss="squared_error", solver="adam", alpha=0.0001, batch_size="auto",
+                 learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, restarts=1, lr_schedule=None):
+        super().__init__(
+            module, solver=solver, alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change, max_fun=max_fun, restarts=restarts, lr_schedule=lr_schedule)
+        self.loss = loss
 
 
 # -- architecture search -------------------------------------------------------------------------

@@ -363,7 +363,7 @@ class _LBFGS:
                             f"(max_iter={self.max_iter}).")
             message += ("\nYou might also want to scale the data as shown in:\n"
                         "    https://scikit-learn.org/stable/modules/preprocessing.html")
-            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+            warnings.warn(message, ConvergenceWarning, stacklevel=5)  # the caller of fit
 
     def _lbfgs_run(self, X, targets, sample_weight):
         """One L-BFGS-B minimisation from the module's current weights: (scipy's result, the loss

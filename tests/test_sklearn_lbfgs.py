@@ -5,10 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits, make_regression
+from sklearn import neural_network
+from sklearn.datasets import load_digits, make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer, MinMaxScaler
 
+import chainrule.sklearn
 from chainrule import nn
 from chainrule.sklearn import (
     MLPClassifier,
@@ -37,10 +39,10 @@ class SmallCNN(nn.Module):
         return self.body(x.reshape(-1, 1, 8, 8))
 
 
-def _quiet_fit(estimator, X, y):
+def _quiet_fit(estimator, X, y, sample_weight=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y)
+        return estimator.fit(X, y, sample_weight=sample_weight)
 
 
 def _numeric_gradient(objective, theta, eps=1e-6):
@@ -77,8 +79,7 @@ def test_lbfgs_gradient_in_scikit_learns_layout(n_labels):
     Y = LabelBinarizer().fit_transform(y)
     net = _quiet_fit(MLPClassifier((3, 2), activation="tanh", solver="lbfgs", alpha=0.1, max_iter=1,
                                    random_state=1), X, y)
-    linears = [m for m in net.module_.modules() if isinstance(m, nn.Linear)]
-    theta = np.hstack([m.weight._data.T.ravel() for m in linears] + [m.bias._data for m in linears])
+    theta = np.hstack([a.ravel() for a in net.coefs_ + net.intercepts_])
     assert np.array_equal(_lbfgs_pack(_lbfgs_layout(net.module_)), theta)
 
     def objective(t):
@@ -136,6 +137,7 @@ def test_lbfgs_max_iter_warning_and_n_iter():
     with pytest.warns(ConvergenceWarning) as record:
         net.fit(X_REG, Y_REG)
     message = str(record[0].message)
+    assert record[0].filename == __file__  # it points at the caller's fit
     assert "lbfgs failed to converge after 3 iteration(s)" in message
     assert "Increase the number of iterations to improve the convergence (max_iter=3)." in message
     assert "https://scikit-learn.org/stable/modules/preprocessing.html" in message
@@ -210,3 +212,57 @@ def test_lbfgs_neural_net_regressor():
     net = NeuralNetRegressor(linear, solver="lbfgs", alpha=0.0, tol=1e-10, max_iter=100, random_state=0)
     net.fit(X_REG, Y_REG)
     assert net.score(X_REG, Y_REG) > 0.99
+
+
+def _same_start(ours, theirs, X, y, sample_weight):
+    """Fit both for one iteration, then copy chainrule's weights into scikit-learn's estimator."""
+    _quiet_fit(ours, X, y, sample_weight)
+    _quiet_fit(theirs, X, y, sample_weight)
+    for mine, its in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        its[...] = mine
+
+
+_RNG = np.random.RandomState(0)
+X_LABELS, Y_LABELS = make_multilabel_classification(n_samples=40, n_features=6, n_classes=3, random_state=0)
+SCIKIT_LEARN_CASES = {
+    "multiclass": ("MLPClassifier", X_DIGITS[:60], Y_DIGITS[:60], {}, None),
+    "binary": ("MLPClassifier", X_DIGITS[:60], Y_DIGITS[:60] == 1, {}, None),
+    "multilabel": ("MLPClassifier", X_LABELS, Y_LABELS, {}, None),
+    "squared_error": ("MLPRegressor", X_REG, Y_REG, {}, None),
+    "poisson": ("MLPRegressor", X_REG, _RNG.poisson(np.exp(X_REG[:, 0] / 2)), {"loss": "poisson"}, None),
+    "sample_weight": ("MLPClassifier", X_DIGITS[:60], Y_DIGITS[:60], {}, _RNG.uniform(0.5, 2.0, 60)),
+}
+
+
+@pytest.mark.parametrize("case", SCIKIT_LEARN_CASES)
+def test_lbfgs_follows_scikit_learns_iterates(case):
+    # the same objective and gradient from the same weights: L-BFGS-B takes the same steps
+    name, X, y, kwargs, sample_weight = SCIKIT_LEARN_CASES[case]
+    settings = dict(hidden_layer_sizes=(5,), activation="tanh", solver="lbfgs", max_iter=1, warm_start=True,
+                    random_state=0, **kwargs)
+    ours = getattr(chainrule.sklearn, name)(**settings)
+    theirs = getattr(neural_network, name)(**settings)
+    _same_start(ours, theirs, X, y, sample_weight)
+    for net in (ours, theirs):
+        _quiet_fit(net.set_params(max_iter=25), X, y, sample_weight)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+    for mine, its in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(mine, its, atol=1e-8)
+
+
+def test_lbfgs_sample_weight_counts_as_repeated_samples():
+    net = _quiet_fit(MLPClassifier((4,), solver="lbfgs", alpha=0.3, max_iter=2, random_state=0), X_DIGITS, Y_DIGITS)
+    theta = _lbfgs_pack(_lbfgs_layout(net.module_))
+    targets = np.searchsorted(net.classes_, Y_DIGITS)
+    weights = np.where(np.arange(len(Y_DIGITS)) < 10, 3.0, 1.0)
+    repeated = np.r_[np.arange(len(Y_DIGITS)), np.repeat(np.arange(10), 2)]
+    weighted = net._loss_grad_lbfgs(theta, X_DIGITS, targets, weights)
+    copies = net._loss_grad_lbfgs(theta, X_DIGITS[repeated], targets[repeated])
+    assert weighted[0] == pytest.approx(copies[0], rel=1e-12)
+    np.testing.assert_allclose(weighted[1], copies[1], rtol=1e-10, atol=1e-14)
+
+
+def test_lbfgs_has_no_partial_fit():
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert hasattr(MLPClassifier(solver="adam"), "partial_fit")

@@ -14,6 +14,7 @@ a cross-validated architecture search that returns a ranked table. Needs scikit-
 
 import contextlib
 import copy
+import functools
 import itertools
 import math
 import warnings
@@ -173,7 +174,7 @@ class _Weighted:
     def __call__(self, output: Tensor, target: Tensor) -> Tensor:
         packed = target._data
         values = packed[:, :-1]
-        target = Tensor(values[:, 0].astype(np.int64)) if self.integer else Tensor(values, dtype=output.dtype)
+        target = Tensor._make(values[:, 0].astype(np.int64) if self.integer else values, False, None)
         return self.loss(output, target, packed[:, -1])
 
 
@@ -183,6 +184,15 @@ def _poisson(output: Tensor, target: Tensor) -> Tensor:
     y = target._data
     constant = np.sum(xlogy(y, y) - y, axis=1)
     return (output.exp() - target * output).sum(1) + Tensor(constant, dtype=output.dtype)
+
+
+def _glorot_uniform(linear: nn.Linear, factor: float) -> None:
+    """scikit-learn's MLP initialisation (``_init_coef``), drawn from chainrule's generator: weights
+    and biases uniform in +-sqrt(factor / (fan_in + fan_out)), factor 2 for logistic units, else 6."""
+    bound = math.sqrt(factor / (linear.in_features + linear.out_features))
+    generator = random.get_generator()
+    for p in (linear.weight, linear.bias):
+        p._data[...] = generator.uniform(-bound, bound, p.shape)
 
 
 class _PoissonLoss:
@@ -410,6 +420,9 @@ class _Network(_LBFGS, BaseEstimator):
     def _network(self, n_features: int, n_outputs: int) -> nn.Module:
         raise NotImplementedError
 
+    def _initialize(self, module: nn.Module) -> None:
+        """Initialise a new network's parameters in place (a user's module keeps its own initialisation)."""
+
     # -- checks -----------------------------------------------------------------------------
     # scikit-learn's constraints (its messages, through its parameter validation at fit and
     # partial_fit), with chainrule's solvers and its own parameters added; momentum stays below 1,
@@ -502,7 +515,7 @@ class _Network(_LBFGS, BaseEstimator):
         else:
             if self.batch_size > n_samples:
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
-                              UserWarning, stacklevel=5)
+                              UserWarning, stacklevel=6)
             size = min(self.batch_size, n_samples)
         if any(isinstance(m, _BATCH_NORMS) for m in self.module_.modules()):
             if n_samples < 2:
@@ -616,6 +629,7 @@ class _Network(_LBFGS, BaseEstimator):
         with self._own_generator(fresh):
             if fresh:
                 self.module_ = self._network(self.n_features_in_, n_outputs).to(X.dtype)
+                self._initialize(self.module_)
                 self._reset_stopping()
             self.n_outputs_ = n_outputs
             self._describe_network()
@@ -656,7 +670,7 @@ class _Network(_LBFGS, BaseEstimator):
         self.history_ = history
         if not incremental and not stopped and self.n_iter_ == self.max_iter:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
-                          "hasn't converged yet.", ConvergenceWarning, stacklevel=4)
+                          "hasn't converged yet.", ConvergenceWarning, stacklevel=5)
 
     @staticmethod
     def _pack(targets, sample_weight):
@@ -1013,7 +1027,18 @@ class _MLP(_Network):
                          dropout=float(self.dropout), batch_norm=bool(self.batch_norm))
         if self.activation == "identity":  # models.mlp builds nonlinear units only: take them out
             net = nn.Sequential(*(nn.Identity() if isinstance(m, nn.ReLU) else m for m in net))
+        # scikit-learn's initialisation (in _initialize, once in X's dtype), also for each random
+        # restart, which resets every layer
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for linear in net.modules():
+            if isinstance(linear, nn.Linear):
+                linear.reset_parameters = functools.partial(_glorot_uniform, linear, factor)
         return net
+
+    def _initialize(self, module: nn.Module) -> None:
+        for linear in module.modules():
+            if "reset_parameters" in vars(linear):  # the layers _network gave scikit-learn's initialisation
+                linear.reset_parameters()
 
 
 _MLP_DOC = """

@@ -348,8 +348,9 @@ class _LBFGS:
         too); the network ends in X's dtype. A fresh fit with ``restarts`` keeps the lowest loss."""
         runs = []
         for run in range(self.restarts if fresh else 1):
-            if run:
+            if run:  # each restart a new network, initialised as the first
                 self.module_ = self._network(self.n_features_in_, self.n_outputs_)
+                self._initialize(self.module_)
             if any(isinstance(m, _DROPOUTS) and m.p > 0 for m in self.module_.modules()):
                 raise ValueError(f"{type(self).__name__}: solver='lbfgs' minimises one fixed full-batch loss, "
                                  "which dropout would make random; use dropout with 'adam' or 'sgd'")

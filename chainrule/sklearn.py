@@ -346,6 +346,9 @@ class _LBFGS:
         scikit-learn's ``_fit_lbfgs``: X validated, targets as ``_targets`` gives them, module_
         built. Computes in float64 whatever X's dtype (scikit-learn's packed vector is float64
         too); the network ends in X's dtype. A fresh fit with ``restarts`` keeps the lowest loss."""
+        if len(X) < 2 and any(isinstance(m, _BATCH_NORMS) for m in self.module_.modules()):
+            raise ValueError(f"{type(self).__name__}: batch normalisation needs 2 or more samples, got "
+                             f"n_samples={len(X)}")
         runs = []
         for run in range(self.restarts if fresh else 1):
             if run:  # each restart a new network, initialised as the first

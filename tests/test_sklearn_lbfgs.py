@@ -9,6 +9,7 @@ from sklearn import neural_network
 from sklearn.datasets import load_digits, make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer, MinMaxScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import chainrule.sklearn
 from chainrule import nn
@@ -37,6 +38,26 @@ class SmallCNN(nn.Module):
 
     def forward(self, x):
         return self.body(x.reshape(-1, 1, 8, 8))
+
+
+class TwoLayer(nn.Module):
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_features, 8), nn.Tanh(), nn.Linear(8, n_outputs))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+# scikit-learn's estimator checks with solver='lbfgs' (sample-weight equivalence included); none may fail
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks([
+    MLPClassifier((8,), solver="lbfgs", max_iter=50, random_state=0),
+    MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50, random_state=0),
+    NeuralNetClassifier(TwoLayer, solver="lbfgs", max_iter=50, random_state=0),
+])  # fmt: skip
+def test_scikit_learn_estimator_checks_with_lbfgs(estimator, check):
+    check(estimator)
 
 
 def _quiet_fit(estimator, X, y, sample_weight=None):
@@ -194,6 +215,11 @@ def test_lbfgs_restarts_keep_the_lowest_loss():
 def test_lbfgs_refuses_dropout():
     with pytest.raises(ValueError, match=r"lbfgs.*dropout"):
         MLPClassifier((4,), solver="lbfgs", dropout=0.5).fit(X_DIGITS, Y_DIGITS)
+
+
+def test_lbfgs_batch_norm_needs_two_samples():
+    with pytest.raises(ValueError, match="n_samples=1"):
+        MLPRegressor(solver="lbfgs", batch_norm=True).fit(X_REG[:1], Y_REG[:1])
 
 
 def test_lbfgs_batch_norm_keeps_the_training_sets_statistics():

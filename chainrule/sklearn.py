@@ -56,7 +56,9 @@ __all__ = [
 ]  # fmt: skip
 
 class _LearningRate:
-    """scikit-learn's ``_optimizer.learning_rate``: the current rate of every parameter group."""
+    """scikit-learn's ``_optimizer.learning_rate``: the current rate of every parameter group.
+    Setting it keeps each momentum buffer's step (lr times the buffer) as it was: scikit-learn's
+    velocity is a step, chainrule's (PyTorch's) buffer a sum of gradients that the rate multiplies."""
 
     @property
     def learning_rate(self) -> float:
@@ -65,6 +67,11 @@ class _LearningRate:
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
         for group in self.param_groups:
+            ratio = group["lr"] / value
+            for p in group["params"]:
+                buffer = self.state.get(p, {}).get("momentum_buffer")
+                if buffer is not None:
+                    buffer *= ratio
             group["lr"] = value
 
 
@@ -713,7 +720,7 @@ class _Network(_LBFGS, BaseEstimator):
             raise AttributeError(f"{type(self).__name__} is not fitted yet: coefs_ and intercepts_ come with fit")
         owners = [m for m in self.module_.modules() if m._parameters]
         others = sorted({type(m).__name__ for m in owners if not isinstance(m, nn.Linear) or m.bias is None})
-        chained = all(a.out_features == b.in_features for a, b in itertools.pairwise(owners))
+        chained = not others and all(a.out_features == b.in_features for a, b in itertools.pairwise(owners))
         if others or not owners or not chained:
             reason = (f"it also holds {', '.join(others)} parameters" if others
                       else "its Linear layers do not chain by shape")

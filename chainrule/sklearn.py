@@ -25,6 +25,7 @@ import numpy as np
 
 try:
     from scipy import sparse
+    from scipy.optimize import minimize
     from scipy.special import expit, softmax, xlogy
     from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin, _fit_context
     from sklearn.exceptions import ConvergenceWarning
@@ -48,6 +49,7 @@ from chainrule.nn import functional as F
 from chainrule.optim import lr_scheduler
 from chainrule.train import Trainer
 from chainrule.train.callbacks import Callback
+from chainrule.train.history import History
 
 __all__ = [
     "MLPClassifier", "MLPRegressor", "NeuralNetClassifier", "NeuralNetRegressor", "format_results", "search",
@@ -275,8 +277,150 @@ class _StoppingRule(Callback):
         return stopped
 
 
+# -- solver='lbfgs' ------------------------------------------------------------------------------
+_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+
+
+def _lbfgs_layout(module: nn.Module) -> list:
+    """The parameters in the order of L-BFGS's packed vector, each with whether it is packed
+    transposed. A network whose parameters are all Linear weights and biases packs as scikit-learn's
+    ``_pack(coefs_, intercepts_)``: every weight raveled in scikit-learn's (in, out) orientation,
+    layer by layer, then every bias; any other module packs ``module.parameters()`` in order."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    params = list(module.parameters())
+    weights = [(m.weight, True) for m in linears]
+    biases = [(m.bias, False) for m in linears if m.bias is not None]
+    if linears and sorted(map(id, params)) == sorted(id(p) for p, _ in weights + biases):
+        return weights + biases
+    return [(p, False) for p in params]
+
+
+def _lbfgs_pack(layout: list, grads: bool = False) -> np.ndarray:
+    """The parameters (or their gradients, zero where a parameter got none) as one float64 vector."""
+    parts = []
+    for p, transposed in layout:
+        if grads:
+            value = p._grad._data if p._grad is not None else np.zeros_like(p._data)
+        else:
+            value = p._data
+        parts.append((value.T if transposed else value).ravel())
+    return np.concatenate(parts).astype(np.float64, copy=False) if parts else np.zeros(0)
+
+
+def _lbfgs_unpack(layout: list, packed: np.ndarray) -> None:
+    """Write the vector into the parameters in place (views of them, such as coefs_, stay valid)."""
+    start = 0
+    for p, transposed in layout:
+        view = p._data.T if transposed else p._data
+        view[...] = packed[start:start + view.size].reshape(view.shape)
+        p._bump_version()
+        start += view.size
+    if start != len(packed):
+        raise ValueError(f"the packed parameters hold {len(packed)} values; the network has {start}")
+
+
+class _LBFGS:
+    """scikit-learn's solver='lbfgs' for the estimators: full-batch L-BFGS-B (scipy) over every
+    parameter of the network as one float64 vector, its loss and gradient from chainrule's forward
+    and backward passes. The loss is the one the stochastic solvers minimise (data loss plus
+    ``alpha / 2 * sum(W ** 2) / n``); batch_size, shuffle, learning rates, momentum, early_stopping
+    and n_iter_no_change are not used, as in scikit-learn."""
+
+    def _loss_grad_lbfgs(self, packed, X, y, sample_weight=None, *buffers):
+        """The training loss at the parameters ``packed`` (laid out by ``_lbfgs_layout``) and its
+        gradient packed the same way, as scikit-learn's ``_loss_grad_lbfgs``. ``y`` holds the
+        network's targets (class indices; 0/1 columns for sigmoid outputs; values) or scikit-learn's
+        binarized labels (one column per class). ``buffers`` takes scikit-learn's work arrays
+        (activations, deltas, coef_grads, intercept_grads), which chainrule's engine does not use."""
+        module = self.module_
+        _lbfgs_unpack(_lbfgs_layout(module), np.asarray(packed, dtype=np.float64))
+        params = list(module.parameters())
+        dtype = params[0].dtype if params else np.float64
+        y = np.asarray(y)
+        if y.ndim > 1 or y.dtype.kind == "f":  # class indices stay integers; the rest is the network's dtype
+            y = y.astype(dtype, copy=False)
+        module.train()
+        module.zero_grad()
+        X = np.asarray(X, dtype=dtype)
+        loss = self._training_loss()(module(Tensor(X, dtype=dtype)), Tensor(y, dtype=y.dtype), sample_weight)
+        loss.backward()
+        return float(loss._data), _lbfgs_pack(_lbfgs_layout(module), grads=True)
+
+    def _fit_lbfgs(self, X, targets, sample_weight=None, *, fresh: bool):
+        """Fit by L-BFGS-B over the whole training set (``max_iter`` iterations and ``max_fun``
+        loss evaluations at most, stopping once the projected gradient is below ``tol``), as
+        scikit-learn's ``_fit_lbfgs``: X validated, targets as ``_targets`` gives them, module_
+        built. Computes in float64 whatever X's dtype (scikit-learn's packed vector is float64
+        too); the network ends in X's dtype. A fresh fit with ``restarts`` keeps the lowest loss."""
+        if len(X) < 2 and any(isinstance(m, _BATCH_NORMS) for m in self.module_.modules()):
+            raise ValueError(f"{type(self).__name__}: batch normalisation needs 2 or more samples, got "
+                             f"n_samples={len(X)}")
+        runs = []
+        for run in range(self.restarts if fresh else 1):
+            if run:  # each restart a new network, initialised as the first
+                self.module_ = self._network(self.n_features_in_, self.n_outputs_)
+                self._initialize(self.module_)
+            if any(isinstance(m, _DROPOUTS) and m.p > 0 for m in self.module_.modules()):
+                raise ValueError(f"{type(self).__name__}: solver='lbfgs' minimises one fixed full-batch loss, "
+                                 "which dropout would make random; use dropout with 'adam' or 'sgd'")
+            runs.append((self.module_, *self._lbfgs_run(X.astype(np.float64, copy=False), targets, sample_weight)))
+        best = min(range(len(runs)), key=lambda i: runs[i][1].fun)
+        self.module_, result, curve = runs[best]
+        self.module_.to(X.dtype)
+        self.n_iter_ = min(result.nit, self.max_iter)
+        self.loss_ = float(result.fun)
+        self.loss_curve_.extend(curve)
+        self.best_loss_ = self.loss_
+        self.validation_scores_ = self.best_validation_score_ = None  # scikit-learn's lbfgs has no hold-out
+        self.history_ = History([{"epoch": i + 1, "loss": loss} for i, loss in enumerate(curve)],
+                                runs=[{"loss": float(r.fun), "iterations": int(r.nit)} for _, r, _ in runs],
+                                best_run=best, stopped=str(result.message))
+        if result.status != 0:  # scikit-learn's words (sklearn.utils.optimize._check_optimize_result)
+            message = (f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n"
+                       f"{result.message}\n")
+            if self.n_iter_ == self.max_iter:
+                message += ("\nIncrease the number of iterations to improve the convergence "
+                            f"(max_iter={self.max_iter}).")
+            message += ("\nYou might also want to scale the data as shown in:\n"
+                        "    https://scikit-learn.org/stable/modules/preprocessing.html")
+            warnings.warn(message, ConvergenceWarning, stacklevel=5)  # the caller of fit
+
+    def _lbfgs_run(self, X, targets, sample_weight):
+        """One L-BFGS-B minimisation from the module's current weights: (scipy's result, the loss
+        after each iteration). Batch normalisation takes the whole training set's statistics."""
+        self.module_.to(np.float64)
+        layout = _lbfgs_layout(self.module_)
+        last = {}  # the latest evaluation: L-BFGS-B's callback gets the iterate, which it evaluated last
+        curve = []
+
+        def objective(packed):
+            last["x"], (last["loss"], grad) = packed.copy(), self._loss_grad_lbfgs(packed, X, targets, sample_weight)
+            return last["loss"], grad
+
+        def iteration(packed):
+            loss = last["loss"] if np.array_equal(packed, last["x"]) else objective(packed)[0]
+            curve.append(loss)
+            if self.verbose:
+                print(f"Iteration {len(curve)}, loss = {loss:.8f}")
+
+        result = minimize(objective, _lbfgs_pack(layout), method="L-BFGS-B", jac=True, callback=iteration,
+                          options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        _lbfgs_unpack(layout, result.x)
+        norms = [m for m in self.module_.modules() if isinstance(m, _BATCH_NORMS) and m.track_running_stats]
+        if norms:  # running statistics of the whole set at the final weights (momentum 1: replace, not average)
+            momenta = [m.momentum for m in norms]
+            for m in norms:
+                m.momentum = 1.0
+            with no_grad():
+                self.module_.train()
+                self.module_(Tensor(X, dtype=X.dtype))
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+        return result, curve
+
+
 # -- the shared estimator ------------------------------------------------------------------------
-class _Network(BaseEstimator):
+class _Network(_LBFGS, BaseEstimator):
     """Training and prediction shared by the four estimators. A subclass says what network to
     build (``_network``, ``_initialize``) and how targets become network outputs and losses
     (``_targets``, ``_data_loss``, ``_sample_losses``)."""
@@ -504,17 +648,12 @@ class _Network(BaseEstimator):
             # a fresh fit initialises anew, as scikit-learn's does
             self._load_assigned(use=incremental or self.warm_start)
             if self.solver == "lbfgs":
-                self._fit_lbfgs(X, targets, sample_weight)
+                self._fit_lbfgs(X, targets, sample_weight, fresh=fresh)
             else:
                 self._fit_stochastic(X, targets, sample_weight, incremental=incremental, fresh=fresh)
         self.module_.zero_grad()  # the last batch's gradients would only weigh down pickles
         self._check_finite_weights()
         return self
-
-    def _fit_lbfgs(self, X, targets, sample_weight):
-        """Full-batch L-BFGS (engineer B's branch writes it): X validated, targets as ``_targets``
-        gives them, sample_weight None or one float per sample; sets n_iter_, loss_."""
-        raise NotImplementedError("solver='lbfgs' is not implemented yet")
 
     def _fit_stochastic(self, X, targets, sample_weight, *, incremental: bool, fresh: bool):
         """Mini-batch epochs through chainrule's Trainer with scikit-learn's bookkeeping."""

@@ -272,11 +272,17 @@ def test_layer_and_rms_norm_values_and_gradients_in_every_dtype_and_memory_order
 @pytest.mark.parametrize("weighted", [False, True])
 def test_changing_the_output_in_place_leaves_the_gradient_alone(weighted):
     """Without an affine map the normalised input is the output: the rule keeps its own copy."""
-    from chainrule.ops.normalization import rms_norm
+    from chainrule.ops.normalization import batch_norm, group_norm, rms_norm
 
     x = cr.tensor(rng.normal(size=(3, 4)), requires_grad=True)
     w = cr.tensor(rng.normal(size=4), requires_grad=True) if weighted else None
-    for norm in (lambda t: layer_norm(t, 4, w), lambda t: rms_norm(t, 4, w)):
+    norms = (
+        lambda t: layer_norm(t, 4, w),
+        lambda t: rms_norm(t, 4, w),
+        lambda t: batch_norm(t, None, None, w, training=True),
+        lambda t: group_norm(t.reshape(3, 4, 1), 2, w).reshape(3, 4),
+    )
+    for norm in norms:
         y = norm(x)
         (y * y).sum().backward()
         expected, x.grad = x.grad._data.copy(), None

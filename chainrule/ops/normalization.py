@@ -121,6 +121,12 @@ def _check_shape(tensor, shape, op, what):
         raise ValueError(f"{op}: {what} has shape {tensor._data.shape}, expected {shape}")
 
 
+def _own(out, xhat):
+    """The output, not sharing memory with the saved xhat (without an affine map it is xhat): the
+    rule reads xhat, so changing the output in place must not change it."""
+    return out.copy() if xp.may_share_memory(out, xhat) else out
+
+
 def _affine(xhat, weight, bias, shape):
     if weight is None:
         return xhat if bias is None else xhat + bias._data.reshape(shape)
@@ -192,6 +198,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     out = _affine(xhat, weight, bias, kept)
     if not needs_graph(x, weight, bias):
         return wrap(out)
+    out = _own(out, xhat)
     rest = (weight, kept, axes, count if training else None, x.requires_grad,
             weight is not None and weight.requires_grad, bias is not None)
 
@@ -254,8 +261,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     out = _affine(xhat, weight, bias, normalized)
     if not needs_graph(x, weight, bias):
         return wrap(out)
-    if out is xhat:  # the rule reads xhat: changing the output in place must not change it
-        out = out.copy()
+    out = _own(out, xhat)
     rest = (weight, axes, x.requires_grad, weight is not None and weight.requires_grad, bias is not None)
 
     def remake(x, *affine):
@@ -319,6 +325,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     out = _affine(xhat.reshape(d.shape), weight, bias, kept)
     if not needs_graph(x, weight, bias):
         return wrap(out)
+    out = _own(out, xhat)
     rest = (weight, d.shape, kept, (0, *range(2, d.ndim)), x.requires_grad,
             weight is not None and weight.requires_grad, bias is not None)
 
@@ -404,8 +411,7 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None) -> 
     out = xhat if weight is None else xhat * weight._data
     if not needs_graph(x, weight):
         return wrap(out)
-    if out is xhat:  # the rule reads xhat: changing the output in place must not change it
-        out = out.copy()
+    out = _own(out, xhat)
     rest = (weight, axes, x.requires_grad, weight is not None and weight.requires_grad)
 
     def remake(x, *affine):

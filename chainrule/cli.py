@@ -356,14 +356,14 @@ def _gradcheck(args, parser) -> int:
 
 def _curvature(args, parser) -> int:
     from chainrule.diagnostics import Curvature, plot_curvature
-    from chainrule.runs import check_output_path, run_curvature
+    from chainrule.runs import check_output_path, figure_context, run_curvature
 
     if not args.over_training and (args.plot or args.every != 1):
         raise ValueError(f"{'--plot' if args.plot else '--every'} goes with --over-training")
     plot = check_output_path(args.plot or Path(args.run) / "curvature.png", "--plot") if args.over_training else None
     records = run_curvature(args.run, samples=args.samples, over_training=args.over_training, every=args.every)
     if args.over_training:
-        plot_curvature(records, plot)
+        plot_curvature(records, plot, context=figure_context(args.run))
     if args.json:
         print(json.dumps(records, indent=1))
     elif not args.over_training:

@@ -327,7 +327,7 @@ def _explain(args, parser) -> int:
     import chainrule as cr
     from chainrule import nn
     from chainrule.data import xor
-    from chainrule.explain import explain_step
+    from chainrule.explain import HalfSumOfSquares, explain_step
     from chainrule.models import activation
 
     cr.manual_seed(args.seed)
@@ -335,7 +335,7 @@ def _explain(args, parser) -> int:
     model = nn.Sequential(nn.Linear(2, args.hidden), activation(args.activation), nn.Linear(args.hidden, 1),
                           nn.Sigmoid())
     target = y.reshape(-1, 1).astype(np.float32)
-    explanation = explain_step(model, lambda out, t: 0.5 * ((t - out) ** 2).sum(), X, target, args.lr)
+    explanation = explain_step(model, HalfSumOfSquares(), X, target, args.lr)
     print(json.dumps(explanation.to_dict(), indent=1) if args.json else explanation.to_text())
     return 0
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import termios
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from chainrule.train.callbacks import ProgressBar, wrap_record
 
 pytest.importorskip("tqdm")
 
+ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 3
 # A fit whose epoch summary is longer than 80 columns: two metrics, each on train and validation.
 CHILD = f"""
@@ -38,7 +40,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 def child_env():
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}  # the terminal's size only
-    env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])  # this checkout's chainrule
     return env
 
 

@@ -126,3 +126,15 @@ def test_a_run_folder_titles_its_pictures_with_data_model_and_folder(tmp_path, m
     assert [ax.get_ylabel() for ax in history.axes] == ["loss", "accuracy", "f1"]
     legend = [t.get_text() for t in flow.axes[0].get_legend().get_texts()]
     assert legend == ["0 Linear(2->3)", "2 Linear(3->2)"]
+
+
+def test_the_curvature_command_titles_its_plot_with_the_run(tmp_path, capsys):
+    from chainrule.cli import main
+    from chainrule.runs import RunConfig, train
+
+    run = tmp_path / "xor-curved"
+    train(RunConfig(data="xor", hidden=(3,), epochs=2, run_dir=str(run)), verbose=0)
+    assert main(["curvature", str(run), "--samples", "4", "--over-training", "--plot", str(tmp_path / "c.svg")]) == 0
+    texts = svg_texts(tmp_path / "c.svg")
+    assert "data xor · model mlp 2-3-2, relu · run xor-curved" in texts
+    assert any(t.startswith("curvature of the training loss over training") for t in texts)

@@ -327,7 +327,7 @@ def _explain(args, parser) -> int:
     import chainrule as cr
     from chainrule import nn
     from chainrule.data import xor
-    from chainrule.explain import explain_step
+    from chainrule.explain import HalfSumOfSquares, explain_step
     from chainrule.models import activation
 
     cr.manual_seed(args.seed)
@@ -335,7 +335,7 @@ def _explain(args, parser) -> int:
     model = nn.Sequential(nn.Linear(2, args.hidden), activation(args.activation), nn.Linear(args.hidden, 1),
                           nn.Sigmoid())
     target = y.reshape(-1, 1).astype(np.float32)
-    explanation = explain_step(model, lambda out, t: 0.5 * ((t - out) ** 2).sum(), X, target, args.lr)
+    explanation = explain_step(model, HalfSumOfSquares(), X, target, args.lr)
     print(json.dumps(explanation.to_dict(), indent=1) if args.json else explanation.to_text())
     return 0
 
@@ -356,14 +356,14 @@ def _gradcheck(args, parser) -> int:
 
 def _curvature(args, parser) -> int:
     from chainrule.diagnostics import Curvature, plot_curvature
-    from chainrule.runs import check_output_path, run_curvature
+    from chainrule.runs import check_output_path, figure_context, run_curvature
 
     if not args.over_training and (args.plot or args.every != 1):
         raise ValueError(f"{'--plot' if args.plot else '--every'} goes with --over-training")
     plot = check_output_path(args.plot or Path(args.run) / "curvature.png", "--plot") if args.over_training else None
     records = run_curvature(args.run, samples=args.samples, over_training=args.over_training, every=args.every)
     if args.over_training:
-        plot_curvature(records, plot)
+        plot_curvature(records, plot, context=figure_context(args.run))
     if args.json:
         print(json.dumps(records, indent=1))
     elif not args.over_training:

@@ -545,6 +545,10 @@ class CurvatureMonitor(Callback):
 
 
 # -- plots ------------------------------------------------------------------------------------------
+# One colour per split in every figure, so a reader learns it once: train blue, validation orange.
+TRAIN_COLOR, VALIDATION_COLOR = "tab:blue", "tab:orange"
+
+
 def new_figure(width: float, height: float):
     """A matplotlib Figure drawn by the Agg canvas: no pyplot, so no global backend is changed."""
     try:
@@ -559,15 +563,49 @@ def new_figure(width: float, height: float):
 
 def save_figure(fig, path, **savefig_kwargs) -> Path:
     """Render ``fig`` in memory and write it to ``path`` atomically: a kill or a full disk leaves
-    the previous picture, never a cut-off one. The format follows the file's suffix (PNG if none)."""
+    the previous picture, never a cut-off one. The format follows the file's suffix (PNG if none);
+    an SVG keeps its words as text (searchable, selectable, smaller) instead of outlines."""
     import io
+
+    from matplotlib import rc_context
 
     from chainrule.serialization import write_atomic
 
     picture = io.BytesIO()
-    fig.savefig(picture, format=Path(path).suffix.lstrip(".").lower() or "png", **savefig_kwargs)
+    with rc_context({"svg.fonttype": "none"}):
+        fig.savefig(picture, format=Path(path).suffix.lstrip(".").lower() or "png", **savefig_kwargs)
     write_atomic(path, picture.getvalue())
     return Path(path)
+
+
+def run_context(data: str | None = None, model: str | None = None, run: str | None = None) -> str:
+    """The line under a figure's title naming what it shows: 'data digits · model mlp 64-128-10 ·
+    run demo' (the parts that are known; '' when none is).
+
+    >>> run_context(data="xor", run="runs/xor-1")
+    'data xor · run runs/xor-1'
+    """
+    parts = [f"{word} {value}" for word, value in (("data", data), ("model", model), ("run", run)) if value]
+    return " · ".join(parts)
+
+
+def _context_text(context) -> str:
+    if context is None:
+        return ""
+    if isinstance(context, dict):
+        unknown = set(context) - {"data", "model", "run"}
+        if unknown:
+            raise ValueError(f"context: expected keys among 'data', 'model', 'run', got {sorted(unknown)}")
+        return run_context(**{k: None if v is None else str(v) for k, v in context.items()})
+    if not isinstance(context, str):
+        raise TypeError(f"context: expected a str or a dict with 'data', 'model', 'run', got {type(context).__name__}")
+    return context
+
+
+def _title(fig, title: str, context) -> None:
+    """The figure's title, and under it the data, model and run it comes from."""
+    line = _context_text(context)
+    fig.suptitle(f"{title}\n{line}" if line else title)
 
 
 def _epochs(history, where):
@@ -591,9 +629,11 @@ def _series(epochs, key):
 _NOT_METRICS = {"epoch", "loss", "lr", "time", "grad_norms"}
 
 
-def plot_history(history, path) -> Path:
-    """Save loss curves (train and validation), one panel per metric and the learning rate to
-    ``path`` (e.g. a .png). Keys missing from ``history.epochs`` are not plotted."""
+def history_figure(history, title: str | None = None, context=None):
+    """The Figure ``plot_history`` saves: a panel for the loss, one per metric (train in
+    ``TRAIN_COLOR``, validation in ``VALIDATION_COLOR``) and one for the learning rate only when
+    it changes (a constant one is stated in the title instead). ``context``: a str, or a dict with
+    "data", "model" and "run", shown under the title."""
     epochs = _epochs(history, "plot_history")
     names = []
     for e in epochs:
@@ -602,30 +642,70 @@ def plot_history(history, path) -> Path:
             if base not in _NOT_METRICS and base not in names and _series(epochs, key)[0]:
                 names.append(base)
     panels = [("loss", ["loss", "val_loss"], False), *[(m, [m, f"val_{m}"], False) for m in names]]
-    panels.append(("learning rate", ["lr"], True))
+    rates = _series(epochs, "lr")[1]
+    constant_lr = rates and max(rates) == min(rates)
+    if not constant_lr:
+        panels.append(("learning rate", ["lr"], True))
     panels = [(t, [k for k in ks if _series(epochs, k)[0]], log) for t, ks, log in panels]
     panels = [p for p in panels if p[1]]
     if not panels:
-        raise ValueError("plot_history: no epoch has a loss, a metric or a learning rate to plot")
-    fig = new_figure(7, 2.6 * len(panels))
-    for ax, (title, keys, log) in zip(np.atleast_1d(fig.subplots(len(panels), 1, sharex=True)), panels):
+        if constant_lr:
+            panels = [("learning rate", ["lr"], True)]  # nothing else to show: the rate alone
+        else:
+            raise ValueError("plot_history: no epoch has a loss, a metric or a learning rate to plot")
+    if title is None:
+        shown = [t for t, _, _ in panels if t != "learning rate"] or ["learning rate"]
+        shown = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+        title = f"{shown} per epoch" + (f" (learning rate {rates[0]:g} throughout)" if constant_lr else "")
+    fig = new_figure(7, 2.4 * len(panels) + 0.6)
+    _title(fig, title, context)
+    for ax, (name, keys, log) in zip(np.atleast_1d(fig.subplots(len(panels), 1, sharex=True)), panels):
         for key in keys:
             xs, ys = _series(epochs, key)
-            label = "validation" if key.startswith("val_") else "train"
-            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label=label)
+            validation = key.startswith("val_")
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label="validation" if validation else "train",
+                    color=VALIDATION_COLOR if validation else TRAIN_COLOR)
         if log and all(y > 0 for k in keys for y in _series(epochs, k)[1]):
             ax.set_yscale("log")
-        ax.set_ylabel(title)
+        ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-        if len(keys) > 1:
-            ax.legend()
+        if name != "learning rate":
+            ax.legend()  # even with train alone: the colour is named in every panel
     _epoch_axis(ax)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_gradient_flow(history, path) -> Path:
-    """Save each layer's gradient norm per epoch (log scale, one line per layer) to ``path``,
-    from the ``"grad_norms"`` entry of each epoch: {layer: {"grad_norm": ...}}."""
+def plot_history(history, path, title: str | None = None, context=None) -> Path:
+    """Save loss curves (train and validation), one panel per metric and, when it changes, the
+    learning rate to ``path`` (e.g. a .png or .svg); see ``history_figure``. Keys missing from
+    ``history.epochs`` are not plotted."""
+    return save_figure(history_figure(history, title, context), path)
+
+
+def layer_label(name: str, module) -> str:
+    """How a figure names a layer: its name in the model and what it is, '0 Linear(64->128)'.
+
+    >>> from chainrule import nn
+    >>> layer_label("0", nn.Linear(64, 128)), layer_label("1", nn.Conv2d(1, 8, 3))
+    ('0 Linear(64->128)', '1 Conv2d(1->8, 3x3)')
+    """
+    kind = type(module).__name__
+    inputs = getattr(module, "in_features", getattr(module, "in_channels", None))
+    outputs = getattr(module, "out_features", getattr(module, "out_channels", None))
+    if inputs is None or outputs is None:
+        size = getattr(module, "num_features", getattr(module, "normalized_shape", None))
+        return f"{name} {kind}({size})" if isinstance(size, int) else f"{name} {kind}"
+    kernel = getattr(module, "kernel_size", None)
+    if kernel is None:
+        return f"{name} {kind}({inputs}->{outputs})"
+    kernel = "x".join(map(str, kernel)) if isinstance(kernel, (tuple, list)) else str(kernel)
+    return f"{name} {kind}({inputs}->{outputs}, {kernel})"
+
+
+def gradient_flow_figure(history, model: Module | None = None, title: str | None = None, context=None):
+    """The Figure ``plot_gradient_flow`` saves: each layer's gradient norm, averaged over the
+    epoch's sampled batches, per epoch (log scale), first layer dark, last light. With ``model``
+    the legend names each layer's kind and size ('0 Linear(64->128)'), otherwise its name alone."""
     epochs = _epochs(history, "plot_gradient_flow")
     lines = {}
     for i, e in enumerate(epochs):
@@ -637,32 +717,43 @@ def plot_gradient_flow(history, path) -> Path:
                 ys.append(float(value))
     if not lines:
         raise ValueError("plot_gradient_flow: no epoch has positive 'grad_norms' to plot")
-    fig = new_figure(7, 2.6 * 1.6)
+    labels = {name: name for name in lines}
+    if model is not None:
+        if not isinstance(model, Module):
+            raise TypeError(f"plot_gradient_flow: model must be an nn.Module, got {type(model).__name__}")
+        labels.update({name: layer_label(name, module) for name, module in layer_parameters(model) if name in lines})
+    fig = new_figure(8, 4.6)
+    _title(fig, title or "gradient flow: each layer's gradient norm per epoch", context)
     ax = fig.subplots()
-    colors = _colors(len(lines))
-    for color, (layer, (xs, ys)) in zip(colors, lines.items()):
-        ax.plot(xs, ys, color=color, marker="o" if len(xs) < 30 else None, label=layer)
+    for color, (layer, (xs, ys)) in zip(_colors(len(lines)), lines.items()):
+        ax.plot(xs, ys, color=color, marker="o" if len(xs) < 30 else None, label=labels[layer])
     ax.set_yscale("log")
     _epoch_axis(ax)
-    ax.set_ylabel("gradient norm")
-    ax.set_title("gradient flow (first layer dark, last layer light)")
+    ax.set_ylabel("||gradient||, mean over the epoch")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize="small", ncol=max(1, len(lines) // 12), loc="center left", bbox_to_anchor=(1, 0.5))
-    return save_figure(fig, path)
+    ax.legend(title="layer (per-epoch means;\nfirst dark, last light)", fontsize="small", title_fontsize="small",
+              ncol=max(1, len(lines) // 12), loc="center left", bbox_to_anchor=(1, 0.5))
+    return fig
 
 
-def plot_curvature(records, path) -> Path:
-    """Save the loss Hessian's largest and smallest eigenvalues over training to ``path``, from
-    records ``{"epoch": ..., "largest": ..., "smallest": ..., "verdict": ..., "sharp_above": ...}``
-    (``CurvatureMonitor.records``, ``runs.run_curvature(..., over_training=True)``); points judged a
-    saddle are ringed. The scale is linear near 0 and logarithmic beyond, as eigenvalues take both signs."""
+def plot_gradient_flow(history, path, model: Module | None = None, title: str | None = None, context=None) -> Path:
+    """Save each layer's per-epoch mean gradient norm (log scale, one line per layer) to ``path``,
+    from the ``"grad_norms"`` entry of each epoch: {layer: {"grad_norm": ...}}; see
+    ``gradient_flow_figure``."""
+    return save_figure(gradient_flow_figure(history, model, title, context), path)
+
+
+def curvature_figure(records, title: str | None = None, context=None):
+    """The Figure ``plot_curvature`` saves (see there)."""
     records = [r for r in records if r.get("epoch") is not None]
     if not records:
         raise ValueError("plot_curvature: no record with an epoch to plot")
     epochs = [r["epoch"] for r in records]
-    fig = new_figure(7, 4)
+    fig = new_figure(7, 4.4)
+    _title(fig, title or f"curvature of the training loss over training (last: {records[-1]['verdict']})", context)
     ax = fig.subplots()
-    for key, color in (("largest", "tab:blue"), ("smallest", "tab:orange")):
+    # not blue and orange: those mean train and validation in every figure
+    for key, color in (("largest", "tab:purple"), ("smallest", "tab:green")):
         ax.plot(epochs, [r[key] for r in records], color=color, marker="o" if len(records) < 30 else None,
                 label=f"{key} eigenvalue")
     saddles = [r for r in records if r["verdict"] == "saddle"]
@@ -676,10 +767,17 @@ def plot_curvature(records, path) -> Path:
     ax.set_yscale("symlog", linthresh=max(min((v for v in sizes if v > 0), default=1.0), max(sizes) * 1e-6, 1e-12))
     _epoch_axis(ax)
     ax.set_ylabel("Hessian eigenvalue of the loss")
-    ax.set_title(f"curvature over training (last: {records[-1]['verdict']})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_curvature(records, path, title: str | None = None, context=None) -> Path:
+    """Save the loss Hessian's largest and smallest eigenvalues over training to ``path``, from
+    records ``{"epoch": ..., "largest": ..., "smallest": ..., "verdict": ..., "sharp_above": ...}``
+    (``CurvatureMonitor.records``, ``runs.run_curvature(..., over_training=True)``); points judged a
+    saddle are ringed. The scale is linear near 0 and logarithmic beyond, as eigenvalues take both signs."""
+    return save_figure(curvature_figure(records, title, context), path)
 
 
 def _epoch_axis(ax):

@@ -447,14 +447,31 @@ def write_csv(path, header: list, rows) -> None:
     write_text(path, buffer.getvalue())
 
 
-def _plots(run_dir: Path, history) -> list:
+def model_description(config: RunConfig, input_shape: tuple, n_outputs: int) -> str:
+    """A run's model in a few words for figure titles: 'mlp 64-128-64-10, relu'."""
+    sizes = "-".join(map(str, (input_shape[-1] if config.model != "cnn" else "x".join(map(str, input_shape)),
+                               *config.hidden, n_outputs)))
+    activation = f", {config.activation}" if config.model in ("mlp", "cnn", "autoencoder") else ""
+    return f"{config.model} {sizes}{activation}"
+
+
+def figure_context(run_dir) -> dict:
+    """What a figure of a finished run names under its title: its data, model and folder."""
+    config, extra = read_config(run_dir)
+    return {"data": config.data, "model": model_description(config, extra["input_shape"], extra["n_outputs"]),
+            "run": Path(run_dir).name}
+
+
+def _plots(run_dir: Path, history, model=None, context=None) -> list:
+    """The run's pictures, titled with its data, model and folder (``context``)."""
     try:
         from chainrule.diagnostics import plot_gradient_flow, plot_history
 
         paths = []
-        for plot, name in zip((plot_history, plot_gradient_flow), PLOTS):
-            with writing(run_dir / name):
-                paths.append(str(plot(history, run_dir / name)))
+        with writing(run_dir / PLOTS[0]):
+            paths.append(str(plot_history(history, run_dir / PLOTS[0], context=context)))
+        with writing(run_dir / PLOTS[1]):
+            paths.append(str(plot_gradient_flow(history, run_dir / PLOTS[1], model=model, context=context)))
         return paths
     except (ImportError, ValueError):  # no matplotlib, or nothing to plot
         return []
@@ -548,7 +565,9 @@ def train(config: RunConfig, *, verbose: int = 1, resume: bool = False, callback
         serialization.save(model.state_dict(), run_dir / MODEL)
     with writing(run_dir / HISTORY):
         history.save(run_dir / HISTORY)
-    results["plots"] = _plots(run_dir, history)
+    context = {"data": config.data, "model": model_description(config, data.input_shape, data.n_outputs),
+               "run": run_dir.name}
+    results["plots"] = _plots(run_dir, history, model, context)
     write_json(run_dir / RESULTS, results)
     return results
 

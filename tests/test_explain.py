@@ -3,13 +3,14 @@ a batch against a NumPy forward/backward, the text, the JSON form and the refusa
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.explain import explain_step
+from chainrule.explain import HalfSumOfSquares, explain_step, loss_formula
 
 
 def sigmoid(v):
@@ -135,13 +136,13 @@ def test_text_has_the_four_headings_the_numbers_and_aligned_columns():
     for number in ("0.3775", "0.59326999", "0.75136507", "0.29837111", "0.13849856", "0.08216704",
                    "0.35891648", "0.14978072"):
         assert number in text, number
-    assert "z0 = W0 x + b0" in text and "delta2 = dL/dz2" in text and "lr = 0.5" in text
+    assert "z^(1) = W^(1) x + b^(1)" in text and "delta^(2) = dL/dz^(2)" in text and "lr = 0.5" in text
     assert str(e) == text
     update = text[text.index("4. Update"):].splitlines()[1:]
     table = [line for line in update if line.strip()]
     assert len(table) == 1 + 12  # header and one row per weight and bias entry
     assert len({len(line) for line in table}) == 1  # right-aligned numbers: rows of equal width
-    assert table[7].split() == ["2.weight[0,", "0]", "0.4", "0.082167041", "0.35891648"]
+    assert table[7].split() == ["W^(2)[1,1]", "0.40000000", "0.08216704", "0.35891648"]
 
 
 def test_to_dict_is_json_and_survives_a_round_trip():
@@ -192,11 +193,11 @@ def test_a_batch_with_other_activations_matches_numpy():
         np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-14)
     assert e.loss == pytest.approx(loss, rel=1e-12)
     text = e.to_text()
-    assert "rows are samples" in text and "z0 = x W0^T + b0" in text and "summed over samples" in text
-    assert "a1 = z0 if z0 > 0 else 0.1 z0" in text
+    assert "rows are samples" in text and "z^(1) = x (W^(1))^T + b^(1)" in text and "summed over samples" in text
+    assert "a^(1) = z^(1) if z^(1) > 0 else 0.1 z^(1)" in text
     no_bias = explain_step(nn.Sequential(nn.Linear(3, 1, bias=False)), lambda p, t: (p * p).sum(), x, y, 0.1)
     assert list(no_bias.layers[0].parameters) == ["weight"]
-    assert "z0 = x W0^T " in no_bias.to_text() and "+ b0" not in no_bias.to_text()
+    assert "z^(1) = x (W^(1))^T " in no_bias.to_text() and "+ b^(1)" not in no_bias.to_text()
 
 
 def test_integer_class_targets_stay_integers():
@@ -244,3 +245,90 @@ def test_refuses_what_it_cannot_explain():
     frozen[2].bias.requires_grad_(False)
     with pytest.raises(ValueError, match=r"parameter 2.bias has requires_grad=False"):
         explain_step(frozen, loss, [1.0, 2.0], [0.0, 1.0], 0.1)
+
+
+# -- the wording: the loss's formula, textbook layer names, one number format ---------------------------
+NUMBER = re.compile(r"-?\d+\.\d+(?:e[-+]\d+)?")
+
+
+def test_the_textbook_loss_is_stated_and_its_derivative_spelled_out_with_the_same_numbers():
+    _, plain = explain_mazur()
+    e = explain_step(mazur_net(), HalfSumOfSquares(), [I1, I2], [T1, T2], lr=LR)
+    assert e.loss == plain.loss and all(np.array_equal(a.output_grad, b.output_grad)
+                                        for a, b in zip(e.layers, plain.layers))
+    text = e.to_text()
+    assert "Loss: L = 1/2 sum (t - a^(2))^2 (summed over outputs)" in text
+    assert "so dL/da^(2) = a^(2) - t." in text
+    assert "L = 1/2 sum (t - a^(2))^2 = 0.29837111" in text
+    assert "dL/da^(2) = a^(2) - t" in text[text.index("3. Backward pass"):]
+    np.testing.assert_allclose(e.layers[3].output_grad, e.prediction - e.target, rtol=1e-12)  # a - t, as it says
+    assert e.to_dict()["loss_formula"] == "L = 1/2 sum (t - a^(2))^2"
+    assert e.to_dict()["loss_gradient"] == "a^(2) - t"
+    # a function whose formula is unknown says so instead of guessing
+    assert "whose formula explain_step does not know" in plain.to_text() and plain.loss_formula == ""
+
+
+def test_the_mean_is_stated_as_a_mean_with_its_count_and_its_derivative_checks_out():
+    cr.manual_seed(1)
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)).double()
+    x, t = np.array([[0.5, -1.0], [1.5, 0.25]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    e = explain_step(net, nn.MSELoss(), x, t, lr=0.1)
+    text = e.to_text()
+    assert "Loss: L = 1/n sum (t - z^(2))^2 (the mean over all n = 4 entries)" in text
+    assert "so dL/dz^(2) = 2 (z^(2) - t) / n." in text
+    assert "delta^(2) = dL/dz^(2) = 2 (z^(2) - t) / n" in text  # a last Linear: its delta is the loss's derivative
+    np.testing.assert_allclose(e.layers[2].output_grad, 2 * (e.prediction - t) / 4, rtol=1e-12)
+    assert loss_formula(nn.MSELoss(reduction="sum"), (2, 2), t) == (
+        "L = sum (t - {y})^2", "summed over outputs and samples", "2 ({y} - t)")
+    assert loss_formula(nn.MSELoss(reduction="none"), (2, 2), t) == ("", "", "")
+    bce = loss_formula(nn.BCELoss(), (2, 1), t)
+    assert bce[0].startswith("L = -1/n sum [t log {y}") and bce[2] == "({y} - t) / ({y} (1 - {y})) / n"
+    ce = loss_formula(nn.CrossEntropyLoss(), (2, 3), np.array([0, 2]))
+    assert ce == ("L = -1/N sum_i log softmax({y}_i)[t_i]", "the mean over the N = 2 samples",
+                  "(softmax({y}) - onehot(t)) / N")
+
+
+def test_layers_are_numbered_1_to_L_as_in_textbooks():
+    _, e = explain_mazur()
+    text = e.to_text()
+    assert "The network has L = 2 layers" in text
+    assert "layer 1 = model[0] Linear(2 -> 2), model[1] Sigmoid()" in text
+    assert "layer 2 = model[2] Linear(2 -> 2), model[3] Sigmoid()" in text
+    for symbol in ("z^(1)", "a^(1)", "z^(2)", "a^(2)", "delta^(1)", "delta^(2)", "dL/dW^(1)", "dL/db^(2)"):
+        assert symbol in text, symbol
+    assert "layer 0" not in text and "delta0" not in text and "z0" not in text
+    assert "dL/da^(1) = (W^(2))^T delta^(2)" in text and "dL/dW^(2) = delta^(2) (a^(1))^T" in text
+    assert [layer["symbol"] for layer in e.to_dict()["layers"]] == ["z^(1)", "a^(1)", "z^(2)", "a^(2)"]
+    # Linear after Linear: the second takes z^(1) (no activation between)
+    linear = explain_step(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1)), HalfSumOfSquares(), [1.0, 2.0], [0.5], 0.1)
+    assert "z^(2) = W^(2) z^(1) + b^(2)" in linear.to_text()
+    assert "delta^(1) = dL/dz^(1) = (W^(2))^T delta^(2)" in linear.to_text()
+
+
+def computed_numbers(text):
+    """The numbers the step computed: the text after its introduction, less the settings (lr)."""
+    body = text.split("\n1. Forward pass")[1]
+    return NUMBER.findall("\n".join(line for line in body.splitlines() if "lr = " not in line))
+
+
+def test_every_number_has_the_same_digits():
+    _, e = explain_mazur()
+    numbers = computed_numbers(e.to_text())
+    assert len(numbers) > 60
+    assert {len(n.lstrip("-").split(".")[1]) for n in numbers} == {8}
+    # a number too small for 8 decimals puts the whole text in scientific notation, not just that number
+    tiny = explain_step(mazur_net(), lambda p, t: 1e-9 * ((t - p) ** 2).sum(), [I1, I2], [T1, T2], lr=LR)
+    text = tiny.to_text()
+    assert "Numbers: 7-digit scientific notation, throughout." in text
+    numbers = computed_numbers(text)
+    assert numbers and all(re.fullmatch(r"-?\d\.\d{7}e[-+]\d\d", n) for n in numbers)
+
+
+def test_the_command_line_states_the_loss_it_uses(capsys):
+    from chainrule.cli import main
+
+    assert main(["explain"]) == 0
+    out = capsys.readouterr().out
+    assert "Loss: L = 1/2 sum (t - a^(2))^2 (summed over outputs and samples)," in out
+    assert "so dL/da^(2) = a^(2) - t." in out and "layer 2 = model[2] Linear(2 -> 1), model[3] Sigmoid()" in out
+    assert {len(n.lstrip("-").split(".")[1]) for n in computed_numbers(out)} == {8}

@@ -245,9 +245,15 @@ class ModelCheckpoint(Callback):
 
 
 class ProgressBar(Callback):
-    """Progress of training, by ``verbose``: 0 nothing; 1 a tqdm bar per epoch with the running
-    loss, then the epoch's metrics, on a terminal only (silent when the output is not one);
-    2 one summary line per epoch, on any output (logs, CI)."""
+    """Progress of training, by ``verbose``:
+
+    - 0: nothing;
+    - 1 (the default): on a terminal or in a notebook, a bar per epoch with the running loss (tqdm,
+      ``tqdm.auto`` in notebooks), then the epoch's metrics on the lines under it, wrapped to the
+      terminal's width so that none is cut off; on any other output (a pipe, a file, a CI log) one
+      line per epoch;
+    - 2: one line per epoch on any output.
+    """
 
     def __init__(self, verbose: int = 1, stream=None):
         self.verbose = int_arg(verbose, "verbose", "ProgressBar", minimum=0)
@@ -257,14 +263,21 @@ class ProgressBar(Callback):
     def _out(self):
         return self.stream if self.stream is not None else sys.stderr
 
+    def _wants_bar(self) -> bool:
+        if self.verbose != 1:
+            return False
+        out = self._out()
+        return bool(getattr(out, "isatty", lambda: False)()) or (out in (sys.stderr, sys.stdout) and in_notebook())
+
     def on_epoch_begin(self, trainer, epoch):
-        if self.verbose == 1 and self._out().isatty():
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                return
-            self._bar = tqdm(total=trainer.batches_per_epoch, desc=f"epoch {epoch}/{trainer.epochs}",
-                             file=self._out(), leave=True, dynamic_ncols=True)
+        if not self._wants_bar():
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return  # no tqdm: the epoch's line is printed at its end instead
+        self._bar = tqdm(total=trainer.batches_per_epoch, desc=f"epoch {epoch}/{trainer.epochs}",
+                         file=self._out(), leave=True, dynamic_ncols=True)
 
     def on_batch_end(self, trainer, batch, logs):
         if self._bar is not None:
@@ -274,11 +287,51 @@ class ProgressBar(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         summary = format_record(logs)
         if self._bar is not None:
-            self._bar.set_postfix_str(summary)
+            # The bar keeps its running loss; the metrics go under it, as many lines as the width
+            # needs: a postfix on the bar line is cut off at the edge of the terminal.
             self._bar.close()
             self._bar = None
-        elif self.verbose >= 2:
+            lines = wrap_record(summary, terminal_width(self._out()) - 1, indent="  ")
+            print("\n".join(lines), file=self._out(), flush=True)
+        elif self.verbose:
             print(f"epoch {epoch}/{trainer.epochs}  {summary}", file=self._out(), flush=True)
+
+    def on_train_end(self, trainer):
+        if self._bar is not None:  # a run stopped inside an epoch (TerminateOnNaN)
+            self._bar.close()
+            self._bar = None
+
+
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (where output is no terminal, yet a bar shows)."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def terminal_width(stream, default: int = 80) -> int:
+    """The width in columns of the terminal ``stream`` writes to; ``default`` when it is none."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or default
+    except (AttributeError, OSError, ValueError):
+        return default
+
+
+def wrap_record(summary: str, width: int, indent: str = "") -> list:
+    """``format_record``'s 'name value  name value' split into lines of at most ``width``
+    characters, never inside a 'name value' pair (a pair longer than a line gets a line of its own).
+
+    >>> wrap_record("loss 0.5000  accuracy 0.7500  val_loss 0.6000", 30, indent="  ")
+    ['  loss 0.5000  accuracy 0.7500', '  val_loss 0.6000']
+    """
+    lines, line = [], ""
+    for pair in summary.split("  "):
+        candidate = f"{line}  {pair}" if line else indent + pair
+        if line and len(candidate) > width:
+            lines.append(line)
+            candidate = indent + pair
+        line = candidate
+    return [*lines, line] if line else lines
 
 
 def format_record(record: dict) -> str:

@@ -543,7 +543,8 @@ def fit(model, loss_fn, optimizer, train_data, *, val_data=None, epochs: int, ba
     gradient clipping to norm ``grad_clip``, ``optimizer.step()``. ``scheduler`` steps each epoch
     (each batch for CyclicLR and OneCycleLR; ReduceLROnPlateau gets the validation loss).
     ``restarts=K`` trains K times from fresh initialisations and keeps the best run. ``verbose``:
-    0 silent, 1 a progress bar on a terminal, 2 one line per epoch on any output.
+    0 silent; 1 a progress bar on a terminal or in a notebook (every metric under it) and one line
+    per epoch on other output (a pipe, a file); 2 one line per epoch on any output.
     ``checkpoint=path`` writes a resumable checkpoint after every epoch, once the callbacks have
     seen it; ``resume_from=path`` continues such a run exactly (the same weights and History as an
     uninterrupted run), with the same model, optimizer, scheduler and stateful callbacks (whose

@@ -138,6 +138,10 @@ def test_scalars_are_the_history_numbers_under_tensorboard_tags(tmp_path):
             assert scalars[f"{statistic}/{layer}"] == [
                 (r["epoch"], np.float32(r["grad_norms"][layer][statistic])) for r in history.epochs]
     assert scalars["loss/train"][-1][1] < scalars["loss/train"][0][1]  # it learned something
+    # what a chart means sits under its info icon, written with the chart's first event only
+    said = [v.metadata.summary_description for e in read_events(tmp_path / "tb") for v in e.summary.value
+            if v.tag == "grad_norm/0"]
+    assert said[0].startswith("L2 norm of the layer's parameter gradients") and said[1:] == ["", ""]
     assert callback._writer is None  # closed at the end of training
 
 
@@ -156,6 +160,7 @@ def test_histograms_describe_every_weight_and_gradient(tmp_path):
                                   (gradients[3], parameter.grad.numpy())):  # the last batch's gradient
             values = values.astype(np.float64)
             assert histogram.num == values.size == sum(histogram.bucket)
+            assert len(histogram.bucket) <= 31  # 30 buckets (and an empty one on the left): small files
             assert (histogram.min, histogram.max) == (values.min(), values.max())
             assert histogram.sum == pytest.approx(values.sum(), rel=1e-12, abs=1e-15)
             assert histogram.sum_squares == pytest.approx(np.square(values).sum(), rel=1e-12)

@@ -112,10 +112,10 @@ class TensorBoard(Callback):
         # purge_step: TensorBoard hides the events at or after it that earlier files of this folder
         # hold (the epochs a killed run logged after its last checkpoint, which run again now).
         purge = trainer.epoch + 1 if resumed else None
+        self._described = set()
         # tensorboardX names a file by the second and the host, and would overwrite the file of a run
         # started in the same second (a quick resume): nanoseconds make the name unique and keep
         # the files in the order they were written, the order TensorBoard reads them in.
-        self._described = set()
         self._writer = self._writer_class(logdir=str(self.run_dir), purge_step=purge, flush_secs=30,
                                           filename_suffix=f".{time.time_ns()}")
         if not resumed and self.histogram_every:

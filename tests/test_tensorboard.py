@@ -138,10 +138,6 @@ def test_scalars_are_the_history_numbers_under_tensorboard_tags(tmp_path):
             assert scalars[f"{statistic}/{layer}"] == [
                 (r["epoch"], np.float32(r["grad_norms"][layer][statistic])) for r in history.epochs]
     assert scalars["loss/train"][-1][1] < scalars["loss/train"][0][1]  # it learned something
-    # what a chart means sits under its info icon, written with the chart's first event only
-    said = [v.metadata.summary_description for e in read_events(tmp_path / "tb") for v in e.summary.value
-            if v.tag == "grad_norm/0"]
-    assert said[0].startswith("L2 norm of the layer's parameter gradients") and said[1:] == ["", ""]
     assert callback._writer is None  # closed at the end of training
 
 

@@ -13,18 +13,8 @@ from chainrule import distributed
 from chainrule._arguments import int_arg
 from chainrule.train.callbacks import Callback
 
-# What the scalars that are not per-split quantities mean (TensorBoard shows it under the chart's
-# info icon). The gradient statistics are History's "grad_norms" (chainrule.diagnostics.GradientMonitor).
-DESCRIPTIONS = {
-    "lr": "learning rate of the first parameter group during the epoch",
-    "time": "seconds the epoch took (training and validation)",
-    "grad_norm": "L2 norm of the layer's parameter gradients, mean over the epoch's sampled batches",
-    "mean_abs_grad": "mean absolute gradient entry of the layer, mean over the epoch's sampled batches",
-    "update_ratio": "||w_after - w_before|| / ||w_before|| over an optimizer step, mean over the epoch's "
-                    "sampled batches",
-    "dead_relu": "fraction of the ReLU's units that are zero for every sample of a batch, mean over the "
-                 "epoch's sampled batches",
-}
+# History's scalars that belong to the epoch, not to the training or validation data.
+EPOCH_SCALARS = ("lr", "time")
 HISTOGRAM_BUCKETS = 30
 
 
@@ -44,7 +34,7 @@ def scalar_tags(record: dict) -> list:
                         for statistic, number in stats.items() if _is_number(number))
         elif key == "epoch" or not _is_number(value):
             continue
-        elif key in DESCRIPTIONS:
+        elif key in EPOCH_SCALARS:
             tags.append((key, value))
         elif key.startswith("val_"):
             tags.append((f"{key[len('val_'):]}/val", value))
@@ -92,7 +82,6 @@ class TensorBoard(Callback):
         self.histogram_every = int_arg(histogram_every, "histogram_every", "TensorBoard", minimum=0)
         self._writer_class = _summary_writer_class()  # now, not at the first epoch: a missing extra fails fast
         self._writer = None
-        self._described = set()  # the tags whose description this run's file holds
         self._runs = 0
 
     @property
@@ -112,7 +101,6 @@ class TensorBoard(Callback):
         # purge_step: TensorBoard hides the events at or after it that earlier files of this folder
         # hold (the epochs a killed run logged after its last checkpoint, which run again now).
         purge = trainer.epoch + 1 if resumed else None
-        self._described = set()
         # tensorboardX names a file by the second and the host, and would overwrite the file of a run
         # started in the same second (a quick resume): nanoseconds make the name unique and keep
         # the files in the order they were written, the order TensorBoard reads them in.
@@ -126,10 +114,7 @@ class TensorBoard(Callback):
         if self._writer is None:
             return
         for tag, value in scalar_tags(logs):
-            # TensorBoard takes a chart's description from its first event: said once per file
-            description = "" if tag in self._described else DESCRIPTIONS.get(tag.split("/", 1)[0], "")
-            self._described.add(tag)
-            self._writer.add_scalar(tag, float(value), epoch, summary_description=description)
+            self._writer.add_scalar(tag, float(value), epoch)
         if self.histogram_every and epoch % self.histogram_every == 0:
             self._histograms(trainer.model, epoch, gradients=True)
         self._writer.flush()

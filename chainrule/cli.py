@@ -141,6 +141,10 @@ def _build_parser() -> argparse.ArgumentParser:
                                                     "even if it was killed (its config is reused; only --epochs "
                                                     "may change, to extend it)")
     fit.add_argument("--quiet", action="store_true", help="no progress output")
+    fit.add_argument("--tensorboard", metavar="DIR", help="also log every epoch for TensorBoard to folder DIR "
+                                                         "(view it with: tensorboard --logdir DIR; needs "
+                                                         "pip install 'chainrule[tensorboard]'); with --resume "
+                                                         "the run appends to it")
 
     evaluate = commands.add_parser("evaluate", help="test metrics of a finished run")
     evaluate.add_argument("run", metavar="RUN", help="a run folder written by 'chainrule train'")
@@ -211,12 +215,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 # Flags that --resume takes; every other training flag would be silently ignored, so it is refused.
-_RESUME_FLAGS = {"resume", "epochs", "quiet", "command"}
+_RESUME_FLAGS = {"resume", "epochs", "quiet", "tensorboard", "command"}
 
 
 def _train(args, parser) -> int:
     from chainrule import distributed
     from chainrule.runs import RunConfig, resume_config, summary, train
+    from chainrule.train import TensorBoard
 
     if args.resume:
         defaults = vars(parser.parse_args(["train"]))
@@ -230,7 +235,9 @@ def _train(args, parser) -> int:
         config, resume = RunConfig(**fields), False
     # A bar on a terminal; one line per epoch where the output is a log (CI, a pipe).
     verbose = 0 if args.quiet else (1 if sys.stderr.isatty() else 2)
-    results = train(config, verbose=verbose, resume=resume)
+    # made before training, so a missing tensorboardX or a bad DIR stops the command at once
+    callbacks = [TensorBoard(args.tensorboard)] if args.tensorboard is not None else []
+    results = train(config, verbose=verbose, resume=resume, callbacks=callbacks)
     if not distributed.is_main():
         return 0
     print(summary(results))

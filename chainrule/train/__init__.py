@@ -14,9 +14,10 @@ from chainrule.train.callbacks import (
 from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
 from chainrule.train.history import History
 from chainrule.train.loop import Trainer, fit
+from chainrule.train.tensorboard import TensorBoard
 
 __all__ = [
     "CSVLogger", "Callback", "ConvergenceStop", "EarlyStopping", "History", "JSONLogger",
-    "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "Trainer", "fit", "load_checkpoint",
+    "ModelCheckpoint", "ProgressBar", "TensorBoard", "TerminateOnNaN", "Trainer", "fit", "load_checkpoint",
     "metrics", "save_checkpoint",
 ]  # fmt: skip

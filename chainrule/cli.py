@@ -234,7 +234,7 @@ def _train(args, parser) -> int:
         fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__ and v is not None}
         config, resume = RunConfig(**fields), False
     # A bar on a terminal; one line per epoch where the output is a log (CI, a pipe).
-    verbose = 0 if args.quiet else (1 if sys.stderr.isatty() else 2)
+    verbose = 0 if args.quiet else 1
     # made before training, so a missing tensorboardX or a bad DIR stops the command at once
     callbacks = [TensorBoard(args.tensorboard)] if args.tensorboard is not None else []
     results = train(config, verbose=verbose, resume=resume, callbacks=callbacks)

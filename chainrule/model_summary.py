@@ -341,4 +341,5 @@ def _table(stats: ModelSummary) -> str:
 
 def _megabytes(nbytes: int) -> str:
     mb = nbytes / MB
-    return f"{mb:.2f}" if mb >= 0.01 or mb == 0 else f"{mb:.{max(2, 1 - math.floor(math.log10(mb)))}f}"
+    # two significant digits below 1 MB: a small network's memory is not 0.00
+    return f"{mb:.2f}" if mb >= 1 or mb == 0 else f"{mb:.{max(2, 1 - math.floor(math.log10(mb)))}f}"

@@ -2,8 +2,12 @@
 names and shapes, pictures whose texts can be read back, DOT that holds together, gradient norms
 that match backward's, and collapsing that makes a deep network's graph small."""
 
+import os
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,3 +199,18 @@ def test_bad_arguments_are_named(call, error, words):
 
 def test_chainrule_viz_loads_lazily():
     assert cr.viz.draw_graph is draw_graph
+
+
+def test_the_example_draws_both_pictures(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "examples" / "graph_picture.py"), "--quick", "--out",
+                           str(tmp_path)], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "XOR graph: 8 ops, 7 leaves, 14 edges" in done.stdout
+    assert "CNN graph: 21 nodes, 11 with repeated blocks collapsed" in done.stdout
+    assert "Total params: 3,738" in done.stdout  # the CNN's summary: 80 + 1,168 + 2,320 + 170
+    xor_texts = svg_texts(tmp_path / "xor_graph.svg")
+    assert "0.weight" in xor_texts and "|grad| 1" in xor_texts and "t" in xor_texts
+    assert "Conv2d x3" in svg_texts(tmp_path / "cnn_graph.svg")
+    assert (tmp_path / "xor_graph.dot").read_text().count(" -> ") == 14

@@ -40,7 +40,7 @@ def test_mlp_shapes_follow_a_forward_pass_and_counts_are_hand_counted():
     assert table_row(text, "1 (ReLU)") == ["1 (ReLU)", "[64, 128]", "--", "--"]
     assert "Total params: 101,770" in text and "Trainable params: 101,770" in text
     assert "Parameters size (MB): 0.41" in text and "Gradients size (MB): 0.41" in text
-    assert "Forward activations size (MB): 0.07" in text  # 68,096 bytes
+    assert "Forward activations size (MB): 0.068" in text  # 68,096 bytes
 
 
 def test_cnn_shapes_and_counts():

@@ -167,3 +167,18 @@ def test_cli_summary_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["summary", "--help"])
     assert "RUN" in capsys.readouterr().out
+
+
+def test_a_layer_called_twice_is_one_row_with_its_calls():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shared = nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.shared(self.shared(x).tanh())
+
+    stats = cr.summary(Twice(), (2, 3), verbose=0)
+    assert stats.row("shared").calls == 2 and stats.row("shared").params == 12
+    assert stats.activation_bytes == 2 * 4 * 2 * 3  # both calls' outputs
+    assert table_row(str(stats), "shared (Linear)")[1] == "[2, 3] x2 calls"

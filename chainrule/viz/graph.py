@@ -4,7 +4,7 @@ from the inputs down to the result, drawn with matplotlib, or written as DOT tex
 
 import dataclasses
 import itertools
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -302,10 +302,10 @@ def _topological(nodes, parents) -> list:
     for child, ps in parents.items():
         for p in ps:
             users[p].append(child)
-    ready = [n.id for n in nodes if waiting[n.id] == 0]
+    ready = deque(n.id for n in nodes if waiting[n.id] == 0)
     order = []
     while ready:
-        n = ready.pop(0)
+        n = ready.popleft()
         order.append(n)
         for c in users[n]:
             waiting[c] -= 1
@@ -363,17 +363,17 @@ def collapse_repeats(graph: Graph) -> Graph:
             i += period * times
     if not merge:
         return graph
-    edges = []
+    edges = {}
     for a, b in graph.edges:
         a, b = merge.get(a, a), merge.get(b, b)
         # ids follow the order the ops ran: an op-to-op edge going back is the link from one
         # repetition to the next, which the xN already says
-        if (a, b) not in edges and not (is_op[a] and a >= b):
-            edges.append((a, b))
+        if not (is_op[a] and a >= b):
+            edges[a, b] = None
     kept = [n for i, n in nodes.items() if i not in merge]
     repeated = sum(1 for n in kept if n.repeat > 1)
     notes = [*graph.notes, f"{len(merge)} nodes of {blocks} repeated blocks folded into {repeated} ops marked xN"]
-    return Graph(kept, edges, graph.root, notes)
+    return Graph(kept, list(edges), graph.root, notes)
 
 
 def _chains(graph, parents, children, is_op) -> list:
@@ -396,11 +396,14 @@ def _chains(graph, parents, children, is_op) -> list:
     return chains
 
 
+MAX_PERIOD = 32  # the most ops a repeated block may have: the search stays linear in the graph's size
+
+
 def _longest_repeat(sigs, start) -> tuple:
     """(period, times): the block starting at ``start`` that repeats right after itself and covers
     the most entries; (1, 1) when none does."""
     best = (1, 1)
-    for period in range(1, (len(sigs) - start) // 2 + 1):
+    for period in range(1, min(MAX_PERIOD, (len(sigs) - start) // 2) + 1):
         times = 1
         block = sigs[start:start + period]
         while sigs[start + times * period:start + (times + 1) * period] == block:

@@ -214,3 +214,12 @@ def test_the_example_draws_both_pictures(tmp_path):
     assert "0.weight" in xor_texts and "|grad| 1" in xor_texts and "t" in xor_texts
     assert "Conv2d x3" in svg_texts(tmp_path / "cnn_graph.svg")
     assert (tmp_path / "xor_graph.dot").read_text().count(" -> ") == 14
+
+
+def test_values_without_gradients_for_a_result_that_is_not_a_scalar(tmp_path):
+    w = cr.tensor([[1.0, -2.0]], requires_grad=True)
+    graph = draw_graph(w * 2, tmp_path / "w.svg", show_values=True)
+    assert [n.value for n in graph.nodes if n.kind != "constant"] == ["= [1, -2]", "= [2, -4]"]
+    assert all(n.grad_norm is None for n in graph.nodes)
+    assert graph.notes == ["no gradients shown: the result is not a scalar of floats"]
+    assert "unnamed, requires grad" in svg_texts(tmp_path / "w.svg")

@@ -17,7 +17,8 @@ from chainrule.nn.module import Module
 # Fill colours by kind of node; "more" stands for the nodes max_nodes left out.
 COLORS = {"op": "#cfe2f3", "output": "#f9cb9c", "parameter": "#d9ead3", "leaf": "#d9ead3", "data": "#eeeeee",
           "constant": "#ffffff", "more": "#fff2cc"}
-LEGEND = {"op": "op (output shape)", "output": "result", "parameter": "parameter", "data": "data (no gradient)"}
+LEGEND = {"op": "op (output shape)", "output": "result", "parameter": "parameter", "leaf": "unnamed, requires grad",
+          "data": "data (no gradient)"}
 
 
 @dataclasses.dataclass
@@ -111,8 +112,10 @@ class Graph:
         from chainrule.diagnostics import save_figure
 
         fig = self.figure(title)
-        with matplotlib.rc_context({"svg.fonttype": "none"}):
-            return save_figure(fig, path, dpi=110)
+        # no date in an SVG: the same graph gives the same file (pictures kept in git stay unchanged)
+        options = {"metadata": {"Date": None}} if Path(path).suffix.lower() == ".svg" else {}
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "chainrule"}):
+            return save_figure(fig, path, dpi=110, **options)
 
     def _repr_svg_(self):  # a notebook shows the picture
         import io

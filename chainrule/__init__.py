@@ -78,7 +78,9 @@ _LAZY_SUBMODULES = ("compare", "data", "diagnostics", "distributed", "explain", 
 _LAZY_SUBMODULES += ("utils",)  # chainrule.utils.data: PyTorch's path for DataLoader and the data sets
 _LAZY_SUBMODULES += ("xpu", "onnx", "multiprocessing")  # PyTorch's paths: no XPU, no exporter, no sharing
 _LAZY_SUBMODULES += ("sparse",)  # no sparse tensors: making one says so (chainrule/sparse.py)
+_LAZY_SUBMODULES += ("viz",)  # pictures of what a network computes (matplotlib, loaded when drawing)
 _LAZY_FUNCTIONS = {"load": "serialization", "save": "serialization"}
+_LAZY_FUNCTIONS["summary"] = "model_summary"  # torchinfo's summary(model, input_size): a forward pass, hooked
 _LAZY_FUNCTIONS["Generator"] = "random"  # PyTorch's torch.Generator, for generator= of the data utilities
 _LAZY_FUNCTIONS.update(dict.fromkeys(("sparse_coo_tensor", "sparse_csr_tensor", "spmm"), "sparse"))
 
@@ -111,6 +113,7 @@ __all__ = [
     "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "get_rng_state", "manual_seed", "set_rng_state",
     "initial_seed", "seed",
     "load", "save",  # noqa: F405  (loaded lazily)
+    "summary",  # noqa: F405  (loaded lazily)
     # the ops (chainrule.ops)
     *_op_names,
 ]  # fmt: skip

@@ -7,6 +7,7 @@
     chainrule explain              one backprop step on XOR, with every number
     chainrule gradcheck [flags]    check an architecture's gradients on random data
     chainrule curvature RUN        the loss Hessian's extreme eigenvalues: a saddle, a sharp or a flat minimum
+    chainrule summary RUN          the run's network layer by layer: output shapes, parameters, memory
     chainrule compare [--data D]   the network against decision tree, SVM, k-NN, logistic regression
     chainrule search [--data D]    cross-validated search over hidden sizes, depth, activation, lr
 
@@ -189,6 +190,17 @@ def _build_parser() -> argparse.ArgumentParser:
                            help="with --over-training: epochs between two points (default: 1)")
     curvature.add_argument("--plot", help="with --over-training: the picture to write (default: RUN/curvature.png)")
     curvature.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    summary = commands.add_parser(
+        "summary", help="a run's network layer by layer: output shapes, parameters, memory for one batch",
+        description="The network of a run folder, layer by layer (torchinfo's table): each layer's output shape on "
+                    "a batch of the run's input size, its parameter count and whether it trains; the totals; the "
+                    "memory of the parameters, their gradients and the layers' outputs for one batch.")
+    summary.add_argument("run", metavar="RUN", help="a run folder written by 'chainrule train'")
+    summary.add_argument("--batch-size", type=_number("batch_size"),
+                         help="the batch the shapes and memory are for (default: the run's)")
+    summary.add_argument("--depth", type=_number("depth", Bound(int, 0, 100)), default=3,
+                         help="nesting levels shown, 0 to 100 (default: %(default)s)")
 
     compare = commands.add_parser("compare", help="the network against classic learners on one split")
     _add_data(compare, defaults)
@@ -386,6 +398,13 @@ def _curvature(args, parser) -> int:
     return 0
 
 
+def _summary(args, parser) -> int:
+    from chainrule.model_summary import run_summary
+
+    print(run_summary(args.run, batch_size=args.batch_size, depth=args.depth))
+    return 0
+
+
 def _compare(args, parser) -> int:
     from chainrule.compare import compare, format_table
     from chainrule.runs import RunConfig, check_output_path
@@ -424,7 +443,8 @@ def _search(args, parser) -> int:
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "explain": _explain,
-            "gradcheck": _gradcheck, "curvature": _curvature, "compare": _compare, "search": _search}
+            "gradcheck": _gradcheck, "curvature": _curvature, "compare": _compare, "search": _search,
+            "summary": _summary}
 
 # Exit status 2: the request cannot be done as asked (a bad flag, a missing or malformed input file
 # or run folder, a missing optional package), as argparse's usage errors; 1: the work failed while

@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 ## demo: the main job: train an MLP on the bundled digits with fit, report test metrics, write plots
 demo: $(STAMP)
 	$(VENV)/bin/chainrule train --run-dir runs/demo
+	$(PY) examples/graph_picture.py --out runs/demo
 
 ## test: ruff, then the whole test suite
 test: $(STAMP)

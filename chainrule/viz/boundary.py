@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule import distributed
 from chainrule._arguments import int_arg, number_arg
 from chainrule._tensor import Tensor
 from chainrule.autograd.mode import no_grad
 from chainrule.creation import from_numpy
-from chainrule.nn.activation import LogSoftmax, Sigmoid, Softmax
+from chainrule.nn.activation import Sigmoid, Softmax
+from chainrule.nn.containers import Sequential
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module
 from chainrule.train.callbacks import Callback
@@ -114,8 +116,7 @@ def _module_probabilities(model: Module, points: np.ndarray, output: str, where:
         raise ValueError(f"{where}: the model's output holds NaN or infinity; is the training diverging?")
     if output == "auto":
         ends_in = _last_layer(model)
-        as_probabilities = isinstance(ends_in, Sigmoid if scores.shape[1] == 1 else Softmax)
-        output = "probabilities" if as_probabilities and not isinstance(ends_in, LogSoftmax) else "logits"
+        output = "probabilities" if isinstance(ends_in, Sigmoid if scores.shape[1] == 1 else Softmax) else "logits"
     if output == "probabilities" and ((scores < 0).any() or (scores > 1).any()):
         raise ValueError(f"{where}: output='probabilities', but the model's outputs reach "
                          f"[{scores.min():.3g}, {scores.max():.3g}], outside [0, 1]; use output='logits'")
@@ -171,19 +172,20 @@ class _Classifier:
         position = {label: i for i, label in enumerate(self.classes.tolist())}
         unknown = sorted({label for label in labels.tolist() if label not in position}, key=str)
         if unknown:
+            hint = "; a network's class k is its output column k" if self.is_module else ""
             raise ValueError(f"{self.where}: {what} labels {unknown[:5]}, which are not among the model's classes "
-                             f"{self.classes.tolist()}; a network's class k is its output column k")
+                             f"{self.classes.tolist()}{hint}")
         return np.array([position[label] for label in labels.tolist()], dtype=np.int64)
 
 
 def _model_name(model) -> str:
     """A short name for titles: '2-8-2 network (tanh)' for a Sequential of Linear layers and
-    activations, the layers in order for other Sequentials, else the class name."""
+    activations, the layers in order for other flat Sequentials, else the class name."""
     if not isinstance(model, Module):
         sizes = getattr(model, "hidden_layer_sizes", None)
         return f"{type(model).__name__}{'' if sizes is None else f' {sizes}'}"
     layers = list(model.children())
-    if not layers or any(list(layer.children()) for layer in layers):
+    if not isinstance(model, Sequential) or not layers or any(list(layer.children()) for layer in layers):
         return type(model).__name__
     linear = [layer for layer in layers if isinstance(layer, Linear)]
     others = [layer for layer in layers if not isinstance(layer, Linear)]
@@ -312,7 +314,6 @@ def plot_decision_boundary(model, X, y, path=None, *, X_test=None, y_test=None, 
     Draws on ``ax`` when given, else on a new figure; writes the figure to ``path`` when given
     (PNG, SVG, PDF by its suffix). Returns the axes.
 
-    >>> import tempfile, chainrule as cr
     >>> from chainrule import nn
     >>> from chainrule.data import xor
     >>> X, y = xor()
@@ -408,7 +409,8 @@ class DecisionBoundaryAnimation(Callback):
         self.model, self._run, self._spacing = trainer.model, self._run + 1, self.every
         labels = self.train[1] if self.test is None else np.concatenate([self.train[1], self.test[1]])
         self._classifier = _Classifier(trainer.model, labels, self.output, "DecisionBoundaryAnimation")
-        self._record(0, None)
+        done = trainer.history.last if len(trainer.history) else {}  # a resumed run starts where it stopped
+        self._record(done.get("epoch", 0), done.get("loss"))
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
         if epoch % self._spacing == 0:
@@ -427,7 +429,7 @@ class DecisionBoundaryAnimation(Callback):
             if len(run) >= self.max_frames:  # the last epoch takes the place of the one before it
                 self.frames.remove(run[-1])
             self._record(epoch, last.get("loss"))
-        if self.path is not None:
+        if self.path is not None and distributed.is_main():  # one file, written by rank 0 under MPI
             self.save(self.path)
 
     def _record(self, epoch: int, loss) -> None:

@@ -49,14 +49,14 @@ def main(quick: bool = False, out: str = "runs/examples") -> None:
         print(f"moons, {name}: test accuracy {accuracy(model, X_test, y_test):.3f}")
         plot_decision_boundary(model, X_train, y_train, X_test=X_test, y_test=y_test, ax=ax, data_name="moons",
                                resolution=150)
-    print("wrote", save_figure(fig, out / "moons_boundary.png"))
+    print("wrote", save_figure(fig, out / "moons_boundary.png", dpi=80))
 
     X, y = spirals(300, n_classes=3, noise=0.05, seed=0)
     X_train, X_test, y_train, y_test = split(X, y, test_fraction=0.25, seed=0)
     epochs = 60 if quick else 150
     model = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 3))
     animation = DecisionBoundaryAnimation(X_train, y_train, X_test=X_test, y_test=y_test, data_name="spirals",
-                                          every=epochs // (10 if quick else 30), max_frames=31, resolution=60, dpi=60)
+                                          every=epochs // (10 if quick else 30), max_frames=31, resolution=60, dpi=50)
     train(model, X_train, y_train, epochs, callbacks=[animation])
     print(f"spirals, hidden layers of [64, 64]: test accuracy {accuracy(model, X_test, y_test):.3f}")
     plot_decision_boundary(model, X_train, y_train, out / "spirals_boundary.png", X_test=X_test,

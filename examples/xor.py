@@ -53,9 +53,9 @@ def main(quick: bool = False, out: str = "runs/examples") -> None:
             stuck, stuck_loss = model, loss
 
     print(f"seed {STUCK_SEED} again, with fit(..., restarts=4):")
-    # Frames every 1000 (quick) or 200 epochs: 3 or 11 per run, each run shown after the other.
-    animation = DecisionBoundaryAnimation(X, y, every=1000 if quick else 200, resolution=50, margin=0.5,
-                                          data_name="XOR", dpi=60)
+    # Frames every 1000 (quick) or 400 epochs: 3 or 6 per run, each run shown after the other.
+    animation = DecisionBoundaryAnimation(X, y, every=1000 if quick else 400, resolution=50, margin=0.5,
+                                          data_name="XOR", dpi=50)
     rescued, history, outputs = train(X, targets, seed=STUCK_SEED, restarts=4, callbacks=[animation])
     for run in history.runs:
         print(f"  run {run['run']}: final loss {run['loss'][-1]:.4f}")
@@ -78,7 +78,7 @@ def main(quick: bool = False, out: str = "runs/examples") -> None:
     plot_decision_boundary(rescued, X, y, ax=right, margin=0.5,
                            title=f"XOR, seed {STUCK_SEED}, restarts=4: run {history.best_run} chosen "
                                  f"(loss {history.last['loss']:.4f})")
-    print("wrote", save_figure(fig, out / "xor_boundaries.png"))
+    print("wrote", save_figure(fig, out / "xor_boundaries.png", dpi=80))
     print(f"wrote {animation.save(out / 'xor_restarts.gif')} ({len(animation.frames)} frames: "
           f"{1 + animation.frames[-1]['run']} runs, epochs 0 to {animation.frames[-1]['epoch']} each)")
 

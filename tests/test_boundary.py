@@ -287,7 +287,7 @@ def test_each_restart_is_a_run_of_its_own(tmp_path):
     train_moons([animation], epochs=4, restarts=2)
     assert [(f["run"], f["epoch"]) for f in animation.frames] == [(0, 0), (0, 2), (0, 4), (1, 0), (1, 2), (1, 4)]
     titles = [animation.frame_title(f) for f in animation.frames]
-    assert "run 1 of 2" in titles[0] and "run 2 of 2" in titles[-1]
+    assert "run 0 (of 2)" in titles[0] and "run 1 (of 2)" in titles[-1]
     frames, _ = gif_frames(animation.save(tmp_path / "runs.gif"))
     assert len(frames) == 6
 
@@ -334,3 +334,17 @@ def test_xor_example_draws_the_stuck_run_and_the_rescue(tmp_path):
     frames, _ = gif_frames(tmp_path / "xor_restarts.gif")
     assert len(frames) == 12 and "(12 frames: 4 runs, epochs 0 to 2000 each)" in out
     assert not np.array_equal(frames[2], frames[-1])  # run 0 ends stuck, run 3 solved
+
+
+def test_a_resumed_run_starts_its_frames_where_it_stopped(tmp_path):
+    X, y = moons(60, noise=0.1, seed=0)
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+    optimizer = optim.Adam(model.parameters(), lr=0.05)
+    fit(model, nn.CrossEntropyLoss(), optimizer, (X, y), epochs=3, verbose=0, checkpoint=tmp_path / "run.ckpt")
+    animation = DecisionBoundaryAnimation(X, y, every=2, resolution=8)
+    fit(model, nn.CrossEntropyLoss(), optimizer, (X, y), epochs=6, verbose=0, resume_from=tmp_path / "run.ckpt",
+        callbacks=[animation])
+    assert [f["epoch"] for f in animation.frames] == [3, 4, 6]
+    assert "(before training)" not in animation.frame_title(animation.frames[0])
+    assert animation.frames[0]["loss"] is not None

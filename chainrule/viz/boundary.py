@@ -445,7 +445,7 @@ class DecisionBoundaryAnimation(Callback):
         header = _header(self.title, self.data_name, self.model)
         runs = 1 + max(f["run"] for f in self.frames)
         if runs > 1:
-            header += f", run {frame['run'] + 1} of {runs}"
+            header += f", run {frame['run']} (of {runs})"  # numbered from 0, as History.runs
         status = [f"epoch {frame['epoch']}" + (" (before training)" if frame["epoch"] == 0 else "")]
         if frame["loss"] is not None:
             status.append(f"loss {frame['loss']:.4f}")

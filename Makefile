@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/chainrule train --run-dir runs/demo
 	$(PY) examples/graph_picture.py --out runs/demo
+	$(PY) examples/moons_spirals.py --quick --out runs/demo
 
 ## test: ruff, then the whole test suite
 test: $(STAMP)

@@ -328,14 +328,6 @@ def test_moons_spirals_example_bends_the_boundary(tmp_path):
     assert not np.array_equal(frames[0], frames[-1])
 
 
-def test_xor_example_draws_the_stuck_run_and_the_rescue(tmp_path):
-    out = run_example("xor.py", tmp_path)
-    assert (tmp_path / "xor_boundaries.png").read_bytes()[:8] == PNG_SIGNATURE
-    frames, _ = gif_frames(tmp_path / "xor_restarts.gif")
-    assert len(frames) == 12 and "(12 frames: 4 runs, epochs 0 to 2000 each)" in out
-    assert not np.array_equal(frames[2], frames[-1])  # run 0 ends stuck, run 3 solved
-
-
 def test_a_resumed_run_starts_its_frames_where_it_stopped(tmp_path):
     X, y = moons(60, noise=0.1, seed=0)
     cr.manual_seed(0)

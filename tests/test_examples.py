@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,17 @@ def test_xor_restarts_rescue_a_stuck_run(tmp_path):
     assert min(run_losses) < 0.01
     assert number_after("final loss", out.split("chosen run:")[1]) == pytest.approx(min(run_losses), abs=1e-4)
     assert_png(tmp_path / "xor_restarts.png")
+    # the stuck run's boundary beside the rescue, and the restarts' boundaries as a GIF
+    assert_png(tmp_path / "xor_boundaries.png")
+    from PIL import Image
+
+    with Image.open(tmp_path / "xor_restarts.gif") as gif:
+        frames = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            frames.append(np.asarray(gif.convert("RGB")))
+    assert len(frames) == 12 and "(12 frames: 4 runs, epochs 0 to 2000 each)" in out
+    assert not np.array_equal(frames[2], frames[-1])  # run 0 ends stuck, run 3 solved
 
 
 def test_digits_mlp(tmp_path):

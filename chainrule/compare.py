@@ -257,9 +257,10 @@ def format_table(comparison: Comparison, markdown: bool = False) -> str:
     return "\n".join([comparison.title, *lines, footnote, *comparison.notes])
 
 
-def bar_chart(comparison: Comparison, path):
+def bar_chart(comparison: Comparison, path=None):
     """Mean test accuracy per learner with sd error bars, each bar labelled with its mean ± sd and
-    p-value, on an axis zoomed to the differences (its label says where it starts). Returns the path."""
+    p-value, on an axis zoomed to the differences (its label says where it starts); written to
+    ``path`` (PNG, SVG ... by its suffix) when given. Returns the matplotlib Figure."""
     from chainrule.diagnostics import new_figure, save_figure
 
     rows = comparison.rows[::-1]  # barh draws bottom-up: the best learner on top
@@ -284,6 +285,7 @@ def bar_chart(comparison: Comparison, path):
                     "p: corrected resampled t-test of the network against that learner")
     axes.set_title(f"{comparison.data}: {comparison.network} against classic learners\n{comparison.resampling}, "
                    "the same splits for every learner", fontsize=10)
-    with writing(path):
-        save_figure(figure, path, dpi=100)
-    return path
+    if path is not None:
+        with writing(path):
+            save_figure(figure, path, dpi=100)
+    return figure

@@ -245,7 +245,7 @@ def format_table(comparison: Comparison, markdown: bool = False) -> str:
     count = len(comparison.splits)
     footnote = (f"mean ± sd over the {count} split{'s' if count > 1 else ''}, the same for every learner; "
                 "network - model: mean difference of test accuracy; p: two-sided corrected resampled t-test "
-                f"(Nadeau & Bengio 2003), {count - 1} degrees of freedom")
+                f"(Nadeau & Bengio 2003), {count - 1} degree{'s' if count != 2 else ''} of freedom")
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
         lines += ["| " + " | ".join(cells) + " |" for cells in body]

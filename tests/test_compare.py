@@ -277,7 +277,7 @@ def test_command_prints_the_table_and_one_line_per_split(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("digits: chainrule MLP 8 (backprop) against classic learners, "
                                     "2 stratified 80/20 splits\n")
-    assert result.stdout.count("| ") >= 7 and "1 degrees of freedom" in result.stdout
+    assert result.stdout.count("| ") >= 7 and "1 degree of freedom" in result.stdout
     assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["split 1/2", "split 2/2"]
     assert (tmp_path / "bars.png").stat().st_size > 1000
 

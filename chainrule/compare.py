@@ -272,13 +272,16 @@ def bar_chart(comparison: Comparison, path=None):
     axes.barh([row["model"] for row in rows], means, xerr=sds, color=colours, capsize=4)
     low, high = float((means - sds).min()), float((means + sds).max())
     span = max(high - low, 0.02)
-    start = low - 0.15 * span
-    start = 0.0 if start < 0.1 else start  # a zoom is only worth its warning when the bars are far from 0
+    # Zoom in only when every bar is long (all near 0.9, say): then lengths differ too little to see. When
+    # some bar is under half the longest, lengths from 0 show the differences and cannot mislead.
+    start = 0.0 if low < 0.5 * high else low - 0.15 * span
     end = high + 0.6 * span if start > 0 else high * 1.45  # room for the value labels
     axes.set_xlim(start, end)
     axes.set_xticks([tick for tick in axes.get_xticks() if start <= tick <= min(1.0, high + 0.1 * span)])
     for y_position, (row, mean, sd) in enumerate(zip(rows, means, sds, strict=True)):
-        label = f"{mean:.3f} ± {sd:.3f}" + ("" if "difference" not in row else f", p = {_p_text(row['p_value'])}")
+        p_value = _p_text(row.get("p_value", math.nan))
+        label = f"{mean:.3f} ± {sd:.3f}" + ("" if "difference" not in row else
+                                            f", p {p_value}" if p_value.startswith("<") else f", p = {p_value}")
         axes.text(mean + sd + 0.02 * (end - start), y_position, label, va="center", fontsize=9)
     where = f"the axis starts at {start:.2f}, not 0" if start > 0 else "the axis starts at 0"
     axes.set_xlabel(f"test accuracy, mean ± sd over {len(comparison.splits)} splits ({where})\n"

@@ -240,7 +240,7 @@ def test_bar_chart_zooms_to_the_differences_and_says_so(tmp_path):
     assert f"the axis starts at {start:.2f}, not 0" in axes.get_xlabel()
     assert "p: corrected resampled t-test of the network against that learner" in axes.get_xlabel()
     assert names == ["decision tree", "SVM (RBF kernel)", "chainrule MLP 32 (backprop)"]  # best on top
-    assert values == ["0.850 ± 0.011, p = < 0.001", "0.975 ± 0.006, p = 0.420", "0.980 ± 0.004"]
+    assert values == ["0.850 ± 0.011, p < 0.001", "0.975 ± 0.006, p = 0.420", "0.980 ± 0.004"]
     from matplotlib.container import ErrorbarContainer
     error_bars = next(c for c in axes.containers if isinstance(c, ErrorbarContainer))
     segments = error_bars.lines[2][0].get_segments()  # one horizontal line per bar, mean - sd to mean + sd

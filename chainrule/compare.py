@@ -277,7 +277,7 @@ def bar_chart(comparison: Comparison, path=None):
     start = 0.0 if low < 0.5 * high else low - 0.15 * span
     end = high + 0.6 * span if start > 0 else high * 1.45  # room for the value labels
     axes.set_xlim(start, end)
-    axes.set_xticks([tick for tick in axes.get_xticks() if start <= tick <= min(1.0, high + 0.1 * span)])
+    axes.set_xticks([tick for tick in axes.get_xticks() if start <= tick <= 1.0])  # accuracy ends at 1; labels go on
     for y_position, (row, mean, sd) in enumerate(zip(rows, means, sds, strict=True)):
         p_value = _p_text(row.get("p_value", math.nan))
         label = f"{mean:.3f} ± {sd:.3f}" + ("" if "difference" not in row else

@@ -198,6 +198,9 @@ def compare(config: RunConfig, repeats: int | None = None, folds: int | None = N
     learners = _classic_learners(config.seed)
     data = load_data(config)
     X, y = np.asarray(data[0], dtype=np.float32).reshape(len(data[0]), -1), np.asarray(data[1])
+    if folds is None and not _split_sizes_ok(len(y), config.test_fraction, len(np.unique(y))):
+        raise ValueError(f"compare: {config.data} has {len(y)} samples, too few to compare learners on held-out "
+                         f"data (a test part of {config.test_fraction:g} with one sample of each class)")
     pairs = resampling_splits(y, repeats, folds, config.test_fraction, config.seed)
     notes = ["mnist1d: resampled from all its samples, not its reference split (the last 1000 test)"] \
         if config.data == "mnist1d" else []

@@ -288,7 +288,7 @@ def test_command_prints_the_table_and_one_line_per_split(tmp_path):
         (["--folds", "1"], "argument --folds: expected an integer in [2, 100], got 1"),
         (["--repeats", "0"], "argument --repeats: expected an integer in [1, 1000], got 0"),
         (["--folds", "3", "--test-fraction", "0.3"], "--test-fraction goes with random splits"),
-        (["--data", "xor"], "4 samples are too few"),
+        (["--data", "xor"], "compare: xor has 4 samples, too few to compare learners on held-out data"),
         (["--data", "xor", "--folds", "3"], "--folds 3: the smallest class has 2 samples"),
     ],
 )

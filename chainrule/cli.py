@@ -8,7 +8,8 @@
     chainrule gradcheck [flags]    check an architecture's gradients on random data
     chainrule curvature RUN        the loss Hessian's extreme eigenvalues: a saddle, a sharp or a flat minimum
     chainrule summary RUN          the run's network layer by layer: output shapes, parameters, memory
-    chainrule compare [--data D]   the network against decision tree, SVM, k-NN, logistic regression
+    chainrule compare [--data D]   the network against decision tree, SVM, k-NN, logistic regression,
+                                   mean ± sd over resampled splits, with a paired t-test
     chainrule search [--data D]    cross-validated search over hidden sizes, depth, activation, lr
 
 Exit status: 0 done; 1 the work failed while running (disk full, permission denied, training
@@ -202,13 +203,27 @@ def _build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--depth", type=_number("depth", Bound(int, 0, 100)), default=3,
                          help="nesting levels shown, 0 to 100 (default: %(default)s)")
 
-    compare = commands.add_parser("compare", help="the network against classic learners on one split")
+    compare = commands.add_parser(
+        "compare", help="the network against classic learners on the same resampled splits",
+        description="Train the network, a decision tree, an SVM, k-NN and logistic regression on the same "
+                    "stratified splits (repeated train/test splits, or k-fold); print mean ± sd of test accuracy "
+                    "and of training and prediction time, and the corrected resampled t-test (Nadeau & Bengio "
+                    "2003) of the network against each learner.")
     _add_data(compare, defaults)
     _add_architecture(compare, defaults)
     _add_optimization(compare.add_argument_group("training"), defaults)
-    compare.add_argument("--test-fraction", type=_number("test_fraction", Bound(float, 0, 1, "both")),
-                         default=defaults.test_fraction, help="test share, in (0, 1) (default: 0.2)")
-    compare.add_argument("--plot", help="also write a bar chart of test accuracy to this PNG")
+    resampling = compare.add_argument_group("resampling")
+    resampling.add_argument("--repeats", type=_number("repeats", Bound(int, 1, 1000)),
+                            help="random stratified splits (default: 5); with --folds, how often k-fold is repeated "
+                                 "(default: 1)")
+    resampling.add_argument("--folds", type=_number("folds", Bound(int, 2, 100)),
+                            help="stratified k-fold cross-validation with this many folds, 2 to 100, instead of "
+                                 "random splits")
+    resampling.add_argument("--test-fraction", type=_number("test_fraction", Bound(float, 0, 1, "both")),
+                            help="test share of each random split, in (0, 1) (default: 0.2)")
+    compare.add_argument("--plot", help="also write a bar chart (mean ± sd, p-values) to this PNG or SVG")
+    compare.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    compare.add_argument("--quiet", action="store_true", help="no line per split on stderr")
 
     search = commands.add_parser("search", help="cross-validated search over architectures and learning rates",
                                  description="Grid search with scikit-learn's GridSearchCV over MLPClassifier "
@@ -409,11 +424,14 @@ def _compare(args, parser) -> int:
     from chainrule.compare import compare, format_table
     from chainrule.runs import RunConfig, check_output_path
 
+    if args.folds is not None and args.test_fraction is not None:
+        raise ValueError("--test-fraction goes with random splits; --folds K tests on 1/K of the data")
     if args.plot:
         check_output_path(args.plot, "--plot")
     fields = {k: v for k, v in vars(args).items() if k in RunConfig.__dataclass_fields__ and v is not None}
-    rows = compare(RunConfig(**fields), plot=args.plot)
-    print(format_table(rows))
+    comparison = compare(RunConfig(**fields), repeats=args.repeats, folds=args.folds, plot=args.plot,
+                         verbose=0 if args.quiet else 1)
+    print(format_table(comparison, markdown=args.markdown))
     if args.plot:
         print(f"bar chart: {args.plot}")
     return 0

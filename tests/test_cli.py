@@ -88,10 +88,12 @@ def test_gradcheck_reports_every_parameter():
 
 
 def test_compare_prints_one_table_for_all_learners(tmp_path):
-    result = chainrule("compare", "--epochs", 5, "--hidden", "32", "--plot", tmp_path / "bars.png")
+    result = chainrule("compare", "--epochs", 5, "--hidden", "32", "--repeats", 2, "--plot", tmp_path / "bars.png")
     assert result.returncode == 0, result.stderr
     for learner in ("chainrule MLP", "decision tree", "SVM", "k-NN", "logistic regression"):
         assert learner in result.stdout
+    assert "2 stratified 80/20 splits" in result.stdout and "corrected resampled t-test" in result.stdout
+    assert result.stdout.count(" ± ") == 3 * 5 + 1  # accuracy, train and predict time of each learner; the footnote
     assert (tmp_path / "bars.png").stat().st_size > 1000
 
 

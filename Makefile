@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(VENV)/bin/chainrule train --run-dir runs/demo
 	$(PY) examples/graph_picture.py --out runs/demo
 	$(PY) examples/moons_spirals.py --quick --out runs/demo
+	$(VENV)/bin/chainrule compare --data digits --quiet --plot runs/demo/compare.png
 
 ## test: ruff, then the whole test suite
 test: $(STAMP)

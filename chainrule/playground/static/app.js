@@ -262,8 +262,8 @@ function drawBoundary() {
 }
 
 // Axes with a few ticks; returns the scale functions for the plot area.
-function axes(ctx, W, H, x0, x1, y0, y1, yLabel, logY) {
-  const L = 48, R = 10, T = 10, B = 26;
+function axes(ctx, W, H, x0, x1, y0, y1, yLabel, logY, T = 10) {
+  const L = 48, R = 10, B = 26;
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, W, H);
   const sx = (x) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
@@ -374,7 +374,8 @@ function drawGrads() {
   if (hi <= lo) hi = lo + 1;
   const n = G.series.length ? G.series[0].length : 0;
   const xs = Array.from({ length: n }, (_, i) => i);
-  const { sx, sy } = axes(ctx, canvas.width, canvas.height, 0, Math.max(n - 1, 1), lo, hi, "‖dL/dW‖", true);
+  // The top margin holds the legend, so the lines never hide it.
+  const { sx, sy } = axes(ctx, canvas.width, canvas.height, 0, Math.max(n - 1, 1), lo, hi, "‖dL/dW‖", true, 36);
   logs.forEach((s, i) => line(ctx, xs, s, sx, sy, depthColour(i, logs.length)));
   if (G.layers.length) {
     const last = G.layers.length - 1;
@@ -382,8 +383,9 @@ function drawGrads() {
     if (last > 0) entries.push([G.layers[last] + " (output side)", depthColour(last, G.layers.length)]);
     ctx.font = "11px sans-serif";
     ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
     entries.forEach(([name, colour], i) => {
-      const y = 16 + i * 14;
+      const y = 8 + i * 14;
       ctx.fillStyle = colour;
       ctx.fillRect(56, y - 2, 14, 4);
       ctx.fillStyle = "#333";

@@ -24,9 +24,9 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-## playground: the browser playground on http://127.0.0.1:8765/ (Ctrl-C stops it; it opens no browser)
+## playground: the browser playground on http://127.0.0.1:8765/ (Ctrl-C stops it; it opens no browser);
+## the test extra that $(STAMP) installs holds the playground's packages
 playground: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[playground]'
 	$(VENV)/bin/chainrule playground
 
 ## bench: chainrule against PyTorch (CPU) on the same workloads; writes benchmarks/RESULTS.md

@@ -7,12 +7,13 @@ const CLASS_COLOURS = [[37, 99, 235], [234, 88, 12], [22, 163, 74], [147, 51, 23
   [202, 138, 4], [8, 145, 178], [100, 116, 139]];
 const MAX_POINTS = 4000; // per plotted series; older points are thinned so the page never grows without bound
 const NUMBER_FIELDS = ["noise", "n_points", "test_fraction", "dropout", "lr", "momentum", "batch_size", "seed",
-  "restarts"];
+  "restarts", "epochs"];
 const SELECT_FIELDS = ["dataset", "activation", "init", "loss", "optimizer", "schedule"];
 const CHECK_FIELDS = ["batch_norm", "residual"];
 
 const state = {
   ws: null, options: null, csvText: "", running: false,
+  base: {}, // the config the form edits: settings without a field (e.g. the boundary's resolution) come from here
   data: null, // the last "ready": train/test points, classes, extent
   boundary: null,
   history: { epoch: [], train_loss: [], test_loss: [] },
@@ -54,12 +55,13 @@ function readHidden(text) {
 }
 
 function readForm() {
-  const config = {};
+  const config = { ...state.base };
   for (const f of SELECT_FIELDS) config[f] = $("f-" + f).value;
   for (const f of NUMBER_FIELDS) config[f] = readNumber($("f-" + f).value);
   for (const f of CHECK_FIELDS) config[f] = $("f-" + f).checked;
   config.hidden = readHidden($("f-hidden").value);
-  if (config.dataset === "csv") config.csv_text = state.csvText;
+  if (config.dataset === "csv") config.csv_text = state.csvText || state.base.csv_text || "";
+  else delete config.csv_text;
   return config;
 }
 
@@ -101,6 +103,7 @@ function showError(field, message) {
 
 function onReady(msg) {
   state.data = msg;
+  state.base = { ...msg.config };
   state.boundary = null;
   state.history = { epoch: [], train_loss: [], test_loss: [] };
   state.grads = { layers: [], series: [] };
@@ -402,6 +405,7 @@ function applyPreset(name) {
   const notes = state.options.preset_notes || {};
   $("preset-note").textContent = notes[name] || "";
   send({ type: "pause" });
+  state.base = { ...presets[name] };
   setForm(presets[name]);
   configure(readForm());
 }
@@ -445,7 +449,8 @@ async function init() {
     const note = (o.preset_notes || {})[button.dataset.preset];
     if (note) button.title = note;
   }
-  setForm(o.defaults || {});
+  state.base = { ...(o.defaults || {}) };
+  setForm(state.base);
   document.body.dataset.ready = "true";
   connect();
   drawAll();

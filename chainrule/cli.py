@@ -358,16 +358,12 @@ def _predict(args, parser) -> int:
 
 
 def _explain(args, parser) -> int:
-    import chainrule as cr
-    from chainrule import nn
     from chainrule.data import xor
     from chainrule.explain import HalfSumOfSquares, explain_step
-    from chainrule.models import activation
+    from chainrule.models import xor_network
 
-    cr.manual_seed(args.seed)
     X, y = xor()
-    model = nn.Sequential(nn.Linear(2, args.hidden), activation(args.activation), nn.Linear(args.hidden, 1),
-                          nn.Sigmoid())
+    model = xor_network(args.hidden, args.activation, args.seed)
     target = y.reshape(-1, 1).astype(np.float32)
     explanation = explain_step(model, HalfSumOfSquares(), X, target, args.lr)
     print(json.dumps(explanation.to_dict(), indent=1) if args.json else explanation.to_text())

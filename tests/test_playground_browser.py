@@ -70,11 +70,21 @@ def browser():
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--window-size=1280,1000", f"--user-data-dir={profile}"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})  # the page's script errors
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(15)
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(server, browser):
+    """The browser with the page loaded afresh; after the test, the page's script raised nothing."""
+    browser.get_log("browser")  # drop what earlier tests left
+    yield browser
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
 
 
 def _open(driver, url):
@@ -101,7 +111,20 @@ def _set(driver, field, value):
     box.send_keys(str(value))
 
 
-def test_xor_is_solved_live_and_screenshot(server, browser, tmp_path):
+def _small_png(path: Path) -> None:
+    """Shrinks a screenshot for the README: 256 colours, 80% size (Pillow comes with matplotlib)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        im = im.resize((im.width * 4 // 5, im.height * 4 // 5), Image.LANCZOS)
+        im.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def test_xor_is_solved_live_and_screenshot(server, page, tmp_path):
+    browser = page
     count = _open(browser, server)
     Select(browser.find_element(By.ID, "f-dataset")).select_by_value("xor")
     browser.find_element(By.ID, "btn-apply").click()
@@ -121,13 +144,25 @@ def test_xor_is_solved_live_and_screenshot(server, browser, tmp_path):
         for (let i = 0; i < d.length; i += 4) { if (d[i+2] > d[i] + 30) blue++; else if (d[i] > d[i+2] + 30) orange++; }
         return [blue, orange];""")
     assert min(colours) > 1000, colours
-    shot = Path(os.environ.get("PLAYGROUND_SCREENSHOT") or tmp_path / "playground.png")
+    # Plotted: the loss curve has points and every layer a gradient norm.
+    assert browser.execute_script("return document.getElementById('verdict').textContent.length") > 0
+    # One step of the solved network, so the picture shows the numbers panel too.
+    panel = browser.find_element(By.ID, "explain")
+    before = panel.get_attribute("textContent")
+    browser.find_element(By.ID, "btn-step").click()
+    WebDriverWait(browser, 10).until(lambda d: panel.get_attribute("textContent") != before)
+    assert "Forward pass" in panel.get_attribute("textContent")
+    keep = os.environ.get("PLAYGROUND_SCREENSHOT")
+    shot = Path(keep or tmp_path / "playground.png")
     shot.parent.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if keep:
+        _small_png(shot)
 
 
-def test_step_mode_shows_the_numbers_of_chainrule_explain(server, browser):
+def test_step_mode_shows_the_numbers_of_chainrule_explain(server, page):
+    browser = page
     count = _open(browser, server)
     browser.find_element(By.ID, "preset-local_minimum").click()
     _wait_ready_after(browser, count)
@@ -148,7 +183,8 @@ def test_step_mode_shows_the_numbers_of_chainrule_explain(server, browser):
     assert "0.51193696" in panel.text  # the loss, visible on the page (not only in the DOM)
 
 
-def test_bad_input_shows_the_servers_message_next_to_the_field(server, browser):
+def test_bad_input_shows_the_servers_message_next_to_the_field(server, page):
+    browser = page
     _open(browser, server)
     _set(browser, "lr", -1)
     browser.find_element(By.ID, "btn-apply").click()
@@ -163,3 +199,25 @@ def test_bad_input_shows_the_servers_message_next_to_the_field(server, browser):
     browser.find_element(By.ID, "btn-apply").click()
     _wait_ready_after(browser, count)
     assert not box.is_displayed() and not beside.is_displayed()
+
+
+def test_csv_upload_trains_and_a_bad_csv_is_named(server, page, tmp_path):
+    browser = page
+    count = _open(browser, server)
+    Select(browser.find_element(By.ID, "f-dataset")).select_by_value("csv")
+    bad = tmp_path / "three.csv"
+    bad.write_text("x1,x2,x3,label\n" + "".join(f"{i},{i % 3},{i % 5},{i % 2}\n" for i in range(20)))
+    browser.find_element(By.ID, "f-csv").send_keys(str(bad))
+    WebDriverWait(browser, 5).until(lambda d: d.execute_script("return state.csvText.length") > 0)
+    browser.find_element(By.ID, "btn-apply").click()
+    beside = browser.find_element(By.ID, "error-csv_text")
+    WebDriverWait(browser, 10).until(lambda d: beside.is_displayed() and beside.text)
+    assert "csv_text" in browser.find_element(By.ID, "error").text
+    good = tmp_path / "two.csv"
+    good.write_text("x1,x2,label\n" + "".join(f"{i / 10},{(i * 7) % 10 / 10},{'ab'[i % 2]}\n" for i in range(40)))
+    browser.find_element(By.ID, "f-csv").send_keys(str(good))
+    WebDriverWait(browser, 5).until(lambda d: d.execute_script("return state.csvText.startsWith('x1,x2,label')"))
+    browser.find_element(By.ID, "btn-apply").click()
+    _wait_ready_after(browser, count)
+    assert _error_text(browser) == "" and not beside.is_displayed()
+    assert browser.find_element(By.ID, "architecture").text.startswith("2-")

@@ -17,7 +17,7 @@ const state = {
   data: null, // the last "ready": train/test points, classes, extent
   boundary: null,
   history: { epoch: [], train_loss: [], test_loss: [] },
-  grads: { layers: [], series: [] }, // series[i] = norms of layers[i], one per frame
+  grads: { layers: [], steps: [], series: [] }, // series[i] = norms of layers[i], one per frame, at steps
   frames: 0,
 };
 
@@ -106,7 +106,7 @@ function onReady(msg) {
   state.base = { ...msg.config };
   state.boundary = null;
   state.history = { epoch: [], train_loss: [], test_loss: [] };
-  state.grads = { layers: [], series: [] };
+  state.grads = { layers: [], steps: [], series: [] };
   state.frames = 0;
   setForm(msg.config);
   $("architecture").textContent = msg.architecture || "";
@@ -128,13 +128,19 @@ function appendHistory(h) {
   if (H.epoch.length > MAX_POINTS) for (const k of Object.keys(H)) H[k] = H[k].filter((_, i) => i % 2 === 0);
 }
 
-function appendGrads(norms) {
+function appendGrads(norms, step) {
   if (!norms || !norms.length) return;
   const G = state.grads;
   const names = norms.map((n) => n.layer);
-  if (names.join("|") !== G.layers.join("|")) { G.layers = names; G.series = names.map(() => []); }
+  if (names.join("|") !== G.layers.join("|")) { G.layers = names; G.steps = []; G.series = names.map(() => []); }
+  if (G.steps.length && step <= G.steps[G.steps.length - 1]) return; // no new batch since the last frame
+  G.steps.push(step);
   norms.forEach((n, i) => G.series[i].push(n.norm));
-  if (G.series[0].length > MAX_POINTS) G.series = G.series.map((s) => s.filter((_, i) => i % 2 === 0));
+  if (G.steps.length > MAX_POINTS) {
+    const even = (_, i) => i % 2 === 0;
+    G.steps = G.steps.filter(even);
+    G.series = G.series.map((s) => s.filter(even));
+  }
 }
 
 function fmt(x, digits = 4) {
@@ -152,7 +158,7 @@ function onFrame(msg) {
     $(id).dataset.value = value === null || value === undefined ? "" : String(value);
   }
   appendHistory(msg.new_history || msg.history);
-  appendGrads(msg.grad_norms);
+  appendGrads(msg.grad_norms, msg.step);
   if (msg.boundary) state.boundary = msg.boundary;
   const verdict = $("verdict");
   verdict.textContent = msg.verdict ? msg.verdict.text : "";
@@ -265,8 +271,8 @@ function drawBoundary() {
 }
 
 // Axes with a few ticks; returns the scale functions for the plot area.
-function axes(ctx, W, H, x0, x1, y0, y1, yLabel, logY, T = 10) {
-  const L = 48, R = 10, B = 26;
+function axes(ctx, W, H, x0, x1, y0, y1, yLabel, logY, T = 10, xLabel = "") {
+  const L = 48, R = 10, B = 30;
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, W, H);
   const sx = (x) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
@@ -288,7 +294,10 @@ function axes(ctx, W, H, x0, x1, y0, y1, yLabel, logY, T = 10) {
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
-  for (const t of linearTicks(x0, x1)) ctx.fillText(formatTick(t), sx(t), H - B + 4);
+  for (const t of linearTicks(x0, x1, true)) ctx.fillText(formatTick(t), sx(t), H - B + 3);
+  ctx.textAlign = "right";
+  ctx.fillText(xLabel, W - R, H - 13);
+  ctx.textAlign = "center";
   ctx.save();
   ctx.translate(10, (H - B) / 2);
   ctx.rotate(-Math.PI / 2);
@@ -298,9 +307,9 @@ function axes(ctx, W, H, x0, x1, y0, y1, yLabel, logY, T = 10) {
   return { sx, sy };
 }
 
-function linearTicks(a, b) {
+function linearTicks(a, b, whole = false) {
   if (!(b > a)) return [a];
-  const raw = (b - a) / 4, p = Math.pow(10, Math.floor(Math.log10(raw)));
+  const raw = Math.max((b - a) / 4, whole ? 1 : 0), p = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
   const out = [];
   for (let t = Math.ceil(a / step) * step; t <= b + 1e-9 * step; t += step) out.push(Number(t.toPrecision(12)));
@@ -340,7 +349,7 @@ function drawLoss() {
   const x0 = H.epoch.length ? H.epoch[0] : 0, x1 = H.epoch.length ? H.epoch[H.epoch.length - 1] : 1;
   const top = values.length ? Math.max(...values) : 1;
   const { sx, sy } = axes(ctx, canvas.width, canvas.height, Math.min(x0, 0), Math.max(x1, 1), 0, top * 1.05 || 1,
-    "loss", false);
+    "loss", false, 10, "epoch");
   line(ctx, H.epoch, H.train_loss, sx, sy, "#2563eb", 2);
   line(ctx, H.epoch, H.test_loss, sx, sy, "#ea580c", 2);
   legend(ctx, canvas.width, [["train", "#2563eb"], ["test", "#ea580c"]]);
@@ -375,10 +384,11 @@ function drawGrads() {
   const all = logs.flat().filter((v) => v !== null);
   let lo = all.length ? Math.floor(Math.min(...all)) : -3, hi = all.length ? Math.ceil(Math.max(...all)) : 1;
   if (hi <= lo) hi = lo + 1;
-  const n = G.series.length ? G.series[0].length : 0;
-  const xs = Array.from({ length: n }, (_, i) => i);
+  const xs = G.steps;
+  const x1 = xs.length ? xs[xs.length - 1] : 1;
   // The top margin holds the legend, so the lines never hide it.
-  const { sx, sy } = axes(ctx, canvas.width, canvas.height, 0, Math.max(n - 1, 1), lo, hi, "‖dL/dW‖", true, 36);
+  const { sx, sy } = axes(ctx, canvas.width, canvas.height, 0, Math.max(x1, 1), lo, hi, "‖dL/dW‖", true, 36,
+    "batches trained");
   logs.forEach((s, i) => line(ctx, xs, s, sx, sy, depthColour(i, logs.length)));
   if (G.layers.length) {
     const last = G.layers.length - 1;

@@ -139,7 +139,8 @@ def test_xor_is_solved_live_and_screenshot(server, page, tmp_path):
     WebDriverWait(browser, 5).until(lambda d: d.find_element(By.ID, "status").text.startswith("paused"))
     # The boundary canvas has been painted with both class colours, not left blank.
     colours = browser.execute_script("""
-        const c = document.getElementById('boundary'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const c = document.getElementById('boundary');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let blue = 0, orange = 0;
         for (let i = 0; i < d.length; i += 4) { if (d[i+2] > d[i] + 30) blue++; else if (d[i] > d[i+2] + 30) orange++; }
         return [blue, orange];""")

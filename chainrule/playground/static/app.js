@@ -272,7 +272,7 @@ function drawBoundary() {
 
 // Axes with a few ticks; returns the scale functions for the plot area.
 function axes(ctx, W, H, x0, x1, y0, y1, yLabel, logY, T = 10, xLabel = "") {
-  const L = 48, R = 10, B = 30;
+  const L = 48, R = 16, B = 30;
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, W, H);
   const sx = (x) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
@@ -324,7 +324,7 @@ function logTicks(a, b) {
 }
 
 function formatTick(t) {
-  return Math.abs(t) >= 1000 || (Math.abs(t) < 0.01 && t !== 0) ? t.toExponential(0) : String(t);
+  return Math.abs(t) >= 1e6 || (Math.abs(t) < 0.01 && t !== 0) ? t.toExponential(0) : String(t);
 }
 
 function line(ctx, xs, ys, sx, sy, colour, width = 1.5) {
@@ -349,23 +349,25 @@ function drawLoss() {
   const x0 = H.epoch.length ? H.epoch[0] : 0, x1 = H.epoch.length ? H.epoch[H.epoch.length - 1] : 1;
   const top = values.length ? Math.max(...values) : 1;
   const { sx, sy } = axes(ctx, canvas.width, canvas.height, Math.min(x0, 0), Math.max(x1, 1), 0, top * 1.05 || 1,
-    "loss", false, 10, "epoch");
+    "loss", false, 26, "epoch");
   line(ctx, H.epoch, H.train_loss, sx, sy, "#2563eb", 2);
   line(ctx, H.epoch, H.test_loss, sx, sy, "#ea580c", 2);
-  legend(ctx, canvas.width, [["train", "#2563eb"], ["test", "#ea580c"]]);
+  legend(ctx, [["train", "#2563eb"], ["test", "#ea580c"]]);
 }
 
-function legend(ctx, W, entries) {
+// Legends sit in the plot's top margin, in a row, so the lines never hide them.
+function legend(ctx, entries) {
   ctx.font = "11px sans-serif";
   ctx.textAlign = "left";
   ctx.textBaseline = "middle";
-  entries.forEach(([name, colour], i) => {
-    const y = 16 + i * 14;
+  let x = 56;
+  for (const [name, colour] of entries) {
     ctx.fillStyle = colour;
-    ctx.fillRect(W - 120, y - 2, 14, 4);
+    ctx.fillRect(x, 10, 14, 4);
     ctx.fillStyle = "#333";
-    ctx.fillText(name, W - 102, y);
-  });
+    ctx.fillText(name, x + 18, 12);
+    x += 30 + ctx.measureText(name).width;
+  }
 }
 
 // Input-side layers light, output-side layers dark: a vanishing gradient shows as the light lines
@@ -387,23 +389,14 @@ function drawGrads() {
   const xs = G.steps;
   const x1 = xs.length ? xs[xs.length - 1] : 1;
   // The top margin holds the legend, so the lines never hide it.
-  const { sx, sy } = axes(ctx, canvas.width, canvas.height, 0, Math.max(x1, 1), lo, hi, "‖dL/dW‖", true, 36,
+  const { sx, sy } = axes(ctx, canvas.width, canvas.height, 0, Math.max(x1, 1), lo, hi, "‖dL/dW‖", true, 26,
     "batches trained");
   logs.forEach((s, i) => line(ctx, xs, s, sx, sy, depthColour(i, logs.length)));
   if (G.layers.length) {
     const last = G.layers.length - 1;
     const entries = [[G.layers[0] + " (input side)", depthColour(0, G.layers.length)]];
     if (last > 0) entries.push([G.layers[last] + " (output side)", depthColour(last, G.layers.length)]);
-    ctx.font = "11px sans-serif";
-    ctx.textAlign = "left";
-    ctx.textBaseline = "middle";
-    entries.forEach(([name, colour], i) => {
-      const y = 8 + i * 14;
-      ctx.fillStyle = colour;
-      ctx.fillRect(56, y - 2, 14, 4);
-      ctx.fillStyle = "#333";
-      ctx.fillText(name, 74, y);
-    });
+    legend(ctx, entries);
   }
 }
 

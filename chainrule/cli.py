@@ -472,7 +472,8 @@ def _playground(args, parser) -> int:
         from chainrule.playground.app import serve
     except ImportError as err:
         raise ImportError(f"the playground needs its extra: pip install 'chainrule[playground]' ({err})") from None
-    print(f"chainrule playground: http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    print(f"chainrule playground: http://{args.host}:{args.port}/", flush=True)
+    print("Ctrl-C stops it", flush=True)
     serve(args.host, args.port, args.max_sessions)
     return 0
 

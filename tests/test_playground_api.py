@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from contextlib import redirect_stdout
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,11 +14,13 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from chainrule.cli import _explain  # noqa: E402
-from chainrule.playground.app import create_app  # noqa: E402
-from chainrule.playground.config import LIMITS, PRESETS  # noqa: E402
+from chainrule.cli import _explain
+from chainrule.playground.app import create_app
+from chainrule.playground.config import LIMITS, PRESETS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -48,8 +51,10 @@ def configure(ws, **config):
 
 
 def test_import_chainrule_stays_numpy_only():
-    code = "import sys, chainrule, chainrule.playground; print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    code = ("import sys, chainrule, chainrule.playground.session\n"
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'httpx') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert run.stdout.strip() == "[]"
 
 
 def test_options_and_pages(client):

@@ -24,8 +24,7 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-## playground: the browser playground on http://127.0.0.1:8765/ (Ctrl-C stops it; it opens no browser);
-## the test extra that $(STAMP) installs holds the playground's packages
+## playground: the browser playground on http://127.0.0.1:8765/ (Ctrl-C stops it)
 playground: $(STAMP)
 	$(VENV)/bin/chainrule playground
 

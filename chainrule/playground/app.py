@@ -47,8 +47,7 @@ class Registry:
             self.sessions.add(session)
             return session
 
-    def close(self, session) -> None:
-        session.close()
+    def discard(self, session) -> None:
         with self._lock:
             self.sessions.discard(session)
 
@@ -115,9 +114,12 @@ async def _socket(websocket: WebSocket):
     except Exception:  # the page went away mid-send: nothing left to tell it
         pass
     finally:
+        # Stop the thread before any await: a cancelled task (server shutdown) may not get past one.
         pumping.cancel()
         session.outbox.notify = lambda: None
-        await asyncio.to_thread(registry.close, session)
+        session.stop_event.set()
+        registry.discard(session)
+        await asyncio.to_thread(session.close)
 
 
 def create_app(max_sessions: int = 8, frame_interval: float = FRAME_INTERVAL) -> Starlette:

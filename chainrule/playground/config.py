@@ -41,7 +41,8 @@ _LOCAL = {**DEFAULTS, "dataset": "xor", "n_points": 4, "noise": 0.0, "test_fract
           "momentum": 0.0, "batch_size": 4, "seed": 2, "epochs": 5000}
 PRESETS = {
     "stuck": _STUCK,
-    "fix_relu_he": {**_STUCK, "activation": "relu", "init": "he"},
+    # 20 narrow ReLU layers at lr 0.1 die (every unit inactive); 0.02 trains them.
+    "fix_relu_he": {**_STUCK, "activation": "relu", "init": "he", "lr": 0.02},
     "fix_residual": {**_STUCK, "residual": True},
     "fix_batch_norm": {**_STUCK, "batch_norm": True},
     "local_minimum": _LOCAL,
@@ -52,7 +53,8 @@ PRESET_NOTES = {
              "so the first layers get almost none of it (see the gradient norms: the verdict says vanishing) and "
              "the boundary barely moves. Fix it with ReLU + He init, residual connections or batch norm.",
     "fix_relu_he": "ReLU passes the gradient unchanged where a unit is active, and He init keeps the signal's scale "
-                   "from layer to layer: the same 20 layers now learn.",
+                   "from layer to layer: the same 20 layers now learn (with a smaller learning rate, 0.02: at 0.1 "
+                   "so deep and narrow a ReLU stack can die, every unit inactive).",
     "fix_residual": "Residual connections (x + f(x)) give the gradient a path around every sigmoid: the same 20 "
                     "sigmoid layers now learn.",
     "fix_batch_norm": "Batch norm re-centres every layer's input to the sigmoid's steep middle, where its slope is "

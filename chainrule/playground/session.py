@@ -18,7 +18,7 @@ from chainrule._tensor import Tensor
 from chainrule.data import circles, moons, spirals
 from chainrule.diagnostics import check_gradient_flow, layer_label, layer_parameters
 from chainrule.explain import HalfSumOfSquares, explain_step
-from chainrule.models import initialise, mlp, xor_network
+from chainrule.models import mlp, xor_network
 from chainrule.optim import SGD, Adagrad, Adam, AdamW, RMSprop, lr_scheduler
 from chainrule.playground.config import DEFAULTS, ConfigError, check_config, read_csv
 from chainrule.random import manual_seed

@@ -148,11 +148,7 @@ def test_xor_is_solved_live_and_screenshot(server, page, tmp_path):
     # Plotted: the loss curve has points and every layer a gradient norm.
     assert browser.execute_script("return document.getElementById('verdict').textContent.length") > 0
     # One step of the solved network, so the picture shows the numbers panel too.
-    panel = browser.find_element(By.ID, "explain")
-    before = panel.get_attribute("textContent")
-    browser.find_element(By.ID, "btn-step").click()
-    WebDriverWait(browser, 10).until(lambda d: panel.get_attribute("textContent") != before)
-    assert "Forward pass" in panel.get_attribute("textContent")
+    assert "Forward pass" in _step(browser)
     keep = os.environ.get("PLAYGROUND_SCREENSHOT")
     shot = Path(keep or tmp_path / "playground.png")
     shot.parent.mkdir(parents=True, exist_ok=True)
@@ -162,26 +158,36 @@ def test_xor_is_solved_live_and_screenshot(server, page, tmp_path):
         _small_png(shot)
 
 
+def _explain_text(seed: int) -> str:
+    return subprocess.run([sys.executable, "-m", "chainrule", "explain", "--seed", str(seed)], cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _step(driver) -> str:
+    """Presses "Step one batch" and returns the panel's new text."""
+    panel = driver.find_element(By.ID, "explain")
+    before = panel.get_attribute("textContent")
+    driver.find_element(By.ID, "btn-step").click()
+    WebDriverWait(driver, 10).until(lambda d: panel.get_attribute("textContent") != before)
+    return panel.get_attribute("textContent").strip()
+
+
 def test_step_mode_shows_the_numbers_of_chainrule_explain(server, page):
     browser = page
     count = _open(browser, server)
     browser.find_element(By.ID, "preset-local_minimum").click()
     _wait_ready_after(browser, count)
     assert browser.find_element(By.ID, "preset-note").text.strip()
-    # The preset's own seed may differ; the brief compares seed 0, which the form can set.
+    seed = int(browser.find_element(By.ID, "f-seed").get_attribute("value"))
+    assert _step(browser) == _explain_text(seed)
+    # Seed 0, set in the form: the numbers of `chainrule explain --seed 0`, digit for digit.
     count = int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready-count"))
     _set(browser, "seed", 0)
     browser.find_element(By.ID, "btn-apply").click()
     _wait_ready_after(browser, count)
     assert _error_text(browser) == ""
-    panel = browser.find_element(By.ID, "explain")
-    before = panel.get_attribute("textContent")
-    browser.find_element(By.ID, "btn-step").click()
-    WebDriverWait(browser, 10).until(lambda d: panel.get_attribute("textContent") != before)
-    expected = subprocess.run([sys.executable, "-m", "chainrule", "explain", "--seed", "0"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout
-    assert panel.get_attribute("textContent").strip() == expected.strip()
-    assert "0.51193696" in panel.text  # the loss, visible on the page (not only in the DOM)
+    assert _step(browser) == _explain_text(0)
+    assert "0.51193696" in browser.find_element(By.ID, "explain").text  # the loss, visible on the page
 
 
 def test_bad_input_shows_the_servers_message_next_to_the_field(server, page):

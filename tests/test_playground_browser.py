@@ -4,6 +4,7 @@ Skips, saying why, where Debian's chromium/chromidriver or the playground's pack
 (`.ci/run` installs them). Set PLAYGROUND_SCREENSHOT=path to keep the screenshot of the solved XOR
 (the README's picture is made that way)."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -26,6 +27,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="browser tests need
 uvicorn = pytest.importorskip("uvicorn", reason="browser tests need uvicorn (the playground extra)")
 playground_app = pytest.importorskip("chainrule.playground.app", reason="the playground server is not built")
 
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -40,13 +42,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    """The playground on a free local port, served by uvicorn in a thread for this module."""
+@contextlib.contextmanager
+def _serving(app):
+    """Serves ``app`` with uvicorn in a thread on a free local port; yields its address."""
     port = _free_port()
-    config = uvicorn.Config(playground_app.create_app(), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off")
-    srv = uvicorn.Server(config)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -54,9 +54,18 @@ def server():
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the playground server did not start within 10 s")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The playground as `chainrule playground` serves it, for this module."""
+    with _serving(playground_app.create_app()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +237,31 @@ def test_csv_upload_trains_and_a_bad_csv_is_named(server, page, tmp_path):
     _wait_ready_after(browser, count)
     assert _error_text(browser) == "" and not beside.is_displayed()
     assert browser.find_element(By.ID, "architecture").text.startswith("2-")
+
+
+def test_tabs_are_sessions_up_to_the_limit_and_closing_one_frees_it(page):
+    browser = page
+    first = browser.current_window_handle
+    with _serving(playground_app.create_app(max_sessions=1)) as url:
+        _open(browser, url)
+        browser.switch_to.new_window("tab")
+        browser.get(url)
+        box = browser.find_element(By.ID, "error")
+        WebDriverWait(browser, 10).until(lambda d: box.is_displayed() and "maximum of 1" in box.text)
+        browser.close()  # the tab that got no session
+        browser.switch_to.window(first)
+        browser.switch_to.new_window("tab")
+        second = browser.current_window_handle
+        browser.switch_to.window(first)
+        browser.close()  # closing the first tab ends its session ...
+        browser.switch_to.window(second)
+        deadline = time.monotonic() + 10
+        while True:  # ... so a new tab gets one (the server notices the close within moments)
+            browser.get(url)
+            try:
+                WebDriverWait(browser, 2).until(
+                    lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready-count"))
+                break
+            except TimeoutException:
+                assert time.monotonic() < deadline, "the closed tab's session was never freed"
+        assert _error_text(browser) == ""

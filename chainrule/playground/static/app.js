@@ -194,6 +194,7 @@ function connect() {
   };
   ws.onmessage = onMessage;
   ws.onclose = () => {
+    if ($("error").hidden) showError(null, "the connection to the playground server closed; reload the page to start again");
     $("connection").textContent = "disconnected";
     $("connection").className = "badge bad";
     onStatus({ running: false });

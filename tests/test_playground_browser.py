@@ -1,6 +1,6 @@
 """The playground page in a real browser: headless Chromium driven by Selenium against a live server.
 
-Skips, saying why, where Debian's chromium/chromidriver or the playground's packages are missing
+Skips, saying why, where Debian's chromium/chromedriver or the playground's packages are missing
 (`.ci/run` installs them). Set PLAYGROUND_SCREENSHOT=path to keep the screenshot of the solved XOR
 (the README's picture is made that way)."""
 

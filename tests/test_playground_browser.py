@@ -144,6 +144,9 @@ def test_xor_is_solved_live_and_screenshot(server, page, tmp_path):
     WebDriverWait(browser, 15, poll_frequency=0.1).until(
         lambda d: acc.get_attribute("data-value") not in ("", None) and float(acc.get_attribute("data-value")) == 1.0)
     assert acc.text == "1.000"
+    keep = os.environ.get("PLAYGROUND_SCREENSHOT")
+    if keep:  # the README's picture: let the curves grow a little longer
+        WebDriverWait(browser, 15).until(lambda d: int(d.find_element(By.ID, "epoch").text) >= 400)
     browser.find_element(By.ID, "btn-pause").click()
     WebDriverWait(browser, 5).until(lambda d: d.find_element(By.ID, "status").text.startswith("paused"))
     # The boundary canvas has been painted with both class colours, not left blank.
@@ -158,7 +161,6 @@ def test_xor_is_solved_live_and_screenshot(server, page, tmp_path):
     assert browser.execute_script("return document.getElementById('verdict').textContent.length") > 0
     # One step of the solved network, so the picture shows the numbers panel too.
     assert "Forward pass" in _step(browser)
-    keep = os.environ.get("PLAYGROUND_SCREENSHOT")
     shot = Path(keep or tmp_path / "playground.png")
     shot.parent.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(shot))

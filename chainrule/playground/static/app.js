@@ -157,6 +157,16 @@ function onFrame(msg) {
     $(id).textContent = fmt(value, 3);
     $(id).dataset.value = value === null || value === undefined ? "" : String(value);
   }
+  $("lr-now").textContent = msg.lr === undefined ? "–" : Number(msg.lr).toPrecision(3);
+  // With restarts the server trains several networks side by side and shows the best one.
+  const losses = msg.restart_losses || [];
+  $("restarts-row").hidden = $("restart-losses").hidden = losses.length < 2;
+  if (losses.length > 1) {
+    const seed = Number(state.base.seed) || 0;
+    $("restart-shown").textContent = `${msg.restart + 1} of ${losses.length} (seed ${seed + msg.restart})`;
+    $("restart-losses").textContent = "train loss of each restart: " +
+      losses.map((l, i) => `seed ${seed + i}: ${fmt(l)}`).join(" · ");
+  }
   appendHistory(msg.new_history || msg.history);
   appendGrads(msg.grad_norms, msg.step);
   if (msg.boundary) state.boundary = msg.boundary;

@@ -266,3 +266,33 @@ def test_memory_bounds_hold_at_the_limits(client):
         assert len(ws.receive_json()["grad_norms"]) == 33
         ws.send_text("x" * 500_000)
         assert "at most" in ws.receive_json()["message"]
+
+
+def test_configure_while_running_pauses_and_says_so(client):
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, n_points=400, hidden=[32, 32], resolution=10)
+        ws.send_json({"type": "start"})
+        receive_until(ws, "status")
+        error = configure(ws, lr=-1)  # refused before anything stops
+        while error["type"] == "frame":
+            error = ws.receive_json()
+        assert error["field"] == "lr"
+        ws.send_json({"type": "configure", "config": {"n_points": 40, "resolution": 10}})
+        replies = receive_until(ws, "ready")
+        assert replies[-2] == {"type": "status", "running": False, "epoch": replies[-2]["epoch"]}
+        assert ws.receive_json()["type"] == "frame"
+
+
+def test_the_last_epoch_stops_training(client):
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, dataset="xor", n_points=4, noise=0.0, test_fraction=0.0, batch_size=4, epochs=30,
+                  resolution=10)
+        ws.send_json({"type": "start"})
+        messages = receive_until(ws, "status")
+        messages += receive_until(ws, "status")
+        stopped = messages[-1]
+        assert stopped["running"] is False and stopped["epoch"] == 30 and "last epoch" in stopped["message"]
+        frame = [m for m in messages if m["type"] == "frame"][-1]
+        assert frame["epoch"] == 30 and frame["test_loss"] is None and frame["test_accuracy"] is None
+        ws.send_json({"type": "start"})
+        assert ws.receive_json()["running"] is False

@@ -145,6 +145,8 @@ class Session:
         self.frame_interval = frame_interval
         self.outbox = Outbox()
         self.lock = threading.RLock()
+        # The server's event loop takes history under this small lock, never waiting on a step.
+        self.history_lock = threading.Lock()
         self.thread = None
         self.stop_event = threading.Event()
         self.config = None
@@ -172,8 +174,9 @@ class Session:
         self.extent = [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
         self.loss_fn = HalfSumOfSquares() if config["loss"] == "mse" else nn.CrossEntropyLoss()
         self.epoch, self.step_count, self.order, self.position = 0, 0, None, 0
-        self.history = {"epoch": [], "train_loss": [], "test_loss": []}
-        self.history_sent = 0
+        with self.history_lock:
+            self.history = {"epoch": [], "train_loss": [], "test_loss": []}
+            self.history_sent = 0
         self.best = 0
         self.outbox.drop_frames()
 
@@ -306,10 +309,11 @@ class Session:
         grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
         classes, confidence = self._classes(run.model(Tensor(grid))._data)
         run.model.train()
-        if not self.history["epoch"] or self.history["epoch"][-1] != self.epoch:
-            self.history["epoch"].append(self.epoch)
-            self.history["train_loss"].append(train_loss)
-            self.history["test_loss"].append(test_loss)
+        with self.history_lock:  # one point per epoch: at most max_epochs + 1 of them
+            if not self.history["epoch"] or self.history["epoch"][-1] != self.epoch:
+                self.history["epoch"].append(self.epoch)
+                self.history["train_loss"].append(train_loss)
+                self.history["test_loss"].append(test_loss)
         return {
             "type": "frame", "epoch": self.epoch, "step": self.step_count, "train_loss": train_loss,
             "test_loss": test_loss, "train_accuracy": train_acc, "test_accuracy": test_acc,
@@ -352,7 +356,7 @@ class Session:
 
     def take_history(self) -> dict:
         """The history points not yet sent (a frame carries them under "history")."""
-        with self.lock:
+        with self.history_lock:
             start = self.history_sent
             self.history_sent = len(self.history["epoch"])
             return {k: v[start:] for k, v in self.history.items()}
@@ -404,7 +408,15 @@ class Session:
 
     # -- messages -------------------------------------------------------------------------------
     def handle(self, message) -> list:
-        """The replies to one client message (already parsed from JSON)."""
+        """The replies to one client message (already parsed from JSON). Configure, step and reset
+        pause a running session first and then say so: a status (running false) leads their replies."""
+        was_running = self.running
+        replies = self._handle(message)
+        if was_running and not self.running and replies[0]["type"] != "status":
+            replies.insert(0, self.status())
+        return replies
+
+    def _handle(self, message) -> list:
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return [_error(None, "a message must be a JSON object with a \"type\"")]
         kind = message["type"]
@@ -421,6 +433,9 @@ class Session:
             return self._fresh()
         if kind == "start":
             self.start()
+            if not self.running:
+                return [{**self.status(), "message": f"reached the last epoch ({self.config['epochs']}): reset, "
+                                                     "or configure more epochs"}]
             return [self.status()]
         if kind == "pause":
             self.pause()

@@ -1,15 +1,28 @@
 """The playground's web server: a Starlette app (``create_app``) served by uvicorn from
-``chainrule playground``. Needs the ``playground`` extra: pip install 'chainrule[playground]'.
+``chainrule playground`` (127.0.0.1:8765 unless told otherwise; it opens no browser). Needs the
+``playground`` extra: pip install 'chainrule[playground]'.
 
-HTTP: ``GET /`` the page, ``/static/...`` its files (chainrule/playground/static), ``GET
-/api/options`` the choices, limits, defaults and presets (config.options()).
+HTTP: ``GET /`` the page, ``/static/...`` its files (chainrule/playground/static, package data),
+``GET /api/options`` the choices, limits, defaults, presets and their notes (config.options()).
 
-WebSocket ``/ws``: one session per connection, ``max_sessions`` at most (a connection beyond
-them gets ``{"type": "full"}`` and is closed). Client messages (JSON text): configure {config},
-start, pause, step, reset; replies: ready, frame, status, explain, error (with the field at fault,
-or null for a malformed message). A frame carries, under "history", the history points new since
-the previous frame sent. Closing the connection stops the session's training thread. The protocol
-in full: the docstrings of chainrule.playground.session and config.
+WebSocket ``/ws``: one session (session.Session) per connection, ``max_sessions`` at most; one
+more gets ``{"type": "full", "message": ...}`` and is closed. The page sends JSON text messages:
+
+- ``{"type": "configure", "config": {...}}``: every field optional (config.DEFAULTS fills them);
+  answered by ``ready`` (full config, train and test points, classes, architecture, extent) and a
+  ``frame``, or by ``{"type": "error", "field": NAME, "message": ...}`` with the state unchanged;
+- ``start`` / ``pause``: ``{"type": "status", "running": bool, "epoch": E}``;
+- ``step``: one batch, answered by ``{"type": "explain", "text", "explanation"}`` (the numbers of
+  chainrule.explain.explain_step, as ``chainrule explain`` prints them) and a ``frame``;
+- ``reset``: fresh weights from the seed: ``ready`` and a ``frame``;
+- anything else: ``error`` with field null.
+
+A ``frame`` holds the epoch, step, train/test loss (per sample) and accuracy, the decision
+boundary on a resolution x resolution grid (class and confidence per cell), the gradient norm of
+each layer and the vanishing/exploding verdict with its remedy, and under "history" the history
+points not sent before. While a session trains, its thread sends a frame at most every
+``frame_interval`` seconds through a bounded outbox in which the newest frame replaces unsent
+ones. Closing the connection stops the session's thread and frees its place.
 """
 
 import asyncio
@@ -69,8 +82,9 @@ async def _socket(websocket: WebSocket):
     registry = websocket.app.state.registry
     session = await asyncio.to_thread(registry.open, websocket.app.state.frame_interval)
     if session is None:
-        await websocket.send_text(_dumps({"type": "full", "message": f"the server holds its maximum of "
-                                          f"{registry.limit} sessions; close another tab"}))
+        sessions = f"{registry.limit} session{'s' if registry.limit != 1 else ''}"
+        await websocket.send_text(_dumps({"type": "full", "message": f"the server holds its maximum of {sessions}; "
+                                                                     "close another tab"}))
         await websocket.close(code=1013)
         return
     loop = asyncio.get_running_loop()

@@ -296,3 +296,22 @@ def test_the_last_epoch_stops_training(client):
         assert frame["epoch"] == 30 and frame["test_loss"] is None and frame["test_accuracy"] is None
         ws.send_json({"type": "start"})
         assert ws.receive_json()["running"] is False
+
+
+def test_sessions_draw_from_their_own_seeded_generators(client):
+    import chainrule
+
+    chainrule.manual_seed(123)
+    state = chainrule.random.get_rng_state()
+    config = {"dropout": 0.3, "seed": 5, "n_points": 60, "resolution": 10}
+    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
+        frames = {}
+        for name, ws in (("a", a), ("b", b)):
+            configure(ws, **config)
+            frames[name] = [ws.receive_json()["train_loss"]]
+        for _ in range(3):  # interleaved: each session's dropout masks come from its own generator
+            for name, ws in (("a", a), ("b", b)):
+                ws.send_json({"type": "step"})
+                frames[name].append(receive_until(ws, "frame")[-1]["train_loss"])
+        assert frames["a"] == frames["b"] and len(set(frames["a"])) == 4
+    assert chainrule.random.get_rng_state() == state  # the process's generator is left alone

@@ -6,6 +6,7 @@ where the newest frame replaces unsent ones when the page reads slowly.
 ``Session.handle(message)`` answers one client message (see the protocol in
 chainrule.playground.app) with a list of messages; the thread adds frames to ``outbox``."""
 
+import contextlib
 import math
 import threading
 import time
@@ -14,6 +15,7 @@ from collections import deque
 import numpy as np
 
 from chainrule import nn
+from chainrule import random as _random
 from chainrule._tensor import Tensor
 from chainrule.data import circles, moons, spirals
 from chainrule.diagnostics import check_gradient_flow, layer_label, layer_parameters
@@ -23,9 +25,24 @@ from chainrule.optim import SGD, Adagrad, Adam, AdamW, RMSprop, lr_scheduler
 from chainrule.playground.config import DEFAULTS, ConfigError, check_config, read_csv
 from chainrule.random import manual_seed
 
-# chainrule's initialisers draw from one process-wide generator: seeding and building under this
-# lock makes each session's weights a function of its seed alone, whatever other tabs do.
-_BUILD_LOCK = threading.Lock()
+# chainrule's initialisers and dropout draw from one process-wide generator. A session swaps its
+# own in under this lock (to build its networks, and for each dropout forward pass), so that its
+# numbers depend on its seed alone, whatever other tabs do, and the process's generator is left alone.
+_RNG_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def own_generator(generator=None):
+    """chainrule's generator is ``generator`` inside (a ``manual_seed`` inside replaces it), the
+    previous one again after; one thread at a time."""
+    with _RNG_LOCK:
+        saved = _random._generator, _random._seed
+        if generator is not None:
+            _random._generator = generator
+        try:
+            yield
+        finally:
+            _random._generator, _random._seed = saved
 _OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 FRAME_INTERVAL = 0.1  # seconds between two frames while training
 
@@ -95,7 +112,7 @@ def build_network(config: dict, classes: int, seed: int) -> nn.Module:
     the same function (models.xor_network)."""
     outputs = 1 if config["loss"] == "mse" and classes == 2 else classes
     plain = not (config["dropout"] or config["batch_norm"] or config["residual"]) and config["init"] == "default"
-    with _BUILD_LOCK:
+    with own_generator():
         if config["loss"] == "mse" and outputs == 1 and len(config["hidden"]) == 1 and plain:
             return xor_network(config["hidden"][0], config["activation"], seed)
         manual_seed(seed)
@@ -125,6 +142,7 @@ class _Run:
     def __init__(self, config, classes, seed, steps_per_epoch):
         self.seed = seed
         self.model = build_network(config, classes, seed)
+        self.rng = np.random.default_rng([seed, 1])  # its dropout masks
         kwargs = {"lr": config["lr"]}
         if config["optimizer"] in ("sgd", "rmsprop"):
             kwargs["momentum"] = config["momentum"]
@@ -206,7 +224,12 @@ class Session:
 
     def _train_step(self, run, x, t):
         run.model.train()
-        loss = self.loss_fn(run.model(x), t)
+        if self.config["dropout"]:
+            with own_generator(run.rng):
+                out = run.model(x)
+        else:
+            out = run.model(x)
+        loss = self.loss_fn(out, t)
         run.optimizer.zero_grad()
         loss.backward()
         run.grad_norms = self._norms(run.model, {id(p): p.grad._data if p.grad is not None else None

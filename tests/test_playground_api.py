@@ -315,3 +315,23 @@ def test_sessions_draw_from_their_own_seeded_generators(client):
                 frames[name].append(receive_until(ws, "frame")[-1]["train_loss"])
         assert frames["a"] == frames["b"] and len(set(frames["a"])) == 4
     assert chainrule.random.get_rng_state() == state  # the process's generator is left alone
+
+
+@pytest.mark.parametrize(("preset", "solved"), [
+    ("stuck", False), ("fix_relu_he", True), ("fix_residual", True), ("fix_batch_norm", True),
+    ("local_minimum", False), ("fix_restarts", True),
+])
+def test_presets_fail_and_their_fixes_work(preset, solved):
+    """What the preset notes promise, trained to the preset's last epoch (seconds each)."""
+    from chainrule.playground.session import Session
+
+    session = Session()
+    assert session.handle({"type": "configure", "config": {**PRESETS[preset], "resolution": 10}})[0]["type"] == "ready"
+    while session.epoch < PRESETS[preset]["epochs"]:
+        session.train_batch()
+    frame = session.frame()
+    assert (frame["train_accuracy"] >= 0.95) == solved, frame["train_accuracy"]
+    if preset == "stuck":
+        assert frame["verdict"]["kind"] == "vanishing"
+    if preset == "local_minimum":  # the loss 1/2 sum (y - t)^2 = 0.25: two of four points at 0.5
+        assert abs(frame["train_loss"] * 4 - 0.25) < 0.01

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean playground
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+## playground: the browser playground on http://127.0.0.1:8765/ (Ctrl-C stops it)
+playground: $(STAMP)
+	$(VENV)/bin/chainrule playground
 
 ## bench: chainrule against PyTorch (CPU) on the same workloads; writes benchmarks/RESULTS.md
 bench: $(STAMP)

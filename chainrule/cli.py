@@ -11,6 +11,7 @@
     chainrule compare [--data D]   the network against decision tree, SVM, k-NN, logistic regression,
                                    mean ± sd over resampled splits, with a paired t-test
     chainrule search [--data D]    cross-validated search over hidden sizes, depth, activation, lr
+    chainrule playground           a local web page that trains a network live (pip install 'chainrule[playground]')
 
 Exit status: 0 done; 1 the work failed while running (disk full, permission denied, training
 diverged); 2 a usage error (a bad flag, a missing or malformed input file or run folder); 130
@@ -225,6 +226,16 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     compare.add_argument("--quiet", action="store_true", help="no line per split on stderr")
 
+    playground = commands.add_parser(
+        "playground", help="a local web page that trains a small network live, backprop step by step",
+        description="Serve the playground page on this machine (it opens no browser: visit the printed address). "
+                    "Needs the playground extra: pip install 'chainrule[playground]'.")
+    playground.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    playground.add_argument("--port", type=_number("port", Bound(int, 1, 65535)), default=8765,
+                            help="port to listen on (default: %(default)s)")
+    playground.add_argument("--max-sessions", type=_number("max_sessions", Bound(int, 1, 64)), default=8,
+                            help="browser tabs served at once, 1 to 64 (default: %(default)s)")
+
     search = commands.add_parser("search", help="cross-validated search over architectures and learning rates",
                                  description="Grid search with scikit-learn's GridSearchCV over MLPClassifier "
                                              "settings (standardised features, stratified shuffled folds); "
@@ -358,16 +369,12 @@ def _predict(args, parser) -> int:
 
 
 def _explain(args, parser) -> int:
-    import chainrule as cr
-    from chainrule import nn
     from chainrule.data import xor
     from chainrule.explain import HalfSumOfSquares, explain_step
-    from chainrule.models import activation
+    from chainrule.models import xor_network
 
-    cr.manual_seed(args.seed)
     X, y = xor()
-    model = nn.Sequential(nn.Linear(2, args.hidden), activation(args.activation), nn.Linear(args.hidden, 1),
-                          nn.Sigmoid())
+    model = xor_network(args.hidden, args.activation, args.seed)
     target = y.reshape(-1, 1).astype(np.float32)
     explanation = explain_step(model, HalfSumOfSquares(), X, target, args.lr)
     print(json.dumps(explanation.to_dict(), indent=1) if args.json else explanation.to_text())
@@ -460,9 +467,20 @@ def _search(args, parser) -> int:
     return 0
 
 
+def _playground(args, parser) -> int:
+    try:
+        from chainrule.playground.app import serve
+    except ImportError as err:
+        raise ImportError(f"the playground needs its extra: pip install 'chainrule[playground]' ({err})") from None
+    print(f"chainrule playground: http://{args.host}:{args.port}/", flush=True)
+    print("Ctrl-C stops it", flush=True)
+    serve(args.host, args.port, args.max_sessions)
+    return 0
+
+
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "explain": _explain,
             "gradcheck": _gradcheck, "curvature": _curvature, "compare": _compare, "search": _search,
-            "summary": _summary}
+            "summary": _summary, "playground": _playground}
 
 # Exit status 2: the request cannot be done as asked (a bad flag, a missing or malformed input file
 # or run folder, a missing optional package), as argparse's usage errors; 1: the work failed while

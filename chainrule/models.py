@@ -41,6 +41,20 @@ def initialise(model: nn.Module, scheme: str = "default", nonlinearity: str = "r
     return model
 
 
+def xor_network(hidden: int = 2, activation_name: str = "sigmoid", seed: int = 0) -> nn.Sequential:
+    """The 2-H-1 network of ``chainrule explain`` (and the playground's local-minimum preset):
+    Linear(2, H), the activation, Linear(H, 1), Sigmoid, with PyTorch's default init drawn after
+    ``chainrule.manual_seed(seed)``. One builder for both, so that their numbers agree.
+
+    >>> [p.shape for p in xor_network(3).parameters()]
+    [(3, 2), (3,), (1, 3), (1,)]
+    """
+    from chainrule.random import manual_seed
+
+    manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, hidden), activation(activation_name), nn.Linear(hidden, 1), nn.Sigmoid())
+
+
 def mlp(in_features: int, hidden=(128,), out_features: int = 10, *, activation_name: str = "relu",
         dropout: float = 0.0, batch_norm: bool = False, residual: bool = False,
         init_scheme: str = "default") -> nn.Sequential:

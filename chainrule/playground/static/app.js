@@ -178,7 +178,9 @@ function onFrame(msg) {
 
 function onStatus(msg) {
   state.running = Boolean(msg.running);
-  $("status").textContent = (state.running ? "running" : "paused") + (msg.epoch !== undefined ? `, epoch ${msg.epoch}` : "");
+  // The server says why it stopped by itself (the last epoch, a loss that is no longer finite).
+  $("status").textContent = msg.message ||
+    (state.running ? "running" : "paused") + (msg.epoch !== undefined ? `, epoch ${msg.epoch}` : "");
   $("btn-start").disabled = state.running;
   $("btn-pause").disabled = !state.running;
 }

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 pytest.importorskip("starlette")
-pytest.importorskip("httpx")
+pytest.importorskip("httpx2")  # (the client of Starlette's TestClient)
 
 from starlette.testclient import TestClient
 
@@ -335,3 +335,19 @@ def test_presets_fail_and_their_fixes_work(preset, solved):
         assert frame["verdict"]["kind"] == "vanishing"
     if preset == "local_minimum":  # the loss 1/2 sum (y - t)^2 = 0.25: two of four points at 0.5
         assert abs(frame["train_loss"] * 4 - 0.25) < 0.01
+
+
+def test_an_unforeseen_failure_is_an_error_message_and_the_session_goes_on(monkeypatch):
+    from chainrule.playground.session import Session
+
+    def broken(self, message):
+        raise RuntimeError("boom")
+
+    with TestClient(create_app()) as client, client.websocket_connect("/ws") as ws:
+        with monkeypatch.context() as patch:
+            patch.setattr(Session, "_handle", broken)
+            ws.send_json({"type": "pause"})
+            reply = ws.receive_json()
+        assert reply["type"] == "error" and reply["field"] is None and "RuntimeError: boom" in reply["message"]
+        ws.send_json({"type": "pause"})  # the connection is still open and answers
+        assert ws.receive_json()["type"] == "status"

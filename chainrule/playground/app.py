@@ -77,6 +77,16 @@ async def _options(request):
     return JSONResponse(options())
 
 
+def _handled(session, message) -> list:
+    """The session's replies; a failure the checks did not foresee becomes an error message on the
+    page (naming it) instead of a closed connection."""
+    try:
+        return session.handle(message)
+    except Exception as err:  # (the page must hear of any failure)
+        message = f"the server could not do that: {type(err).__name__}: {err}"
+        return [{"type": "error", "field": None, "message": message}]
+
+
 async def _socket(websocket: WebSocket):
     await websocket.accept()
     registry = websocket.app.state.registry
@@ -123,7 +133,7 @@ async def _socket(websocket: WebSocket):
                 except ValueError as err:
                     replies = [{"type": "error", "field": None, "message": f"the message is not JSON: {err}"}]
                 else:
-                    replies = await asyncio.to_thread(session.handle, message)
+                    replies = await asyncio.to_thread(_handled, session, message)
             await send(replies)
     except Exception:  # the page went away mid-send: nothing left to tell it
         pass

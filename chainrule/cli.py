@@ -15,7 +15,8 @@
 
 Exit status: 0 done; 1 the work failed while running (disk full, permission denied, training
 diverged); 2 a usage error (a bad flag, a missing or malformed input file or run folder); 130
-interrupted (Ctrl-C: a run continues with 'chainrule train --resume RUN').
+interrupted (Ctrl-C: a run continues with 'chainrule train --resume RUN'); 141 the output's reader
+stopped reading (as `| head` does), quietly.
 Every error is one line: "chainrule COMMAND: error: ...".
 """
 
@@ -24,6 +25,7 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -512,7 +514,14 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return COMMANDS[args.command](args, parser)
+        status = COMMANDS[args.command](args, parser)
+        sys.stdout.flush()  # (here, not at exit: a reader that closed the pipe is caught below)
+        return status
+    except BrokenPipeError:
+        # The reader stopped reading (`chainrule explain | head`): its choice, not an error. Send
+        # what is left in the buffer nowhere, so that the interpreter's last flush is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command whose reader left
     except USAGE_ERRORS as err:
         print(f"chainrule {args.command}: error: {_message(err)}", file=sys.stderr)
         return 2

@@ -398,3 +398,17 @@ def test_a_first_row_of_bad_numbers_is_refused_not_taken_for_a_header(tmp_path, 
     status, out, _ = run_cli(capsys, "predict", finished, "--input", numbered, "--output", tmp_path / "o.csv",
                              "--header", "yes")
     assert status == 0 and "wrote 3 predictions" in out
+
+
+def test_a_reader_that_stops_reading_is_not_an_error():
+    """`chainrule explain | head`: the pipe closes before the text is written; the command ends
+    quietly with the shell's status for it (141), not with an error line or a traceback."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-m", "chainrule", "explain"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader leaves before the first line
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 141, err
+    assert err == b""

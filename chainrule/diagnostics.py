@@ -37,7 +37,7 @@ def layer_parameters(model: Module) -> list:
 
 
 def check_gradient_flow(grad_norms: dict, low: float = 1e-3, high: float = 1e3, loss: float | None = None,
-                        weights_finite: bool = True):
+                        weights_finite: bool = True, largest_weight: float | None = None):
     """None when gradients flow, else a message naming the problem.
 
     ``grad_norms`` maps layer names, first layer first, to gradient norms (floats, or dicts with a
@@ -46,7 +46,9 @@ def check_gradient_flow(grad_norms: dict, low: float = 1e-3, high: float = 1e3, 
     exploding ones. A non-finite norm is blamed on its cause: a non-finite ``loss`` (the batch's,
     when given) with finite weights points at the data or the loss function, weights that are
     already non-finite (``weights_finite=False``) at an earlier diverging update, and a finite loss
-    with a non-finite gradient at overflow in the backward pass (exploding gradients).
+    with a non-finite gradient at overflow in the backward pass (exploding gradients). With finite
+    weights, ``largest_weight`` (the largest |w|) above ``_DIVERGED_WEIGHT`` blames the non-finite
+    loss on diverging updates instead: weights that large overflow the forward pass.
 
     >>> print(check_gradient_flow({"0": float("nan"), "1": 1.0}, loss=float("nan")))  # doctest: +ELLIPSIS
     non-finite loss (nan) while every weight is finite: ...
@@ -64,7 +66,7 @@ def check_gradient_flow(grad_norms: dict, low: float = 1e-3, high: float = 1e3, 
             norms.append((name, float(value)))
     for name, value in norms:
         if not math.isfinite(value):
-            return _non_finite_cause(name, value, loss, weights_finite)
+            return _non_finite_cause(name, value, loss, weights_finite, largest_weight)
     if len(norms) < 2:
         return None
     (first, g_first), (last, g_last) = norms[0], norms[-1]
@@ -88,8 +90,19 @@ def check_gradient_flow(grad_norms: dict, low: float = 1e-3, high: float = 1e3, 
     return None
 
 
-def _non_finite_cause(layer, norm, loss, weights_finite):
+# Initialisations and trained networks keep |w| near 1 (standardised inputs); weights a million
+# times larger have been blown up by updates, and overflow float32's forward pass soon after.
+_DIVERGED_WEIGHT = 1e6
+
+
+def _non_finite_cause(layer, norm, loss, weights_finite, largest_weight=None):
     """The verdict for a non-finite gradient norm: what made it, not only where it shows."""
+    if weights_finite and loss is not None and not math.isfinite(loss) and (largest_weight or 0) > _DIVERGED_WEIGHT:
+        return (
+            f"non-finite loss ({loss}) from weights grown to {largest_weight:.3g}: the updates diverged and the "
+            "forward pass overflowed; lower the learning rate, clip gradients (nn.utils.clip_grad_norm_) or "
+            "stop on the first bad step (train.TerminateOnNaN)"
+        )
     if not weights_finite:
         return (
             f"non-finite weights: an earlier update made them NaN or infinite, so layer {layer!r} gets a "
@@ -218,9 +231,12 @@ class GradientMonitor:
         ]
         if self.warn and not self._warned:
             finite = all(math.isfinite(v) for v in norms.values())
-            weights_finite = finite or all(  # only looked at when a gradient is not finite
-                np.isfinite(p._data).all() for _, module in self._layers for p in module.parameters(recurse=False))
-            message = check_gradient_flow(norms, self.low, self.high, loss=loss, weights_finite=weights_finite)
+            weights = [p._data for _, module in self._layers for p in module.parameters(recurse=False)]
+            weights_finite = finite or all(np.isfinite(w).all() for w in weights)  # (looked at when one is not)
+            largest = None if finite or not weights_finite else max((float(np.abs(w).max()) for w in weights if w.size),
+                                                                    default=None)
+            message = check_gradient_flow(norms, self.low, self.high, loss=loss, weights_finite=weights_finite,
+                                          largest_weight=largest)
             if message is not None:
                 self._warned = True
                 warnings.warn(message, GradientFlowWarning, stacklevel=2)

@@ -119,6 +119,30 @@ def test_verdict_blames_the_loss_not_the_learning_rate_when_the_loss_is_not_fini
     assert "learning rate is not the cause" in message and "lower the learning rate" not in message
     assert check_gradient_flow(norms, loss=float("nan"), weights_finite=False).startswith("non-finite weights")
     assert check_gradient_flow({"0": float("inf"), "2": 1.0}, loss=0.5).startswith("exploding gradients")
+    # finite weights of ordinary size: still the data or the loss
+    assert "learning rate is not the cause" in check_gradient_flow(norms, loss=float("nan"), largest_weight=3.0)
+
+
+def test_verdict_blames_diverging_updates_when_huge_finite_weights_overflow_the_forward_pass():
+    norms = {"0": float("nan"), "2": float("nan")}
+    message = check_gradient_flow(norms, loss=float("nan"), largest_weight=1e20)
+    assert message.startswith("non-finite loss (nan) from weights grown to 1e+20: the updates diverged")
+    assert "lower the learning rate" in message and "not the cause" not in message
+    # as the monitor sees it: weights blown up by updates, the forward pass overflows float32
+    model, _ = model_and_optimizer()
+    monitor = GradientMonitor(model)
+    with cr.no_grad():
+        for p in model.parameters():
+            p.mul_(1e20)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = nn.CrossEntropyLoss()(model(cr.tensor(data()[0] * 1e20)), cr.tensor(data()[1]))
+        loss.backward()
+    assert not np.isfinite(float(loss._data))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        monitor.after_backward(loss=float(loss._data))
+    messages = [str(w.message) for w in caught if issubclass(w.category, GradientFlowWarning)]
+    assert len(messages) == 1 and "the updates diverged" in messages[0], messages
 
 
 def test_monitor_warning_names_a_non_finite_loss_from_the_data():

@@ -230,11 +230,12 @@ class GradientMonitor:
             [p._data.copy() for p in module.parameters(recurse=False)] for _, module in self._layers
         ]
         if self.warn and not self._warned:
-            finite = all(math.isfinite(v) for v in norms.values())
-            weights = [p._data for _, module in self._layers for p in module.parameters(recurse=False)]
-            weights_finite = finite or all(np.isfinite(w).all() for w in weights)  # (looked at when one is not)
-            largest = None if finite or not weights_finite else max((float(np.abs(w).max()) for w in weights if w.size),
-                                                                    default=None)
+            weights_finite, largest = True, None
+            if not all(math.isfinite(v) for v in norms.values()):  # (the weights matter only then)
+                weights = [p._data for _, module in self._layers for p in module.parameters(recurse=False)]
+                weights_finite = all(np.isfinite(w).all() for w in weights)
+                if weights_finite:
+                    largest = max((float(np.abs(w).max()) for w in weights if w.size), default=None)
             message = check_gradient_flow(norms, self.low, self.high, loss=loss, weights_finite=weights_finite,
                                           largest_weight=largest)
             if message is not None:

@@ -17,7 +17,7 @@ from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
 from chainrule.ops import either
 from chainrule.ops.operands import floating, wrap
-from chainrule.ops.softmax import last_axis_max, last_axis_sum
+from chainrule.ops.reduce import last_axis_max, last_axis_sum
 
 _OP = "scaled_dot_product_attention"
 

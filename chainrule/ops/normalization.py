@@ -24,6 +24,7 @@ from chainrule.autograd.engine import needs_graph, record
 from chainrule.ops import either
 from chainrule.ops.linalg import column_sums
 from chainrule.ops.operands import floating, same_dtype, wrap
+from chainrule.ops.reduce import last_axis_sum
 from chainrule.ops.shape import pad
 
 
@@ -49,7 +50,7 @@ def _row_mean(a, axes, v=None):
     rows = _rows(a, axes)
     sums = None
     if rows is not None and v is None:
-        sums = rows @ xp.ones(rows.shape[1], dtype=a.dtype)
+        sums = last_axis_sum(rows)
     elif rows is not None and v.shape == a.shape:
         v_rows = _rows(v, axes)
         sums = None if v_rows is None else xp.vecdot(rows, v_rows)

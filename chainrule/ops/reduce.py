@@ -502,3 +502,31 @@ def cdist(x1, x2, p: float = 2.0) -> Tensor:
             f"cdist: x1 and x2 need the same number of features (last dim), got {x1._data.shape} and {x2._data.shape}"
         )
     return norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, dim=-1)
+
+
+# NumPy reduces over a short last axis with one slow loop per row: for scores (32, 4, 64, 64),
+# max 0.73 ms and sum 0.19 ms; halving with maximum takes 0.46 ms, a BLAS product with ones 0.04.
+_FAST_REDUCTION_SIZE = 4096
+
+
+def last_axis_max(d):
+    """The maximum of an array over its last axis (keepdims; nan propagates), by halving."""
+    n = d.shape[-1] if d.ndim else 0
+    if n < 8 or d.size < _FAST_REDUCTION_SIZE:
+        return d.max(axis=-1, keepdims=True)
+    top = d
+    while top.shape[-1] > 1:
+        n = top.shape[-1]
+        half = xp.maximum(top[..., : n // 2], top[..., n // 2 : 2 * (n // 2)])
+        if n % 2:  # the odd one out joins the first pair
+            xp.maximum(half[..., :1], top[..., -1:], out=half[..., :1])
+        top = half
+    return top
+
+
+def last_axis_sum(d):
+    """The sum of an array over its last axis (keepdims): a product with ones where BLAS can."""
+    if d.size < _FAST_REDUCTION_SIZE or d.dtype not in (xp.float32, xp.float64) or not d.flags.c_contiguous:
+        return d.sum(axis=-1, keepdims=True)
+    n = d.shape[-1]
+    return (d.reshape(-1, n) @ xp.ones(n, d.dtype)).reshape(*d.shape[:-1], 1)

@@ -5,6 +5,7 @@ from chainrule._tensor import Tensor
 from chainrule.autograd.engine import OUTPUT, needs_graph, record
 from chainrule.ops import either
 from chainrule.ops.operands import dims, wrap
+from chainrule.ops.reduce import last_axis_max, last_axis_sum
 
 
 def _axis(x, dim, op):
@@ -13,36 +14,6 @@ def _axis(x, dim, op):
     if x._data.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating tensor, got dtype {x._data.dtype}")
     return dims(dim, x._data.ndim, op)[0] if x._data.ndim else None
-
-
-# NumPy reduces over a short last axis with one slow loop per row: for scores (32, 4, 64, 64),
-# max 0.73 ms and sum 0.19 ms; halving with maximum takes 0.46 ms, a BLAS product with ones 0.04.
-_FAST_REDUCTION_SIZE = 4096
-
-
-def last_axis_max(d):
-    """The maximum of an array over its last axis (keepdims; nan propagates), by halving."""
-    n = d.shape[-1] if d.ndim else 0
-    if n < 8 or d.size < _FAST_REDUCTION_SIZE:
-        return d.max(axis=-1, keepdims=True)
-    top = xp.maximum(d[..., : n // 2], d[..., n // 2 : 2 * (n // 2)])
-    if n % 2:
-        xp.maximum(top[..., :1], d[..., -1:], out=top[..., :1])
-    while top.shape[-1] > 1:
-        n = top.shape[-1]
-        half = xp.maximum(top[..., : n // 2], top[..., n // 2 : 2 * (n // 2)])
-        if n % 2:
-            xp.maximum(half[..., :1], top[..., -1:], out=half[..., :1])
-        top = half
-    return top
-
-
-def last_axis_sum(d):
-    """The sum of an array over its last axis (keepdims): a product with ones where BLAS can."""
-    if d.size < _FAST_REDUCTION_SIZE or d.dtype not in (xp.float32, xp.float64) or not d.flags.c_contiguous:
-        return d.sum(axis=-1, keepdims=True)
-    n = d.shape[-1]
-    return (d.reshape(-1, n) @ xp.ones(n, d.dtype)).reshape(*d.shape[:-1], 1)
 
 
 def softmax(x, dim: int = -1) -> Tensor:

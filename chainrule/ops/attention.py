@@ -105,8 +105,8 @@ def _attention_vjp(g, q, k, v, p, keep, factor, scale, needs, into=(None, None, 
     if keep is not None:
         gp = gp * keep * factor
     gs = _softmax_backward(gp, p)
-    gq = _scaled(_product(gs, k, into[0]), scale) if need_q else None
-    gk = _scaled(_product(gs.swapaxes(-1, -2), q, into[1]), scale) if need_k else None
+    gq = either.mul_fresh(_product(gs, k, into[0]), scale) if need_q else None
+    gk = either.mul_fresh(_product(gs.swapaxes(-1, -2), q, into[1]), scale) if need_k else None
     return (gq, gk, gv, gs) if len(needs) > 3 else (gq, gk, gv)
 
 
@@ -114,13 +114,6 @@ def _product(a, b, into):
     """a @ b, written into the array ``into`` when given: BLAS writes a strided view in place,
     for less than the product and a copy into it cost."""
     return a @ b if into is None else xp.matmul(a, b, out=into)
-
-
-def _scaled(a, scale):
-    if isinstance(a, Tensor):
-        return a * scale
-    a *= scale  # (the product's own result)
-    return a
 
 
 def packed_self_attention(qkv, heads: int, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False) -> Tensor:

@@ -127,3 +127,37 @@ def concatenate(items):
 
         return concatenate_op([t if isinstance(t, Tensor) else constant(t) for t in items])
     return xp.concatenate(items)
+
+
+# On arrays these work in place on ``fresh``, a temporary the caller has just made, so a rule
+# spends one pass and one allocation fewer (~10% of the GRU's backward through time; two passes
+# of LayerNorm's rule); on tensors they are the recorded ops.
+def mul_fresh(fresh, b):
+    """``fresh * b``, computed in ``fresh`` when both are arrays."""
+    if isinstance(fresh, Tensor) or isinstance(b, Tensor):
+        return fresh * b
+    fresh *= b
+    return fresh
+
+
+def add_fresh(fresh, b):
+    """``fresh + b``, computed in ``fresh`` when both are arrays."""
+    if isinstance(fresh, Tensor) or isinstance(b, Tensor):
+        return fresh + b
+    fresh += b
+    return fresh
+
+
+def sub_fresh(fresh, b):
+    """``fresh - b``, computed in ``fresh`` when both are arrays."""
+    if isinstance(fresh, Tensor) or isinstance(b, Tensor):
+        return fresh - b
+    fresh -= b
+    return fresh
+
+
+def mul_into(spent, a, b):
+    """``a * b``, written into ``spent`` (an array the caller has finished with) when both are arrays."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a * b
+    return xp.multiply(a, b, out=spent)

@@ -73,36 +73,6 @@ def _leading_sums(a, axes):
     return a.sum(axis=lead) if rows is None else column_sums(rows).reshape(a.shape[len(lead):])
 
 
-# On arrays these work in place on ``fresh``, a temporary the caller has just made (a pass and an
-# allocation fewer); on tensors they are the recorded ops.
-def _scale(fresh, factor):
-    if isinstance(fresh, Tensor) or isinstance(factor, Tensor):
-        return fresh * factor
-    fresh *= factor
-    return fresh
-
-
-def _subtract(fresh, b):
-    if isinstance(fresh, Tensor) or isinstance(b, Tensor):
-        return fresh - b
-    fresh -= b
-    return fresh
-
-
-def _add(fresh, b):
-    if isinstance(fresh, Tensor) or isinstance(b, Tensor):
-        return fresh + b
-    fresh += b
-    return fresh
-
-
-def _product_into(spent, a, b):
-    """``a * b``, written into ``spent`` (an array the caller has finished with) on arrays."""
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return a * b
-    return xp.multiply(a, b, out=spent)
-
-
 def _moments(x, axes):
     """x less its mean over ``axes``, the mean and the biased variance (arrays or tensors)."""
     mean = _row_mean(x, axes)
@@ -114,7 +84,7 @@ def _standardise(centred, var, eps):
     """``centred / sqrt(var + eps)`` and the inverse standard deviation (arrays or tensors);
     an array ``centred`` is scaled in place (the callers' own temporary)."""
     invstd = 1 / either.sqrt(var + eps)
-    return _scale(centred, invstd), invstd
+    return either.mul_fresh(centred, invstd), invstd
 
 
 def _check_shape(tensor, shape, op, what):
@@ -132,7 +102,7 @@ def _affine(xhat, weight, bias, shape):
     if weight is None:
         return xhat if bias is None else xhat + bias._data.reshape(shape)
     out = xhat * weight._data.reshape(shape)
-    return out if bias is None else _add(out, bias._data.reshape(shape))
+    return out if bias is None else either.add_fresh(out, bias._data.reshape(shape))
 
 
 def _same_dtype(op, x, *others):
@@ -285,9 +255,9 @@ def _layer_norm_vjp(g, xhat, invstd, weight, axes, need_x, need_w, has_bias):
         grads.append(_leading_sums(g, axes))
     if need_x:
         slope = _row_mean(g_xhat, axes, weight)
-        offset = _add(_product_into(g_xhat, xhat, slope), _row_mean(g, axes, weight))
-        gx = g - offset if weight is None else _subtract(g * weight, offset)
-        grads[0] = _scale(gx, invstd)
+        offset = either.add_fresh(either.mul_into(g_xhat, xhat, slope), _row_mean(g, axes, weight))
+        gx = g - offset if weight is None else either.sub_fresh(g * weight, offset)
+        grads[0] = either.mul_fresh(gx, invstd)
     return tuple(grads)
 
 
@@ -436,9 +406,9 @@ def _rms_norm_vjp(g, xhat, invrms, weight, axes, need_x, need_w):
     if weight is not None:
         grads.append(_leading_sums(g_xhat, axes) if need_w else None)
     if need_x:
-        offset = _product_into(g_xhat, xhat, _row_mean(g_xhat, axes, weight))
-        gx = g - offset if weight is None else _subtract(g * weight, offset)
-        grads[0] = _scale(gx, invrms)
+        offset = either.mul_into(g_xhat, xhat, _row_mean(g_xhat, axes, weight))
+        gx = g - offset if weight is None else either.sub_fresh(g * weight, offset)
+        grads[0] = either.mul_fresh(gx, invrms)
     return tuple(grads)
 
 

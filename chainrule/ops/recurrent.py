@@ -21,6 +21,7 @@ from chainrule._backend import xp
 from chainrule._tensor import Tensor
 from chainrule.autograd.engine import needs_graph, record
 from chainrule.ops import either
+from chainrule.ops.either import add_fresh, mul_fresh
 from chainrule.ops.linalg import linear, linear_forward
 from chainrule.ops.operands import wrap
 from chainrule.ops.shape import concatenate, stack
@@ -37,10 +38,10 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 # gx's) and the gradient reaching the previous state directly, not through W_hh (None per entry
 # where none).
 #
-# On arrays the helpers below work in place, on a first argument the caller has just made: a
-# step is ~13 small array operations, which at the benchmark's sizes cost more than the
-# recurrent product, and with a fresh array for each the GRU's BPTT took ~10% longer. On
-# tensors they are the ordinary recorded ops.
+# On arrays the helpers below (and either's mul_fresh and add_fresh) work in place, on a first
+# argument the caller has just made: a step is ~13 small array operations, which at the
+# benchmark's sizes cost more than the recurrent product, and with a fresh array for each the
+# GRU's BPTT took ~10% longer. On tensors they are the ordinary recorded ops.
 
 def _sigmoid(fresh):
     if isinstance(fresh, Tensor):
@@ -61,20 +62,6 @@ def _relu(fresh):
     return relu(fresh) if isinstance(fresh, Tensor) else xp.maximum(fresh, 0, out=fresh)
 
 
-def _times(fresh, b):
-    if isinstance(fresh, Tensor):
-        return fresh * b
-    fresh *= b  # (a cell sees arrays only or tensors only: a Tensor b here would raise TypeError)
-    return fresh
-
-
-def _plus(fresh, b):
-    if isinstance(fresh, Tensor):
-        return fresh + b
-    fresh += b
-    return fresh
-
-
 def _contiguous(a):
     """An array in C order (a product may come transposed, and later steps on a block of it in
     F order cost more than the copy; the backward reads it too); a tensor as it is."""
@@ -93,7 +80,7 @@ def rnn_tanh_cell(gx, gh, state):
 def _rnn_tanh_cell_vjp(d_state, state, activations, previous):
     (dh,) = d_state
     (h,) = state
-    return (_times(_one_minus(h * h), dh),), None, (None,)
+    return (mul_fresh(_one_minus(h * h), dh),), None, (None,)
 
 
 def rnn_relu_cell(gx, gh, state):
@@ -117,7 +104,7 @@ def lstm_cell(gx, gh, state):
     # One sigmoid over all four blocks (the g block's is unused) costs less than slicing first.
     sig = _sigmoid(gates)
     i, f, o = sig[..., :size], sig[..., size:2 * size], sig[..., 3 * size:]
-    c = _plus(f * c, i * g)
+    c = add_fresh(f * c, i * g)
     tanh_c = either.tanh(c)
     return (o * tanh_c, c), (i, f, g, o, tanh_c)
 
@@ -126,12 +113,12 @@ def _lstm_cell_vjp(d_state, state, activations, previous):
     dh, dc = d_state
     i, f, g, o, tanh_c = activations
     c_previous = previous[1]
-    dc = _plus(_times(_times(_one_minus(tanh_c * tanh_c), o), dh), dc)  # dc + dh o (1 - tanh(c)^2)
+    dc = add_fresh(mul_fresh(mul_fresh(_one_minus(tanh_c * tanh_c), o), dh), dc)  # dc + dh o (1 - tanh(c)^2)
     blocks = (
-        _times(_times(_times(1 - i, i), g), dc),  # dc g i (1 - i)
-        _times(_times(_times(1 - f, f), c_previous), dc),  # dc c_prev f (1 - f)
-        _times(_times(_one_minus(g * g), i), dc),  # dc i (1 - g^2)
-        _times(_times(_times(1 - o, o), tanh_c), dh),  # dh tanh(c) o (1 - o)
+        mul_fresh(mul_fresh(mul_fresh(1 - i, i), g), dc),  # dc g i (1 - i)
+        mul_fresh(mul_fresh(mul_fresh(1 - f, f), c_previous), dc),  # dc c_prev f (1 - f)
+        mul_fresh(mul_fresh(_one_minus(g * g), i), dc),  # dc i (1 - g^2)
+        mul_fresh(mul_fresh(mul_fresh(1 - o, o), tanh_c), dh),  # dh tanh(c) o (1 - o)
     )
     return blocks, None, (None, dc * f)
 
@@ -144,8 +131,8 @@ def gru_cell(gx, gh, state):
     rz = _sigmoid(gx[..., :2 * size] + gh[..., :2 * size])
     r, z = rz[..., :size], rz[..., size:]
     hn = _contiguous(gh[..., 2 * size:])
-    n = _tanh(_plus(r * hn, gx[..., 2 * size:]))
-    return (_plus(_times(h - n, z), n),), (rz, n, hn)
+    n = _tanh(add_fresh(r * hn, gx[..., 2 * size:]))
+    return (add_fresh(mul_fresh(h - n, z), n),), (rz, n, hn)
 
 
 def _gru_cell_vjp(d_state, state, activations, previous):
@@ -155,9 +142,9 @@ def _gru_cell_vjp(d_state, state, activations, previous):
     size = n.shape[-1]
     r, z = rz[..., :size], rz[..., size:]
     one_minus_z = 1 - z
-    dn = _times(_times(_one_minus(n * n), one_minus_z), dh)  # dh (1 - z) (1 - n^2)
-    dz = _times(_times(_times(h_previous - n, dh), z), one_minus_z)  # dh (h_prev - n) z (1 - z)
-    dr = _times(_times(_times(1 - r, r), hn), dn)  # dn hn r (1 - r)
+    dn = mul_fresh(mul_fresh(_one_minus(n * n), one_minus_z), dh)  # dh (1 - z) (1 - n^2)
+    dz = mul_fresh(mul_fresh(mul_fresh(h_previous - n, dh), z), one_minus_z)  # dh (h_prev - n) z (1 - z)
+    dr = mul_fresh(mul_fresh(mul_fresh(1 - r, r), hn), dn)  # dn hn r (1 - r)
     return (dr, dz, dn), (dr, dz, dn * r), (dh * z,)
 
 
@@ -299,7 +286,7 @@ def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, w_hr, af
     carried = None  # the gradient reaching the state from the step after
     for t in range(length - 1, -1, -1):
         here = tuple([o[t] for o in outside])
-        d_state = here if carried is None else tuple(map(_plus, carried, here))
+        d_state = here if carried is None else tuple(map(add_fresh, carried, here))
         if w_hr is not None:
             d_projected[t] = d_state[0]
             d_state = (d_state[0] @ w_hr, *d_state[1:])
@@ -310,7 +297,7 @@ def _rnn_sequence_vjp(g, mode, reverse, needs, has_bias, x, w_ih, w_hh, w_hr, af
                 d_gh = [None] * length if per_step else xp.empty_like(d_gx)
             row = _rows(blocks_h, d_gh, t)
         through = row @ w_hh
-        carried = (through if direct[0] is None else _plus(through, direct[0]), *direct[1:])
+        carried = (through if direct[0] is None else add_fresh(through, direct[0]), *direct[1:])
     if per_step:
         d_gx = _stack(d_gx)
         d_gh = None if d_gh is None else _stack(d_gh)
